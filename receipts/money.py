@@ -1,0 +1,105 @@
+"""Money: ``Decimal`` yuan holding a whole number of fen; never a float.
+
+Every amount that enters the product passes through :func:`parse_amount`; the database stores
+integer fen (:func:`to_fen` / :func:`from_fen`).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from receipts.errors import InvalidAmount
+
+__all__ = [
+    "FEN",
+    "MAX_AMOUNT",
+    "compute_amount",
+    "format_amount",
+    "from_fen",
+    "parse_amount",
+    "parse_rate",
+    "to_fen",
+]
+
+FEN = Decimal("0.01")
+#: The largest amount a receipt, an item or a total may carry (SPEC §2).
+MAX_AMOUNT = Decimal("9999999999999.99")
+
+
+def parse_amount(value: str | int | Decimal, *, allow_negative: bool = False) -> Decimal:
+    """Return ``value`` as yuan quantised to the fen, or raise :class:`InvalidAmount`.
+
+    ``12.50`` and ``12.500`` are the same amount; ``12.345`` is refused (a fraction of a fen),
+    as are floats, NaN, infinities, exponents and anything beyond :data:`MAX_AMOUNT`.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise InvalidAmount(f"amount must be text or Decimal, not {type(value).__name__}")
+    if isinstance(value, str):
+        text = value.strip().replace(",", "") if _has_grouping(value) else value.strip()
+        if not text or not _plain_decimal(text):
+            raise InvalidAmount(f"not an amount: {value!r}")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise InvalidAmount(f"not an amount: {value!r}") from None
+    else:
+        amount = Decimal(value)
+    if not amount.is_finite():
+        raise InvalidAmount(f"not a finite amount: {value!r}")
+    if amount != amount.quantize(FEN, rounding=ROUND_HALF_UP):
+        raise InvalidAmount(f"amount {value} has a fraction of a fen")
+    amount = amount.quantize(FEN)
+    if amount < 0 and not allow_negative:
+        raise InvalidAmount(f"amount {value} is negative")
+    if abs(amount) > MAX_AMOUNT:
+        raise InvalidAmount(f"amount {value} exceeds the largest amount {MAX_AMOUNT:,}")
+    return amount + Decimal("0.00")  # normalises -0.00 to 0.00
+
+
+def parse_rate(value: str | Decimal) -> Decimal:
+    """Parse a rate such as ``0.02`` (2 %): a finite, non-negative decimal of at most 6 places."""
+    text = str(value).strip()
+    if not _plain_decimal(text) or text.startswith("-"):
+        raise InvalidAmount(f"not a rate: {value!r}")
+    rate = Decimal(text)
+    if rate != rate.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP) or rate > 1:
+        raise InvalidAmount(f"rate {value} must be between 0 and 1 with at most 6 decimals")
+    return rate
+
+
+def compute_amount(basis: Decimal, rate: Decimal) -> Decimal:
+    """basis × rate, rounded half up to the fen (SPEC §2)."""
+    return parse_amount((basis * rate).quantize(FEN, rounding=ROUND_HALF_UP))
+
+
+def to_fen(amount: Decimal) -> int:
+    """Whole fen of an already parsed amount, for storage."""
+    return int(amount.quantize(FEN) * 100)
+
+
+def from_fen(fen: int) -> Decimal:
+    """Yuan from stored whole fen."""
+    return (Decimal(fen) / 100).quantize(FEN)
+
+
+def format_amount(amount: Decimal, *, grouping: bool = False) -> str:
+    """Two decimals, as in the XML and CSV (``1409.50``); ``grouping`` adds thousands commas."""
+    return f"{amount:,.2f}" if grouping else f"{amount:.2f}"
+
+
+def _plain_decimal(text: str) -> bool:
+    """Digits with at most one point and an optional leading minus: no exponent, no spaces."""
+    body = text[1:] if text[:1] in "-+" else text
+    if not body or body.count(".") > 1:
+        return False
+    whole, _, frac = body.partition(".")
+    return (whole + frac).isascii() and (whole + frac).isdigit()
+
+
+def _has_grouping(text: str) -> bool:
+    """Accept thousands separators only where they are well-formed (``1,409.50``)."""
+    whole = text.strip().lstrip("-+").partition(".")[0]
+    if "," not in whole:
+        return False
+    groups = whole.split(",")
+    return 1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
