@@ -1,0 +1,14 @@
+"""The CLI's sub-commands, one module per topic; ``cli.py`` registers them on the group."""
+
+from __future__ import annotations
+
+import click
+
+from receipts.commands import workspace_cmds
+
+__all__ = ["register"]
+
+
+def register(group: click.Group) -> None:
+    """Attach every sub-command to the ``receipts`` group."""
+    workspace_cmds.register(group)

@@ -1,0 +1,66 @@
+"""Closed sets of the domain as enums whose unknown values raise a domain error."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from receipts.errors import InvalidInput
+
+__all__ = ["PayerKind", "ReceiptKind", "ReceiptStatus", "Tier"]
+
+
+class _DomainEnum(StrEnum):
+    @classmethod
+    def _missing_(cls, value: object) -> None:
+        allowed = ", ".join(m.value for m in cls)
+        raise InvalidInput(f"{value!r} is not a valid {cls._label()} (one of: {allowed})")
+
+    @classmethod
+    def _label(cls) -> str:
+        return cls.__name__.lower()
+
+
+class Tier(_DomainEnum):
+    """Tier of a federation (SPEC §1); county/district federations belong to the city tier."""
+
+    NATIONAL = "national"
+    PROVINCIAL = "provincial"
+    CITY = "city"
+
+
+class PayerKind(_DomainEnum):
+    """Who paid (SPEC §2)."""
+
+    ENTERPRISE = "enterprise"
+    GRASSROOTS_UNION = "grassroots_union"
+    FEDERATION = "federation"
+    INDIVIDUAL = "individual"
+    OTHER = "other"
+
+    @classmethod
+    def _label(cls) -> str:
+        return "payer kind"
+
+
+class ReceiptKind(_DomainEnum):
+    """A normal receipt, or a red reversal that cancels one in full."""
+
+    NORMAL = "normal"
+    REVERSAL = "reversal"
+
+    @classmethod
+    def _label(cls) -> str:
+        return "receipt kind"
+
+
+class ReceiptStatus(_DomainEnum):
+    """A receipt's status, derived from the event log (SPEC §5)."""
+
+    ISSUED = "issued"
+    REVERSED = "reversed"
+    BOOKED = "booked"
+    ARCHIVED = "archived"
+
+    @classmethod
+    def _label(cls) -> str:
+        return "receipt status"

@@ -1,0 +1,234 @@
+"""Workspaces (SPEC §5): one organisation's folder of configuration, keys, trust and ledger.
+
+A **federation** workspace issues receipts; a **payer** workspace (an employer's finance office
+or a grassroots union) receives, verifies and books them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli_w
+
+from receipts.catalogue import Catalogue
+from receipts.errors import ConfigurationError, InvalidInput, WorkspaceError
+from receipts.identifiers import DEFAULT_CATEGORY, DEFAULT_SERIES, validate_uscc
+from receipts.model import Organisation, check_text
+from receipts.tiers import Tier
+
+__all__ = ["CONFIG_NAME", "Workspace", "WorkspaceConfig", "WorkspaceKind", "default_home"]
+
+CONFIG_NAME = "receipts.toml"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+_SUBDIRS = ("keys", "certs", "trust", "logs", "out")
+
+
+class WorkspaceKind(StrEnum):
+    """What a workspace is for."""
+
+    FEDERATION = "federation"
+    PAYER = "payer"
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """The content of ``receipts.toml``."""
+
+    kind: WorkspaceKind
+    """Federation (issues) or payer (books)."""
+    name: str
+    """The organisation's name."""
+    org_code: str | None = None
+    """Division code of a federation; None for a payer."""
+    tier: Tier | None = None
+    """Tier of a federation; None for a payer."""
+    uscc: str | None = None
+    """统一社会信用代码 (required for a payer)."""
+    timezone: str = DEFAULT_TIMEZONE
+    """Calendar of issue times and receipt-code years."""
+    category: str = DEFAULT_CATEGORY
+    """Receipt category part of the code."""
+    series: str = DEFAULT_SERIES
+    """Series part of the code."""
+    catalogue: dict[str, str] = field(default_factory=dict)
+    """Items beyond the default catalogue, code → name."""
+    font: str | None = None
+    """A fuller TrueType font for rendering, instead of the shipped one."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", WorkspaceKind(self.kind))
+        check_text(self.name, "name", maximum=100)
+        if self.kind is WorkspaceKind.FEDERATION:
+            if self.org_code is None or self.tier is None:
+                raise InvalidInput("a federation workspace needs an org code and a tier")
+            self.organisation()  # validates code, tier and USCC together
+        else:
+            if self.uscc is None:
+                raise InvalidInput("a payer workspace needs the payer's USCC")
+            object.__setattr__(self, "uscc", validate_uscc(self.uscc))
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"unknown time zone {self.timezone!r}") from None
+        for part, value in (("category", self.category), ("series", self.series)):
+            if not (len(value) == 2 and value.isdigit()):
+                raise InvalidInput(f"receipt {part} {value!r} must be 2 digits")
+        Catalogue(self.catalogue)
+
+    def organisation(self) -> Organisation:
+        """The federation this workspace belongs to."""
+        if self.org_code is None or self.tier is None:
+            raise WorkspaceError("this is a payer workspace, not a federation's")
+        return Organisation(self.org_code, self.name, self.tier, self.uscc)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.timezone)
+
+    def to_toml(self) -> dict[str, Any]:
+        """The TOML document."""
+        section: dict[str, Any] = {"kind": self.kind.value, "name": self.name}
+        if self.org_code is not None and self.tier is not None:
+            section["org_code"] = self.org_code
+            section["tier"] = self.tier.value
+        if self.uscc:
+            section["uscc"] = self.uscc
+        section["timezone"] = self.timezone
+        doc: dict[str, Any] = {
+            "workspace": section,
+            "receipts": {"category": self.category, "series": self.series},
+            "catalogue": dict(self.catalogue),
+        }
+        if self.font:
+            doc["render"] = {"font": self.font}
+        return doc
+
+    @classmethod
+    def from_toml(cls, doc: dict[str, Any]) -> WorkspaceConfig:
+        """Read the TOML document (already parsed), refusing unknown keys."""
+        ws = dict(doc.get("workspace", {}))
+        rec = dict(doc.get("receipts", {}))
+        render = dict(doc.get("render", {}))
+        catalogue = doc.get("catalogue", {})
+        known = {"kind", "name", "org_code", "tier", "uscc", "timezone"}
+        unknown = (set(ws) - known) | (set(rec) - {"category", "series"}) | (set(render) - {"font"})
+        unknown |= set(doc) - {"workspace", "receipts", "render", "catalogue"}
+        if unknown:
+            raise InvalidInput(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+        if not isinstance(catalogue, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in catalogue.items()
+        ):
+            raise InvalidInput("[catalogue] must map item codes to names")
+        try:
+            return cls(
+                kind=WorkspaceKind(ws["kind"]),
+                name=ws["name"],
+                org_code=ws.get("org_code"),
+                tier=Tier(ws["tier"]) if "tier" in ws else None,
+                uscc=ws.get("uscc"),
+                timezone=ws.get("timezone", DEFAULT_TIMEZONE),
+                category=rec.get("category", DEFAULT_CATEGORY),
+                series=rec.get("series", DEFAULT_SERIES),
+                catalogue=dict(catalogue),
+                font=render.get("font"),
+            )
+        except KeyError as exc:
+            raise InvalidInput(f"missing configuration key {exc.args[0]!r} in [workspace]") from None
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+
+
+def default_home() -> Path:
+    """``RECEIPTS_HOME`` or ``./.receipts``."""
+    return Path(os.environ.get("RECEIPTS_HOME") or ".receipts")
+
+
+class Workspace:
+    """An organisation's folder: configuration, keys, certificates, trust material, ledger."""
+
+    def __init__(self, home: Path, config: WorkspaceConfig) -> None:
+        self.home = home
+        self.config = config
+
+    @classmethod
+    def create(cls, home: Path, config: WorkspaceConfig) -> Workspace:
+        """Create a new workspace; an existing one (or a non-empty folder) is refused."""
+        if (home / CONFIG_NAME).exists():
+            raise WorkspaceError(f"{home} is already a workspace; refusing to initialise it again")
+        if home.exists() and any(home.iterdir()):
+            raise WorkspaceError(f"{home} exists and is not empty")
+        home.mkdir(parents=True, exist_ok=True)
+        for sub in _SUBDIRS:
+            (home / sub).mkdir(exist_ok=True)
+        os.chmod(home / "keys", 0o700)
+        # Write to a temporary name first so a crash never leaves half a configuration.
+        tmp = home / (CONFIG_NAME + ".tmp")
+        tmp.write_bytes(tomli_w.dumps(config.to_toml()).encode("utf-8"))
+        tmp.replace(home / CONFIG_NAME)
+        return cls(home, config)
+
+    @classmethod
+    def open(cls, home: Path) -> Workspace:
+        """Open an existing workspace."""
+        path = home / CONFIG_NAME
+        if not path.is_file():
+            raise WorkspaceError(
+                f"{home} is not a workspace (no {CONFIG_NAME}); run 'receipts init' or pass --home"
+            )
+        try:
+            doc = tomllib.loads(path.read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"{path}: {exc}") from None
+        try:
+            config = WorkspaceConfig.from_toml(doc)
+        except InvalidInput as exc:
+            raise ConfigurationError(f"{path}: {exc}") from None
+        return cls(home, config)
+
+    @property
+    def kind(self) -> WorkspaceKind:
+        """Federation or payer."""
+        return self.config.kind
+
+    @property
+    def keys_dir(self) -> Path:
+        """Encrypted private keys."""
+        return self.home / "keys"
+
+    @property
+    def certs_dir(self) -> Path:
+        """This organisation's certificates and chains."""
+        return self.home / "certs"
+
+    @property
+    def trust_dir(self) -> Path:
+        """Trust anchors, CRLs, other federations' certificates."""
+        return self.home / "trust"
+
+    @property
+    def log_path(self) -> Path:
+        """Where tracebacks go (never to the user's terminal)."""
+        return self.home / "logs" / "receipts.log"
+
+    @property
+    def out_dir(self) -> Path:
+        """Default folder for files the workspace writes (PDFs, packages, reports)."""
+        return self.home / "out"
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """Default items plus the configured ones."""
+        return Catalogue(self.config.catalogue)
+
+    def require(self, kind: WorkspaceKind) -> Workspace:
+        """Refuse a command meant for the other kind of workspace."""
+        if self.kind is not kind:
+            raise WorkspaceError(f"{self.home} is a {self.kind} workspace; this needs a {kind} one")
+        return self

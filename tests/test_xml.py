@@ -1,0 +1,132 @@
+"""Receipt XML: building, schema, parsing back, hardened parsing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import string
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from receipts.errors import InvalidReceipt
+from receipts.model import Item, Payer, QRSeal, Receipt
+from receipts.tiers import PayerKind
+from receipts.xmlcodec import parse_receipt_xml, qr_payload, receipt_to_element, serialize
+from signing.xmlparse import MAX_XML_BYTES, UnsafeXML, parse_untrusted
+from tests.data.generate_samples import samples
+from tests.factories import make_receipt, make_reversal
+
+DATA = Path(__file__).parent / "data"
+SCHEMA = Path(__file__).parent.parent / "schemas" / "receipt.xsd"
+
+
+def test_good_samples_are_exactly_what_the_code_writes() -> None:
+    for name, data in samples().items():
+        assert (DATA / "good" / name).read_bytes() == data, name
+
+
+def test_samples_parse_back_to_the_model() -> None:
+    normal = make_receipt()
+    assert parse_receipt_xml((DATA / "good" / "normal.xml").read_bytes()) == normal
+    reversal = parse_receipt_xml((DATA / "good" / "reversal.xml").read_bytes())
+    assert reversal == make_reversal(normal)
+    assert reversal.total == Decimal("-3409.50")
+    assert reversal.capitals == "负叁仟肆佰零玖元伍角整"
+
+
+def test_xmllint_accepts_the_samples() -> None:
+    xmllint = shutil.which("xmllint")
+    if xmllint is None:
+        if _ci():
+            pytest.fail("xmllint (libxml2-utils) is required in CI")
+        pytest.skip("xmllint (Debian libxml2-utils) is not installed")
+    files = sorted(str(p) for p in (DATA / "good").glob("*.xml"))
+    result = subprocess.run(
+        [xmllint, "--noout", "--schema", str(SCHEMA), *files], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_sealed_receipt_round_trips_and_gives_the_qr_payload() -> None:
+    receipt = make_receipt(seal=QRSeal("0a1b2c3d", "A" * 86))
+    assert parse_receipt_xml(serialize(receipt_to_element(receipt))) == receipt
+    assert qr_payload(receipt, "0a1b2c3d") == (
+        "UDR1|64710126|0000000001|k3x9q2|20261128|3409.50|640100|0a1b2c3d".encode()
+    )
+
+
+def test_oversize_xml_is_refused() -> None:
+    data = b"<a>" + b"x" * MAX_XML_BYTES + b"</a>"
+    with pytest.raises(UnsafeXML, match="1,000,007 bytes; at most 1,000,000"):
+        parse_untrusted(data)
+    with pytest.raises(InvalidReceipt, match="at most 1,000,000"):
+        parse_receipt_xml(data)
+
+
+def test_utf16_doctype_is_refused() -> None:
+    doc = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>'
+    with pytest.raises(UnsafeXML, match="DOCTYPE"):
+        parse_untrusted(doc.encode("utf-16-le"))
+
+
+def _ci() -> bool:
+    import os
+
+    return os.environ.get("CI", "").lower() == "true"
+
+
+# Characters XML 1.0 can carry and our text fields accept (no controls, no surrogates).
+_TEXT = st.text(
+    alphabet=st.characters(
+        blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"
+    ),
+    min_size=1,
+    max_size=30,
+).map(str.strip).filter(bool)
+_AMOUNT = st.integers(min_value=1, max_value=10**12).map(lambda fen: Decimal(fen) / 100)
+
+
+@st.composite
+def receipts(draw: st.DrawFn) -> Receipt:
+    count = draw(st.integers(min_value=1, max_value=8))
+    items = tuple(
+        Item(
+            code=draw(st.sampled_from(["01", "02", "03", "99", "1234"])),
+            name=draw(_TEXT),
+            period=f"{draw(st.integers(2000, 2099))}-{draw(st.integers(1, 12)):02d}",
+            amount=draw(_AMOUNT),
+        )
+        for _ in range(count)
+    )
+    offset = timezone(timedelta(minutes=draw(st.integers(-12 * 60, 14 * 60))))
+    issued = draw(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1)))
+    issued = issued.replace(microsecond=0, tzinfo=offset)
+    kind = draw(st.sampled_from(list(PayerKind)))
+    payer = Payer(
+        draw(_TEXT),
+        kind,
+        other_id=draw(st.none() | st.from_regex(r"[0-9A-Za-z\-]{1,32}", fullmatch=True)),
+    )
+    return make_receipt(
+        code=f"64{draw(st.sampled_from(['71', '72']))}01{issued.year % 100:02d}",
+        number=draw(st.integers(1, 9_999_999_999)),
+        check_code=draw(st.text(string.digits + string.ascii_lowercase, min_size=6, max_size=6)),
+        issued_at=issued,
+        payer=payer,
+        items=items,
+        handler=draw(_TEXT),
+        reviewer=draw(_TEXT),
+        remark=draw(st.just("") | _TEXT),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(receipts())
+def test_model_xml_model_round_trip(receipt: Receipt) -> None:
+    for pretty in (False, True):
+        assert parse_receipt_xml(serialize(receipt_to_element(receipt), pretty=pretty)) == receipt
