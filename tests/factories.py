@@ -49,13 +49,13 @@ def make_receipt(**overrides: Any) -> Receipt:
     return Receipt(**fields)
 
 
-def make_reversal(original: Receipt, **overrides: Any) -> Receipt:
+def make_reversal(cancelled: Receipt, **overrides: Any) -> Receipt:
     fields: dict[str, Any] = {
-        "number": original.number + 1,
+        "number": cancelled.number + 1,
         "check_code": "r7t5w1",
         "kind": ReceiptKind.REVERSAL,
-        "items": tuple(item.negated() for item in original.items),
-        "original": ReceiptRef(original.code, original.number),
+        "items": tuple(item.negated() for item in cancelled.items),
+        "original": ReceiptRef(cancelled.code, cancelled.number),
         "reason": "交款人名称开具错误",
         "remark": "",
     }
