@@ -38,7 +38,8 @@ class Catalogue:
         for code, name in (extra or {}).items():
             validate_item_code(code)
             if code in DEFAULT_CATALOGUE and DEFAULT_CATALOGUE[code] != name:
-                raise InvalidInput(f"item code {code} is a default item ({DEFAULT_CATALOGUE[code]})")
+                default = DEFAULT_CATALOGUE[code]
+                raise InvalidInput(f"item code {code} is a default item ({default})")
             if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
                 raise InvalidInput(f"item {code}: name must be 1-100 characters")
             items[code] = name

@@ -35,8 +35,11 @@ NATIONAL = "000000"
 #: Province-level codes of the 31 provincial federations of the ACFTU (GB/T 2260). Taiwan (71),
 #: Hong Kong (81) and Macao (82) have division codes but no federation in this system.
 PROVINCES: frozenset[str] = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
-    "50 51 52 53 54 61 62 63 64 65".split()
+    {
+        *("11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36"),
+        *("37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62"),
+        *("63", "64", "65"),
+    }
 )
 
 #: Municipalities directly under the central government: their districts and counties sit

@@ -79,7 +79,9 @@ class Organisation:
         object.__setattr__(self, "tier", Tier(self.tier))
         expected = divisions.tier_of(self.code)
         if self.tier is not expected:
-            raise InvalidInput(f"organisation {self.code} is {expected.value}-tier, not {self.tier}")
+            raise InvalidInput(
+                f"organisation {self.code} is {expected.value}-tier, not {self.tier}"
+            )
         if self.uscc is not None:
             object.__setattr__(self, "uscc", validate_uscc(self.uscc))
         derived = divisions.administrative_parent(self.code)

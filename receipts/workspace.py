@@ -140,7 +140,8 @@ class WorkspaceConfig:
                 font=render.get("font"),
             )
         except KeyError as exc:
-            raise InvalidInput(f"missing configuration key {exc.args[0]!r} in [workspace]") from None
+            key = exc.args[0]
+            raise InvalidInput(f"missing configuration key {key!r} in [workspace]") from None
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from lxml import etree
 
@@ -40,7 +40,8 @@ _T = TypeVar("_T")
 
 def receipt_to_element(receipt: Receipt) -> etree._Element:
     """Build the unsigned XML of ``receipt`` (the QR seal included when it has one)."""
-    root = etree.Element(_R + "Receipt", nsmap={None: RECEIPT_NS}, version="1")
+    nsmap: Any = {None: RECEIPT_NS}  # the default namespace; lxml-stubs only allow str keys
+    root = etree.Element(_R + "Receipt", nsmap=nsmap, version="1")
     _sub(root, "Code", receipt.code)
     _sub(root, "Number", receipt.formatted_number)
     _sub(root, "CheckCode", receipt.check_code)
@@ -114,7 +115,7 @@ def validate_receipt_schema(root: etree._Element) -> None:
     schema = load_schema("receipt.xsd")
     if schema.validate(root):
         return
-    entry = schema.error_log[0]
+    entry = cast(Any, schema.error_log)[0]  # the first problem; lxml-stubs omit indexing
     message = entry.message.replace(_R, "")
     raise SchemaError(f"line {entry.line}: {message}", schema.error_log)
 

@@ -18,7 +18,7 @@ def schema_bytes(name: str) -> bytes:
     return resources.files(__name__).joinpath(name).read_bytes()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_schema(name: str) -> etree.XMLSchema:
     """Compile ``schemas/<name>`` once; the parser is hardened like every other one."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)

@@ -55,13 +55,10 @@ def parse_untrusted(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._El
         line = f"line {exc.lineno}: " if exc.lineno else ""
         raise UnsafeXML(f"malformed XML: {line}{exc.msg}") from None
     tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or _has_dtd(tree):
+    if tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
         raise UnsafeXML("XML with a DOCTYPE is refused (DTDs and entities are not allowed)")
     for node in root.iter():
         if isinstance(node, etree._Entity):
             raise UnsafeXML(f"line {node.sourceline}: entity references are not allowed")
     return root
 
-
-def _has_dtd(tree: etree._ElementTree) -> bool:
-    return tree.docinfo.externalDTD is not None

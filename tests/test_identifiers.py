@@ -30,7 +30,7 @@ def test_numbers() -> None:
     assert validate_number("0000000042") == 42
     for bad in (0, 10**10, "42", "00000000042", True):
         with pytest.raises(InvalidInput):
-            validate_number(bad)  # type: ignore[arg-type]
+            validate_number(bad)
 
 
 def test_check_codes_are_random_and_well_formed() -> None:

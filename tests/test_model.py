@@ -70,7 +70,7 @@ def test_reversal_rules() -> None:
 
 
 def test_item_rules() -> None:
-    with pytest.raises(InvalidInput, match="is not basis 100000.00 × rate 0.02 = 2000.00"):
+    with pytest.raises(InvalidInput, match=r"is not basis 100000\.00 × rate 0\.02 = 2000\.00"):
         make_item(amount=Decimal("2000.01"))
     with pytest.raises(InvalidInput, match="basis and rate go together"):
         make_item(rate=None)

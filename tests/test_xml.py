@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import string
+import subprocess
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -56,7 +56,7 @@ def test_sealed_receipt_round_trips_and_gives_the_qr_payload() -> None:
     receipt = make_receipt(seal=QRSeal("0a1b2c3d", "A" * 86))
     assert parse_receipt_xml(serialize(receipt_to_element(receipt))) == receipt
     assert qr_payload(receipt, "0a1b2c3d") == (
-        "UDR1|64710126|0000000001|k3x9q2|20261128|3409.50|640100|0a1b2c3d".encode()
+        b"UDR1|64710126|0000000001|k3x9q2|20261128|3409.50|640100|0a1b2c3d"
     )
 
 
