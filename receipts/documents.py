@@ -1,0 +1,37 @@
+"""Our signed documents other than receipts (allocations, manifests, acknowledgements):
+verification against the workspace's trust, and reading only what was signed."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from receipts.errors import InvalidInput, ReceiptError
+from schemas import load_schema
+from signing.certificates import org_code_of
+from signing.trust import ChainValidator
+from signing.xmldsig import verify_enveloped
+
+__all__ = ["InvalidSignedDocument", "verify_document"]
+
+
+class InvalidSignedDocument(ReceiptError):
+    """A signed document's signature, chain or signer is not acceptable."""
+
+    exit_code = 1
+
+
+def verify_document(
+    data: bytes, validator: ChainValidator, *, expected_org: str | None, schema: str, what: str
+) -> tuple[etree._Element, str]:
+    """Verify ``data``; return its signed root (schema-checked) and the signer's org code."""
+    result = verify_enveloped(data, validator, expected_org=expected_org)
+    if not result.valid or result.signed_root is None:
+        detail = "; ".join(f"{f.code}: {f.message}" for f in result.findings) or "not valid"
+        raise InvalidSignedDocument(f"{what}: {detail}")
+    root = result.signed_root
+    assert result.signer is not None  # a valid result always names its signer
+    compiled = load_schema(schema)
+    if not compiled.validate(root):
+        first = next(iter(compiled.error_log)).message  # type: ignore[attr-defined]
+        raise InvalidInput(f"{what}: {first}")
+    return root, org_code_of(result.signer)

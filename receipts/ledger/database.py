@@ -1,0 +1,99 @@
+"""Connecting to a ledger and running write transactions safely on SQLite and PostgreSQL.
+
+Every write transaction is serialised: on SQLite by ``BEGIN IMMEDIATE`` (pysqlite would defer
+``BEGIN`` to the first write, so read-then-increment would race, NOTES), on PostgreSQL by
+locking the single ``ledger_state`` row. Numbers are taken and the event chain extended inside
+that one lock, so two clerks never get the same number and a crash rolls everything back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from receipts.errors import EnvironmentFailure, InvalidInput
+from receipts.ledger.models import LedgerState
+
+__all__ = ["Database", "default_url"]
+
+_IMMEDIATE = "receipts_immediate"
+
+
+def default_url(home: Path) -> str:
+    """The embedded SQLite ledger of a workspace."""
+    return f"sqlite:///{(home / 'ledger.sqlite').resolve()}"
+
+
+class Database:
+    """A ledger database: an engine plus the write-transaction discipline."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise InvalidInput(f"not a database URL: {url!r}") from None
+        self.url = url
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self.engine: Engine = create_engine(parsed, connect_args={"timeout": 60})
+            _configure_sqlite(self.engine)
+        elif parsed.get_backend_name() == "postgresql":
+            self.engine = create_engine(parsed, pool_pre_ping=True)
+        else:
+            raise InvalidInput(f"unsupported database {parsed.get_backend_name()!r}")
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = self.engine.execution_options(**{_IMMEDIATE: True})
+        self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session (a consistent snapshot on both back ends)."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[tuple[Session, LedgerState]]:
+        """A serialised write transaction, with the locked chain tip. Commits on success."""
+        with self._write_sessions() as session, session.begin():
+            query = select(LedgerState).where(LedgerState.id == 1)
+            if not self.is_sqlite:
+                query = query.with_for_update()
+            state = session.scalars(query).one_or_none()
+            if state is None:
+                raise EnvironmentFailure(f"ledger {self.safe_url} is not initialised")
+            yield session, state
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without a password, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        """Close pooled connections (before forking workers, and at the end)."""
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from pysqlite (SQLAlchemy's documented recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        # FULL: a committed receipt survives a power cut, not only a killed process.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

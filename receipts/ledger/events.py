@@ -1,0 +1,132 @@
+"""The append-only, hash-chained event log and its signed heads (SPEC §5).
+
+Each event is hashed as canonical JSON (sorted keys, no spaces, UTF-8, amounts as strings,
+times as UTC RFC 3339) together with the previous event's hash. After each transaction or batch
+the workspace signs the head (count + hash); transmissions carry signed heads upstream, so the
+tier above holds an outside copy and a truncated tail is caught.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from receipts.ledger.models import ChainHead, Event, LedgerState
+
+__all__ = [
+    "HeadSigner",
+    "SignedHead",
+    "append_event",
+    "canonical_json",
+    "event_hash",
+    "head_message",
+    "rfc3339",
+    "sign_head",
+]
+
+
+class HeadSigner(Protocol):
+    """Signs chain heads with the workspace's key (the CLI loads it; the ledger never does)."""
+
+    @property
+    def org_code(self) -> str:
+        """Whose ledger this is."""
+
+    @property
+    def certificate_pem(self) -> bytes:
+        """The certificate whose key signs (verifiers look it up in their trust)."""
+
+    def sign(self, message: bytes) -> str:
+        """A base64url signature of ``message``."""
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    """A signed chain head as it travels between ledgers."""
+
+    org_code: str
+    """Whose chain."""
+    event_count: int
+    """Number of events covered."""
+    head_hash: str
+    """Hash of the last covered event."""
+    signed_at: datetime
+    """When it was signed (UTC)."""
+    signature: str
+    """Base64url signature over :func:`head_message`."""
+
+
+def canonical_json(value: Mapping[str, Any]) -> str:
+    """Sorted keys, no insignificant white space, UTF-8 text (not \\u escapes)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, whole seconds, ``Z`` suffix: the one time format inside hashed events."""
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_hash(prev_hash: str, seq: int, at: str, kind: str, payload: str) -> str:
+    """SHA-256 of the canonical JSON of the event and the previous hash."""
+    body = canonical_json(
+        {"at": at, "kind": kind, "payload": json.loads(payload), "prev": prev_hash, "seq": seq}
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def head_message(org_code: str, event_count: int, head_hash: str) -> bytes:
+    """What a chain-head signature covers."""
+    return f"UDR-HEAD|{org_code}|{event_count}|{head_hash}".encode()
+
+
+def append_event(
+    session: Session,
+    state: LedgerState,
+    kind: str,
+    payload: Mapping[str, Any],
+    at: datetime | None = None,
+) -> Event:
+    """Append an event after the locked chain tip ``state`` and advance the tip."""
+    moment = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    seq = state.event_count + 1
+    body = canonical_json(payload)
+    digest = event_hash(state.head_hash, seq, rfc3339(moment), kind, body)
+    row = Event(seq=seq, at=moment, kind=kind, payload=body, prev_hash=state.head_hash, hash=digest)
+    session.add(row)
+    state.event_count = seq
+    state.head_hash = digest
+    return row
+
+
+def sign_head(session: Session, state: LedgerState, signer: HeadSigner | None) -> None:
+    """Sign the current tip (once per transaction or batch); no signer, no signature.
+
+    A workspace has no signing key until its certificate is issued; events before that are
+    chained but not anchored, and ``receipts audit`` says so.
+    """
+    if signer is None or state.event_count == 0:
+        return
+    existing = session.scalars(
+        select(ChainHead).where(ChainHead.event_count == state.event_count)
+    ).first()
+    if existing is not None:
+        return
+    session.flush()
+    session.add(
+        ChainHead(
+            event_count=state.event_count,
+            head_hash=state.head_hash,
+            signed_at=datetime.now(UTC).replace(microsecond=0),
+            certificate=signer.certificate_pem,
+            signature=signer.sign(
+                head_message(signer.org_code, state.event_count, state.head_hash)
+            ),
+        )
+    )

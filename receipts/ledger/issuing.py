@@ -1,0 +1,372 @@
+"""Issuing and reversing receipts: atomic, gapless, concurrency-safe, rerunnable (SPEC §5).
+
+Per transaction: refuse what cannot be rendered (before a number is taken), take a block of
+numbers under the ledger's write lock, seal and sign (on both cores for a batch), store the
+signed bytes, append one event per receipt and sign the chain head, commit. A crash anywhere
+rolls the whole transaction back: no gap, no duplicate, no half-written receipt. Client
+references make a rerun of a batch issue nothing twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from receipts.catalogue import Catalogue
+from receipts.errors import InvalidInput, ReceiptError
+from receipts.identifiers import make_receipt_code, new_check_code
+from receipts.ledger.database import Database
+from receipts.ledger.events import append_event, canonical_json, sign_head
+from receipts.ledger.models import (
+    ClientReference,
+    LedgerState,
+    PeriodClose,
+    ReceiptItemRow,
+    ReceiptRow,
+)
+from receipts.ledger.signing_pool import SigningPool
+from receipts.ledger.stock import take_numbers
+from receipts.model import Organisation, Receipt, ReceiptRef
+from receipts.money import format_amount, to_fen
+from receipts.requests import IssueRequest, request_differences
+from receipts.tiers import ReceiptKind
+from receipts.xmlcodec import parse_receipt_xml
+
+__all__ = [
+    "AlreadyReversed",
+    "IssueOutcome",
+    "Issuer",
+    "PeriodClosed",
+    "ReusedReference",
+    "issue",
+    "issue_batch",
+    "receipt_event_payload",
+    "reverse",
+    "store_receipt",
+]
+
+#: Receipts per transaction in a batch: each chunk commits (and signs the chain head) on its own,
+#: so a crash loses at most the chunk in flight, which a rerun then issues.
+CHUNK = 500
+
+
+class ReusedReference(InvalidInput):
+    """A client reference already issued with different content."""
+
+
+class AlreadyReversed(ReceiptError):
+    """The receipt was reversed already (or is itself a reversal)."""
+
+    exit_code = 1
+
+
+class PeriodClosed(ReceiptError):
+    """Nothing may be issued into a closed period."""
+
+    exit_code = 1
+
+
+@dataclass
+class Issuer:
+    """What issuing needs from a federation's workspace."""
+
+    organisation: Organisation
+    """The issuing federation."""
+    pool: SigningPool
+    """Its signing key, loaded once, with worker processes for batches."""
+    zone: ZoneInfo
+    """Calendar of issue times and of the year in receipt codes."""
+    catalogue: Catalogue
+    """Items it may issue for."""
+    category: str = "71"
+    """Receipt category part of the code."""
+    series: str = "01"
+    """Series part of the code."""
+    printable: Callable[[Receipt], None] | None = None
+    """Font coverage check: raises when a receipt could not be rendered."""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """Now (tests set it)."""
+
+    def now(self) -> datetime:
+        """The issue time: now in the issuer's calendar, whole seconds."""
+        return self.clock().astimezone(self.zone).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class IssueOutcome:
+    """What happened to one request."""
+
+    ref: ReceiptRef
+    """The receipt's code and number."""
+    digest: str
+    """SHA-256 of its signed XML."""
+    total: str
+    """Its total, two decimals."""
+    client_ref: str | None
+    """The batch's reference."""
+    already_issued: bool = False
+    """True when a rerun found the reference issued before (nothing new was issued)."""
+
+
+def issue(db: Database, issuer: Issuer, request: IssueRequest) -> IssueOutcome:
+    """Issue one receipt."""
+    return next(iter(issue_batch(db, issuer, [request])))
+
+
+def issue_batch(
+    db: Database, issuer: Issuer, requests: Iterable[IssueRequest]
+) -> Iterator[IssueOutcome]:
+    """Issue many receipts, one transaction per :data:`CHUNK`; outcomes in request order.
+
+    Raises on the first request that cannot be issued (after the chunks before it committed):
+    callers that want to go on past bad input validate it first (``receipts.batchfile``).
+    """
+    chunk: list[IssueRequest] = []
+    for request in requests:
+        chunk.append(request)
+        if len(chunk) == CHUNK:
+            yield from _issue_chunk(db, issuer, chunk)
+            chunk = []
+    if chunk:
+        yield from _issue_chunk(db, issuer, chunk)
+
+
+def _draft(issuer: Issuer, request: IssueRequest, issued_at: datetime) -> Receipt:
+    """The receipt as it will be, with placeholder number and check code: for checks only."""
+    request.check_catalogue(issuer.catalogue)
+    return Receipt(
+        code=_code(issuer, issued_at),
+        number=1,
+        check_code="000000",
+        kind=ReceiptKind.NORMAL,
+        issued_at=issued_at,
+        issuer=issuer.organisation,
+        payer=request.payer,
+        items=request.items,
+        handler=request.handler,
+        reviewer=request.reviewer,
+        remark=request.remark,
+    )
+
+
+def _code(issuer: Issuer, issued_at: datetime) -> str:
+    return make_receipt_code(
+        issuer.organisation.province, issued_at, issuer.category, issuer.series
+    )
+
+
+def _issue_chunk(
+    db: Database, issuer: Issuer, requests: Sequence[IssueRequest]
+) -> list[IssueOutcome]:
+    issued_at = issuer.now()
+    drafts = [_draft(issuer, request, issued_at) for request in requests]
+    if issuer.printable is not None:
+        for draft in drafts:
+            issuer.printable(draft)  # before any number is taken (SPEC §3)
+    org = issuer.organisation.code
+    outcomes: dict[int, IssueOutcome] = {}
+    with db.write() as (session, state):
+        _refuse_closed_period(session, issued_at)
+        fresh: list[tuple[int, IssueRequest]] = []
+        seen: dict[str, int] = {}
+        for n, request in enumerate(requests):
+            if request.client_ref is None:
+                fresh.append((n, request))
+                continue
+            if request.client_ref in seen:
+                raise ReusedReference(
+                    f"client reference {request.client_ref} appears twice in one batch"
+                )
+            seen[request.client_ref] = n
+            earlier = session.get(ClientReference, (org, request.client_ref))
+            if earlier is None:
+                fresh.append((n, request))
+            else:
+                outcomes[n] = _already_issued(session, earlier, request)
+        if fresh:
+            code = _code(issuer, issued_at)
+            numbers = take_numbers(session, org, code, len(fresh))
+            receipts = [
+                dataclasses.replace(drafts[n], number=number, check_code=new_check_code())
+                for (n, _), number in zip(fresh, numbers, strict=True)
+            ]
+            signed = issuer.pool.sign(receipts)
+            for (n, request), receipt, xml in zip(fresh, receipts, signed, strict=True):
+                outcomes[n] = store_receipt(session, state, receipt, xml, request)
+        sign_head(session, state, issuer.pool.signer)
+    return [outcomes[n] for n in range(len(requests))]
+
+
+def store_receipt(
+    session: Session,
+    state: LedgerState,
+    receipt: Receipt,
+    xml: bytes,
+    request: IssueRequest | None = None,
+) -> IssueOutcome:
+    """Store a signed receipt, its lines, its client reference and its event."""
+    digest = hashlib.sha256(xml).hexdigest()
+    session.add(receipt_row(receipt, xml, digest))
+    session.add_all(item_rows(receipt))
+    client_ref = request.client_ref if request is not None else None
+    request_json = canonical_json(request.to_json()) if request is not None else None
+    if request is not None and client_ref is not None and request_json is not None:
+        session.add(
+            ClientReference(
+                issuer=receipt.issuer.code,
+                reference=client_ref,
+                code=receipt.code,
+                number=receipt.number,
+                request=request_json,
+            )
+        )
+    payload = receipt_event_payload(receipt, digest, client_ref, request_json)
+    append_event(session, state, "receipt.issued", payload, receipt.issued_at)
+    return IssueOutcome(receipt.ref, digest, format_amount(receipt.total), client_ref)
+
+
+def receipt_event_payload(
+    receipt: Receipt, digest: str, client_ref: str | None, request_json: str | None
+) -> dict[str, object]:
+    """What the event log says of an issued receipt (audit re-derives the rows from it)."""
+    payload: dict[str, object] = {
+        "code": receipt.code,
+        "number": receipt.number,
+        "digest": digest,
+        "issuer": receipt.issuer.code,
+        "kind": receipt.kind.value,
+        "total": format_amount(receipt.total),
+    }
+    if receipt.original is not None:
+        payload["original"] = {"code": receipt.original.code, "number": receipt.original.number}
+    if client_ref is not None and request_json is not None:
+        payload["client_ref"] = client_ref
+        payload["request_sha256"] = hashlib.sha256(request_json.encode()).hexdigest()
+    return payload
+
+
+def receipt_row(receipt: Receipt, xml: bytes, digest: str) -> ReceiptRow:
+    """The queryable row of a receipt (every field re-derivable from ``xml``)."""
+    payer = receipt.payer
+    return ReceiptRow(
+        code=receipt.code,
+        number=receipt.number,
+        digest=digest,
+        issuer=receipt.issuer.code,
+        kind=receipt.kind.value,
+        issued_at=receipt.issued_at.astimezone(UTC),
+        period=receipt.issued_at.strftime("%Y-%m"),
+        check_code=receipt.check_code,
+        payer_name=payer.name,
+        payer_kind=payer.kind.value,
+        payer_id=payer.uscc or payer.other_id,
+        total_fen=to_fen(receipt.total),
+        original_code=receipt.original.code if receipt.original else None,
+        original_number=receipt.original.number if receipt.original else None,
+        xml=xml,
+    )
+
+
+def item_rows(receipt: Receipt) -> list[ReceiptItemRow]:
+    """A row per receipt line, for statistics."""
+    return [
+        ReceiptItemRow(
+            code=receipt.code,
+            number=receipt.number,
+            line=n,
+            item_code=item.code,
+            item_period=item.period,
+            amount_fen=to_fen(item.amount),
+        )
+        for n, item in enumerate(receipt.items, 1)
+    ]
+
+
+def _already_issued(
+    session: Session, earlier: ClientReference, request: IssueRequest
+) -> IssueOutcome:
+    new = request.to_json()
+    stored = json.loads(earlier.request)
+    if stored != new:
+        diffs = "; ".join(request_differences(stored, new))
+        raise ReusedReference(
+            f"client reference {earlier.reference} was issued as {earlier.code}-"
+            f"{earlier.number:010d} with different content: {diffs}"
+        )
+    row = session.get(ReceiptRow, (earlier.code, earlier.number))
+    assert row is not None
+    return IssueOutcome(
+        ReceiptRef(row.code, row.number),
+        row.digest,
+        format_amount(parse_receipt_xml(row.xml).total),
+        earlier.reference,
+        already_issued=True,
+    )
+
+
+def _refuse_closed_period(session: Session, issued_at: datetime) -> None:
+    period = issued_at.strftime("%Y-%m")
+    if session.get(PeriodClose, period) is not None:
+        raise PeriodClosed(f"period {period} is closed; nothing can be issued into it")
+
+
+def reverse(
+    db: Database,
+    issuer: Issuer,
+    ref: ReceiptRef,
+    reason: str,
+    handler: str,
+    reviewer: str,
+) -> IssueOutcome:
+    """Issue the red receipt that cancels ``ref`` in full (SPEC §2 冲红), dated now."""
+    issued_at = issuer.now()
+    org = issuer.organisation.code
+    with db.write() as (session, state):
+        row = session.get(ReceiptRow, (ref.code, ref.number))
+        if row is None or row.issuer != org:
+            raise InvalidInput(f"receipt {ref} was not issued by {org}")
+        if row.kind != ReceiptKind.NORMAL.value:
+            raise AlreadyReversed(f"{ref} is a red receipt; it cannot be reversed")
+        earlier = session.scalars(
+            select(ReceiptRow).where(
+                ReceiptRow.original_code == ref.code, ReceiptRow.original_number == ref.number
+            )
+        ).first()
+        if earlier is not None:
+            raise AlreadyReversed(
+                f"{ref} was already reversed by {earlier.code}-{earlier.number:010d}"
+            )
+        _refuse_closed_period(session, issued_at)
+        original = parse_receipt_xml(row.xml)
+        code = _code(issuer, issued_at)
+        placeholder = 2 if ref.number == 1 else 1  # a draft must not look like its original
+        draft = Receipt(
+            code=code,
+            number=placeholder,
+            check_code="000000",
+            kind=ReceiptKind.REVERSAL,
+            issued_at=issued_at,
+            issuer=issuer.organisation,
+            payer=original.payer,
+            items=tuple(item.negated() for item in original.items),
+            handler=handler,
+            reviewer=reviewer,
+            original=ref,
+            reason=reason,
+        )
+        if issuer.printable is not None:
+            issuer.printable(draft)
+        (number,) = take_numbers(session, org, code, 1)
+        receipt = dataclasses.replace(draft, number=number, check_code=new_check_code())
+        (xml,) = issuer.pool.sign([receipt])
+        outcome = store_receipt(session, state, receipt, xml)
+        sign_head(session, state, issuer.pool.signer)
+    return outcome

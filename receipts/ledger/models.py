@@ -1,0 +1,203 @@
+"""The ledger's tables (SQLAlchemy 2 typed ORM). Rows are mapped to and from domain objects
+elsewhere; they are not the domain model.
+
+Money is integer fen. Signed XML is stored as bytes exactly as issued, never re-serialised.
+Times are UTC. Everything except ``events`` and ``chain_heads`` can be re-derived from the
+signed XML and the events (``receipts audit`` does so).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "Booking",
+    "ChainHead",
+    "ClientReference",
+    "Event",
+    "LedgerState",
+    "NumberCounter",
+    "OrganisationRow",
+    "PeriodClose",
+    "ReceiptItemRow",
+    "ReceiptRow",
+    "Segment",
+]
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every ledger table."""
+
+
+class LedgerState(Base):
+    """One row: the chain's tip. Every writer locks it first, which serialises writers on
+    PostgreSQL the way ``BEGIN IMMEDIATE`` does on SQLite."""
+
+    __tablename__ = "ledger_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_code: Mapped[str] = mapped_column(String(18))
+    event_count: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (CheckConstraint("id = 1", name="ledger_state_single_row"),)
+
+
+class Event(Base):
+    """An append-only, hash-chained event (SPEC §5)."""
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ChainHead(Base):
+    """A signed (count, hash) of the event chain, written after each transaction or batch."""
+
+    __tablename__ = "chain_heads"
+
+    event_count: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    certificate: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[str] = mapped_column(Text)
+
+
+class OrganisationRow(Base):
+    """An organisation known to this ledger."""
+
+    __tablename__ = "organisations"
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    tier: Mapped[str] = mapped_column(String(12))
+    uscc: Mapped[str | None] = mapped_column(String(18))
+    parent: Mapped[str | None] = mapped_column(String(6))
+
+
+class Segment(Base):
+    """A number segment CODE:FIRST-LAST allocated to a holder."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), index=True)
+    first: Mapped[int] = mapped_column(BigInteger)
+    last: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(6), index=True)
+    allocated_by: Mapped[str] = mapped_column(String(6))
+    allocated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    written_off_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("code", "first", name="segments_code_first"),
+        CheckConstraint("first >= 1 AND first <= last", name="segments_range"),
+    )
+
+
+class NumberCounter(Base):
+    """The last number an issuer took under a code; the next one is found in its segments."""
+
+    __tablename__ = "number_counters"
+
+    issuer: Mapped[str] = mapped_column(String(6), primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReceiptRow(Base):
+    """A receipt: the signed XML exactly as issued, and the fields queries need."""
+
+    __tablename__ = "receipts"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    issuer: Mapped[str] = mapped_column(String(6), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    check_code: Mapped[str] = mapped_column(String(6))
+    payer_name: Mapped[str] = mapped_column(String(100))
+    payer_kind: Mapped[str] = mapped_column(String(20))
+    payer_id: Mapped[str | None] = mapped_column(String(32))
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    original_code: Mapped[str | None] = mapped_column(String(8))
+    original_number: Mapped[int | None] = mapped_column(BigInteger)
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("receipts_original", "original_code", "original_number"),)
+
+
+class ReceiptItemRow(Base):
+    """One line of a receipt, for statistics by item."""
+
+    __tablename__ = "receipt_items"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(4))
+    item_period: Mapped[str] = mapped_column(String(7))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClientReference(Base):
+    """A batch's client reference, unique per issuer forever, and what it asked for."""
+
+    __tablename__ = "client_references"
+
+    issuer: Mapped[str] = mapped_column(String(6), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(8))
+    number: Mapped[int] = mapped_column(BigInteger)
+    request: Mapped[str] = mapped_column(Text)
+
+
+class Booking(Base):
+    """A payer's booking (入账) of a receipt; undoing is an event, never a deletion."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(8))
+    number: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(64))
+    voucher: Mapped[str] = mapped_column(String(64))
+    booked_by: Mapped[str] = mapped_column(String(100))
+    booked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
+
+
+class PeriodClose(Base):
+    """A month of this federation's own issuing that is closed."""
+
+    __tablename__ = "period_closes"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
