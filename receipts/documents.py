@@ -3,6 +3,8 @@ verification against the workspace's trust, and reading only what was signed."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from lxml import etree
 
 from receipts.errors import InvalidInput, ReceiptError
@@ -32,6 +34,6 @@ def verify_document(
     assert result.signer is not None  # a valid result always names its signer
     compiled = load_schema(schema)
     if not compiled.validate(root):
-        first = next(iter(compiled.error_log)).message  # type: ignore[attr-defined]
+        first = cast(Any, compiled.error_log)[0].message  # lxml-stubs omit indexing
         raise InvalidInput(f"{what}: {first}")
     return root, org_code_of(result.signer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from receipts.ledger.database import Database
 from receipts.ledger.models import LedgerState
@@ -37,7 +37,7 @@ def initialise(db: Database, org_code: str) -> None:
     if not exists:
         with db.engine.begin() as connection:
             connection.execute(
-                LedgerState.__table__.insert().values(
+                insert(LedgerState).values(
                     id=1, org_code=org_code, event_count=0, head_hash=GENESIS_HASH
                 )
             )
