@@ -8,7 +8,7 @@ signed XML and the events (``receipts audit`` does so).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -20,8 +20,10 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -38,6 +40,25 @@ __all__ = [
     "ReceiptRow",
     "Segment",
 ]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps none)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("ledger timestamps must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -64,7 +85,7 @@ class Event(Base):
     __tablename__ = "events"
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
@@ -78,7 +99,7 @@ class ChainHead(Base):
 
     event_count: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     head_hash: Mapped[str] = mapped_column(String(64))
-    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     certificate: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[str] = mapped_column(Text)
 
@@ -106,10 +127,10 @@ class Segment(Base):
     last: Mapped[int] = mapped_column(BigInteger)
     holder: Mapped[str] = mapped_column(String(6), index=True)
     allocated_by: Mapped[str] = mapped_column(String(6))
-    allocated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    allocated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     document: Mapped[bytes] = mapped_column(LargeBinary)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
-    written_off_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    written_off_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         UniqueConstraint("code", "first", name="segments_code_first"),
@@ -137,7 +158,7 @@ class ReceiptRow(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     issuer: Mapped[str] = mapped_column(String(6), index=True)
     kind: Mapped[str] = mapped_column(String(10))
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     period: Mapped[str] = mapped_column(String(7), index=True)
     check_code: Mapped[str] = mapped_column(String(6))
     payer_name: Mapped[str] = mapped_column(String(100))
@@ -187,9 +208,9 @@ class Booking(Base):
     digest: Mapped[str] = mapped_column(String(64))
     voucher: Mapped[str] = mapped_column(String(64))
     booked_by: Mapped[str] = mapped_column(String(100))
-    booked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    booked_at: Mapped[datetime] = mapped_column(UtcDateTime())
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
 
 
@@ -199,5 +220,5 @@ class PeriodClose(Base):
     __tablename__ = "period_closes"
 
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
-    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
