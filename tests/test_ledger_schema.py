@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
@@ -10,8 +11,6 @@ from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
 from receipts.ledger.models import Base, LedgerState
 from receipts.ledger.schema import GENESIS_HASH, initialise
-
-import pytest
 
 
 def test_migrated_schema_equals_models(ledger_url: str) -> None:

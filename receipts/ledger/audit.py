@@ -290,10 +290,11 @@ def _check_segments(session: Session, events: list[Event]) -> list[AuditFinding]
         )
     for digest, p in expected.items():
         label = f"{p['code']}:{p['first']}-{p['last']}"
-        seg = rows.get(digest)
-        if seg is None:
+        found = rows.get(digest)
+        if found is None:
             out.append(AuditFinding("segment-missing", f"segment {label} is gone"))
             continue
+        seg = found
         actual = (
             seg.code,
             seg.first,
@@ -361,7 +362,9 @@ def _check_rows_from_events(session: Session, events: list[Event]) -> list[Audit
                 f"closed periods {sorted(closed_rows)} differ from the events {sorted(closes)}",
             )
         )
-    booked = {e.seq: p for e, p in _payloads(events, "booking.recorded")}
+    booked: dict[int, dict[str, Any] | None] = {
+        e.seq: p for e, p in _payloads(events, "booking.recorded")
+    }
     undone = {p["booking_seq"] for _, p in _payloads(events, "booking.undone")}
     for booking in session.scalars(select(Booking)):
         p = booked.pop(booking.event_seq, None)
