@@ -362,19 +362,17 @@ def _check_rows_from_events(session: Session, events: list[Event]) -> list[Audit
                 f"closed periods {sorted(closed_rows)} differ from the events {sorted(closes)}",
             )
         )
-    booked: dict[int, dict[str, Any] | None] = {
-        e.seq: p for e, p in _payloads(events, "booking.recorded")
-    }
+    booked = {e.seq: p for e, p in _payloads(events, "booking.recorded")}
     undone = {p["booking_seq"] for _, p in _payloads(events, "booking.undone")}
     for booking in session.scalars(select(Booking)):
-        p = booked.pop(booking.event_seq, None)
+        recorded = booked.pop(booking.event_seq, None)
         facts = (booking.code, booking.number, booking.digest, booking.voucher, booking.amount_fen)
-        if p is None or facts != (
-            p["code"],
-            p["number"],
-            p["digest"],
-            p["voucher"],
-            p["amount_fen"],
+        if recorded is None or facts != (
+            recorded["code"],
+            recorded["number"],
+            recorded["digest"],
+            recorded["voucher"],
+            recorded["amount_fen"],
         ):
             out.append(
                 AuditFinding(
