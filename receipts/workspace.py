@@ -228,6 +228,13 @@ class Workspace:
         """Default items plus the configured ones."""
         return Catalogue(self.config.catalogue)
 
+    @property
+    def ledger_owner(self) -> str:
+        """Whose ledger this is: the federation's org code, or the payer's USCC."""
+        owner = self.config.org_code or self.config.uscc
+        assert owner is not None  # the configuration requires one of them
+        return owner
+
     def require(self, kind: WorkspaceKind) -> Workspace:
         """Refuse a command meant for the other kind of workspace."""
         if self.kind is not kind:

@@ -31,7 +31,7 @@ def stock_city(city_db: Database, tmp: Path, count: int = 1000, org: Organisatio
     prov_db = Database(f"sqlite:///{tmp / 'province.sqlite'}")
     initialise(prov_db, "640000")
     year = year or datetime.now(SHANGHAI).year
-    document = allocate(prov_db, pki.signers["640000"], org, f"647101{year % 100:02d}", count)
+    _, document = allocate(prov_db, pki.signers["640000"], org, f"647101{year % 100:02d}", count)
     prov_db.dispose()
     import_allocation(city_db, document, pki.validator(), org.code, pki.signers[org.code])
     return document

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from receipts.commands import workspace_cmds
+from receipts.commands import issue_cmds, ledger_cmds, workspace_cmds
 
 __all__ = ["register"]
 
@@ -12,3 +12,5 @@ __all__ = ["register"]
 def register(group: click.Group) -> None:
     """Attach every sub-command to the ``receipts`` group."""
     workspace_cmds.register(group)
+    issue_cmds.register(group)
+    ledger_cmds.register(group)

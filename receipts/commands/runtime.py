@@ -12,14 +12,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from receipts.errors import ReceiptError
 from receipts.workspace import Workspace
 
-__all__ = ["Context", "command", "errors_to_exit_codes"]
+if TYPE_CHECKING:
+    from receipts.credentials import Credentials
+    from receipts.ledger.database import Database
+
+__all__ = ["Context", "command", "errors_to_exit_codes", "fail_with_findings"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -40,6 +44,22 @@ class Context:
     def workspace(self) -> Workspace:
         """Open the workspace at ``--home``."""
         return Workspace.open(self.home)
+
+    def credentials(self, workspace: Workspace) -> Credentials:
+        """The workspace's keys and trust; passphrases are prompted for on a terminal."""
+        from receipts.credentials import Credentials
+
+        prompt = _prompt if sys.stdin.isatty() else None
+        return Credentials(workspace, prompt)
+
+    def database(self, workspace: Workspace) -> Database:
+        """The workspace's ledger (``--db`` or its SQLite file), migrated to the newest schema."""
+        from receipts.ledger.database import Database, default_url
+        from receipts.ledger.schema import open_ledger
+
+        db = Database(self.db_url or default_url(workspace.home))
+        open_ledger(db, workspace.ledger_owner)
+        return db
 
     def echo(self, text: str = "") -> None:
         """Human output (suppressed by ``-q`` and by ``--json``)."""
@@ -69,6 +89,15 @@ class _NullBar:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def _prompt(text: str) -> str:
+    return str(click.prompt(text, hide_input=True, err=True))
+
+
+def fail_with_findings() -> NoReturn:
+    """Exit 1: the command worked and found problems, which it has printed."""
+    sys.exit(1)
 
 
 def _fail(message: str, code: int, log_path: Path | None) -> NoReturn:

@@ -55,8 +55,13 @@ Examples:
         workspace = Workspace.create(ctx.home, config)
         ctx.emit(
             {"home": str(workspace.home), "kind": config.kind.value, "org": org_code, "name": name},
-            lambda: f"created {config.kind.value} workspace {workspace.home} for {name}"
-            + (f" ({org_code})" if org_code else "")
-            + (f"\nnote: the reference list names {org_code} {known.name}"
-               if known and known.name != name else ""),
+            lambda: (
+                f"created {config.kind.value} workspace {workspace.home} for {name}"
+                + (f" ({org_code})" if org_code else "")
+                + (
+                    f"\nnote: the reference list names {org_code} {known.name}"
+                    if known and known.name != name
+                    else ""
+                )
+            ),
         )

@@ -32,10 +32,14 @@ __all__ = [
     "ALLOCATION_NS",
     "Allocation",
     "SegmentUsage",
+    "WriteOffReport",
     "allocate",
     "import_allocation",
+    "owner_of_code",
     "segment_usage",
     "take_numbers",
+    "usage_report",
+    "write_off",
 ]
 
 ALLOCATION_NS = "urn:union-dues-receipt:allocation:1"
@@ -117,8 +121,8 @@ def allocate(
     code: str,
     count: int,
     now: datetime | None = None,
-) -> bytes:
-    """Allocate the next ``count`` free numbers of ``code`` to ``holder``; return the signed file.
+) -> tuple[Allocation, bytes]:
+    """Allocate the next ``count`` free numbers of ``code`` to ``holder``, with the signed file.
 
     When the holder is the allocator itself, the segment is held at once (no import needed).
     """
@@ -137,7 +141,7 @@ def allocate(
         _store(session, allocation, document)
         append_event(session, state, "stock.allocated", _payload(allocation, document), moment)
         sign_head(session, state, signer)
-    return document
+    return allocation, document
 
 
 def import_allocation(
@@ -315,4 +319,120 @@ def _from_element(root: etree._Element) -> Allocation:
         first=first,
         last=last,
         allocated_at=datetime.fromisoformat(text("AllocatedAt")),
+    )
+
+
+@dataclass(frozen=True)
+class WriteOffReport:
+    """核销: how every number of a segment was used."""
+
+    code: str
+    """Receipt code."""
+    first: int
+    """First number."""
+    last: int
+    """Last number."""
+    issued: int
+    """Normal receipts issued from it."""
+    reversed: int
+    """Of those, how many were reversed (by red receipts from any segment)."""
+    red: int
+    """Red receipts issued from it."""
+    unused: int
+    """Numbers never used (void from the write-off on)."""
+    gaps: tuple[int, ...]
+    """Numbers below the highest used one that have no receipt: must be empty."""
+
+
+def write_off(
+    db: Database, holder: str, code: str, first: int, last: int, signer: HeadSigner | None
+) -> WriteOffReport:
+    """Close the segment ``code:first-last`` held by ``holder``, accounting for every number.
+
+    A gap (a number below the highest issued one without a receipt) refuses the write-off.
+    """
+    with db.write() as (session, state):
+        segment = session.scalars(
+            select(Segment).where(
+                Segment.code == code,
+                Segment.first == first,
+                Segment.last == last,
+                Segment.holder == holder,
+            )
+        ).first()
+        if segment is None:
+            raise InvalidInput(f"{holder} holds no segment {code}:{first}-{last}")
+        if segment.written_off_at is not None:
+            raise InvalidInput(f"segment {code}:{first}-{last} was written off already")
+        report = _usage_report(session, segment)
+        if report.gaps:
+            shown = ", ".join(str(n) for n in report.gaps[:10])
+            raise InvalidInput(
+                f"segment {code}:{first}-{last} has {len(report.gaps)} gap(s): {shown}"
+            )
+        moment = datetime.now(UTC).replace(microsecond=0)
+        segment.written_off_at = moment
+        append_event(
+            session,
+            state,
+            "stock.written_off",
+            {
+                "code": code,
+                "first": first,
+                "last": last,
+                "holder": holder,
+                "issued": report.issued,
+                "red": report.red,
+                "unused": report.unused,
+            },
+            moment,
+        )
+        sign_head(session, state, signer)
+    return report
+
+
+def usage_report(db: Database, segment_id: int) -> WriteOffReport:
+    """The write-off report of a segment without closing it."""
+    with db.read() as session:
+        segment = session.get(Segment, segment_id)
+        if segment is None:
+            raise InvalidInput(f"no segment {segment_id}")
+        return _usage_report(session, segment)
+
+
+def _usage_report(session: Session, segment: Segment) -> WriteOffReport:
+    rows = session.execute(
+        select(ReceiptRow.number, ReceiptRow.kind)
+        .where(
+            ReceiptRow.code == segment.code,
+            ReceiptRow.number.between(segment.first, segment.last),
+        )
+        .order_by(ReceiptRow.number)
+    ).all()
+    used = {number for number, _ in rows}
+    normal = [number for number, kind in rows if kind == "normal"]
+    reversed_count = 0
+    if normal:
+        reversed_count = (
+            session.scalar(
+                select(func.count())
+                .select_from(ReceiptRow)
+                .where(
+                    ReceiptRow.original_code == segment.code,
+                    ReceiptRow.original_number.between(segment.first, segment.last),
+                )
+            )
+            or 0
+        )
+    highest = max(used, default=segment.first - 1)
+    gaps = tuple(n for n in range(segment.first, highest + 1) if n not in used)
+    return WriteOffReport(
+        code=segment.code,
+        first=segment.first,
+        last=segment.last,
+        issued=len(normal),
+        reversed=reversed_count,
+        red=len(rows) - len(normal),
+        unused=segment.last - highest,
+        gaps=gaps,
     )

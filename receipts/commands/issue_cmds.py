@@ -1,0 +1,283 @@
+"""``receipts issue``, ``reverse`` and ``show``: what finance clerks do."""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from receipts.commands.runtime import Context, command, fail_with_findings
+from receipts.errors import InvalidInput
+from receipts.identifiers import validate_number, validate_receipt_code
+from receipts.model import Item, Payer, ReceiptRef
+from receipts.money import parse_amount, parse_rate
+from receipts.requests import IssueRequest
+from receipts.tables import format_table
+from receipts.tiers import PayerKind
+from receipts.workspace import Workspace, WorkspaceKind
+
+if TYPE_CHECKING:
+    from receipts.ledger.issuing import IssueOutcome, Issuer
+
+__all__ = ["register"]
+
+_ISSUE_EXAMPLES = """\b
+Examples:
+  receipts issue --payer-name 宁夏贺兰山实业有限公司 --payer-kind enterprise \\
+      --payer-uscc 91640100MA7600001J --item 01:2026-10:2000.00 \\
+      --handler 张晓梅 --reviewer 李建国
+  receipts issue --item 01:2026-10:100000.00*0.02 ...     (basis × rate)
+  receipts issue --from-json receipt.json
+  receipts issue --batch october.csv            (CSV or JSON lines; see the README)"""
+
+
+def register(group: click.Group) -> None:
+    """Attach ``issue``, ``reverse`` and ``show``."""
+
+    @command(group, "issue", epilog=_ISSUE_EXAMPLES)
+    @click.option("--payer-name", help="交款人 name.")
+    @click.option("--payer-kind", type=click.Choice([k.value for k in PayerKind]))
+    @click.option("--payer-uscc", help="Payer's 统一社会信用代码.")
+    @click.option("--payer-id", help="Payer's other ID (without a USCC).")
+    @click.option(
+        "--item",
+        "items",
+        multiple=True,
+        help="CODE:PERIOD:AMOUNT or CODE:PERIOD:BASIS*RATE; repeat for more lines.",
+    )
+    @click.option("--handler", help="开票人.")
+    @click.option("--reviewer", help="复核人.")
+    @click.option("--remark", default="", help="Remark (at most 200 characters).")
+    @click.option("--client-ref", help="Your reference; reusing it never issues twice.")
+    @click.option(
+        "--from-json", "from_json", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    )
+    @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--encoding", help="Batch CSV encoding (default: UTF-8 or GBK, detected).")
+    @click.option("--stop-on-error", is_flag=True, help="Issue nothing if any row is bad.")
+    @click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=2,
+        show_default=True,
+        help="Signing processes for a batch.",
+    )
+    def issue_cmd(ctx: Context, **options: Any) -> None:
+        """Issue receipts: one from options or --from-json, many with --batch."""
+        ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+        if options["batch"] is not None:
+            _issue_batch(ctx, ws, options)
+            return
+        request = _one_request(ws, options)
+        issuer = _issuer(ctx, ws, workers=1)
+        from receipts.ledger.issuing import issue
+
+        outcome = issue(ctx.database(ws), issuer, request)
+        _print_outcomes(ctx, [outcome])
+
+    @command(
+        group,
+        "reverse",
+        epilog="\b\nExample:\n  receipts reverse 64710126 0000000042 --reason 交款人名称开具错误 "
+        "--handler 张晓梅 --reviewer 李建国",
+    )
+    @click.argument("code")
+    @click.argument("number")
+    @click.option("--reason", required=True, help="Why (1-200 characters).")
+    @click.option("--handler", required=True)
+    @click.option("--reviewer", required=True)
+    def reverse_cmd(
+        ctx: Context, code: str, number: str, reason: str, handler: str, reviewer: str
+    ) -> None:
+        """Red-reverse (冲红) an issued receipt in full; the original becomes reversed."""
+        from receipts.ledger.issuing import reverse
+
+        ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+        ref = ReceiptRef(validate_receipt_code(code), _number(number))
+        outcome = reverse(
+            ctx.database(ws), _issuer(ctx, ws, workers=1), ref, reason, handler, reviewer
+        )
+        _print_outcomes(ctx, [outcome])
+
+    @command(group, "show", epilog="\b\nExample:\n  receipts show 64710126 0000000042 --xml")
+    @click.argument("code")
+    @click.argument("number")
+    @click.option("--xml", "as_xml", is_flag=True, help="Print the signed XML as stored.")
+    def show_cmd(ctx: Context, code: str, number: str, as_xml: bool) -> None:
+        """Print a receipt from the ledger, with its status."""
+        from receipts.ledger.queries import load_receipt
+
+        ws = ctx.workspace()
+        stored = load_receipt(
+            ctx.database(ws), ReceiptRef(validate_receipt_code(code), _number(number))
+        )
+        if as_xml:
+            sys.stdout.buffer.write(stored.xml)
+            return
+        r = stored.receipt
+        data = {
+            "code": r.code, "number": r.formatted_number, "kind": r.kind.value,
+            "status": stored.status, "issued_at": r.issued_at.isoformat(),
+            "issuer": r.issuer.code, "payer": r.payer.name, "total": f"{r.total:.2f}",
+            "capitals": r.capitals, "check_code": r.check_code, "digest": stored.digest,
+            "items": [{"code": i.code, "name": i.name, "period": i.period,
+                       "amount": f"{i.amount:.2f}"} for i in r.items],
+        }  # fmt: skip
+        if r.original is not None:
+            data["original"] = str(r.original)
+            data["reason"] = r.reason
+        lines = [f"{k}: {v}" for k, v in data.items() if k != "items"]
+        table = format_table(
+            ["item", "name", "period", "amount"],
+            [[i["code"], i["name"], i["period"], i["amount"]] for i in data["items"]],
+        )  # type: ignore[union-attr]
+        ctx.emit(data, lambda: "\n".join([*lines, "", table]))
+
+
+def _number(text: str) -> int:
+    return validate_number(int(text) if text.isdigit() and len(text) < 10 else text)
+
+
+def _issuer(ctx: Context, ws: Workspace, workers: int) -> Issuer:
+    from receipts.ledger.issuing import Issuer
+    from receipts.ledger.signing_pool import SigningPool
+
+    creds = ctx.credentials(ws)
+    return Issuer(
+        organisation=ws.config.organisation(),
+        pool=SigningPool(creds.signer, workers),
+        zone=ws.config.zone,
+        catalogue=ws.catalogue,
+        category=ws.config.category,
+        series=ws.config.series,
+        printable=_printable(ws),
+    )
+
+
+def _printable(ws: Workspace) -> Any:
+    """The font coverage check of the configured (or shipped) font."""
+    from receipts.render.coverage import printable_check
+
+    return printable_check(ws.config.font)
+
+
+def _one_request(ws: Workspace, options: dict[str, Any]) -> IssueRequest:
+    if options["from_json"] is not None:
+        from receipts.batchfile import read_request_json
+
+        return read_request_json(options["from_json"], ws.catalogue)
+    missing = [
+        name for name in ("payer_name", "payer_kind", "handler", "reviewer") if not options[name]
+    ]
+    if not options["items"]:
+        missing.append("item")
+    if missing:
+        raise InvalidInput("missing " + ", ".join("--" + m.replace("_", "-") for m in missing))
+    payer = Payer(
+        options["payer_name"],
+        PayerKind(options["payer_kind"]),
+        uscc=options["payer_uscc"],
+        other_id=options["payer_id"],
+    )
+    items = tuple(_item(text, ws) for text in options["items"])
+    return IssueRequest(
+        payer,
+        items,
+        options["handler"],
+        options["reviewer"],
+        options["remark"],
+        options["client_ref"],
+    )
+
+
+def _item(text: str, ws: Workspace) -> Item:
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise InvalidInput(f"--item {text!r} must be CODE:PERIOD:AMOUNT or CODE:PERIOD:BASIS*RATE")
+    code, period, value = parts
+    name = ws.catalogue.name_of(code)
+    if "*" in value:
+        basis_text, _, rate_text = value.partition("*")
+        basis, rate = parse_amount(basis_text), parse_rate(rate_text)
+        from receipts.money import compute_amount
+
+        return Item(code, name, period, compute_amount(basis, rate), basis, rate)
+    return Item(code, name, period, parse_amount(value))
+
+
+def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
+    from receipts.batchfile import read_batch
+    from receipts.ledger.issuing import issue_batch
+
+    path: Path = options["batch"]
+    entries, problems = read_batch(path, ws.catalogue, encoding=options["encoding"])
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems and (options["stop_on_error"] or not entries):
+        click.echo(f"error: {len(problems)} problem(s); nothing was issued", err=True)
+        fail_with_findings()
+    issuer = _issuer(ctx, ws, workers=options["workers"])
+    db = ctx.database(ws)
+    outcomes: list[IssueOutcome] = []
+    try:
+        with ctx.progress(
+            issue_batch(db, issuer, (e.request for e in entries)),
+            length=len(entries),
+            label="issuing",
+        ) as bar:
+            for outcome in bar:
+                outcomes.append(outcome)
+    finally:
+        issuer.pool.close()
+    new = [o for o in outcomes if not o.already_issued]
+    again = [o for o in outcomes if o.already_issued]
+    total = sum((Decimal(o.total) for o in new), Decimal("0.00"))
+    summary = {
+        "issued": len(new), "already_issued": len(again), "failed_rows": len(problems),
+        "total": f"{total:.2f}",
+        "first": str(new[0].ref) if new else None, "last": str(new[-1].ref) if new else None,
+        "already": [{"client_ref": o.client_ref, "receipt": str(o.ref)} for o in again],
+    }  # fmt: skip
+
+    def human() -> str:
+        lines = [
+            f"issued {len(new)} receipt(s), total {total:,.2f}"
+            + (f", {summary['first']} … {summary['last']}" if new else "")
+        ]
+        if again:
+            lines.append(
+                f"{len(again)} already issued before (nothing issued twice): "
+                + ", ".join(f"{o.client_ref}→{o.ref}" for o in again[:10])
+                + (" …" if len(again) > 10 else "")
+            )
+        if problems:
+            lines.append(f"{len(problems)} problem(s) in {path}; those receipts were not issued")
+        return "\n".join(lines)
+
+    ctx.emit(summary, human)
+    if problems:
+        fail_with_findings()
+
+
+def _print_outcomes(ctx: Context, outcomes: list[IssueOutcome]) -> None:
+    rows = [
+        [
+            o.ref.code,
+            f"{o.ref.number:010d}",
+            o.total,
+            o.client_ref or "",
+            "already issued" if o.already_issued else "issued",
+        ]
+        for o in outcomes
+    ]
+    headers = ["code", "number", "total", "client ref", "status"]
+    ctx.emit(
+        [
+            {**dict(zip(headers, r, strict=True)), "digest": o.digest}
+            for r, o in zip(rows, outcomes, strict=True)
+        ],
+        lambda: format_table(headers, rows),
+    )
