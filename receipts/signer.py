@@ -17,7 +17,6 @@ from signing.certificates import key_id, org_code_of
 from signing.keys import PrivateKey
 from signing.seal import sign_seal
 from signing.xmldsig import sign_enveloped
-from signing.xmlparse import parse_untrusted
 
 __all__ = ["ReceiptSigner"]
 
@@ -65,9 +64,9 @@ class ReceiptSigner:
     def sign_document(self, root: etree._Element, at: datetime) -> bytes:
         """Sign any of our documents (receipt, allocation, manifest) with SigningTime ``at``.
 
-        The document is indented first and parsed back, so the signed bytes are readable and
-        the indentation is part of what is signed (never re-indented afterwards).
+        The document is indented first, so the signed bytes are readable and the indentation is
+        part of what is signed (never re-indented afterwards).
         """
-        readable = parse_untrusted(serialize(root, pretty=True))
-        signed = sign_enveloped(readable, self.key, self.certificate, self.intermediates, at)
+        etree.indent(root)
+        signed = sign_enveloped(root, self.key, self.certificate, self.intermediates, at)
         return serialize(signed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from decimal import Decimal
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -12,7 +13,7 @@ import click
 from receipts.commands.runtime import Context, command, fail_with_findings
 from receipts.errors import InvalidInput
 from receipts.identifiers import validate_number, validate_receipt_code
-from receipts.model import Item, Payer, ReceiptRef
+from receipts.model import Item, Payer, Receipt, ReceiptRef
 from receipts.money import parse_amount, parse_rate
 from receipts.requests import IssueRequest
 from receipts.tables import format_table
@@ -157,11 +158,12 @@ def _issuer(ctx: Context, ws: Workspace, workers: int) -> Issuer:
     )
 
 
-def _printable(ws: Workspace) -> Any:
-    """The font coverage check of the configured (or shipped) font."""
-    from receipts.render.coverage import printable_check
+def _printable(ws: Workspace) -> Callable[[Receipt], None]:
+    """The font coverage check of the configured (or shipped) font, run before numbering."""
+    from receipts.pdf import check_printable
 
-    return printable_check(ws.config.font)
+    font = ws.config.font
+    return lambda receipt: check_printable(receipt, font)
 
 
 def _one_request(ws: Workspace, options: dict[str, Any]) -> IssueRequest:

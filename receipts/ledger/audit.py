@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from receipts.errors import ReceiptError
 from receipts.ledger.database import Database
 from receipts.ledger.events import event_hash, head_message, rfc3339
-from receipts.ledger.issuing import item_rows, receipt_row
+from receipts.ledger.issuing import item_columns, receipt_columns
 from receipts.ledger.models import (
     Booking,
     ChainHead,
@@ -241,18 +241,20 @@ def _check_receipts(session: Session, events: list[Event]) -> list[AuditFinding]
         except ReceiptError as exc:
             out.append(AuditFinding("receipt-altered", f"receipt {label}: {exc}"))
             continue
-        derived = receipt_row(receipt, row.xml, payload["digest"])
+        derived = receipt_columns(receipt, row.xml, payload["digest"])
         for name in _RECEIPT_FIELDS:
-            if getattr(derived, name) != getattr(row, name):
+            if derived[name] != getattr(row, name):
                 out.append(
                     AuditFinding(
                         "receipt-mismatch",
                         f"receipt {label}: column {name} is "
-                        f"{getattr(row, name)!r}, the signed XML says "
-                        f"{getattr(derived, name)!r}",
+                        f"{getattr(row, name)!r}, the signed XML says {derived[name]!r}",
                     )
                 )
-        want = [(i.line, i.item_code, i.item_period, i.amount_fen) for i in item_rows(receipt)]
+        want = [
+            (i["line"], i["item_code"], i["item_period"], i["amount_fen"])
+            for i in item_columns(receipt)
+        ]
         have = [(i.line, i.item_code, i.item_period, i.amount_fen) for i in items.get(key, [])]
         if want != have:
             out.append(

@@ -27,6 +27,7 @@ __all__ = [
     "canonical_json",
     "event_hash",
     "head_message",
+    "next_event",
     "rfc3339",
     "sign_head",
 ]
@@ -86,6 +87,30 @@ def head_message(org_code: str, event_count: int, head_hash: str) -> bytes:
     return f"UDR-HEAD|{org_code}|{event_count}|{head_hash}".encode()
 
 
+def next_event(
+    state: LedgerState, kind: str, payload: Mapping[str, Any], at: datetime | None = None
+) -> dict[str, Any]:
+    """The column values of the event after the locked tip ``state``; advances the tip.
+
+    Batches insert these in bulk; :func:`append_event` adds one through the ORM.
+    """
+    moment = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    seq = state.event_count + 1
+    body = canonical_json(payload)
+    digest = event_hash(state.head_hash, seq, rfc3339(moment), kind, body)
+    row = {
+        "seq": seq,
+        "at": moment,
+        "kind": kind,
+        "payload": body,
+        "prev_hash": state.head_hash,
+        "hash": digest,
+    }
+    state.event_count = seq
+    state.head_hash = digest
+    return row
+
+
 def append_event(
     session: Session,
     state: LedgerState,
@@ -94,14 +119,8 @@ def append_event(
     at: datetime | None = None,
 ) -> Event:
     """Append an event after the locked chain tip ``state`` and advance the tip."""
-    moment = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    seq = state.event_count + 1
-    body = canonical_json(payload)
-    digest = event_hash(state.head_hash, seq, rfc3339(moment), kind, body)
-    row = Event(seq=seq, at=moment, kind=kind, payload=body, prev_hash=state.head_hash, hash=digest)
+    row = Event(**next_event(state, kind, payload, at))
     session.add(row)
-    state.event_count = seq
-    state.head_hash = digest
     return row
 
 

@@ -15,18 +15,20 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from receipts.catalogue import Catalogue
 from receipts.errors import InvalidInput, ReceiptError
 from receipts.identifiers import make_receipt_code, new_check_code
 from receipts.ledger.database import Database
-from receipts.ledger.events import append_event, canonical_json, sign_head
+from receipts.ledger.events import canonical_json, next_event, sign_head
 from receipts.ledger.models import (
     ClientReference,
+    Event,
     LedgerState,
     PeriodClose,
     ReceiptItemRow,
@@ -48,6 +50,8 @@ __all__ = [
     "ReusedReference",
     "issue",
     "issue_batch",
+    "item_columns",
+    "receipt_columns",
     "receipt_event_payload",
     "reverse",
     "store_receipt",
@@ -172,25 +176,28 @@ def _issue_chunk(
         for draft in drafts:
             issuer.printable(draft)  # before any number is taken (SPEC §3)
     org = issuer.organisation.code
+    refs = [r.client_ref for r in requests if r.client_ref is not None]
+    if len(set(refs)) != len(refs):
+        twice = next(ref for ref in refs if refs.count(ref) > 1)
+        raise ReusedReference(f"client reference {twice} appears twice in one batch")
     outcomes: dict[int, IssueOutcome] = {}
     with db.write() as (session, state):
         _refuse_closed_period(session, issued_at)
-        fresh: list[tuple[int, IssueRequest]] = []
-        seen: dict[str, int] = {}
-        for n, request in enumerate(requests):
-            if request.client_ref is None:
-                fresh.append((n, request))
-                continue
-            if request.client_ref in seen:
-                raise ReusedReference(
-                    f"client reference {request.client_ref} appears twice in one batch"
+        earlier = {
+            row.reference: row
+            for row in session.scalars(
+                select(ClientReference).where(
+                    ClientReference.issuer == org, ClientReference.reference.in_(refs)
                 )
-            seen[request.client_ref] = n
-            earlier = session.get(ClientReference, (org, request.client_ref))
-            if earlier is None:
+            )
+        } if refs else {}  # fmt: skip
+        fresh: list[tuple[int, IssueRequest]] = []
+        for n, request in enumerate(requests):
+            found = earlier.get(request.client_ref) if request.client_ref else None
+            if found is None:
                 fresh.append((n, request))
             else:
-                outcomes[n] = _already_issued(session, earlier, request)
+                outcomes[n] = _already_issued(session, found, request)
         if fresh:
             code = _code(issuer, issued_at)
             numbers = take_numbers(session, org, code, len(fresh))
@@ -198,9 +205,11 @@ def _issue_chunk(
                 dataclasses.replace(drafts[n], number=number, check_code=new_check_code())
                 for (n, _), number in zip(fresh, numbers, strict=True)
             ]
+            rows = _Rows()
             signed = issuer.pool.sign(receipts)
             for (n, request), receipt, xml in zip(fresh, receipts, signed, strict=True):
-                outcomes[n] = store_receipt(session, state, receipt, xml, request)
+                outcomes[n] = rows.add(state, receipt, xml, request)
+            rows.insert(session)
         sign_head(session, state, issuer.pool.signer)
     return [outcomes[n] for n in range(len(requests))]
 
@@ -212,25 +221,55 @@ def store_receipt(
     xml: bytes,
     request: IssueRequest | None = None,
 ) -> IssueOutcome:
-    """Store a signed receipt, its lines, its client reference and its event."""
-    digest = hashlib.sha256(xml).hexdigest()
-    session.add(receipt_row(receipt, xml, digest))
-    session.add_all(item_rows(receipt))
-    client_ref = request.client_ref if request is not None else None
-    request_json = canonical_json(request.to_json()) if request is not None else None
-    if request is not None and client_ref is not None and request_json is not None:
-        session.add(
-            ClientReference(
-                issuer=receipt.issuer.code,
-                reference=client_ref,
-                code=receipt.code,
-                number=receipt.number,
-                request=request_json,
+    """Store one signed receipt, its lines, its client reference and its event."""
+    rows = _Rows()
+    outcome = rows.add(state, receipt, xml, request)
+    rows.insert(session)
+    return outcome
+
+
+class _Rows:
+    """Column values of receipts being stored, inserted in bulk (Core executemany is about
+    three times faster than ORM objects, NOTES)."""
+
+    def __init__(self) -> None:
+        self.receipts: list[dict[str, Any]] = []
+        self.items: list[dict[str, Any]] = []
+        self.refs: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+
+    def add(
+        self, state: LedgerState, receipt: Receipt, xml: bytes, request: IssueRequest | None
+    ) -> IssueOutcome:
+        digest = hashlib.sha256(xml).hexdigest()
+        self.receipts.append(receipt_columns(receipt, xml, digest))
+        self.items.extend(item_columns(receipt))
+        client_ref = request.client_ref if request is not None else None
+        request_json = None
+        if request is not None and client_ref is not None:
+            request_json = canonical_json(request.to_json())
+            self.refs.append(
+                {
+                    "issuer": receipt.issuer.code,
+                    "reference": client_ref,
+                    "code": receipt.code,
+                    "number": receipt.number,
+                    "request": request_json,
+                }
             )
-        )
-    payload = receipt_event_payload(receipt, digest, client_ref, request_json)
-    append_event(session, state, "receipt.issued", payload, receipt.issued_at)
-    return IssueOutcome(receipt.ref, digest, format_amount(receipt.total), client_ref)
+        payload = receipt_event_payload(receipt, digest, client_ref, request_json)
+        self.events.append(next_event(state, "receipt.issued", payload, receipt.issued_at))
+        return IssueOutcome(receipt.ref, digest, format_amount(receipt.total), client_ref)
+
+    def insert(self, session: Session) -> None:
+        for table, rows in (
+            (Event, self.events),
+            (ReceiptRow, self.receipts),
+            (ReceiptItemRow, self.items),
+            (ClientReference, self.refs),
+        ):
+            if rows:
+                session.execute(insert(table), rows)
 
 
 def receipt_event_payload(
@@ -253,39 +292,39 @@ def receipt_event_payload(
     return payload
 
 
-def receipt_row(receipt: Receipt, xml: bytes, digest: str) -> ReceiptRow:
-    """The queryable row of a receipt (every field re-derivable from ``xml``)."""
+def receipt_columns(receipt: Receipt, xml: bytes, digest: str) -> dict[str, Any]:
+    """The queryable columns of a receipt (every one re-derivable from ``xml``)."""
     payer = receipt.payer
-    return ReceiptRow(
-        code=receipt.code,
-        number=receipt.number,
-        digest=digest,
-        issuer=receipt.issuer.code,
-        kind=receipt.kind.value,
-        issued_at=receipt.issued_at.astimezone(UTC),
-        period=receipt.issued_at.strftime("%Y-%m"),
-        check_code=receipt.check_code,
-        payer_name=payer.name,
-        payer_kind=payer.kind.value,
-        payer_id=payer.uscc or payer.other_id,
-        total_fen=to_fen(receipt.total),
-        original_code=receipt.original.code if receipt.original else None,
-        original_number=receipt.original.number if receipt.original else None,
-        xml=xml,
-    )
+    return {
+        "code": receipt.code,
+        "number": receipt.number,
+        "digest": digest,
+        "issuer": receipt.issuer.code,
+        "kind": receipt.kind.value,
+        "issued_at": receipt.issued_at.astimezone(UTC),
+        "period": receipt.issued_at.strftime("%Y-%m"),
+        "check_code": receipt.check_code,
+        "payer_name": payer.name,
+        "payer_kind": payer.kind.value,
+        "payer_id": payer.uscc or payer.other_id,
+        "total_fen": to_fen(receipt.total),
+        "original_code": receipt.original.code if receipt.original else None,
+        "original_number": receipt.original.number if receipt.original else None,
+        "xml": xml,
+    }
 
 
-def item_rows(receipt: Receipt) -> list[ReceiptItemRow]:
+def item_columns(receipt: Receipt) -> list[dict[str, Any]]:
     """A row per receipt line, for statistics."""
     return [
-        ReceiptItemRow(
-            code=receipt.code,
-            number=receipt.number,
-            line=n,
-            item_code=item.code,
-            item_period=item.period,
-            amount_fen=to_fen(item.amount),
-        )
+        {
+            "code": receipt.code,
+            "number": receipt.number,
+            "line": n,
+            "item_code": item.code,
+            "item_period": item.period,
+            "amount_fen": to_fen(item.amount),
+        }
         for n, item in enumerate(receipt.items, 1)
     ]
 

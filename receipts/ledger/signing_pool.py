@@ -8,7 +8,7 @@ commit). The key reaches the workers through the pool's pipe, in memory only.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
@@ -67,12 +67,13 @@ class SigningPool:
             )
         return self._pool
 
-    def sign(self, receipts: Sequence[Receipt]) -> list[bytes]:
-        """The signed XML of each receipt, in order."""
+    def sign(self, receipts: Sequence[Receipt]) -> Iterator[bytes]:
+        """The signed XML of each receipt, in order, as each becomes ready (so the caller can
+        store one while the workers sign the next)."""
         if self.workers <= 1 or len(receipts) < _PARALLEL_FROM:
-            return [self.signer.sign_receipt(r) for r in receipts]
-        chunk = max(1, len(receipts) // (self.workers * 4))
-        return list(self._ensure_pool().map(_sign, receipts, chunksize=chunk))
+            return (self.signer.sign_receipt(r) for r in receipts)
+        chunk = max(1, min(16, len(receipts) // (self.workers * 8)))
+        return self._ensure_pool().map(_sign, receipts, chunksize=chunk)
 
     def close(self) -> None:
         """Stop the workers."""

@@ -1,0 +1,96 @@
+"""Batch issuing throughput: receipts signed and stored per second, against bare signxml.
+
+    python bench/issue.py [--n 2000] [--pg URL]
+
+Baseline, measured in the same run on the same documents: signxml's ``XAdESSigner`` signing
+each receipt's XML in one process, nothing stored. Ours: ``issue_batch`` with two signing
+workers (numbers taken, receipts sealed, signed, stored, events chained, heads signed). Target:
+the ledger costs less than 30 %, i.e. ratio >= 0.7. PostgreSQL is measured when ``--pg`` or
+RECEIPTS_TEST_PG_URL gives a URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from signxml import SignatureMethod  # noqa: E402
+from signxml.xades import XAdESSigner  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from receipts.ledger.database import Database  # noqa: E402
+from receipts.ledger.issuing import issue_batch  # noqa: E402
+from receipts.ledger.schema import initialise  # noqa: E402
+from receipts.xmlcodec import receipt_to_element  # noqa: E402
+from tests.factories import make_receipt  # noqa: E402
+from tests.ledger_helpers import make_issuer, request, stock_city  # noqa: E402
+from tests.tier_pki import tier_pki  # noqa: E402
+
+
+def bare_signxml(n: int) -> float:
+    """Receipts/s signing with bare signxml XAdES (one process)."""
+    signer = tier_pki().signers["640100"]
+    docs = [receipt_to_element(make_receipt(number=i + 1)) for i in range(n)]
+    start = time.perf_counter()
+    for doc in docs:
+        XAdESSigner(signature_algorithm=SignatureMethod.ECDSA_SHA256).sign(
+            doc, key=signer.key, cert=[signer.certificate, *signer.intermediates]
+        )
+    return n / (time.perf_counter() - start)
+
+
+def ours(url: str, tmp: Path, n: int, workers: int) -> float:
+    """Receipts/s through ``issue_batch`` on the ledger at ``url``."""
+    db = Database(url)
+    initialise(db, "640100")
+    stock_city(db, tmp, count=n)
+    issuer = make_issuer(workers=workers)
+    requests = [request(f"B{i}", amount=f"{100 + i}.00") for i in range(n)]
+    start = time.perf_counter()
+    count = sum(1 for _ in issue_batch(db, issuer, requests))
+    elapsed = time.perf_counter() - start
+    issuer.pool.close()
+    db.dispose()
+    assert count == n
+    return n / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pg", default=os.environ.get("RECEIPTS_TEST_PG_URL"))
+    args = parser.parse_args()
+    tier_pki()
+    baseline = bare_signxml(args.n)
+    print(f"bare signxml XAdES sign (1 process): {baseline:8.0f} receipts/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        rate = ours(f"sqlite:///{tmp}/ledger.sqlite", Path(tmp), args.n, args.workers)
+        print(f"issue_batch, SQLite ({args.workers} workers): {rate:8.0f} receipts/s  "
+              f"ratio {rate / baseline:.2f}x (target >= 0.7x)")
+        if args.pg:
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f"CREATE SCHEMA {schema}"))
+            try:
+                sep = "&" if "?" in args.pg else "?"
+                url = f"{args.pg}{sep}options=-csearch_path%3D{schema}"
+                rate = ours(url, Path(tmp), args.n, args.workers)
+                print(f"issue_batch, PostgreSQL ({args.workers} workers): {rate:8.0f} "
+                      f"receipts/s  ratio {rate / baseline:.2f}x (target >= 0.7x)")
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+                admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
