@@ -21,17 +21,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from signxml import SignatureMethod  # noqa: E402
-from signxml.xades import XAdESSigner  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from signxml import SignatureMethod
+from signxml.xades import XAdESSigner
+from sqlalchemy import create_engine, text
 
-from receipts.ledger.database import Database  # noqa: E402
-from receipts.ledger.issuing import issue_batch  # noqa: E402
-from receipts.ledger.schema import initialise  # noqa: E402
-from receipts.xmlcodec import receipt_to_element  # noqa: E402
-from tests.factories import make_receipt  # noqa: E402
-from tests.ledger_helpers import make_issuer, request, stock_city  # noqa: E402
-from tests.tier_pki import tier_pki  # noqa: E402
+from receipts.ledger.database import Database
+from receipts.ledger.issuing import issue_batch
+from receipts.ledger.schema import initialise
+from receipts.xmlcodec import receipt_to_element
+from tests.factories import make_receipt
+from tests.ledger_helpers import make_issuer, request, stock_city
+from tests.tier_pki import tier_pki
 
 
 def bare_signxml(n: int) -> float:

@@ -11,7 +11,9 @@ import pytest
 from tests.conftest import PgSchemas
 from tests.workspaces import federation, receipts
 
-CSV_HEADER = "client_ref,payer_name,payer_kind,payer_uscc,item_code,period,amount,handler,reviewer\n"
+CSV_HEADER = (
+    "client_ref,payer_name,payer_kind,payer_uscc,item_code,period,amount,handler,reviewer\n"
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
