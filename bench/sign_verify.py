@@ -91,7 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=1000, help="documents (default 1000)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds, best kept")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds, best kept")
     args = parser.parse_args()
     n: int = args.n
     load = os.getloadavg()[0]  # the figures mean little on a busy machine

@@ -1,0 +1,206 @@
+"""Private keys: generate, store encrypted (PKCS#8 PEM, mode 0600), load, and source passphrases.
+
+A key never touches disk unencrypted (SPEC §4). ECDSA P-256 is the default; RSA-2048 is allowed
+for federations whose other systems need it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from enum import Enum
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from signing.errors import KeyFileError, PassphraseError, WrongPassphrase
+
+__all__ = [
+    "CA_PASSPHRASE_ENV",
+    "KEY_PASSPHRASE_ENV",
+    "KeyAlgorithm",
+    "PrivateKey",
+    "PublicKey",
+    "ca_key_passphrase",
+    "generate_key",
+    "key_algorithm_of",
+    "key_from_pem",
+    "key_to_pem",
+    "load_key",
+    "save_key",
+    "signing_key_passphrase",
+]
+
+#: Environment variable a batch job may use for a signing key's passphrase.
+KEY_PASSPHRASE_ENV = "RECEIPTS_KEY_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+#: Environment variable for a CA key's passphrase, read only when the caller explicitly allows it.
+CA_PASSPHRASE_ENV = "RECEIPTS_CA_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+
+_RSA_BITS = 2048
+_RSA_EXPONENT = 65537
+
+
+class KeyAlgorithm(Enum):
+    """The key types the product generates and accepts."""
+
+    ECDSA_P256 = "ecdsa-p256"
+    RSA_2048 = "rsa-2048"
+
+    @classmethod
+    def _missing_(cls, value: object) -> KeyAlgorithm:
+        raise KeyFileError(
+            f"unknown key algorithm {value!r}; use one of: {', '.join(m.value for m in cls)}"
+        )
+
+
+def generate_key(algorithm: KeyAlgorithm = KeyAlgorithm.ECDSA_P256) -> PrivateKey:
+    """Generate a new private key of ``algorithm``."""
+    if algorithm is KeyAlgorithm.RSA_2048:
+        return rsa.generate_private_key(public_exponent=_RSA_EXPONENT, key_size=_RSA_BITS)
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def key_algorithm_of(key: PrivateKey | PublicKey) -> KeyAlgorithm:
+    """Return the :class:`KeyAlgorithm` of ``key``; other curves and small RSA keys are refused."""
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        if isinstance(key.curve, ec.SECP256R1):
+            return KeyAlgorithm.ECDSA_P256
+        raise KeyFileError(f"EC curve {key.curve.name} is not supported; use P-256")
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        if key.key_size >= _RSA_BITS:
+            return KeyAlgorithm.RSA_2048
+        raise KeyFileError(f"RSA key of {key.key_size} bits is too small; at least 2048 are needed")
+    raise KeyFileError(f"key type {type(key).__name__} is not supported")
+
+
+def _passphrase_bytes(passphrase: str | bytes) -> bytes:
+    raw = passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
+    if not raw:
+        raise PassphraseError("an empty passphrase is refused: keys are always stored encrypted")
+    return raw
+
+
+def key_to_pem(key: PrivateKey, passphrase: str | bytes) -> bytes:
+    """Serialise ``key`` as encrypted PKCS#8 PEM; an empty passphrase is refused."""
+    key_algorithm_of(key)
+    return key.private_bytes(
+        encoding=serialization.Encoding.PEM,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.BestAvailableEncryption(_passphrase_bytes(passphrase)),
+    )
+
+
+def save_key(
+    key: PrivateKey,
+    path: str | os.PathLike[str],
+    passphrase: str | bytes,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``key`` encrypted to ``path`` with mode 0600 and return the path.
+
+    The file is written to a temporary name and renamed, so a crash never leaves half a key, and an
+    existing key is only replaced when ``overwrite`` is true (losing a CA key is not recoverable).
+    """
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise KeyFileError(f"key file {target} exists already; refusing to overwrite it")
+    pem = key_to_pem(key, passphrase)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file 0600 whatever the umask, so the key is never readable by others.
+    fd, tmp_name = tempfile.mkstemp(prefix=".key-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o600)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def key_from_pem(data: bytes, passphrase: str | bytes, *, source: str = "key") -> PrivateKey:
+    """Decrypt an encrypted PKCS#8 PEM key; ``source`` names it in error messages."""
+    if b"ENCRYPTED PRIVATE KEY" not in data:
+        if b"PRIVATE KEY" in data:
+            raise KeyFileError(f"{source} is not encrypted; keys must be stored encrypted (PKCS#8)")
+        raise KeyFileError(f"{source} holds no PEM private key")
+    try:
+        key = serialization.load_pem_private_key(data, password=_passphrase_bytes(passphrase))
+    except ValueError:
+        # cryptography reports a wrong passphrase and a corrupt file alike; the passphrase is by
+        # far the likelier cause, so say that, naming the file.
+        raise WrongPassphrase(f"the passphrase does not decrypt {source}") from None
+    except TypeError as exc:
+        raise KeyFileError(f"{source} cannot be loaded: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise KeyFileError(f"{source} holds a {type(key).__name__}; use ECDSA P-256 or RSA-2048")
+    key_algorithm_of(key)
+    return key
+
+
+def load_key(path: str | os.PathLike[str], passphrase: str | bytes) -> PrivateKey:
+    """Load and decrypt the key file at ``path``."""
+    target = Path(path)
+    try:
+        data = target.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {target}: {exc.strerror or exc}") from None
+    return key_from_pem(data, passphrase, source=f"key file {target}")
+
+
+def signing_key_passphrase(
+    *,
+    prompt: Callable[[str], str] | None = None,
+    key_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """Return a signing key's passphrase: from ``RECEIPTS_KEY_PASSPHRASE``, else from ``prompt``.
+
+    Batch jobs run unattended, so the environment is allowed for signing keys (SPEC §4).
+    """
+    env = os.environ if environ is None else environ
+    value = env.get(KEY_PASSPHRASE_ENV)
+    if value:
+        return value
+    if prompt is None:
+        raise PassphraseError(f"no passphrase for the signing key: set {KEY_PASSPHRASE_ENV}")
+    return _prompted(prompt, "signing key", key_path)
+
+
+def ca_key_passphrase(
+    prompt: Callable[[str], str],
+    *,
+    key_path: str | os.PathLike[str] | None = None,
+    allow_env: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """Return a CA key's passphrase, asked for with ``prompt`` (the CLI passes ``click.prompt``).
+
+    ``RECEIPTS_CA_PASSPHRASE`` is read only when ``allow_env`` is true: a CA key certifies whole
+    tiers, so by default a person types its passphrase.
+    """
+    if allow_env:
+        env = os.environ if environ is None else environ
+        value = env.get(CA_PASSPHRASE_ENV)
+        if value:
+            return value
+    return _prompted(prompt, "CA key", key_path)
+
+
+def _prompted(
+    prompt: Callable[[str], str], what: str, key_path: str | os.PathLike[str] | None
+) -> str:
+    where = f" {key_path}" if key_path is not None else ""
+    value = prompt(f"Passphrase for {what}{where}")
+    if not value:
+        raise PassphraseError(f"an empty passphrase was given for the {what}{where}")
+    return value

@@ -1,0 +1,100 @@
+"""What a verification found, as data (errors-as-values: a batch reports every problem).
+
+Finding codes are stable: callers, tests and ``--json`` output match on them, never on messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from cryptography import x509
+from lxml import etree
+
+__all__ = ["Finding", "FindingCode", "VerificationResult"]
+
+
+class FindingCode(StrEnum):
+    """Every code a verification can report; the value is the stable string."""
+
+    MALFORMED_XML = "malformed-xml"
+    """The bytes are not well-formed XML (a truncated file, say)."""
+    UNSAFE_XML = "unsafe-xml"
+    """A DOCTYPE, entities or an oversized document: refused before anything reads it."""
+    NO_SIGNATURE = "no-signature"
+    """No ds:Signature in the document."""
+    MULTIPLE_SIGNATURES = "multiple-signatures"
+    """More than one ds:Signature: the one to trust would be ambiguous."""
+    SIGNATURE_WRAPPING = "signature-wrapping"
+    """The signature's shape is not the one we produce: misplaced, extra or redirected references,
+    duplicated Ids, extra objects. Refused before any content is trusted."""
+    SHA1_REFUSED = "sha1-refused"
+    """A SHA-1 digest or signature method appears in the signature."""
+    UNSUPPORTED_ALGORITHM = "unsupported-algorithm"
+    """An algorithm other than ECDSA-SHA256/RSA-SHA256, SHA-256 and XML canonicalisation."""
+    MALFORMED_SIGNATURE = "malformed-signature"
+    """A required part is missing or unreadable (certificates, SigningTime)."""
+    UNTRUSTED_CERTIFICATE = "untrusted-certificate"
+    """The signer's certificate does not chain to a trusted root."""
+    EXPIRED_AT_SIGNING = "expired-at-signing"
+    """A certificate in the chain had expired at the signing time."""
+    NOT_YET_VALID_AT_SIGNING = "not-yet-valid-at-signing"
+    """A certificate in the chain was not yet valid at the signing time."""
+    SIGNING_TIME_IN_FUTURE = "signing-time-in-future"
+    """The claimed signing time lies after the verification time."""
+    REVOKED = "revoked"
+    """A certificate in the chain was revoked at or before the signing time."""
+    REVOCATION_UNKNOWN = "revocation-unknown"
+    """No CRL from a certificate's issuer is known (only when CRLs are required)."""
+    BAD_KEY_USAGE = "bad-key-usage"
+    """The signer's certificate is not a signing certificate (KeyUsage, BasicConstraints)."""
+    WRONG_SIGNER_ORG = "wrong-signer-org"
+    """The signer's org code is not the expected issuer's."""
+    DIGEST_MISMATCH = "digest-mismatch"
+    """Signed content was changed after signing."""
+    SIGNATURE_INVALID = "signature-invalid"
+    """The signature value does not verify with the signer's key."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a verification found."""
+
+    code: str
+    """A stable :class:`FindingCode` value, such as ``digest-mismatch``."""
+
+    message: str
+    """One readable sentence saying what is wrong and where."""
+
+    @classmethod
+    def of(cls, code: FindingCode, message: str) -> Finding:
+        """A finding with ``code``'s string value."""
+        return cls(code.value, message)
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The outcome of verifying one signed XML document."""
+
+    valid: bool
+    """True only when nothing was found: the signature verifies, the chain was valid and not
+    revoked at the signing time, and the signer is the expected organisation."""
+
+    findings: tuple[Finding, ...]
+    """Every problem found; empty when ``valid``."""
+
+    signer: x509.Certificate | None
+    """The signing certificate from KeyInfo, when one could be read (even if not trusted)."""
+
+    signing_time: datetime | None
+    """The XAdES SigningTime, when one could be read: the signer's own claim."""
+
+    signed_root: etree._Element | None
+    """The document root as signxml verified it (signature removed, canonical form), only when
+    ``valid``: read receipt data from here, never from the bytes handed in."""
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The findings' codes, in order."""
+        return tuple(finding.code for finding in self.findings)

@@ -1,0 +1,282 @@
+"""Enveloped XAdES-BES signatures over whole XML documents: sign, and verify as of signing time.
+
+Signing uses signxml's ``XAdESSigner``: ``URI=""`` (the root has no Id), ECDSA-SHA256 (or
+RSA-SHA256 for an RSA key), SHA-256 digests, inclusive C14N 1.0 (the XML-DSig default, so the
+XAdES references signxml writes without Transforms mean the same to every verifier), and a
+KeyInfo with the signing certificate and its intermediate, not the root.
+
+**SigningTime** is the caller's ``signing_time`` (the receipt's issue time), written verbatim
+with its UTC offset: signxml writes ``datetime.now()`` in ``XAdESSigner.add_signing_time``, an
+annotator it calls while building SignedProperties, so :class:`_TimedSigner` overrides it.
+
+Verification (:func:`verify_enveloped`) first checks that the signature has exactly our shape
+(:mod:`signing.xmlprofile`), validates the certificate chain *as of the signing time* with a
+:class:`~signing.trust.ChainValidator`, and only then lets signxml check digests and the
+signature against that already-validated certificate. No canonicalisation or reference
+resolution is written here. signxml's XSD validation of the signature is skipped: the shape
+check admits only the exact elements we write, which is narrower than the schemas.
+
+The caller loads its key once and passes it to every :func:`sign_enveloped` call.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from lxml import etree
+from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
+from signxml.exceptions import InvalidDigest, InvalidInput, SignXMLException
+from signxml.exceptions import InvalidSignature as SignXMLInvalidSignature
+from signxml.xades.xades import (
+    XAdESDataObjectFormat,
+    XAdESSignatureConfiguration,
+    XAdESSigner,
+    XAdESVerifier,
+)
+
+from signing.certificates import org_code_of
+from signing.errors import InvalidSignature, SigningError
+from signing.keys import PrivateKey
+from signing.result import Finding, FindingCode, VerificationResult
+from signing.trust import ChainValidator
+from signing.xmlparse import UnsafeXML, parse_untrusted
+from signing.xmlprofile import DS_NS, XADES_NS, SignatureShape, inspect_signature
+
+__all__ = [
+    "C14N_METHOD",
+    "FUTURE_TOLERANCE",
+    "raise_for",
+    "sign_enveloped",
+    "verify_enveloped",
+]
+
+#: Canonicalisation for SignedInfo and every reference.
+C14N_METHOD = CanonicalizationMethod.CANONICAL_XML_1_0
+#: A claimed signing time this far after the verifier's clock is still accepted (clock skew).
+FUTURE_TOLERANCE = timedelta(minutes=5)
+_DATA_OBJECT_FORMAT = XAdESDataObjectFormat(Description="Signed XML document", MimeType="text/xml")
+
+
+class _TimedSigner(XAdESSigner):
+    """signxml's XAdES signer with a caller-given SigningTime (signxml writes the clock's)."""
+
+    def __init__(self, signing_time_text: str, **kwargs: Any) -> None:
+        super().__init__(data_object_format=_DATA_OBJECT_FORMAT, **kwargs)
+        self._signing_time_text = signing_time_text
+
+    def add_signing_time(
+        self,
+        signed_signature_properties: etree._Element,
+        sig_root: etree._Element,
+        signing_settings: Any,
+    ) -> None:
+        node = etree.SubElement(
+            signed_signature_properties, f"{{{XADES_NS}}}SigningTime", nsmap=self.namespaces
+        )
+        node.text = self._signing_time_text
+
+
+def _signature_method(key: PrivateKey) -> SignatureMethod:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return SignatureMethod.ECDSA_SHA256
+    if isinstance(key, rsa.RSAPrivateKey):
+        return SignatureMethod.RSA_SHA256
+    raise SigningError(f"cannot sign with a {type(key).__name__}")
+
+
+def sign_enveloped(
+    root: etree._Element,
+    key: PrivateKey,
+    cert: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    signing_time: datetime,
+) -> etree._Element:
+    """Return a signed copy of ``root`` with an enveloped XAdES-BES signature as its last child.
+
+    ``signing_time`` becomes the XAdES SigningTime exactly (it must carry a UTC offset and whole
+    seconds). ``intermediates`` go into KeyInfo after ``cert``; never pass the root.
+    """
+    if signing_time.tzinfo is None or signing_time.utcoffset() is None:
+        raise ValueError("signing_time must carry a UTC offset")
+    if signing_time.microsecond:
+        raise ValueError("signing_time must be whole seconds (XAdES SigningTime is written as is)")
+    if any(name in root.attrib for name in ("Id", "ID", "id")):
+        # signxml would then sign "#id" instead of the whole document (URI="").
+        raise SigningError("the document root must not carry an Id attribute")
+    if next(root.iter(f"{{{DS_NS}}}Signature"), None) is not None:
+        raise SigningError("the document is already signed")
+    if cert.public_key() != key.public_key():
+        raise SigningError("the signing key does not match the signing certificate")
+    signer = _TimedSigner(
+        signing_time.isoformat(),
+        signature_algorithm=_signature_method(key),
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=C14N_METHOD,
+    )
+    signed: etree._Element = signer.sign(
+        root, key=key, cert=[cert, *intermediates], always_add_key_value=False
+    )
+    return signed
+
+
+@lru_cache(maxsize=1024)
+def _certificate(b64: str) -> x509.Certificate:
+    # A batch repeats the same few certificates; parsing them once each saves real time.
+    return x509.load_der_x509_certificate(base64.b64decode(b64, validate=True))
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _result(
+    findings: list[Finding],
+    signer: x509.Certificate | None = None,
+    signing_time: datetime | None = None,
+    signed_root: etree._Element | None = None,
+) -> VerificationResult:
+    valid = not findings and signed_root is not None
+    return VerificationResult(
+        valid, tuple(findings), signer, signing_time, signed_root if valid else None
+    )
+
+
+def verify_enveloped(
+    data: bytes,
+    validator: ChainValidator,
+    *,
+    expected_org: str | None,
+    now: datetime | None = None,
+) -> VerificationResult:
+    """Verify one signed XML document; every problem found comes back as a finding.
+
+    ``expected_org`` is the issuer's org code the signer must have (``None`` skips that check).
+    The chain is validated as of the document's SigningTime, so a receipt signed while its
+    certificate was valid still verifies after the certificate expires. ``now`` (default: the
+    clock) only serves to refuse signing times in the future.
+    """
+    try:
+        root = parse_untrusted(data)
+    except UnsafeXML as exc:
+        message = str(exc)
+        malformed = message.startswith("malformed XML") or message.endswith("is empty")
+        code = FindingCode.MALFORMED_XML if malformed else FindingCode.UNSAFE_XML
+        return _result([Finding.of(code, message)])
+    shape = inspect_signature(root)
+    if isinstance(shape, Finding):
+        return _result([shape])
+
+    try:
+        certs = [_certificate(text) for text in shape.certificates_b64]
+    except ValueError as exc:
+        unreadable = Finding.of(FindingCode.MALFORMED_SIGNATURE, f"unreadable certificate: {exc}")
+        return _result([unreadable])
+    leaf, intermediates = certs[0], certs[1:]
+    signing_time = _parse_time(shape.signing_time_text)
+    if signing_time is None:
+        message = f"SigningTime {shape.signing_time_text!r} is not a date-time with a UTC offset"
+        return _result([Finding.of(FindingCode.MALFORMED_SIGNATURE, message)], leaf)
+
+    findings = list(validator.validate(leaf, intermediates, at=signing_time).findings)
+    clock = datetime.now(UTC) if now is None else now
+    if signing_time > clock + FUTURE_TOLERANCE:
+        findings.append(
+            Finding.of(
+                FindingCode.SIGNING_TIME_IN_FUTURE,
+                f"the signing time {shape.signing_time_text} lies in the future",
+            )
+        )
+    if expected_org is not None:
+        findings.extend(_org_findings(leaf, expected_org))
+    signed_root, crypto = _check_with_signxml(data, shape, leaf, signing_time)
+    return _result(findings + crypto, leaf, signing_time, signed_root)
+
+
+def _org_findings(leaf: x509.Certificate, expected_org: str) -> list[Finding]:
+    try:
+        org = org_code_of(leaf)
+    except SigningError as exc:
+        return [Finding.of(FindingCode.WRONG_SIGNER_ORG, str(exc))]
+    if org == expected_org:
+        return []
+    return [
+        Finding.of(
+            FindingCode.WRONG_SIGNER_ORG,
+            f"signed by {org}'s certificate, but the issuer is {expected_org}",
+        )
+    ]
+
+
+def _check_with_signxml(
+    data: bytes, shape: SignatureShape, leaf: x509.Certificate, signing_time: datetime
+) -> tuple[etree._Element | None, list[Finding]]:
+    """Let signxml verify digests and the signature value against ``leaf`` (already validated)."""
+    # signxml re-checks the pinned certificate's validity at `verification_time`; the chain's
+    # time checks are ours, so hand it a moment inside the leaf's window to avoid a duplicate.
+    moment = min(
+        max(signing_time.astimezone(UTC), leaf.not_valid_before_utc), leaf.not_valid_after_utc
+    )
+    config = XAdESSignatureConfiguration(
+        location="./",
+        expect_references=shape.reference_count,
+        signature_methods=frozenset({SignatureMethod(shape.signature_method)}),
+        digest_algorithms=frozenset({DigestAlgorithm.SHA256}),
+        verification_time=moment,
+        default_reference_c14n_method=C14N_METHOD,
+    )
+    try:
+        # No XSD validation: inspect_signature already admitted only the exact element structure
+        # we write, which is narrower than the XML-DSig/XAdES schemas, and the XSD pass cost 13%
+        # of a verification.
+        results = XAdESVerifier().verify(
+            data, x509_cert=leaf, expect_config=config, validate_schema=False
+        )
+    # InvalidDigest is a subclass of signxml's InvalidSignature: catch it first.
+    except InvalidDigest as exc:
+        return None, [Finding.of(FindingCode.DIGEST_MISMATCH, _what_changed(str(exc), shape))]
+    except SignXMLInvalidSignature:
+        bad = "the signature value does not verify with the signing certificate's key"
+        return None, [Finding.of(FindingCode.SIGNATURE_INVALID, bad)]
+    except (InvalidInput, SignXMLException, etree.DocumentInvalid, ValueError) as exc:
+        return None, [Finding.of(FindingCode.MALFORMED_SIGNATURE, f"signxml refused it: {exc}")]
+    signed_root = results[shape.data_reference_index].signed_xml
+    signed_times = [
+        r.signed_properties.findtext(f"{{{XADES_NS}}}SigningTime")
+        for r in results
+        if hasattr(r, "signed_properties")
+    ]
+    if signed_times != [shape.signing_time_text] or signed_root is None:
+        # The SigningTime we validated the chain at must be the one that was signed.
+        return None, [
+            Finding.of(
+                FindingCode.SIGNATURE_WRAPPING,
+                "the signed SigningTime is not the one the signature shows",
+            )
+        ]
+    return signed_root, []
+
+
+def _what_changed(message: str, shape: SignatureShape) -> str:
+    # signxml says "Digest mismatch for reference N (URI)"; name the part in the reader's terms.
+    found = re.search(r"reference (\d+)", message)
+    if found and int(found.group(1)) == shape.data_reference_index:
+        return "the document was changed after it was signed (its digest does not match)"
+    return f"the signature's signed properties were changed after signing ({message})"
+
+
+def raise_for(result: VerificationResult) -> None:
+    """Raise :class:`InvalidSignature` with the first finding's message unless ``result`` is ok."""
+    if not result.valid:
+        first = result.findings[0] if result.findings else None
+        raise InvalidSignature(first.message if first else "the signature is not valid")
