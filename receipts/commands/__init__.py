@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from receipts.commands import issue_cmds, ledger_cmds, workspace_cmds
+from receipts.commands import issue_cmds, ledger_cmds, pki_cmds, workspace_cmds
 
 __all__ = ["register"]
 
@@ -14,3 +14,4 @@ def register(group: click.Group) -> None:
     workspace_cmds.register(group)
     issue_cmds.register(group)
     ledger_cmds.register(group)
+    pki_cmds.register(group)

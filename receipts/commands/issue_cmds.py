@@ -119,22 +119,20 @@ def register(group: click.Group) -> None:
             sys.stdout.buffer.write(stored.xml)
             return
         r = stored.receipt
-        data = {
+        items = [[i.code, i.name, i.period, f"{i.amount:.2f}"] for i in r.items]
+        data: dict[str, Any] = {
             "code": r.code, "number": r.formatted_number, "kind": r.kind.value,
             "status": stored.status, "issued_at": r.issued_at.isoformat(),
             "issuer": r.issuer.code, "payer": r.payer.name, "total": f"{r.total:.2f}",
             "capitals": r.capitals, "check_code": r.check_code, "digest": stored.digest,
-            "items": [{"code": i.code, "name": i.name, "period": i.period,
-                       "amount": f"{i.amount:.2f}"} for i in r.items],
+            "items": [dict(zip(("code", "name", "period", "amount"), i, strict=True))
+                      for i in items],
         }  # fmt: skip
         if r.original is not None:
             data["original"] = str(r.original)
             data["reason"] = r.reason
         lines = [f"{k}: {v}" for k, v in data.items() if k != "items"]
-        table = format_table(
-            ["item", "name", "period", "amount"],
-            [[i["code"], i["name"], i["period"], i["amount"]] for i in data["items"]],
-        )  # type: ignore[union-attr]
+        table = format_table(["item", "name", "period", "amount"], items)
         ctx.emit(data, lambda: "\n".join([*lines, "", table]))
 
 

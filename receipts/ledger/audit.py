@@ -40,7 +40,10 @@ from receipts.xmlcodec import parse_receipt_xml
 from signing.certificates import org_code_of
 from signing.seal import verify_seal
 
-__all__ = ["AuditFinding", "AuditReport", "audit"]
+__all__ = ["RECEIPT_EVENTS", "AuditFinding", "AuditReport", "audit"]
+
+#: Events through which a receipt's signed XML enters a ledger.
+RECEIPT_EVENTS = frozenset({"receipt.issued", "booking.recorded", "receipt.imported"})
 
 _RECEIPT_FIELDS = (
     "digest", "issuer", "kind", "issued_at", "period", "check_code", "payer_name", "payer_kind",
@@ -89,7 +92,14 @@ def audit(db: Database, org_code: str) -> AuditReport:
         findings += _check_receipts(session, events)
         findings += _check_segments(session, events)
         findings += _check_rows_from_events(session, events)
-        receipts = len([e for e in events if e.kind == "receipt.issued"])
+        receipts = len(
+            {
+                (p["code"], p["number"])
+                for e in events
+                if e.kind in RECEIPT_EVENTS
+                for p in [json.loads(e.payload)]
+            }
+        )
         return AuditReport(len(events), heads, receipts, unanchored, tuple(findings))
 
 
@@ -205,9 +215,13 @@ def _payloads(events: list[Event], kind: str) -> Iterator[tuple[Event, dict[str,
 
 def _check_receipts(session: Session, events: list[Event]) -> list[AuditFinding]:
     out: list[AuditFinding] = []
-    expected: dict[tuple[str, int], dict[str, Any]] = {
-        (p["code"], p["number"]): p for _, p in _payloads(events, "receipt.issued")
-    }
+    # A receipt enters a ledger by being issued here, booked here (a payer's ledger) or
+    # imported from a lower tier; each of those events names its code, number and digest.
+    expected: dict[tuple[str, int], dict[str, Any]] = {}
+    for event in events:
+        if event.kind in RECEIPT_EVENTS:
+            payload = json.loads(event.payload)
+            expected.setdefault((payload["code"], payload["number"]), payload)
     rows = {(r.code, r.number): r for r in session.scalars(select(ReceiptRow))}
     items: dict[tuple[str, int], list[ReceiptItemRow]] = {}
     for item in session.scalars(select(ReceiptItemRow).order_by(ReceiptItemRow.line)):
