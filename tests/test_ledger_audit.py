@@ -71,8 +71,8 @@ TAMPERING = {
     "receipt deleted": (sql("DELETE FROM receipts WHERE number = 4"), "receipt-missing"),
     "receipt inserted": (
         sql("INSERT INTO receipts SELECT code, 99, 'f' || substr(digest, 2), issuer, kind, "
-            "issued_at, period, check_code, payer_name, payer_kind, payer_id, total_fen, original_code, "
-            "original_number, xml FROM receipts WHERE number = 2"),
+            "issued_at, period, check_code, payer_name, payer_kind, payer_id, total_fen, "
+            "original_code, original_number, xml FROM receipts WHERE number = 2"),
         "receipt-unrecorded",
     ),
     "item row edited": (
