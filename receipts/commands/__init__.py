@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from receipts.commands import issue_cmds, ledger_cmds, pki_cmds, workspace_cmds
+from receipts.commands import (
+    issue_cmds,
+    ledger_cmds,
+    pki_cmds,
+    render_cmds,
+    verify_cmds,
+    workspace_cmds,
+)
 
 __all__ = ["register"]
 
@@ -15,3 +22,5 @@ def register(group: click.Group) -> None:
     issue_cmds.register(group)
     ledger_cmds.register(group)
     pki_cmds.register(group)
+    render_cmds.register(group)
+    verify_cmds.register(group)

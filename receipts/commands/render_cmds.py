@@ -1,0 +1,129 @@
+"""``receipts render`` and ``extract``: the PDF people see and print, and its attached XML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from receipts.commands.runtime import Context, command, fail_with_findings
+from receipts.errors import InvalidInput
+from receipts.identifiers import validate_number, validate_receipt_code
+from receipts.model import ReceiptRef
+
+__all__ = ["register"]
+
+_RENDER_EXAMPLES = """\b
+Examples:
+  receipts render receipt.xml -o receipt.pdf
+  receipts render 64710126 0000000042 -o receipt.pdf        (from the ledger)
+  receipts render --out-dir pdfs/ received/*.xml            (many, on all cores)
+  receipts render receipt.xml -o receipt.pdf --sign-pdf     (PAdES, shown by PDF readers)"""
+
+
+def register(group: click.Group) -> None:
+    """Attach ``render`` and ``extract``."""
+
+    @command(group, "render", epilog=_RENDER_EXAMPLES)
+    @click.argument("sources", nargs=-1, required=True)
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path))
+    @click.option("--sign-pdf", is_flag=True, help="Add a PAdES signature with the signing key.")
+    @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+    def render_cmd(
+        ctx: Context,
+        sources: tuple[str, ...],
+        output: Path | None,
+        out_dir: Path | None,
+        sign_pdf: bool,
+        workers: int,
+    ) -> None:
+        """Write the PDF of a receipt (XML file, or CODE NUMBER from the ledger)."""
+        from receipts.pdf import render_pdf
+
+        font = _font(ctx)
+        if out_dir is not None:
+            if sign_pdf or output is not None:
+                raise InvalidInput(
+                    "--out-dir renders many files; it takes neither -o nor --sign-pdf"
+                )
+            _render_many(ctx, [Path(s) for s in sources], out_dir, workers, font)
+            return
+        if output is None:
+            raise InvalidInput("give -o FILE.pdf (or --out-dir DIR for many files)")
+        xml = _source_xml(ctx, sources)
+        pdf = render_pdf(xml, font_path=font)
+        if sign_pdf:
+            from receipts.pdf import sign_pdf as pades
+
+            signer = ctx.credentials(ctx.workspace()).signer
+            pdf = pades(pdf, signer.key, signer.certificate, signer.intermediates)
+        output.write_bytes(pdf)
+        ctx.emit(
+            {"pdf": str(output), "bytes": len(pdf), "signed": sign_pdf},
+            lambda: f"wrote {output} ({len(pdf):,} bytes)",
+        )
+
+    @command(group, "extract", epilog="\b\nExample:\n  receipts extract receipt.pdf -o receipt.xml")
+    @click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+    def extract_cmd(ctx: Context, pdf: Path, output: Path) -> None:
+        """Write the signed XML attached to a receipt PDF, byte for byte."""
+        from receipts.pdf import extract_xml
+
+        xml = extract_xml(pdf.read_bytes())
+        output.write_bytes(xml)
+        ctx.emit(
+            {"xml": str(output), "bytes": len(xml)}, lambda: f"wrote {output} ({len(xml):,} bytes)"
+        )
+
+
+def _font(ctx: Context) -> str | None:
+    from receipts.workspace import CONFIG_NAME
+
+    if (ctx.home / CONFIG_NAME).is_file():
+        return ctx.workspace().config.font
+    return None
+
+
+def _source_xml(ctx: Context, sources: tuple[str, ...]) -> bytes:
+    if len(sources) == 2 and not Path(sources[0]).exists():
+        from receipts.ledger.queries import load_receipt
+
+        ref = ReceiptRef(validate_receipt_code(sources[0]), validate_number(sources[1].zfill(10)))
+        ws = ctx.workspace()
+        return load_receipt(ctx.database(ws), ref).xml
+    if len(sources) != 1:
+        raise InvalidInput("give one XML file, or CODE NUMBER of a receipt in the ledger")
+    path = Path(sources[0])
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {path}")
+    return path.read_bytes()
+
+
+def _render_many(
+    ctx: Context, paths: list[Path], out_dir: Path, workers: int, font: str | None
+) -> None:
+    from receipts.pdf import render_many
+
+    failed = 0
+    with ctx.progress(None, length=len(paths), label="rendering") as bar:
+
+        def progress(result: object) -> None:
+            if bar is not None and hasattr(bar, "update"):
+                bar.update(1)
+
+        results = render_many(paths, out_dir, workers=workers, font_path=font, progress=progress)
+    for result in results:
+        if not result.ok:
+            failed += 1
+            click.echo(f"error: {result.source}: {result.error}", err=True)
+    ctx.emit(
+        {"rendered": len(results) - failed, "failed": failed, "out_dir": str(out_dir)},
+        lambda: (
+            f"rendered {len(results) - failed} PDF(s) into {out_dir}"
+            + (f"; {failed} failed" if failed else "")
+        ),
+    )
+    if failed:
+        fail_with_findings()
