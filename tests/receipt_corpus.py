@@ -14,8 +14,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from lxml import etree
-from signxml import DigestAlgorithm, SignatureMethod
-from signxml.xades import XAdESSigner
+from signxml.algorithms import DigestAlgorithm, SignatureMethod
+from signxml.xades.xades import XAdESSigner
 
 from receipts.model import Receipt
 from receipts.signer import ReceiptSigner
@@ -75,7 +75,7 @@ def _extra_reference(root: etree._Element) -> None:
     signed_info.append(copy.deepcopy(signed_info.findall(f"{DS}Reference")[-1]))
 
 
-class _Sha1Signer(XAdESSigner):  # type: ignore[misc]
+class _Sha1Signer(XAdESSigner):
     def check_deprecated_methods(self) -> None:
         return None
 
