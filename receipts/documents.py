@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from cryptography import x509
 from lxml import etree
 
 from receipts.errors import InvalidInput, ReceiptError
@@ -13,7 +14,7 @@ from signing.certificates import org_code_of
 from signing.trust import ChainValidator
 from signing.xmldsig import verify_enveloped
 
-__all__ = ["InvalidSignedDocument", "verify_document"]
+__all__ = ["InvalidSignedDocument", "verify_document", "verify_document_signer"]
 
 
 class InvalidSignedDocument(ReceiptError):
@@ -26,6 +27,16 @@ def verify_document(
     data: bytes, validator: ChainValidator, *, expected_org: str | None, schema: str, what: str
 ) -> tuple[etree._Element, str]:
     """Verify ``data``; return its signed root (schema-checked) and the signer's org code."""
+    root, signer = verify_document_signer(
+        data, validator, expected_org=expected_org, schema=schema, what=what
+    )
+    return root, org_code_of(signer)
+
+
+def verify_document_signer(
+    data: bytes, validator: ChainValidator, *, expected_org: str | None, schema: str, what: str
+) -> tuple[etree._Element, x509.Certificate]:
+    """Like :func:`verify_document`, returning the signer's certificate."""
     result = verify_enveloped(data, validator, expected_org=expected_org)
     if not result.valid or result.signed_root is None:
         detail = "; ".join(f"{f.code}: {f.message}" for f in result.findings) or "not valid"
@@ -36,4 +47,4 @@ def verify_document(
     if not compiled.validate(root):
         first = cast(Any, compiled.error_log)[0].message  # lxml-stubs omit indexing
         raise InvalidInput(f"{what}: {first}")
-    return root, org_code_of(result.signer)
+    return root, result.signer

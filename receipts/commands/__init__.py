@@ -9,6 +9,7 @@ from receipts.commands import (
     ledger_cmds,
     pki_cmds,
     render_cmds,
+    transmit_cmds,
     verify_cmds,
     workspace_cmds,
 )
@@ -24,3 +25,4 @@ def register(group: click.Group) -> None:
     pki_cmds.register(group)
     render_cmds.register(group)
     verify_cmds.register(group)
+    transmit_cmds.register(group)

@@ -291,7 +291,7 @@ def _check_segments(session: Session, events: list[Event]) -> list[AuditFinding]
     out: list[AuditFinding] = []
     expected = {
         p["digest"]: p
-        for kind in ("stock.allocated", "stock.imported")
+        for kind in ("stock.allocated", "stock.imported", "stock.recorded")
         for _, p in _payloads(events, kind)
     }
     written_off = {(p["code"], p["first"]) for _, p in _payloads(events, "stock.written_off")}

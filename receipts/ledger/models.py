@@ -35,10 +35,12 @@ __all__ = [
     "LedgerState",
     "NumberCounter",
     "OrganisationRow",
+    "PeerHead",
     "PeriodClose",
     "ReceiptItemRow",
     "ReceiptRow",
     "Segment",
+    "Transmission",
 ]
 
 
@@ -222,3 +224,35 @@ class PeriodClose(Base):
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
     closed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
+
+
+class Transmission(Base):
+    """A transmission package sent upstream (``out``) or imported from below (``in``)."""
+
+    __tablename__ = "transmissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    peer: Mapped[str] = mapped_column(String(6))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    receipts: Mapped[int] = mapped_column(Integer)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    acknowledgement: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class PeerHead(Base):
+    """The newest signed chain head a lower tier transmitted: the outside copy of its ledger."""
+
+    __tablename__ = "peer_heads"
+
+    org_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    event_count: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+    certificate: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())

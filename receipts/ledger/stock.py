@@ -34,6 +34,8 @@ __all__ = [
     "SegmentUsage",
     "WriteOffReport",
     "allocate",
+    "allocation_from_element",
+    "check_may_allocate",
     "import_allocation",
     "owner_of_code",
     "segment_usage",
@@ -158,7 +160,7 @@ def import_allocation(
     root, signer_org = verify_document(
         data, validator, expected_org=None, schema="allocation.xsd", what="allocation"
     )
-    allocation = _from_element(root)
+    allocation = allocation_from_element(root)
     if signer_org != allocation.allocator:
         raise InvalidInput(
             f"allocation says it is from {allocation.allocator} but is signed by {signer_org}"
@@ -304,7 +306,7 @@ def _to_element(allocation: Allocation) -> etree._Element:
     return root
 
 
-def _from_element(root: etree._Element) -> Allocation:
+def allocation_from_element(root: etree._Element) -> Allocation:
     def text(name: str) -> str:
         return root.findtext(_A + name) or ""
 

@@ -1,0 +1,124 @@
+"""Zip packages that cross between organisations: written deterministically, read defensively.
+
+Reading refuses what an archive from outside must never be able to do: member paths that climb
+out (``..``), absolute paths, drive letters or backslashes, symbolic links, duplicate names, too
+many members, oversized members, and compression bombs (a member that inflates far beyond its
+stored size). Nothing is extracted to disk: members come back as bytes in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from receipts.errors import InvalidInput
+
+__all__ = ["UnsafeArchive", "ZipLimits", "read_zip", "write_zip"]
+
+# A fixed timestamp keeps the same content byte-identical (zip stores local times).
+_EPOCH = (2000, 1, 1, 0, 0, 0)
+
+
+class UnsafeArchive(InvalidInput):
+    """A package or archive is malformed or tries something unsafe."""
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """What a reader accepts."""
+
+    max_members: int = 200_000
+    """Members at most."""
+    max_member_bytes: int = 16 * 1024 * 1024
+    """Uncompressed size of one member at most."""
+    max_total_bytes: int = 2 * 1024 * 1024 * 1024
+    """Uncompressed size of all members at most."""
+    max_ratio: int = 200
+    """Uncompressed / compressed size at most (for members over 64 KiB)."""
+
+
+def write_zip(members: Mapping[str, bytes]) -> bytes:
+    """A zip of ``members`` (name → bytes) in name order, deflated, with fixed timestamps."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(members):
+            _check_name(name)
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            archive.writestr(info, members[name])
+    return buffer.getvalue()
+
+
+def read_zip(data: bytes, what: str, limits: ZipLimits | None = None) -> dict[str, bytes]:
+    """Every member of the zip ``data`` as bytes, after the safety checks; ``what`` names the
+    package in error messages."""
+    limits = limits or ZipLimits()
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise UnsafeArchive(f"{what} is not a readable zip file: {exc}") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > limits.max_members:
+            raise UnsafeArchive(
+                f"{what} has {len(infos):,} members; at most {limits.max_members:,} are accepted"
+            )
+        seen: set[str] = set()
+        total = 0
+        for info in infos:
+            name = info.filename
+            _check_name(name, what)
+            if name in seen:
+                raise UnsafeArchive(f"{what}: member {name!r} appears twice")
+            seen.add(name)
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode) or info.is_dir():
+                raise UnsafeArchive(f"{what}: member {name!r} is a link or a folder")
+            if info.file_size > limits.max_member_bytes:
+                raise UnsafeArchive(
+                    f"{what}: member {name!r} is {info.file_size:,} bytes; at "
+                    f"most {limits.max_member_bytes:,} are accepted"
+                )
+            if info.file_size > 65536 and info.file_size > limits.max_ratio * max(
+                info.compress_size, 1
+            ):
+                raise UnsafeArchive(
+                    f"{what}: member {name!r} inflates {info.file_size:,} "
+                    f"bytes from {info.compress_size:,} (a compression bomb?)"
+                )
+            total += info.file_size
+            if total > limits.max_total_bytes:
+                raise UnsafeArchive(f"{what} inflates beyond {limits.max_total_bytes:,} bytes")
+        members: dict[str, bytes] = {}
+        for info in infos:
+            try:
+                # Read at most the declared size + 1: a lying header cannot inflate further.
+                with archive.open(info) as member:
+                    content = member.read(info.file_size + 1)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+                raise UnsafeArchive(f"{what}: member {info.filename!r} is damaged: {exc}") from None
+            if len(content) != info.file_size:
+                raise UnsafeArchive(f"{what}: member {info.filename!r} is not the size it claims")
+            members[info.filename] = content
+    return members
+
+
+def _check_name(name: str, what: str = "package") -> None:
+    path = PurePosixPath(name)
+    if (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or ":" in name
+        or "\x00" in name
+        or any(part in ("..", ".", "") for part in name.split("/"))
+        or path.is_absolute()
+    ):
+        raise UnsafeArchive(
+            f"{what}: member path {name!r} is not allowed (absolute, '..', or odd characters)"
+        )
