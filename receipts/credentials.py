@@ -114,19 +114,45 @@ class Credentials:
         certs: Iterable[x509.Certificate] = (),
         crls: Iterable[x509.CertificateRevocationList] = (),
     ) -> TrustBundle:
-        """Merge certificates and CRLs into the trust bundle (a newer CRL of a CA replaces its
-        older one) and save it."""
+        """Merge certificates and CRLs into the trust bundle and save it, atomically.
+
+        A newer CRL replaces an older one of the same CA *key*: CRLs are matched by issuer name
+        and authority key identifier, because a renewed provincial CA keeps its name but signs
+        with a new key, and the old key's CRL must stay to revoke what the old key certified.
+        The bundle is written to a temporary file in its folder and renamed over the old one, so
+        a crash or a concurrent reader never sees half a bundle.
+        """
+        import os
+        import tempfile
+
+        def crl_key(crl: x509.CertificateRevocationList) -> tuple[bytes, bytes | None]:
+            try:
+                aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+            except x509.ExtensionNotFound:
+                return crl.issuer.public_bytes(), None
+            return crl.issuer.public_bytes(), aki.key_identifier
+
         current = TrustBundle.load(self.bundle_path) if self.bundle_path.is_file() else None
         old_certs = current.certificates if current else ()
-        merged_crls = {crl.issuer.public_bytes(): crl for crl in (current.crls if current else ())}
+        merged_crls = {crl_key(crl): crl for crl in (current.crls if current else ())}
         for crl in crls:
-            key = crl.issuer.public_bytes()
+            key = crl_key(crl)
             if key not in merged_crls or merged_crls[key].last_update_utc <= crl.last_update_utc:
                 merged_crls[key] = crl
         bundle = TrustBundle.of([*old_certs, *certs], merged_crls.values())
         if not bundle.roots:
             raise MissingCredentials("a trust bundle needs the national root certificate first")
-        bundle.save(self.bundle_path)
+        folder = self.bundle_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.bundle_path.name}-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(bundle.to_pem())
+            os.chmod(tmp, 0o644)  # public material; mkstemp creates files 0600
+            os.replace(tmp, self.bundle_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         self.__dict__.pop("trust", None)
         self.__dict__.pop("validator", None)
         return bundle

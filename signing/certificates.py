@@ -37,6 +37,7 @@ from signing.pem import (
 )
 
 __all__ = [
+    "CLOCK_SKEW",
     "DEFAULT_VALIDITY",
     "NATIONAL_ORG",
     "CertificateRole",
@@ -59,6 +60,10 @@ __all__ = [
 
 #: The national federation's org code; it owns the root CA.
 NATIONAL_ORG = "000000"
+#: How far before ``now`` a new certificate's validity starts. The requester validates the
+#: certificate it imports against its own clock; one a few minutes behind the CA's must not find
+#: a fresh certificate "not yet valid". The end of validity is not moved.
+CLOCK_SKEW = timedelta(minutes=5)
 _ORG_CODE = re.compile(r"[0-9]{6}")
 _CN_MAX = 64
 
@@ -199,7 +204,11 @@ def create_root_ca(
     validity: timedelta | None = None,
     org_code: str = NATIONAL_ORG,
 ) -> x509.Certificate:
-    """Create the self-signed national root CA certificate (path length 1)."""
+    """Create the self-signed national root CA certificate (path length 1).
+
+    Valid from :data:`CLOCK_SKEW` before ``now`` (so a workspace whose clock is a little behind
+    accepts it at once) until ``now`` plus ``validity``.
+    """
     key_algorithm_of(key)
     start = _utc(now)
     subject = _subject(org_code, name)
@@ -212,7 +221,7 @@ def create_root_ca(
         key,
         ski,
         CertificateRole.ROOT_CA,
-        start,
+        start - CLOCK_SKEW,
         start + lifetime,
     )
 
@@ -250,8 +259,12 @@ def issue_certificate(
     :class:`PolicyViolation`: a bad CSR signature or key, an org code that is not six digits, a
     requester whose upstream is not this CA's org (unless it is the CA's own signing certificate),
     a role the issuing tier may not grant, a role different from the one the CSR asks for, and an
-    issuing certificate that is not a valid CA at ``now``. The end of validity is capped at the
-    CA's own, so a chain never outlives its issuer.
+    issuing certificate that is not a valid CA at ``now``.
+
+    Validity starts :data:`CLOCK_SKEW` before ``now``, since the requester checks the new
+    certificate against its own clock and one a little behind must not find it "not yet valid";
+    it never starts before the CA's own. It ends ``validity`` after ``now``, capped at the CA's
+    end, so a chain never outlives its issuer.
     """
     start = _utc(now)
     if not csr.is_signature_valid:
@@ -294,6 +307,7 @@ def issue_certificate(
     lifetime = DEFAULT_VALIDITY.for_role(role) if validity is None else validity
     if lifetime <= timedelta(0):
         raise PolicyViolation("a certificate's validity must be positive")
+    begin = max(start - CLOCK_SKEW, ca_cert.not_valid_before_utc)
     end = min(start + lifetime, ca_cert.not_valid_after_utc)
     issuer_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return _build(
@@ -303,7 +317,7 @@ def issue_certificate(
         ca_key,
         issuer_ski,
         role,
-        start,
+        begin,
         end,
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,17 +16,20 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from cli import main
 from receipts.commands.pki_cmds import ALGORITHMS, REASONS
 from receipts.credentials import Credentials
 from receipts.workspace import Workspace
 from signing.certificates import (
+    CLOCK_SKEW,
     CertificateRole,
     certificates_from_pem,
     create_csr,
     create_root_ca,
     csr_to_pem,
+    issue_certificate,
     key_id,
     load_certificates,
     org_code_of,
@@ -449,3 +453,95 @@ def test_every_pki_command_has_an_example() -> None:
 def test_choices_follow_the_signing_enums() -> None:
     assert tuple(a.value for a in KeyAlgorithm) == ALGORITHMS
     assert {r.replace("_", "-") for r in REASONS} == {r.value for r in RevocationReason}
+
+
+def test_renewed_ca_keeps_the_old_keys_crl_beside_the_new_one(tiers: Tiers) -> None:
+    t = tiers
+    bundle_path = t.prov / "trust" / "bundle.pem"
+    old_ca = certs_in(t.prov / "certs" / "ca.pem")[0]
+    ok(t.prov, "pki", "crl", "-o", str(t.file("old1.crl")), CA)
+    ok(t.prov, "pki", "crl", "-o", str(t.file("old2.crl")), CA)
+    [old2] = crls_from_pem(t.file("old2.crl").read_bytes())
+    # A newer CRL of the same CA key replaces the older one.
+    assert TrustBundle.load(bundle_path).crls == (old2,)
+    # The province renews its CA key: same name, new key, certified by the root again.
+    ok(t.prov, "pki", "csr", "--ca", "--renew", "-o", str(t.file("ca2.csr")), CA)
+    ok(t.nat, "pki", "issue-cert", str(t.file("ca2.csr")), "-o", str(t.file("ca2.pem")), CA)
+    ok(t.prov, "pki", "import-cert", str(t.file("ca2.pem")))
+    new_ca = certs_in(t.prov / "certs" / "ca.pem")[0]
+    assert new_ca.subject == old_ca.subject and new_ca.public_key() != old_ca.public_key()
+    ok(t.prov, "pki", "crl", "-o", str(t.file("new.crl")), CA)
+    [new] = crls_from_pem(t.file("new.crl").read_bytes())
+    assert new.issuer == old2.issuer
+    # The old key's CRL stays: it is what revokes the certificates the old key issued.
+    assert sorted_crls(TrustBundle.load(bundle_path).crls) == sorted_crls([old2, new])
+    assert old2.is_signature_valid(old_ca.public_key())  # type: ignore[arg-type]
+    assert new.is_signature_valid(new_ca.public_key())  # type: ignore[arg-type]
+    # A city merging the province's bundle keeps both as well.
+    ok(t.prov, "pki", "export-trust", "-o", str(t.file("prov-renewed.pem")))
+    result = ok(t.city, "--json", "pki", "import-trust", str(t.file("prov-renewed.pem")))
+    assert json.loads(result.stdout)["new_crls"] == 2
+    assert sorted_crls(TrustBundle.load(t.city / "trust" / "bundle.pem").crls) == sorted_crls(
+        [old2, new]
+    )
+
+
+def sorted_crls(crls: Iterable[x509.CertificateRevocationList]) -> list[bytes]:
+    """CRLs compared as a set (they are not hashable): their DER, sorted."""
+    return sorted(crl.public_bytes(Encoding.DER) for crl in crls)
+
+
+def test_trust_bundle_is_replaced_atomically(tiers: Tiers, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle_path = tiers.city / "trust" / "bundle.pem"
+    before = bundle_path.read_bytes()
+    creds = Credentials(Workspace.open(tiers.city))
+    prov_signing = certs_in(tiers.file("prov.pem"))[0]
+    replaced: list[tuple[Path, Path]] = []
+
+    def failing_replace(src: str | Path, dst: str | Path) -> None:
+        replaced.append((Path(src), Path(dst)))
+        raise OSError(28, "No space left on device")
+
+    # The new bundle goes to a temporary file beside the old one, renamed over it: a failure
+    # before the rename leaves the old bundle whole and no stray file behind.
+    monkeypatch.setattr("os.replace", failing_replace)
+    with pytest.raises(OSError, match="No space left"):
+        creds.add_to_trust([prov_signing])
+    [(src, dst)] = replaced
+    assert (src.parent, dst) == (bundle_path.parent, bundle_path)
+    assert bundle_path.read_bytes() == before
+    assert sorted(p.name for p in bundle_path.parent.iterdir()) == ["bundle.pem"]
+    monkeypatch.undo()
+    inode = bundle_path.stat().st_ino
+    merged = creds.add_to_trust([prov_signing])
+    assert prov_signing in merged.signing
+    assert TrustBundle.load(bundle_path) == merged
+    assert bundle_path.stat().st_ino != inode  # a new file renamed into place, not rewritten
+
+
+def test_a_fresh_certificate_is_valid_for_a_requester_whose_clock_is_behind(tiers: Tiers) -> None:
+    twin = init(tiers.base / "twin", "640100")
+    ok(twin, "pki", "csr", "-o", str(tiers.file("twin.csr")))
+    issued_from = datetime.now(UTC).replace(microsecond=0)
+    ok(tiers.prov, "pki", "issue-cert", str(tiers.file("twin.csr")), "-o",
+       str(tiers.file("twin.pem")), "--validity-days", "30", CA)
+    issued_to = datetime.now(UTC)
+    cert, prov_ca = certs_in(tiers.file("twin.pem"))
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    assert issued_from - CLOCK_SKEW <= start <= issued_to - CLOCK_SKEW
+    # The end is not moved: 30 days from the moment of issue.
+    assert end - start == timedelta(days=30) + CLOCK_SKEW
+    bundle = TrustBundle.load(tiers.city / "trust" / "bundle.pem")
+    behind = issued_from - CLOCK_SKEW + timedelta(seconds=1)
+    assert ChainValidator(bundle).validate(cert, [prov_ca], at=behind).ok
+
+
+def test_a_certificate_never_starts_before_its_ca() -> None:
+    root_key = generate_key()
+    root = create_root_ca(root_key, NAMES["000000"], now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert root.not_valid_before_utc == datetime(2026, 1, 1, tzinfo=UTC) - CLOCK_SKEW
+    csr = create_csr(generate_key(), "640000", NAMES["640000"], CertificateRole.PROVINCIAL_CA)
+    # Issued at the root's very first second: backdating would reach before the root's start.
+    prov = issue_certificate(root, root_key, csr, CertificateRole.PROVINCIAL_CA,
+                             requester_upstream="000000", now=root.not_valid_before_utc)
+    assert prov.not_valid_before_utc == root.not_valid_before_utc

@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from signing.certificates import (
+    CLOCK_SKEW,
     DEFAULT_VALIDITY,
     CertificateRole,
     create_csr,
@@ -102,7 +103,8 @@ def test_key_id_is_the_first_8_hex_digits_of_the_ski(pki: Pki) -> None:
 
 def test_default_validities(pki: Pki) -> None:
     def span(cert: x509.Certificate) -> timedelta:
-        return cert.not_valid_after_utc - cert.not_valid_before_utc
+        # Validity starts CLOCK_SKEW before the moment of issue; its length counts from that moment.
+        return cert.not_valid_after_utc - cert.not_valid_before_utc - CLOCK_SKEW
 
     assert span(pki.root) == DEFAULT_VALIDITY.root_ca
     assert span(pki.prov) == DEFAULT_VALIDITY.provincial_ca

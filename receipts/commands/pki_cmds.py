@@ -1,12 +1,13 @@
 """``receipts pki``: keys, certificates, CRLs and trust bundles across the tiers (SPEC §4).
 
-Parses, calls :mod:`receipts.ca`, prints. Cryptography is imported inside the commands, so
-``receipts --help`` stays fast.
+Parses, calls :mod:`receipts.ca` (the CA's side) and :mod:`receipts.pki` (the requester's and
+trust side), prints. Cryptography is imported inside the commands, so ``receipts --help`` stays
+fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,7 +85,7 @@ The usual order:
              pki import-cert city.pem --root national-root.pem
   (national-root.pem: the national workspace's certs/ca.pem, or its 'pki export-trust')""",
     )
-    def pki() -> None:
+    def pki_group() -> None:
         """Keys, certificates, CRLs and trust bundles: the federation PKI.
 
         The national root CA certifies provincial CAs and the national signing certificate; a
@@ -92,7 +93,7 @@ The usual order:
         leave a workspace: only requests (CSRs), certificates and CRLs do.
         """
 
-    @command(pki, "init-root", epilog="\b\nExample:\n  receipts --home ./acftu pki init-root")
+    @command(pki_group, "init-root", epilog="\b\nExample:\n  receipts --home ./acftu pki init-root")
     @click.option("--validity-years", type=click.IntRange(1, 50), default=20, show_default=True)
     @_algorithm
     @_allow_env
@@ -114,7 +115,7 @@ The usual order:
         _show(ctx, "created", cert, certificate=creds.ca_cert_path)
 
     @command(
-        pki,
+        pki_group,
         "csr",
         epilog="""\b
 Examples:
@@ -138,7 +139,7 @@ Examples:
         allow_env_passphrase: bool,
     ) -> None:
         """Generate a key and a certificate request (CSR) for this federation."""
-        from receipts import ca
+        from receipts import pki
         from signing.certificates import csr_to_pem
         from signing.keys import KeyAlgorithm
 
@@ -146,7 +147,7 @@ Examples:
         passphrase = (
             _ca_passphrase(creds, allow_env_passphrase) if as_ca else _signing_passphrase(creds)
         )
-        request = ca.new_request(
+        request = pki.new_request(
             creds,
             passphrase,
             ca=as_ca,
@@ -176,7 +177,7 @@ Examples:
         )
 
     @command(
-        pki,
+        pki_group,
         "issue-cert",
         epilog="""\b
 Examples:
@@ -196,17 +197,12 @@ Examples:
     ) -> None:
         """Issue the certificate a request asks for (a CA workspace: national root or province)."""
         from receipts import ca
-        from signing.certificates import certificates_to_pem, csr_from_pem
-        from signing.errors import SigningError
+        from signing.certificates import certificates_to_pem
 
         creds = _credentials(ctx)
-        try:
-            request = csr_from_pem(request_file.read_bytes())
-        except SigningError as exc:
-            raise InvalidInput(f"{request_file}: {exc}") from None
         issued = ca.issue_from_request(
             creds,
-            request,
+            ca.read_request(request_file),
             _ca_passphrase(creds, allow_env_passphrase),
             now=_now(),
             validity=timedelta(days=validity_days) if validity_days else None,
@@ -215,7 +211,7 @@ Examples:
         _show(ctx, "issued", issued.certificate, chain=output, recorded=issued.record)
 
     @command(
-        pki,
+        pki_group,
         "import-cert",
         epilog="""\b
 Examples:
@@ -226,17 +222,16 @@ Examples:
     @click.option("--root", "root_file", type=_FILE, help="The national root (the first time).")
     def import_cert(ctx: Context, cert_file: Path, root_file: Path | None) -> None:
         """Install the certificate the upstream CA issued for this workspace's pending key."""
-        from receipts import ca
+        from receipts import pki
 
         creds = _credentials(ctx)
-        root = _read_certs(root_file)[0] if root_file else None
-        imported = ca.import_certificate(creds, _read_certs(cert_file), root, now=_now())
-        for warning in imported.warnings:
-            click.echo(f"warning: {warning}", err=True)
+        root = pki.read_certificates(root_file)[0] if root_file else None
+        imported = pki.import_certificate(creds, pki.read_certificates(cert_file), root, now=_now())
+        _warn(imported.warnings)
         _show(ctx, "imported", imported.certificate, installed=imported.path)
 
     @command(
-        pki,
+        pki_group,
         "revoke",
         epilog="""\b
 Examples:
@@ -253,19 +248,19 @@ Then publish it: receipts pki crl -o ningxia.crl""",
         ctx: Context, serial: str | None, cert_file: Path | None, reason: str, at_text: str | None
     ) -> None:
         """Record the revocation of a certificate this CA issued (publish it with 'pki crl')."""
-        from receipts import ca
+        from receipts import ca, pki
         from signing.crl import RevocationReason
 
         creds = _credentials(ctx)
         if (serial is None) == (cert_file is None):
             raise InvalidInput("give either SERIAL_HEX or --cert FILE")
-        expected = _read_certs(cert_file)[0] if cert_file else None
-        number = expected.serial_number if expected else _parse_serial(str(serial))
+        expected = pki.read_certificates(cert_file)[0] if cert_file else None
+        number = expected.serial_number if expected else ca.parse_serial(str(serial))
         at = _parse_time(at_text, creds.workspace.config.zone) if at_text else None
         why = RevocationReason(reason.replace("_", "-"))
         cert, record = ca.revoke(creds, number, why, now=_now(), at=at, expected=expected)
-        info = ca.describe(cert)
-        since = record.effective_from.strftime("%Y-%m-%dT%H:%M:%SZ")
+        info = pki.describe(cert)
+        since = ca.format_utc(record.effective_from)
         ctx.emit(
             {**info, "reason": why.value, "revoked_at": record.revoked_at, "effective": since},
             lambda: (
@@ -274,7 +269,9 @@ Then publish it: receipts pki crl -o ningxia.crl""",
             ),
         )
 
-    @command(pki, "crl", epilog="\b\nExample:\n  receipts --home ./ningxia pki crl -o ningxia.crl")
+    @command(
+        pki_group, "crl", epilog="\b\nExample:\n  receipts --home ./ningxia pki crl -o ningxia.crl"
+    )
     @click.option("-o", "--output", type=_OUT, required=True, help="Where to write the CRL.")
     @click.option("--next-update-days", type=click.IntRange(1, 366), default=7, show_default=True)
     @_allow_env
@@ -305,26 +302,27 @@ Then publish it: receipts pki crl -o ningxia.crl""",
             ),
         )
 
-    @command(pki, "export-trust", epilog="\b\nExample:\n  receipts pki export-trust -o trust.pem")
+    @command(
+        pki_group, "export-trust", epilog="\b\nExample:\n  receipts pki export-trust -o trust.pem"
+    )
     @click.option("-o", "--output", type=_OUT, required=True, help="Where to write the bundle.")
     def export_trust(ctx: Context, output: Path) -> None:
         """Write this workspace's trust bundle: roots, CAs, signing certificates, CRLs."""
-        from receipts import ca
+        from receipts import pki
 
         ws = ctx.workspace()
         bundle = ctx.credentials(ws).trust
         bundle.save(output)
-        warnings = ca.crl_warnings(bundle, _now())
-        for warning in warnings:
-            click.echo(f"warning: {warning}", err=True)
-        counts = _counts(bundle.roots, bundle.cas, bundle.signing, bundle.crls)
+        warnings = pki.crl_warnings(bundle, _now())
+        _warn(warnings)
+        counts = pki.trust_counts(bundle)
         ctx.emit(
             {"bundle": str(output), **counts, "warnings": warnings},
             lambda: f"wrote {output}: {_summary(counts)}",
         )
 
     @command(
-        pki,
+        pki_group,
         "import-trust",
         epilog="""\b
 Examples:
@@ -335,13 +333,12 @@ Examples:
     @click.option("--add-root", is_flag=True, help="Trust a root other than the one trusted.")
     def import_trust(ctx: Context, bundle_file: Path, add_root: bool) -> None:
         """Merge certificates and CRLs from a bundle into this workspace's trust."""
-        from receipts import ca
+        from receipts import pki
 
         creds = ctx.credentials(ctx.workspace())
         data = bundle_file.read_bytes()
-        result = ca.import_trust(creds, data, str(bundle_file), add_root=add_root)
-        b = result.bundle
-        counts = _counts(b.roots, b.cas, b.signing, b.crls)
+        result = pki.import_trust(creds, data, str(bundle_file), add_root=add_root)
+        counts = pki.trust_counts(result.bundle)
         ctx.emit(
             {"new_certificates": result.new_certificates, "new_crls": result.new_crls, **counts},
             lambda: (
@@ -350,18 +347,14 @@ Examples:
             ),
         )
 
-    @command(pki, "list", epilog="\b\nExample:\n  receipts --home ./yinchuan pki list")
+    @command(pki_group, "list", epilog="\b\nExample:\n  receipts --home ./yinchuan pki list")
     def list_cmd(ctx: Context) -> None:
         """Show this workspace's keys and certificates and what its trust bundle holds."""
-        from receipts import ca
+        from receipts import pki
 
-        status = ca.workspace_status(ctx.credentials(ctx.workspace()), _now())
-        for part in ("signing", "ca"):
-            for warning in status[part].get("warnings", []):
-                click.echo(f"warning: {warning}", err=True)
-        if status["trust"]:
-            for warning in status["trust"]["warnings"]:
-                click.echo(f"warning: {warning}", err=True)
+        status = pki.workspace_status(ctx.credentials(ctx.workspace()), _now())
+        for part in ("signing", "ca", "trust"):
+            _warn((status[part] or {}).get("warnings", []))
         ctx.emit(status, lambda: _status_text(status))
 
 
@@ -408,26 +401,6 @@ def _signing_passphrase(creds: Credentials) -> Passphrase:
     return get
 
 
-def _read_certs(path: Path) -> list[x509.Certificate]:
-    from signing.certificates import certificates_from_pem
-    from signing.errors import SigningError
-
-    try:
-        certs = certificates_from_pem(path.read_bytes())
-    except SigningError as exc:
-        raise InvalidInput(f"{path}: {exc}") from None
-    if not certs:
-        raise InvalidInput(f"{path} holds no certificate")
-    return certs
-
-
-def _parse_serial(text: str) -> int:
-    cleaned = text.strip().lower().removeprefix("0x").replace(":", "")
-    if not cleaned or any(ch not in "0123456789abcdef" for ch in cleaned):
-        raise InvalidInput(f"serial {text!r} is not a hexadecimal number")
-    return int(cleaned, 16)
-
-
 def _parse_time(text: str, zone: Any) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -437,9 +410,9 @@ def _parse_time(text: str, zone: Any) -> datetime:
 
 
 def _show(ctx: Context, action: str, cert: x509.Certificate, **files: Path) -> None:
-    from receipts import ca
+    from receipts import pki
 
-    info = ca.describe(cert)
+    info = pki.describe(cert)
     lines = [
         f"{action} {info['role']} certificate of {info['subject']} ({info['org']})",
         f"  serial      {info['serial']}",
@@ -450,8 +423,9 @@ def _show(ctx: Context, action: str, cert: x509.Certificate, **files: Path) -> N
     ctx.emit({**info, **{k: str(v) for k, v in files.items()}}, lambda: "\n".join(lines))
 
 
-def _counts(*groups: tuple[object, ...]) -> dict[str, int]:
-    return dict(zip(("roots", "cas", "signing", "crls"), map(len, groups), strict=True))
+def _warn(warnings: Iterable[str]) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _count(n: int, noun: str) -> str:
