@@ -33,7 +33,8 @@ class TierPki:
 
 @functools.cache
 def tier_pki() -> TierPki:
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+    # Far enough back that tests can issue receipts dated in earlier months (closed periods).
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
     root_key = generate_key()
     root = create_root_ca(root_key, "中华全国总工会", now=start)
 

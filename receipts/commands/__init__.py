@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from receipts.commands import (
+    archive_cmds,
     issue_cmds,
     ledger_cmds,
     pki_cmds,
@@ -20,6 +21,7 @@ __all__ = ["register"]
 def register(group: click.Group) -> None:
     """Attach every sub-command to the ``receipts`` group."""
     workspace_cmds.register(group)
+    archive_cmds.register(group)
     issue_cmds.register(group)
     ledger_cmds.register(group)
     pki_cmds.register(group)

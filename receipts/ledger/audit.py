@@ -43,7 +43,9 @@ from signing.seal import verify_seal
 __all__ = ["RECEIPT_EVENTS", "AuditFinding", "AuditReport", "audit"]
 
 #: Events through which a receipt's signed XML enters a ledger.
-RECEIPT_EVENTS = frozenset({"receipt.issued", "booking.recorded", "receipt.imported"})
+RECEIPT_EVENTS = frozenset(
+    {"receipt.issued", "booking.recorded", "receipt.imported", "receipt.restored"}
+)
 
 _RECEIPT_FIELDS = (
     "digest", "issuer", "kind", "issued_at", "period", "check_code", "payer_name", "payer_kind",

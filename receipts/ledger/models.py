@@ -27,6 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "Archive",
     "Base",
     "Booking",
     "ChainHead",
@@ -256,3 +257,18 @@ class PeerHead(Base):
     signature: Mapped[str] = mapped_column(Text)
     certificate: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Archive(Base):
+    """An archive package made of a closed period (main) or of later changes (supplementary)."""
+
+    __tablename__ = "archives"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(7))
+    months: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(13))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    receipts: Mapped[int] = mapped_column(Integer)
+    event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))

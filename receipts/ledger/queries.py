@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
-from receipts.ledger.models import Event, ReceiptRow
+from receipts.ledger.models import Archive, LedgerState, ReceiptRow
 from receipts.model import Receipt, ReceiptRef
 from receipts.tiers import ReceiptStatus
 from receipts.xmlcodec import parse_receipt_xml
@@ -52,11 +52,9 @@ def status_of(session: Session, row: ReceiptRow) -> tuple[ReceiptStatus, Receipt
     ).first()
     if red is not None:
         return ReceiptStatus.REVERSED, ReceiptRef(red.code, red.number)
-    archived = session.scalars(
-        select(Event.seq).where(
-            Event.kind == "archive.created", Event.payload.contains(f'"{row.digest}"')
-        )
-    ).first()
-    if archived is not None:
-        return ReceiptStatus.ARCHIVED, None
+    owner = session.scalar(select(LedgerState.org_code))
+    if row.issuer == owner:
+        months = session.scalars(select(Archive.months).where(Archive.kind == "main"))
+        if any(row.period in m.split(",") for m in months):
+            return ReceiptStatus.ARCHIVED, None
     return ReceiptStatus.ISSUED, None
