@@ -224,6 +224,6 @@ def test_open_period_is_refused(tmp_path: Path) -> None:
         f"error: period {month} is open: close it first (receipts period "
         f"close {month}); only closed periods are archived\n"
     )
-    now = datetime.now(SHANGHAI).strftime("%Y-%m")
-    current = receipts(home, "period", "close", now)
-    assert current.exit_code == 2 and "has not ended yet" in current.stderr
+    later = (datetime.now(SHANGHAI) + timedelta(days=40)).strftime("%Y-%m")
+    future = receipts(home, "period", "close", later)
+    assert future.exit_code == 2 and "has not begun yet" in future.stderr

@@ -105,3 +105,22 @@ def test_allocation_import_is_idempotent_and_checked(ledger_db: Database, tmp_pa
         import_allocation(ledger_db, tampered, pki.validator(), "640100", None)
     usage = segment_usage(ledger_db)
     assert [(u.first, u.last, u.free) for u in usage] == [(1, 50, 50)]
+
+
+def test_nothing_is_issued_into_a_closed_period(ledger_db: Database, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from receipts.ledger.issuing import PeriodClosed
+    from receipts.ledger.periods import close_period
+    from tests.ledger_helpers import SHANGHAI
+
+    stock_city(ledger_db, tmp_path, count=10)
+    issuer = make_issuer()
+    first = issue(ledger_db, issuer, request())
+    month = datetime.now(SHANGHAI).strftime("%Y-%m")
+    assert close_period(ledger_db, month, month, None)
+    assert not close_period(ledger_db, month, month, None)
+    with pytest.raises(PeriodClosed, match=f"period {month} is closed"):
+        issue(ledger_db, issuer, request())
+    with pytest.raises(PeriodClosed, match=f"period {month} is closed"):
+        reverse(ledger_db, issuer, first.ref, "x", "a", "b")

@@ -10,6 +10,7 @@ from receipts.commands import (
     ledger_cmds,
     pki_cmds,
     render_cmds,
+    stats_cmds,
     transmit_cmds,
     verify_cmds,
     workspace_cmds,
@@ -28,3 +29,4 @@ def register(group: click.Group) -> None:
     render_cmds.register(group)
     verify_cmds.register(group)
     transmit_cmds.register(group)
+    stats_cmds.register(group)

@@ -56,11 +56,12 @@ def periods_of(text: str) -> list[str]:
 
 
 def close_period(db: Database, period: str, now_period: str, signer: HeadSigner | None) -> bool:
-    """Close ``period`` (strictly before ``now_period``, the current month in the issuer's
-    calendar); False if it was closed already."""
+    """Close ``period`` (not after ``now_period``, the current month in the issuer's calendar:
+    a month may be closed on its last day, after which nothing more is issued into it); False
+    if it was closed already."""
     parse_period(period)
-    if period >= now_period:
-        raise InvalidInput(f"period {period} has not ended yet (it is {now_period} now)")
+    if period > now_period:
+        raise InvalidInput(f"period {period} has not begun yet (it is {now_period} now)")
     with db.write() as (session, state):
         if session.get(PeriodClose, period) is not None:
             return False

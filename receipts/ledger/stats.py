@@ -38,6 +38,8 @@ from receipts.money import from_fen
 from receipts.tiers import PayerKind, ReceiptKind, Tier
 
 __all__ = [
+    "KEY_NAMES",
+    "STATUSES",
     "Breakdown",
     "Dimension",
     "Figures",
@@ -65,6 +67,23 @@ class Dimension(StrEnum):
 
 #: Statuses of the status breakdown: a normal receipt still standing, one reversed, a red one.
 STATUSES = ("issued", "reversed", "red")
+
+#: Readable names of the keys that have no name of their own.
+KEY_NAMES: dict[Dimension, dict[str, str]] = {
+    Dimension.TIER: {
+        Tier.NATIONAL.value: "全国总工会",
+        Tier.PROVINCIAL.value: "省级总工会",
+        Tier.CITY.value: "市、县(区)总工会",
+    },
+    Dimension.PAYER_KIND: {
+        PayerKind.ENTERPRISE.value: "企业",
+        PayerKind.GRASSROOTS_UNION.value: "基层工会",
+        PayerKind.FEDERATION.value: "工会组织",
+        PayerKind.INDIVIDUAL.value: "个人",
+        PayerKind.OTHER.value: "其他",
+    },
+    Dimension.STATUS: {"issued": "正常", "reversed": "已冲红", "red": "红字收据"},
+}
 
 
 @dataclass(frozen=True)
@@ -294,7 +313,7 @@ def _names(
 ) -> dict[str, str]:
     """Names of issuers (registry, then the shipped list) and items (catalogue, then a
     stored receipt, for an item a child federation added to its own catalogue)."""
-    names: dict[str, str] = {}
+    names = dict(KEY_NAMES.get(dimension, {}))
     if dimension is Dimension.ISSUER and keys:
         query = select(OrganisationRow.code, OrganisationRow.name)
         names = {
