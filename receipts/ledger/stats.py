@@ -8,13 +8,16 @@ How red receipts count (the one rule every figure follows, so that every table r
   whenever the red receipt was issued). Already part of ``issued``: never add it again.
 - ``red``: red (reversal) receipts; their amounts are negative.
 - ``net = issued + red``: a red receipt counts in its own month, the month it was issued, not
-  in its original's, so a closed month never changes.
+  in its original's, so the net of a closed month never changes (its ``reversed`` may).
 
-Every receipt falls in exactly one row of each breakdown (its red receipt carries the
-original's issuer and payer), so the rows of a breakdown add up to the summary; over a whole
-ledger ``net = issued - reversed``. Only the item breakdown overlaps: it sums receipt lines, so
-its amounts add up to the summary, but a receipt with lines of two items counts once under each.
-``period`` is the month of issue in the issuer's calendar (``--from``/``--to`` filter on it).
+Every receipt falls in exactly one row of each breakdown (a red receipt carries its original's
+issuer and payer), so the rows of a breakdown add up to the summary. Over a whole ledger, when
+every red receipt's original is in it, ``net = issued - reversed``. Only the item breakdown
+overlaps: it sums receipt lines, so its amounts add up to the summary, but a receipt with lines
+of two items counts once under each. The status breakdown puts each receipt under ``issued``
+(a normal receipt still standing), ``reversed`` or ``red``; archiving and booking are not
+statuses here. ``period`` is the month of issue in the issuer's calendar (``--from``/``--to``
+filter on it).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, Select, Subquery, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from receipts.catalogue import Catalogue
@@ -198,7 +201,7 @@ def ledger_stats(
     return LedgerStats(ledger, period_from, period_to, summary, breakdowns)
 
 
-def _base(period_from: str | None, period_to: str | None) -> Any:
+def _base(period_from: str | None, period_to: str | None) -> Subquery:
     """One row per receipt in the range, with its tier, status and a reversed flag."""
     red = aliased(ReceiptRow)
     is_reversed = exists().where(
@@ -236,7 +239,7 @@ def _base(period_from: str | None, period_to: str | None) -> Any:
     return query.subquery("r")
 
 
-def _sums(rows: Any) -> list[ColumnElement[Any]]:
+def _sums(rows: Subquery) -> list[ColumnElement[Any]]:
     """The six integer sums of :class:`Figures` over ``rows`` (columns kind, rev, fen)."""
     normal = rows.c.kind == _NORMAL
     red = rows.c.kind == _RED
@@ -256,7 +259,7 @@ def _sums(rows: Any) -> list[ColumnElement[Any]]:
 
 
 def _breakdown(
-    session: Session, base: Any, dimension: Dimension, catalogue: Catalogue
+    session: Session, base: Subquery, dimension: Dimension, catalogue: Catalogue
 ) -> Breakdown:
     if dimension is Dimension.ITEM:
         # Sum each receipt's lines per item first, so a receipt counts once under an item.
