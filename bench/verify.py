@@ -1,0 +1,94 @@
+"""Receipt verification throughput, against bare signxml, in the same run.
+
+    python bench/verify.py [--n 2000] [--pdf 200] [--workers 2]
+
+Baseline: signxml's ``XAdESVerifier().verify(data, ca_pem_file=root)``, one receipt at a time,
+in one process. Ours: ``receipts verify`` over a folder of the same receipts
+(``receipts.verify_batch.verify_files``: worker processes, each validating a certificate chain
+once, the receipt parsed, checked, its QR seal verified). Target for XML: >= 2x. PDFs add
+extracting the attachment and re-rendering the page to compare it byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from signxml.xades.xades import XAdESVerifier
+
+from receipts.pdf import render_pdf
+from receipts.verify_batch import verify_files
+from signing.pem import certificates_to_pem
+from tests.factories import make_receipt
+from tests.ledger_helpers import SHANGHAI
+from tests.tier_pki import tier_pki
+
+
+def receipts(n: int) -> list[bytes]:
+    """``n`` signed receipts of 640100, issued an hour ago."""
+    signer = tier_pki().signers["640100"]
+    when = (datetime.now(SHANGHAI) - timedelta(hours=1)).replace(microsecond=0)
+    code = f"647101{when.year % 100:02d}"
+    base = make_receipt(issued_at=when, code=code)
+    return [signer.sign_receipt(dataclasses.replace(base, number=i + 1)) for i in range(n)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--pdf", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    pki = tier_pki()
+    xmls = receipts(args.n)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        root_pem = folder / "root.pem"
+        root_pem.write_bytes(certificates_to_pem([pki.root]))
+        start = time.perf_counter()
+        for data in xmls:
+            XAdESVerifier().verify(data, ca_pem_file=str(root_pem))
+        bare = args.n / (time.perf_counter() - start)
+        print(f"bare signxml XAdESVerifier (1 process): {bare:8.0f} receipts/s")
+        xml_dir = folder / "xml"
+        xml_dir.mkdir()
+        paths = []
+        for i, data in enumerate(xmls):
+            path = xml_dir / f"{i:06d}.xml"
+            path.write_bytes(data)
+            paths.append(path)
+        start = time.perf_counter()
+        results = list(verify_files(paths, pki.bundle, workers=args.workers))
+        ours = args.n / (time.perf_counter() - start)
+        assert all(r.valid for r in results)
+        print(
+            f"receipts verify, XML ({args.workers} workers): {ours:8.0f} receipts/s  "
+            f"ratio {ours / bare:.2f}x (target >= 2x)"
+        )
+        pdf_dir = folder / "pdf"
+        pdf_dir.mkdir()
+        pdfs = []
+        for i, data in enumerate(xmls[: args.pdf]):
+            path = pdf_dir / f"{i:06d}.pdf"
+            path.write_bytes(render_pdf(data))
+            pdfs.append(path)
+        start = time.perf_counter()
+        results = list(verify_files(pdfs, pki.bundle, workers=args.workers))
+        rate = len(pdfs) / (time.perf_counter() - start)
+        assert all(r.valid for r in results), [r.findings for r in results if not r.valid][:1]
+        print(
+            f"receipts verify, PDF ({args.workers} workers): {rate:8.0f} receipts/s  "
+            f"ratio {rate / bare:.2f}x against bare signxml on XML"
+        )
+
+
+if __name__ == "__main__":
+    main()
