@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography import x509
 
 from receipts.errors import WorkspaceError
+from receipts.ledger.events import HeadSigner
 from receipts.signer import ReceiptSigner
 from receipts.workspace import Workspace
 from signing.certificates import certificates_from_pem, org_code_of
@@ -90,9 +91,22 @@ class Credentials:
             )
         return ReceiptSigner(key, chain[0], tuple(chain[1:]))
 
-    def signer_if_any(self) -> ReceiptSigner | None:
-        """The signer when the workspace has one (to sign chain heads), else None."""
-        return self.signer if self.has_signer() else None
+    @property
+    def ledger_cert_path(self) -> Path:
+        """A payer's self-signed ledger certificate (its key is ``keys/signing.key``)."""
+        return self.workspace.certs_dir / "ledger.pem"
+
+    def signer_if_any(self) -> HeadSigner | None:
+        """What signs this workspace's chain heads: a federation's signing key once its
+        certificate is imported, a payer's ledger key; None before either exists."""
+        if self.has_signer():
+            return self.signer
+        if self.ledger_cert_path.is_file() and self.signing_key_path.is_file():
+            from receipts.ledger_key import load_ledger_key
+
+            passphrase = signing_key_passphrase(prompt=self.prompt, key_path=self.signing_key_path)
+            return load_ledger_key(self.signing_key_path, self.ledger_cert_path, passphrase)
+        return None
 
     @functools.cached_property
     def trust(self) -> TrustBundle:

@@ -16,8 +16,8 @@ from receipts.tiers import Tier
 from receipts.workspace import Workspace, WorkspaceKind
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner(env=env).invoke(main, list(args))
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -55,11 +55,17 @@ def test_second_init_is_refused_and_changes_nothing(tmp_path: Path) -> None:
 
 def test_init_payer(tmp_path: Path) -> None:
     home = tmp_path / "acme"
-    code, _, err = run(
-        "--home", str(home), "init", "--payer", "--name", "宁夏贺兰山实业有限公司",
-        "--uscc", "91640100MA7600001J",
+    args = ["--home", str(home), "init", "--payer", "--name", "宁夏贺兰山实业有限公司",
+            "--uscc", "91640100MA7600001J"]  # fmt: skip
+    code, _, err = run(*args)
+    assert (code, err) == (
+        2,
+        "error: no passphrase for the signing key: set RECEIPTS_KEY_PASSPHRASE\n",
     )
+    assert not home.exists()
+    code, _, err = run(*args, env={"RECEIPTS_KEY_PASSPHRASE": "s3cret passphrase"})
     assert (code, err) == (0, "")
+    assert (home / "certs" / "ledger.pem").is_file()
     ws = Workspace.open(home)
     assert ws.kind is WorkspaceKind.PAYER
     with pytest.raises(WorkspaceError, match="payer workspace"):
@@ -69,16 +75,24 @@ def test_init_payer(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--org", "990100", "--name", "x"], "organisation code '990100': '99' is not a "
-         "province-level code"),
-        (["--org", "640100", "--name", "x", "--tier", "provincial"], "organisation 640100 is "
-         "city-tier, not provincial"),
+        (
+            ["--org", "990100", "--name", "x"],
+            "organisation code '990100': '99' is not a province-level code",
+        ),
+        (
+            ["--org", "640100", "--name", "x", "--tier", "provincial"],
+            "organisation 640100 is city-tier, not provincial",
+        ),
         (["--name", "x"], "--org is required for a federation workspace (or use --payer)"),
         (["--payer", "--name", "x"], "a payer workspace needs the payer's USCC"),
-        (["--payer", "--name", "x", "--uscc", "91110000600037341K"], "USCC '91110000600037341K' "
-         "has a wrong check character (expected L)"),
-        (["--org", "640100", "--name", "x", "--timezone", "Mars/Olympus"], "unknown time zone "
-         "'Mars/Olympus'"),
+        (
+            ["--payer", "--name", "x", "--uscc", "91110000600037341K"],
+            "USCC '91110000600037341K' has a wrong check character (expected L)",
+        ),
+        (
+            ["--org", "640100", "--name", "x", "--timezone", "Mars/Olympus"],
+            "unknown time zone 'Mars/Olympus'",
+        ),
     ],
 )
 def test_bad_init_input(tmp_path: Path, args: list[str], message: str) -> None:

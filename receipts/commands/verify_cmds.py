@@ -167,7 +167,9 @@ Examples:
             return
         if undo is not None:
             ref = ReceiptRef(validate_receipt_code(undo[0]), validate_number(undo[1].zfill(10)))
-            record = undo_booking(db, ref, booked_by or "", reason or "")
+            record = undo_booking(
+                db, ref, booked_by or "", reason or "", ctx.credentials(ws).signer_if_any()
+            )
             ctx.emit(
                 {"receipt": str(ref), "undone": True},
                 lambda: f"booking of {ref} (voucher {record.voucher}) undone",
@@ -181,7 +183,9 @@ Examples:
         verification = verify_file(file, creds.validator, ws.config.font)
         xml = _signed_xml(file)
         assert ws.config.uscc is not None
-        record = book(db, verification, xml, ws.config.uscc, voucher, booked_by)
+        record = book(
+            db, verification, xml, ws.config.uscc, voucher, booked_by, creds.signer_if_any()
+        )
         ctx.emit(
             {"receipt": str(record.ref), "amount": record.amount, "voucher": voucher},
             lambda: f"booked {record.ref} ({record.amount}) under voucher {voucher}",
@@ -259,4 +263,3 @@ def _report(ctx: Context, result: ReceiptVerification, results: list[dict[str, A
             problems = "; ".join(f"{f.code}: {f.message}" for f in result.findings)
             click.echo(f"INVALID  {result.source}  {result.label}  {problems}".replace("   ", " "))
     return 0 if result.valid else 1
-

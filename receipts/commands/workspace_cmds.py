@@ -52,7 +52,10 @@ Examples:
                 WorkspaceKind.FEDERATION, name, org_code, chosen, uscc, timezone=timezone
             )
         known = known_federation(org_code) if org_code else None
+        passphrase = _ledger_key_passphrase(ctx) if payer else None
         workspace = Workspace.create(ctx.home, config)
+        if passphrase is not None:
+            _create_ledger_key(ctx, workspace, passphrase)
         ctx.emit(
             {"home": str(workspace.home), "kind": config.kind.value, "org": org_code, "name": name},
             lambda: (
@@ -65,3 +68,32 @@ Examples:
                 )
             ),
         )
+
+
+def _ledger_key_passphrase(ctx: Context) -> str:
+    """Asked before anything is created, so a missing passphrase leaves no half workspace."""
+    import sys
+
+    import click
+
+    from signing.keys import signing_key_passphrase
+
+    def prompt(text: str) -> str:
+        return str(click.prompt(text, hide_input=True, confirmation_prompt=True, err=True))
+
+    return signing_key_passphrase(prompt=prompt if sys.stdin.isatty() else None)
+
+
+def _create_ledger_key(ctx: Context, workspace: Workspace, passphrase: str) -> None:
+    """A payer's ledger key, so its chain heads are signed like a federation's."""
+    from receipts.ledger_key import create_ledger_key
+
+    creds = ctx.credentials(workspace)
+    assert workspace.config.uscc is not None
+    create_ledger_key(
+        creds.signing_key_path,
+        creds.ledger_cert_path,
+        workspace.config.uscc,
+        workspace.config.name,
+        passphrase,
+    )

@@ -36,8 +36,8 @@ from receipts.ledger.models import (
     Segment,
 )
 from receipts.ledger.schema import GENESIS_HASH
+from receipts.ledger_key import identifier_of
 from receipts.xmlcodec import parse_receipt_xml
-from signing.certificates import org_code_of
 from signing.seal import verify_seal
 
 __all__ = ["RECEIPT_EVENTS", "AuditFinding", "AuditReport", "audit"]
@@ -200,7 +200,7 @@ def _check_heads(
 def _head_signature_ok(head: ChainHead, org_code: str) -> bool:
     try:
         cert = x509.load_pem_x509_certificate(head.certificate)
-        if org_code_of(cert) != org_code:
+        if identifier_of(cert) != org_code:
             return False
         return verify_seal(
             cert, head_message(org_code, head.event_count, head.head_hash), head.signature
