@@ -112,3 +112,21 @@ def test_backup_while_in_use(city: tuple[Path, str | None], tmp_path: Path) -> N
     assert "workspace/receipts.toml" in names and "workspace/keys/signing.key" in names
     assert ("workspace/ledger.sqlite" in names) == (db is None)
     assert receipts(home, "backup", "-o", str(target), db=db).exit_code == 2
+
+
+def test_environment_failures_exit_3_with_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "yc"
+    federation(home, "640100")
+    down = receipts(home, "org", "list", db="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    assert down.exit_code == 3
+    first, *rest = down.stderr.splitlines()
+    assert first.startswith("error: database: (psycopg.OperationalError) connection failed")
+    assert rest == [f"(details in {home}/logs/receipts.log)"]
+    assert "Traceback" in (home / "logs" / "receipts.log").read_text()
+    (home / "ledger.sqlite").write_bytes(b"garbage, not a database")
+    broken = receipts(home, "org", "list")
+    assert broken.exit_code == 3
+    assert broken.stderr.startswith("error: database: (sqlite3.DatabaseError) file is not a "
+                                    "database\n")
+    assert receipts(home, "org", "list", db="mysql://x").stderr == (
+        "error: unsupported database 'mysql'\n")
