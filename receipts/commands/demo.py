@@ -9,6 +9,7 @@ in the environment for this run only.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import random
@@ -27,6 +28,7 @@ from receipts.errors import WorkspaceError
 
 __all__ = ["DemoFailed", "register", "run_demo"]
 
+_SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 DEMO_PASSPHRASE = "demo-only passphrase, never for real keys"  # noqa: S105
 PAYER_NAME = "宁夏贺兰山实业有限公司"
 PAYER_USCC = "91640100MA7600001J"
@@ -58,7 +60,8 @@ class _Demo:
     def home(self, name: str) -> Path:
         return self.root / name
 
-    def run(self, where: str, *args: str, expect: int = 0, show: bool = False) -> str:
+    def run(self, where: str, *args: str, expect: int = 0, show: bool | int = False) -> str:
+        """``show`` prints the output (True) or its first ``show`` lines."""
         """Run ``receipts --home ROOT/where ARGS`` in-process; check its exit code."""
         from click.testing import CliRunner
 
@@ -72,10 +75,14 @@ class _Demo:
                 f"demo step failed (exit {result.exit_code}, expected {expect}): "
                 f"{shown}\n{result.stdout}{result.stderr}"
             )
-        output = result.stdout if expect == 0 else result.stderr
+        output = result.stdout + result.stderr
         if show:
-            for line in output.strip().splitlines():
+            lines = output.strip().splitlines()
+            limit = len(lines) if show is True else int(show)
+            for line in lines[:limit]:
                 self.say(f"        {line}")
+            if len(lines) > limit:
+                self.say(f"        … ({len(lines) - limit} more lines)")
         return result.stdout
 
     def step(self, text: str) -> None:
@@ -429,7 +436,7 @@ def _reconcile(demo: _Demo) -> None:
     demo.step("Bank reconciliation: 银川's receipts against its bank statement")
     statement = Path(demo.path("640100-bank.csv"))
     statement.write_text(_bank_statement(demo), encoding="utf-8")
-    demo.run("640100", "reconcile", "bank", str(statement), expect=1, show=True)
+    demo.run("640100", "reconcile", "bank", str(statement), expect=1, show=1)
     demo.run("640100", "reconcile", "stock", show=True)
 
 
@@ -459,16 +466,28 @@ def _bank_statement(demo: _Demo) -> str:
         if kind != "normal" or n % 37 == 5:  # the bank never saw a few of them
             continue
         writer.writerow(
-            [issued.date().isoformat(), f"{fen // 100}.{fen % 100:02d}", name, payer_id or "", ""]
+            [
+                issued.astimezone(_SHANGHAI).date().isoformat(),
+                f"{fen // 100}.{fen % 100:02d}",
+                name,
+                payer_id or "",
+                "",
+            ]
         )
-    writer.writerow([rows[0][0].date().isoformat(), "777.77", "不明来款单位", "", "不明款项"])
+    writer.writerow(
+        [
+            rows[0][0].astimezone(_SHANGHAI).date().isoformat(),
+            "777.77",
+            "不明来款单位",
+            "",
+            "不明款项",
+        ]
+    )
     return out.getvalue()
 
 
 def _close_and_archive(demo: _Demo) -> None:
-    import datetime as dt
-
-    month = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
+    month = dt.datetime.now(_SHANGHAI).strftime("%Y-%m")
     demo.step(f"Month end: 银川 closes {month}, archives it for 30 years, verifies the archive")
     demo.run("640100", "period", "close", month, show=True)
     archive = demo.path("640100-archive.zip")

@@ -1,0 +1,56 @@
+"""``receipts demo`` end to end: the whole life of receipts, each step's outcome checked."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli import main
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout + result.stderr
+
+
+def test_demo_runs_the_whole_life(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    code, out = cli("demo", str(root))
+    assert code == 0, out
+    assert re.search(r"Done in \d+\.\d s: 13 steps", out)
+    # Every step printed the command behind it.
+    assert out.count("\n      $ receipts --home ") >= 60
+    # Batch issuing, rerun without duplicates.
+    assert "issued 150 receipt(s)" in out
+    assert "150 already issued before (nothing issued twice)" in out
+    # Transmission: everything up to the national tier, acknowledged.
+    env = {"RECEIPTS_KEY_PASSPHRASE": "demo-only passphrase, never for real keys"}
+    runner = CliRunner(env=env)
+    listing = json.loads(
+        runner.invoke(main, ["--home", str(root / "640100"), "--json", "transmit", "list"]).stdout
+    )
+    assert [t["status"] for t in listing] == ["acknowledged"]
+    stats = json.loads(
+        runner.invoke(
+            main, ["--home", str(root / "000000"), "--json", "stats", "--by", "issuer"]
+        ).stdout
+    )
+    text = json.dumps(stats, ensure_ascii=False)
+    assert "640100" in text and "640104" in text and "640000" in text
+    # The auditor's PDF verified offline; the payer booked once and was refused a second time.
+    assert re.search(r"VALID    \S+receipt-640100\.pdf  6471\d{4}-0000000151 11409\.50", out)
+    assert "was booked already by 王会计" in out
+    # The withheld receipt was found and named by the tier reconciliation.
+    assert re.search(r"missing\s+6471\d{4}-0000000153\s+888\.00", out)
+    # The closed month was archived and the archive verified; issuing into it was refused.
+    assert re.search(r"OK  \S+640100-archive\.zip: main archive of \d{4}-\d{2}, 153 receipt", out)
+    assert re.search(r"error: period \d{4}-\d{2} is closed; nothing can be issued into it", out)
+    for org in ("000000", "640000", "640100", "640104", "payer"):
+        audit = runner.invoke(main, ["--home", str(root / org), "audit"])
+        assert audit.exit_code == 0, (org, audit.output)
+    # A second run refuses the non-empty folder.
+    code, out = cli("demo", str(root))
+    assert code == 2 and "is not empty; give an empty folder or --force" in out
