@@ -6,9 +6,11 @@ import click
 
 from receipts.commands import (
     archive_cmds,
+    demo,
     issue_cmds,
     ledger_cmds,
     pki_cmds,
+    reconcile_cmds,
     render_cmds,
     stats_cmds,
     transmit_cmds,
@@ -23,10 +25,12 @@ def register(group: click.Group) -> None:
     """Attach every sub-command to the ``receipts`` group."""
     workspace_cmds.register(group)
     archive_cmds.register(group)
+    demo.register(group)
     issue_cmds.register(group)
     ledger_cmds.register(group)
     pki_cmds.register(group)
     render_cmds.register(group)
     verify_cmds.register(group)
+    reconcile_cmds.register(group)
     transmit_cmds.register(group)
     stats_cmds.register(group)

@@ -1,0 +1,555 @@
+"""Reconciliation between tiers by number-space summaries (SPEC §6): the pure comparison.
+
+Nothing here touches a database or a file; :mod:`receipts.ledger.reconcile_tiers` feeds it.
+
+**Number space.** For each (issuer, code), receipt numbers are grouped in blocks of
+:data:`BLOCK_SIZE` = 1,024: block *k* holds the numbers *k*·1024 … *k*·1024 + 1023 (number 0
+never exists, so block 0 has at most 1,023 receipts). A block has 1,024 slots in number order; a
+slot is the receipt's SHA-256 digest (32 bytes) or, for a number without a receipt,
+:data:`EMPTY_SLOT` = SHA-256(``b"UDR-EMPTY-SLOT"``). A block summary is the count of its
+receipts, their total and ``hash`` = SHA-256(slot 0 ‖ … ‖ slot 1023). Only non-empty blocks are
+listed. A missing receipt changes its own block and nothing after it.
+
+**Merkle tree.** The Merkle Tree Hash of RFC 6962 §2.1 over the block summaries in (issuer,
+code, index) order: leaf data = UTF-8 ``issuer|code|index|count|total|hash`` (total with two
+decimals, hash in lower-case hex); leaf hash = SHA-256(0x00 ‖ leaf data); an inner node =
+SHA-256(0x01 ‖ left ‖ right), *n* leaves being split at the largest power of two below *n*; no
+leaves hash to SHA-256(""). A series root is that tree over one (issuer, code); the summary root
+over every block of the summary. Each side signs and keeps its root.
+
+**Parts (second round).** A block is cut into :data:`PARTS` = 256 parts of :data:`PART_SIZE` =
+4 slots. A part's fingerprint is the first :data:`FINGERPRINT_BYTES` = 4 bytes of SHA-256 over
+its 4 slots followed by their 4 totals in fen, each an 8-byte big-endian signed integer (0 for an
+empty slot). The side that found a block differing sends its fingerprints of that block; the
+other side lists its receipts in the parts whose fingerprints differ. The requester rebuilds the
+other side's whole block from the listed parts and its own remaining parts and checks it against
+the signed block summary (count, total, hash): a fingerprint collision, or a ledger that changed
+between the rounds, is caught there and the block is asked for in full. So the second round
+carries about 4 slots per difference, not 1,024.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import operator
+import sys
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from itertools import chain, islice, pairwise
+
+from receipts.money import from_fen, to_fen
+
+__all__ = [
+    "BLOCK_SIZE",
+    "EMPTY_SLOT",
+    "FINGERPRINT_BYTES",
+    "PARTS",
+    "PART_SIZE",
+    "Block",
+    "BlockKey",
+    "BlockRequest",
+    "BlockSummary",
+    "Listing",
+    "Slot",
+    "Summary",
+    "TierComparison",
+    "TierFinding",
+    "TierFindingKind",
+    "answer_request",
+    "blocks_of",
+    "compare_summary",
+    "merkle_root",
+    "part_of",
+]
+
+BLOCK_SIZE = 1024
+PART_SIZE = 4
+PARTS = BLOCK_SIZE // PART_SIZE
+FINGERPRINT_BYTES = 4
+EMPTY_SLOT = hashlib.sha256(b"UDR-EMPTY-SLOT").digest()
+_BIG_ENDIAN = sys.byteorder == "big"
+_SLOTS, _FENS = 32 * PART_SIZE, 8 * PART_SIZE  # bytes of a part's slots and of its totals
+assert array("I").itemsize == FINGERPRINT_BYTES  # fingerprints are compared as "I" arrays
+_EMPTY_BLOCK = EMPTY_SLOT * BLOCK_SIZE
+
+
+@dataclass(frozen=True, order=True)
+class BlockKey:
+    """Which block: issuer, receipt code and block index (numbers index·1024 … +1023)."""
+
+    issuer: str
+    """The federation that issued the receipts."""
+    code: str
+    """Receipt code."""
+    index: int
+    """Block index: number // 1024."""
+
+    @property
+    def first(self) -> int:
+        """First number of the block."""
+        return self.index * BLOCK_SIZE
+
+    @property
+    def last(self) -> int:
+        """Last number of the block."""
+        return self.first + BLOCK_SIZE - 1
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.code} block {self.index} ({self.first:010d}-{self.last:010d})"
+
+
+def part_of(number: int) -> int:
+    """The part (0-255) of its block a number falls in."""
+    return (number % BLOCK_SIZE) // PART_SIZE
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A receipt as reconciliation sees it: where it sits in the number space and its digest."""
+
+    issuer: str
+    """Issuing federation."""
+    code: str
+    """Receipt code."""
+    number: int
+    """Receipt number."""
+    digest: str
+    """SHA-256 of its signed XML, lower-case hex."""
+    total: Decimal
+    """Its total (negative for a red receipt)."""
+
+    @property
+    def key(self) -> BlockKey:
+        """Its block."""
+        return BlockKey(self.issuer, self.code, self.number // BLOCK_SIZE)
+
+
+@dataclass(frozen=True)
+class BlockSummary:
+    """What one side states about a block: count, total and the hash over its 1,024 slots."""
+
+    key: BlockKey
+    """Which block."""
+    count: int
+    """Receipts in it."""
+    total: Decimal
+    """Their total."""
+    hash: str
+    """SHA-256 over its slots, lower-case hex."""
+
+    def leaf(self) -> bytes:
+        """The block's leaf data in the Merkle tree."""
+        k = self.key
+        return f"{k.issuer}|{k.code}|{k.index}|{self.count}|{self.total:.2f}|{self.hash}".encode()
+
+    def agrees(self, other: BlockSummary) -> bool:
+        """Same count, total and hash."""
+        return (self.count, self.total, self.hash) == (other.count, other.total, other.hash)
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """RFC 6962 Merkle Tree Hash over ``leaves`` (leaf data, not yet hashed)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    return _mth([hashlib.sha256(b"\x00" + leaf).digest() for leaf in leaves])
+
+
+def _mth(hashes: Sequence[bytes]) -> bytes:
+    if len(hashes) == 1:
+        return hashes[0]
+    split = 1 << ((len(hashes) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + _mth(hashes[:split]) + _mth(hashes[split:])).digest()
+
+
+class Block:
+    """The receipts of one block on this side, in number order, with its summary.
+
+    Built from the ledger (numbers, concatenated digests, totals) or from :class:`Slot` values;
+    both paths hash the same way. ``totals`` may be the comma-separated text the database
+    aggregated: it is only parsed when a listing or fingerprints need it.
+    """
+
+    def __init__(
+        self,
+        key: BlockKey,
+        numbers: list[int],
+        digests: bytes,
+        totals: list[int] | str,
+        total_fen: int | None = None,
+    ) -> None:
+        if len(digests) != 32 * len(numbers):
+            raise ValueError(f"{key}: {len(numbers)} numbers but {len(digests)} digest bytes")
+        if not all(map(operator.lt, numbers, islice(numbers, 1, None))):
+            order = sorted(range(len(numbers)), key=numbers.__getitem__)
+            numbers = [numbers[i] for i in order]
+            digests = b"".join(digests[32 * i : 32 * i + 32] for i in order)
+            parsed = [int(t) for t in totals.split(",")] if isinstance(totals, str) else totals
+            totals = [parsed[i] for i in order]
+            if any(a == b for a, b in pairwise(numbers)):
+                raise ValueError(f"{key}: a number appears twice")
+        if numbers and not key.first <= numbers[0] <= numbers[-1] <= key.last:
+            raise ValueError(f"{key}: numbers {numbers[0]}-{numbers[-1]} lie outside it")
+        self.key = key
+        self.numbers = numbers
+        self.digests = digests
+        self._totals = totals
+        self._total_fen = total_fen
+        self._hash: bytes | None = None
+
+    @classmethod
+    def from_slots(cls, key: BlockKey, slots: Iterable[Slot]) -> Block:
+        """A block from slots (all of it, in any order)."""
+        ordered = sorted(slots, key=lambda s: s.number)
+        return cls(
+            key,
+            [s.number for s in ordered],
+            b"".join(bytes.fromhex(s.digest) for s in ordered),
+            [to_fen(s.total) for s in ordered],
+        )
+
+    @property
+    def totals_fen(self) -> list[int]:
+        """Each receipt's total in fen, in number order."""
+        if isinstance(self._totals, str):
+            self._totals = list(map(int, self._totals.split(","))) if self._totals else []
+        return self._totals
+
+    @property
+    def total_fen(self) -> int:
+        """The block's total in fen."""
+        if self._total_fen is None:
+            self._total_fen = sum(self.totals_fen)
+        return self._total_fen
+
+    @property
+    def hash(self) -> bytes:
+        """SHA-256 over the 1,024 slots."""
+        if self._hash is None:
+            self._hash = hashlib.sha256(self._slots_bytes()).digest()
+        return self._hash
+
+    def _slots_bytes(self) -> bytes:
+        numbers, first, digests = self.numbers, self.key.first, self.digests
+        if not numbers:
+            return _EMPTY_BLOCK
+        low, high = numbers[0], numbers[-1]
+        pieces, at, after = [EMPTY_SLOT * (low - first)], 0, low  # digests taken, next number
+        for hole in sorted(set(range(low, high + 1)).difference(numbers)):  # found in C
+            taken = hole - after
+            pieces += [digests[32 * at : 32 * (at + taken)], EMPTY_SLOT]
+            at, after = at + taken, hole + 1
+        pieces += [digests[32 * at :], EMPTY_SLOT * (first + BLOCK_SIZE - 1 - high)]
+        return b"".join(pieces)
+
+    def summary(self) -> BlockSummary:
+        """The block's summary."""
+        return BlockSummary(self.key, len(self.numbers), from_fen(self.total_fen), self.hash.hex())
+
+    def fingerprints(self) -> bytes:
+        """The 256 part fingerprints, 4 bytes each, in part order."""
+        slots, totals = self._slots_bytes(), array("q", bytes(8 * BLOCK_SIZE))
+        numbers, first = self.numbers, self.key.first
+        if numbers and numbers[-1] - numbers[0] + 1 == len(numbers):
+            totals[numbers[0] - first : numbers[-1] - first + 1] = array("q", self.totals_fen)
+        else:
+            for number, fen in zip(numbers, self.totals_fen, strict=True):
+                totals[number - first] = fen
+        if not _BIG_ENDIAN:
+            totals.byteswap()
+        fens, sha, size = totals.tobytes(), hashlib.sha256, FINGERPRINT_BYTES
+        return b"".join([
+            sha(slots[_SLOTS * p : _SLOTS * p + _SLOTS] + fens[_FENS * p : _FENS * p + _FENS])
+            .digest()[:size]
+            for p in range(PARTS)
+        ])  # fmt: skip
+
+    def span(self, part: int) -> tuple[int, int]:
+        """Positions ``[i, j)`` in :attr:`numbers` of the receipts in ``part``."""
+        low = self.key.first + part * PART_SIZE
+        return bisect_left(self.numbers, low), bisect_left(self.numbers, low + PART_SIZE)
+
+    def slots(self, parts: frozenset[int] | None = None) -> list[Slot]:
+        """The block's receipts (only those in ``parts`` when given), in number order."""
+        k, numbers, fens, digests = self.key, self.numbers, self.totals_fen, self.digests
+        where = (
+            range(len(numbers)) if parts is None
+            else chain.from_iterable(range(*self.span(p)) for p in sorted(parts))
+        )  # fmt: skip
+        return [
+            Slot(
+                k.issuer, k.code, numbers[i], digests[32 * i : 32 * i + 32].hex(), from_fen(fens[i])
+            )
+            for i in where
+        ]
+
+
+def blocks_of(slots: Iterable[Slot]) -> list[Block]:
+    """Group slots into blocks, in (issuer, code, index) order (tests and small sets)."""
+    grouped: dict[BlockKey, list[Slot]] = {}
+    for slot in slots:
+        grouped.setdefault(slot.key, []).append(slot)
+    return [Block.from_slots(key, grouped[key]) for key in sorted(grouped)]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The receipts one side lists for a block the other side asked about."""
+
+    parts: frozenset[int] | None
+    """The parts listed; None for the whole block."""
+    slots: tuple[Slot, ...]
+    """Every receipt of this side in those parts."""
+
+
+@dataclass(frozen=True)
+class BlockRequest:
+    """A block the requester wants listed, with its own fingerprints of it."""
+
+    key: BlockKey
+    """Which block."""
+    fingerprints: bytes | None
+    """The requester's 256 part fingerprints; None asks for the whole block."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One side's signed statement of its number space (a summary file's content)."""
+
+    org: str
+    """Whose ledger."""
+    issuers: tuple[str, ...]
+    """The issuers it covers (an issuer without receipts has no blocks)."""
+    blocks: tuple[BlockSummary, ...]
+    """Non-empty blocks in (issuer, code, index) order."""
+    listings: Mapping[BlockKey, Listing] = field(default_factory=dict)
+    """Listings of the blocks a request asked for."""
+    deferred: tuple[BlockKey, ...] = ()
+    """Requested blocks not listed (the file would have grown too large): ask again."""
+
+    @functools.cached_property
+    def root(self) -> str:
+        """Merkle root over every block, hex."""
+        return merkle_root([b.leaf() for b in self.blocks]).hex()
+
+    def series_roots(self) -> dict[tuple[str, str], str]:
+        """Merkle root per (issuer, code), hex."""
+        series: dict[tuple[str, str], list[bytes]] = {}
+        for block in self.blocks:
+            series.setdefault((block.key.issuer, block.key.code), []).append(block.leaf())
+        return {key: merkle_root(leaves).hex() for key, leaves in series.items()}
+
+
+def answer_request(block: Block, request: BlockRequest) -> Listing:
+    """The listing of ``block`` that answers ``request``: the parts whose fingerprints differ."""
+    if request.fingerprints is None:
+        return Listing(None, tuple(block.slots()))
+    if len(request.fingerprints) != PARTS * FINGERPRINT_BYTES:
+        raise ValueError(f"{request.key}: fingerprints must be {PARTS * FINGERPRINT_BYTES} bytes")
+    ours, theirs = array("I", block.fingerprints()), array("I", request.fingerprints)
+    parts = frozenset(p for p, (a, b) in enumerate(zip(ours, theirs, strict=True)) if a != b)
+    return Listing(parts, tuple(block.slots(parts)))
+
+
+class TierFindingKind(StrEnum):
+    """What a tier reconciliation found."""
+
+    MISSING = "missing"
+    """In the file, not here."""
+    EXTRA = "extra"
+    """Here, not in the file."""
+    DIFFERING = "differing"
+    """Same code and number, another digest or amount."""
+    BLOCK_DIFFERS = "block-differs"
+    """A block differs and the file lists none of it yet: requested."""
+    BLOCK_ONLY_IN_FILE = "block-only-in-file"
+    """A block only the file has, not listed yet: requested."""
+    INCONSISTENT_FILE = "inconsistent-file"
+    """The file contradicts itself (a listing or root does not match its summaries)."""
+
+
+@dataclass(frozen=True)
+class TierFinding:
+    """One discrepancy between this ledger and a summary file."""
+
+    kind: TierFindingKind
+    """What was found."""
+    block: BlockKey
+    """The block it is in."""
+    number: int | None = None
+    """The receipt number, for receipt-level findings."""
+    there: Slot | None = None
+    """The receipt as the file states it."""
+    here: Slot | None = None
+    """The receipt as this ledger holds it."""
+    detail: str = ""
+    """What differs, in words."""
+
+    @property
+    def message(self) -> str:
+        """One line for people."""
+        what = str(self.block) if self.number is None else f"{self.block.code}-{self.number:010d}"
+        return f"{what}: {_SAYS[self.kind]}" + (f" ({self.detail})" if self.detail else "")
+
+
+_SAYS = {
+    TierFindingKind.MISSING: "in the file, not here",
+    TierFindingKind.EXTRA: "here, not in the file",
+    TierFindingKind.DIFFERING: "differs",
+    TierFindingKind.BLOCK_DIFFERS: "block differs; its listing is requested",
+    TierFindingKind.BLOCK_ONLY_IN_FILE: "block only in the file; its listing is requested",
+    TierFindingKind.INCONSISTENT_FILE: "the file is inconsistent",
+}
+
+
+@dataclass
+class TierComparison:
+    """The outcome of comparing a summary with this ledger's blocks."""
+
+    findings: list[TierFinding] = field(default_factory=list)
+    """Every discrepancy, ordered by code, number and issuer."""
+    requests: list[BlockRequest] = field(default_factory=list)
+    """Blocks the other side must list (the second round)."""
+    blocks_theirs: int = 0
+    """Blocks in the file."""
+    blocks_ours: int = 0
+    """Blocks here, for the same issuers."""
+    blocks_agreeing: int = 0
+    """Blocks equal on both sides."""
+    receipts_listed: int = 0
+    """Receipts the file lists."""
+
+    @property
+    def discrepancies(self) -> bool:
+        """True when anything differs or is still unresolved."""
+        return bool(self.findings)
+
+
+def compare_summary(theirs: Summary, ours: Iterable[Block]) -> TierComparison:
+    """Compare the other side's summary with this side's blocks (any order, same issuers).
+
+    Blocks only here are named receipt by receipt at once; differing blocks and blocks only in
+    the file are resolved from the file's listings when it has them, otherwise requested.
+    """
+    result = TierComparison(blocks_theirs=len(theirs.blocks))
+    result.receipts_listed = sum(len(listing.slots) for listing in theirs.listings.values())
+    pending = {block.key: block for block in theirs.blocks}
+    scope = set(theirs.issuers)
+    for block in ours:
+        if block.key.issuer not in scope:
+            continue
+        result.blocks_ours += 1
+        there = pending.pop(block.key, None)
+        if there is None:
+            result.findings += [_receipt(TierFindingKind.EXTRA, None, s) for s in block.slots()]
+        elif there.agrees(block.summary()):
+            result.blocks_agreeing += 1
+        else:
+            _differing(theirs, there, block, result)
+    for there in pending.values():
+        _differing(theirs, there, None, result)
+    result.requests.sort(key=lambda r: r.key)
+    result.findings.sort(key=lambda f: (f.block, f.number or 0, f.kind.value))
+    return result
+
+
+def _receipt(
+    kind: TierFindingKind, there: Slot | None, here: Slot | None, detail: str = ""
+) -> TierFinding:
+    slot = there or here
+    assert slot is not None
+    return TierFinding(kind, slot.key, slot.number, there, here, detail)
+
+
+def _differing(
+    theirs: Summary, there: BlockSummary, ours: Block | None, out: TierComparison
+) -> None:
+    listing = theirs.listings.get(there.key)
+    if listing is not None:
+        request = _resolve(there, listing, ours, out.findings)
+        if request is None:
+            return
+    else:
+        request = BlockRequest(there.key, None if ours is None else ours.fingerprints())
+    out.requests.append(request)
+    if ours is None:
+        detail = f"{there.count} receipt(s), total {there.total:.2f} in the file"
+        out.findings.append(
+            TierFinding(TierFindingKind.BLOCK_ONLY_IN_FILE, there.key, detail=detail)
+        )
+    else:
+        mine = ours.summary()
+        detail = (
+            f"file {there.count} receipt(s), total {there.total:.2f}; "
+            f"here {mine.count}, total {mine.total:.2f}"
+        )
+        out.findings.append(TierFinding(TierFindingKind.BLOCK_DIFFERS, there.key, detail=detail))
+
+
+def _resolve(
+    there: BlockSummary, listing: Listing, ours: Block | None, findings: list[TierFinding]
+) -> BlockRequest | None:
+    """Name the receipts behind a listed block. The file's listed parts and this side's other
+    parts must rebuild the file's block summary; if they do not, the block is asked for in full
+    (it changed between the rounds, or fingerprints collided), or, when it was listed in full
+    already, the file contradicts itself."""
+    rebuilt = _rebuild(there.key, listing, ours)
+    if not rebuilt.summary().agrees(there):
+        if listing.parts is not None:
+            return BlockRequest(there.key, None)
+        why = "its listing does not reproduce its block summary"
+        findings.append(TierFinding(TierFindingKind.INCONSISTENT_FILE, there.key, detail=why))
+        return None
+    mine = ours.slots(listing.parts) if ours is not None else []
+    here = {s.number: s for s in mine}
+    for slot in listing.slots:
+        own = here.pop(slot.number, None)
+        if own is None:
+            findings.append(_receipt(TierFindingKind.MISSING, slot, None))
+        elif (own.digest, own.total) != (slot.digest, slot.total):
+            findings.append(
+                _receipt(TierFindingKind.DIFFERING, slot, own, _what_differs(slot, own))
+            )
+    findings += [_receipt(TierFindingKind.EXTRA, None, s) for s in here.values()]
+    return None
+
+
+def _rebuild(key: BlockKey, listing: Listing, ours: Block | None) -> Block:
+    """The other side's block: its listed parts, and this side's receipts in the other parts,
+    assembled in number order from slices (no work per receipt outside the listed parts)."""
+    if ours is None or listing.parts is None:
+        return Block.from_slots(key, listing.slots)
+    listed: dict[int, list[Slot]] = {}
+    for slot in sorted(listing.slots, key=lambda s: s.number):
+        listed.setdefault(part_of(slot.number), []).append(slot)
+    numbers: list[int] = []
+    digests: list[bytes] = []
+    totals: list[int] = []
+    done, fens = 0, ours.totals_fen
+    for part in sorted(listing.parts):
+        start, end = ours.span(part)
+        numbers += ours.numbers[done:start]
+        digests.append(ours.digests[32 * done : 32 * start])
+        totals += fens[done:start]
+        for slot in listed.get(part, ()):
+            numbers.append(slot.number)
+            digests.append(bytes.fromhex(slot.digest))
+            totals.append(to_fen(slot.total))
+        done = end
+    numbers += ours.numbers[done:]
+    digests.append(ours.digests[32 * done :])
+    totals += fens[done:]
+    return Block(key, numbers, b"".join(digests), totals)
+
+
+def _what_differs(there: Slot, here: Slot) -> str:
+    parts: list[str] = []
+    if there.digest != here.digest:
+        parts.append(f"digest {there.digest[:12]}… in the file, {here.digest[:12]}… here")
+    if there.total != here.total:
+        parts.append(f"total {there.total:.2f} in the file, {here.total:.2f} here")
+    return "; ".join(parts)

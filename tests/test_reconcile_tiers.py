@@ -1,0 +1,247 @@
+"""Tier reconciliation through the ledger (SQLite and PostgreSQL) and the CLI: signed summaries,
+requests, the two-round exchange naming a withheld receipt."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+from sqlalchemy import delete, insert, update
+
+from receipts.documents import InvalidSignedDocument
+from receipts.errors import InvalidInput
+from receipts.ledger.database import Database, default_url
+from receipts.ledger.models import Event, ReceiptRow
+from receipts.ledger.reconcile import Slot, TierFindingKind, blocks_of
+from receipts.ledger.reconcile_tiers import (
+    ledger_blocks,
+    make_summary,
+    read_request,
+    read_summary,
+    reconcile_tiers,
+)
+from receipts.ledger.schema import initialise
+from receipts.money import from_fen
+from tests.conftest import PgSchemas
+from tests.tier_pki import tier_pki
+from tests.workspaces import federation, receipts
+
+CODE = "64710126"
+AT = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
+
+
+def row(number: int, issuer: str = "640100", code: str = CODE, **kw: Any) -> dict[str, Any]:
+    """A synthetic receipt row: reconciliation reads only code, number, digest, total, issuer."""
+    values: dict[str, Any] = {
+        "code": code, "number": number, "issuer": issuer, "kind": "normal", "issued_at": AT,
+        "period": "2026-10", "check_code": "abc123", "payer_name": "宁夏贺兰山实业有限公司",
+        "payer_kind": "enterprise", "payer_id": "91640100MA7600001J",
+        "total_fen": 10_000 + number % 977, "original_code": None, "original_number": None,
+        "xml": b"<Receipt/>",
+        "digest": hashlib.sha256(f"{code}-{number}-{issuer}".encode()).hexdigest(),
+    }  # fmt: skip
+    values.update(kw)
+    return values
+
+
+def add_receipts(db: Database, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert synthetic receipt rows directly (no events: reconciliation needs none)."""
+    batch = list(rows)
+    with db.engine.begin() as conn:
+        conn.execute(insert(ReceiptRow), batch)
+
+
+@pytest.fixture
+def other_db(
+    ledger_db: Database, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Database]:
+    """A second ledger (640000's) on the same back end as ``ledger_db``."""
+    if ledger_db.is_sqlite:
+        url = f"sqlite:///{tmp_path / 'province.sqlite'}"
+    else:
+        schemas: PgSchemas = request.getfixturevalue("pg_schemas")
+        url = schemas.new()
+    db = Database(url)
+    initialise(db, "640000")
+    yield db
+    db.dispose()
+
+
+def test_ledger_blocks_match_the_pure_summary(ledger_db: Database) -> None:
+    numbers = [n for n in range(1, 3000) if n % 97] + [5000, 70_000]
+    random.Random(7).shuffle(numbers)  # insertion order must not matter
+    rows = [row(n) for n in numbers] + [row(n, "640104", "64710226") for n in range(1, 40)]
+    rows.append(row(3001, total_fen=-20_000, kind="reversal"))
+    add_receipts(ledger_db, rows)
+    slots = [Slot(r["issuer"], r["code"], r["number"], r["digest"], from_fen(r["total_fen"]))
+             for r in rows]  # fmt: skip
+    with ledger_blocks(ledger_db, ["640100", "640104"]) as (events, blocks):
+        from_db = sorted((b.summary() for b in blocks), key=lambda b: b.key)
+    assert events == 0
+    assert from_db == [b.summary() for b in blocks_of(slots)]
+    with ledger_blocks(ledger_db, ["640104"]) as (_, blocks):
+        assert {b.key.issuer for b in blocks} == {"640104"}
+
+
+def test_summary_is_signed_verified_and_recorded(ledger_db: Database) -> None:
+    pki = tier_pki()
+    add_receipts(ledger_db, [row(n) for n in range(1, 2100)])
+    result = make_summary(ledger_db, pki.signers["640000"], ["640100"])
+    summary, problems = read_summary(result.document, pki.validator())
+    assert problems == [] and summary.root == result.summary.root
+    assert (summary.org, summary.issuers, len(summary.blocks)) == ("640000", ("640100",), 3)
+    assert result.receipts == 2099
+    root = etree.fromstring(result.document)
+    ns = {"r": "urn:union-dues-receipt:reconciliation:1"}
+    assert root.findtext("r:Root", namespaces=ns) == summary.root
+    assert root.find("r:Series", ns).get("receipts") == "2099"  # type: ignore[union-attr]
+    with ledger_db.read() as session:
+        event = session.query(Event).order_by(Event.seq.desc()).first()
+    assert event is not None and event.kind == "reconcile.summary"
+    assert json.loads(event.payload)["root"] == summary.root
+    tampered = result.document.replace(b'count="1023"', b'count="1022"', 1)
+    with pytest.raises(InvalidSignedDocument):
+        read_summary(tampered, pki.validator())
+
+
+def test_a_county_may_not_state_its_citys_receipts(ledger_db: Database) -> None:
+    add_receipts(ledger_db, [row(1)])
+    result = make_summary(ledger_db, tier_pki().signers["640104"], ["640100"])
+    with pytest.raises(InvalidSignedDocument, match="640104 may not state 640100's receipts"):
+        read_summary(result.document, tier_pki().validator())
+
+
+def test_two_rounds_through_two_ledgers(ledger_db: Database, other_db: Database) -> None:
+    """The city (ledger_db) summarises; the province (other_db) lacks one receipt, holds one
+    the city has not, and one with another amount."""
+    pki = tier_pki()
+    city, province = pki.signers["640100"], pki.signers["640000"]
+    add_receipts(ledger_db, [row(n) for n in range(1, 3000)])
+    add_receipts(other_db, [row(n) for n in range(1, 3000) if n != 1500] + [row(3100)])
+    with other_db.engine.begin() as conn:
+        conn.execute(update(ReceiptRow).where(ReceiptRow.number == 7).values(total_fen=1))
+    first = make_summary(ledger_db, city)
+    tiers = reconcile_tiers(other_db, first.document, pki.validator(), "640000", province)
+    c = tiers.comparison
+    assert (c.blocks_theirs, c.blocks_ours, c.blocks_agreeing) == (3, 4, 1)
+    assert [(f.kind, f.number) for f in c.findings] == [
+        (TierFindingKind.BLOCK_DIFFERS, None), (TierFindingKind.BLOCK_DIFFERS, None),
+        (TierFindingKind.EXTRA, 3100),
+    ]  # fmt: skip
+    assert tiers.request is not None
+    to, scope, blocks = read_request(tiers.request)
+    assert (to, scope, [b.key.index for b in blocks]) == ("640100", ("640100",), [0, 1])
+    answer = make_summary(ledger_db, city, request=tiers.request)
+    assert answer.requested == 2 and len(answer.summary.listings) == 2
+    second = reconcile_tiers(other_db, answer.document, pki.validator(), "640000", province)
+    findings = [(f.kind, f.number) for f in second.comparison.findings]
+    assert findings == [
+        (TierFindingKind.DIFFERING, 7), (TierFindingKind.MISSING, 1500),
+        (TierFindingKind.EXTRA, 3100),
+    ]  # fmt: skip
+    assert second.comparison.receipts_listed == 4 + 4 and second.request is None  # 4-7, 1500-1503
+    differing = second.comparison.findings[0]
+    assert differing.there and differing.here and differing.here.total == from_fen(1)
+    # settle the differences: both sides agree, roots equal
+    add_receipts(other_db, [row(1500)])
+    with other_db.engine.begin() as conn:
+        conn.execute(delete(ReceiptRow).where(ReceiptRow.number == 3100))
+        conn.execute(update(ReceiptRow).where(ReceiptRow.number == 7).values(total_fen=10_007))
+    again = reconcile_tiers(other_db, first.document, pki.validator(), "640000", province)
+    assert not again.comparison.discrepancies and again.our_root == first.summary.root
+
+
+def test_requests_are_checked(ledger_db: Database) -> None:
+    with pytest.raises(InvalidInput, match="reconciliation request"):
+        read_request(b"<ReconciliationRequest/>")
+    add_receipts(ledger_db, [row(1)])
+    other = make_summary(ledger_db, tier_pki().signers["640000"], ["640100"])
+    with pytest.raises(InvalidInput, match="not a reconciliation request"):
+        make_summary(ledger_db, tier_pki().signers["640100"], request=other.document)
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tiers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A city and a province workspace, with ledgers on one back end, holding the same 2,500
+    synthetic receipts of the city except one the province never got."""
+    out: dict[str, Any] = {}
+    for name, org in (("city", "640100"), ("province", "640000")):
+        home = tmp_path / name
+        federation(home, org)
+        url = default_url(home)
+        if request.param == "postgresql":
+            schemas: PgSchemas = request.getfixturevalue("pg_schemas")
+            url = schemas.new()
+        db = Database(url)
+        initialise(db, org)
+        withheld = 2222 if name == "province" else -1
+        add_receipts(db, [row(n) for n in range(1, 2501) if n != withheld])
+        db.dispose()
+        out[name] = (home, None if request.param == "sqlite" else url)
+    yield out
+
+
+def test_cli_two_rounds_name_the_withheld_receipt(tiers: dict[str, Any], tmp_path: Path) -> None:
+    (city, city_db), (province, province_db) = tiers["city"], tiers["province"]
+    first = tmp_path / "city.xml"
+    made = receipts(city, "reconcile", "summary", "-o", str(first), db=city_db)
+    assert made.exit_code == 0, made.output
+    assert made.stdout.startswith(f"wrote {first} (")
+    assert "2,500 receipt(s) in 3 block(s) of 640100" in made.stdout
+    compared = receipts(province, "reconcile", "tiers", "--with", str(first), db=province_db)
+    assert compared.exit_code == 1, compared.output
+    assert "compared 3 block(s) of 640100 with 3 here: 2 agree" in compared.stdout
+    request = tmp_path / "city.request.xml"
+    assert f"request for 1 block(s) written to {request}" in compared.stdout
+    answered = tmp_path / "city-2.xml"
+    made = receipts(city, "reconcile", "summary", "--blocks", str(request), "-o", str(answered),
+                    db=city_db)  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert "listed 4 receipt(s) of 1 of the 1 requested block(s)" in made.stdout
+    csv_path = tmp_path / "findings.csv"
+    named = receipts(province, "--json", "reconcile", "tiers", "--with", str(answered),
+                     "--csv", str(csv_path), db=province_db)  # fmt: skip
+    assert named.exit_code == 1, named.output
+    data = json.loads(named.stdout)
+    assert [(f["kind"], f["receipt"]) for f in data["findings"]] == [
+        ("missing", f"{CODE}-0000002222")
+    ]
+    assert data["request"] is None and data["receipts_listed"] == 4
+    assert data["file_bytes"] == answered.stat().st_size
+    lines = csv_path.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("kind,issuer,code,block,number,receipt,file_digest")
+    assert lines[1].startswith(f"missing,640100,{CODE},2,2222,{CODE}-0000002222,")
+    # the city compares the province's summary of the city's receipts: one extra there
+    back = tmp_path / "province.xml"
+    assert receipts(province, "reconcile", "summary", "--issuer", "640100", "-o", str(back),
+                    db=province_db).exit_code == 0  # fmt: skip
+    city_side = receipts(city, "reconcile", "tiers", "--with", str(back), db=city_db)
+    assert city_side.exit_code == 1 and "request for 1 block(s)" in city_side.stdout
+
+
+def test_cli_agreement_exits_0(tiers: dict[str, Any], tmp_path: Path) -> None:
+    (city, city_db), (province, province_db) = tiers["city"], tiers["province"]
+    first = tmp_path / "city.xml"
+    assert receipts(city, "reconcile", "summary", "-o", str(first), db=city_db).exit_code == 0
+    db = Database(province_db or default_url(province))
+    add_receipts(db, [row(2222)])
+    db.dispose()
+    result = receipts(
+        province, "reconcile", "tiers", "--with", str(first), "--json", db=province_db
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["agree"] is True
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(first.read_bytes().replace(b"<Org>640100</Org>", b"<Org>640104</Org>"))
+    refused = receipts(province, "reconcile", "tiers", "--with", str(bad), db=province_db)
+    assert refused.exit_code == 1 and refused.stderr.startswith("error: reconciliation summary:")
