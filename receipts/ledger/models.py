@@ -172,7 +172,11 @@ class ReceiptRow(Base):
     original_number: Mapped[int | None] = mapped_column(BigInteger)
     xml: Mapped[bytes] = mapped_column(LargeBinary)
 
-    __table_args__ = (Index("receipts_original", "original_code", "original_number"),)
+    __table_args__ = (
+        Index("receipts_original", "original_code", "original_number"),
+        # Covering index: reconciliation's block summaries read it alone, not the XML rows.
+        Index("receipts_reconcile", "code", "number", "issuer", "digest", "total_fen"),
+    )
 
 
 class ReceiptItemRow(Base):
