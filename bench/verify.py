@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--pdf", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     pki = tier_pki()
     xmls = receipts(args.n)
@@ -53,11 +54,6 @@ def main() -> None:
         folder = Path(tmp)
         root_pem = folder / "root.pem"
         root_pem.write_bytes(certificates_to_pem([pki.root]))
-        start = time.perf_counter()
-        for data in xmls:
-            XAdESVerifier().verify(data, ca_pem_file=str(root_pem))
-        bare = args.n / (time.perf_counter() - start)
-        print(f"bare signxml XAdESVerifier (1 process): {bare:8.0f} receipts/s")
         xml_dir = folder / "xml"
         xml_dir.mkdir()
         paths = []
@@ -65,14 +61,21 @@ def main() -> None:
             path = xml_dir / f"{i:06d}.xml"
             path.write_bytes(data)
             paths.append(path)
-        start = time.perf_counter()
-        results = list(verify_files(paths, pki.bundle, workers=args.workers))
-        ours = args.n / (time.perf_counter() - start)
-        assert all(r.valid for r in results)
-        print(
-            f"receipts verify, XML ({args.workers} workers): {ours:8.0f} receipts/s  "
-            f"ratio {ours / bare:.2f}x (target >= 2x)"
-        )
+        # Alternating rounds, best of each: the machine's load moves; the ratio should not.
+        bare = ours = 0.0
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            for data in xmls:
+                XAdESVerifier().verify(data, ca_pem_file=str(root_pem))
+            bare = max(bare, args.n / (time.perf_counter() - start))
+            start = time.perf_counter()
+            results = list(verify_files(paths, pki.bundle, workers=args.workers))
+            ours = max(ours, args.n / (time.perf_counter() - start))
+            assert all(r.valid for r in results)
+        print(f"bare signxml XAdESVerifier (1 process): {bare:8.0f} receipts/s "
+              f"(best of {args.rounds})")
+        print(f"receipts verify, XML ({args.workers} workers): {ours:8.0f} receipts/s  "
+              f"ratio {ours / bare:.2f}x (target >= 2x)")
         pdf_dir = folder / "pdf"
         pdf_dir.mkdir()
         pdfs = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -81,7 +82,9 @@ def verify_files(
         for path in files:
             yield verify_file(path, validator, font)
         return
-    context = multiprocessing.get_context("forkserver")
+    # Fork is fast (the workers inherit the loaded libraries) but only safe without other
+    # threads; otherwise start workers from a clean server process.
+    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init, initargs=(bundle.to_pem(), font)
     ) as pool:

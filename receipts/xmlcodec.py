@@ -7,6 +7,7 @@ signature. Parsing validates against the schema, then checks what a schema canno
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ from receipts.errors import InvalidInput, InvalidReceipt, SchemaError
 from receipts.identifiers import format_number
 from receipts.model import Item, Organisation, Payer, QRSeal, Receipt, ReceiptRef
 from receipts.money import format_amount, parse_amount
-from receipts.tiers import ReceiptKind
+from receipts.tiers import PayerKind, ReceiptKind, Tier
 from schemas import RECEIPT_NS, load_schema
 from signing.xmlparse import UnsafeXML, parse_untrusted
 
@@ -125,21 +126,21 @@ def receipt_from_element(root: etree._Element) -> Receipt:
     issuer_el = _one(root, "Issuer")
     issuer = _at(
         issuer_el,
-        lambda: Organisation(
-            code=_text(issuer_el, "OrgCode"),
-            name=_text(issuer_el, "Name"),
-            tier=_text(issuer_el, "Tier"),  # type: ignore[arg-type]
-            uscc=_opt(issuer_el, "USCC"),
+        lambda: _organisation(
+            _text(issuer_el, "OrgCode"),
+            _text(issuer_el, "Name"),
+            _text(issuer_el, "Tier"),
+            _opt(issuer_el, "USCC"),
         ),
     )
     payer_el = _one(root, "Payer")
     payer = _at(
         payer_el,
-        lambda: Payer(
-            name=_text(payer_el, "Name"),
-            kind=_text(payer_el, "Kind"),  # type: ignore[arg-type]
-            uscc=_opt(payer_el, "USCC"),
-            other_id=_opt(payer_el, "OtherId"),
+        lambda: _payer(
+            _text(payer_el, "Name"),
+            _text(payer_el, "Kind"),
+            _opt(payer_el, "USCC"),
+            _opt(payer_el, "OtherId"),
         ),
     )
     items = tuple(_item(el) for el in _one(root, "Items").iterchildren(_R + "Item"))
@@ -199,6 +200,18 @@ def qr_payload(receipt: Receipt, key_id: str) -> bytes:
     fields = ["UDR1", receipt.code, receipt.formatted_number, receipt.check_code, day, amount,
               receipt.issuer.code, key_id]
     return "|".join(fields).encode("utf-8")
+
+
+# A batch of receipts repeats a few issuers and payers; validating each once is enough (the
+# objects are immutable, and an invalid one raises, so nothing invalid is ever cached).
+@functools.lru_cache(maxsize=4096)
+def _organisation(code: str, name: str, tier: str, uscc: str | None) -> Organisation:
+    return Organisation(code=code, name=name, tier=Tier(tier), uscc=uscc)
+
+
+@functools.lru_cache(maxsize=4096)
+def _payer(name: str, kind: str, uscc: str | None, other_id: str | None) -> Payer:
+    return Payer(name=name, kind=PayerKind(kind), uscc=uscc, other_id=other_id)
 
 
 def _item(el: etree._Element) -> Item:

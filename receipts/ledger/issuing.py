@@ -60,6 +60,8 @@ __all__ = [
 #: Receipts per transaction in a batch: each chunk commits (and signs the chain head) on its own,
 #: so a crash loses at most the chunk in flight, which a rerun then issues.
 CHUNK = 500
+#: Within a chunk, rows go to the database in slices of this many receipts.
+_INSERT_EVERY = 100
 
 
 class ReusedReference(InvalidInput):
@@ -209,6 +211,9 @@ def _issue_chunk(
             signed = issuer.pool.sign(receipts)
             for (n, request), receipt, xml in zip(fresh, receipts, signed, strict=True):
                 outcomes[n] = rows.add(state, receipt, xml, request)
+                if len(rows.receipts) == _INSERT_EVERY:
+                    # The database works on these while the workers sign the next ones.
+                    rows.insert(session)
             rows.insert(session)
         sign_head(session, state, issuer.pool.signer)
     return [outcomes[n] for n in range(len(requests))]
@@ -262,6 +267,7 @@ class _Rows:
         return IssueOutcome(receipt.ref, digest, format_amount(receipt.total), client_ref)
 
     def insert(self, session: Session) -> None:
+        """Insert what was added since the last call."""
         for table, rows in (
             (Event, self.events),
             (ReceiptRow, self.receipts),
@@ -270,6 +276,7 @@ class _Rows:
         ):
             if rows:
                 session.execute(insert(table), rows)
+                rows.clear()
 
 
 def receipt_event_payload(
