@@ -62,34 +62,52 @@ def ours(url: str, tmp: Path, n: int, workers: int) -> float:
     return n / elapsed
 
 
+def _pg_url(base: str) -> tuple[str, str]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}", schema
+
+
+def _drop(base: str, schema: str) -> None:
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pg", default=os.environ.get("RECEIPTS_TEST_PG_URL"))
     args = parser.parse_args()
     tier_pki()
-    baseline = bare_signxml(args.n)
-    print(f"bare signxml XAdES sign (1 process): {baseline:8.0f} receipts/s")
-    with tempfile.TemporaryDirectory() as tmp:
-        rate = ours(f"sqlite:///{tmp}/ledger.sqlite", Path(tmp), args.n, args.workers)
-        print(f"issue_batch, SQLite ({args.workers} workers): {rate:8.0f} receipts/s  "
-              f"ratio {rate / baseline:.2f}x (target >= 0.7x)")
-        if args.pg:
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-            try:
-                sep = "&" if "?" in args.pg else "?"
-                url = f"{args.pg}{sep}options=-csearch_path%3D{schema}"
-                rate = ours(url, Path(tmp), args.n, args.workers)
-                print(f"issue_batch, PostgreSQL ({args.workers} workers): {rate:8.0f} "
-                      f"receipts/s  ratio {rate / baseline:.2f}x (target >= 0.7x)")
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                admin.dispose()
+    # Alternating rounds, best of each: the machine's load moves; the ratio should not.
+    best = {"bare": 0.0, "sqlite": 0.0, "pg": 0.0}
+    for round_ in range(args.rounds):
+        best["bare"] = max(best["bare"], bare_signxml(args.n))
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/ledger.sqlite"
+            best["sqlite"] = max(best["sqlite"], ours(url, Path(tmp), args.n, args.workers))
+            if args.pg:
+                pg_url, schema = _pg_url(args.pg)
+                try:
+                    best["pg"] = max(best["pg"], ours(pg_url, Path(tmp), args.n, args.workers))
+                finally:
+                    _drop(args.pg, schema)
+        del round_
+    baseline = best["bare"]
+    print(f"bare signxml XAdES sign (1 process): {baseline:8.0f} receipts/s "
+          f"(best of {args.rounds})")
+    for key, label in (("sqlite", "SQLite"), ("pg", "PostgreSQL")):
+        if best[key]:
+            print(f"issue_batch, {label} ({args.workers} workers): {best[key]:8.0f} receipts/s  "
+                  f"ratio {best[key] / baseline:.2f}x (target >= 0.7x)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ code that has it.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -281,6 +282,19 @@ class Receipt:
         check_text(self.reason, "reversal reason", maximum=200)
         if self.original == self.ref:
             raise InvalidReceipt("a reversal cannot cancel itself")
+
+    def numbered(self, number: int, check_code: str) -> Receipt:
+        """This receipt with its number and check code: the only fields issuing fills in after
+        the draft was validated, so only they are validated again (batches do this by the
+        thousand)."""
+        validate_number(number)
+        validate_check_code(check_code)
+        if self.original is not None and self.original == ReceiptRef(self.code, number):
+            raise InvalidReceipt("a reversal cannot cancel itself")
+        numbered = copy.copy(self)
+        object.__setattr__(numbered, "number", number)
+        object.__setattr__(numbered, "check_code", check_code)
+        return numbered
 
     @property
     def ref(self) -> ReceiptRef:

@@ -149,3 +149,20 @@ def test_lookup_answers_the_same_for_a_wrong_check_code(world: dict[str, Path]) 
         "found": False,
         "message": "no receipt matches these details",
     }
+
+
+def test_verify_online_checks_the_ledger(world: dict[str, Path]) -> None:
+    city, tmp, code = world["city"], world["tmp"], str(world["code"])
+    online = json.loads(ok(city, "--json", "verify", str(tmp / "r1.xml"), "--online"))
+    assert [(e["valid"], [f["message"] for f in e["findings"]]) for e in online] == [
+        (True, ["issued"])
+    ]
+    ok(city, "reverse", code, "1", "--reason", "金额有误", "--handler", "甲", "--reviewer", "乙")
+    human = ok(city, "verify", str(tmp / "r1.xml"), "--online")
+    assert human.startswith("VALID    ") and human.rstrip().endswith("[reversed]")
+    # A valid receipt this ledger never issued (another federation's) is named as such.
+    other = tmp / "other"
+    federation(other, "640104")
+    elsewhere = receipts(other, "verify", str(tmp / "r1.xml"), "--online")
+    assert elsewhere.exit_code == 1
+    assert f"not-in-ledger: {code}-0000000001 is not in this ledger" in elsewhere.stdout
