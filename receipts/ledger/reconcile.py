@@ -18,9 +18,9 @@ leaves hash to SHA-256(""). A series root is that tree over one (issuer, code); 
 over every block of the summary. Each side signs and keeps its root.
 
 **Parts (second round).** A block is cut into :data:`PARTS` = 256 parts of :data:`PART_SIZE` =
-4 slots. A part's fingerprint is the first :data:`FINGERPRINT_BYTES` = 4 bytes of SHA-256 over
-its 4 slots followed by their 4 totals in fen, each an 8-byte big-endian signed integer (0 for an
-empty slot). The side that found a block differing sends its fingerprints of that block; the
+4 slots. A part's fingerprint is the CRC-32 (:data:`FINGERPRINT_BYTES` = 4 bytes, big-endian)
+of its 4 slots followed by their 4 totals in fen, each an 8-byte big-endian signed integer (0 for
+an empty slot). The side that found a block differing sends its fingerprints of that block; the
 other side lists its receipts in the parts whose fingerprints differ. The requester rebuilds the
 other side's whole block from the listed parts and its own remaining parts and checks it against
 the signed block summary (count, total, hash): a fingerprint collision, or a ledger that changed
@@ -34,6 +34,7 @@ import functools
 import hashlib
 import operator
 import sys
+import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
@@ -261,12 +262,17 @@ class Block:
                 totals[number - first] = fen
         if not _BIG_ENDIAN:
             totals.byteswap()
-        fens, sha, size = totals.tobytes(), hashlib.sha256, FINGERPRINT_BYTES
-        return b"".join([
-            sha(slots[_SLOTS * p : _SLOTS * p + _SLOTS] + fens[_FENS * p : _FENS * p + _FENS])
-            .digest()[:size]
+        # CRC-32 (in C) rather than a cryptographic hash: a fingerprint only decides which
+        # parts to list; whatever is listed is checked against the signed block hash, and a
+        # collision or a forgery just makes the requester ask for the whole block.
+        fens, crc = totals.tobytes(), zlib.crc32
+        parts = array("I", [
+            crc(fens[_FENS * p : _FENS * p + _FENS], crc(slots[_SLOTS * p : _SLOTS * p + _SLOTS]))
             for p in range(PARTS)
         ])  # fmt: skip
+        if not _BIG_ENDIAN:
+            parts.byteswap()  # big-endian on the wire, whatever the machine
+        return parts.tobytes()
 
     def span(self, part: int) -> tuple[int, int]:
         """Positions ``[i, j)`` in :attr:`numbers` of the receipts in ``part``."""
