@@ -36,7 +36,12 @@ from receipts.ledger.models import (
     Segment,
     Transmission,
 )
-from receipts.ledger.stock import Allocation, allocation_from_element, check_may_allocate
+from receipts.ledger.stock import (
+    Allocation,
+    allocation_from_element,
+    check_may_allocate,
+    store_segment,
+)
 from receipts.ledger.transmission import (
     ACK_EVENT,
     NS,
@@ -278,18 +283,7 @@ def _record_allocation(
     digest = hashlib.sha256(document).hexdigest()
     if session.scalar(select(Segment.id).where(Segment.digest == digest)) is not None:
         return
-    session.add(
-        Segment(
-            code=allocation.code,
-            first=allocation.first,
-            last=allocation.last,
-            holder=allocation.holder,
-            allocated_by=allocation.allocator,
-            allocated_at=allocation.allocated_at,
-            document=document,
-            digest=digest,
-        )
-    )
+    store_segment(session, allocation, document)
     append_event(session, state, "stock.recorded", {
         "allocator": allocation.allocator, "holder": allocation.holder, "code": allocation.code,
         "first": allocation.first, "last": allocation.last, "digest": digest, "from": sender,

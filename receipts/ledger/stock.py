@@ -39,6 +39,7 @@ __all__ = [
     "import_allocation",
     "owner_of_code",
     "segment_usage",
+    "store_segment",
     "take_numbers",
     "usage_report",
     "write_off",
@@ -140,7 +141,7 @@ def allocate(
             signer.org_code, holder.code, holder.name, code, first, last, moment
         )
         document = signer.sign_document(_to_element(allocation), moment)
-        _store(session, allocation, document)
+        store_segment(session, allocation, document)
         append_event(session, state, "stock.allocated", _payload(allocation, document), moment)
         sign_head(session, state, signer)
     return allocation, document
@@ -174,7 +175,7 @@ def import_allocation(
     with db.write() as (session, state):
         if session.scalar(select(Segment.id).where(Segment.digest == digest)) is not None:
             return allocation, False
-        _store(session, allocation, data)
+        store_segment(session, allocation, data)
         append_event(session, state, "stock.imported", _payload(allocation, data))
         sign_head(session, state, signer)
     return allocation, True
@@ -252,7 +253,8 @@ def segment_usage(db: Database, holder: str | None = None) -> list[SegmentUsage]
         return out
 
 
-def _store(session: Session, allocation: Allocation, document: bytes) -> None:
+def store_segment(session: Session, allocation: Allocation, document: bytes) -> None:
+    """Record a segment; one overlapping a segment this ledger knows is refused."""
     overlapping = session.scalars(
         select(Segment).where(
             Segment.code == allocation.code,
