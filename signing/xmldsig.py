@@ -132,6 +132,34 @@ def _certificate(b64: str) -> x509.Certificate:
     return x509.load_der_x509_certificate(base64.b64decode(b64, validate=True))
 
 
+class _Verifier(XAdESVerifier):
+    """signxml's XAdES verifier, with one change: the KeyInfo certificates in the signing-
+    certificate digest check are loaded through :func:`_certificate`'s cache. signxml re-wraps
+    each certificate as PEM with ``textwrap`` and parses it again for every document (about
+    0.4 ms a receipt, a sixth of verifying one), while a batch repeats the same two
+    certificates. The checks themselves are signxml's, unchanged."""
+
+    def _verify_cert_digests(self, verify_result: Any) -> None:
+        me: Any = self  # signxml's helpers are untyped
+        certs = [
+            _certificate("".join((cert.text or "").split()))
+            for x509_data in me._findall(verify_result.signature_xml, "ds:KeyInfo/ds:X509Data")
+            for cert in me._findall(x509_data, "X509Certificate")
+        ]
+        signing_cert = me._find_signing_cert(verify_result, certs)
+        if signing_cert is not None:
+            me._add_cert_if_missing(certs, signing_cert)
+        props = me._find(verify_result.signed_xml, "xades:SignedSignatureProperties")
+        v1 = me._find(props, "xades:SigningCertificate", require=False)
+        v2 = me._find(props, "xades:SigningCertificateV2", require=False)
+        if (v1 is None) == (v2 is None):
+            raise InvalidInput(
+                "Expected to find exactly one of xades:SigningCertificate or "
+                "xades:SigningCertificateV2"
+            )
+        me._verify_cert_digest(v1 if v1 is not None else v2, certs=certs, signing_cert=signing_cert)
+
+
 def _parse_time(text: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
@@ -239,7 +267,7 @@ def _check_with_signxml(
         # No XSD validation: inspect_signature already admitted only the exact element structure
         # we write, which is narrower than the XML-DSig/XAdES schemas, and the XSD pass cost 13%
         # of a verification.
-        results = XAdESVerifier().verify(
+        results = _Verifier().verify(
             data, x509_cert=leaf, expect_config=config, validate_schema=False
         )
     # InvalidDigest is a subclass of signxml's InvalidSignature: catch it first.
