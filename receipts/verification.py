@@ -172,6 +172,7 @@ def verify_qr_text(text: str, validator: ChainValidator) -> ReceiptVerification:
     """Verify a scanned QR text on its own: the seal with the issuer's certificate from the
     trust bundle (found by org code and key id), that certificate's chain as of the issue day."""
     fields = parse_qr_text(text)
+    source = f"QR {fields.code}-{fields.number} {fields.amount} of {fields.issuer}, {fields.day}"
     bundle = validator.bundle
     cert = bundle.signing_certificate(fields.issuer, fields.key_id)
     if cert is None:
@@ -201,4 +202,4 @@ def verify_qr_text(text: str, validator: ChainValidator) -> ReceiptVerification:
     results = [validator.validate(cert, bundle.cas, at=m) for m in moments]
     if not any(r.ok for r in results):
         findings.extend(results[1].findings)
-    return ReceiptVerification("QR", not findings, tuple(findings))
+    return ReceiptVerification(source, not findings, tuple(findings))
