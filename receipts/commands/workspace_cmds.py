@@ -22,7 +22,7 @@ def register(group: click.Group) -> None:
         epilog="""\b
 Examples:
   receipts --home ./yinchuan init --org 640100 --name 银川市总工会 --tier city
-  receipts --home ./acme init --payer --name 宁夏某某有限公司 --uscc 91640100MA76XXXXXX""",
+  receipts --home ./acme init --payer --name 宁夏某某有限公司 --uscc 91640100MA7600001J""",
     )
     @click.option("--org", "org_code", help="Federation's 6-digit division code.")
     @click.option("--name", required=True, help="Organisation name (1-100 characters).")
