@@ -42,12 +42,17 @@ def summary_of(blocks: list[Block], listings: dict[BlockKey, object] | None = No
 
 def exchange(file_side: list[Slot], here: list[Slot]) -> tuple[TierComparison, TierComparison]:
     """Both rounds: the file's author summarises, this side compares and requests, the author
-    answers, this side compares again."""
+    answers with the requested blocks only (an empty one for a block it lacks), this side
+    compares again, reading only those blocks."""
     theirs, ours = blocks_of(file_side), blocks_of(here)
-    first = compare_summary(summary_of(theirs), ours)
+    first_summary = summary_of(theirs)
+    first = compare_summary(first_summary, ours)
     by_key = {b.key: b for b in theirs}
-    listings = {r.key: answer_request(by_key[r.key], r) for r in first.requests if r.key in by_key}
-    second = compare_summary(summary_of(theirs, listings), ours)  # type: ignore[arg-type]
+    asked = [by_key.get(r.key) or Block(r.key, [], b"", []) for r in first.requests]
+    listings = {r.key: answer_request(b, r) for b, r in zip(asked, first.requests, strict=True)}
+    answer = Summary("640000", ("640100",), tuple(b.summary() for b in asked), listings,
+                     answering=first_summary.root)  # fmt: skip
+    second = compare_summary(answer, [b for b in ours if b.key in listings])
     return first, second
 
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import random
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from receipts.documents import InvalidSignedDocument
 from receipts.errors import InvalidInput
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import Event, ReceiptRow
-from receipts.ledger.reconcile import Slot, TierFindingKind, blocks_of
+from receipts.ledger.reconcile import Block, BlockKey, Slot, Summary, TierFindingKind, blocks_of
 from receipts.ledger.reconcile_tiers import (
+    _summary_element,
     ledger_blocks,
     make_summary,
     read_request,
@@ -136,10 +138,15 @@ def test_two_rounds_through_two_ledgers(ledger_db: Database, other_db: Database)
         (TierFindingKind.EXTRA, 3100),
     ]  # fmt: skip
     assert tiers.request is not None
-    to, scope, blocks = read_request(tiers.request)
-    assert (to, scope, [b.key.index for b in blocks]) == ("640100", ("640100",), [0, 1])
+    to, scope, blocks, _ = read_request(tiers.request)
+    # blocks 0 and 1 differ; block 3 (3100) is only here: named at once, and asked for too
+    assert (to, scope, [b.key.index for b in blocks]) == ("640100", ("640100",), [0, 1, 3])
     answer = make_summary(ledger_db, city, request=tiers.request)
-    assert answer.requested == 2 and len(answer.summary.listings) == 2
+    assert answer.requested == 3 and len(answer.summary.listings) == 3
+    # the answer states only the requested blocks, block 3 empty (count 0)
+    assert [(b.key.index, b.count) for b in answer.summary.blocks] == [(0, 1023), (1, 1024),
+                                                                        (3, 0)]  # fmt: skip
+    assert answer.summary.answering == first.summary.root
     second = reconcile_tiers(other_db, answer.document, pki.validator(), "640000", province)
     findings = [(f.kind, f.number) for f in second.comparison.findings]
     assert findings == [
@@ -156,6 +163,52 @@ def test_two_rounds_through_two_ledgers(ledger_db: Database, other_db: Database)
         conn.execute(update(ReceiptRow).where(ReceiptRow.number == 7).values(total_fen=10_007))
     again = reconcile_tiers(other_db, first.document, pki.validator(), "640000", province)
     assert not again.comparison.discrepancies and again.our_root == first.summary.root
+
+
+def test_only_requested_blocks_are_read_and_answered(ledger_db: Database) -> None:
+    other = "64710226"
+    add_receipts(ledger_db, [row(n) for n in range(1, 5000)] + [row(n, "640104", other)
+                                                                for n in (7, 9)])  # fmt: skip
+    keys = [BlockKey("640100", CODE, 3), BlockKey("640100", CODE, 9), BlockKey("640104", other, 0)]
+    with ledger_blocks(ledger_db, ["640100", "640104"], keys) as (_, blocks):
+        read = [(b.key, len(b.numbers)) for b in blocks]
+    assert read == [(keys[0], 1024), (keys[2], 2)]  # block 9 holds nothing: not yielded
+    with ledger_blocks(ledger_db, ["640100"], keys[:1], totals=False) as (_, blocks):
+        [block] = list(blocks)
+    assert block.summary().total == from_fen(sum(10_000 + n % 977 for n in range(3072, 4096)))
+    with pytest.raises(ValueError, match="without its receipts' totals"):
+        block.fingerprints()
+
+
+def test_an_empty_block_is_stated_only_in_an_answer(ledger_db: Database) -> None:
+    pki = tier_pki()
+    add_receipts(ledger_db, [row(1)])
+    signer = pki.signers["640100"]
+    empty = Block(BlockKey("640100", CODE, 4), [], b"", [])
+    summary = Summary("640100", ("640100",), (empty.summary(),))
+    document = signer.sign_document(_summary_element(summary, AT, 0), AT)
+    with pytest.raises(InvalidInput, match=r"block 4 .* is empty \(only an answer"):
+        read_summary(document, pki.validator())
+    answer = replace(summary, answering="ab" * 32)
+    stated, problems = read_summary(
+        signer.sign_document(_summary_element(answer, AT, 0), AT), pki.validator()
+    )
+    assert problems == [] and stated.answering == "ab" * 32
+    assert [(b.count, b.total) for b in stated.blocks] == [(0, from_fen(0))]
+
+
+def test_a_request_for_blocks_outside_its_scope_is_refused(
+    ledger_db: Database, other_db: Database
+) -> None:
+    pki = tier_pki()
+    add_receipts(ledger_db, [row(n) for n in range(1, 100)])
+    add_receipts(other_db, [row(n) for n in range(2, 100)])
+    first = make_summary(ledger_db, pki.signers["640100"])
+    tiers = reconcile_tiers(other_db, first.document, pki.validator(), "640000", None)
+    assert tiers.request is not None
+    forged = tiers.request.replace(b'<Block issuer="640100"', b'<Block issuer="640104"')
+    with pytest.raises(InvalidInput, match="blocks of 640104, outside its own scope"):
+        make_summary(ledger_db, pki.signers["640100"], request=forged)
 
 
 def test_requests_are_checked(ledger_db: Database) -> None:

@@ -32,13 +32,14 @@ The exchange takes two rounds, and its data grows with the differences, not with
   1. the other side:  receipts reconcile summary -o theirs.xml
   2. this side:       receipts reconcile tiers --with theirs.xml
      Equal blocks of 1,024 numbers are done with. Receipts of blocks only this ledger has are
-     named at once; for blocks that differ a request is written (theirs.request.xml), holding
-     this side's fingerprints of each block's 256 parts of 4 numbers.
+     named at once; for those and for blocks that differ a request is written
+     (theirs.request.xml), holding this side's fingerprints of each block's 256 parts of 4
+     numbers.
   3. the other side:  receipts reconcile summary --blocks theirs.request.xml -o theirs2.xml
-     lists its receipts in the parts that differ.
+     answers with the requested blocks only, listing its receipts in the parts that differ.
   4. this side:       receipts reconcile tiers --with theirs2.xml
-     names every missing (in the file, not here), extra (here, not in the file) and differing
-     (same number, another digest or amount) receipt.
+     reads only those blocks and names every missing (in the file, not here), extra (here, not
+     in the file) and differing (same number, another digest or amount) receipt.
 A listing that would not fit in one file, or that changed in between, is asked for again.
 
 Exit 1 while anything differs or remains to be listed, 0 when both sides agree."""

@@ -74,7 +74,8 @@ PARTS = BLOCK_SIZE // PART_SIZE
 FINGERPRINT_BYTES = 4
 EMPTY_SLOT = hashlib.sha256(b"UDR-EMPTY-SLOT").digest()
 _BIG_ENDIAN = sys.byteorder == "big"
-_SLOTS, _FENS = 32 * PART_SIZE, 8 * PART_SIZE  # bytes of a part's slots and of its totals
+_SLOT_WORDS = 4 * PART_SIZE  # 8-byte words of a part's 4 digests
+_PART_WORDS = _SLOT_WORDS + PART_SIZE  # and of its 4 totals
 assert array("I").itemsize == FINGERPRINT_BYTES  # fingerprints are compared as "I" arrays
 _EMPTY_BLOCK = EMPTY_SLOT * BLOCK_SIZE
 
@@ -180,7 +181,7 @@ class Block:
         key: BlockKey,
         numbers: list[int],
         digests: bytes,
-        totals: list[int] | str,
+        totals: list[int] | str | None,
         total_fen: int | None = None,
     ) -> None:
         if len(digests) != 32 * len(numbers):
@@ -190,16 +191,19 @@ class Block:
             numbers = [numbers[i] for i in order]
             digests = b"".join(digests[32 * i : 32 * i + 32] for i in order)
             parsed = [int(t) for t in totals.split(",")] if isinstance(totals, str) else totals
-            totals = [parsed[i] for i in order]
+            totals = None if parsed is None else [parsed[i] for i in order]
             if any(a == b for a, b in pairwise(numbers)):
                 raise ValueError(f"{key}: a number appears twice")
         if numbers and not key.first <= numbers[0] <= numbers[-1] <= key.last:
             raise ValueError(f"{key}: numbers {numbers[0]}-{numbers[-1]} lie outside it")
+        if totals is None and total_fen is None:
+            raise ValueError(f"{key}: neither the totals nor their sum")
         self.key = key
         self.numbers = numbers
         self.digests = digests
         self._totals = totals
         self._total_fen = total_fen
+        self._slots: bytes | None = None
         self._hash: bytes | None = None
 
     @classmethod
@@ -216,6 +220,8 @@ class Block:
     @property
     def totals_fen(self) -> list[int]:
         """Each receipt's total in fen, in number order."""
+        if self._totals is None:
+            raise ValueError(f"{self.key} was read without its receipts' totals")
         if isinstance(self._totals, str):
             self._totals = list(map(int, self._totals.split(","))) if self._totals else []
         return self._totals
@@ -235,6 +241,11 @@ class Block:
         return self._hash
 
     def _slots_bytes(self) -> bytes:
+        if self._slots is None:
+            self._slots = self._assemble_slots()
+        return self._slots
+
+    def _assemble_slots(self) -> bytes:
         numbers, first, digests = self.numbers, self.key.first, self.digests
         if not numbers:
             return _EMPTY_BLOCK
@@ -253,7 +264,7 @@ class Block:
 
     def fingerprints(self) -> bytes:
         """The 256 part fingerprints, 4 bytes each, in part order."""
-        slots, totals = self._slots_bytes(), array("q", bytes(8 * BLOCK_SIZE))
+        totals = array("q", bytes(8 * BLOCK_SIZE))
         numbers, first = self.numbers, self.key.first
         if numbers and numbers[-1] - numbers[0] + 1 == len(numbers):
             totals[numbers[0] - first : numbers[-1] - first + 1] = array("q", self.totals_fen)
@@ -262,17 +273,23 @@ class Block:
                 totals[number - first] = fen
         if not _BIG_ENDIAN:
             totals.byteswap()
+        # Lay each part out as its 4 slots then its 4 totals (16 + 4 words of 8 bytes), with a
+        # few strided copies in C, so one CRC call covers a part.
+        slots, fens, parts = array("Q"), array("Q"), array("Q", bytes(8 * _PART_WORDS * PARTS))
+        slots.frombytes(self._slots_bytes())
+        fens.frombytes(totals.tobytes())
+        for word in range(_SLOT_WORDS):
+            parts[word::_PART_WORDS] = slots[word::_SLOT_WORDS]
+        for word in range(PART_SIZE):
+            parts[_SLOT_WORDS + word :: _PART_WORDS] = fens[word::PART_SIZE]
         # CRC-32 (in C) rather than a cryptographic hash: a fingerprint only decides which
         # parts to list; whatever is listed is checked against the signed block hash, and a
         # collision or a forgery just makes the requester ask for the whole block.
-        fens, crc = totals.tobytes(), zlib.crc32
-        parts = array("I", [
-            crc(fens[_FENS * p : _FENS * p + _FENS], crc(slots[_SLOTS * p : _SLOTS * p + _SLOTS]))
-            for p in range(PARTS)
-        ])  # fmt: skip
+        data, size, crc = parts.tobytes(), 8 * _PART_WORDS, zlib.crc32
+        result = array("I", [crc(data[size * p : size * p + size]) for p in range(PARTS)])
         if not _BIG_ENDIAN:
-            parts.byteswap()  # big-endian on the wire, whatever the machine
-        return parts.tobytes()
+            result.byteswap()  # big-endian on the wire, whatever the machine
+        return result.tobytes()
 
     def span(self, part: int) -> tuple[int, int]:
         """Positions ``[i, j)`` in :attr:`numbers` of the receipts in ``part``."""
@@ -336,6 +353,9 @@ class Summary:
     """Listings of the blocks a request asked for."""
     deferred: tuple[BlockKey, ...] = ()
     """Requested blocks not listed (the file would have grown too large): ask again."""
+    answering: str | None = None
+    """For an answer to a request, the root of the summary the request answered: such a file
+    states only the requested blocks (an empty one with count 0), not the whole ledger."""
 
     @functools.cached_property
     def root(self) -> str:
@@ -438,8 +458,9 @@ class TierComparison:
 def compare_summary(theirs: Summary, ours: Iterable[Block]) -> TierComparison:
     """Compare the other side's summary with this side's blocks (any order, same issuers).
 
-    Blocks only here are named receipt by receipt at once; differing blocks and blocks only in
-    the file are resolved from the file's listings when it has them, otherwise requested.
+    Blocks only here are named receipt by receipt at once (and requested, so that the answer
+    confirms them); differing blocks and blocks only in the file are resolved from the file's
+    listings when it has them, otherwise requested.
     """
     result = TierComparison(blocks_theirs=len(theirs.blocks))
     result.receipts_listed = sum(len(listing.slots) for listing in theirs.listings.values())
@@ -451,7 +472,10 @@ def compare_summary(theirs: Summary, ours: Iterable[Block]) -> TierComparison:
         result.blocks_ours += 1
         there = pending.pop(block.key, None)
         if there is None:
+            # named at once, and asked for: the other side's answer states the block (empty)
+            # under its signature, so the second round's report is complete on its own
             result.findings += [_receipt(TierFindingKind.EXTRA, None, s) for s in block.slots()]
+            result.requests.append(BlockRequest(block.key, block.fingerprints()))
         elif there.agrees(block.summary()):
             result.blocks_agreeing += 1
         else:

@@ -6,11 +6,15 @@ The exchange takes two rounds and carries data proportional to the differences:
 1. side A writes a signed summary (``receipts reconcile summary -o a.xml``): per issuer and code
    its block summaries and Merkle roots (:mod:`receipts.ledger.reconcile`);
 2. side B compares it with its own ledger (``receipts reconcile tiers --with a.xml``), names the
-   receipts of blocks only it has, and writes a request for the blocks that differ, with its own
-   part fingerprints of each;
-3. A answers with its summary again plus the listing of the differing parts of those blocks
-   (``reconcile summary --blocks a.request.xml -o a2.xml``);
-4. B compares that file and names every missing, extra and differing receipt.
+   receipts of blocks only it has, and writes a request for those blocks and the blocks that
+   differ, with its own part fingerprints of each;
+3. A answers (``reconcile summary --blocks a.request.xml -o a2.xml``) with a signed file stating
+   only the requested blocks (reading only them), each with the listing of its differing parts;
+4. B compares that file with the same blocks of its ledger (reading only them) and names every
+   missing, extra and differing receipt.
+
+Both rounds read each ledger's blocks once in the first round; the second reads only the
+requested blocks, so its cost follows the differences.
 
 A signed file is at most 1 MB (SPEC §3). A listing that would not fit is left for another round
 (the blocks are named in ``Deferred`` and requested again).
@@ -29,12 +33,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from lxml import etree
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Select,
     String,
     bindparam,
     cast,
@@ -135,59 +140,117 @@ class TierResult:
 
 def ledger_issuers(db: Database, own: str) -> tuple[str, ...]:
     """Every issuer with receipts in this ledger, and this federation itself."""
+    # A skip scan of the issuer index: one seek per issuer, not a pass over every receipt.
+    after = select(func.min(ReceiptRow.issuer)).where(ReceiptRow.issuer > bindparam("after"))
+    found = {own}
     with db.read() as session:
-        found = set(session.scalars(select(ReceiptRow.issuer).distinct()))
-    return tuple(sorted(found | {own}))
+        issuer = session.scalar(after, {"after": ""})
+        while issuer is not None:
+            found.add(issuer)
+            issuer = session.scalar(after, {"after": issuer})
+    return tuple(sorted(found))
 
 
 @contextmanager
-def ledger_blocks(db: Database, issuers: Sequence[str]) -> Iterator[tuple[int, Iterator[Block]]]:
+def ledger_blocks(
+    db: Database,
+    issuers: Sequence[str],
+    keys: Sequence[BlockKey] | None = None,
+    totals: bool = True,
+) -> Iterator[tuple[int, Iterator[Block]]]:
     """The ledger's event count and its non-empty blocks of ``issuers`` in (code, index) order,
-    read from one consistent snapshot."""
+    read from one consistent snapshot; with ``keys``, only those blocks, in their order.
+    Without ``totals``, the blocks know their sums but not each receipt's total (enough for
+    their summaries, not for fingerprints or listings)."""
     options = {} if db.is_sqlite else {"isolation_level": "REPEATABLE READ"}
     with db.engine.connect().execution_options(**options) as conn, conn.begin():
         events = conn.scalar(select(LedgerState.event_count).where(LedgerState.id == 1)) or 0
-        yield events, _blocks(conn, list(issuers))
+        reader = _BlockReader(conn, totals)
+        yield events, reader.walk(set(issuers)) if keys is None else reader.these(keys)
 
 
-def _blocks(conn: Connection, issuers: list[str]) -> Iterator[Block]:
-    """Walk the primary key (code, number) block by block: one aggregate per block (split by
-    issuer only where a block has several) and a seek over empty stretches. No sort of the whole
-    ledger, no row per receipt through Python, and memory bounded by one block."""
-    r, at, code = ReceiptRow, bindparam("at", type_=BigInteger), bindparam("code", type_=String)
-    first_code = select(func.min(r.code)).where(r.code > code)
-    next_number = select(func.min(r.number)).where(r.code == code, r.number >= at)
-    # group_concat / string_agg with constant separators: aggregate_strings() would render its
-    # separator on every execution, a third of the cost of these small queries
-    concat = func.group_concat if conn.dialect.name == "sqlite" else func.string_agg
-    comma, nothing = literal_column("','", String), literal_column("''", String)
-    columns = (func.sum(r.total_fen), concat(cast(r.number, String), comma),
-               concat(r.digest, nothing), concat(cast(r.total_fen, String), comma))  # fmt: skip
-    in_block = (r.code == code, r.number.between(at, at + BLOCK_SIZE - 1))
-    whole = select(func.min(r.issuer), func.max(r.issuer), *columns).where(*in_block)
-    by_issuer = select(r.issuer, *columns).where(*in_block).group_by(r.issuer)
-    scope = set(issuers)
-    current = conn.scalar(first_code, {"code": ""})
-    while current is not None:
-        number = conn.scalar(next_number, {"code": current, "at": 0})
-        while number is not None:
-            index = number // BLOCK_SIZE
-            params = {"code": current, "at": index * BLOCK_SIZE}
-            low, high, *rest = conn.execute(whole, params).one()
-            rows: Sequence[Any] = [(low, *rest)]
-            if low != high:
-                rows = conn.execute(by_issuer, params).all()
-            for issuer, total, numbers, digests, totals in rows:
-                if issuer in scope:
-                    yield _block(issuer, current, index, total, numbers, digests, totals)
-            number = (index + 1) * BLOCK_SIZE
-            if low is None:
-                number = conn.scalar(next_number, {"code": current, "at": number})
-        current = conn.scalar(first_code, {"code": current})
+class _Prepared:
+    """A query compiled once and run on the DBAPI cursor, parameters bound. The reader's
+    queries are small and run once per block: SQLAlchemy's work per execution cost as much as
+    a fifth of the whole read."""
+
+    def __init__(self, conn: Connection, query: Select[Any]) -> None:
+        self._compiled = query.compile(dialect=conn.dialect)
+        self._sql = self._compiled.string
+        self._order = self._compiled.positiontup  # None when the driver takes named parameters
+        self._cursor = conn.connection.cursor()
+
+    def run(self, **params: object) -> list[Any]:
+        bound = self._compiled.construct_params(params)
+        self._cursor.execute(self._sql, bound if self._order is None else
+                             tuple(bound[name] for name in self._order))  # fmt: skip
+        return list(self._cursor.fetchall())
+
+    def value(self, **params: object) -> Any:
+        (row,) = self.run(**params)
+        return row[0]
+
+
+class _BlockReader:
+    """Reads blocks along the primary key (code, number): one aggregate per block (split by
+    issuer only where a block has several) and a seek over empty stretches. No sort of the
+    whole ledger, no row per receipt through Python, and memory bounded by one block."""
+
+    def __init__(self, conn: Connection, totals: bool) -> None:
+        r, at = ReceiptRow, bindparam("at", type_=BigInteger)
+        code, issuer = bindparam("code", type_=String), bindparam("issuer", type_=String)
+        # group_concat / string_agg with constant separators: aggregate_strings() would bind its
+        # separator on every execution
+        concat = func.group_concat if conn.dialect.name == "sqlite" else func.string_agg
+        comma, nothing = literal_column("','", String), literal_column("''", String)
+        each_total = concat(cast(r.total_fen, String), comma) if totals else literal_column("NULL")
+        columns = (func.sum(r.total_fen), concat(cast(r.number, String), comma),
+                   concat(r.digest, nothing), each_total)  # fmt: skip
+        in_block = (r.code == code, r.number.between(at, at + BLOCK_SIZE - 1))
+        self._first_code = _Prepared(conn, select(func.min(r.code)).where(r.code > code))
+        self._next_number = _Prepared(
+            conn, select(func.min(r.number)).where(r.code == code, r.number >= at)
+        )
+        self._whole = _Prepared(
+            conn, select(func.min(r.issuer), func.max(r.issuer), *columns).where(*in_block)
+        )
+        self._by_issuer = _Prepared(
+            conn, select(r.issuer, *columns).where(*in_block).group_by(r.issuer)
+        )
+        self._of_one = _Prepared(conn, select(*columns).where(*in_block, r.issuer == issuer))
+
+    def walk(self, scope: set[str]) -> Iterator[Block]:
+        """Every non-empty block of the issuers in ``scope``, in (code, index) order."""
+        code = self._first_code.value(code="")
+        while code is not None:
+            number = self._next_number.value(code=code, at=0)
+            while number is not None:
+                index = number // BLOCK_SIZE
+                at = index * BLOCK_SIZE
+                ((low, high, *rest),) = self._whole.run(code=code, at=at)
+                rows: Sequence[Any] = [(low, *rest)]
+                if low != high:
+                    rows = self._by_issuer.run(code=code, at=at)
+                for issuer, total, numbers, digests, totals in rows:
+                    if issuer in scope:
+                        yield _block(issuer, code, index, total, numbers, digests, totals)
+                number = (index + 1) * BLOCK_SIZE
+                if low is None:
+                    number = self._next_number.value(code=code, at=number)
+            code = self._first_code.value(code=code)
+
+    def these(self, keys: Sequence[BlockKey]) -> Iterator[Block]:
+        """The blocks ``keys`` names that hold receipts, in that order."""
+        for key in keys:
+            ((total, numbers, digests, totals),) = self._of_one.run(
+                code=key.code, at=key.first, issuer=key.issuer
+            )
+            if numbers is not None:
+                yield _block(key.issuer, key.code, key.index, total, numbers, digests, totals)
 
 
 def _block(
-    issuer: str, code: str, index: int, total: int, numbers: str, digests: str, totals: str
+    issuer: str, code: str, index: int, total: int, numbers: str, digests: str, totals: str | None
 ) -> Block:
     key = BlockKey(issuer, code, index)
     try:
@@ -207,25 +270,33 @@ def make_summary(
     """Summarise this ledger (the request's issuers, else ``issuers``, else all) into a signed
     file, listing the blocks ``request`` asks for; the root is recorded in the event log."""
     wanted: dict[BlockKey, BlockRequest] = {}
+    answering = None
     if request is not None:
-        to, scope, blocks = read_request(request)
-        if to != signer.org_code:
-            raise InvalidInput(f"the request is addressed to {to}, not to {signer.org_code}")
-        wanted = {r.key: r for r in blocks}
-        issuers = issuers or scope
+        asked = read_request(request)
+        if asked.to != signer.org_code:
+            raise InvalidInput(f"the request is addressed to {asked.to}, not to {signer.org_code}")
+        wanted, answering = {r.key: r for r in asked.blocks}, asked.answering
+        issuers = issuers or asked.scope
     scope = tuple(sorted(set(issuers))) if issuers else ledger_issuers(db, signer.org_code)
     for issuer in scope:
         divisions.validate_division_code(issuer, what="issuer")
+    if outside := sorted({key.issuer for key in wanted} - set(scope)):
+        who = ", ".join(outside)
+        raise InvalidInput(f"the request asks for blocks of {who}, outside its own scope")
     summaries: list[BlockSummary] = []
     listings: dict[BlockKey, Listing] = {}
     deferred: list[BlockKey] = []
     listed_bytes = 0
-    with ledger_blocks(db, scope) as (events, blocks_here):
-        for block in blocks_here:
+    # An answer states only the requested blocks (the rest was settled by the first round), so
+    # only they are read; a requested block without receipts here is stated with count 0.
+    keys = sorted(wanted) if request is not None else None
+    with ledger_blocks(db, scope, keys, totals=keys is not None) as (events, blocks_here):
+        found = _with_empty(blocks_here, keys) if keys is not None else blocks_here
+        for block in found:
             summaries.append(block.summary())
-            if (asked := wanted.get(block.key)) is None:
+            if (asked_for := wanted.get(block.key)) is None:
                 continue
-            listing = answer_request(block, asked)
+            listing = answer_request(block, asked_for)
             cost = _BLOCK_BYTES + _SLOT_BYTES * len(listing.slots)
             if listed_bytes + cost + _BLOCK_BYTES * len(summaries) + _RESERVE > MAX_XML_BYTES:
                 deferred.append(block.key)
@@ -237,7 +308,8 @@ def make_summary(
         listed_bytes -= _BLOCK_BYTES + _SLOT_BYTES * len(dropped.slots)
         deferred.append(key)
     summaries.sort(key=lambda b: b.key)
-    summary = Summary(signer.org_code, scope, tuple(summaries), listings, tuple(sorted(deferred)))
+    summary = Summary(signer.org_code, scope, tuple(summaries), listings, tuple(sorted(deferred)),
+                      answering)  # fmt: skip
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
     document = signer.sign_document(_summary_element(summary, moment, events), moment)
     if len(document) > MAX_XML_BYTES:
@@ -248,10 +320,21 @@ def make_summary(
     receipts = sum(b.count for b in summaries)
     _record(db, signer, "reconcile.summary", {
         "root": summary.root, "issuers": list(scope), "blocks": len(summaries),
-        "receipts": receipts, "listed_blocks": len(listings),
+        "receipts": receipts, "listed_blocks": len(listings), "answering": answering,
         "total": str(sum((b.total for b in summaries), Decimal("0.00"))),
     })  # fmt: skip
     return SummaryResult(summary, document, events, receipts, len(wanted))
+
+
+def _with_empty(blocks: Iterator[Block], keys: Sequence[BlockKey]) -> Iterator[Block]:
+    """``blocks`` (in ``keys`` order), with an empty block for each key that has none."""
+    found = next(blocks, None)
+    for key in keys:
+        if found is not None and found.key == key:
+            yield found
+            found = next(blocks, None)
+        else:
+            yield Block(key, [], b"", [])
 
 
 def reconcile_tiers(
@@ -274,7 +357,9 @@ def reconcile_tiers(
             ours.append(block.summary())
             yield block
 
-    with ledger_blocks(db, theirs.issuers) as (_, blocks_here):
+    # An answer states only the blocks that were requested: only they are read and compared.
+    keys = [b.key for b in theirs.blocks] if theirs.answering is not None else None
+    with ledger_blocks(db, theirs.issuers, keys) as (_, blocks_here):
         comparison = compare_summary(theirs, tee(blocks_here))
     comparison.findings[:0] = problems
     request = None
@@ -324,6 +409,8 @@ def _summary_element(summary: Summary, moment: datetime, events: int) -> etree._
     scope = _el(root, "Scope")
     for issuer in summary.issuers:
         _el(scope, "Issuer", issuer)
+    if summary.answering is not None:
+        _el(root, "Answers", summary.answering)
     roots = summary.series_roots()
     for series_key, group in itertools.groupby(
         summary.blocks, lambda b: (b.key.issuer, b.key.code)
@@ -363,6 +450,7 @@ def read_summary(data: bytes, validator: ChainValidator) -> tuple[Summary, list[
         up = divisions.upstream_of(issuer)
         if signer not in (issuer, up, up and divisions.upstream_of(up)):
             raise InvalidSignedDocument(f"{signer} may not state {issuer}'s receipts")
+    answering = root.findtext(_N + "Answers")
     blocks: list[BlockSummary] = []
     listings: dict[BlockKey, Listing] = {}
     problems: list[TierFinding] = []
@@ -374,8 +462,10 @@ def read_summary(data: bytes, validator: ChainValidator) -> tuple[Summary, list[
         for element in series.iterfind(_N + "Block"):
             key = BlockKey(issuer, code, int(element.get("index", "")))
             total = parse_amount(element.get("total", ""), allow_negative=True)
-            mine.append(BlockSummary(key, int(element.get("count", "")), total,
-                                     element.get("hash", "")))  # fmt: skip
+            count = int(element.get("count", ""))
+            if count == 0 and answering is None:
+                raise InvalidInput(f"{what}: {key} is empty (only an answer states empty blocks)")
+            mine.append(BlockSummary(key, count, total, element.get("hash", "")))
             if (listed := element.get("listed")) is not None:
                 listings[key] = _listing(key, listed, element)
         stated = {name: series.get(name) for name in ("blocks", "receipts", "total", "root")}
@@ -391,7 +481,7 @@ def read_summary(data: bytes, validator: ChainValidator) -> tuple[Summary, list[
         BlockKey(e.get("issuer", ""), e.get("code", ""), int(e.get("index", "")))
         for e in root.iterfind(_N + "Deferred")
     )
-    summary = Summary(org, issuers, tuple(blocks), listings, deferred)
+    summary = Summary(org, issuers, tuple(blocks), listings, deferred, answering)
     if summary.root != root.findtext(_N + "Root") and blocks:
         detail = "its Merkle root does not match its blocks"
         problems.append(TierFinding(TierFindingKind.INCONSISTENT_FILE, blocks[0].key,
@@ -438,8 +528,22 @@ def request_document(
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
-def read_request(data: bytes) -> tuple[str, tuple[str, ...], list[BlockRequest]]:
-    """A request file: whom it asks, the issuers of the summary it answers, and the blocks."""
+class RequestFile(NamedTuple):
+    """What a request file asks."""
+
+    to: str
+    """Whom it asks: the author of the summary it answers."""
+    scope: tuple[str, ...]
+    """That summary's issuers."""
+    blocks: list[BlockRequest]
+    """The blocks to list."""
+    answering: str
+    """That summary's Merkle root."""
+
+
+def read_request(data: bytes) -> RequestFile:
+    """A request file: whom it asks, the issuers and root of the summary it answers, and the
+    blocks it asks for."""
     try:
         root = parse_untrusted(data, max_bytes=MAX_REQUEST_BYTES)
     except UnsafeXML as exc:
@@ -455,4 +559,5 @@ def read_request(data: bytes) -> tuple[str, tuple[str, ...], list[BlockRequest]]
         parts = e.get("parts")
         blocks.append(BlockRequest(key, None if parts is None else base64.b64decode(parts)))
     scope = tuple(e.text or "" for e in root.iterfind(f"{_N}Scope/{_N}Issuer"))
-    return root.findtext(_N + "To") or "", scope, blocks
+    to, answering = root.findtext(_N + "To") or "", root.findtext(_N + "Answering") or ""
+    return RequestFile(to, scope, blocks, answering)
