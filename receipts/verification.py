@@ -8,14 +8,19 @@ sentence); nothing raises for a bad receipt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from receipts.errors import ReceiptError
 from receipts.model import Receipt
 from receipts.xmlcodec import qr_payload, receipt_from_element, validate_receipt_schema
 from signing.certificates import key_id, org_code_of
+from signing.keys import PublicKey
 from signing.result import Finding
 from signing.seal import verify_seal
 from signing.trust import ChainValidator
@@ -84,20 +89,21 @@ def verify_receipt_xml(
 
 
 def _seal_findings(receipt: Receipt, signer: object) -> list[Finding]:
-    from cryptography import x509
-
     assert isinstance(signer, x509.Certificate)
     if receipt.seal is None:
         return [Finding("seal-missing", "the receipt carries no QR seal")]
-    if receipt.seal.key_id != key_id(signer):
+    signer_key_id, public_key = _seal_key(signer)
+    if public_key is None:
+        return [Finding("seal-invalid", "the signing certificate's key type cannot seal receipts")]
+    if receipt.seal.key_id != signer_key_id:
         return [
             Finding(
                 "seal-key-mismatch",
                 f"the QR seal names key {receipt.seal.key_id}, the "
-                f"receipt was signed with key {key_id(signer)}",
+                f"receipt was signed with key {signer_key_id}",
             )
         ]
-    if not verify_seal(signer, qr_payload(receipt, receipt.seal.key_id), receipt.seal.value):
+    if not verify_seal(public_key, qr_payload(receipt, receipt.seal.key_id), receipt.seal.value):
         return [
             Finding(
                 "seal-invalid",
@@ -105,6 +111,15 @@ def _seal_findings(receipt: Receipt, signer: object) -> list[Finding]:
             )
         ]
     return []
+
+
+@functools.lru_cache(maxsize=256)
+def _seal_key(cert: x509.Certificate) -> tuple[str, PublicKey | None]:
+    # A batch repeats a few signing certificates: read each one's key id and key once.
+    public_key = cert.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        return key_id(cert), None
+    return key_id(cert), public_key
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,17 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lxml import etree
-from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
+from signxml.algorithms import (
+    CanonicalizationMethod,
+    DigestAlgorithm,
+    SignatureConstructionMethod,
+    SignatureMethod,
+)
 from signxml.exceptions import InvalidDigest, InvalidInput, SignXMLException
 from signxml.exceptions import InvalidSignature as SignXMLInvalidSignature
+from signxml.verifier import VerifyResult
 from signxml.xades.xades import (
     XAdESDataObjectFormat,
     XAdESSignatureConfiguration,
@@ -133,11 +140,83 @@ def _certificate(b64: str) -> x509.Certificate:
 
 
 class _Verifier(XAdESVerifier):
-    """signxml's XAdES verifier, with one change: the KeyInfo certificates in the signing-
-    certificate digest check are loaded through :func:`_certificate`'s cache. signxml re-wraps
-    each certificate as PEM with ``textwrap`` and parses it again for every document (about
-    0.4 ms a receipt, a sixth of verifying one), while a batch repeats the same two
-    certificates. The checks themselves are signxml's, unchanged."""
+    """signxml's XAdES verifier with four changes that save work and check the same things
+    (together about a fifth of a verification; signxml 5.2's private methods, hence the pin):
+
+    - it takes the tree parse_untrusted already made instead of parsing the bytes again;
+    - the SignedProperties and KeyInfo references read that tree instead of a fresh copy;
+    - the signing certificate's subject is rendered only when a validity message needs it;
+    - the KeyInfo certificates in the signing-certificate digest check are loaded through
+      :func:`_certificate`'s cache: signxml re-wraps each as PEM with ``textwrap`` and parses it
+      again for every document (about 0.4 ms a receipt), while a batch repeats the same two.
+    """
+
+    def get_root(self, data: Any) -> Any:
+        # The document arrives already parsed by parse_untrusted (hardened) and inspected; its
+        # tree is only read here (signxml works on copies), so parsing it again is waste.
+        if isinstance(data, etree._Element):
+            return data
+        parent: Any = super()
+        return parent.get_root(data)
+
+    def _get_cert_validity_error(self, cert: x509.Certificate, cert_source: str) -> str | None:
+        # signxml renders the certificate's subject for its message before it knows whether
+        # there is an error (a tenth of its work). We hand it a moment inside the signing
+        # certificate's validity (the chain's times are ours), so there is none: render it only
+        # then.
+        me: Any = self
+        moment = me._get_cert_verification_time()
+        if cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
+            return None
+        parent: Any = super()
+        message: str | None = parent._get_cert_validity_error(cert, cert_source)
+        return message
+
+    def _verify_reference(
+        self,
+        reference: etree._Element,
+        index: int,
+        root: etree._Element,
+        uri_resolver: Any,
+        c14n_algorithm: Any,
+        signature: etree._Element,
+        signature_key_used: Any,
+    ) -> Any:
+        # signxml 5.2's method, with one change: it copies the whole document (serialise and
+        # parse) for every reference, so that the enveloped-signature transform may cut the
+        # signature out of the copy. inspect_signature admits that transform on the document
+        # reference only; the SignedProperties and KeyInfo references read the original tree,
+        # which nothing changes (their payload is copied again before canonicalisation).
+        # That saves two of the three copies, a twentieth of a verification.
+        me: Any = self
+        transforms = me._find(reference, "Transforms", require=False)
+        enveloped = transforms is not None and any(
+            t.get("Algorithm") == SignatureConstructionMethod.enveloped.value
+            for t in me._findall(transforms, "Transform")
+        )
+        tree = me._fromstring(me._tostring(root)) if enveloped else root
+        signature_in_tree = me._get_signature(tree)
+        digest_method_alg_name = me._find(reference, "DigestMethod").get("Algorithm")
+        digest_value = me._find(reference, "DigestValue")
+        payload = me._resolve_reference(tree, reference, uri_resolver=uri_resolver)
+        payload_c14n = me._apply_transforms(
+            payload, transforms_node=transforms, signature=signature_in_tree
+        )
+        digest_alg = DigestAlgorithm(digest_method_alg_name)
+        me.check_digest_alg_expected(digest_alg)
+        if base64.b64decode(digest_value.text) != me._get_digest(payload_c14n, digest_alg):
+            raise InvalidDigest(f"Digest mismatch for reference {index} ({reference.get('URI')})")
+        try:
+            payload_c14n_xml = me._fromstring(payload_c14n)
+        except etree.XMLSyntaxError:
+            payload_c14n_xml = None
+        if isinstance(signature_key_used, bytes):
+            signature_key = signature_key_used
+        else:
+            signature_key = signature_key_used.public_bytes(
+                Encoding.PEM, PublicFormat.SubjectPublicKeyInfo
+            )
+        return VerifyResult(payload_c14n, payload_c14n_xml, signature, signature_key=signature_key)
 
     def _verify_cert_digests(self, verify_result: Any) -> None:
         me: Any = self  # signxml's helpers are untyped
@@ -227,7 +306,7 @@ def verify_enveloped(
         )
     if expected_org is not None:
         findings.extend(_org_findings(leaf, expected_org))
-    signed_root, crypto = _check_with_signxml(data, shape, leaf, signing_time)
+    signed_root, crypto = _check_with_signxml(root, shape, leaf, signing_time)
     return _result(findings + crypto, leaf, signing_time, signed_root)
 
 
@@ -247,7 +326,7 @@ def _org_findings(leaf: x509.Certificate, expected_org: str) -> list[Finding]:
 
 
 def _check_with_signxml(
-    data: bytes, shape: SignatureShape, leaf: x509.Certificate, signing_time: datetime
+    root: etree._Element, shape: SignatureShape, leaf: x509.Certificate, signing_time: datetime
 ) -> tuple[etree._Element | None, list[Finding]]:
     """Let signxml verify digests and the signature value against ``leaf`` (already validated)."""
     # signxml re-checks the pinned certificate's validity at `verification_time`; the chain's
@@ -268,7 +347,7 @@ def _check_with_signxml(
         # we write, which is narrower than the XML-DSig/XAdES schemas, and the XSD pass cost 13%
         # of a verification.
         results = _Verifier().verify(
-            data, x509_cert=leaf, expect_config=config, validate_schema=False
+            root, x509_cert=leaf, expect_config=config, validate_schema=False
         )
     # InvalidDigest is a subclass of signxml's InvalidSignature: catch it first.
     except InvalidDigest as exc:
