@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +18,12 @@ from sqlalchemy import delete, insert, update
 
 from receipts.documents import InvalidSignedDocument
 from receipts.errors import InvalidInput
+from receipts.ledger.block_reader import _numbers, ledger_blocks
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import Event, ReceiptRow
 from receipts.ledger.reconcile import Block, BlockKey, Slot, Summary, TierFindingKind, blocks_of
 from receipts.ledger.reconcile_tiers import (
     _summary_element,
-    ledger_blocks,
     make_summary,
     read_request,
     read_summary,
@@ -90,6 +90,32 @@ def test_ledger_blocks_match_the_pure_summary(ledger_db: Database) -> None:
     assert from_db == [b.summary() for b in blocks_of(slots)]
     with ledger_blocks(ledger_db, ["640104"]) as (_, blocks):
         assert {b.key.issuer for b in blocks} == {"640104"}
+
+
+def test_one_reader_and_two_read_the_same_blocks(ledger_db: Database) -> None:
+    rows = [row(n) for n in range(1, 6000) if n % 1500] + [row(n, "640104", "64710226")
+                                                           for n in (5, 6, 2000)]  # fmt: skip
+    add_receipts(ledger_db, rows)
+    read = []
+    for readers in (1, 2):
+        with ledger_blocks(ledger_db, ["640100", "640104"], readers=readers) as (_, blocks):
+            read.append(sorted((b.summary() for b in blocks), key=lambda b: b.key))
+    assert read[0] == read[1] and len(read[0]) == 8
+
+
+@pytest.mark.parametrize(
+    ("offsets", "numbers"),
+    [
+        ("0,1,2,3", range(2048, 2052)),
+        ("1023", range(3071, 3072)),
+        ("7,8,9,10,11", range(2055, 2060)),
+        ("0,1,3", [2048, 2049, 2051]),  # a hole: parsed
+        ("1,0,2", [2049, 2048, 2050]),  # out of order: parsed (Block sorts it)
+    ],
+)
+def test_block_numbers_from_offsets(offsets: str, numbers: Sequence[int]) -> None:
+    found = _numbers(2048, offsets)
+    assert list(found) == list(numbers) and type(found) is type(numbers)
 
 
 def test_summary_is_signed_verified_and_recorded(ledger_db: Database) -> None:
@@ -171,7 +197,7 @@ def test_only_requested_blocks_are_read_and_answered(ledger_db: Database) -> Non
                                                                 for n in (7, 9)])  # fmt: skip
     keys = [BlockKey("640100", CODE, 3), BlockKey("640100", CODE, 9), BlockKey("640104", other, 0)]
     with ledger_blocks(ledger_db, ["640100", "640104"], keys) as (_, blocks):
-        read = [(b.key, len(b.numbers)) for b in blocks]
+        read = sorted((b.key, len(b.numbers)) for b in blocks)
     assert read == [(keys[0], 1024), (keys[2], 2)]  # block 9 holds nothing: not yielded
     with ledger_blocks(ledger_db, ["640100"], keys[:1], totals=False) as (_, blocks):
         [block] = list(blocks)

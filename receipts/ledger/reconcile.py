@@ -179,14 +179,16 @@ class Block:
     def __init__(
         self,
         key: BlockKey,
-        numbers: list[int],
+        numbers: Sequence[int],
         digests: bytes,
         totals: list[int] | str | None,
         total_fen: int | None = None,
     ) -> None:
         if len(digests) != 32 * len(numbers):
             raise ValueError(f"{key}: {len(numbers)} numbers but {len(digests)} digest bytes")
-        if not all(map(operator.lt, numbers, islice(numbers, 1, None))):
+        if not isinstance(numbers, range) and not all(
+            map(operator.lt, numbers, islice(numbers, 1, None))
+        ):
             order = sorted(range(len(numbers)), key=numbers.__getitem__)
             numbers = [numbers[i] for i in order]
             digests = b"".join(digests[32 * i : 32 * i + 32] for i in order)
@@ -251,7 +253,8 @@ class Block:
             return _EMPTY_BLOCK
         low, high = numbers[0], numbers[-1]
         pieces, at, after = [EMPTY_SLOT * (low - first)], 0, low  # digests taken, next number
-        for hole in sorted(set(range(low, high + 1)).difference(numbers)):  # found in C
+        holes = () if high - low + 1 == len(numbers) else set(range(low, high + 1)) - set(numbers)
+        for hole in sorted(holes):  # found in C
             taken = hole - after
             pieces += [digests[32 * at : 32 * (at + taken)], EMPTY_SLOT]
             at, after = at + taken, hole + 1

@@ -19,9 +19,7 @@ requested blocks, so its cost follows the differences.
 A signed file is at most 1 MB (SPEC §3). A listing that would not fit is left for another round
 (the blocks are named in ``Deferred`` and requested again).
 
-The ledger is read block by block along its primary key (code, number), in one snapshot: SQL
-aggregates each block (sum, and the concatenated numbers, digests and totals), so no receipt goes
-through Python one by one, nothing sorts the whole ledger, and memory is bounded by one block.
+The ledger is read by :mod:`receipts.ledger.block_reader`, block by block, in one snapshot.
 """
 
 from __future__ import annotations
@@ -29,32 +27,20 @@ from __future__ import annotations
 import base64
 import itertools
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from lxml import etree
-from sqlalchemy import (
-    BigInteger,
-    Connection,
-    Select,
-    String,
-    bindparam,
-    cast,
-    func,
-    literal_column,
-    select,
-)
 
 from receipts import divisions
 from receipts.documents import InvalidSignedDocument, verify_document
-from receipts.errors import InvalidInput, ReceiptError
+from receipts.errors import InvalidInput
 from receipts.identifiers import format_number
+from receipts.ledger.block_reader import LedgerInconsistent, ledger_blocks, ledger_issuers
 from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, sign_head
-from receipts.ledger.models import LedgerState, ReceiptRow
 from receipts.ledger.reconcile import (
     BLOCK_SIZE,
     PARTS,
@@ -84,7 +70,6 @@ __all__ = [
     "LedgerInconsistent",
     "SummaryResult",
     "TierResult",
-    "ledger_blocks",
     "make_summary",
     "read_request",
     "read_summary",
@@ -98,12 +83,6 @@ _N = f"{{{RECONCILIATION_NS}}}"
 MAX_REQUEST_BYTES = 16_000_000
 # Serialised sizes used to keep a summary under MAX_XML_BYTES while it is being built.
 _BLOCK_BYTES, _SLOT_BYTES, _RESERVE = 140, 130, 16_000
-
-
-class LedgerInconsistent(ReceiptError):
-    """A ledger row cannot be read for reconciliation (``receipts audit`` says more)."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -136,128 +115,6 @@ class TierResult:
     """Size of the file compared."""
     request: bytes | None
     """The request for the second round, when blocks remain to be listed."""
-
-
-def ledger_issuers(db: Database, own: str) -> tuple[str, ...]:
-    """Every issuer with receipts in this ledger, and this federation itself."""
-    # A skip scan of the issuer index: one seek per issuer, not a pass over every receipt.
-    after = select(func.min(ReceiptRow.issuer)).where(ReceiptRow.issuer > bindparam("after"))
-    found = {own}
-    with db.read() as session:
-        issuer = session.scalar(after, {"after": ""})
-        while issuer is not None:
-            found.add(issuer)
-            issuer = session.scalar(after, {"after": issuer})
-    return tuple(sorted(found))
-
-
-@contextmanager
-def ledger_blocks(
-    db: Database,
-    issuers: Sequence[str],
-    keys: Sequence[BlockKey] | None = None,
-    totals: bool = True,
-) -> Iterator[tuple[int, Iterator[Block]]]:
-    """The ledger's event count and its non-empty blocks of ``issuers`` in (code, index) order,
-    read from one consistent snapshot; with ``keys``, only those blocks, in their order.
-    Without ``totals``, the blocks know their sums but not each receipt's total (enough for
-    their summaries, not for fingerprints or listings)."""
-    options = {} if db.is_sqlite else {"isolation_level": "REPEATABLE READ"}
-    with db.engine.connect().execution_options(**options) as conn, conn.begin():
-        events = conn.scalar(select(LedgerState.event_count).where(LedgerState.id == 1)) or 0
-        reader = _BlockReader(conn, totals)
-        yield events, reader.walk(set(issuers)) if keys is None else reader.these(keys)
-
-
-class _Prepared:
-    """A query compiled once and run on the DBAPI cursor, parameters bound. The reader's
-    queries are small and run once per block: SQLAlchemy's work per execution cost as much as
-    a fifth of the whole read."""
-
-    def __init__(self, conn: Connection, query: Select[Any]) -> None:
-        self._compiled = query.compile(dialect=conn.dialect)
-        self._sql = self._compiled.string
-        self._order = self._compiled.positiontup  # None when the driver takes named parameters
-        self._cursor = conn.connection.cursor()
-
-    def run(self, **params: object) -> list[Any]:
-        bound = self._compiled.construct_params(params)
-        self._cursor.execute(self._sql, bound if self._order is None else
-                             tuple(bound[name] for name in self._order))  # fmt: skip
-        return list(self._cursor.fetchall())
-
-    def value(self, **params: object) -> Any:
-        (row,) = self.run(**params)
-        return row[0]
-
-
-class _BlockReader:
-    """Reads blocks along the primary key (code, number): one aggregate per block (split by
-    issuer only where a block has several) and a seek over empty stretches. No sort of the
-    whole ledger, no row per receipt through Python, and memory bounded by one block."""
-
-    def __init__(self, conn: Connection, totals: bool) -> None:
-        r, at = ReceiptRow, bindparam("at", type_=BigInteger)
-        code, issuer = bindparam("code", type_=String), bindparam("issuer", type_=String)
-        # group_concat / string_agg with constant separators: aggregate_strings() would bind its
-        # separator on every execution
-        concat = func.group_concat if conn.dialect.name == "sqlite" else func.string_agg
-        comma, nothing = literal_column("','", String), literal_column("''", String)
-        each_total = concat(cast(r.total_fen, String), comma) if totals else literal_column("NULL")
-        columns = (func.sum(r.total_fen), concat(cast(r.number, String), comma),
-                   concat(r.digest, nothing), each_total)  # fmt: skip
-        in_block = (r.code == code, r.number.between(at, at + BLOCK_SIZE - 1))
-        self._first_code = _Prepared(conn, select(func.min(r.code)).where(r.code > code))
-        self._next_number = _Prepared(
-            conn, select(func.min(r.number)).where(r.code == code, r.number >= at)
-        )
-        self._whole = _Prepared(
-            conn, select(func.min(r.issuer), func.max(r.issuer), *columns).where(*in_block)
-        )
-        self._by_issuer = _Prepared(
-            conn, select(r.issuer, *columns).where(*in_block).group_by(r.issuer)
-        )
-        self._of_one = _Prepared(conn, select(*columns).where(*in_block, r.issuer == issuer))
-
-    def walk(self, scope: set[str]) -> Iterator[Block]:
-        """Every non-empty block of the issuers in ``scope``, in (code, index) order."""
-        code = self._first_code.value(code="")
-        while code is not None:
-            number = self._next_number.value(code=code, at=0)
-            while number is not None:
-                index = number // BLOCK_SIZE
-                at = index * BLOCK_SIZE
-                ((low, high, *rest),) = self._whole.run(code=code, at=at)
-                rows: Sequence[Any] = [(low, *rest)]
-                if low != high:
-                    rows = self._by_issuer.run(code=code, at=at)
-                for issuer, total, numbers, digests, totals in rows:
-                    if issuer in scope:
-                        yield _block(issuer, code, index, total, numbers, digests, totals)
-                number = (index + 1) * BLOCK_SIZE
-                if low is None:
-                    number = self._next_number.value(code=code, at=number)
-            code = self._first_code.value(code=code)
-
-    def these(self, keys: Sequence[BlockKey]) -> Iterator[Block]:
-        """The blocks ``keys`` names that hold receipts, in that order."""
-        for key in keys:
-            ((total, numbers, digests, totals),) = self._of_one.run(
-                code=key.code, at=key.first, issuer=key.issuer
-            )
-            if numbers is not None:
-                yield _block(key.issuer, key.code, key.index, total, numbers, digests, totals)
-
-
-def _block(
-    issuer: str, code: str, index: int, total: int, numbers: str, digests: str, totals: str | None
-) -> Block:
-    key = BlockKey(issuer, code, index)
-    try:
-        return Block(key, list(map(int, numbers.split(","))), bytes.fromhex(digests), totals,
-                     int(total))  # fmt: skip
-    except ValueError as error:
-        raise LedgerInconsistent(f"ledger {key}: {error} (run 'receipts audit')") from None
 
 
 def make_summary(
@@ -327,13 +184,13 @@ def make_summary(
 
 
 def _with_empty(blocks: Iterator[Block], keys: Sequence[BlockKey]) -> Iterator[Block]:
-    """``blocks`` (in ``keys`` order), with an empty block for each key that has none."""
-    found = next(blocks, None)
+    """``blocks``, then an empty block for each of ``keys`` that had none."""
+    seen = set()
+    for block in blocks:
+        seen.add(block.key)
+        yield block
     for key in keys:
-        if found is not None and found.key == key:
-            yield found
-            found = next(blocks, None)
-        else:
+        if key not in seen:
             yield Block(key, [], b"", [])
 
 
