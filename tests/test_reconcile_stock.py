@@ -7,9 +7,13 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
+from receipts.errors import InvalidInput
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.reconcile_stock import OutsideSegment, reconcile_stock
 from receipts.ledger.schema import initialise
+from receipts.ledger.stock import write_off
 from tests.ledger_helpers import SHANGHAI, stock_city
 from tests.test_reconcile_tiers import add_receipts, row
 from tests.workspaces import federation, receipts
@@ -35,13 +39,22 @@ def test_segments_gaps_and_receipts_outside(ledger_db: Database, tmp_path: Path)
     u = segment.usage
     assert (segment.label, segment.holder, segment.allocated_by) == (f"{code}:1-20", "640100",
                                                                      "640000")  # fmt: skip
-    assert (u.issued, u.reversed, u.red, u.unused, u.gaps) == (7, 1, 1, 10, (4, 8))
+    # 640104's receipt at 10 is not the holder's: it is listed outside, and 10 stays unused
+    assert (u.issued, u.reversed, u.red, u.unused, u.gaps) == (6, 1, 1, 11, (4, 8))
     assert report.outside == (
         OutsideSegment(code, 10, "640104", "normal"),
         OutsideSegment(code, 500, "640100", "normal"),
     )
     assert report.discrepancies
     assert reconcile_stock(ledger_db, holder="640104").segments == ()
+
+
+def test_another_issuers_receipt_does_not_fill_a_gap(ledger_db: Database, tmp_path: Path) -> None:
+    stock_city(ledger_db, tmp_path, count=5)
+    code = code_now()
+    add_receipts(ledger_db, [row(1, code=code), row(2, "640104", code=code), row(3, code=code)])
+    with pytest.raises(InvalidInput, match=r"has 1 gap\(s\): 2"):
+        write_off(ledger_db, "640100", code, 1, 5, None)
 
 
 def test_a_clean_ledger_has_no_discrepancies(ledger_db: Database, tmp_path: Path) -> None:

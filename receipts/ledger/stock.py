@@ -405,11 +405,15 @@ def usage_report(db: Database, segment_id: int) -> WriteOffReport:
 
 
 def _usage_report(session: Session, segment: Segment) -> WriteOffReport:
+    # Only the holder's receipts use its numbers: another issuer's receipt in the range is an
+    # anomaly (reconcile stock lists it outside every segment of its own), and counting it here
+    # would hide the holder's gap at that number.
     rows = session.execute(
         select(ReceiptRow.number, ReceiptRow.kind)
         .where(
             ReceiptRow.code == segment.code,
             ReceiptRow.number.between(segment.first, segment.last),
+            ReceiptRow.issuer == segment.holder,
         )
         .order_by(ReceiptRow.number)
     ).all()
@@ -424,6 +428,7 @@ def _usage_report(session: Session, segment: Segment) -> WriteOffReport:
                 .where(
                     ReceiptRow.original_code == segment.code,
                     ReceiptRow.original_number.between(segment.first, segment.last),
+                    ReceiptRow.issuer == segment.holder,
                 )
             )
             or 0
