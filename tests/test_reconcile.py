@@ -10,18 +10,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from receipts.ledger.reconcile import (
+    Summary,
+    TierComparison,
+    TierFindingKind,
+    answer_request,
+    compare_summary,
+)
+from receipts.ledger.reconcile_blocks import (
     BLOCK_SIZE,
     EMPTY_SLOT,
     PART_SIZE,
     Block,
     BlockKey,
     Slot,
-    Summary,
-    TierComparison,
-    TierFindingKind,
-    answer_request,
     blocks_of,
-    compare_summary,
     merkle_root,
 )
 

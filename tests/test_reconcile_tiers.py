@@ -21,7 +21,8 @@ from receipts.errors import InvalidInput
 from receipts.ledger.block_reader import _numbers, ledger_blocks
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import Event, ReceiptRow
-from receipts.ledger.reconcile import Block, BlockKey, Slot, Summary, TierFindingKind, blocks_of
+from receipts.ledger.reconcile import Summary, TierFindingKind
+from receipts.ledger.reconcile_blocks import Block, BlockKey, Slot, blocks_of
 from receipts.ledger.reconcile_tiers import (
     _summary_element,
     make_summary,

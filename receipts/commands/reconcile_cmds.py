@@ -19,8 +19,9 @@ from receipts.tables import format_table
 from receipts.workspace import WorkspaceKind
 
 if TYPE_CHECKING:
-    from receipts.ledger.reconcile import Slot, TierFinding
+    from receipts.ledger.reconcile import TierFinding
     from receipts.ledger.reconcile_bank import BankReceipt, BankReport
+    from receipts.ledger.reconcile_blocks import Slot
     from receipts.ledger.reconcile_stock import StockReport
 
 __all__ = ["register"]

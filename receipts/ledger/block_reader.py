@@ -36,7 +36,7 @@ from sqlalchemy import (
 from receipts.errors import EnvironmentFailure, ReceiptError
 from receipts.ledger.database import Database
 from receipts.ledger.models import LedgerState, ReceiptRow
-from receipts.ledger.reconcile import BLOCK_SIZE, Block, BlockKey
+from receipts.ledger.reconcile_blocks import BLOCK_SIZE, Block, BlockKey
 
 __all__ = ["READERS", "LedgerInconsistent", "ledger_blocks", "ledger_issuers"]
 

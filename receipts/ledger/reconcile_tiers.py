@@ -42,20 +42,22 @@ from receipts.ledger.block_reader import LedgerInconsistent, ledger_blocks, ledg
 from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.ledger.reconcile import (
-    BLOCK_SIZE,
-    PARTS,
-    Block,
-    BlockKey,
     BlockRequest,
-    BlockSummary,
     Listing,
-    Slot,
     Summary,
     TierComparison,
     TierFinding,
     TierFindingKind,
     answer_request,
     compare_summary,
+)
+from receipts.ledger.reconcile_blocks import (
+    BLOCK_SIZE,
+    PARTS,
+    Block,
+    BlockKey,
+    BlockSummary,
+    Slot,
     merkle_root,
     part_of,
 )
