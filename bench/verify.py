@@ -76,6 +76,8 @@ def main() -> None:
               f"(best of {args.rounds})")
         print(f"receipts verify, XML ({args.workers} workers): {ours:8.0f} receipts/s  "
               f"ratio {ours / bare:.2f}x (target >= 2x)")
+        if args.pdf <= 0:
+            return
         pdf_dir = folder / "pdf"
         pdf_dir.mkdir()
         pdfs = []

@@ -24,6 +24,7 @@ from receipts.ledger.models import Event, ReceiptRow
 from receipts.ledger.reconcile import Summary, TierFindingKind
 from receipts.ledger.reconcile_blocks import Block, BlockKey, Slot, blocks_of
 from receipts.ledger.reconcile_tiers import (
+    RECONCILIATION_NS,
     _summary_element,
     make_summary,
     read_request,
@@ -298,6 +299,8 @@ def test_cli_two_rounds_name_the_withheld_receipt(tiers: dict[str, Any], tmp_pat
     ]
     assert data["request"] is None and data["receipts_listed"] == 4
     assert data["file_bytes"] == answered.stat().st_size
+    first_root = etree.fromstring(first.read_bytes()).findtext(f"{{{RECONCILIATION_NS}}}Root")
+    assert data["answers"] == first_root  # the file answers the first summary
     lines = csv_path.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("kind,issuer,code,block,number,receipt,file_digest")
     assert lines[1].startswith(f"missing,640100,{CODE},2,2222,{CODE}-0000002222,")
@@ -307,6 +310,13 @@ def test_cli_two_rounds_name_the_withheld_receipt(tiers: dict[str, Any], tmp_pat
                     db=province_db).exit_code == 0  # fmt: skip
     city_side = receipts(city, "reconcile", "tiers", "--with", str(back), db=city_db)
     assert city_side.exit_code == 1 and "request for 1 block(s)" in city_side.stdout
+    # once the province holds 2222, the answer's one block agrees
+    db = Database(province_db or default_url(province))
+    add_receipts(db, [row(2222)])
+    db.dispose()
+    settled = receipts(province, "reconcile", "tiers", "--with", str(answered), db=province_db)
+    assert settled.exit_code == 0, settled.output
+    assert "OK: the 1 requested block(s) agree now" in settled.stdout
 
 
 def test_cli_agreement_exits_0(tiers: dict[str, Any], tmp_path: Path) -> None:

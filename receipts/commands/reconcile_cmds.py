@@ -158,6 +158,7 @@ def register(group: click.Group) -> None:
         data = {
             "file": str(file), "with": result.theirs.org, "their_root": result.theirs.root,
             "our_root": result.our_root, "agree": not c.discrepancies,
+            "answers": result.theirs.answering,
             "blocks_in_file": c.blocks_theirs, "blocks_here": c.blocks_ours,
             "blocks_agreeing": c.blocks_agreeing, "file_bytes": result.file_bytes,
             "receipts_listed": c.receipts_listed, "requested_blocks": len(c.requests),
@@ -179,7 +180,9 @@ def register(group: click.Group) -> None:
                 who = result.theirs.org
                 lines += ["", f"request for {len(c.requests):,} block(s) written to {target}: "
                               f"have {who} answer it ('{ask}'), then compare FILE"]  # fmt: skip
-            if not rows:
+            if not rows and result.theirs.answering is not None:
+                lines.append(f"OK: the {c.blocks_theirs:,} requested block(s) agree now")
+            elif not rows:
                 lines.append(f"OK: both sides agree (root {result.our_root})")
             return "\n".join(lines)
 
