@@ -58,3 +58,7 @@ def main(
 
 
 register(main)
+
+
+if __name__ == "__main__":  # python cli.py …, as well as the installed `receipts`
+    main(prog_name="receipts")

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from receipts.batchfile import COLUMNS, BatchProblem, read_batch
+from receipts.batch_csv import COLUMNS
+from receipts.batch_fields import BatchProblem
+from receipts.batchfile import read_batch
 from receipts.catalogue import Catalogue
 from receipts.errors import InvalidInput
 from receipts.model import Item, Payer

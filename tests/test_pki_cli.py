@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from cli import main
-from receipts.commands.pki_cmds import ALGORITHMS, REASONS
+from receipts.commands.pki_options import ALGORITHMS, REASONS
 from receipts.credentials import Credentials
 from receipts.workspace import Workspace
 from signing.certificates import (

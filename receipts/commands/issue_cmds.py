@@ -166,7 +166,7 @@ def _printable(ws: Workspace) -> Callable[[Receipt], None]:
 
 def _one_request(ws: Workspace, options: dict[str, Any]) -> IssueRequest:
     if options["from_json"] is not None:
-        from receipts.batchfile import read_request_json
+        from receipts.batch_jsonl import read_request_json
 
         return read_request_json(options["from_json"], ws.catalogue)
     missing = [

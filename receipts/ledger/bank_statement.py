@@ -30,7 +30,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from receipts.batchfile import BatchProblem
+from receipts.batch_fields import BatchProblem
 from receipts.errors import InvalidInput
 from receipts.money import parse_amount
 

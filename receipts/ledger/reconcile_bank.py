@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
-from receipts.batchfile import BatchProblem
+from receipts.batch_fields import BatchProblem
 from receipts.ledger.bank_statement import (
     STATEMENT_COLUMNS,
     Credit,

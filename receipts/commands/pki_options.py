@@ -1,0 +1,131 @@
+"""What the ``receipts pki`` commands take and share: the choices and parameter types of their
+options, the federation's credentials, and how its keys' passphrases are asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from receipts.commands.runtime import Context
+from receipts.workspace import WorkspaceKind
+
+if TYPE_CHECKING:
+    from receipts.ca import Passphrase
+    from receipts.credentials import Credentials
+
+__all__ = [
+    "ALGORITHMS",
+    "EXISTING_FILE",
+    "OUTPUT_FILE",
+    "REASONS",
+    "ReasonChoice",
+    "algorithm_option",
+    "allow_env_option",
+    "ca_passphrase",
+    "federation_credentials",
+    "signing_passphrase",
+    "utc_now",
+    "warn",
+]
+
+#: ``signing.keys.KeyAlgorithm`` values (kept here so ``--help`` needs no cryptography import).
+ALGORITHMS = ("ecdsa-p256", "rsa-2048")
+#: ``signing.crl.RevocationReason`` values, spelt with ``_`` (``-`` is accepted too).
+REASONS = (
+    "key_compromise",
+    "affiliation_changed",
+    "superseded",
+    "cessation_of_operation",
+    "ca_compromise",
+    "unspecified",
+)
+
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+class _Output(click.Path):
+    """A file to write, whose folder must exist: checked before any key is touched."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, writable=True, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        assert isinstance(path, Path)  # path_type=Path
+        if not path.parent.is_dir():
+            self.fail(f"folder {path.parent} does not exist", param, ctx)
+        return path
+
+
+OUTPUT_FILE = _Output()
+allow_env_option = click.option(
+    "--allow-env-passphrase",
+    is_flag=True,
+    help="Read the CA key's passphrase from RECEIPTS_CA_PASSPHRASE (unattended use).",
+)
+algorithm_option = click.option("--algorithm", type=click.Choice(ALGORITHMS), help="Key type.")
+
+
+class ReasonChoice(click.Choice[str]):
+    """A revocation reason; ``key-compromise`` is read as ``key_compromise``."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        return str(super().convert(str(value).replace("-", "_"), param, ctx))
+
+
+def federation_credentials(ctx: Context) -> Credentials:
+    """The credentials of the ``--home`` workspace, which must be a federation's."""
+    return ctx.credentials(ctx.workspace().require(WorkspaceKind.FEDERATION))
+
+
+def utc_now() -> datetime:
+    """Now, in UTC: what the commands date certificates, CRLs and revocations from."""
+    return datetime.now(UTC)
+
+
+def _confirming(creds: Credentials) -> Callable[[str], str] | None:
+    """The prompt for a key about to be created: typed twice, so a typo cannot lose the key."""
+    if creds.prompt is None:
+        return None
+    return lambda text: str(click.prompt(text, hide_input=True, confirmation_prompt=True, err=True))
+
+
+def ca_passphrase(creds: Credentials, allow_env: bool) -> Passphrase:
+    """The CA key's passphrase, typed (twice for a new key), from the environment only if
+    ``allow_env``; with no terminal and no permission, an error that says what to do."""
+    from signing.errors import PassphraseError
+    from signing.keys import CA_PASSPHRASE_ENV, ca_key_passphrase
+
+    def no_terminal(_: str) -> str:
+        how = "set" if allow_env else "pass --allow-env-passphrase and set"
+        raise PassphraseError(
+            f"no passphrase for the CA key {creds.ca_key_path}: type it on a terminal, "
+            f"or {how} {CA_PASSPHRASE_ENV}"
+        )
+
+    def get(new: bool) -> str:
+        prompt = (_confirming(creds) if new else creds.prompt) or no_terminal
+        return ca_key_passphrase(prompt, key_path=creds.ca_key_path, allow_env=allow_env)
+
+    return get
+
+
+def signing_passphrase(creds: Credentials) -> Passphrase:
+    """The signing key's passphrase, from the environment or typed (twice for a new key)."""
+    from signing.keys import signing_key_passphrase
+
+    def get(new: bool) -> str:
+        prompt = _confirming(creds) if new else creds.prompt
+        return signing_key_passphrase(prompt=prompt, key_path=creds.signing_key_path)
+
+    return get
+
+
+def warn(warnings: Iterable[str]) -> None:
+    """Each warning on its own line of stderr, so ``--json`` output stays clean."""
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
