@@ -41,8 +41,8 @@ class Demo:
         return self.root / name
 
     def run(self, where: str, *args: str, expect: int = 0, show: bool | int = False) -> str:
-        """``show`` prints the output (True) or its first ``show`` lines."""
-        """Run ``receipts --home ROOT/where ARGS`` in-process; check its exit code."""
+        """Run ``receipts --home ROOT/where ARGS`` in-process and check its exit code; ``show``
+        prints the output (True) or its first ``show`` lines."""
         from click.testing import CliRunner
 
         argv = ["--home", str(self.home(where)), *args]
