@@ -32,6 +32,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from receipts.errors import EnvironmentFailure, ReceiptError
 from receipts.ledger.database import Database
@@ -209,8 +210,15 @@ class _BlockReader:
         r, at = ReceiptRow, bindparam("at", type_=BigInteger)
         code, issuer = bindparam("code", type_=String), bindparam("issuer", type_=String)
         # group_concat / string_agg with constant separators: aggregate_strings() would bind its
-        # separator on every execution
-        concat = func.group_concat if conn.dialect.name == "sqlite" else func.string_agg
+        # separator on every execution. PostgreSQL concatenates in number order when told to;
+        # SQLite 3.40 cannot be told, and follows the index (_numbers checks, Block sorts).
+        sqlite = conn.dialect.name == "sqlite"
+
+        def concat(value: Any, separator: Any) -> Any:
+            if sqlite:
+                return func.group_concat(value, separator)
+            return func.string_agg(value, aggregate_order_by(separator, r.number))
+
         comma, nothing = literal_column("','", String), literal_column("''", String)
         each_total = concat(cast(r.total_fen, String), comma) if totals else literal_column("NULL")
         # numbers as offsets in their block (0-1023): see _numbers
