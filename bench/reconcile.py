@@ -1,6 +1,6 @@
 """Tier reconciliation on two ledgers of N receipts, against a bare SQL FULL OUTER JOIN.
 
-    python bench/reconcile.py [--n 1000000] [--diff 1000] [--repeat 3]
+    python bench/reconcile.py [--n 1000000] [--diff 1000] [--repeat 3] [--pg URL]
 
 Two SQLite ledgers (a city's, 640100, and its province's, 640000) hold the same N synthetic
 receipts (code, number, digest, total, issuer) but for ``--diff`` planted differences: a third
@@ -18,6 +18,9 @@ counts, on both sides, because the machine is shared.
 
 Targets: time <= 1.5x the join, peak RSS <= 150 MB, summary file < 2 MB (and every signed file
 <= 1 MB, the limit for XML from outside, SPEC §3).
+
+With ``--pg URL`` the two ledgers are two schemas of that PostgreSQL database (dropped at the
+end) and the baseline is PostgreSQL's FULL OUTER JOIN of their receipts tables.
 """
 
 from __future__ import annotations
@@ -85,6 +88,25 @@ def step_join(path: str, left: str, right: str, attach: Sequence[str]) -> dict[s
             "OR a.total_fen <> b.total_fen"
         )).all()  # fmt: skip
         seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rss_mb": _rss_mb(), "rows": len(rows)}
+
+
+def step_pg_join(url: str, left: str, right: str) -> dict[str, Any]:
+    """The PostgreSQL baseline: FULL OUTER JOIN of two ledgers' receipts tables."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        start = time.perf_counter()
+        rows = conn.execute(text(
+            f"SELECT a.code, a.number, b.code, b.number, a.digest, b.digest, a.total_fen, "
+            f"b.total_fen FROM {left}.receipts a FULL OUTER JOIN {right}.receipts b "
+            "ON a.code = b.code AND a.number = b.number "
+            "WHERE a.number IS NULL OR b.number IS NULL OR a.digest <> b.digest "
+            "OR a.total_fen <> b.total_fen"
+        )).all()  # fmt: skip
+        seconds = time.perf_counter() - start
+    engine.dispose()
     return {"seconds": seconds, "rss_mb": _rss_mb(), "rows": len(rows)}
 
 
@@ -197,6 +219,95 @@ def build_join_tables(tmp: Path, city: Path, province: Path) -> Path:
     return path
 
 
+def build_pg(
+    base: str, tmp: Path, n: int, diff: int, seed: int
+) -> tuple[Path, Path, dict[str, set[int]], dict[str, str]]:
+    """As :func:`build`, with the ledgers in two new schemas of a PostgreSQL database; returns
+    the URL and schema of each side too (``city``, ``city_schema``, …)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from receipts.ledger.database import Database
+    from receipts.ledger.schema import initialise
+    from tests.conftest import pg_schema_url
+    from tests.workspaces import federation
+
+    city, province = tmp / "city", tmp / "province"
+    federation(city, "640100")
+    federation(province, "640000")
+    schemas = {side: f"bench_{side}_{uuid.uuid4().hex[:8]}" for side in ("city", "province")}
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for schema in schemas.values():
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    urls = {side: pg_schema_url(base, schema) for side, schema in schemas.items()}
+    try:
+        for side, org in (("city", "640100"), ("province", "640000")):
+            db = Database(urls[side])
+            initialise(db, org)
+            db.dispose()
+        planted = _fill_pg(admin, schemas, urls, n, diff, seed)
+    except BaseException:
+        drop_pg(base, list(schemas.values()))
+        raise
+    finally:
+        admin.dispose()
+    return city, province, planted, {**urls, **{f"{k}_schema": v for k, v in schemas.items()}}
+
+
+def _fill_pg(
+    admin: Any, schemas: dict[str, str], urls: dict[str, str], n: int, diff: int, seed: int
+) -> dict[str, set[int]]:
+    from sqlalchemy import String, delete, func, text, update
+
+    from receipts.ledger.database import Database
+    from receipts.ledger.models import LedgerState, ReceiptRow
+
+    with admin.connect() as conn:
+        conn.execute(text(
+            f"INSERT INTO {schemas['city']}.receipts (code, number, digest, issuer, kind, "
+            "issued_at, period, check_code, payer_name, payer_kind, total_fen, xml) "
+            "SELECT :code, x, md5(random()::text) || md5(random()::text), '640100', 'normal', "
+            ":issued, '2026-10', 'abc123', :payer, 'enterprise', (x * 7919) % 100000 + 100, "
+            "'<Receipt/>'::bytea FROM generate_series(1::bigint, :n) AS x"
+        ), {"code": CODE, "issued": ISSUED, "payer": "宁夏贺兰山实业有限公司", "n": n})  # fmt: skip
+        conn.execute(text(f"INSERT INTO {schemas['province']}.receipts "
+                          f"SELECT * FROM {schemas['city']}.receipts"))  # fmt: skip
+    picks = random.Random(seed).sample(range(1, n + 1), diff)
+    planted = {kind: set(picks[k::3]) for k, kind in enumerate(("missing", "extra", "differing"))}
+    random_digest = func.concat(func.md5(func.random().cast(String)),
+                                func.md5(func.random().cast(String)))  # fmt: skip
+    other = Database(urls["province"])
+    with other.engine.begin() as conn:
+        conn.execute(update(LedgerState).values(org_code="640000"))
+        conn.execute(delete(ReceiptRow).where(ReceiptRow.number.in_(planted["missing"])))
+        changed = sorted(planted["differing"])
+        conn.execute(update(ReceiptRow).where(ReceiptRow.number.in_(changed[0::2]))
+                     .values(digest=random_digest))  # fmt: skip
+        conn.execute(update(ReceiptRow).where(ReceiptRow.number.in_(changed[1::2]))
+                     .values(total_fen=ReceiptRow.total_fen + 1))  # fmt: skip
+    other.dispose()
+    db = Database(urls["city"])
+    with db.engine.begin() as conn:
+        conn.execute(delete(ReceiptRow).where(ReceiptRow.number.in_(planted["extra"])))
+    db.dispose()
+    with admin.connect() as conn:
+        for schema in schemas.values():
+            conn.execute(text(f"VACUUM ANALYZE {schema}.receipts"))
+    return planted
+
+
+def drop_pg(base: str, schemas: list[str]) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for schema in schemas:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -206,6 +317,7 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="Runs of each step; the fastest counts."
     )
+    parser.add_argument("--pg", help="PostgreSQL URL: the ledgers are two schemas there.")
     parser.add_argument("--step", help=argparse.SUPPRESS)  # JSON list: a step in a fresh process
     args = parser.parse_args()
     if args.step:
@@ -214,6 +326,8 @@ def main() -> None:
             result = step_command(rest)
         elif kind == "join":
             result = step_join(rest[0], rest[1], rest[2], rest[3:])
+        elif kind == "pgjoin":
+            result = step_pg_join(rest[0], rest[1], rest[2])
         else:
             result = step_idle()
         print(json.dumps(result))
@@ -221,7 +335,10 @@ def main() -> None:
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        run(tmp, args.n, args.diff, args.seed, args.repeat)
+        if args.pg:
+            run_pg(args.pg, tmp, args.n, args.diff, args.seed, args.repeat)
+        else:
+            run(tmp, args.n, args.diff, args.seed, args.repeat)
     finally:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -238,14 +355,54 @@ def run(tmp: Path, n: int, diff: int, seed: int, repeat: int) -> None:
     ledgers = run_step("join", str(join_db), "l0.receipts", "l1.receipts",
                        str(city / "ledger.sqlite"), str(province / "ledger.sqlite"),
                        repeat=repeat)  # fmt: skip
+    assert join["rows"] == diff and ledgers["rows"] == diff, (join["rows"], ledgers["rows"])
+    print(f"process floor (imports only):         peak RSS {idle['rss_mb']:6.0f} MB")
+    print(f"baseline FULL OUTER JOIN (WITHOUT ROWID): {join['seconds']:6.2f} s  peak RSS "
+          f"{join['rss_mb']:4.0f} MB  {join['rows']:,} rows")  # fmt: skip
+    print(f"same join on the two ledgers' tables:     {ledgers['seconds']:6.2f} s  peak RSS "
+          f"{ledgers['rss_mb']:4.0f} MB")  # fmt: skip
+    total = exchange(tmp, {"city": [], "province": []}, city, province, planted, repeat)
+    print(f"time ratio {total / join['seconds']:.2f}x the WITHOUT ROWID join (target <= 1.5x), "
+          f"{total / ledgers['seconds']:.2f}x the join on the ledgers' tables")  # fmt: skip
+
+
+def run_pg(base: str, tmp: Path, n: int, diff: int, seed: int, repeat: int) -> None:
+    started = time.perf_counter()
+    city, province, planted, urls = build_pg(base, tmp, n, diff, seed)
+    try:
+        print(f"built two PostgreSQL ledgers of {n:,} receipts, {diff:,} differences, in "
+              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        join = run_step("pgjoin", base, urls["city_schema"], urls["province_schema"],
+                        repeat=repeat)  # fmt: skip
+        assert join["rows"] == diff, join["rows"]
+        print(f"baseline FULL OUTER JOIN of the ledgers' tables: {join['seconds']:6.2f} s  "
+              f"{join['rows']:,} rows")  # fmt: skip
+        db_args = {side: ["--db", urls[side]] for side in ("city", "province")}
+        total = exchange(tmp, db_args, city, province, planted, repeat)
+        print(f"time ratio {total / join['seconds']:.2f}x the join (target <= 1.5x)")
+    finally:
+        drop_pg(base, [urls["city_schema"], urls["province_schema"]])
+
+
+def exchange(
+    tmp: Path,
+    db_args: dict[str, list[str]],
+    city: Path,
+    province: Path,
+    planted: dict[str, set[int]],
+    repeat: int,
+) -> float:
+    """Both rounds through the commands; checks they name exactly the planted differences,
+    prints each step, and returns the total time."""
     first, request, second = tmp / "city.xml", tmp / "city.request.xml", tmp / "city-2.xml"
+    at_city = ["--home", str(city), *db_args["city"]]
+    at_province = ["--home", str(province), *db_args["province"]]
     commands = [
-        ("summary", ["--home", str(city), "reconcile", "summary", "-o", str(first)]),
-        ("tiers", ["--home", str(province), "reconcile", "tiers", "--with", str(first)]),
-        ("summary --blocks", ["--home", str(city), "reconcile", "summary", "--blocks",
-                              str(request), "-o", str(second)]),
-        ("tiers", ["--home", str(province), "--json", "reconcile", "tiers", "--with",
-                   str(second)]),
+        ("summary", [*at_city, "reconcile", "summary", "-o", str(first)]),
+        ("tiers", [*at_province, "reconcile", "tiers", "--with", str(first)]),
+        ("summary --blocks", [*at_city, "reconcile", "summary", "--blocks", str(request),
+                              "-o", str(second)]),
+        ("tiers", [*at_province, "--json", "reconcile", "tiers", "--with", str(second)]),
     ]  # fmt: skip
     steps = [(name, run_step("command", *argv, repeat=repeat)) for name, argv in commands]
     for name, step in steps:
@@ -255,18 +412,12 @@ def run(tmp: Path, n: int, diff: int, seed: int, repeat: int) -> None:
     named: dict[str, set[int]] = {"missing": set(), "extra": set(), "differing": set()}
     for finding in found["findings"]:
         named[finding["kind"]].add(finding["number"])
-    assert join["rows"] == diff and ledgers["rows"] == diff, (join["rows"], ledgers["rows"])
     assert named == planted, "the exchange did not name exactly the planted differences"
     assert found["request"] is None, "a third round was needed"
     sizes = {"summary": first.stat().st_size, "request": request.stat().st_size,
              "answer": second.stat().st_size}  # fmt: skip
     total = sum(step["seconds"] for _, step in steps)
     peak = max(step["rss_mb"] for _, step in steps)
-    print(f"process floor (imports only):         peak RSS {idle['rss_mb']:6.0f} MB")
-    print(f"baseline FULL OUTER JOIN (WITHOUT ROWID): {join['seconds']:6.2f} s  peak RSS "
-          f"{join['rss_mb']:4.0f} MB  {join['rows']:,} rows")  # fmt: skip
-    print(f"same join on the two ledgers' tables:     {ledgers['seconds']:6.2f} s  peak RSS "
-          f"{ledgers['rss_mb']:4.0f} MB")  # fmt: skip
     for name, step in steps:
         print(f"  reconcile {name:<17} {step['seconds']:6.2f} s  peak RSS {step['rss_mb']:4.0f} MB"
               f"  exit {step['exit']}")  # fmt: skip
@@ -276,12 +427,9 @@ def run(tmp: Path, n: int, diff: int, seed: int, repeat: int) -> None:
           f"named {sum(map(len, named.values())):,} receipts exactly")  # fmt: skip
     print(f"bytes exchanged: summary {sizes['summary']:,} + request {sizes['request']:,} + "
           f"answer {sizes['answer']:,} = {sum(sizes.values()):,}")  # fmt: skip
-    ratio = total / join["seconds"]
-    print(f"time ratio {ratio:.2f}x the WITHOUT ROWID join (target <= 1.5x), "
-          f"{total / ledgers['seconds']:.2f}x the join on the ledgers' tables")  # fmt: skip
     print(f"peak RSS {peak:.0f} MB (target <= 150 MB); summary file {sizes['summary']:,} bytes "
           f"(target < 2 MB)")  # fmt: skip
-
+    return total
 
 if __name__ == "__main__":
     main()
