@@ -18,6 +18,7 @@ from sqlalchemy import delete, insert, update
 
 from receipts.documents import InvalidSignedDocument
 from receipts.errors import InvalidInput
+from receipts.ledger import block_reader
 from receipts.ledger.block_reader import _numbers, ledger_blocks
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import Event, ReceiptRow
@@ -103,6 +104,26 @@ def test_one_reader_and_two_read_the_same_blocks(ledger_db: Database) -> None:
         with ledger_blocks(ledger_db, ["640100", "640104"], readers=readers) as (_, blocks):
             read.append(sorted((b.summary() for b in blocks), key=lambda b: b.key))
     assert read[0] == read[1] and len(read[0]) == 8
+
+
+def test_only_the_scope_provinces_codes_are_read(
+    ledger_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_receipts(ledger_db, [row(n) for n in range(1, 3000)]
+                 + [row(n, "650100", "65710126") for n in range(1, 3000)])  # fmt: skip
+    codes: set[str] = set()
+    run = block_reader._Prepared.run
+
+    def spy(self: Any, **params: object) -> list[Any]:
+        codes.add(str(params.get("code")))
+        return run(self, **params)
+
+    monkeypatch.setattr(block_reader._Prepared, "run", spy)
+    with ledger_blocks(ledger_db, ["640100"]) as (_, blocks):
+        found = {b.key.code for b in blocks}
+    assert found == {CODE} and not any(code.startswith("65") for code in codes)
+    with ledger_blocks(ledger_db, ["640100", "650100"]) as (_, blocks):
+        assert {b.key.code for b in blocks} == {CODE, "65710126"}
 
 
 @pytest.mark.parametrize(

@@ -220,7 +220,10 @@ class _BlockReader:
         columns = (func.sum(r.total_fen), concat(cast(r.number - at, String), comma),
                    concat(r.digest, nothing), each_total)  # fmt: skip
         in_block = (r.code == code, r.number.between(at, at + BLOCK_SIZE - 1))
-        self._first_code = _Prepared(conn, select(func.min(r.code)).where(r.code > code))
+        last = bindparam("last", type_=String)
+        self._first_code = _Prepared(
+            conn, select(func.min(r.code)).where(r.code > code, r.code <= last)
+        )
         self._next_number = _Prepared(
             conn, select(func.min(r.number)).where(r.code == code, r.number >= at)
         )
@@ -235,7 +238,17 @@ class _BlockReader:
     def walk(self, scope: set[str], share: int = 0, shares: int = 1) -> Iterator[Block]:
         """The non-empty blocks of the issuers in ``scope`` whose index is ``share`` modulo
         ``shares``, in (code, index) order."""
-        code = self._first_code.value(code="")
+        # A receipt code starts with its issuer's province (SPEC §2, checked on every receipt),
+        # so only those provinces' codes are read: the national ledger, reconciling with one
+        # province, does not read the other thirty.
+        for province in sorted({issuer[:2] for issuer in scope}):
+            yield from self._walk_codes(scope, share, shares, province)
+
+    def _walk_codes(
+        self, scope: set[str], share: int, shares: int, province: str
+    ) -> Iterator[Block]:
+        last = province + "9" * 6
+        code = self._first_code.value(code=province, last=last)
         while code is not None:
             number = self._next_number.value(code=code, at=0)
             while number is not None:
@@ -252,7 +265,7 @@ class _BlockReader:
                 number = (index + shares) * BLOCK_SIZE
                 if low is None:  # an empty block: seek the next receipt
                     number = self._next_number.value(code=code, at=at + BLOCK_SIZE)
-            code = self._first_code.value(code=code)
+            code = self._first_code.value(code=code, last=last)
 
     def these(self, keys: Sequence[BlockKey]) -> Iterator[Block]:
         """The blocks ``keys`` names that hold receipts, in that order."""
