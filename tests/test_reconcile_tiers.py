@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from sqlalchemy import delete, insert, update
 from receipts.documents import InvalidSignedDocument
 from receipts.errors import InvalidInput
 from receipts.ledger import block_reader
-from receipts.ledger.block_reader import _numbers, ledger_blocks
+from receipts.ledger.block_reader import LedgerInconsistent, _numbers, ledger_blocks
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import Event, ReceiptRow
 from receipts.ledger.reconcile import Summary, TierFindingKind
@@ -124,6 +125,27 @@ def test_only_the_scope_provinces_codes_are_read(
     assert found == {CODE} and not any(code.startswith("65") for code in codes)
     with ledger_blocks(ledger_db, ["640100", "650100"]) as (_, blocks):
         assert {b.key.code for b in blocks} == {CODE, "65710126"}
+
+
+def test_a_bad_row_stops_the_read_with_its_block_named(ledger_db: Database) -> None:
+    add_receipts(ledger_db, [row(n) for n in range(1, 5000)])
+    with ledger_db.engine.begin() as conn:  # a digest that is not hex: only audit would say why
+        conn.execute(update(ReceiptRow).where(ReceiptRow.number == 3000).values(digest="z" * 64))
+    for readers in (1, 2):
+        with (
+            pytest.raises(LedgerInconsistent, match=r"ledger 640100 64710126 block 2 .*audit"),
+            ledger_blocks(ledger_db, ["640100"], readers=readers) as (_, blocks),
+        ):
+            list(blocks)
+
+
+def test_a_consumer_may_stop_early(ledger_db: Database) -> None:
+    add_receipts(ledger_db, [row(n) for n in range(1, 60_000)])
+    threads = threading.active_count()
+    with ledger_blocks(ledger_db, ["640100"]) as (_, blocks):
+        first = next(blocks)  # the readers are still at work, their queue full
+    assert first.summary().count in (1023, 1024)
+    assert threading.active_count() == threads  # both readers stopped and joined
 
 
 @pytest.mark.parametrize(
