@@ -71,6 +71,17 @@ def step_command(args: list[str]) -> dict[str, Any]:
             "stdout": result.stdout, "stderr": result.stderr}  # fmt: skip
 
 
+def _join_sql(left: str, right: str) -> str:
+    """The baseline query: FULL OUTER JOIN of two tables, fetching the differing rows."""
+    return (
+        f"SELECT a.code, a.number, b.code, b.number, a.digest, b.digest, a.total_fen, "
+        f"b.total_fen FROM {left} a FULL OUTER JOIN {right} b "
+        "ON a.code = b.code AND a.number = b.number "
+        "WHERE a.number IS NULL OR b.number IS NULL OR a.digest <> b.digest "
+        "OR a.total_fen <> b.total_fen"
+    )
+
+
 def step_join(path: str, left: str, right: str, attach: Sequence[str]) -> dict[str, Any]:
     """The baseline: FULL OUTER JOIN of two tables, fetching the differing rows."""
     from sqlalchemy import create_engine, text
@@ -80,13 +91,7 @@ def step_join(path: str, left: str, right: str, attach: Sequence[str]) -> dict[s
         for n, other in enumerate(attach):
             conn.exec_driver_sql(f"ATTACH DATABASE ? AS l{n}", (other,))
         start = time.perf_counter()
-        rows = conn.execute(text(
-            f"SELECT a.code, a.number, b.code, b.number, a.digest, b.digest, a.total_fen, "
-            f"b.total_fen FROM {left} a FULL OUTER JOIN {right} b "
-            "ON a.code = b.code AND a.number = b.number "
-            "WHERE a.number IS NULL OR b.number IS NULL OR a.digest <> b.digest "
-            "OR a.total_fen <> b.total_fen"
-        )).all()  # fmt: skip
+        rows = conn.execute(text(_join_sql(left, right))).all()
         seconds = time.perf_counter() - start
     return {"seconds": seconds, "rss_mb": _rss_mb(), "rows": len(rows)}
 
@@ -98,13 +103,7 @@ def step_pg_join(url: str, left: str, right: str) -> dict[str, Any]:
     engine = create_engine(url)
     with engine.connect() as conn:
         start = time.perf_counter()
-        rows = conn.execute(text(
-            f"SELECT a.code, a.number, b.code, b.number, a.digest, b.digest, a.total_fen, "
-            f"b.total_fen FROM {left}.receipts a FULL OUTER JOIN {right}.receipts b "
-            "ON a.code = b.code AND a.number = b.number "
-            "WHERE a.number IS NULL OR b.number IS NULL OR a.digest <> b.digest "
-            "OR a.total_fen <> b.total_fen"
-        )).all()  # fmt: skip
+        rows = conn.execute(text(_join_sql(f"{left}.receipts", f"{right}.receipts"))).all()
         seconds = time.perf_counter() - start
     engine.dispose()
     return {"seconds": seconds, "rss_mb": _rss_mb(), "rows": len(rows)}
@@ -144,6 +143,12 @@ def _run_once(argv: Sequence[str]) -> dict[str, Any]:
 # --- building the data set ------------------------------------------------------------------
 
 
+def _plant(n: int, diff: int, seed: int) -> dict[str, set[int]]:
+    """Which numbers differ, by kind: a third each missing, extra and differing."""
+    picks = random.Random(seed).sample(range(1, n + 1), diff)
+    return {kind: set(picks[k::3]) for k, kind in enumerate(("missing", "extra", "differing"))}
+
+
 def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str, set[int]]]:
     """Two federation workspaces whose ledgers hold N receipts each but for the planted
     differences; returns their homes and the planted numbers by kind."""
@@ -173,8 +178,7 @@ def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str
         conn.execute(insert(ReceiptRow).from_select(columns, rows))
     db.dispose()
     shutil.copyfile(city / "ledger.sqlite", province / "ledger.sqlite")
-    picks = random.Random(seed).sample(range(1, n + 1), diff)
-    planted = {kind: set(picks[n::3]) for n, kind in enumerate(("missing", "extra", "differing"))}
+    planted = _plant(n, diff, seed)
     other = Database(default_url(province))
     with other.engine.begin() as conn:
         conn.execute(update(LedgerState).values(org_code="640000"))
@@ -274,8 +278,7 @@ def _fill_pg(
         ), {"code": CODE, "issued": ISSUED, "payer": "宁夏贺兰山实业有限公司", "n": n})  # fmt: skip
         conn.execute(text(f"INSERT INTO {schemas['province']}.receipts "
                           f"SELECT * FROM {schemas['city']}.receipts"))  # fmt: skip
-    picks = random.Random(seed).sample(range(1, n + 1), diff)
-    planted = {kind: set(picks[k::3]) for k, kind in enumerate(("missing", "extra", "differing"))}
+    planted = _plant(n, diff, seed)
     random_digest = func.concat(func.md5(func.random().cast(String)),
                                 func.md5(func.random().cast(String)))  # fmt: skip
     other = Database(urls["province"])
