@@ -25,10 +25,10 @@ from signxml import SignatureMethod
 from signxml.xades import XAdESSigner
 from sqlalchemy import create_engine, text
 
+from receipts.domain.xmlcodec import receipt_to_element
+from receipts.issuing.issue import issue_batch
 from receipts.ledger.database import Database
-from receipts.ledger.issuing import issue_batch
-from receipts.ledger.schema import initialise
-from receipts.xmlcodec import receipt_to_element
+from receipts.ledger.migrate import initialise
 from tests.factories import make_receipt
 from tests.ledger_helpers import make_issuer, request, stock_city
 from tests.tier_pki import tier_pki
@@ -102,12 +102,15 @@ def main() -> None:
                     _drop(args.pg, schema)
         del round_
     baseline = best["bare"]
-    print(f"bare signxml XAdES sign (1 process): {baseline:8.0f} receipts/s "
-          f"(best of {args.rounds})")
+    print(
+        f"bare signxml XAdES sign (1 process): {baseline:8.0f} receipts/s (best of {args.rounds})"
+    )
     for key, label in (("sqlite", "SQLite"), ("pg", "PostgreSQL")):
         if best[key]:
-            print(f"issue_batch, {label} ({args.workers} workers): {best[key]:8.0f} receipts/s  "
-                  f"ratio {best[key] / baseline:.2f}x (target >= 0.7x)")
+            print(
+                f"issue_batch, {label} ({args.workers} workers): {best[key]:8.0f} receipts/s  "
+                f"ratio {best[key] / baseline:.2f}x (target >= 0.7x)"
+            )
 
 
 if __name__ == "__main__":

@@ -34,12 +34,13 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from receipts.model import Item, Organisation, Payer, QRSeal, Receipt
-from receipts.pdf import render_many, render_pdf
+from receipts.domain.enums import PayerKind, ReceiptKind, Tier
+from receipts.domain.model import Item, Organisation, Payer, QRSeal, Receipt
+from receipts.domain.xmlcodec import qr_payload, receipt_to_element, serialize
+from receipts.render.batch import render_many
 from receipts.render.fonts import shipped_font
 from receipts.render.layout import LATEST_LAYOUT, LAYOUTS
-from receipts.tiers import PayerKind, ReceiptKind, Tier
-from receipts.xmlcodec import qr_payload, receipt_to_element, serialize
+from receipts.render.receipt_pdf import render_pdf
 from signing.certificates import (
     CertificateRole,
     create_csr,
@@ -59,26 +60,42 @@ def signed_receipt_xml() -> tuple[Receipt, bytes]:
     root = create_root_ca(root_key, "中华全国总工会", now=now)
     prov_csr = create_csr(prov_key, "640000", "宁夏回族自治区总工会", CertificateRole.PROVINCIAL_CA)
     prov = issue_certificate(
-        root, root_key, prov_csr, CertificateRole.PROVINCIAL_CA,
-        requester_upstream="000000", now=now,
-    )  # fmt: skip
+        root,
+        root_key,
+        prov_csr,
+        CertificateRole.PROVINCIAL_CA,
+        requester_upstream="000000",
+        now=now,
+    )
     city_csr = create_csr(city_key, "640100", "银川市总工会", CertificateRole.SIGNING)
     city = issue_certificate(
         prov, prov_key, city_csr, CertificateRole.SIGNING, requester_upstream="640000", now=now
     )
     issued = datetime(2026, 11, 28, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     receipt = Receipt(
-        code="64710126", number=1, check_code="k3x9q2", kind=ReceiptKind.NORMAL,
-        issued_at=issued, issuer=Organisation("640100", "银川市总工会", Tier.CITY),
+        code="64710126",
+        number=1,
+        check_code="k3x9q2",
+        kind=ReceiptKind.NORMAL,
+        issued_at=issued,
+        issuer=Organisation("640100", "银川市总工会", Tier.CITY),
         payer=Payer("宁夏龘犇贺兰山实业有限公司", PayerKind.ENTERPRISE, uscc="91640100MA7600001J"),
         items=(
-            Item("01", "工会经费(拨缴)", "2026-10", Decimal("2000.00"), Decimal("100000.00"),
-                 Decimal("0.02")),
+            Item(
+                "01",
+                "工会经费(拨缴)",
+                "2026-10",
+                Decimal("2000.00"),
+                Decimal("100000.00"),
+                Decimal("0.02"),
+            ),
             Item("02", "会员会费", "2026-10", Decimal("1409.50")),
             Item("03", "建会筹备金", "2026-09", Decimal("123.45")),
         ),
-        handler="张晓梅", reviewer="李建国", remark="2026年10月工会经费",
-    )  # fmt: skip
+        handler="张晓梅",
+        reviewer="李建国",
+        remark="2026年10月工会经费",
+    )
     kid = key_id(city)
     receipt = replace(receipt, seal=QRSeal(kid, sign_seal(city_key, qr_payload(receipt, kid))))
     signed = sign_enveloped(receipt_to_element(receipt), city_key, city, [prov], issued)

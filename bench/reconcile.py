@@ -59,16 +59,23 @@ def step_command(args: list[str]) -> dict[str, Any]:
 
     started = time.perf_counter()
     from cli import main
-    from receipts.credentials import Credentials  # noqa: F401  (imported lazily by commands)
-    from receipts.ledger import reconcile_tiers, schema  # noqa: F401
+    from receipts.ledger import migrate  # noqa: F401
+    from receipts.pki.credentials import Credentials  # noqa: F401  (imported lazily by commands)
+    from receipts.reconcile import tiers  # noqa: F401
 
     imports = time.perf_counter() - started
     runner = CliRunner(env={"RECEIPTS_KEY_PASSPHRASE": "correct horse battery staple"})
     start = time.perf_counter()
     result = runner.invoke(main, args, catch_exceptions=False)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "imports": imports, "rss_mb": _rss_mb(), "exit": result.exit_code,
-            "stdout": result.stdout, "stderr": result.stderr}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "imports": imports,
+        "rss_mb": _rss_mb(),
+        "exit": result.exit_code,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+    }
 
 
 def _join_sql(left: str, right: str) -> str:
@@ -115,8 +122,9 @@ def step_idle() -> dict[str, Any]:
     from click.testing import CliRunner  # noqa: F401
 
     from cli import main  # noqa: F401
-    from receipts.credentials import Credentials  # noqa: F401
-    from receipts.ledger import reconcile_tiers, schema  # noqa: F401
+    from receipts.ledger import migrate  # noqa: F401
+    from receipts.pki.credentials import Credentials  # noqa: F401
+    from receipts.reconcile import tiers  # noqa: F401
 
     return {"seconds": 0.0, "rss_mb": _rss_mb()}
 
@@ -155,8 +163,8 @@ def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str
     from sqlalchemy import delete, func, insert, literal, select, update
 
     from receipts.ledger.database import Database, default_url
+    from receipts.ledger.migrate import initialise
     from receipts.ledger.models import LedgerState, ReceiptRow
-    from receipts.ledger.schema import initialise
     from tests.workspaces import federation
 
     city, province = tmp / "city", tmp / "province"
@@ -166,14 +174,34 @@ def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str
     initialise(db, "640100")
     seq = select(literal(1).label("x")).cte("seq", recursive=True)
     seq = seq.union_all(select(seq.c.x + 1).where(seq.c.x < n))
-    columns = ["code", "number", "digest", "issuer", "kind", "issued_at", "period", "check_code",
-               "payer_name", "payer_kind", "total_fen", "xml"]  # fmt: skip
+    columns = [
+        "code",
+        "number",
+        "digest",
+        "issuer",
+        "kind",
+        "issued_at",
+        "period",
+        "check_code",
+        "payer_name",
+        "payer_kind",
+        "total_fen",
+        "xml",
+    ]
     rows = select(
-        literal(CODE), seq.c.x, func.lower(func.hex(func.randomblob(32))), literal("640100"),
-        literal("normal"), literal(ISSUED, ReceiptRow.issued_at.type), literal("2026-10"),
-        literal("abc123"), literal("宁夏贺兰山实业有限公司"), literal("enterprise"),
-        (seq.c.x * 7919) % 100_000 + 100, literal(b"<Receipt/>"),
-    )  # fmt: skip
+        literal(CODE),
+        seq.c.x,
+        func.lower(func.hex(func.randomblob(32))),
+        literal("640100"),
+        literal("normal"),
+        literal(ISSUED, ReceiptRow.issued_at.type),
+        literal("2026-10"),
+        literal("abc123"),
+        literal("宁夏贺兰山实业有限公司"),
+        literal("enterprise"),
+        (seq.c.x * 7919) % 100_000 + 100,
+        literal(b"<Receipt/>"),
+    )
     with db.engine.begin() as conn:
         conn.execute(insert(ReceiptRow).from_select(columns, rows))
     db.dispose()
@@ -184,10 +212,16 @@ def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str
         conn.execute(update(LedgerState).values(org_code="640000"))
         conn.execute(delete(ReceiptRow).where(ReceiptRow.number.in_(planted["missing"])))
         changed = sorted(planted["differing"])
-        conn.execute(update(ReceiptRow).where(ReceiptRow.number.in_(changed[0::2]))
-                     .values(digest=func.lower(func.hex(func.randomblob(32)))))  # fmt: skip
-        conn.execute(update(ReceiptRow).where(ReceiptRow.number.in_(changed[1::2]))
-                     .values(total_fen=ReceiptRow.total_fen + 1))  # fmt: skip
+        conn.execute(
+            update(ReceiptRow)
+            .where(ReceiptRow.number.in_(changed[0::2]))
+            .values(digest=func.lower(func.hex(func.randomblob(32))))
+        )
+        conn.execute(
+            update(ReceiptRow)
+            .where(ReceiptRow.number.in_(changed[1::2]))
+            .values(total_fen=ReceiptRow.total_fen + 1)
+        )
     other.dispose()
     db = Database(default_url(city))
     with db.engine.begin() as conn:
@@ -205,11 +239,16 @@ def build_join_tables(tmp: Path, city: Path, province: Path) -> Path:
     engine = create_engine(f"sqlite:///{path}")
     meta = MetaData()
     for name in ("a", "b"):
-        Table(name, meta, Column("code", String(8), primary_key=True),
-              Column("number", BigInteger, primary_key=True),
-              Column("digest", String(64), nullable=False),
-              Column("total_fen", BigInteger, nullable=False),
-              Column("issuer", String(6), nullable=False), sqlite_with_rowid=False)  # fmt: skip
+        Table(
+            name,
+            meta,
+            Column("code", String(8), primary_key=True),
+            Column("number", BigInteger, primary_key=True),
+            Column("digest", String(64), nullable=False),
+            Column("total_fen", BigInteger, nullable=False),
+            Column("issuer", String(6), nullable=False),
+            sqlite_with_rowid=False,
+        )
     meta.create_all(engine)
     for name, home in (("a", city), ("b", province)):
         with engine.connect() as conn:
@@ -233,7 +272,7 @@ def build_pg(
     from sqlalchemy import create_engine, text
 
     from receipts.ledger.database import Database
-    from receipts.ledger.schema import initialise
+    from receipts.ledger.migrate import initialise
     from tests.conftest import pg_schema_url
     from tests.workspaces import federation
 
@@ -269,27 +308,41 @@ def _fill_pg(
     from receipts.ledger.models import LedgerState, ReceiptRow
 
     with admin.connect() as conn:
-        conn.execute(text(
-            f"INSERT INTO {schemas['city']}.receipts (code, number, digest, issuer, kind, "
-            "issued_at, period, check_code, payer_name, payer_kind, total_fen, xml) "
-            "SELECT :code, x, md5(random()::text) || md5(random()::text), '640100', 'normal', "
-            ":issued, '2026-10', 'abc123', :payer, 'enterprise', (x * 7919) % 100000 + 100, "
-            "'<Receipt/>'::bytea FROM generate_series(1::bigint, :n) AS x"
-        ), {"code": CODE, "issued": ISSUED, "payer": "宁夏贺兰山实业有限公司", "n": n})  # fmt: skip
-        conn.execute(text(f"INSERT INTO {schemas['province']}.receipts "
-                          f"SELECT * FROM {schemas['city']}.receipts"))  # fmt: skip
+        conn.execute(
+            text(
+                f"INSERT INTO {schemas['city']}.receipts (code, number, digest, issuer, kind, "
+                "issued_at, period, check_code, payer_name, payer_kind, total_fen, xml) "
+                "SELECT :code, x, md5(random()::text) || md5(random()::text), '640100', 'normal', "
+                ":issued, '2026-10', 'abc123', :payer, 'enterprise', (x * 7919) % 100000 + 100, "
+                "'<Receipt/>'::bytea FROM generate_series(1::bigint, :n) AS x"
+            ),
+            {"code": CODE, "issued": ISSUED, "payer": "宁夏贺兰山实业有限公司", "n": n},
+        )
+        conn.execute(
+            text(
+                f"INSERT INTO {schemas['province']}.receipts "
+                f"SELECT * FROM {schemas['city']}.receipts"
+            )
+        )
     planted = _plant(n, diff, seed)
-    random_digest = func.concat(func.md5(func.random().cast(String)),
-                                func.md5(func.random().cast(String)))  # fmt: skip
+    random_digest = func.concat(
+        func.md5(func.random().cast(String)), func.md5(func.random().cast(String))
+    )
     other = Database(urls["province"])
     with other.engine.begin() as conn:
         conn.execute(update(LedgerState).values(org_code="640000"))
         conn.execute(delete(ReceiptRow).where(ReceiptRow.number.in_(planted["missing"])))
         changed = sorted(planted["differing"])
-        conn.execute(update(ReceiptRow).where(ReceiptRow.number.in_(changed[0::2]))
-                     .values(digest=random_digest))  # fmt: skip
-        conn.execute(update(ReceiptRow).where(ReceiptRow.number.in_(changed[1::2]))
-                     .values(total_fen=ReceiptRow.total_fen + 1))  # fmt: skip
+        conn.execute(
+            update(ReceiptRow)
+            .where(ReceiptRow.number.in_(changed[0::2]))
+            .values(digest=random_digest)
+        )
+        conn.execute(
+            update(ReceiptRow)
+            .where(ReceiptRow.number.in_(changed[1::2]))
+            .values(total_fen=ReceiptRow.total_fen + 1)
+        )
     other.dispose()
     db = Database(urls["city"])
     with db.engine.begin() as conn:
@@ -351,35 +404,52 @@ def run(tmp: Path, n: int, diff: int, seed: int, repeat: int) -> None:
     started = time.perf_counter()
     city, province, planted = build(tmp, n, diff, seed)
     join_db = build_join_tables(tmp, city, province)
-    print(f"built two ledgers of {n:,} receipts, {diff:,} differences, in "
-          f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+    print(
+        f"built two ledgers of {n:,} receipts, {diff:,} differences, in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     idle = run_step("idle")
     join = run_step("join", str(join_db), "a", "b", repeat=repeat)
-    ledgers = run_step("join", str(join_db), "l0.receipts", "l1.receipts",
-                       str(city / "ledger.sqlite"), str(province / "ledger.sqlite"),
-                       repeat=repeat)  # fmt: skip
+    ledgers = run_step(
+        "join",
+        str(join_db),
+        "l0.receipts",
+        "l1.receipts",
+        str(city / "ledger.sqlite"),
+        str(province / "ledger.sqlite"),
+        repeat=repeat,
+    )
     assert join["rows"] == diff and ledgers["rows"] == diff, (join["rows"], ledgers["rows"])
     print(f"process floor (imports only):         peak RSS {idle['rss_mb']:6.0f} MB")
-    print(f"baseline FULL OUTER JOIN (WITHOUT ROWID): {join['seconds']:6.2f} s  peak RSS "
-          f"{join['rss_mb']:4.0f} MB  {join['rows']:,} rows")  # fmt: skip
-    print(f"same join on the two ledgers' tables:     {ledgers['seconds']:6.2f} s  peak RSS "
-          f"{ledgers['rss_mb']:4.0f} MB")  # fmt: skip
+    print(
+        f"baseline FULL OUTER JOIN (WITHOUT ROWID): {join['seconds']:6.2f} s  peak RSS "
+        f"{join['rss_mb']:4.0f} MB  {join['rows']:,} rows"
+    )
+    print(
+        f"same join on the two ledgers' tables:     {ledgers['seconds']:6.2f} s  peak RSS "
+        f"{ledgers['rss_mb']:4.0f} MB"
+    )
     total = exchange(tmp, {"city": [], "province": []}, city, province, planted, repeat)
-    print(f"time ratio {total / join['seconds']:.2f}x the WITHOUT ROWID join (target <= 1.5x), "
-          f"{total / ledgers['seconds']:.2f}x the join on the ledgers' tables")  # fmt: skip
+    print(
+        f"time ratio {total / join['seconds']:.2f}x the WITHOUT ROWID join (target <= 1.5x), "
+        f"{total / ledgers['seconds']:.2f}x the join on the ledgers' tables"
+    )
 
 
 def run_pg(base: str, tmp: Path, n: int, diff: int, seed: int, repeat: int) -> None:
     started = time.perf_counter()
     city, province, planted, urls = build_pg(base, tmp, n, diff, seed)
     try:
-        print(f"built two PostgreSQL ledgers of {n:,} receipts, {diff:,} differences, in "
-              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-        join = run_step("pgjoin", base, urls["city_schema"], urls["province_schema"],
-                        repeat=repeat)  # fmt: skip
+        print(
+            f"built two PostgreSQL ledgers of {n:,} receipts, {diff:,} differences, in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        join = run_step("pgjoin", base, urls["city_schema"], urls["province_schema"], repeat=repeat)
         assert join["rows"] == diff, join["rows"]
-        print(f"baseline FULL OUTER JOIN of the ledgers' tables: {join['seconds']:6.2f} s  "
-              f"{join['rows']:,} rows")  # fmt: skip
+        print(
+            f"baseline FULL OUTER JOIN of the ledgers' tables: {join['seconds']:6.2f} s  "
+            f"{join['rows']:,} rows"
+        )
         db_args = {side: ["--db", urls[side]] for side in ("city", "province")}
         total = exchange(tmp, db_args, city, province, planted, repeat)
         print(f"time ratio {total / join['seconds']:.2f}x the join (target <= 1.5x)")
@@ -403,10 +473,12 @@ def exchange(
     commands = [
         ("summary", [*at_city, "reconcile", "summary", "-o", str(first)]),
         ("tiers", [*at_province, "reconcile", "tiers", "--with", str(first)]),
-        ("summary --blocks", [*at_city, "reconcile", "summary", "--blocks", str(request),
-                              "-o", str(second)]),
+        (
+            "summary --blocks",
+            [*at_city, "reconcile", "summary", "--blocks", str(request), "-o", str(second)],
+        ),
         ("tiers", [*at_province, "--json", "reconcile", "tiers", "--with", str(second)]),
-    ]  # fmt: skip
+    ]
     steps = [(name, run_step("command", *argv, repeat=repeat)) for name, argv in commands]
     for name, step in steps:
         if step["exit"] != (0 if name.startswith("summary") else 1):
@@ -417,22 +489,34 @@ def exchange(
         named[finding["kind"]].add(finding["number"])
     assert named == planted, "the exchange did not name exactly the planted differences"
     assert found["request"] is None, "a third round was needed"
-    sizes = {"summary": first.stat().st_size, "request": request.stat().st_size,
-             "answer": second.stat().st_size}  # fmt: skip
+    sizes = {
+        "summary": first.stat().st_size,
+        "request": request.stat().st_size,
+        "answer": second.stat().st_size,
+    }
     total = sum(step["seconds"] for _, step in steps)
     peak = max(step["rss_mb"] for _, step in steps)
     for name, step in steps:
-        print(f"  reconcile {name:<17} {step['seconds']:6.2f} s  peak RSS {step['rss_mb']:4.0f} MB"
-              f"  exit {step['exit']}")  # fmt: skip
+        print(
+            f"  reconcile {name:<17} {step['seconds']:6.2f} s  peak RSS {step['rss_mb']:4.0f} MB"
+            f"  exit {step['exit']}"
+        )
     imports = sum(step["imports"] for _, step in steps)
     print(f"  (imports before the commands, not counted: {imports:.2f} s in all)")
-    print(f"ours, both rounds:                        {total:6.2f} s  peak RSS {peak:4.0f} MB  "
-          f"named {sum(map(len, named.values())):,} receipts exactly")  # fmt: skip
-    print(f"bytes exchanged: summary {sizes['summary']:,} + request {sizes['request']:,} + "
-          f"answer {sizes['answer']:,} = {sum(sizes.values()):,}")  # fmt: skip
-    print(f"peak RSS {peak:.0f} MB (target <= 150 MB); summary file {sizes['summary']:,} bytes "
-          f"(target < 2 MB)")  # fmt: skip
+    print(
+        f"ours, both rounds:                        {total:6.2f} s  peak RSS {peak:4.0f} MB  "
+        f"named {sum(map(len, named.values())):,} receipts exactly"
+    )
+    print(
+        f"bytes exchanged: summary {sizes['summary']:,} + request {sizes['request']:,} + "
+        f"answer {sizes['answer']:,} = {sum(sizes.values()):,}"
+    )
+    print(
+        f"peak RSS {peak:.0f} MB (target <= 150 MB); summary file {sizes['summary']:,} bytes "
+        f"(target < 2 MB)"
+    )
     return total
+
 
 if __name__ == "__main__":
     main()

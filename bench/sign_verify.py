@@ -100,14 +100,21 @@ def main() -> None:
     root_key, prov_key, city_key = generate_key(), generate_key(), generate_key()
     root = create_root_ca(root_key, "中华全国总工会", now=now - timedelta(days=30))
     prov = issue_certificate(
-        root, root_key, create_csr(prov_key, "640000", "宁夏回族自治区总工会",
-                                   CertificateRole.PROVINCIAL_CA),
-        CertificateRole.PROVINCIAL_CA, requester_upstream="000000", now=now - timedelta(days=30),
-    )  # fmt: skip
+        root,
+        root_key,
+        create_csr(prov_key, "640000", "宁夏回族自治区总工会", CertificateRole.PROVINCIAL_CA),
+        CertificateRole.PROVINCIAL_CA,
+        requester_upstream="000000",
+        now=now - timedelta(days=30),
+    )
     city = issue_certificate(
-        prov, prov_key, create_csr(city_key, "640100", "银川市总工会", CertificateRole.SIGNING),
-        CertificateRole.SIGNING, requester_upstream="640000", now=now - timedelta(days=30),
-    )  # fmt: skip
+        prov,
+        prov_key,
+        create_csr(city_key, "640100", "银川市总工会", CertificateRole.SIGNING),
+        CertificateRole.SIGNING,
+        requester_upstream="640000",
+        now=now - timedelta(days=30),
+    )
     signing_time = (now - timedelta(hours=1)).astimezone(SHANGHAI)
     docs = [build_document(i) for i in range(n)]
     size = sum(len(etree.tostring(d)) for d in docs) / n

@@ -32,8 +32,10 @@ def main() -> None:
     bare = best_of([sys.executable, "-c", "pass"], args.runs)
     helped = best_of([sys.executable, "-c", "import cli; cli.main(['--help'])"], args.runs)
     print(f"python -c pass:   {bare * 1000:7.1f} ms (median of {args.runs})")
-    print(f"receipts --help:  {helped * 1000:7.1f} ms  ratio {helped / bare:.1f}x, "
-          f"{(helped - bare) * 1000:.0f} ms of our own")
+    print(
+        f"receipts --help:  {helped * 1000:7.1f} ms  ratio {helped / bare:.1f}x, "
+        f"{(helped - bare) * 1000:.0f} ms of our own"
+    )
 
 
 if __name__ == "__main__":

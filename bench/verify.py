@@ -4,7 +4,7 @@
 
 Baseline: signxml's ``XAdESVerifier().verify(data, ca_pem_file=root)``, one receipt at a time,
 in one process. Ours: ``receipts verify`` over a folder of the same receipts
-(``receipts.verify_batch.verify_files``: worker processes, each validating a certificate chain
+(``receipts.verify.many.verify_files``: worker processes, each validating a certificate chain
 once, the receipt parsed, checked, its QR seal verified). Target for XML: >= 2x. PDFs add
 extracting the attachment and re-rendering the page to compare it byte for byte.
 """
@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 
 from signxml.xades.xades import XAdESVerifier
 
-from receipts.pdf import render_pdf
-from receipts.verify_batch import verify_files
+from receipts.render.receipt_pdf import render_pdf
+from receipts.verify.many import verify_files
 from signing.pem import certificates_to_pem
 from tests.factories import make_receipt
 from tests.ledger_helpers import SHANGHAI
@@ -72,10 +72,14 @@ def main() -> None:
             results = list(verify_files(paths, pki.bundle, workers=args.workers))
             ours = max(ours, args.n / (time.perf_counter() - start))
             assert all(r.valid for r in results)
-        print(f"bare signxml XAdESVerifier (1 process): {bare:8.0f} receipts/s "
-              f"(best of {args.rounds})")
-        print(f"receipts verify, XML ({args.workers} workers): {ours:8.0f} receipts/s  "
-              f"ratio {ours / bare:.2f}x (target >= 2x)")
+        print(
+            f"bare signxml XAdESVerifier (1 process): {bare:8.0f} receipts/s "
+            f"(best of {args.rounds})"
+        )
+        print(
+            f"receipts verify, XML ({args.workers} workers): {ours:8.0f} receipts/s  "
+            f"ratio {ours / bare:.2f}x (target >= 2x)"
+        )
         if args.pdf <= 0:
             return
         pdf_dir = folder / "pdf"

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
 
-from receipts.catalogue import Catalogue
+from receipts.domain.catalogue import Catalogue
+from receipts.domain.enums import Tier
+from receipts.domain.identifiers import DEFAULT_CATEGORY, DEFAULT_SERIES, validate_uscc
+from receipts.domain.model import Organisation, check_text
 from receipts.errors import ConfigurationError, InvalidInput, WorkspaceError
-from receipts.identifiers import DEFAULT_CATEGORY, DEFAULT_SERIES, validate_uscc
-from receipts.model import Organisation, check_text
-from receipts.tiers import Tier
 
 __all__ = ["CONFIG_NAME", "Workspace", "WorkspaceConfig", "WorkspaceKind", "default_home"]
 

@@ -73,4 +73,3 @@ def parse_untrusted(data: bytes, *, max_bytes: int = MAX_XML_BYTES) -> etree._El
     for node in root.iter(etree.Entity):  # the filter runs in C
         raise UnsafeXML(f"line {node.sourceline}: entity references are not allowed")
     return root
-

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from receipts.ledger.database import Database
-from receipts.ledger.schema import initialise
+from receipts.ledger.migrate import initialise
 
 PG_ENV = "RECEIPTS_TEST_PG_URL"
 
@@ -26,7 +26,9 @@ def pg_url_or_skip() -> str:
     if not url:
         if in_ci():
             pytest.fail(f"{PG_ENV} is not set; CI must test the ledger on PostgreSQL")
-        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     return url
 
 

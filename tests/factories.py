@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from receipts.model import Item, Organisation, Payer, Receipt, ReceiptRef
-from receipts.tiers import PayerKind, ReceiptKind, Tier
+from receipts.domain.enums import PayerKind, ReceiptKind, Tier
+from receipts.domain.model import Item, Organisation, Payer, Receipt, ReceiptRef
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 YINCHUAN = Organisation("640100", "银川市总工会", Tier.CITY)

@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from receipts.catalogue import Catalogue
+from receipts.domain.catalogue import Catalogue
+from receipts.domain.enums import PayerKind, Tier
+from receipts.domain.issue_request import IssueRequest
+from receipts.domain.model import Item, Organisation, Payer
+from receipts.issuing.issue import Issuer
+from receipts.issuing.signing_pool import SigningPool
+from receipts.issuing.stock import allocate, import_allocation
 from receipts.ledger.database import Database
-from receipts.ledger.issuing import Issuer
-from receipts.ledger.schema import initialise
-from receipts.ledger.signing_pool import SigningPool
-from receipts.ledger.stock import allocate, import_allocation
-from receipts.model import Item, Organisation, Payer
-from receipts.requests import IssueRequest
-from receipts.tiers import PayerKind, Tier
+from receipts.ledger.migrate import initialise
 from tests.tier_pki import tier_pki
 
 YINCHUAN = Organisation("640100", "银川市总工会", Tier.CITY)
@@ -24,8 +24,13 @@ NINGXIA = Organisation("640000", "宁夏回族自治区总工会", Tier.PROVINCI
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def stock_city(city_db: Database, tmp: Path, count: int = 1000, org: Organisation = YINCHUAN,
-               year: int | None = None) -> bytes:
+def stock_city(
+    city_db: Database,
+    tmp: Path,
+    count: int = 1000,
+    org: Organisation = YINCHUAN,
+    year: int | None = None,
+) -> bytes:
     """Allocate ``count`` numbers of this year's 6471 code from a province ledger to ``org``."""
     pki = tier_pki()
     prov_db = Database(f"sqlite:///{tmp / 'province.sqlite'}")
@@ -47,8 +52,12 @@ def make_issuer(org: Organisation = YINCHUAN, workers: int = 1, **kw: Any) -> Is
     )
 
 
-def request(ref: str | None = None, amount: str = "2000.00", payer: str = "宁夏贺兰山实业有限公司",
-            **kw: Any) -> IssueRequest:
+def request(
+    ref: str | None = None,
+    amount: str = "2000.00",
+    payer: str = "宁夏贺兰山实业有限公司",
+    **kw: Any,
+) -> IssueRequest:
     fields: dict[str, Any] = {
         "payer": Payer(payer, PayerKind.ENTERPRISE, uscc="91640100MA7600001J"),
         "items": (Item("01", "工会经费(拨缴)", "2026-10", Decimal(amount)),),

@@ -17,9 +17,9 @@ from lxml import etree
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.xades.xades import XAdESSigner
 
-from receipts.model import Receipt
-from receipts.signer import ReceiptSigner
-from receipts.xmlcodec import receipt_to_element, serialize
+from receipts.domain.model import Receipt
+from receipts.domain.xmlcodec import receipt_to_element, serialize
+from receipts.pki.signer import ReceiptSigner
 from tests.factories import SHANGHAI, make_receipt
 from tests.signing_fixtures import Pki, Signer, build_pki
 
@@ -42,8 +42,9 @@ def days_ago(pki: Pki, days: float) -> datetime:
 
 def good_xml(number: int = 1, **overrides: object) -> bytes:
     pki = build_pki()
-    return signer_of(pki.city).sign_receipt(receipt_at(days_ago(pki, 1), number=number,
-                                                       **overrides))
+    return signer_of(pki.city).sign_receipt(
+        receipt_at(days_ago(pki, 1), number=number, **overrides)
+    )
 
 
 def _mutate(data: bytes, change: Callable[[etree._Element], None]) -> bytes:
@@ -83,11 +84,13 @@ class _Sha1Signer(XAdESSigner):
 def _sha1() -> bytes:
     pki = build_pki()
     receipt = signer_of(pki.city).seal(receipt_at(days_ago(pki, 1)))
-    signer = _Sha1Signer(signature_algorithm=SignatureMethod.ECDSA_SHA1,
-                         digest_algorithm=DigestAlgorithm.SHA1)
+    signer = _Sha1Signer(
+        signature_algorithm=SignatureMethod.ECDSA_SHA1, digest_algorithm=DigestAlgorithm.SHA1
+    )
     c = pki.city
-    return serialize(signer.sign(receipt_to_element(receipt), key=c.key,
-                                 cert=[c.cert, *c.intermediates]))
+    return serialize(
+        signer.sign(receipt_to_element(receipt), key=c.key, cert=[c.cert, *c.intermediates])
+    )
 
 
 def _bad_seal() -> bytes:
@@ -115,31 +118,46 @@ def bad_receipts() -> dict[str, tuple[bytes, tuple[str, ...]]]:
     receipt = receipt_at(days_ago(pki, 1))
     return {
         "tampered-amount": (good.replace(b">2000.00<", b">9000.00<"), ("digest-mismatch",)),
-        "tampered-payer": (good.replace("宁夏贺兰山实业有限公司".encode(),
-                                        "宁夏冒名实业有限公司".encode()), ("digest-mismatch",)),
+        "tampered-payer": (
+            good.replace("宁夏贺兰山实业有限公司".encode(), "宁夏冒名实业有限公司".encode()),
+            ("digest-mismatch",),
+        ),
         "tampered-qr-seal": (_bad_seal(), ("seal-invalid",)),
         "certificate-of-another-root": (
-            signer_of(pki.foreign).sign_receipt(receipt), ("untrusted-certificate",)),
+            signer_of(pki.foreign).sign_receipt(receipt),
+            ("untrusted-certificate",),
+        ),
         "expired-before-signing": (
             signer_of(pki.expired).sign_receipt(receipt_at(days_ago(pki, 200))),
-            ("expired-at-signing",)),
+            ("expired-at-signing",),
+        ),
         "revoked-before-signing": (
-            signer_of(pki.revoked).sign_receipt(receipt_at(days_ago(pki, 10))), ("revoked",)),
+            signer_of(pki.revoked).sign_receipt(receipt_at(days_ago(pki, 10))),
+            ("revoked",),
+        ),
         "wrapping-moved-into-object": (_moved_into_object(good), ("signature-wrapping",)),
-        "wrapping-second-signature": (_mutate(good, _second_signature),
-                                      ("multiple-signatures",)),
+        "wrapping-second-signature": (_mutate(good, _second_signature), ("multiple-signatures",)),
         "wrapping-extra-reference": (_mutate(good, _extra_reference), ("signature-wrapping",)),
         "sha1-signature": (_sha1(), ("sha1-refused",)),
         "city-signing-for-another-issuer": (
-            signer_of(pki.city).sign_receipt(dataclasses.replace(
-                receipt, issuer=dataclasses.replace(receipt.issuer, code="640104",
-                                                    name="银川市兴庆区总工会", parent=None))),
-            ("wrong-signer-org",)),
+            signer_of(pki.city).sign_receipt(
+                dataclasses.replace(
+                    receipt,
+                    issuer=dataclasses.replace(
+                        receipt.issuer, code="640104", name="银川市兴庆区总工会", parent=None
+                    ),
+                )
+            ),
+            ("wrong-signer-org",),
+        ),
         "signing-time-not-issue-time": (_signing_time_mismatch(), ("signing-time-mismatch",)),
         "truncated": (good[: len(good) // 2], ("malformed-xml",)),
-        "xxe": (b'<?xml version="1.0"?>\n<!DOCTYPE Receipt [<!ENTITY x SYSTEM '
-                b'"file:///etc/passwd">]>\n<Receipt xmlns="urn:union-dues-receipt:1">&x;'
-                b"</Receipt>", ("unsafe-xml",)),
+        "xxe": (
+            b'<?xml version="1.0"?>\n<!DOCTYPE Receipt [<!ENTITY x SYSTEM '
+            b'"file:///etc/passwd">]>\n<Receipt xmlns="urn:union-dues-receipt:1">&x;'
+            b"</Receipt>",
+            ("unsafe-xml",),
+        ),
     }
 
 

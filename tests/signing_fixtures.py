@@ -90,17 +90,29 @@ def build_pki() -> Pki:
     root_key = generate_key()
     root = create_root_ca(root_key, ROOT_NAME, now=start)
     prov_key, prov = _issue(
-        root, root_key, "640000", "宁夏回族自治区总工会", CertificateRole.PROVINCIAL_CA,
-        "000000", start,
-    )  # fmt: skip
+        root,
+        root_key,
+        "640000",
+        "宁夏回族自治区总工会",
+        CertificateRole.PROVINCIAL_CA,
+        "000000",
+        start,
+    )
     recent = now - timedelta(days=400)
 
     def city(at: datetime, validity: timedelta | None = None, rsa: bool = False) -> Signer:
         algorithm = KeyAlgorithm.RSA_2048 if rsa else KeyAlgorithm.ECDSA_P256
         key, cert = _issue(
-            prov, prov_key, "640100", "银川市总工会", CertificateRole.SIGNING, "640000", at,
-            validity, algorithm,
-        )  # fmt: skip
+            prov,
+            prov_key,
+            "640100",
+            "银川市总工会",
+            CertificateRole.SIGNING,
+            "640000",
+            at,
+            validity,
+            algorithm,
+        )
         return Signer(key, cert, (prov,))
 
     nat_key, nat = _issue(
@@ -123,13 +135,23 @@ def build_pki() -> Pki:
     other_root_key = generate_key()
     other_root = create_root_ca(other_root_key, ROOT_NAME, now=start)
     other_prov_key, other_prov = _issue(
-        other_root, other_root_key, "640000", "宁夏回族自治区总工会",
-        CertificateRole.PROVINCIAL_CA, "000000", start,
-    )  # fmt: skip
+        other_root,
+        other_root_key,
+        "640000",
+        "宁夏回族自治区总工会",
+        CertificateRole.PROVINCIAL_CA,
+        "000000",
+        start,
+    )
     foreign_key, foreign_cert = _issue(
-        other_prov, other_prov_key, "640100", "银川市总工会", CertificateRole.SIGNING, "640000",
+        other_prov,
+        other_prov_key,
+        "640100",
+        "银川市总工会",
+        CertificateRole.SIGNING,
+        "640000",
         recent,
-    )  # fmt: skip
+    )
     return Pki(
         now=now,
         root_key=root_key,

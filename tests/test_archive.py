@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from receipts.domain.model import ReceiptRef
+from receipts.issuing.issue import issue_batch, reverse
 from receipts.ledger.database import Database, default_url
-from receipts.ledger.issuing import issue_batch, reverse
 from receipts.ledger.models import ReceiptRow
 from receipts.ledger.queries import load_receipt
-from receipts.model import ReceiptRef
-from receipts.safezip import write_zip
+from receipts.support.safezip import write_zip
 from tests.ledger_helpers import SHANGHAI, fixed_clock, make_issuer, request
 from tests.workspaces import federation, receipts
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidReceipt, SchemaError
-from receipts.xmlcodec import parse_receipt_xml
 
 BAD = Path(__file__).parent / "data" / "bad"
 AMOUNT = r"'-?(0|[1-9][0-9]{0,12})\.[0-9]{2}'"

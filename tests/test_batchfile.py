@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from receipts.batch_csv import COLUMNS
-from receipts.batch_fields import BatchProblem
-from receipts.batchfile import read_batch
-from receipts.catalogue import Catalogue
+from receipts.batch.csv_file import COLUMNS
+from receipts.batch.fields import BatchProblem
+from receipts.batch.reader import read_batch
+from receipts.domain.catalogue import Catalogue
+from receipts.domain.enums import PayerKind
+from receipts.domain.issue_request import IssueRequest
+from receipts.domain.model import Item, Payer
 from receipts.errors import InvalidInput
-from receipts.model import Item, Payer
-from receipts.requests import IssueRequest
-from receipts.tiers import PayerKind
 
 SAMPLES = Path(__file__).parent / "data" / "batch"
 CATALOGUE = Catalogue()
@@ -29,29 +29,52 @@ EXPECTED = [
     IssueRequest(
         Payer("宁夏贺兰山实业有限公司", PayerKind.ENTERPRISE, uscc="91640100MA7600001J"),
         (
-            Item("01", "工会经费(拨缴)", "2026-10", Decimal("2000.00"), Decimal("100000.00"),
-                 Decimal("0.02")),
+            Item(
+                "01",
+                "工会经费(拨缴)",
+                "2026-10",
+                Decimal("2000.00"),
+                Decimal("100000.00"),
+                Decimal("0.02"),
+            ),
             Item("02", "会员会费", "2026-10", Decimal("1409.50")),
         ),
-        remark="2026年10月工会经费", client_ref="2026-10/001", **HANDLERS,
+        remark="2026年10月工会经费",
+        client_ref="2026-10/001",
+        **HANDLERS,
     ),
     IssueRequest(
         Payer("银川市第一中学工会", PayerKind.GRASSROOTS_UNION),
         (Item("02", "会员会费", "2026-10", Decimal("1409.50")),),
-        client_ref="2026-10/002", **HANDLERS,
+        client_ref="2026-10/002",
+        **HANDLERS,
     ),
     IssueRequest(
         Payer("王小明", PayerKind.INDIVIDUAL, other_id="M-0042"),
-        (Item("02", "会员会费", "2026-09", Decimal("15.00"), Decimal("3000.00"),
-              Decimal("0.005")),),
-        client_ref="2026-10/003", **HANDLERS,
+        (
+            Item(
+                "02", "会员会费", "2026-09", Decimal("15.00"), Decimal("3000.00"), Decimal("0.005")
+            ),
+        ),
+        client_ref="2026-10/003",
+        **HANDLERS,
     ),
 ]
 GOOD = {
-    "client_ref": "OK", "payer_name": "宁夏贺兰山实业有限公司", "payer_kind": "enterprise",
-    "payer_uscc": "91640100MA7600001J", "payer_id": "", "item_code": "01", "item_name": "",
-    "period": "2026-10", "amount": "2000.00", "basis": "", "rate": "", "handler": "张晓梅",
-    "reviewer": "李建国", "remark": "",
+    "client_ref": "OK",
+    "payer_name": "宁夏贺兰山实业有限公司",
+    "payer_kind": "enterprise",
+    "payer_uscc": "91640100MA7600001J",
+    "payer_id": "",
+    "item_code": "01",
+    "item_name": "",
+    "period": "2026-10",
+    "amount": "2000.00",
+    "basis": "",
+    "rate": "",
+    "handler": "张晓梅",
+    "reviewer": "李建国",
+    "remark": "",
 }
 GOOD_JSON: dict[str, Any] = {
     "client_ref": "OK",
@@ -99,8 +122,14 @@ def read(path: Path, encoding: str | None = None) -> tuple[list[str | None], lis
 
 @pytest.mark.parametrize(
     ("sample", "encoding"),
-    [("good.csv", None), ("good.csv", "utf-8"), ("good-gbk.csv", None), ("good-gbk.csv", "gbk"),
-     ("good-gbk.csv", "GB18030"), ("good.jsonl", None)],
+    [
+        ("good.csv", None),
+        ("good.csv", "utf-8"),
+        ("good-gbk.csv", None),
+        ("good-gbk.csv", "gbk"),
+        ("good-gbk.csv", "GB18030"),
+        ("good.jsonl", None),
+    ],
 )
 def test_good_samples(sample: str, encoding: str | None) -> None:
     entries, problems = read_batch(SAMPLES / sample, CATALOGUE, encoding=encoding)
@@ -131,14 +160,27 @@ def test_multi_row_receipt_keeps_row_order_and_first_line() -> None:
 
 
 def test_optional_columns_may_be_left_out_and_amount_computed() -> None:
-    columns = ("rate", "client_ref", "payer_name", "payer_kind", "item_code", "period", "basis",
-               "handler", "reviewer")
-    entries, problems = read_batch(write_csv([row(basis="1,000.00", rate="0.025")], columns),
-                                   CATALOGUE)
+    columns = (
+        "rate",
+        "client_ref",
+        "payer_name",
+        "payer_kind",
+        "item_code",
+        "period",
+        "basis",
+        "handler",
+        "reviewer",
+    )
+    entries, problems = read_batch(
+        write_csv([row(basis="1,000.00", rate="0.025")], columns), CATALOGUE
+    )
     assert problems == []
     (item,) = entries[0].request.items
-    assert (item.name, item.amount, item.basis) == ("工会经费(拨缴)", Decimal("25.00"),
-                                                    Decimal("1000.00"))
+    assert (item.name, item.amount, item.basis) == (
+        "工会经费(拨缴)",
+        Decimal("25.00"),
+        Decimal("1000.00"),
+    )
     assert entries[0].request.payer == Payer("宁夏贺兰山实业有限公司", PayerKind.ENTERPRISE)
 
 
@@ -164,25 +206,37 @@ ROW_CASES = {
     ),
     "basis without rate": ([row(basis="100000.00")], ["3:11: rate is required with basis"]),
     "rate without basis": ([row(rate="0.02")], ["3:10: basis is required with rate"]),
-    "bad basis": ([row(basis="1.001", rate="0.5")],
-                  ["3:10: basis: amount 1.001 has a fraction of a fen"]),
+    "bad basis": (
+        [row(basis="1.001", rate="0.5")],
+        ["3:10: basis: amount 1.001 has a fraction of a fen"],
+    ),
     "bad rate": ([row(basis="100.00", rate="2%")], ["3:11: not a rate: '2%'"]),
     "USCC check character": (
         [row(payer_uscc="91110000600037341K")],
         ["3:4: USCC '91110000600037341K' has a wrong check character (expected L)"],
     ),
-    "USCC and other ID": ([row(payer_uscc="91110000600037341L", payer_id="M-1")],
-                          ["3:5: a payer has either a USCC or another ID, not both"]),
-    "payer kind": ([row(payer_kind="company")], [
-        "3:3: 'company' is not a valid payer kind (one of: enterprise, grassroots_union, "
-        "federation, individual, other)"]),
+    "USCC and other ID": (
+        [row(payer_uscc="91110000600037341L", payer_id="M-1")],
+        ["3:5: a payer has either a USCC or another ID, not both"],
+    ),
+    "payer kind": (
+        [row(payer_kind="company")],
+        [
+            "3:3: 'company' is not a valid payer kind (one of: enterprise, grassroots_union, "
+            "federation, individual, other)"
+        ],
+    ),
     "no payer name": ([row(payer_name="")], ["3:2: payer_name is required"]),
-    "payer name spaces": ([row(payer_name="甲 ")],
-                          ["3:2: payer name must not begin or end with spaces"]),
+    "payer name spaces": (
+        [row(payer_name="甲 ")],
+        ["3:2: payer name must not begin or end with spaces"],
+    ),
     "no handler": ([row(handler="")], ["3:12: handler is required"]),
     "long remark": ([row(remark="x" * 201)], ["3:14: remark must be 0-200 characters, not 201"]),
-    "bad reference": ([row(client_ref="R 1")],
-                      ["3:1: client reference 'R 1' must be 1-64 letters, digits or ._:/-"]),
+    "bad reference": (
+        [row(client_ref="R 1")],
+        ["3:1: client reference 'R 1' must be 1-64 letters, digits or ._:/-"],
+    ),
     "no reference": ([row(client_ref="")], ["3:1: client_ref is required"]),
     "rows disagree": (
         [row(client_ref="R7", payer_name="甲"), row(client_ref="R7", payer_name="乙")],
@@ -192,14 +246,21 @@ ROW_CASES = {
         [row(item_code="02"), row(remark="补缴")],
         ["4:14: rows of reference R1 disagree on remark: '' (line 3) ≠ '补缴' (line 4)"],
     ),
-    "too many items": ([row()] * 9,
-                       ["11: reference R1 has more than 8 rows (a receipt has 1-8 items)"]),
-    "total too large": ([row(amount="9999999999999.99")] * 2, [
-        "3: amount 19999999999999.98 exceeds the largest amount 9,999,999,999,999.99"]),
-    "two problems in a row": ([row(item_code="07", amount="1.001")], [
-        f"3:6: unknown item code '07' {KNOWN}", "3:9: amount 1.001 has a fraction of a fen"]),
+    "too many items": (
+        [row()] * 9,
+        ["11: reference R1 has more than 8 rows (a receipt has 1-8 items)"],
+    ),
+    "total too large": (
+        [row(amount="9999999999999.99")] * 2,
+        ["3: amount 19999999999999.98 exceeds the largest amount 9,999,999,999,999.99"],
+    ),
+    "two problems in a row": (
+        [row(item_code="07", amount="1.001")],
+        [f"3:6: unknown item code '07' {KNOWN}", "3:9: amount 1.001 has a fraction of a fen"],
+    ),
     "a bad row spoils its receipt": (
-        [row(), row(client_ref="R2"), row(amount="x")], ["5:9: not an amount: 'x'"],
+        [row(), row(client_ref="R2"), row(amount="x")],
+        ["5:9: not an amount: 'x'"],
     ),
 }
 
@@ -224,24 +285,38 @@ FILE_CASES = {
     "only a BOM and blank lines": (b"\xef\xbb\xbf\r\n \n", "batch.csv:1: file is empty"),
     "only commas": (b",,,\n,,\n", f"batch.csv:1: {NO_HEADER}"),
     "no header": (",".join(GOOD.values()).encode(), f"batch.csv:1: {NO_HEADER}"),
-    "header only": (",".join(COLUMNS).encode() + b"\n",
-                    "batch.csv:1: file has a header but no rows"),
-    "missing column": (",".join(c for c in COLUMNS if c != "reviewer").encode(),
-                       "batch.csv:1: missing column: reviewer"),
+    "header only": (
+        ",".join(COLUMNS).encode() + b"\n",
+        "batch.csv:1: file has a header but no rows",
+    ),
+    "missing column": (
+        ",".join(c for c in COLUMNS if c != "reviewer").encode(),
+        "batch.csv:1: missing column: reviewer",
+    ),
     "missing columns": (
         b"client_ref,payer_name,payer_kind,item_code,handler",
         "batch.csv:1: missing columns: period, reviewer, amount (or basis and rate)",
     ),
-    "unknown columns": (",".join([*COLUMNS, "memo", "备注"]).encode(),
-                        "batch.csv:1:15: unknown columns: 'memo', '备注'"),
-    "misspelt column": (",".join(COLUMNS).replace("reviewer", "reveiwer").encode(),
-                        "batch.csv:1:13: unknown column: 'reveiwer'; missing column: reviewer"),
-    "no amount column": (",".join(c for c in COLUMNS if c not in ("amount", "rate")).encode(),
-                         "batch.csv:1: missing column: amount (or basis and rate)"),
-    "duplicate column": (",".join([*COLUMNS, "amount"]).encode(),
-                         "batch.csv:1:15: column amount appears twice"),
-    "unterminated quote": (",".join(COLUMNS).encode() + b'\nR1,"quoted,\n',
-                           "batch.csv:2: not valid CSV: unexpected end of data"),
+    "unknown columns": (
+        ",".join([*COLUMNS, "memo", "备注"]).encode(),
+        "batch.csv:1:15: unknown columns: 'memo', '备注'",
+    ),
+    "misspelt column": (
+        ",".join(COLUMNS).replace("reviewer", "reveiwer").encode(),
+        "batch.csv:1:13: unknown column: 'reveiwer'; missing column: reviewer",
+    ),
+    "no amount column": (
+        ",".join(c for c in COLUMNS if c not in ("amount", "rate")).encode(),
+        "batch.csv:1: missing column: amount (or basis and rate)",
+    ),
+    "duplicate column": (
+        ",".join([*COLUMNS, "amount"]).encode(),
+        "batch.csv:1:15: column amount appears twice",
+    ),
+    "unterminated quote": (
+        ",".join(COLUMNS).encode() + b'\nR1,"quoted,\n',
+        "batch.csv:2: not valid CSV: unexpected end of data",
+    ),
 }
 
 
@@ -260,7 +335,9 @@ def test_file_problem_hides_row_problems() -> None:
 def test_gbk_bytes_forced_as_utf8_are_reported_where_they_are() -> None:
     # Line 2 begins "2026-10/001," (12 characters); then comes GBK-encoded Chinese.
     assert read(SAMPLES / "good-gbk.csv", "utf-8") == (
-        [], [f"{SAMPLES / 'good-gbk.csv'}:2:13: bytes invalid in utf-8"])
+        [],
+        [f"{SAMPLES / 'good-gbk.csv'}:2:13: bytes invalid in utf-8"],
+    )
 
 
 def test_bad_byte_detected_in_neither_encoding() -> None:
@@ -272,7 +349,9 @@ def test_bad_byte_detected_in_neither_encoding() -> None:
     assert read(Path("gbk.csv")) == ([], ["gbk.csv:4:58: bytes invalid in gbk (not utf-8 either)"])
     Path("ascii.csv").write_bytes(b"client_ref\nR\xff1\n")
     assert read(Path("ascii.csv")) == (
-        [], ["ascii.csv:2:2: bytes invalid in utf-8 (not gbk either)"])
+        [],
+        ["ascii.csv:2:2: bytes invalid in utf-8 (not gbk either)"],
+    )
     assert read(Path("ascii.csv"), "gbk") == ([], ["ascii.csv:2:2: bytes invalid in gbk"])
 
 
@@ -304,28 +383,44 @@ JSON_CASES = {
         "(JSON numbers are read as floats)",
     ),
     "unknown key": (item(memo="x"), "unknown key 'memo'"),
-    "unknown payer keys": (item(payer={**GOOD_JSON["payer"], "tax": "1", "id": "2"}),
-                           "unknown keys 'payer.tax', 'payer.id'"),
-    "unknown item key": (item(items=[{**GOOD_JSON["items"][0], "price": "1"}]),
-                         "item 1: unknown key 'price'"),
-    "not JSON": ('{"client_ref": "R1",}', "2:21: not valid JSON: Expecting property name "
-                                          "enclosed in double quotes"),
-    "duplicate key": ('{"client_ref": "R1", "client_ref": "R2"}',
-                      "not valid JSON: key 'client_ref' appears twice"),
+    "unknown payer keys": (
+        item(payer={**GOOD_JSON["payer"], "tax": "1", "id": "2"}),
+        "unknown keys 'payer.tax', 'payer.id'",
+    ),
+    "unknown item key": (
+        item(items=[{**GOOD_JSON["items"][0], "price": "1"}]),
+        "item 1: unknown key 'price'",
+    ),
+    "not JSON": (
+        '{"client_ref": "R1",}',
+        "2:21: not valid JSON: Expecting property name enclosed in double quotes",
+    ),
+    "duplicate key": (
+        '{"client_ref": "R1", "client_ref": "R2"}',
+        "not valid JSON: key 'client_ref' appears twice",
+    ),
     "not an object": ('["R1"]', "a line must be a JSON object, not an array"),
     "payer not an object": (item(payer="甲"), "payer must be an object, not a string"),
     "items not an array": (item(items=None), "items must be an array, not null"),
-    "an item not an object": (item(items=["01"]),
-                              "item 1: an item must be an object, not a string"),
+    "an item not an object": (
+        item(items=["01"]),
+        "item 1: an item must be an object, not a string",
+    ),
     "text not a string": (item(handler=True), "handler must be a string, not true/false"),
     "no reference": (item(client_ref=None), "client_ref is required"),
     "no payer name": (item(payer={"kind": "individual"}), "payer.name is required"),
-    "bad USCC": (item(payer={**GOOD_JSON["payer"], "uscc": "91110000600037341K"}),
-                 "USCC '91110000600037341K' has a wrong check character (expected L)"),
+    "bad USCC": (
+        item(payer={**GOOD_JSON["payer"], "uscc": "91110000600037341K"}),
+        "USCC '91110000600037341K' has a wrong check character (expected L)",
+    ),
     "item problems": (
-        item(items=[{"code": "07", "period": "2026-10", "amount": "1.00"},
-                    {"code": "01", "period": "2026-10", "amount": "12.345"},
-                    {"code": "01", "period": "2026-10", "basis": "100.00"}]),
+        item(
+            items=[
+                {"code": "07", "period": "2026-10", "amount": "1.00"},
+                {"code": "01", "period": "2026-10", "amount": "12.345"},
+                {"code": "01", "period": "2026-10", "basis": "100.00"},
+            ]
+        ),
         f"item 1: unknown item code '07' {KNOWN}",
         "item 2: amount 12.345 has a fraction of a fen",
         "item 3: rate is required with basis",
@@ -335,26 +430,35 @@ JSON_CASES = {
 }
 
 
-@pytest.mark.parametrize(("receipt", "expected"), [(c[0], c[1:]) for c in JSON_CASES.values()],
-                         ids=JSON_CASES.keys())
+@pytest.mark.parametrize(
+    ("receipt", "expected"), [(c[0], c[1:]) for c in JSON_CASES.values()], ids=JSON_CASES.keys()
+)
 def test_bad_json_lines(receipt: dict[str, Any] | str, expected: tuple[str, ...]) -> None:
     refs, problems = read(write_jsonl(GOOD_JSON, receipt, GOOD_JSON | {"client_ref": "OK2"}))
     assert refs == ["OK", "OK2"]
-    assert problems == [f"batch.jsonl:{p}" if p[0].isdigit() else f"batch.jsonl:2: {p}"
-                        for p in expected]
+    assert problems == [
+        f"batch.jsonl:{p}" if p[0].isdigit() else f"batch.jsonl:2: {p}" for p in expected
+    ]
 
 
 def test_duplicate_reference_in_jsonl_is_refused_on_the_later_line() -> None:
     other = GOOD_JSON | {"handler": "王芳"}
     entries, problems = read_batch(write_jsonl(GOOD_JSON, other, GOOD_JSON), CATALOGUE)
     assert [(e.line, e.request.handler) for e in entries] == [(1, "张晓梅")]
-    assert [str(p) for p in problems] == ["batch.jsonl:2: reference OK is already on line 1",
-                                          "batch.jsonl:3: reference OK is already on line 1"]
+    assert [str(p) for p in problems] == [
+        "batch.jsonl:2: reference OK is already on line 1",
+        "batch.jsonl:3: reference OK is already on line 1",
+    ]
 
 
 def test_mixed_file_returns_its_good_receipts() -> None:
-    rows = [row(client_ref="A"), row(client_ref="B", item_code="07"), row(client_ref="C"),
-            row(client_ref="B"), row(client_ref="D", payer_uscc="91110000600037341K")]
+    rows = [
+        row(client_ref="A"),
+        row(client_ref="B", item_code="07"),
+        row(client_ref="C"),
+        row(client_ref="B"),
+        row(client_ref="D", payer_uscc="91110000600037341K"),
+    ]
     refs, problems = read(write_csv(rows))
     assert refs == ["A", "C"]
     assert problems == [

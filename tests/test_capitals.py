@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from receipts.capitals import parse_capitals, to_capitals
+from receipts.domain.capitals import parse_capitals, to_capitals
+from receipts.domain.money import MAX_AMOUNT
 from receipts.errors import InvalidAmount
-from receipts.money import MAX_AMOUNT
 
 # Each row: amount, capitals in our convention. Written from the rules, never from the code.
 TABLE: list[tuple[str, str]] = [

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from receipts import divisions
-from receipts.errors import InvalidInput
-from receipts.identifiers import (
+from receipts.domain import divisions
+from receipts.domain.enums import Tier
+from receipts.domain.identifiers import (
     format_number,
     make_receipt_code,
     new_check_code,
@@ -17,7 +17,7 @@ from receipts.identifiers import (
     validate_number,
     validate_uscc,
 )
-from receipts.tiers import Tier
+from receipts.errors import InvalidInput
 
 
 def test_receipt_code_parts() -> None:

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from receipts.ledger.audit import audit
+from receipts.audit import audit
+from receipts.issuing.issue import issue_batch, reverse
 from receipts.ledger.database import Database
-from receipts.ledger.issuing import issue_batch, reverse
 from tests.ledger_helpers import make_issuer, request, stock_city
 
 
@@ -46,16 +46,20 @@ TAMPERING = {
     ),
     "event deleted from the middle": (sql("DELETE FROM events WHERE seq = 4"), "chain-broken"),
     "events reordered": (
-        sql("UPDATE events SET seq = CASE seq WHEN 5 THEN 1005 WHEN 6 THEN 5 END "
-            "WHERE seq IN (5, 6)"),
+        sql(
+            "UPDATE events SET seq = CASE seq WHEN 5 THEN 1005 WHEN 6 THEN 5 END "
+            "WHERE seq IN (5, 6)"
+        ),
         "chain-broken",
     ),
     "tail truncated": (sql("DELETE FROM events WHERE seq >= 9"), "chain-truncated"),
     "tail and tip truncated": (
         lambda s: (
             sql("DELETE FROM events WHERE seq >= 9")(s),
-            sql("UPDATE ledger_state SET event_count = 8, head_hash = "
-                "(SELECT hash FROM events WHERE seq = 8)")(s),
+            sql(
+                "UPDATE ledger_state SET event_count = 8, head_hash = "
+                "(SELECT hash FROM events WHERE seq = 8)"
+            )(s),
         ),
         "chain-truncated",
     ),
@@ -64,15 +68,18 @@ TAMPERING = {
         "receipt-mismatch",
     ),
     "receipt XML replaced": (
-        sql("UPDATE receipts SET xml = (SELECT xml FROM receipts WHERE number = 3) "
-            "WHERE number = 2"),
+        sql(
+            "UPDATE receipts SET xml = (SELECT xml FROM receipts WHERE number = 3) WHERE number = 2"
+        ),
         "receipt-altered",
     ),
     "receipt deleted": (sql("DELETE FROM receipts WHERE number = 4"), "receipt-missing"),
     "receipt inserted": (
-        sql("INSERT INTO receipts SELECT code, 99, 'deadbeef' || substr(digest, 9), issuer, kind, "
+        sql(
+            "INSERT INTO receipts SELECT code, 99, 'deadbeef' || substr(digest, 9), issuer, kind, "
             "issued_at, period, check_code, payer_name, payer_kind, payer_id, total_fen, "
-            "original_code, original_number, xml FROM receipts WHERE number = 2"),
+            "original_code, original_number, xml FROM receipts WHERE number = 2"
+        ),
         "receipt-unrecorded",
     ),
     "item row edited": (
@@ -87,8 +94,10 @@ TAMPERING = {
         "reference-mismatch",
     ),
     "signed head forged": (
-        sql("UPDATE chain_heads SET signature = 'AAAA' || substr(signature, 5) "
-            "WHERE event_count = (SELECT max(event_count) FROM chain_heads)"),
+        sql(
+            "UPDATE chain_heads SET signature = 'AAAA' || substr(signature, 5) "
+            "WHERE event_count = (SELECT max(event_count) FROM chain_heads)"
+        ),
         "head-invalid",
     ),
     "heads deleted and events appended": (

@@ -28,8 +28,9 @@ def city(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str | No
     federation(home, "640100")
     assert receipts(prov, "org", "add", "--code", "640100").exit_code == 0
     alloc = tmp_path / "alloc.xml"
-    result = receipts(prov, "stock", "allocate", "--to", "640100", "--count", "100", "-o",
-                      str(alloc))
+    result = receipts(
+        prov, "stock", "allocate", "--to", "640100", "--count", "100", "-o", str(alloc)
+    )
     assert result.exit_code == 0, result.output
     result = receipts(home, "stock", "import", str(alloc), db=db)
     assert result.exit_code == 0, result.output
@@ -42,11 +43,25 @@ def city(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str | No
 def test_issue_one_from_options(city: tuple[Path, str | None]) -> None:
     home, db = city
     result = receipts(
-        home, "--json", "issue", "--payer-name", "宁夏贺兰山实业有限公司", "--payer-kind",
-        "enterprise", "--payer-uscc", "91640100MA7600001J", "--item",
-        "01:2026-10:100000.00*0.02", "--item", "02:2026-10:1409.50", "--handler", "张晓梅",
-        "--reviewer", "李建国", db=db,
-    )  # fmt: skip
+        home,
+        "--json",
+        "issue",
+        "--payer-name",
+        "宁夏贺兰山实业有限公司",
+        "--payer-kind",
+        "enterprise",
+        "--payer-uscc",
+        "91640100MA7600001J",
+        "--item",
+        "01:2026-10:100000.00*0.02",
+        "--item",
+        "02:2026-10:1409.50",
+        "--handler",
+        "张晓梅",
+        "--reviewer",
+        "李建国",
+        db=db,
+    )
     assert result.exit_code == 0, result.output
     [out] = json.loads(result.stdout)
     assert (out["number"], out["total"], out["status"]) == ("0000000001", "3409.50", "issued")
@@ -78,28 +93,66 @@ def test_batch_with_a_bad_row_then_rerun(city: tuple[Path, str | None], tmp_path
 
 def test_reverse_and_audit_and_exit_codes(city: tuple[Path, str | None]) -> None:
     home, db = city
-    args = ["issue", "--payer-name", "某单位", "--payer-kind", "other", "--item",
-            "99:2026-11:50.00", "--handler", "甲", "--reviewer", "乙"]
+    args = [
+        "issue",
+        "--payer-name",
+        "某单位",
+        "--payer-kind",
+        "other",
+        "--item",
+        "99:2026-11:50.00",
+        "--handler",
+        "甲",
+        "--reviewer",
+        "乙",
+    ]
     assert receipts(home, *args, db=db).exit_code == 0
     code = json.loads(receipts(home, "--json", "stock", "list", db=db).stdout)[0]["segment"][:8]
-    red = receipts(home, "reverse", code, "1", "--reason", "重复开具", "--handler", "甲",
-                   "--reviewer", "乙", db=db)
+    red = receipts(
+        home,
+        "reverse",
+        code,
+        "1",
+        "--reason",
+        "重复开具",
+        "--handler",
+        "甲",
+        "--reviewer",
+        "乙",
+        db=db,
+    )
     assert red.exit_code == 0, red.output
-    again = receipts(home, "reverse", code, "1", "--reason", "x", "--handler", "甲",
-                     "--reviewer", "乙", db=db)
+    again = receipts(
+        home, "reverse", code, "1", "--reason", "x", "--handler", "甲", "--reviewer", "乙", db=db
+    )
     assert again.exit_code == 1
     assert again.stderr == f"error: {code}-0000000001 was already reversed by {code}-0000000002\n"
     status = json.loads(receipts(home, "--json", "show", code, "1", db=db).stdout)["status"]
     assert status == "reversed"
     audit = receipts(home, "audit", db=db)
     assert audit.exit_code == 0 and audit.stdout.startswith("OK: ")
-    bad = receipts(home, "issue", "--payer-name", "x", "--payer-kind", "other", "--item",
-                   "07:2026-11:5.00", "--handler", "a", "--reviewer", "b", db=db)
+    bad = receipts(
+        home,
+        "issue",
+        "--payer-name",
+        "x",
+        "--payer-kind",
+        "other",
+        "--item",
+        "07:2026-11:5.00",
+        "--handler",
+        "a",
+        "--reviewer",
+        "b",
+        db=db,
+    )
     assert bad.exit_code == 2
     assert bad.stderr.startswith("error: unknown item code '07'")
     missing = receipts(home, "show", code, "99", db=db)
-    assert (missing.exit_code, missing.stderr) == (2, f"error: no receipt {code}-0000000099 in "
-                                                   "this ledger\n")
+    assert (missing.exit_code, missing.stderr) == (
+        2,
+        f"error: no receipt {code}-0000000099 in this ledger\n",
+    )
 
 
 def test_backup_while_in_use(city: tuple[Path, str | None], tmp_path: Path) -> None:
@@ -126,7 +179,9 @@ def test_environment_failures_exit_3_with_one_line(tmp_path: Path) -> None:
     (home / "ledger.sqlite").write_bytes(b"garbage, not a database")
     broken = receipts(home, "org", "list")
     assert broken.exit_code == 3
-    assert broken.stderr.startswith("error: database: (sqlite3.DatabaseError) file is not a "
-                                    "database\n")
+    assert broken.stderr.startswith(
+        "error: database: (sqlite3.DatabaseError) file is not a database\n"
+    )
     assert receipts(home, "org", "list", db="mysql://x").stderr == (
-        "error: unsupported database 'mysql'\n")
+        "error: unsupported database 'mysql'\n"
+    )

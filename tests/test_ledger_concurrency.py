@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from receipts.ledger.audit import audit
+from receipts.audit import audit
+from receipts.issuing.issue import issue, issue_batch
 from receipts.ledger.database import Database
-from receipts.ledger.issuing import issue, issue_batch
 from receipts.ledger.models import ReceiptRow
 from signing.batch import verify_many
 from tests.ledger_helpers import make_issuer, request, stock_city
@@ -79,8 +79,7 @@ def test_batch_killed_midway_then_rerun(ledger_db: Database, tmp_path: Path) -> 
         partial = session.scalar(select(func.count()).select_from(ReceiptRow)) or 0
     assert 0 < partial < 3000 and partial % 500 == 0  # whole chunks only
     assert audit(ledger_db, "640100").ok
-    outcomes = list(issue_batch(ledger_db, make_issuer(),
-                                [request(f"B{n}") for n in range(3000)]))
+    outcomes = list(issue_batch(ledger_db, make_issuer(), [request(f"B{n}") for n in range(3000)]))
     assert sum(o.already_issued for o in outcomes) == partial
     with ledger_db.read() as session:
         numbers = sorted(session.scalars(select(ReceiptRow.number)))

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from receipts.domain.enums import ReceiptKind
+from receipts.domain.model import ReceiptRef
+from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput, StockExhausted
+from receipts.issuing.issue import AlreadyReversed, ReusedReference, issue, issue_batch, reverse
+from receipts.issuing.stock import import_allocation, segment_usage
 from receipts.ledger.database import Database
-from receipts.ledger.issuing import AlreadyReversed, ReusedReference, issue, issue_batch, reverse
 from receipts.ledger.models import Event, ReceiptRow
-from receipts.ledger.stock import import_allocation, segment_usage
-from receipts.model import ReceiptRef
-from receipts.tiers import ReceiptKind
-from receipts.xmlcodec import parse_receipt_xml
 from signing.xmldsig import verify_enveloped
 from tests.ledger_helpers import make_issuer, request, stock_city
 from tests.tier_pki import tier_pki
@@ -110,8 +110,8 @@ def test_allocation_import_is_idempotent_and_checked(ledger_db: Database, tmp_pa
 def test_nothing_is_issued_into_a_closed_period(ledger_db: Database, tmp_path: Path) -> None:
     from datetime import datetime
 
-    from receipts.ledger.issuing import PeriodClosed
-    from receipts.ledger.periods import close_period
+    from receipts.issuing.issue import PeriodClosed
+    from receipts.issuing.periods import close_period
     from tests.ledger_helpers import SHANGHAI
 
     stock_city(ledger_db, tmp_path, count=10)

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
+from receipts.ledger.migrate import GENESIS_HASH, initialise
 from receipts.ledger.models import Base, LedgerState
-from receipts.ledger.schema import GENESIS_HASH, initialise
 
 
 def test_migrated_schema_equals_models(ledger_url: str) -> None:

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from receipts.catalogue import Catalogue
+from receipts.domain.catalogue import Catalogue
+from receipts.domain.enums import PayerKind, ReceiptKind, Tier
+from receipts.domain.model import Organisation, Payer, ReceiptRef
 from receipts.errors import InvalidInput, InvalidReceipt
-from receipts.model import Organisation, Payer, ReceiptRef
-from receipts.tiers import PayerKind, ReceiptKind, Tier
 from tests.factories import make_item, make_receipt, make_reversal
 
 
@@ -45,8 +45,10 @@ def test_organisation_rules() -> None:
         ({"code": "64710125"}, "is not of the year of issue 2026"),
         ({"reason": "why"}, "only a reversal references an original and a reason"),
         ({"kind": "red"}, "'red' is not a valid receipt kind"),
-        ({"items": (make_item(amount=Decimal("-1.00"), basis=None, rate=None),)},
-         "a normal receipt's amounts must be positive"),
+        (
+            {"items": (make_item(amount=Decimal("-1.00"), basis=None, rate=None),)},
+            "a normal receipt's amounts must be positive",
+        ),
     ],
 )
 def test_receipt_rules(overrides: dict[str, object], message: str) -> None:

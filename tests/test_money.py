@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from receipts.errors import InvalidAmount
-from receipts.money import (
+from receipts.domain.money import (
     MAX_AMOUNT,
     compute_amount,
     format_amount,
@@ -18,6 +17,7 @@ from receipts.money import (
     parse_rate,
     to_fen,
 )
+from receipts.errors import InvalidAmount
 
 
 @pytest.mark.parametrize(

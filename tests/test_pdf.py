@@ -15,11 +15,11 @@ import pikepdf
 import pypdf
 import pytest
 
+from receipts.domain.xmlcodec import receipt_to_element, serialize
 from receipts.errors import InvalidReceipt
-from receipts.pdf import LATEST_LAYOUT, RenderError, read_layout_version, render_pdf
 from receipts.render.layout_v1 import LAYOUT
 from receipts.render.pdfa import SRGB_ICC, UDR_XMP_NS, pdf_date
-from receipts.xmlcodec import receipt_to_element, serialize
+from receipts.render.receipt_pdf import LATEST_LAYOUT, RenderError, read_layout_version, render_pdf
 from tests.test_pdf_fixtures import (
     GOLDEN,
     PAYER_NAME,
@@ -211,7 +211,7 @@ def test_same_xml_gives_the_same_bytes_in_other_processes(tmp_path: Path) -> Non
     source = tmp_path / "receipt.xml"
     source.write_bytes(normal_xml())
     script = (
-        "import sys; from receipts.pdf import render_pdf; "
+        "import sys; from receipts.render.receipt_pdf import render_pdf; "
         "sys.stdout.buffer.write(render_pdf(open(sys.argv[1], 'rb').read()))"
     )
     runs = [
@@ -265,7 +265,8 @@ def test_invalid_xml_is_refused_as_an_invalid_receipt() -> None:
 
 def test_importing_receipts_pdf_loads_no_rendering_library() -> None:
     script = (
-        "import sys, receipts.pdf; heavy = ('reportlab', 'pikepdf', 'pyhanko', 'zxingcpp', "
+        "import sys, receipts.render.receipt_pdf; "
+        "heavy = ('reportlab', 'pikepdf', 'pyhanko', 'zxingcpp', "
         "'fontTools', 'pypdfium2'); print(sorted({m.split('.')[0] for m in sys.modules} & "
         "set(heavy)))"
     )

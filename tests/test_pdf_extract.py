@@ -11,14 +11,8 @@ import pytest
 from reportlab.pdfgen.canvas import Canvas
 
 from receipts.errors import InvalidInput
-from receipts.pdf import (
-    InvalidPDF,
-    RenderResult,
-    extract_xml,
-    read_layout_version,
-    render_many,
-    render_pdf,
-)
+from receipts.render.batch import RenderResult, render_many
+from receipts.render.receipt_pdf import InvalidPDF, extract_xml, read_layout_version, render_pdf
 from tests.test_pdf_fixtures import normal_pdf, normal_xml, reversal_pdf, reversal_xml
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from receipts.model import Organisation, Payer, QRSeal, Receipt
-from receipts.pdf import render_pdf
-from receipts.tiers import PayerKind, Tier
-from receipts.xmlcodec import qr_payload, receipt_to_element, serialize
+from receipts.domain.enums import PayerKind, Tier
+from receipts.domain.model import Organisation, Payer, QRSeal, Receipt
+from receipts.domain.xmlcodec import qr_payload, receipt_to_element, serialize
+from receipts.render.receipt_pdf import render_pdf
 from signing.certificates import key_id
 from signing.seal import sign_seal
 from signing.xmldsig import sign_enveloped
@@ -63,11 +63,15 @@ def normal_receipt() -> Receipt:
             make_item(),
             make_item(code="02", name="会员会费", amount=Decimal("1409.50"), basis=None, rate=None),
             make_item(
-                code="03", name="建会筹备金", period="2026-09", amount=Decimal("123.45"),
-                basis=None, rate=None,
+                code="03",
+                name="建会筹备金",
+                period="2026-09",
+                amount=Decimal("123.45"),
+                basis=None,
+                rate=None,
             ),
         ),
-    )  # fmt: skip
+    )
 
 
 def reversal_receipt() -> Receipt:
@@ -87,9 +91,12 @@ def sign_receipt(receipt: Receipt) -> bytes:
     kid = key_id(pki.city.cert)
     sealed = replace(receipt, seal=QRSeal(kid, sign_seal(pki.city.key, qr_payload(receipt, kid))))
     root = sign_enveloped(
-        receipt_to_element(sealed), pki.city.key, pki.city.cert, pki.city.intermediates,
+        receipt_to_element(sealed),
+        pki.city.key,
+        pki.city.cert,
+        pki.city.intermediates,
         receipt.issued_at,
-    )  # fmt: skip
+    )
     return serialize(root)
 
 

@@ -14,10 +14,10 @@ from fontTools.pens.t2CharStringPen import T2CharStringPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont
 
-from receipts.model import Payer, Receipt
-from receipts.pdf import FontCoverageError, FontError, check_printable, render_pdf
+from receipts.domain.enums import PayerKind
+from receipts.domain.model import Payer, Receipt
 from receipts.render.fonts import shipped_font
-from receipts.tiers import PayerKind
+from receipts.render.receipt_pdf import FontCoverageError, FontError, check_printable, render_pdf
 from tests.test_pdf_fixtures import normal_pdf, normal_receipt, pdftotext, run_tool, sign_receipt
 
 FULL_WQY = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
@@ -45,8 +45,19 @@ def test_shipped_font_covers_what_receipts_print() -> None:
 def test_shipped_font_is_lean_and_licensed() -> None:
     font = TTFont(str(shipped_font()), lazy=True)
     # No hinting, layout tables, vertical metrics or bitmaps: reportlab uses none of them.
-    assert set(font.keys()) <= {"GlyphOrder", "head", "hhea", "maxp", "OS/2", "hmtx", "cmap",
-                                "loca", "glyf", "name", "post"}  # fmt: skip
+    assert set(font.keys()) <= {
+        "GlyphOrder",
+        "head",
+        "hhea",
+        "maxp",
+        "OS/2",
+        "hmtx",
+        "cmap",
+        "loca",
+        "glyf",
+        "name",
+        "post",
+    }
     assert shipped_font().stat().st_size < 7_500_000
     notice = (FONTS_DIR / "wqy-zenhei-COPYRIGHT.txt").read_text(encoding="utf-8")
     assert "GPL-2 with Font embedding exception" in notice

@@ -8,10 +8,10 @@ import functools
 import re
 from decimal import Decimal
 
-from receipts.model import Payer, Receipt
-from receipts.pdf import render_pdf
+from receipts.domain.enums import PayerKind
+from receipts.domain.model import Payer, Receipt
 from receipts.render.layout_v1 import LEFT, RIGHT, WIDTH
-from receipts.tiers import PayerKind
+from receipts.render.receipt_pdf import render_pdf
 from tests.factories import make_item
 from tests.test_pdf_fixtures import normal_receipt, pdftotext, reversal_receipt, sign_receipt
 
@@ -27,12 +27,14 @@ def _extreme_pdf(reversal: bool) -> tuple[Receipt, bytes]:
     receipt = dataclasses.replace(
         base,
         payer=Payer(LONG_NAME, PayerKind.OTHER, other_id="A" * 32),
-        items=tuple(make_item(code="99", name=ITEM_NAME, amount=BIG, basis=None, rate=None)
-                    for _ in range(8)),
+        items=tuple(
+            make_item(code="99", name=ITEM_NAME, amount=BIG, basis=None, rate=None)
+            for _ in range(8)
+        ),
         handler="欧阳" + "龘" * 98,
         reviewer="司马" + "犇" * 98,
         remark=LONG_REMARK,
-    )  # fmt: skip
+    )
     if reversal:
         receipt = dataclasses.replace(
             reversal_receipt(),

@@ -17,7 +17,13 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from receipts.pdf import InvalidPDF, extract_xml, pdf_signer, read_layout_version, sign_pdf
+from receipts.render.receipt_pdf import (
+    InvalidPDF,
+    extract_xml,
+    pdf_signer,
+    read_layout_version,
+    sign_pdf,
+)
 from tests.signing_fixtures import build_pki
 from tests.test_pdf_fixtures import need_tool, normal_pdf, normal_xml, run_tool
 

@@ -8,8 +8,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from receipts.pdf import RenderError, qr_text
-from receipts.xmlcodec import parse_receipt_xml
+from receipts.domain.xmlcodec import parse_receipt_xml
+from receipts.render.receipt_pdf import RenderError, qr_text
 from signing.certificates import key_id
 from signing.seal import verify_seal
 from tests.signing_fixtures import build_pki

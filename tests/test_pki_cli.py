@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from cli import main
 from receipts.commands.pki_options import ALGORITHMS, REASONS
-from receipts.credentials import Credentials
+from receipts.pki.credentials import Credentials
 from receipts.workspace import Workspace
 from signing.certificates import (
     CLOCK_SKEW,
@@ -107,11 +107,21 @@ def _build(base: Path) -> Tiers:
     ok(t.prov, "pki", "import-cert", str(t.file("prov-ca.pem")), "--root", str(t.root_pem))
     # Signing certificates: the province's own, the city's (both from the province), the
     # national federation's (from the root).
-    for home, ca_home, name in ((t.prov, t.prov, "prov"), (t.city, t.prov, "city"),
-                                (t.nat, t.nat, "nat")):
+    for home, ca_home, name in (
+        (t.prov, t.prov, "prov"),
+        (t.city, t.prov, "city"),
+        (t.nat, t.nat, "nat"),
+    ):
         ok(home, "pki", "csr", "-o", str(t.file(f"{name}.csr")))
-        ok(ca_home, "pki", "issue-cert", str(t.file(f"{name}.csr")), "-o",
-           str(t.file(f"{name}.pem")), CA)
+        ok(
+            ca_home,
+            "pki",
+            "issue-cert",
+            str(t.file(f"{name}.csr")),
+            "-o",
+            str(t.file(f"{name}.pem")),
+            CA,
+        )
         extra = ["--root", str(t.root_pem)] if home == t.city else []
         ok(home, "pki", "import-cert", str(t.file(f"{name}.pem")), *extra)
     return t
@@ -217,14 +227,25 @@ def test_revoke_crl_and_validation_after_the_revocation(tiers: Tiers) -> None:
     ok(t.prov, "pki", "crl", "-o", str(t.file("prov2.crl")), CA)
     [second] = crls_from_pem(t.file("prov2.crl").read_bytes())
     number = x509.CRLNumber
-    assert (second.extensions.get_extension_for_class(number).value.crl_number
-            > crl.extensions.get_extension_for_class(number).value.crl_number)
+    assert (
+        second.extensions.get_extension_for_class(number).value.crl_number
+        > crl.extensions.get_extension_for_class(number).value.crl_number
+    )
 
 
 def test_revocation_dated_back_becomes_the_invalidity_date(tiers: Tiers) -> None:
     city = certs_in(tiers.city / "certs" / "signing.pem")[0]
-    ok(tiers.prov, "pki", "revoke", "--cert", str(tiers.file("city.pem")),
-       "--reason", "key-compromise", "--at", "2020-01-01T08:00:00")
+    ok(
+        tiers.prov,
+        "pki",
+        "revoke",
+        "--cert",
+        str(tiers.file("city.pem")),
+        "--reason",
+        "key-compromise",
+        "--at",
+        "2020-01-01T08:00:00",
+    )
     ok(tiers.prov, "pki", "crl", "-o", str(tiers.file("c.crl")), CA)
     [crl] = crls_from_pem(tiers.file("c.crl").read_bytes())
     entry = crl.get_revoked_certificate_by_serial_number(city.serial_number)
@@ -233,8 +254,16 @@ def test_revocation_dated_back_becomes_the_invalidity_date(tiers: Tiers) -> None
     assert since.invalidity_date_utc == datetime(2020, 1, 1, tzinfo=UTC)  # 08:00 in Shanghai
     future = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
     prov_sign = certs_in(tiers.prov / "certs" / "signing.pem")[0]
-    message = refused(tiers.prov, "pki", "revoke", f"{prov_sign.serial_number:x}",
-                      "--reason", "superseded", "--at", future)
+    message = refused(
+        tiers.prov,
+        "pki",
+        "revoke",
+        f"{prov_sign.serial_number:x}",
+        "--reason",
+        "superseded",
+        "--at",
+        future,
+    )
     assert message == f"the revocation time {future[:19]}Z lies in the future"
 
 
@@ -242,14 +271,16 @@ def test_province_cannot_certify_another_provinces_city(tiers: Tiers) -> None:
     other = init(tiers.base / "urumqi", "650100")
     ok(other, "pki", "csr", "-o", str(tiers.file("650100.csr")))
     out = tiers.file("650100.pem")
-    message = refused(tiers.prov, "pki", "issue-cert", str(tiers.file("650100.csr")),
-                      "-o", str(out), CA)
+    message = refused(
+        tiers.prov, "pki", "issue-cert", str(tiers.file("650100.csr")), "-o", str(out), CA
+    )
     assert message == "650100's upstream is 650000, not 640000: only its upstream's CA certifies it"
     assert not out.exists()
     assert len(list((tiers.prov / "ca" / "issued").glob("*.pem"))) == 2
     # Nor does the root certify a city directly.
-    message = refused(tiers.nat, "pki", "issue-cert", str(tiers.file("city.csr")),
-                      "-o", str(out), CA)
+    message = refused(
+        tiers.nat, "pki", "issue-cert", str(tiers.file("city.csr")), "-o", str(out), CA
+    )
     assert message == "640100's upstream is 640000, not 000000: only its upstream's CA certifies it"
 
 
@@ -262,10 +293,14 @@ def test_city_cannot_have_a_ca(tiers: Tiers) -> None:
     assert not (tiers.city / "keys" / "ca.key").exists()
     # A hand-made CA request from the city is refused by the province's CA too.
     forged = tiers.file("forged.csr")
-    forged.write_bytes(csr_to_pem(create_csr(generate_key(), "640100", "银川市总工会",
-                                             CertificateRole.PROVINCIAL_CA)))
-    message = refused(tiers.prov, "pki", "issue-cert", str(forged), "-o",
-                      str(tiers.file("f.pem")), CA)
+    forged.write_bytes(
+        csr_to_pem(
+            create_csr(generate_key(), "640100", "银川市总工会", CertificateRole.PROVINCIAL_CA)
+        )
+    )
+    message = refused(
+        tiers.prov, "pki", "issue-cert", str(forged), "-o", str(tiers.file("f.pem")), CA
+    )
     assert message == "provincial CA 640000 has path length 0: it issues signing certificates only"
 
 
@@ -284,8 +319,9 @@ def test_import_of_someone_elses_certificate_is_refused(tiers: Tiers) -> None:
     )
     ok(twin, "pki", "csr", "-o", str(tiers.file("twin.csr")))
     city = certs_in(tiers.file("city.pem"))[0]
-    message = refused(twin, "pki", "import-cert", str(tiers.file("city.pem")),
-                      "--root", str(tiers.root_pem))
+    message = refused(
+        twin, "pki", "import-cert", str(tiers.file("city.pem")), "--root", str(tiers.root_pem)
+    )
     assert message == (
         f"the certificate (key {key_id(city)}) is not for this workspace's signing key "
         f"{twin / 'keys' / 'signing.key'}"
@@ -295,8 +331,15 @@ def test_import_of_someone_elses_certificate_is_refused(tiers: Tiers) -> None:
 def test_import_root_must_be_self_signed_and_the_chain_must_validate(tiers: Tiers) -> None:
     twin = init(tiers.base / "twin", "640100")
     ok(twin, "pki", "csr", "-o", str(tiers.file("twin.csr")))
-    ok(tiers.prov, "pki", "issue-cert", str(tiers.file("twin.csr")), "-o",
-       str(tiers.file("twin.pem")), CA)
+    ok(
+        tiers.prov,
+        "pki",
+        "issue-cert",
+        str(tiers.file("twin.csr")),
+        "-o",
+        str(tiers.file("twin.pem")),
+        CA,
+    )
     cert = str(tiers.file("twin.pem"))
     prov_ca = certs_in(tiers.file("prov-ca.pem"))[0]
     assert refused(twin, "pki", "import-cert", cert) == (
@@ -351,10 +394,9 @@ def test_revoke_only_what_this_ca_issued(tiers: Tiers) -> None:
         "certificate serial abc123 was not issued by this CA (640000)"
     )
     city = certs_in(tiers.file("city.pem"))[0]
-    assert refused(tiers.nat, "pki", "revoke", "--cert", str(tiers.file("city.pem")),
-                   "--reason", "superseded") == (
-        f"certificate serial {city.serial_number:x} was not issued by this CA (000000)"
-    )
+    assert refused(
+        tiers.nat, "pki", "revoke", "--cert", str(tiers.file("city.pem")), "--reason", "superseded"
+    ) == (f"certificate serial {city.serial_number:x} was not issued by this CA (000000)")
     assert refused(tiers.prov, "pki", "revoke", "xyz", "--reason", "superseded") == (
         "serial 'xyz' is not a hexadecimal number"
     )
@@ -382,8 +424,17 @@ def test_renewal_keeps_the_old_key_and_a_pending_key_is_reused(tiers: Tiers) -> 
     first = x509.load_pem_x509_csr(tiers.file("renew.csr").read_bytes()).public_key()
     assert x509.load_pem_x509_csr(tiers.file("renew2.csr").read_bytes()).public_key() == first
     # A short-lived certificate is imported with a warning.
-    ok(tiers.prov, "pki", "issue-cert", str(tiers.file("renew.csr")), "-o",
-       str(tiers.file("renew.pem")), "--validity-days", "30", CA)
+    ok(
+        tiers.prov,
+        "pki",
+        "issue-cert",
+        str(tiers.file("renew.csr")),
+        "-o",
+        str(tiers.file("renew.pem")),
+        "--validity-days",
+        "30",
+        CA,
+    )
     result = run(city, "pki", "import-cert", str(tiers.file("renew.pem")))
     assert result.exit_code == 0
     assert result.stderr.startswith("warning: certificate 银川市总工会 (640100, key ")
@@ -397,8 +448,14 @@ def test_import_trust_for_a_payer_and_refusals(tiers: Tiers, tmp_path: Path) -> 
     ok(payer, "init", "--payer", "--name", "宁夏贺兰山实业有限公司", "--uscc", "91640100MA7600001J")
     result = ok(payer, "--json", "pki", "import-trust", str(bundle))
     data = json.loads(result.stdout)
-    assert data == {"new_certificates": 4, "new_crls": 0, "roots": 1, "cas": 1, "signing": 2,
-                    "crls": 0}
+    assert data == {
+        "new_certificates": 4,
+        "new_crls": 0,
+        "roots": 1,
+        "cas": 1,
+        "signing": 2,
+        "crls": 0,
+    }
     foreign_key = generate_key()
     foreign = create_root_ca(foreign_key, "中华全国总工会")
     other = tmp_path / "other.pem"
@@ -415,9 +472,11 @@ def test_import_trust_for_a_payer_and_refusals(tiers: Tiers, tmp_path: Path) -> 
     rogue_root_key = generate_key()
     rogue_root = create_root_ca(rogue_root_key, "假总工会")
     rogue = issue_certificate(
-        rogue_root, rogue_root_key,
+        rogue_root,
+        rogue_root_key,
         create_csr(generate_key(), "000000", "假总工会", CertificateRole.SIGNING),
-        CertificateRole.SIGNING, requester_upstream=None,
+        CertificateRole.SIGNING,
+        requester_upstream=None,
     )
     stranger.write_bytes(certs_pem(rogue))
     before = (payer / "trust" / "bundle.pem").read_bytes()
@@ -444,8 +503,17 @@ def test_list_and_json_output(built: Tiers) -> None:
 
 
 def test_every_pki_command_has_an_example() -> None:
-    for name in ("init-root", "csr", "issue-cert", "import-cert", "revoke", "crl",
-                 "export-trust", "import-trust", "list"):
+    for name in (
+        "init-root",
+        "csr",
+        "issue-cert",
+        "import-cert",
+        "revoke",
+        "crl",
+        "export-trust",
+        "import-trust",
+        "list",
+    ):
         result = CliRunner().invoke(main, ["pki", name, "--help"])
         assert result.exit_code == 0 and "Example" in result.stdout, name
 
@@ -523,8 +591,17 @@ def test_a_fresh_certificate_is_valid_for_a_requester_whose_clock_is_behind(tier
     twin = init(tiers.base / "twin", "640100")
     ok(twin, "pki", "csr", "-o", str(tiers.file("twin.csr")))
     issued_from = datetime.now(UTC).replace(microsecond=0)
-    ok(tiers.prov, "pki", "issue-cert", str(tiers.file("twin.csr")), "-o",
-       str(tiers.file("twin.pem")), "--validity-days", "30", CA)
+    ok(
+        tiers.prov,
+        "pki",
+        "issue-cert",
+        str(tiers.file("twin.csr")),
+        "-o",
+        str(tiers.file("twin.pem")),
+        "--validity-days",
+        "30",
+        CA,
+    )
     issued_to = datetime.now(UTC)
     cert, prov_ca = certs_in(tiers.file("twin.pem"))
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
@@ -542,6 +619,12 @@ def test_a_certificate_never_starts_before_its_ca() -> None:
     assert root.not_valid_before_utc == datetime(2026, 1, 1, tzinfo=UTC) - CLOCK_SKEW
     csr = create_csr(generate_key(), "640000", NAMES["640000"], CertificateRole.PROVINCIAL_CA)
     # Issued at the root's very first second: backdating would reach before the root's start.
-    prov = issue_certificate(root, root_key, csr, CertificateRole.PROVINCIAL_CA,
-                             requester_upstream="000000", now=root.not_valid_before_utc)
+    prov = issue_certificate(
+        root,
+        root_key,
+        csr,
+        CertificateRole.PROVINCIAL_CA,
+        requester_upstream="000000",
+        now=root.not_valid_before_utc,
+    )
     assert prov.not_valid_before_utc == root.not_valid_before_utc

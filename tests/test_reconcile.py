@@ -9,14 +9,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from receipts.ledger.reconcile import (
-    Summary,
-    TierComparison,
-    TierFindingKind,
-    answer_request,
-    compare_summary,
-)
-from receipts.ledger.reconcile_blocks import (
+from receipts.reconcile.blocks import (
     BLOCK_SIZE,
     EMPTY_SLOT,
     PART_SIZE,
@@ -25,6 +18,13 @@ from receipts.ledger.reconcile_blocks import (
     Slot,
     blocks_of,
     merkle_root,
+)
+from receipts.reconcile.exchange import (
+    Summary,
+    TierComparison,
+    TierFindingKind,
+    answer_request,
+    compare_summary,
 )
 
 CODES = ("64710126", "64710226")
@@ -52,8 +52,13 @@ def exchange(file_side: list[Slot], here: list[Slot]) -> tuple[TierComparison, T
     by_key = {b.key: b for b in theirs}
     asked = [by_key.get(r.key) or Block(r.key, [], b"", []) for r in first.requests]
     listings = {r.key: answer_request(b, r) for b, r in zip(asked, first.requests, strict=True)}
-    answer = Summary("640000", ("640100",), tuple(b.summary() for b in asked), listings,
-                     answering=first_summary.root)  # fmt: skip
+    answer = Summary(
+        "640000",
+        ("640100",),
+        tuple(b.summary() for b in asked),
+        listings,
+        answering=first_summary.root,
+    )
     second = compare_summary(answer, [b for b in ours if b.key in listings])
     return first, second
 
@@ -142,8 +147,9 @@ def planted(draw: st.DrawFn) -> tuple[list[Slot], list[Slot], set[tuple[str, str
     picks = st.sets(st.sampled_from(keys), max_size=12) if keys else st.just(set())
     missing, altered = draw(picks), draw(picks)
     altered -= missing
-    extra = draw(st.sets(st.tuples(st.sampled_from(CODES), st.integers(1, 6 * BLOCK_SIZE)),
-                         max_size=12)) - set(base)  # fmt: skip
+    extra = draw(
+        st.sets(st.tuples(st.sampled_from(CODES), st.integers(1, 6 * BLOCK_SIZE)), max_size=12)
+    ) - set(base)
     here = {k: s for k, s in base.items() if k not in missing}
     for code, n in extra:
         here[(code, n)] = Slot("640100", code, n, digest("extra", code, n), Decimal("1.00"))

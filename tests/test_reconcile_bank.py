@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import insert
 
 from receipts.ledger.database import Database, default_url
+from receipts.ledger.migrate import initialise
 from receipts.ledger.models import ClientReference
-from receipts.ledger.reconcile_bank import (
+from receipts.reconcile.bank import (
     BankReceipt,
     Credit,
     UnusableStatement,
@@ -23,7 +24,6 @@ from receipts.ledger.reconcile_bank import (
     read_statement,
     reconcile_bank,
 )
-from receipts.ledger.schema import initialise
 from tests.ledger_helpers import SHANGHAI
 from tests.test_reconcile_tiers import CODE, add_receipts, row
 from tests.workspaces import federation, receipts
@@ -33,14 +33,24 @@ OCT = date(2026, 10, 8)
 
 
 def receipt(
-    number: int, total: str, on: date = OCT, payer: str = ACME, payer_id: str | None = ACME_ID,
+    number: int,
+    total: str,
+    on: date = OCT,
+    payer: str = ACME,
+    payer_id: str | None = ACME_ID,
     **kw: Any,
-) -> BankReceipt:  # fmt: skip
+) -> BankReceipt:
     return BankReceipt(CODE, number, on, Decimal(total), payer, payer_id, **kw)
 
 
-def credit(line: int, amount: str, on: date = OCT, payer: str = ACME, account: str = "",
-           reference: str = "") -> Credit:  # fmt: skip
+def credit(
+    line: int,
+    amount: str,
+    on: date = OCT,
+    payer: str = ACME,
+    account: str = "",
+    reference: str = "",
+) -> Credit:
     return Credit(line, on, Decimal(amount), payer, account, reference, f"S{line}")
 
 
@@ -55,8 +65,9 @@ def test_one_to_one_by_payer_and_by_reference() -> None:
     ]
     report = match_bank(receipts_, credits)
     assert [(m.credit.line, [r.number for r in m.receipts], m.basis) for m in report.matched] == [
-        (2, [1], "payer"), (3, [2], "reference"),
-    ]  # fmt: skip
+        (2, [1], "payer"),
+        (3, [2], "reference"),
+    ]
     assert not report.discrepancies
 
 
@@ -70,11 +81,13 @@ def test_payer_by_uscc_and_client_reference() -> None:
 
 def test_a_strong_reference_decides_between_equal_amounts() -> None:
     receipts_ = [receipt(1, "100.00"), receipt(2, "100.00")]
-    report = match_bank(receipts_, [credit(2, "100.00", reference="0000000002"),
-                                    credit(3, "100.00")])  # fmt: skip
+    report = match_bank(
+        receipts_, [credit(2, "100.00", reference="0000000002"), credit(3, "100.00")]
+    )
     assert [(m.credit.line, m.receipts[0].number, m.basis) for m in report.matched] == [
-        (2, 2, "reference+payer"), (3, 1, "payer"),
-    ]  # fmt: skip
+        (2, 2, "reference+payer"),
+        (3, 1, "payer"),
+    ]
 
 
 def test_ambiguous_is_never_guessed() -> None:
@@ -87,8 +100,12 @@ def test_ambiguous_is_never_guessed() -> None:
 
 
 def test_several_receipts_of_one_payer_to_one_credit() -> None:
-    receipts_ = [receipt(1, "1000.00"), receipt(2, "250.50"), receipt(3, "49.50"),
-                 receipt(4, "300.00", payer="其他单位", payer_id=None)]  # fmt: skip
+    receipts_ = [
+        receipt(1, "1000.00"),
+        receipt(2, "250.50"),
+        receipt(3, "49.50"),
+        receipt(4, "300.00", payer="其他单位", payer_id=None),
+    ]
     report = match_bank(receipts_, [credit(2, "1300.00")])
     [match] = report.matched
     assert ([r.number for r in match.receipts], match.basis) == ([1, 2, 3], "group")
@@ -111,8 +128,10 @@ def test_two_groups_adding_up_are_ambiguous() -> None:
 
 
 def test_out_of_window_and_reversed() -> None:
-    receipts_ = [receipt(1, "100.00", on=date(2026, 9, 20)),
-                 receipt(2, "80.00", reversed_by=f"{CODE}-0000000003")]  # fmt: skip
+    receipts_ = [
+        receipt(1, "100.00", on=date(2026, 9, 20)),
+        receipt(2, "80.00", reversed_by=f"{CODE}-0000000003"),
+    ]
     report = match_bank(receipts_, [credit(2, "100.00"), credit(3, "80.00")], window_days=7)
     assert report.matched == ()
     assert [r.number for r in report.unmatched_receipts] == [1]
@@ -127,12 +146,16 @@ STATEMENT = "date,amount,payer_name,payer_account,reference,serial\n"
 
 def test_statement_gbk_with_bad_rows(tmp_path: Path) -> None:
     path = tmp_path / "statement.csv"
-    path.write_bytes((STATEMENT + f"2026-10-08,2000.00,{ACME},,,B1\n"
-                      "2026-13-01,1.00,甲,,,B2\n"
-                      "20261009,12.345,乙,,,B3\n"
-                      "2026/10/09,-50.00,银行手续费,,,B4\n"
-                      ",,,,\n"
-                      "2026-10-10,5.00,,,,B5,extra\n").encode("gbk"))  # fmt: skip
+    path.write_bytes(
+        (
+            STATEMENT + f"2026-10-08,2000.00,{ACME},,,B1\n"
+            "2026-13-01,1.00,甲,,,B2\n"
+            "20261009,12.345,乙,,,B3\n"
+            "2026/10/09,-50.00,银行手续费,,,B4\n"
+            ",,,,\n"
+            "2026-10-10,5.00,,,,B5,extra\n"
+        ).encode("gbk")
+    )
     statement = read_statement(path)
     assert [c.serial for c in statement.credits] == ["B1"]
     assert statement.credits[0].payer_name == ACME and statement.debits == 1
@@ -165,24 +188,39 @@ def test_unusable_statements(tmp_path: Path, content: bytes, message: str) -> No
 
 def test_from_the_ledger_with_bom(ledger_db: Database, tmp_path: Path) -> None:
     issued = datetime(2026, 10, 7, 20, 0, tzinfo=UTC)  # 2026-10-08 04:00 in Shanghai
-    add_receipts(ledger_db, [
-        row(1, issued_at=issued, total_fen=200_000),
-        row(2, issued_at=issued, total_fen=8_000),
-        row(3, issued_at=issued, total_fen=-8_000, kind="reversal", original_code=CODE,
-            original_number=2),
-        row(4, issued_at=issued, total_fen=30_000),
-        row(5, "640104", issued_at=issued, total_fen=200_000),
-    ])  # fmt: skip
+    add_receipts(
+        ledger_db,
+        [
+            row(1, issued_at=issued, total_fen=200_000),
+            row(2, issued_at=issued, total_fen=8_000),
+            row(
+                3,
+                issued_at=issued,
+                total_fen=-8_000,
+                kind="reversal",
+                original_code=CODE,
+                original_number=2,
+            ),
+            row(4, issued_at=issued, total_fen=30_000),
+            row(5, "640104", issued_at=issued, total_fen=200_000),
+        ],
+    )
     with ledger_db.engine.begin() as conn:
-        conn.execute(insert(ClientReference).values(
-            issuer="640100", reference="B-4", code=CODE, number=4, request="{}"))  # fmt: skip
+        conn.execute(
+            insert(ClientReference).values(
+                issuer="640100", reference="B-4", code=CODE, number=4, request="{}"
+            )
+        )
     path = tmp_path / "s.csv"
-    path.write_text(STATEMENT + f"2026-10-08,2000.00,{ACME},,,\n2026-10-09,300.00,x,,B-4,\n",
-                    encoding="utf-8-sig")  # fmt: skip
+    path.write_text(
+        STATEMENT + f"2026-10-08,2000.00,{ACME},,,\n2026-10-09,300.00,x,,B-4,\n",
+        encoding="utf-8-sig",
+    )
     report = reconcile_bank(ledger_db, "640100", SHANGHAI, path)
     assert [(m.receipts[0].number, m.basis) for m in report.matched] == [
-        (1, "payer"), (4, "reference"),
-    ]  # fmt: skip
+        (1, "payer"),
+        (4, "reference"),
+    ]
     assert [r.number for r in report.reversed] == [2] and not report.discrepancies
 
 
@@ -192,12 +230,14 @@ def test_cli_bank(tmp_path: Path) -> None:
     db = Database(default_url(home))
     initialise(db, "640100")
     at = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
-    add_receipts(db, [row(1, issued_at=at, total_fen=200_000),
-                      row(2, issued_at=at, total_fen=5_000)])  # fmt: skip
+    add_receipts(
+        db, [row(1, issued_at=at, total_fen=200_000), row(2, issued_at=at, total_fen=5_000)]
+    )
     db.dispose()
     path = tmp_path / "statement.csv"
-    path.write_bytes((STATEMENT + f"2026-10-08,2000.00,{ACME},,,B1\n"
-                      "2026-10-08,abc,甲,,,B2\n").encode("gbk"))  # fmt: skip
+    path.write_bytes(
+        (STATEMENT + f"2026-10-08,2000.00,{ACME},,,B1\n2026-10-08,abc,甲,,,B2\n").encode("gbk")
+    )
     out = tmp_path / "bank.csv"
     result = receipts(home, "reconcile", "bank", str(path), "--csv", str(out))
     assert result.exit_code == 1, result.output

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from receipts.errors import InvalidInput
+from receipts.issuing.stock import write_off
 from receipts.ledger.database import Database, default_url
-from receipts.ledger.reconcile_stock import OutsideSegment, reconcile_stock
-from receipts.ledger.schema import initialise
-from receipts.ledger.stock import write_off
+from receipts.ledger.migrate import initialise
+from receipts.reconcile.stock import OutsideSegment, reconcile_stock
 from tests.ledger_helpers import SHANGHAI, stock_city
 from tests.test_reconcile_tiers import add_receipts, row
 from tests.workspaces import federation, receipts
@@ -26,19 +26,31 @@ def code_now() -> str:
 def test_segments_gaps_and_receipts_outside(ledger_db: Database, tmp_path: Path) -> None:
     stock_city(ledger_db, tmp_path, count=20)
     code = code_now()
-    add_receipts(ledger_db, [
-        *(row(n, code=code) for n in (1, 2, 3, 5, 6)),
-        row(7, code=code, kind="reversal", total_fen=-10_002, original_code=code,
-            original_number=2),
-        row(9, code=code),  # 4 and 8 are gaps
-        row(500, code=code),  # beyond the segment
-        row(10, "640104", code=code),  # inside a segment, but of another holder
-    ])  # fmt: skip
+    add_receipts(
+        ledger_db,
+        [
+            *(row(n, code=code) for n in (1, 2, 3, 5, 6)),
+            row(
+                7,
+                code=code,
+                kind="reversal",
+                total_fen=-10_002,
+                original_code=code,
+                original_number=2,
+            ),
+            row(9, code=code),  # 4 and 8 are gaps
+            row(500, code=code),  # beyond the segment
+            row(10, "640104", code=code),  # inside a segment, but of another holder
+        ],
+    )
     report = reconcile_stock(ledger_db)
     [segment] = report.segments
     u = segment.usage
-    assert (segment.label, segment.holder, segment.allocated_by) == (f"{code}:1-20", "640100",
-                                                                     "640000")  # fmt: skip
+    assert (segment.label, segment.holder, segment.allocated_by) == (
+        f"{code}:1-20",
+        "640100",
+        "640000",
+    )
     # 640104's receipt at 10 is not the holder's: it is listed outside, and 10 stays unused
     assert (u.issued, u.reversed, u.red, u.unused, u.gaps) == (6, 1, 1, 11, (4, 8))
     assert report.outside == (
@@ -78,11 +90,14 @@ def test_cli_stock(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith("PROBLEMS: 1 segment(s), 1 receipt(s) outside them")
     lines = out.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0] == "kind,subject,holder,allocated_by,status,issued,reversed,red,unused,gaps," \
-                       "gap_numbers"  # fmt: skip
+    assert (
+        lines[0] == "kind,subject,holder,allocated_by,status,issued,reversed,red,unused,gaps,"
+        "gap_numbers"
+    )
     assert lines[1] == f"gaps,{code_now()}:1-10,640100,640000,open,2,0,0,7,1,2"
     assert lines[2] == f"outside-segment,{code_now()}-0000000011,640100,,normal,,,,,,"
     data = json.loads(receipts(home, "reconcile", "stock", "--json").stdout)
     assert data["ok"] is False and [line["kind"] for line in data["lines"]] == [
-        "gaps", "outside-segment",
-    ]  # fmt: skip
+        "gaps",
+        "outside-segment",
+    ]

@@ -17,15 +17,17 @@ import pytest
 from lxml import etree
 from sqlalchemy import delete, insert, update
 
-from receipts.documents import InvalidSignedDocument
+from receipts.domain.money import from_fen
+from receipts.domain.signed_documents import InvalidSignedDocument
 from receipts.errors import InvalidInput
-from receipts.ledger import block_reader
-from receipts.ledger.block_reader import LedgerInconsistent, _numbers, ledger_blocks
 from receipts.ledger.database import Database, default_url
+from receipts.ledger.migrate import initialise
 from receipts.ledger.models import Event, ReceiptRow
-from receipts.ledger.reconcile import Summary, TierFindingKind
-from receipts.ledger.reconcile_blocks import Block, BlockKey, Slot, blocks_of
-from receipts.ledger.reconcile_tiers import (
+from receipts.reconcile import block_reader
+from receipts.reconcile.block_reader import LedgerInconsistent, _numbers, ledger_blocks
+from receipts.reconcile.blocks import Block, BlockKey, Slot, blocks_of
+from receipts.reconcile.exchange import Summary, TierFindingKind
+from receipts.reconcile.tiers import (
     RECONCILIATION_NS,
     _summary_element,
     make_summary,
@@ -33,8 +35,6 @@ from receipts.ledger.reconcile_tiers import (
     read_summary,
     reconcile_tiers,
 )
-from receipts.ledger.schema import initialise
-from receipts.money import from_fen
 from tests.conftest import PgSchemas
 from tests.tier_pki import tier_pki
 from tests.workspaces import federation, receipts
@@ -46,13 +46,22 @@ AT = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
 def row(number: int, issuer: str = "640100", code: str = CODE, **kw: Any) -> dict[str, Any]:
     """A synthetic receipt row: reconciliation reads only code, number, digest, total, issuer."""
     values: dict[str, Any] = {
-        "code": code, "number": number, "issuer": issuer, "kind": "normal", "issued_at": AT,
-        "period": "2026-10", "check_code": "abc123", "payer_name": "宁夏贺兰山实业有限公司",
-        "payer_kind": "enterprise", "payer_id": "91640100MA7600001J",
-        "total_fen": 10_000 + number % 977, "original_code": None, "original_number": None,
+        "code": code,
+        "number": number,
+        "issuer": issuer,
+        "kind": "normal",
+        "issued_at": AT,
+        "period": "2026-10",
+        "check_code": "abc123",
+        "payer_name": "宁夏贺兰山实业有限公司",
+        "payer_kind": "enterprise",
+        "payer_id": "91640100MA7600001J",
+        "total_fen": 10_000 + number % 977,
+        "original_code": None,
+        "original_number": None,
         "xml": b"<Receipt/>",
         "digest": hashlib.sha256(f"{code}-{number}-{issuer}".encode()).hexdigest(),
-    }  # fmt: skip
+    }
     values.update(kw)
     return values
 
@@ -86,8 +95,10 @@ def test_ledger_blocks_match_the_pure_summary(ledger_db: Database) -> None:
     rows = [row(n) for n in numbers] + [row(n, "640104", "64710226") for n in range(1, 40)]
     rows.append(row(3001, total_fen=-20_000, kind="reversal"))
     add_receipts(ledger_db, rows)
-    slots = [Slot(r["issuer"], r["code"], r["number"], r["digest"], from_fen(r["total_fen"]))
-             for r in rows]  # fmt: skip
+    slots = [
+        Slot(r["issuer"], r["code"], r["number"], r["digest"], from_fen(r["total_fen"]))
+        for r in rows
+    ]
     with ledger_blocks(ledger_db, ["640100", "640104"]) as (events, blocks):
         from_db = sorted((b.summary() for b in blocks), key=lambda b: b.key)
     assert events == 0
@@ -97,8 +108,9 @@ def test_ledger_blocks_match_the_pure_summary(ledger_db: Database) -> None:
 
 
 def test_one_reader_and_two_read_the_same_blocks(ledger_db: Database) -> None:
-    rows = [row(n) for n in range(1, 6000) if n % 1500] + [row(n, "640104", "64710226")
-                                                           for n in (5, 6, 2000)]  # fmt: skip
+    rows = [row(n) for n in range(1, 6000) if n % 1500] + [
+        row(n, "640104", "64710226") for n in (5, 6, 2000)
+    ]
     add_receipts(ledger_db, rows)
     read = []
     for readers in (1, 2):
@@ -110,8 +122,10 @@ def test_one_reader_and_two_read_the_same_blocks(ledger_db: Database) -> None:
 def test_only_the_scope_provinces_codes_are_read(
     ledger_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_receipts(ledger_db, [row(n) for n in range(1, 3000)]
-                 + [row(n, "650100", "65710126") for n in range(1, 3000)])  # fmt: skip
+    add_receipts(
+        ledger_db,
+        [row(n) for n in range(1, 3000)] + [row(n, "650100", "65710126") for n in range(1, 3000)],
+    )
     codes: set[str] = set()
     run = block_reader._Prepared.run
 
@@ -205,9 +219,10 @@ def test_two_rounds_through_two_ledgers(ledger_db: Database, other_db: Database)
     c = tiers.comparison
     assert (c.blocks_theirs, c.blocks_ours, c.blocks_agreeing) == (3, 4, 1)
     assert [(f.kind, f.number) for f in c.findings] == [
-        (TierFindingKind.BLOCK_DIFFERS, None), (TierFindingKind.BLOCK_DIFFERS, None),
+        (TierFindingKind.BLOCK_DIFFERS, None),
+        (TierFindingKind.BLOCK_DIFFERS, None),
         (TierFindingKind.EXTRA, 3100),
-    ]  # fmt: skip
+    ]
     assert tiers.request is not None
     to, scope, blocks, _ = read_request(tiers.request)
     # blocks 0 and 1 differ; block 3 (3100) is only here: named at once, and asked for too
@@ -215,15 +230,15 @@ def test_two_rounds_through_two_ledgers(ledger_db: Database, other_db: Database)
     answer = make_summary(ledger_db, city, request=tiers.request)
     assert answer.requested == 3 and len(answer.summary.listings) == 3
     # the answer states only the requested blocks, block 3 empty (count 0)
-    assert [(b.key.index, b.count) for b in answer.summary.blocks] == [(0, 1023), (1, 1024),
-                                                                        (3, 0)]  # fmt: skip
+    assert [(b.key.index, b.count) for b in answer.summary.blocks] == [(0, 1023), (1, 1024), (3, 0)]
     assert answer.summary.answering == first.summary.root
     second = reconcile_tiers(other_db, answer.document, pki.validator(), "640000", province)
     findings = [(f.kind, f.number) for f in second.comparison.findings]
     assert findings == [
-        (TierFindingKind.DIFFERING, 7), (TierFindingKind.MISSING, 1500),
+        (TierFindingKind.DIFFERING, 7),
+        (TierFindingKind.MISSING, 1500),
         (TierFindingKind.EXTRA, 3100),
-    ]  # fmt: skip
+    ]
     assert second.comparison.receipts_listed == 4 + 4 and second.request is None  # 4-7, 1500-1503
     differing = second.comparison.findings[0]
     assert differing.there and differing.here and differing.here.total == from_fen(1)
@@ -238,8 +253,9 @@ def test_two_rounds_through_two_ledgers(ledger_db: Database, other_db: Database)
 
 def test_only_requested_blocks_are_read_and_answered(ledger_db: Database) -> None:
     other = "64710226"
-    add_receipts(ledger_db, [row(n) for n in range(1, 5000)] + [row(n, "640104", other)
-                                                                for n in (7, 9)])  # fmt: skip
+    add_receipts(
+        ledger_db, [row(n) for n in range(1, 5000)] + [row(n, "640104", other) for n in (7, 9)]
+    )
     keys = [BlockKey("640100", CODE, 3), BlockKey("640100", CODE, 9), BlockKey("640104", other, 0)]
     with ledger_blocks(ledger_db, ["640100", "640104"], keys) as (_, blocks):
         read = sorted((b.key, len(b.numbers)) for b in blocks)
@@ -329,13 +345,23 @@ def test_cli_two_rounds_name_the_withheld_receipt(tiers: dict[str, Any], tmp_pat
     request = tmp_path / "city.request.xml"
     assert f"request for 1 block(s) written to {request}" in compared.stdout
     answered = tmp_path / "city-2.xml"
-    made = receipts(city, "reconcile", "summary", "--blocks", str(request), "-o", str(answered),
-                    db=city_db)  # fmt: skip
+    made = receipts(
+        city, "reconcile", "summary", "--blocks", str(request), "-o", str(answered), db=city_db
+    )
     assert made.exit_code == 0, made.output
     assert "listed 4 receipt(s) of 1 of the 1 requested block(s)" in made.stdout
     csv_path = tmp_path / "findings.csv"
-    named = receipts(province, "--json", "reconcile", "tiers", "--with", str(answered),
-                     "--csv", str(csv_path), db=province_db)  # fmt: skip
+    named = receipts(
+        province,
+        "--json",
+        "reconcile",
+        "tiers",
+        "--with",
+        str(answered),
+        "--csv",
+        str(csv_path),
+        db=province_db,
+    )
     assert named.exit_code == 1, named.output
     data = json.loads(named.stdout)
     assert [(f["kind"], f["receipt"]) for f in data["findings"]] == [
@@ -350,8 +376,12 @@ def test_cli_two_rounds_name_the_withheld_receipt(tiers: dict[str, Any], tmp_pat
     assert lines[1].startswith(f"missing,640100,{CODE},2,2222,{CODE}-0000002222,")
     # the city compares the province's summary of the city's receipts: one extra there
     back = tmp_path / "province.xml"
-    assert receipts(province, "reconcile", "summary", "--issuer", "640100", "-o", str(back),
-                    db=province_db).exit_code == 0  # fmt: skip
+    assert (
+        receipts(
+            province, "reconcile", "summary", "--issuer", "640100", "-o", str(back), db=province_db
+        ).exit_code
+        == 0
+    )
     city_side = receipts(city, "reconcile", "tiers", "--with", str(back), db=city_db)
     assert city_side.exit_code == 1 and "request for 1 block(s)" in city_side.stdout
     # once the province holds 2222, the answer's one block agrees

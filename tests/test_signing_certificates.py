@@ -120,9 +120,13 @@ def test_long_names_are_shortened_in_cn_only(pki: Pki) -> None:
     name = "某某省某某市某某区某某街道某某社区联合工会" * 3
     csr = create_csr(generate_key(), "640100", name, CertificateRole.SIGNING)
     cert = issue_certificate(
-        pki.prov, pki.prov_key, csr, CertificateRole.SIGNING, requester_upstream="640000",
+        pki.prov,
+        pki.prov_key,
+        csr,
+        CertificateRole.SIGNING,
+        requester_upstream="640000",
         now=pki.now,
-    )  # fmt: skip
+    )
     assert name_of(cert) == name
     cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
     assert isinstance(cn, str) and name.startswith(cn) and len(cn.encode()) <= 64
@@ -162,9 +166,13 @@ def test_policy_refusals(
     request_role = CertificateRole.SIGNING if role is CertificateRole.ROOT_CA else role
     with pytest.raises(PolicyViolation, match=match) as caught:
         issue_certificate(
-            ca_cert, ca_key, _request(org, request_role), role, requester_upstream=upstream,
+            ca_cert,
+            ca_key,
+            _request(org, request_role),
+            role,
+            requester_upstream=upstream,
             now=pki.now,
-        )  # fmt: skip
+        )
     assert caught.value.exit_code == 2
 
 
@@ -172,9 +180,13 @@ def test_role_must_match_the_request(pki: Pki) -> None:
     csr = _request("650000", CertificateRole.SIGNING)
     with pytest.raises(PolicyViolation, match="asks for a signing certificate"):
         issue_certificate(
-            pki.root, pki.root_key, csr, CertificateRole.PROVINCIAL_CA,
-            requester_upstream="000000", now=pki.now,
-        )  # fmt: skip
+            pki.root,
+            pki.root_key,
+            csr,
+            CertificateRole.PROVINCIAL_CA,
+            requester_upstream="000000",
+            now=pki.now,
+        )
 
 
 def test_org_code_format_is_checked() -> None:
@@ -187,17 +199,25 @@ def test_org_code_format_is_checked() -> None:
 def test_wrong_ca_key_is_refused(pki: Pki) -> None:
     with pytest.raises(PolicyViolation, match="does not match"):
         issue_certificate(
-            pki.prov, pki.root_key, _request("640100", CertificateRole.SIGNING),
-            CertificateRole.SIGNING, requester_upstream="640000", now=pki.now,
-        )  # fmt: skip
+            pki.prov,
+            pki.root_key,
+            _request("640100", CertificateRole.SIGNING),
+            CertificateRole.SIGNING,
+            requester_upstream="640000",
+            now=pki.now,
+        )
 
 
 def test_validity_is_capped_at_the_issuer(pki: Pki) -> None:
     cert = issue_certificate(
-        pki.prov, pki.prov_key, _request("640100", CertificateRole.SIGNING),
-        CertificateRole.SIGNING, requester_upstream="640000", now=pki.now,
+        pki.prov,
+        pki.prov_key,
+        _request("640100", CertificateRole.SIGNING),
+        CertificateRole.SIGNING,
+        requester_upstream="640000",
+        now=pki.now,
         validity=timedelta(days=365 * 30),
-    )  # fmt: skip
+    )
     assert cert.not_valid_after_utc == pki.prov.not_valid_after_utc
 
 

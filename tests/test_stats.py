@@ -21,15 +21,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from receipts.catalogue import Catalogue
 from receipts.commands.stats_cmds import DIMENSIONS
+from receipts.domain.catalogue import Catalogue
+from receipts.domain.model import Item
 from receipts.errors import InvalidInput
+from receipts.issuing.issue import issue, reverse
 from receipts.ledger.database import Database, default_url
-from receipts.ledger.issuing import issue, reverse
+from receipts.ledger.migrate import initialise
 from receipts.ledger.models import OrganisationRow, ReceiptItemRow, ReceiptRow
-from receipts.ledger.schema import initialise
-from receipts.ledger.stats import Dimension, Figures, LedgerStats, ledger_stats
-from receipts.model import Item
+from receipts.stats.figures import Dimension, Figures, LedgerStats, ledger_stats
 from tests.conftest import in_ci
 from tests.ledger_helpers import make_issuer, request, stock_city
 from tests.workspaces import federation, receipts
@@ -48,27 +48,43 @@ LEDGER = [
     (502, "640000", "normal", "2026-10", UNION, "丁工会", [("01", 1000), ("01", 2000)], None),
     (4, "640100", "normal", "2026-08", ENT, "戊公司", [("01", 99900)], None),
     (9001, "640104", "normal", "2026-10", ENT, "己公司", [("02", 1234)], None),
-]  # fmt: skip
+]
 
 
 def fill(db: Database) -> None:
     """Write :data:`LEDGER` (and 银川's registry entry, under a name of its own) into ``db``."""
     rows, items = [], []
     for number, issuer, kind, period, payer_kind, payer, lines, original in LEDGER:
-        rows.append({
-            "code": CODE, "number": number, "digest": f"{number:064d}", "issuer": issuer,
-            "kind": kind, "issued_at": datetime(2026, int(period[5:]), 15, 2, tzinfo=UTC),
-            "period": period, "check_code": "abc123", "payer_name": payer,
-            "payer_kind": payer_kind, "payer_id": None,
-            "total_fen": sum(fen for _, fen in lines),
-            "original_code": CODE if original else None, "original_number": original,
-            "xml": b"<receipt/>",
-        })  # fmt: skip
+        rows.append(
+            {
+                "code": CODE,
+                "number": number,
+                "digest": f"{number:064d}",
+                "issuer": issuer,
+                "kind": kind,
+                "issued_at": datetime(2026, int(period[5:]), 15, 2, tzinfo=UTC),
+                "period": period,
+                "check_code": "abc123",
+                "payer_name": payer,
+                "payer_kind": payer_kind,
+                "payer_id": None,
+                "total_fen": sum(fen for _, fen in lines),
+                "original_code": CODE if original else None,
+                "original_number": original,
+                "xml": b"<receipt/>",
+            }
+        )
         items += [
-            {"code": CODE, "number": number, "line": n, "item_code": item,
-             "item_period": period, "amount_fen": fen}
+            {
+                "code": CODE,
+                "number": number,
+                "line": n,
+                "item_code": item,
+                "item_period": period,
+                "amount_fen": fen,
+            }
             for n, (item, fen) in enumerate(lines, 1)
-        ]  # fmt: skip
+        ]
     with db.engine.begin() as conn:
         conn.execute(insert(ReceiptRow), rows)
         conn.execute(insert(ReceiptItemRow), items)
@@ -124,8 +140,9 @@ def test_every_breakdown_of_the_whole_ledger(ledger_db: Database) -> None:
         "02": fig((3, 26284), (1, 5000), (1, -5000)),
     }
     assert {r.key: r.name for r in stats.breakdown(Dimension.ITEM).rows} == {
-        "01": "工会经费(拨缴)", "02": "会员会费",
-    }  # fmt: skip
+        "01": "工会经费(拨缴)",
+        "02": "会员会费",
+    }
     assert table(stats, Dimension.PAYER_KIND) == {
         "enterprise": fig((4, 521184)),
         "grassroots_union": fig((2, 8000), (1, 5000), (1, -5000)),
@@ -166,8 +183,9 @@ def test_months_filter_on_the_month_of_issue(ledger_db: Database) -> None:
     assert october.summary.net == Decimal("2992.34")
     assert [b.dimension for b in october.breakdowns] == [Dimension.STATUS]
     assert table(october, Dimension.STATUS) == {
-        "issued": fig((3, 304234)), "red": fig((0, 0), red=(1, -5000)),
-    }  # fmt: skip
+        "issued": fig((3, 304234)),
+        "red": fig((0, 0), red=(1, -5000)),
+    }
     empty = ledger_stats(ledger_db, period_to="2026-07")
     assert empty.summary == fig((0, 0))
     assert all(not b.rows for b in empty.breakdowns)
@@ -245,19 +263,39 @@ def test_cli_json(city_home: Path) -> None:
     data = json.loads(result.stdout)
     assert (data["ledger"], data["from"], data["to"]) == ("640100", "2026-09", "2026-10")
     assert data["summary"] == {
-        "issued_count": 5, "issued_amount": "4292.84", "reversed_count": 1,
-        "reversed_amount": "50.00", "red_count": 1, "red_amount": "-50.00",
+        "issued_count": 5,
+        "issued_amount": "4292.84",
+        "reversed_count": 1,
+        "reversed_amount": "50.00",
+        "red_count": 1,
+        "red_amount": "-50.00",
         "net_amount": "4242.84",
-    }  # fmt: skip
+    }
     assert list(data["by"]) == list(DIMENSIONS)
     assert data["by"]["period"] == [
-        {"key": "2026-09", "name": "", "issued_count": 2, "issued_amount": "1250.50",
-         "reversed_count": 1, "reversed_amount": "50.00", "red_count": 0,
-         "red_amount": "0.00", "net_amount": "1250.50"},
-        {"key": "2026-10", "name": "", "issued_count": 3, "issued_amount": "3042.34",
-         "reversed_count": 0, "reversed_amount": "0.00", "red_count": 1,
-         "red_amount": "-50.00", "net_amount": "2992.34"},
-    ]  # fmt: skip
+        {
+            "key": "2026-09",
+            "name": "",
+            "issued_count": 2,
+            "issued_amount": "1250.50",
+            "reversed_count": 1,
+            "reversed_amount": "50.00",
+            "red_count": 0,
+            "red_amount": "0.00",
+            "net_amount": "1250.50",
+        },
+        {
+            "key": "2026-10",
+            "name": "",
+            "issued_count": 3,
+            "issued_amount": "3042.34",
+            "reversed_count": 0,
+            "reversed_amount": "0.00",
+            "red_count": 1,
+            "red_amount": "-50.00",
+            "net_amount": "2992.34",
+        },
+    ]
     only = json.loads(receipts(city_home, "stats", "--json", "--by", "tier").stdout)
     assert list(only["by"]) == ["tier"]
     assert [(r["key"], r["name"], r["net_amount"]) for r in only["by"]["tier"]] == [
@@ -275,8 +313,16 @@ def test_cli_tables(city_home: Path) -> None:
     assert "summary" not in lines
     assert lines[3] == "by issuer"
     rows = {line.split()[0]: line.split()[1:] for line in lines[6:]}
-    assert rows["640100"] == ["银川市总工会(本级)", "3", "2,249.50", "1", "50.00", "1", "-50.00",
-                              "2,199.50"]  # fmt: skip
+    assert rows["640100"] == [
+        "银川市总工会(本级)",
+        "3",
+        "2,249.50",
+        "1",
+        "50.00",
+        "1",
+        "-50.00",
+        "2,199.50",
+    ]
     assert rows["total"] == ["6", "5,291.84", "1", "50.00", "1", "-50.00", "5,241.84"]
     everything = receipts(city_home, "stats").stdout
     assert "summary" in everything.splitlines()
@@ -287,8 +333,9 @@ def test_cli_tables(city_home: Path) -> None:
 def test_cli_bad_month_is_a_usage_error(city_home: Path) -> None:
     result = receipts(city_home, "stats", "--from", "2026/09")
     assert (result.exit_code, result.stderr) == (
-        2, "error: --from '2026/09' must be a month YYYY-MM\n",
-    )  # fmt: skip
+        2,
+        "error: --from '2026/09' must be a month YYYY-MM\n",
+    )
 
 
 def test_cli_csv_opens_in_spreadsheets(city_home: Path, tmp_path: Path) -> None:
@@ -299,20 +346,49 @@ def test_cli_csv_opens_in_spreadsheets(city_home: Path, tmp_path: Path) -> None:
     raw = target.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"))))
-    assert rows[0] == ["breakdown", "key", "name", "issued_count", "issued_amount",
-                       "reversed_count", "reversed_amount", "red_count", "red_amount",
-                       "net_amount"]  # fmt: skip
-    assert rows[1] == ["summary", "total", "合计", "6", "5291.84", "1", "50.00", "1", "-50.00",
-                       "5241.84"]  # fmt: skip
+    assert rows[0] == [
+        "breakdown",
+        "key",
+        "name",
+        "issued_count",
+        "issued_amount",
+        "reversed_count",
+        "reversed_amount",
+        "red_count",
+        "red_amount",
+        "net_amount",
+    ]
+    assert rows[1] == [
+        "summary",
+        "total",
+        "合计",
+        "6",
+        "5291.84",
+        "1",
+        "50.00",
+        "1",
+        "-50.00",
+        "5241.84",
+    ]
     zero = ["0", "0.00", "0", "0.00"]
     assert rows[2:] == [
         ["issuer", "640000", "宁夏回族自治区总工会", "2", "3030.00", *zero, "3030.00"],
-        ["issuer", "640100", "银川市总工会(本级)", "3", "2249.50", "1", "50.00", "1", "-50.00",
-         "2199.50"],
+        [
+            "issuer",
+            "640100",
+            "银川市总工会(本级)",
+            "3",
+            "2249.50",
+            "1",
+            "50.00",
+            "1",
+            "-50.00",
+            "2199.50",
+        ],
         ["issuer", "640104", "银川市兴庆区总工会", "1", "12.34", *zero, "12.34"],
         ["item", "01", "工会经费(拨缴)", "4", "5029.00", *zero, "5029.00"],
         ["item", "02", "会员会费", "3", "262.84", "1", "50.00", "1", "-50.00", "212.84"],
-    ]  # fmt: skip
+    ]
     assert raw.count(b"\r\n") == len(rows)
 
 
@@ -329,8 +405,11 @@ def _tool(name: str) -> str:
 def _run(name: str, pdf: Path, *args: str) -> str:
     done = subprocess.run(
         [_tool(name), *args, str(pdf), *(["-"] if name == "pdftotext" else [])],
-        capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return done.stdout
 
 
@@ -341,10 +420,28 @@ def test_cli_pdf_report(city_home: Path, tmp_path: Path) -> None:
     assert json.loads(result.stdout)["summary"]["net_amount"] == "5241.84"  # JSON stays clean
     assert target.read_bytes().startswith(b"%PDF-")
     text = _run("pdftotext", target, "-enc", "UTF-8")
-    for label in ("工会经费收入统计", "银川市总工会(本级)", "统计口径", "按层级", "按收款单位",
-                  "按月份", "按项目", "按交款人类型", "按状态", "净额", "红字", "已冲红",
-                  "宁夏回族自治区总工会", "银川市兴庆区总工会", "工会经费(拨缴)", "会员会费",
-                  "基层工会", "市、县(区)总工会", "开具金额(元)", "合计"):  # fmt: skip
+    for label in (
+        "工会经费收入统计",
+        "银川市总工会(本级)",
+        "统计口径",
+        "按层级",
+        "按收款单位",
+        "按月份",
+        "按项目",
+        "按交款人类型",
+        "按状态",
+        "净额",
+        "红字",
+        "已冲红",
+        "宁夏回族自治区总工会",
+        "银川市兴庆区总工会",
+        "工会经费(拨缴)",
+        "会员会费",
+        "基层工会",
+        "市、县(区)总工会",
+        "开具金额(元)",
+        "合计",
+    ):
         assert label in text, label
     for number in ("5,291.84", "5,241.84", "-50.00", "2,199.50", "3,042.34", "2026-08"):
         assert number in text, number
@@ -356,7 +453,7 @@ def test_cli_pdf_report(city_home: Path, tmp_path: Path) -> None:
 
 
 def test_pdf_is_the_same_for_the_same_figures(city_home: Path) -> None:
-    from receipts.stats_pdf import render_stats_pdf
+    from receipts.stats.report_pdf import render_stats_pdf
 
     db = Database(default_url(city_home))
     stats = ledger_stats(db)
@@ -366,7 +463,7 @@ def test_pdf_is_the_same_for_the_same_figures(city_home: Path) -> None:
 
 def test_pdf_refuses_a_name_its_font_cannot_print(ledger_db: Database) -> None:
     from receipts.render.errors import FontCoverageError
-    from receipts.stats_pdf import render_stats_pdf
+    from receipts.stats.report_pdf import render_stats_pdf
 
     fill(ledger_db)
     stats = ledger_stats(ledger_db, by=[Dimension.ISSUER])

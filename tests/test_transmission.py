@@ -12,13 +12,22 @@ from sqlalchemy import select, text
 
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import ReceiptRow
-from receipts.ledger.transmission import export_package
-from receipts.safezip import write_zip
+from receipts.support.safezip import write_zip
+from receipts.transmission.export import export_package
 from tests.tier_pki import tier_pki
 from tests.workspaces import federation, receipts
 
-ISSUE = ["issue", "--payer-kind", "enterprise", "--payer-uscc", "91640100MA7600001J",
-         "--handler", "张晓梅", "--reviewer", "李建国"]  # fmt: skip
+ISSUE = [
+    "issue",
+    "--payer-kind",
+    "enterprise",
+    "--payer-uscc",
+    "91640100MA7600001J",
+    "--handler",
+    "张晓梅",
+    "--reviewer",
+    "李建国",
+]
 
 
 def ok(home: Path, *args: str) -> str:

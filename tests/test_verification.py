@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from cli import main
 from receipts.errors import InvalidInput
-from receipts.verification import verify_qr_text, verify_receipt_xml
+from receipts.verify.receipt import verify_qr_text, verify_receipt_xml
 from tests.receipt_corpus import bad_receipts, good_xml, still_valid_after_expiry
 from tests.signing_fixtures import build_pki
 
@@ -36,8 +36,8 @@ def test_bad_receipt_has_its_own_finding(name: str) -> None:
 
 
 def _qr(data: bytes) -> str:
+    from receipts.domain.xmlcodec import parse_receipt_xml
     from receipts.render.qr import qr_text
-    from receipts.xmlcodec import parse_receipt_xml
 
     return qr_text(parse_receipt_xml(data))
 
@@ -48,14 +48,10 @@ def test_qr_text_verifies_on_its_own() -> None:
     assert verify_qr_text(text, validator).valid
     parts = text.split("|")
     parts[5] = "9999.00"
-    assert [f.code for f in verify_qr_text("|".join(parts), validator).findings] == [
-        "seal-invalid"
-    ]
+    assert [f.code for f in verify_qr_text("|".join(parts), validator).findings] == ["seal-invalid"]
     parts = text.split("|")
     parts[7] = "00000000"
-    assert [f.code for f in verify_qr_text("|".join(parts), validator).findings] == [
-        "unknown-key"
-    ]
+    assert [f.code for f in verify_qr_text("|".join(parts), validator).findings] == ["unknown-key"]
     with pytest.raises(InvalidInput, match="not a receipt QR code"):
         verify_qr_text("https://example.com/?q=1", validator)
 
@@ -90,5 +86,7 @@ def test_cli_verifies_a_folder_and_names_each_finding(tmp_path: Path) -> None:
 def test_cli_verify_usage_errors(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "verify", "x.xml"])
     assert result.exit_code == 2
-    assert result.stderr == "error: give --trust BUNDLE (or run inside a workspace that trusts " \
-                            "a root)\n"
+    assert (
+        result.stderr == "error: give --trust BUNDLE (or run inside a workspace that trusts "
+        "a root)\n"
+    )

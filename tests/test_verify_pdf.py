@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from receipts.pdf import render_pdf, sign_pdf
-from receipts.pdf_verification import verify_pdf
+from receipts.render.receipt_pdf import render_pdf, sign_pdf
+from receipts.verify.pdf import verify_pdf
 from tests.receipt_corpus import good_xml
 from tests.signing_fixtures import build_pki
 

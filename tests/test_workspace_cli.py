@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from receipts.domain.enums import Tier
 from receipts.errors import ConfigurationError, WorkspaceError
-from receipts.tiers import Tier
 from receipts.workspace import Workspace, WorkspaceKind
 
 
@@ -55,8 +55,16 @@ def test_second_init_is_refused_and_changes_nothing(tmp_path: Path) -> None:
 
 def test_init_payer(tmp_path: Path) -> None:
     home = tmp_path / "acme"
-    args = ["--home", str(home), "init", "--payer", "--name", "宁夏贺兰山实业有限公司",
-            "--uscc", "91640100MA7600001J"]  # fmt: skip
+    args = [
+        "--home",
+        str(home),
+        "init",
+        "--payer",
+        "--name",
+        "宁夏贺兰山实业有限公司",
+        "--uscc",
+        "91640100MA7600001J",
+    ]
     code, _, err = run(*args)
     assert (code, err) == (
         2,

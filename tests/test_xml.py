@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from receipts.domain.enums import PayerKind
+from receipts.domain.model import Item, Payer, QRSeal, Receipt
+from receipts.domain.xmlcodec import parse_receipt_xml, qr_payload, receipt_to_element, serialize
 from receipts.errors import InvalidReceipt
-from receipts.model import Item, Payer, QRSeal, Receipt
-from receipts.tiers import PayerKind
-from receipts.xmlcodec import parse_receipt_xml, qr_payload, receipt_to_element, serialize
 from signing.xmlparse import MAX_XML_BYTES, UnsafeXML, parse_untrusted
 from tests.data.generate_samples import samples
 from tests.factories import make_receipt, make_reversal
@@ -81,13 +81,17 @@ def _ci() -> bool:
 
 
 # Characters XML 1.0 can carry and our text fields accept (no controls, no surrogates).
-_TEXT = st.text(
-    alphabet=st.characters(
-        blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"
-    ),
-    min_size=1,
-    max_size=30,
-).map(str.strip).filter(bool)
+_TEXT = (
+    st.text(
+        alphabet=st.characters(
+            blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"
+        ),
+        min_size=1,
+        max_size=30,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 _AMOUNT = st.integers(min_value=1, max_value=10**12).map(lambda fen: Decimal(fen) / 100)
 
 

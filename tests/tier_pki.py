@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
-from receipts.divisions import upstream_of
-from receipts.signer import ReceiptSigner
+from receipts.domain.divisions import upstream_of
+from receipts.pki.signer import ReceiptSigner
 from signing.certificates import CertificateRole, create_csr, create_root_ca, issue_certificate
 from signing.keys import PrivateKey, generate_key
 from signing.trust import ChainValidator, TrustBundle
@@ -38,20 +38,31 @@ def tier_pki() -> TierPki:
     root_key = generate_key()
     root = create_root_ca(root_key, "中华全国总工会", now=start)
 
-    def issue(ca: x509.Certificate, ca_key: PrivateKey, org: str, name: str,
-              role: CertificateRole) -> tuple[PrivateKey, x509.Certificate]:
+    def issue(
+        ca: x509.Certificate, ca_key: PrivateKey, org: str, name: str, role: CertificateRole
+    ) -> tuple[PrivateKey, x509.Certificate]:
         key = generate_key()
-        cert = issue_certificate(ca, ca_key, create_csr(key, org, name, role), role,
-                                 requester_upstream=upstream_of(org), now=start)
+        cert = issue_certificate(
+            ca,
+            ca_key,
+            create_csr(key, org, name, role),
+            role,
+            requester_upstream=upstream_of(org),
+            now=start,
+        )
         return key, cert
 
-    prov_key, prov = issue(root, root_key, "640000", "宁夏回族自治区总工会",
-                           CertificateRole.PROVINCIAL_CA)
+    prov_key, prov = issue(
+        root, root_key, "640000", "宁夏回族自治区总工会", CertificateRole.PROVINCIAL_CA
+    )
     signers: dict[str, ReceiptSigner] = {}
     nat_key, nat = issue(root, root_key, "000000", "中华全国总工会", CertificateRole.SIGNING)
     signers["000000"] = ReceiptSigner(nat_key, nat, ())
-    for org, name in (("640000", "宁夏回族自治区总工会"), ("640100", "银川市总工会"),
-                      ("640104", "银川市兴庆区总工会")):
+    for org, name in (
+        ("640000", "宁夏回族自治区总工会"),
+        ("640100", "银川市总工会"),
+        ("640104", "银川市兴庆区总工会"),
+    ):
         key, cert = issue(prov, prov_key, org, name, CertificateRole.SIGNING)
         signers[org] = ReceiptSigner(key, cert, (prov,))
     bundle = TrustBundle.of([root, prov, *(s.certificate for s in signers.values())], [])

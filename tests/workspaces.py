@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from cli import main
-from receipts.divisions import known_federation, tier_of
+from receipts.domain.divisions import known_federation, tier_of
 from receipts.workspace import Workspace, WorkspaceConfig, WorkspaceKind
 from signing.certificates import certificates_to_pem
 from signing.keys import save_key

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from receipts.commands.runtime import Context, command, fail_with_findings
+from receipts.commands.tables import format_table
 from receipts.errors import InvalidInput
-from receipts.tables import format_table
 from receipts.workspace import WorkspaceKind
 
 __all__ = ["register"]
@@ -27,7 +27,7 @@ def register(group: click.Group) -> None:
     @click.argument("month")
     def close_cmd(ctx: Context, month: str) -> None:
         """Close a month of this federation's own issuing (imports are not blocked)."""
-        from receipts.ledger.periods import close_period
+        from receipts.issuing.periods import close_period
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         now = datetime.now(ws.config.zone).strftime("%Y-%m")
@@ -40,7 +40,7 @@ def register(group: click.Group) -> None:
     @command(period, "list", epilog="\b\nExample:\n  receipts period list")
     def list_cmd(ctx: Context) -> None:
         """Closed months."""
-        from receipts.ledger.periods import closed_periods
+        from receipts.issuing.periods import closed_periods
 
         ws = ctx.workspace()
         rows = [
@@ -68,8 +68,8 @@ Examples:
     @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
     def create_cmd(ctx: Context, label: str, output: Path) -> None:
         """Package a closed period for long-term keeping (30 years)."""
-        from receipts.ledger.archive import create_archives
-        from receipts.pdf import render_pdf
+        from receipts.archive.package import create_archives
+        from receipts.render.receipt_pdf import render_pdf
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         creds = ctx.credentials(ws)
@@ -127,7 +127,7 @@ Example:
     )
     def verify_cmd(ctx: Context, archives: tuple[Path, ...], trust: Path | None) -> None:
         """Fixity of every file, the manifest's signature, every receipt's signature."""
-        from receipts.archive_check import verify_archive
+        from receipts.verify.archive import verify_archive
         from signing.trust import ChainValidator, TrustBundle
 
         if trust is not None:
@@ -140,13 +140,17 @@ Example:
         for path in archives:
             check = verify_archive(path.read_bytes(), validator, path.name)
             bad += not check.ok
-            report.append({
-                "archive": str(path), "ok": check.ok, "receipts": check.receipts,
-                "kind": check.info.kind if check.info else None,
-                "period": check.info.label if check.info else None,
-                "retain_until": check.info.retain_until if check.info else None,
-                "findings": [{"code": f.code, "message": f.message} for f in check.findings],
-            })  # fmt: skip
+            report.append(
+                {
+                    "archive": str(path),
+                    "ok": check.ok,
+                    "receipts": check.receipts,
+                    "kind": check.info.kind if check.info else None,
+                    "period": check.info.label if check.info else None,
+                    "retain_until": check.info.retain_until if check.info else None,
+                    "findings": [{"code": f.code, "message": f.message} for f in check.findings],
+                }
+            )
 
         def human() -> str:
             lines = []
@@ -191,7 +195,7 @@ Example:
         ctx: Context, archives: tuple[Path, ...], into: Path, trust: Path | None
     ) -> None:
         """Rebuild a federation's ledger from its archives (main and supplementary)."""
-        from receipts.ledger.restore import restore_archives
+        from receipts.archive.restore import restore_archives
         from signing.trust import TrustBundle
 
         bundle = TrustBundle.load(trust) if trust is not None else None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from receipts.commands.demo_files import bank_statement, batch_csv
 from receipts.commands.demo_runner import Demo
-from receipts.divisions import known_federation
+from receipts.domain.divisions import known_federation
 
 __all__ = [
     "audit_offline",

@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from receipts.commands.runtime import Context, command, fail_with_findings
+from receipts.commands.tables import format_table
+from receipts.domain.enums import PayerKind
+from receipts.domain.identifiers import validate_number, validate_receipt_code
+from receipts.domain.issue_request import IssueRequest
+from receipts.domain.model import Item, Payer, Receipt, ReceiptRef
+from receipts.domain.money import parse_amount, parse_rate
 from receipts.errors import InvalidInput
-from receipts.identifiers import validate_number, validate_receipt_code
-from receipts.model import Item, Payer, Receipt, ReceiptRef
-from receipts.money import parse_amount, parse_rate
-from receipts.requests import IssueRequest
-from receipts.tables import format_table
-from receipts.tiers import PayerKind
 from receipts.workspace import Workspace, WorkspaceKind
 
 if TYPE_CHECKING:
-    from receipts.ledger.issuing import IssueOutcome, Issuer
+    from receipts.issuing.issue import IssueOutcome, Issuer
 
 __all__ = ["register"]
 
@@ -74,7 +74,7 @@ def register(group: click.Group) -> None:
             return
         request = _one_request(ws, options)
         issuer = _issuer(ctx, ws, workers=1)
-        from receipts.ledger.issuing import issue
+        from receipts.issuing.issue import issue
 
         outcome = issue(ctx.database(ws), issuer, request)
         _print_outcomes(ctx, [outcome])
@@ -94,7 +94,7 @@ def register(group: click.Group) -> None:
         ctx: Context, code: str, number: str, reason: str, handler: str, reviewer: str
     ) -> None:
         """Red-reverse (冲红) an issued receipt in full; the original becomes reversed."""
-        from receipts.ledger.issuing import reverse
+        from receipts.issuing.issue import reverse
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         ref = ReceiptRef(validate_receipt_code(code), _number(number))
@@ -121,13 +121,21 @@ def register(group: click.Group) -> None:
         r = stored.receipt
         items = [[i.code, i.name, i.period, f"{i.amount:.2f}"] for i in r.items]
         data: dict[str, Any] = {
-            "code": r.code, "number": r.formatted_number, "kind": r.kind.value,
-            "status": stored.status, "issued_at": r.issued_at.isoformat(),
-            "issuer": r.issuer.code, "payer": r.payer.name, "total": f"{r.total:.2f}",
-            "capitals": r.capitals, "check_code": r.check_code, "digest": stored.digest,
-            "items": [dict(zip(("code", "name", "period", "amount"), i, strict=True))
-                      for i in items],
-        }  # fmt: skip
+            "code": r.code,
+            "number": r.formatted_number,
+            "kind": r.kind.value,
+            "status": stored.status,
+            "issued_at": r.issued_at.isoformat(),
+            "issuer": r.issuer.code,
+            "payer": r.payer.name,
+            "total": f"{r.total:.2f}",
+            "capitals": r.capitals,
+            "check_code": r.check_code,
+            "digest": stored.digest,
+            "items": [
+                dict(zip(("code", "name", "period", "amount"), i, strict=True)) for i in items
+            ],
+        }
         if r.original is not None:
             data["original"] = str(r.original)
             data["reason"] = r.reason
@@ -141,8 +149,8 @@ def _number(text: str) -> int:
 
 
 def _issuer(ctx: Context, ws: Workspace, workers: int) -> Issuer:
-    from receipts.ledger.issuing import Issuer
-    from receipts.ledger.signing_pool import SigningPool
+    from receipts.issuing.issue import Issuer
+    from receipts.issuing.signing_pool import SigningPool
 
     creds = ctx.credentials(ws)
     return Issuer(
@@ -158,7 +166,7 @@ def _issuer(ctx: Context, ws: Workspace, workers: int) -> Issuer:
 
 def _printable(ws: Workspace) -> Callable[[Receipt], None]:
     """The font coverage check of the configured (or shipped) font, run before numbering."""
-    from receipts.pdf import check_printable
+    from receipts.render.receipt_pdf import check_printable
 
     font = ws.config.font
     return lambda receipt: check_printable(receipt, font)
@@ -166,7 +174,7 @@ def _printable(ws: Workspace) -> Callable[[Receipt], None]:
 
 def _one_request(ws: Workspace, options: dict[str, Any]) -> IssueRequest:
     if options["from_json"] is not None:
-        from receipts.batch_jsonl import read_request_json
+        from receipts.batch.jsonl_file import read_request_json
 
         return read_request_json(options["from_json"], ws.catalogue)
     missing = [
@@ -202,15 +210,15 @@ def _item(text: str, ws: Workspace) -> Item:
     if "*" in value:
         basis_text, _, rate_text = value.partition("*")
         basis, rate = parse_amount(basis_text), parse_rate(rate_text)
-        from receipts.money import compute_amount
+        from receipts.domain.money import compute_amount
 
         return Item(code, name, period, compute_amount(basis, rate), basis, rate)
     return Item(code, name, period, parse_amount(value))
 
 
 def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
-    from receipts.batchfile import read_batch
-    from receipts.ledger.issuing import issue_batch
+    from receipts.batch.reader import read_batch
+    from receipts.issuing.issue import issue_batch
 
     path: Path = options["batch"]
     entries, problems = read_batch(path, ws.catalogue, encoding=options["encoding"])
@@ -236,11 +244,14 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
     again = [o for o in outcomes if o.already_issued]
     total = sum((Decimal(o.total) for o in new), Decimal("0.00"))
     summary = {
-        "issued": len(new), "already_issued": len(again), "failed_rows": len(problems),
+        "issued": len(new),
+        "already_issued": len(again),
+        "failed_rows": len(problems),
         "total": f"{total:.2f}",
-        "first": str(new[0].ref) if new else None, "last": str(new[-1].ref) if new else None,
+        "first": str(new[0].ref) if new else None,
+        "last": str(new[-1].ref) if new else None,
         "already": [{"client_ref": o.client_ref, "receipt": str(o.ref)} for o in again],
-    }  # fmt: skip
+    }
 
     def human() -> str:
         lines = [

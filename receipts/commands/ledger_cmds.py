@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from receipts.commands.runtime import Context, command, fail_with_findings
-from receipts.divisions import known_federation, tier_of
+from receipts.commands.tables import format_table
+from receipts.domain.divisions import known_federation, tier_of
+from receipts.domain.enums import Tier
+from receipts.domain.identifiers import make_receipt_code, parse_segment
+from receipts.domain.model import Organisation
 from receipts.errors import InvalidInput
-from receipts.identifiers import make_receipt_code, parse_segment
-from receipts.model import Organisation
-from receipts.tables import format_table
-from receipts.tiers import Tier
 from receipts.workspace import WorkspaceKind
 
 __all__ = ["register"]
@@ -38,7 +38,7 @@ def register(group: click.Group) -> None:
         ctx: Context, code: str, name: str | None, tier: str | None, uscc: str | None
     ) -> None:
         """Register an organisation (a child federation, a peer)."""
-        from receipts.ledger.registry import add_organisation
+        from receipts.issuing.registry import add_organisation
 
         known = known_federation(code)
         if name is None:
@@ -57,7 +57,7 @@ def register(group: click.Group) -> None:
     @command(org, "list", epilog="\b\nExample:\n  receipts org list")
     def org_list(ctx: Context) -> None:
         """List registered organisations."""
-        from receipts.ledger.registry import list_organisations
+        from receipts.issuing.registry import list_organisations
 
         ws = ctx.workspace()
         orgs = list_organisations(ctx.database(ws))
@@ -87,8 +87,8 @@ def register(group: click.Group) -> None:
         """Allocate the next free numbers of this federation's receipt code to a holder."""
         from datetime import datetime
 
-        from receipts.ledger.registry import find_organisation
-        from receipts.ledger.stock import allocate
+        from receipts.issuing.registry import find_organisation
+        from receipts.issuing.stock import allocate
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         me = ws.config.organisation()
@@ -119,14 +119,17 @@ def register(group: click.Group) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def stock_import(ctx: Context, file: Path) -> None:
         """Import a signed allocation made to this federation (twice changes nothing)."""
-        from receipts.ledger.stock import import_allocation
+        from receipts.issuing.stock import import_allocation
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         creds = ctx.credentials(ws)
         allocation, new = import_allocation(
-            ctx.database(ws), file.read_bytes(), creds.validator, ws.ledger_owner,
+            ctx.database(ws),
+            file.read_bytes(),
+            creds.validator,
+            ws.ledger_owner,
             creds.signer_if_any(),
-        )  # fmt: skip
+        )
         ctx.emit(
             {"segment": allocation.label, "from": allocation.allocator, "imported": new},
             lambda: (
@@ -140,15 +143,21 @@ def register(group: click.Group) -> None:
     @click.option("--holder", help="Only this holder's segments.")
     def stock_list(ctx: Context, holder: str | None) -> None:
         """Segments with used and free numbers."""
-        from receipts.ledger.stock import segment_usage
+        from receipts.issuing.stock import segment_usage
 
         ws = ctx.workspace()
         usage = segment_usage(ctx.database(ws), holder)
         rows = [
-            [f"{u.code}:{u.first}-{u.last}", u.holder, u.allocated_by, u.issued, u.free,
-             "written off" if u.written_off else "open"]
+            [
+                f"{u.code}:{u.first}-{u.last}",
+                u.holder,
+                u.allocated_by,
+                u.issued,
+                u.free,
+                "written off" if u.written_off else "open",
+            ]
             for u in usage
-        ]  # fmt: skip
+        ]
         headers = ["segment", "holder", "allocated by", "used", "free", "status"]
         ctx.emit(
             [dict(zip(headers, r, strict=True)) for r in rows],
@@ -159,7 +168,7 @@ def register(group: click.Group) -> None:
     @click.argument("segment")
     def stock_write_off(ctx: Context, segment: str) -> None:
         """Close a segment (核销): issued, reversed and unused numbers accounted for."""
-        from receipts.ledger.stock import write_off
+        from receipts.issuing.stock import write_off
 
         code, first, last = parse_segment(segment)
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
@@ -183,15 +192,18 @@ def register(group: click.Group) -> None:
     @command(group, "audit", epilog="\b\nExample:\n  receipts audit")
     def audit_cmd(ctx: Context) -> None:
         """Recompute the event chain, check signed heads, re-derive every table."""
-        from receipts.ledger.audit import audit
+        from receipts.audit import audit
 
         ws = ctx.workspace()
         report = audit(ctx.database(ws), ws.ledger_owner)
         data = {
-            "ok": report.ok, "events": report.events, "signed_heads": report.signed_heads,
-            "receipts": report.receipts, "unanchored": report.unanchored,
+            "ok": report.ok,
+            "events": report.events,
+            "signed_heads": report.signed_heads,
+            "receipts": report.receipts,
+            "unanchored": report.unanchored,
             "findings": [{"code": f.code, "message": f.message} for f in report.findings],
-        }  # fmt: skip
+        }
 
         def human() -> str:
             head = (
@@ -211,7 +223,7 @@ def register(group: click.Group) -> None:
     @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
     def backup_cmd(ctx: Context, output: Path) -> None:
         """A consistent copy of the workspace and its SQLite ledger, while in use."""
-        from receipts.ledger.backup import backup
+        from receipts.archive.backup import backup
 
         ws = ctx.workspace()
         result = backup(ws, ctx.database(ws), output)

@@ -41,7 +41,7 @@ def register(pki_group: click.Group) -> None:
         ctx: Context, validity_years: int, algorithm: str | None, allow_env_passphrase: bool
     ) -> None:
         """Create the national root CA key and certificate (national workspace 000000 only)."""
-        from receipts import ca
+        from receipts.pki import ca
         from signing.keys import KeyAlgorithm
 
         creds = federation_credentials(ctx)
@@ -79,7 +79,7 @@ Examples:
         allow_env_passphrase: bool,
     ) -> None:
         """Generate a key and a certificate request (CSR) for this federation."""
-        from receipts import pki
+        from receipts.pki import requester
         from signing.certificates import csr_to_pem
         from signing.keys import KeyAlgorithm
 
@@ -87,7 +87,7 @@ Examples:
         passphrase = (
             ca_passphrase(creds, allow_env_passphrase) if as_ca else signing_passphrase(creds)
         )
-        request = pki.new_request(
+        request = requester.new_request(
             creds,
             passphrase,
             ca=as_ca,
@@ -138,7 +138,7 @@ Examples:
         allow_env_passphrase: bool,
     ) -> None:
         """Issue the certificate a request asks for (a CA workspace: national root or province)."""
-        from receipts import ca
+        from receipts.pki import ca
         from signing.certificates import certificates_to_pem
 
         creds = federation_credentials(ctx)
@@ -166,21 +166,21 @@ Examples:
     )
     def import_cert(ctx: Context, cert_file: Path, root_file: Path | None) -> None:
         """Install the certificate the upstream CA issued for this workspace's pending key."""
-        from receipts import pki
+        from receipts.pki import requester
 
         creds = federation_credentials(ctx)
-        root = pki.read_certificates(root_file)[0] if root_file else None
-        imported = pki.import_certificate(
-            creds, pki.read_certificates(cert_file), root, now=utc_now()
+        root = requester.read_certificates(root_file)[0] if root_file else None
+        imported = requester.import_certificate(
+            creds, requester.read_certificates(cert_file), root, now=utc_now()
         )
         warn(imported.warnings)
         _show(ctx, "imported", imported.certificate, installed=imported.path)
 
 
 def _show(ctx: Context, action: str, cert: x509.Certificate, **files: Path) -> None:
-    from receipts import pki
+    from receipts.pki import requester
 
-    info = pki.describe(cert)
+    info = requester.describe(cert)
     lines = [
         f"{action} {info['role']} certificate of {info['subject']} ({info['org']})",
         f"  serial      {info['serial']}",

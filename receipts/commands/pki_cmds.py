@@ -1,10 +1,10 @@
 """``receipts pki``: keys, certificates, CRLs and trust bundles across the tiers (SPEC §4).
 
-Parses, calls :mod:`receipts.ca` (the CA's side) and :mod:`receipts.pki` (the requester's and
-trust side), prints. Cryptography is imported inside the commands, so ``receipts --help`` stays
-fast. The group is made here; :mod:`receipts.commands.pki_cert_cmds` holds the key and certificate
-commands, :mod:`receipts.commands.pki_trust_cmds` the revocation, trust and status ones, and
-:mod:`receipts.commands.pki_options` what they share.
+Parses, calls :mod:`receipts.pki.ca` (the CA's side) and :mod:`receipts.pki.requester` (the
+requester's and trust side), prints. Cryptography is imported inside the commands, so ``receipts
+--help`` stays fast. The group is made here; :mod:`receipts.commands.pki_cert_cmds` holds the
+key and certificate commands, :mod:`receipts.commands.pki_trust_cmds` the revocation, trust and
+status ones, and :mod:`receipts.commands.pki_options` what they share.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from receipts.commands.runtime import Context
 from receipts.workspace import WorkspaceKind
 
 if TYPE_CHECKING:
-    from receipts.ca import Passphrase
-    from receipts.credentials import Credentials
+    from receipts.pki.ca import Passphrase
+    from receipts.pki.credentials import Credentials
 
 __all__ = [
     "ALGORITHMS",

@@ -51,18 +51,18 @@ Then publish it: receipts pki crl -o ningxia.crl""",
         ctx: Context, serial: str | None, cert_file: Path | None, reason: str, at_text: str | None
     ) -> None:
         """Record the revocation of a certificate this CA issued (publish it with 'pki crl')."""
-        from receipts import ca, pki
+        from receipts.pki import ca, requester
         from signing.crl import RevocationReason
 
         creds = federation_credentials(ctx)
         if (serial is None) == (cert_file is None):
             raise InvalidInput("give either SERIAL_HEX or --cert FILE")
-        expected = pki.read_certificates(cert_file)[0] if cert_file else None
+        expected = requester.read_certificates(cert_file)[0] if cert_file else None
         number = expected.serial_number if expected else ca.parse_serial(str(serial))
         at = _parse_time(at_text, creds.workspace.config.zone) if at_text else None
         why = RevocationReason(reason.replace("_", "-"))
         cert, record = ca.revoke(creds, number, why, now=utc_now(), at=at, expected=expected)
-        info = pki.describe(cert)
+        info = requester.describe(cert)
         since = ca.format_utc(record.effective_from)
         ctx.emit(
             {**info, "reason": why.value, "revoked_at": record.revoked_at, "effective": since},
@@ -80,7 +80,7 @@ Then publish it: receipts pki crl -o ningxia.crl""",
     @allow_env_option
     def crl(ctx: Context, output: Path, next_update_days: int, allow_env_passphrase: bool) -> None:
         """Sign and write this CA's CRL of every revocation it recorded."""
-        from receipts import ca
+        from receipts.pki import ca
         from signing.crl import crls_to_pem
 
         creds = federation_credentials(ctx)
@@ -113,14 +113,14 @@ Then publish it: receipts pki crl -o ningxia.crl""",
     )
     def export_trust(ctx: Context, output: Path) -> None:
         """Write this workspace's trust bundle: roots, CAs, signing certificates, CRLs."""
-        from receipts import pki
+        from receipts.pki import requester
 
         ws = ctx.workspace()
         bundle = ctx.credentials(ws).trust
         bundle.save(output)
-        warnings = pki.crl_warnings(bundle, utc_now())
+        warnings = requester.crl_warnings(bundle, utc_now())
         warn(warnings)
-        counts = pki.trust_counts(bundle)
+        counts = requester.trust_counts(bundle)
         ctx.emit(
             {"bundle": str(output), **counts, "warnings": warnings},
             lambda: f"wrote {output}: {_summary(counts)}",
@@ -138,12 +138,12 @@ Examples:
     @click.option("--add-root", is_flag=True, help="Trust a root other than the one trusted.")
     def import_trust(ctx: Context, bundle_file: Path, add_root: bool) -> None:
         """Merge certificates and CRLs from a bundle into this workspace's trust."""
-        from receipts import pki
+        from receipts.pki import requester
 
         creds = ctx.credentials(ctx.workspace())
         data = bundle_file.read_bytes()
-        result = pki.import_trust(creds, data, str(bundle_file), add_root=add_root)
-        counts = pki.trust_counts(result.bundle)
+        result = requester.import_trust(creds, data, str(bundle_file), add_root=add_root)
+        counts = requester.trust_counts(result.bundle)
         ctx.emit(
             {"new_certificates": result.new_certificates, "new_crls": result.new_crls, **counts},
             lambda: (
@@ -155,9 +155,9 @@ Examples:
     @command(pki_group, "list", epilog="\b\nExample:\n  receipts --home ./yinchuan pki list")
     def list_cmd(ctx: Context) -> None:
         """Show this workspace's keys and certificates and what its trust bundle holds."""
-        from receipts import pki
+        from receipts.pki import requester
 
-        status = pki.workspace_status(ctx.credentials(ctx.workspace()), utc_now())
+        status = requester.workspace_status(ctx.credentials(ctx.workspace()), utc_now())
         for part in ("signing", "ca", "trust"):
             warn((status[part] or {}).get("warnings", []))
         ctx.emit(status, lambda: _status_text(status))

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from receipts.commands.runtime import Context, command, fail_with_findings
-from receipts.tables import format_table
+from receipts.commands.tables import format_table
 from receipts.workspace import WorkspaceKind
 
 if TYPE_CHECKING:
-    from receipts.ledger.reconcile import TierFinding
-    from receipts.ledger.reconcile_bank import BankReceipt, BankReport
-    from receipts.ledger.reconcile_blocks import Slot
-    from receipts.ledger.reconcile_stock import StockReport
+    from receipts.reconcile.bank import BankReceipt, BankReport
+    from receipts.reconcile.blocks import Slot
+    from receipts.reconcile.exchange import TierFinding
+    from receipts.reconcile.stock import StockReport
 
 __all__ = ["register"]
 
@@ -73,9 +73,11 @@ def register(group: click.Group) -> None:
 
     json_option = click.option("--json", "as_json", is_flag=True, help="Same as receipts --json.")
     csv_option = click.option(
-        "--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+        "--csv",
+        "csv_path",
+        type=click.Path(dir_okay=False, path_type=Path),
         help="Also write every line of the report to this CSV file.",
-    )  # fmt: skip
+    )
 
     @command(
         reconcile,
@@ -85,9 +87,11 @@ def register(group: click.Group) -> None:
     )
     @click.option("--issuer", "issuers", multiple=True, help="Only these issuers (repeatable).")
     @click.option(
-        "--blocks", "request", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        "--blocks",
+        "request",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="A request written by 'reconcile tiers': also list the blocks it asks for.",
-    )  # fmt: skip
+    )
     @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
     @json_option
     def summary_cmd(
@@ -95,31 +99,43 @@ def register(group: click.Group) -> None:
     ) -> None:
         """Write this ledger's signed number-space summary: per issuer and receipt code, the
         count, total and hash of every block of 1,024 numbers, and the Merkle roots."""
-        from receipts.ledger.reconcile_tiers import make_summary
+        from receipts.reconcile.tiers import make_summary
 
         ctx.json = ctx.json or as_json
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         result = make_summary(
-            ctx.database(ws), ctx.credentials(ws).signer, issuers or None,
+            ctx.database(ws),
+            ctx.credentials(ws).signer,
+            issuers or None,
             request.read_bytes() if request else None,
-        )  # fmt: skip
+        )
         output.write_bytes(result.document)
         s = result.summary
         listed = sum(len(listing.slots) for listing in s.listings.values())
         data = {
-            "file": str(output), "bytes": len(result.document), "root": s.root,
-            "issuers": list(s.issuers), "blocks": len(s.blocks), "receipts": result.receipts,
-            "requested_blocks": result.requested, "listed_blocks": len(s.listings),
-            "listed_receipts": listed, "deferred_blocks": len(s.deferred),
-        }  # fmt: skip
+            "file": str(output),
+            "bytes": len(result.document),
+            "root": s.root,
+            "issuers": list(s.issuers),
+            "blocks": len(s.blocks),
+            "receipts": result.receipts,
+            "requested_blocks": result.requested,
+            "listed_blocks": len(s.listings),
+            "listed_receipts": listed,
+            "deferred_blocks": len(s.deferred),
+        }
 
         def human() -> str:
-            text = (f"wrote {output} ({len(result.document):,} bytes): {result.receipts:,} "
-                    f"receipt(s) in {len(s.blocks):,} block(s) of {', '.join(s.issuers)}; "
-                    f"root {s.root}")  # fmt: skip
+            text = (
+                f"wrote {output} ({len(result.document):,} bytes): {result.receipts:,} "
+                f"receipt(s) in {len(s.blocks):,} block(s) of {', '.join(s.issuers)}; "
+                f"root {s.root}"
+            )
             if request is not None:
-                text += (f"\nlisted {listed:,} receipt(s) of {len(s.listings):,} of the "
-                         f"{result.requested:,} requested block(s)")  # fmt: skip
+                text += (
+                    f"\nlisted {listed:,} receipt(s) of {len(s.listings):,} of the "
+                    f"{result.requested:,} requested block(s)"
+                )
             if s.deferred:
                 text += f"; {len(s.deferred):,} left for another round (file size limit)"
             return text
@@ -130,25 +146,34 @@ def register(group: click.Group) -> None:
 
     @command(reconcile, "tiers", help=_TIERS_HELP, epilog=tiers_example)
     @click.option(
-        "--with", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        required=True, help="The other side's signed summary.",
-    )  # fmt: skip
+        "--with",
+        "file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        required=True,
+        help="The other side's signed summary.",
+    )
     @click.option(
-        "--request-out", type=click.Path(dir_okay=False, path_type=Path),
+        "--request-out",
+        type=click.Path(dir_okay=False, path_type=Path),
         help="Where to write the request (default: FILE with .request.xml).",
-    )  # fmt: skip
+    )
     @csv_option
     @json_option
     def tiers_cmd(
         ctx: Context, file: Path, request_out: Path | None, csv_path: Path | None, as_json: bool
     ) -> None:
-        from receipts.ledger.reconcile_tiers import reconcile_tiers
+        from receipts.reconcile.tiers import reconcile_tiers
 
         ctx.json = ctx.json or as_json
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         creds = ctx.credentials(ws)
-        result = reconcile_tiers(ctx.database(ws), file.read_bytes(), creds.validator,
-                                 ws.ledger_owner, creds.signer_if_any())  # fmt: skip
+        result = reconcile_tiers(
+            ctx.database(ws),
+            file.read_bytes(),
+            creds.validator,
+            ws.ledger_owner,
+            creds.signer_if_any(),
+        )
         c = result.comparison
         target = None
         if result.request is not None:
@@ -156,15 +181,22 @@ def register(group: click.Group) -> None:
             target.write_bytes(result.request)
         rows = [_tier_row(f) for f in c.findings]
         data = {
-            "file": str(file), "with": result.theirs.org, "their_root": result.theirs.root,
-            "our_root": result.our_root, "agree": not c.discrepancies,
+            "file": str(file),
+            "with": result.theirs.org,
+            "their_root": result.theirs.root,
+            "our_root": result.our_root,
+            "agree": not c.discrepancies,
             "answers": result.theirs.answering,
-            "blocks_in_file": c.blocks_theirs, "blocks_here": c.blocks_ours,
-            "blocks_agreeing": c.blocks_agreeing, "file_bytes": result.file_bytes,
-            "receipts_listed": c.receipts_listed, "requested_blocks": len(c.requests),
+            "blocks_in_file": c.blocks_theirs,
+            "blocks_here": c.blocks_ours,
+            "blocks_agreeing": c.blocks_agreeing,
+            "file_bytes": result.file_bytes,
+            "receipts_listed": c.receipts_listed,
+            "requested_blocks": len(c.requests),
             "request": str(target) if target else None,
-            "request_bytes": len(result.request) if result.request else 0, "findings": rows,
-        }  # fmt: skip
+            "request_bytes": len(result.request) if result.request else 0,
+            "findings": rows,
+        }
 
         def human() -> str:
             lines = [
@@ -173,13 +205,18 @@ def register(group: click.Group) -> None:
                 f"bytes read, {c.receipts_listed:,} receipt(s) listed in the file",
             ]
             if rows:
-                lines += ["", _table(rows, ["kind", "receipt", "file_total", "here_total",
-                                             "detail"])]  # fmt: skip
+                lines += [
+                    "",
+                    _table(rows, ["kind", "receipt", "file_total", "here_total", "detail"]),
+                ]
             if target is not None:
                 ask = f"receipts reconcile summary --blocks {target.name} -o FILE"
                 who = result.theirs.org
-                lines += ["", f"request for {len(c.requests):,} block(s) written to {target}: "
-                              f"have {who} answer it ('{ask}'), then compare FILE"]  # fmt: skip
+                lines += [
+                    "",
+                    f"request for {len(c.requests):,} block(s) written to {target}: "
+                    f"have {who} answer it ('{ask}'), then compare FILE",
+                ]
             if not rows and result.theirs.answering is not None:
                 lines.append(f"OK: the {c.blocks_theirs:,} requested block(s) agree now")
             elif not rows:
@@ -197,24 +234,32 @@ def register(group: click.Group) -> None:
     @csv_option
     @json_option
     def bank_cmd(
-        ctx: Context, statement: Path, window_days: int, max_group: int,
-        csv_path: Path | None, as_json: bool,
-    ) -> None:  # fmt: skip
-        from receipts.ledger.reconcile_bank import reconcile_bank
+        ctx: Context,
+        statement: Path,
+        window_days: int,
+        max_group: int,
+        csv_path: Path | None,
+        as_json: bool,
+    ) -> None:
+        from receipts.reconcile.bank import reconcile_bank
 
         ctx.json = ctx.json or as_json
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
-        report = reconcile_bank(ctx.database(ws), ws.ledger_owner, ws.config.zone, statement,
-                                window_days, max_group)  # fmt: skip
+        report = reconcile_bank(
+            ctx.database(ws), ws.ledger_owner, ws.config.zone, statement, window_days, max_group
+        )
         for problem in report.problems:
             click.echo(str(problem), err=True)
         rows = _bank_rows(report)
         counts = {
-            "matched": len(report.matched), "unmatched_receipts": len(report.unmatched_receipts),
+            "matched": len(report.matched),
+            "unmatched_receipts": len(report.unmatched_receipts),
             "unmatched_credits": len(report.unmatched_credits),
-            "ambiguous": len(report.ambiguous), "reversed_excluded": len(report.reversed),
-            "bad_rows": len(report.problems), "debits_skipped": report.debits,
-        }  # fmt: skip
+            "ambiguous": len(report.ambiguous),
+            "reversed_excluded": len(report.reversed),
+            "bad_rows": len(report.problems),
+            "debits_skipped": report.debits,
+        }
 
         def human() -> str:
             head = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
@@ -231,7 +276,7 @@ def register(group: click.Group) -> None:
     def stock_cmd(ctx: Context, holder: str | None, csv_path: Path | None, as_json: bool) -> None:
         """核销 check of every segment held or allocated: issued, reversed, red and unused
         numbers and gaps (none allowed), and receipts outside every segment of their issuer."""
-        from receipts.ledger.reconcile_stock import reconcile_stock
+        from receipts.reconcile.stock import reconcile_stock
 
         ctx.json = ctx.json or as_json
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
@@ -241,27 +286,65 @@ def register(group: click.Group) -> None:
         def human() -> str:
             if not rows:
                 return "no segments"
-            headers = ["kind", "subject", "holder", "status", "issued", "reversed", "red",
-                       "unused", "gaps"]  # fmt: skip
+            headers = [
+                "kind",
+                "subject",
+                "holder",
+                "status",
+                "issued",
+                "reversed",
+                "red",
+                "unused",
+                "gaps",
+            ]
             verdict = "PROBLEMS" if report.discrepancies else "OK"
-            return f"{verdict}: {len(report.segments)} segment(s), {len(report.outside)} " \
-                   f"receipt(s) outside them\n\n" + _table(rows, headers)  # fmt: skip
+            return (
+                f"{verdict}: {len(report.segments)} segment(s), {len(report.outside)} "
+                f"receipt(s) outside them\n\n" + _table(rows, headers)
+            )
 
         data = {"ok": not report.discrepancies, "lines": rows}
         _finish(ctx, data, human, rows, _STOCK_COLUMNS, csv_path, report.discrepancies)
 
 
-_TIER_COLUMNS = ("kind", "issuer", "code", "block", "number", "receipt", "file_digest",
-                 "file_total", "here_digest", "here_total", "detail")  # fmt: skip
+_TIER_COLUMNS = (
+    "kind",
+    "issuer",
+    "code",
+    "block",
+    "number",
+    "receipt",
+    "file_digest",
+    "file_total",
+    "here_digest",
+    "here_total",
+    "detail",
+)
 _BANK_COLUMNS = ("status", "credit", "date", "amount", "payer", "receipts", "note")
-_STOCK_COLUMNS = ("kind", "subject", "holder", "allocated_by", "status", "issued", "reversed",
-                  "red", "unused", "gaps", "gap_numbers")  # fmt: skip
+_STOCK_COLUMNS = (
+    "kind",
+    "subject",
+    "holder",
+    "allocated_by",
+    "status",
+    "issued",
+    "reversed",
+    "red",
+    "unused",
+    "gaps",
+    "gap_numbers",
+)
 
 
 def _finish(
-    ctx: Context, data: Any, human: Callable[[], str], rows: Sequence[dict[str, Any]],
-    columns: Sequence[str], csv_path: Path | None, failed: bool,
-) -> None:  # fmt: skip
+    ctx: Context,
+    data: Any,
+    human: Callable[[], str],
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    csv_path: Path | None,
+    failed: bool,
+) -> None:
     if csv_path is not None:
         headers = list(columns)
         with csv_path.open("w", encoding="utf-8-sig", newline="") as handle:
@@ -297,34 +380,50 @@ def _tier_row(f: TierFinding) -> dict[str, Any]:
     here_digest, here_total = side(f.here)
     receipt = f"{f.block.code}-{f.number:010d}" if f.number is not None else str(f.block)
     return {
-        "kind": f.kind.value, "issuer": f.block.issuer, "code": f.block.code,
-        "block": f.block.index, "number": f.number, "receipt": receipt,
-        "file_digest": file_digest, "file_total": file_total, "here_digest": here_digest,
-        "here_total": here_total, "detail": f.detail,
-    }  # fmt: skip
+        "kind": f.kind.value,
+        "issuer": f.block.issuer,
+        "code": f.block.code,
+        "block": f.block.index,
+        "number": f.number,
+        "receipt": receipt,
+        "file_digest": file_digest,
+        "file_total": file_total,
+        "here_digest": here_digest,
+        "here_total": here_total,
+        "detail": f.detail,
+    }
 
 
 def _bank_rows(report: BankReport) -> list[dict[str, Any]]:
-    def line(status: str, credit: Any = None, receipts: Sequence[BankReceipt] = (),
-             note: str = "") -> dict[str, Any]:  # fmt: skip
+    def line(
+        status: str, credit: Any = None, receipts: Sequence[BankReceipt] = (), note: str = ""
+    ) -> dict[str, Any]:
         return {
-            "status": status, "credit": credit.label if credit else "",
+            "status": status,
+            "credit": credit.label if credit else "",
             "date": str(credit.on) if credit else ", ".join(str(r.issued_on) for r in receipts),
-            "amount": f"{credit.amount:.2f}" if credit else
-                      ", ".join(f"{r.total:.2f}" for r in receipts),
+            "amount": f"{credit.amount:.2f}"
+            if credit
+            else ", ".join(f"{r.total:.2f}" for r in receipts),
             "payer": credit.payer_name if credit else ", ".join(r.payer_name for r in receipts),
-            "receipts": ", ".join(r.label for r in receipts), "note": note,
-        }  # fmt: skip
+            "receipts": ", ".join(r.label for r in receipts),
+            "note": note,
+        }
 
     rows = [line("matched", m.credit, m.receipts, m.basis) for m in report.matched]
-    rows += [line("ambiguous", a.credit, [r for o in a.options for r in o], a.why)
-             for a in report.ambiguous]  # fmt: skip
+    rows += [
+        line("ambiguous", a.credit, [r for o in a.options for r in o], a.why)
+        for a in report.ambiguous
+    ]
     rows += [line("unmatched-credit", c, note=hint) for c, hint in report.unmatched_credits]
     rows += [line("unmatched-receipt", receipts=[r]) for r in report.unmatched_receipts]
-    rows += [line("reversed-excluded", receipts=[r], note=f"reversed by {r.reversed_by}")
-             for r in report.reversed]  # fmt: skip
-    rows += [{**line("bad-row"), "credit": f"line {p.line}", "note": str(p)}
-             for p in report.problems]  # fmt: skip
+    rows += [
+        line("reversed-excluded", receipts=[r], note=f"reversed by {r.reversed_by}")
+        for r in report.reversed
+    ]
+    rows += [
+        {**line("bad-row"), "credit": f"line {p.line}", "note": str(p)} for p in report.problems
+    ]
     return rows
 
 
@@ -333,16 +432,35 @@ def _stock_rows(report: StockReport) -> list[dict[str, Any]]:
     for s in report.segments:
         u = s.usage
         shown = " ".join(str(n) for n in u.gaps[:20]) + (" …" if len(u.gaps) > 20 else "")
-        rows.append({
-            "kind": "gaps" if u.gaps else "segment", "subject": s.label, "holder": s.holder,
-            "allocated_by": s.allocated_by, "status": "written off" if s.written_off else "open",
-            "issued": u.issued, "reversed": u.reversed, "red": u.red, "unused": u.unused,
-            "gaps": len(u.gaps), "gap_numbers": shown,
-        })  # fmt: skip
+        rows.append(
+            {
+                "kind": "gaps" if u.gaps else "segment",
+                "subject": s.label,
+                "holder": s.holder,
+                "allocated_by": s.allocated_by,
+                "status": "written off" if s.written_off else "open",
+                "issued": u.issued,
+                "reversed": u.reversed,
+                "red": u.red,
+                "unused": u.unused,
+                "gaps": len(u.gaps),
+                "gap_numbers": shown,
+            }
+        )
     for o in report.outside:
-        rows.append({
-            "kind": "outside-segment", "subject": f"{o.code}-{o.number:010d}",
-            "holder": o.issuer, "allocated_by": "", "status": o.kind, "issued": "",
-            "reversed": "", "red": "", "unused": "", "gaps": "", "gap_numbers": "",
-        })  # fmt: skip
+        rows.append(
+            {
+                "kind": "outside-segment",
+                "subject": f"{o.code}-{o.number:010d}",
+                "holder": o.issuer,
+                "allocated_by": "",
+                "status": o.kind,
+                "issued": "",
+                "reversed": "",
+                "red": "",
+                "unused": "",
+                "gaps": "",
+                "gap_numbers": "",
+            }
+        )
     return rows

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from receipts.commands.runtime import Context, command, fail_with_findings
+from receipts.domain.identifiers import validate_number, validate_receipt_code
+from receipts.domain.model import ReceiptRef
 from receipts.errors import InvalidInput
-from receipts.identifiers import validate_number, validate_receipt_code
-from receipts.model import ReceiptRef
 
 __all__ = ["register"]
 
@@ -39,7 +39,7 @@ def register(group: click.Group) -> None:
         workers: int,
     ) -> None:
         """Write the PDF of a receipt (XML file, or CODE NUMBER from the ledger)."""
-        from receipts.pdf import render_pdf
+        from receipts.render.receipt_pdf import render_pdf
 
         font = _font(ctx)
         if out_dir is not None:
@@ -54,7 +54,7 @@ def register(group: click.Group) -> None:
         xml = _source_xml(ctx, sources)
         pdf = render_pdf(xml, font_path=font)
         if sign_pdf:
-            from receipts.pdf import sign_pdf as pades
+            from receipts.render.receipt_pdf import sign_pdf as pades
 
             signer = ctx.credentials(ctx.workspace()).signer
             pdf = pades(pdf, signer.key, signer.certificate, signer.intermediates)
@@ -69,7 +69,7 @@ def register(group: click.Group) -> None:
     @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
     def extract_cmd(ctx: Context, pdf: Path, output: Path) -> None:
         """Write the signed XML attached to a receipt PDF, byte for byte."""
-        from receipts.pdf import extract_xml
+        from receipts.render.receipt_pdf import extract_xml
 
         xml = extract_xml(pdf.read_bytes())
         output.write_bytes(xml)
@@ -104,7 +104,7 @@ def _source_xml(ctx: Context, sources: tuple[str, ...]) -> bytes:
 def _render_many(
     ctx: Context, paths: list[Path], out_dir: Path, workers: int, font: str | None
 ) -> None:
-    from receipts.pdf import render_many
+    from receipts.render.batch import render_many
 
     failed = 0
     with ctx.progress(None, length=len(paths), label="rendering") as bar:

@@ -20,8 +20,8 @@ from receipts.errors import ReceiptError
 from receipts.workspace import Workspace
 
 if TYPE_CHECKING:
-    from receipts.credentials import Credentials
     from receipts.ledger.database import Database
+    from receipts.pki.credentials import Credentials
 
 __all__ = ["Context", "command", "errors_to_exit_codes", "fail_with_findings"]
 
@@ -47,7 +47,7 @@ class Context:
 
     def credentials(self, workspace: Workspace) -> Credentials:
         """The workspace's keys and trust; passphrases are prompted for on a terminal."""
-        from receipts.credentials import Credentials
+        from receipts.pki.credentials import Credentials
 
         prompt = _prompt if sys.stdin.isatty() else None
         return Credentials(workspace, prompt)
@@ -55,7 +55,7 @@ class Context:
     def database(self, workspace: Workspace) -> Database:
         """The workspace's ledger (``--db`` or its SQLite file), migrated to the newest schema."""
         from receipts.ledger.database import Database, default_url
-        from receipts.ledger.schema import open_ledger
+        from receipts.ledger.migrate import open_ledger
 
         db = Database(self.db_url or default_url(workspace.home))
         open_ledger(db, workspace.ledger_owner)

@@ -11,26 +11,37 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from receipts.commands.runtime import Context, command
-from receipts.money import format_amount
-from receipts.tables import format_table
+from receipts.commands.tables import format_table
+from receipts.domain.money import format_amount
 
 if TYPE_CHECKING:
-    from receipts.ledger.stats import Breakdown, Figures, LedgerStats
+    from receipts.stats.figures import Breakdown, Figures, LedgerStats
 
 __all__ = ["DIMENSIONS", "FIGURE_COLUMNS", "RULE", "register", "stats_to_json", "write_csv"]
 
-#: The values of ``--by`` (those of :class:`receipts.ledger.stats.Dimension`, kept here so that
+#: The values of ``--by`` (those of :class:`receipts.stats.figures.Dimension`, kept here so that
 #: ``receipts --help`` does not import SQLAlchemy).
 DIMENSIONS = ("tier", "issuer", "period", "item", "payer-kind", "status")
 #: Column names of the figures in JSON and CSV.
 FIGURE_COLUMNS = (
-    "issued_count", "issued_amount", "reversed_count", "reversed_amount", "red_count",
-    "red_amount", "net_amount",
-)  # fmt: skip
+    "issued_count",
+    "issued_amount",
+    "reversed_count",
+    "reversed_amount",
+    "red_count",
+    "red_amount",
+    "net_amount",
+)
 _HUMAN_COLUMNS = (
-    "issued", "issued amount", "reversed", "reversed amount", "red", "red amount", "net amount",
-)  # fmt: skip
-#: How red receipts count, in one line (the module docstring of ``receipts.ledger.stats``).
+    "issued",
+    "issued amount",
+    "reversed",
+    "reversed amount",
+    "red",
+    "red amount",
+    "net amount",
+)
+#: How red receipts count, in one line (the module docstring of ``receipts.stats.figures``).
 RULE = (
     "net = issued + red: red receipts are negative and count in the month they were issued; "
     "reversed = issued receipts since cancelled by a red receipt (already in issued)"
@@ -86,7 +97,7 @@ def register(group: click.Group) -> None:
     ) -> None:
         """Count receipts and sum their amounts by tier, issuer, month, item, payer kind and
         status; at provincial and national tiers, children's imported receipts too."""
-        from receipts.ledger.stats import Dimension, ledger_stats
+        from receipts.stats.figures import Dimension, ledger_stats
 
         ctx.json = ctx.json or as_json
         ws = ctx.workspace()
@@ -100,7 +111,7 @@ def register(group: click.Group) -> None:
         if csv_file is not None:
             write_csv(stats, csv_file)
         if pdf_file is not None:
-            from receipts.stats_pdf import render_stats_pdf
+            from receipts.stats.report_pdf import render_stats_pdf
 
             title = f"{ws.config.name}({ws.config.org_code})"
             pdf_file.write_bytes(render_stats_pdf(stats, title=title, font_path=ws.config.font))
@@ -112,11 +123,14 @@ def register(group: click.Group) -> None:
 
 def _figures_json(figures: Figures) -> dict[str, Any]:
     values = (
-        figures.issued_count, format_amount(figures.issued),
-        figures.reversed_count, format_amount(figures.reversed),
-        figures.red_count, format_amount(figures.red),
+        figures.issued_count,
+        format_amount(figures.issued),
+        figures.reversed_count,
+        format_amount(figures.reversed),
+        figures.red_count,
+        format_amount(figures.red),
         format_amount(figures.net),
-    )  # fmt: skip
+    )
     return dict(zip(FIGURE_COLUMNS, values, strict=True))
 
 
@@ -152,11 +166,14 @@ def write_csv(stats: LedgerStats, path: Path) -> None:
 
 def _cells(figures: Figures) -> list[object]:
     return [
-        figures.issued_count, format_amount(figures.issued, grouping=True),
-        figures.reversed_count, format_amount(figures.reversed, grouping=True),
-        figures.red_count, format_amount(figures.red, grouping=True),
+        figures.issued_count,
+        format_amount(figures.issued, grouping=True),
+        figures.reversed_count,
+        format_amount(figures.reversed, grouping=True),
+        figures.red_count,
+        format_amount(figures.red, grouping=True),
         format_amount(figures.net, grouping=True),
-    ]  # fmt: skip
+    ]
 
 
 def _table(breakdown: Breakdown, total: Figures) -> str:
@@ -170,9 +187,11 @@ def _table(breakdown: Breakdown, total: Figures) -> str:
 
 
 def _human(stats: LedgerStats, *, summary: bool) -> str:
-    span = "all" if not (stats.period_from or stats.period_to) else (
-        f"{stats.period_from or '…'} to {stats.period_to or '…'}"
-    )  # fmt: skip
+    span = (
+        "all"
+        if not (stats.period_from or stats.period_to)
+        else (f"{stats.period_from or '…'} to {stats.period_to or '…'}")
+    )
     parts = [f"ledger {stats.ledger}, months of issue: {span}\n{RULE}"]
     if summary:
         parts.append("summary\n" + format_table(_HUMAN_COLUMNS, [_cells(stats.summary)]))

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from receipts.commands.runtime import Context, command
-from receipts.divisions import upstream_of
+from receipts.commands.tables import format_table
+from receipts.domain.divisions import upstream_of
 from receipts.errors import InvalidInput
-from receipts.tables import format_table
 from receipts.workspace import WorkspaceKind
 
 __all__ = ["register"]
@@ -36,7 +36,7 @@ def register(group: click.Group) -> None:
     @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
     def export_cmd(ctx: Context, output: Path) -> None:
         """Everything the tier above has not acknowledged, as one signed package."""
-        from receipts.ledger.transmission import NothingToSend, export_package
+        from receipts.transmission.export import NothingToSend, export_package
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         recipient = upstream_of(ws.ledger_owner)
@@ -53,11 +53,18 @@ def register(group: click.Group) -> None:
         output.write_bytes(package)
         count = sum(c for c, _ in manifest.issuers.values())
         ctx.emit(
-            {"file": str(output), "package": manifest.digest, "to": recipient,
-             "events": [manifest.first_seq, manifest.last_seq], "receipts": count},
-            lambda: f"wrote {output}: events {manifest.first_seq}-{manifest.last_seq}, "
-            f"{count} receipt(s), for {recipient}",
-        )  # fmt: skip
+            {
+                "file": str(output),
+                "package": manifest.digest,
+                "to": recipient,
+                "events": [manifest.first_seq, manifest.last_seq],
+                "receipts": count,
+            },
+            lambda: (
+                f"wrote {output}: events {manifest.first_seq}-{manifest.last_seq}, "
+                f"{count} receipt(s), for {recipient}"
+            ),
+        )
 
     @command(
         transmit,
@@ -73,7 +80,7 @@ def register(group: click.Group) -> None:
     )
     def import_cmd(ctx: Context, package: Path, ack_out: Path | None) -> None:
         """Import a package from a lower tier, all or nothing; write the acknowledgement."""
-        from receipts.ledger.receiving import import_package
+        from receipts.transmission.receive import import_package
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         creds = ctx.credentials(ws)
@@ -87,17 +94,26 @@ def register(group: click.Group) -> None:
         m = result.manifest
         verb = "imported" if result.new else "already imported (nothing changed)"
         ctx.emit(
-            {"package": m.digest, "from": m.sender, "new": result.new, "added": result.added,
-             "known": result.known, "ack": str(target)},
-            lambda: f"{verb}: {package.name} from {m.sender}, events {m.first_seq}-{m.last_seq},"
-            f" {result.added} receipt(s) added, {result.known} known; acknowledgement → {target}",
-        )  # fmt: skip
+            {
+                "package": m.digest,
+                "from": m.sender,
+                "new": result.new,
+                "added": result.added,
+                "known": result.known,
+                "ack": str(target),
+            },
+            lambda: (
+                f"{verb}: {package.name} from {m.sender}, events {m.first_seq}-{m.last_seq},"
+                f" {result.added} receipt(s) added, {result.known} known;"
+                f" acknowledgement → {target}"
+            ),
+        )
 
     @command(transmit, "ack", epilog="\b\nExample:\n  receipts transmit ack 640100-2026-11.ack.xml")
     @click.argument("ack", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def ack_cmd(ctx: Context, ack: Path) -> None:
         """Record the tier above's acknowledgement: its copy of our chain head is our anchor."""
-        from receipts.ledger.receiving import record_acknowledgement
+        from receipts.transmission.receive import record_acknowledgement
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         creds = ctx.credentials(ws)
@@ -123,14 +139,20 @@ def register(group: click.Group) -> None:
         ws = ctx.workspace()
         with ctx.database(ws).read() as session:
             rows = [
-                [t.direction, t.peer, f"{t.first_seq}-{t.last_seq}", t.receipts,
-                 _yuan(t.total_fen),
-                 f"{t.created_at:%Y-%m-%d %H:%M}",
-                 "acknowledged" if t.acknowledged_at else ("sent" if t.direction == "out"
-                                                            else "imported"),
-                 t.digest[:12]]
+                [
+                    t.direction,
+                    t.peer,
+                    f"{t.first_seq}-{t.last_seq}",
+                    t.receipts,
+                    _yuan(t.total_fen),
+                    f"{t.created_at:%Y-%m-%d %H:%M}",
+                    "acknowledged"
+                    if t.acknowledged_at
+                    else ("sent" if t.direction == "out" else "imported"),
+                    t.digest[:12],
+                ]
                 for t in session.scalars(select(Transmission).order_by(Transmission.id))
-            ]  # fmt: skip
+            ]
         headers = ["dir", "peer", "events", "receipts", "total", "when", "status", "package"]
         ctx.emit(
             [dict(zip(headers, r, strict=True)) for r in rows],
@@ -139,7 +161,7 @@ def register(group: click.Group) -> None:
 
 
 def _yuan(fen: int) -> str:
-    from receipts.money import format_amount, from_fen
+    from receipts.domain.money import format_amount, from_fen
 
     return format_amount(from_fen(fen), grouping=True)
 

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from receipts.commands.runtime import Context, command, fail_with_findings
+from receipts.commands.tables import format_table
+from receipts.domain.identifiers import validate_number, validate_receipt_code
+from receipts.domain.model import ReceiptRef
+from receipts.domain.money import parse_amount
 from receipts.errors import InvalidInput
-from receipts.identifiers import validate_number, validate_receipt_code
-from receipts.model import ReceiptRef
-from receipts.money import parse_amount
-from receipts.tables import format_table
 from receipts.workspace import WorkspaceKind
 
 if TYPE_CHECKING:
-    from receipts.verification import ReceiptVerification
+    from receipts.verify.receipt import ReceiptVerification
     from signing.trust import TrustBundle
 
 __all__ = ["register"]
@@ -51,8 +51,8 @@ def register(group: click.Group) -> None:
         workers: int,
     ) -> None:
         """Verify receipts: XML, PDF (attachment, page and PAdES), or QR text."""
-        from receipts.verification import verify_qr_text
-        from receipts.verify_batch import iter_receipt_files, verify_files
+        from receipts.verify.many import iter_receipt_files, verify_files
+        from receipts.verify.receipt import verify_qr_text
         from signing.trust import ChainValidator
 
         if not paths and qr_text is None:
@@ -98,7 +98,7 @@ def register(group: click.Group) -> None:
         ctx: Context, code: str, number: str, check_code: str, amount: str | None
     ) -> None:
         """Public look-up (查验): the status, only when every detail matches."""
-        from receipts.ledger.lookup import lookup
+        from receipts.lookup import lookup
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         ref = ReceiptRef(validate_receipt_code(code), validate_number(number.zfill(10)))
@@ -142,7 +142,7 @@ Examples:
         reason: str | None,
     ) -> None:
         """Book a verified receipt into a payer's accounts (入账), at most once."""
-        from receipts.ledger.booking import book, list_bookings, undo_booking
+        from receipts.booking import book, list_bookings, undo_booking
 
         ws = ctx.workspace().require(WorkspaceKind.PAYER)
         db = ctx.database(ws)
@@ -177,7 +177,7 @@ Examples:
             return
         if file is None or voucher is None or booked_by is None:
             raise InvalidInput("give FILE, --voucher and --by (or --list, or --undo)")
-        from receipts.verify_batch import verify_file
+        from receipts.verify.many import verify_file
 
         creds = ctx.credentials(ws)
         verification = verify_file(file, creds.validator, ws.config.font)
@@ -211,7 +211,7 @@ def _bundle(ctx: Context, trust: Path | None) -> TrustBundle:
 def _signed_xml(path: Path) -> bytes:
     data = path.read_bytes()
     if data.lstrip()[:5] == b"%PDF-":
-        from receipts.pdf import extract_xml
+        from receipts.render.receipt_pdf import extract_xml
 
         return extract_xml(data)
     return data
@@ -220,7 +220,7 @@ def _signed_xml(path: Path) -> bytes:
 def _online_checker(ctx: Context) -> Any:
     """Check a verified receipt against this federation's ledger: same digest, and status."""
     from receipts.ledger.queries import load_receipt
-    from receipts.verification import ReceiptVerification
+    from receipts.verify.receipt import ReceiptVerification
     from signing.result import Finding
 
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
@@ -249,10 +249,13 @@ def _online_checker(ctx: Context) -> Any:
 def _report(ctx: Context, result: ReceiptVerification, results: list[dict[str, Any]]) -> int:
     receipt = result.receipt
     entry = {
-        "source": result.source, "valid": result.valid, "receipt": result.label or None,
-        "total": f"{receipt.total:.2f}" if receipt else None, "digest": result.digest,
+        "source": result.source,
+        "valid": result.valid,
+        "receipt": result.label or None,
+        "total": f"{receipt.total:.2f}" if receipt else None,
+        "digest": result.digest,
         "findings": [{"code": f.code, "message": f.message} for f in result.findings],
-    }  # fmt: skip
+    }
     results.append(entry)
     if not ctx.json:
         if result.valid:

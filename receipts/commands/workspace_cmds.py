@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from receipts.commands.runtime import Context, command
-from receipts.divisions import known_federation, tier_of
+from receipts.domain.divisions import known_federation, tier_of
+from receipts.domain.enums import Tier
 from receipts.errors import InvalidInput
-from receipts.tiers import Tier
 from receipts.workspace import Workspace, WorkspaceConfig, WorkspaceKind
 
 __all__ = ["register"]
@@ -86,7 +86,7 @@ def _ledger_key_passphrase(ctx: Context) -> str:
 
 def _create_ledger_key(ctx: Context, workspace: Workspace, passphrase: str) -> None:
     """A payer's ledger key, so its chain heads are signed like a federation's."""
-    from receipts.ledger_key import create_ledger_key
+    from receipts.pki.ledger_key import create_ledger_key
 
     creds = ctx.credentials(workspace)
     assert workspace.config.uscc is not None

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from receipts.domain.enums import ReceiptStatus
+from receipts.domain.model import Receipt, ReceiptRef
+from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
 from receipts.ledger.models import Archive, LedgerState, ReceiptRow
-from receipts.model import Receipt, ReceiptRef
-from receipts.tiers import ReceiptStatus
-from receipts.xmlcodec import parse_receipt_xml
 
 __all__ = ["StoredReceipt", "load_receipt", "status_of"]
 

@@ -1,8 +1,6 @@
 """Rendering receipts as PDF (SPEC §3): layout, fonts, QR code, seal, PDF/A-3b and PAdES.
 
-The public entry points are in :mod:`receipts.pdf`. Modules here import reportlab, zxing-cpp,
-pikepdf and pyHanko only inside the functions that use them, so importing this package (or
-``receipts``) stays cheap for commands that never render.
+The public entry points are in :mod:`receipts.render.receipt_pdf`. Modules here import reportlab,
+zxing-cpp, pikepdf and pyHanko only inside the functions that use them, so importing this
+package (or ``receipts``) stays cheap for commands that never render.
 """
-
-__all__: list[str] = []

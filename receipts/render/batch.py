@@ -93,7 +93,7 @@ def render_many(
 def _render_chunk(
     jobs: list[tuple[str, str]], font: str | None, layout_version: int | None
 ) -> list[tuple[str, str, str | None]]:
-    from receipts.pdf import LATEST_LAYOUT, render_pdf
+    from receipts.render.receipt_pdf import LATEST_LAYOUT, render_pdf
 
     version = LATEST_LAYOUT if layout_version is None else layout_version
     done: list[tuple[str, str, str | None]] = []

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from receipts.model import Receipt
+from receipts.domain.model import Receipt
 from receipts.render.fonts import FontFace
 from receipts.render.page import Layout
 from receipts.render.pdfa import finish_document

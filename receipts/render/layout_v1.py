@@ -11,14 +11,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from receipts.identifiers import format_number
-from receipts.model import Receipt
-from receipts.money import format_amount
+from receipts.domain.enums import PayerKind, ReceiptKind
+from receipts.domain.identifiers import format_number
+from receipts.domain.model import Receipt
+from receipts.domain.money import format_amount
 from receipts.render.fonts import FontFace
 from receipts.render.page import BLACK, RGB, Layout, PageOps
 from receipts.render.qr import qr_matrix, qr_operators, qr_text
 from receipts.render.seal import SEAL_RED, seal_operators
-from receipts.tiers import PayerKind, ReceiptKind
 
 __all__ = ["LAYOUT", "PAYER_KIND_LABELS", "TITLE", "issue_time_text"]
 
@@ -36,9 +36,21 @@ FOOTNOTE = "本收据的法定记录是所附经电子签名的 receipt.xml；�
 _HEADER_LABELS = ("收据代码", "收据号码", "校验码", "开票时间")
 _ITEM_HEADINGS = ("项目编码", "项目名称", "所属期", "缴费基数(元)", "比例", "金额(元)")
 _LABELS = (
-    "交款人", "统一社会信用代码", "证件号码", "交款人类型", "合计(大写)", "合计(小写)",
-    "冲红原收据", "冲红原因", "备注", "收款单位(盖章)", "单位代码", "开票人", "复核人", "¥",
-)  # fmt: skip
+    "交款人",
+    "统一社会信用代码",
+    "证件号码",
+    "交款人类型",
+    "合计(大写)",
+    "合计(小写)",
+    "冲红原收据",
+    "冲红原因",
+    "备注",
+    "收款单位(盖章)",
+    "单位代码",
+    "开票人",
+    "复核人",
+    "¥",
+)
 
 # Geometry, in points. A5 landscape is 210 × 148 mm.
 WIDTH, HEIGHT = 595.2755905511812, 419.52755905511815
@@ -70,7 +82,7 @@ def _payer_id(receipt: Receipt) -> tuple[str, str]:
 
 
 def _rate(rate: Decimal) -> str:
-    # As the XML writes it (receipts.xmlcodec): 0.02, not 2E-2.
+    # As the XML writes it (receipts.domain.xmlcodec): 0.02, not 2E-2.
     return format(rate.normalize(), "f")
 
 
@@ -263,6 +275,7 @@ LAYOUT = Layout(
     pagesize=(WIDTH, HEIGHT),
     draw=draw,
     printed=printed,
-    fixed_text="".join((TITLE, REVERSAL_MARK, FOOTNOTE, *_HEADER_LABELS, *_ITEM_HEADINGS,
-                        *_LABELS, ":")),
-)  # fmt: skip
+    fixed_text="".join(
+        (TITLE, REVERSAL_MARK, FOOTNOTE, *_HEADER_LABELS, *_ITEM_HEADINGS, *_LABELS, ":")
+    ),
+)

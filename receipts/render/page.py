@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from receipts.model import Receipt
+from receipts.domain.model import Receipt
 from receipts.render.fonts import FontFace
 
 __all__ = ["BLACK", "RGB", "Layout", "PageOps", "wrap_text"]

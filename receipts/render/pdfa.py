@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from receipts.model import Receipt
+from receipts.domain.model import Receipt
 
 __all__ = [
     "ATTACHMENT_NAME",

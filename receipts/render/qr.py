@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from receipts.model import Receipt
+from receipts.domain.model import Receipt
+from receipts.domain.xmlcodec import qr_payload
 from receipts.render.errors import RenderError
-from receipts.xmlcodec import qr_payload
 
 __all__ = ["QR_ERROR_CORRECTION", "QRMatrix", "qr_matrix", "qr_operators", "qr_text"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from receipts.xmlcodec import receipt_to_element, serialize
+from receipts.domain.xmlcodec import receipt_to_element, serialize
 from tests.factories import make_receipt, make_reversal
 
 GOOD = Path(__file__).parent / "good"

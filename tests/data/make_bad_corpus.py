@@ -61,12 +61,11 @@ CASES: dict[str, str] = {
     ),
     "unknown-element.xml": sub(GOOD, "  <Handler>", "  <Discount>10.00</Discount>\n  <Handler>"),
     "wrong-namespace.xml": sub(GOOD, "urn:union-dues-receipt:1", "urn:union-dues-receipt:2"),
-    "issue-time-without-offset.xml": sub(
-        GOOD, "2026-11-28T10:30:00+08:00", "2026-11-28T10:30:00"
-    ),
+    "issue-time-without-offset.xml": sub(GOOD, "2026-11-28T10:30:00+08:00", "2026-11-28T10:30:00"),
     "name-too-long.xml": sub(GOOD, "宁夏贺兰山实业有限公司", "长" * 101),
-    "check-code-upper-case.xml": sub(GOOD, "<CheckCode>k3x9q2</CheckCode>",
-                                     "<CheckCode>K3X9Q2</CheckCode>"),
+    "check-code-upper-case.xml": sub(
+        GOOD, "<CheckCode>k3x9q2</CheckCode>", "<CheckCode>K3X9Q2</CheckCode>"
+    ),
     "truncated.xml": GOOD[: len(GOOD) // 2],
     "xxe.xml": sub(
         GOOD,

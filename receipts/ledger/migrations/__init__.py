@@ -1,1 +1,1 @@
-"""Alembic migrations of the ledger (run by ``receipts.ledger.schema.upgrade``)."""
+"""Alembic migrations of the ledger (run by ``receipts.ledger.migrate.upgrade``)."""

@@ -1,0 +1,1 @@
+"""Archives of closed periods, their restoration, and workspace backups."""

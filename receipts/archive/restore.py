@@ -1,0 +1,148 @@
+"""``receipts archive restore``: rebuild a federation's ledger from its archives.
+
+Every archive is verified first (fixity, manifest signature, each receipt's signature); then a
+new workspace of the archives' federation is created with the archived trust bundle, and the
+receipts, the archives and the closed periods are recorded as events of the new ledger. Status
+(issued, reversed, archived) and statistics then follow from the same rules as in the original.
+The restored ledger has no signing key: its chain is hashed but not anchored by signed heads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from receipts.domain.divisions import tier_of
+from receipts.domain.xmlcodec import parse_receipt_xml
+from receipts.errors import InvalidInput
+from receipts.issuing.issue import item_columns, receipt_columns
+from receipts.ledger.database import Database, default_url
+from receipts.ledger.events import append_event, next_event
+from receipts.ledger.migrate import initialise
+from receipts.ledger.models import Archive, Event, PeriodClose, ReceiptItemRow, ReceiptRow
+from receipts.support.safezip import read_zip
+from receipts.verify.archive import ArchiveInfo, verify_archive
+from receipts.workspace import Workspace, WorkspaceConfig, WorkspaceKind
+from signing.trust import ChainValidator, TrustBundle
+
+__all__ = ["RestoreResult", "restore_archives"]
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What was restored."""
+
+    home: Path
+    """The new workspace."""
+    org_code: str
+    """Whose records."""
+    archives: int
+    """Archives applied."""
+    receipts: int
+    """Receipts restored."""
+
+
+def restore_archives(
+    archives: list[tuple[str, bytes]],
+    into: Path,
+    trust: TrustBundle | None = None,
+    db_url: str | None = None,
+) -> RestoreResult:
+    """Verify ``archives`` (name, zip bytes) and rebuild their federation's ledger in ``into``."""
+    if not archives:
+        raise InvalidInput("give at least one archive to restore")
+    opened: list[tuple[ArchiveInfo, dict[str, bytes]]] = []
+    for name, data in archives:
+        members = read_zip(data, name)
+        bundle = trust or TrustBundle.from_pem(members.get("trust/bundle.pem", b""))
+        check = verify_archive(data, ChainValidator(bundle), name)
+        if not check.ok or check.info is None:
+            first = check.findings[0]
+            raise InvalidInput(
+                f"{name} does not verify ({first.code}: {first.message}); nothing was restored"
+            )
+        opened.append((check.info, members))
+    orgs = {info.org_code for info, _ in opened}
+    if len(orgs) != 1:
+        raise InvalidInput(f"the archives belong to several federations: {sorted(orgs)}")
+    info0, members0 = opened[0]
+    org = info0.org_code
+    workspace = Workspace.create(
+        into, WorkspaceConfig(WorkspaceKind.FEDERATION, info0.org_name, org, tier_of(org))
+    )
+    (workspace.trust_dir / "bundle.pem").write_bytes(
+        trust.to_pem() if trust else members0["trust/bundle.pem"]
+    )
+    db = Database(db_url or default_url(into))
+    initialise(db, org)
+    # Main archives first, oldest period first; supplements after what they amend.
+    opened.sort(key=lambda pair: (pair[0].kind != "main", pair[0].months[0]))
+    restored = 0
+    now = datetime.now(UTC).replace(microsecond=0)
+    with db.write() as (session, state):
+        seen: set[tuple[str, int]] = set()
+        for info, members in opened:
+            rows, items, events = [], [], []
+            for path in sorted(p for p in members if p.startswith("receipts/")):
+                xml = members[path]
+                receipt = parse_receipt_xml(xml)
+                key = (receipt.code, receipt.number)
+                if key in seen:
+                    continue
+                seen.add(key)
+                digest = info.files[path]
+                rows.append(receipt_columns(receipt, xml, digest))
+                items.extend(item_columns(receipt))
+                events.append(
+                    next_event(
+                        state,
+                        "receipt.restored",
+                        {
+                            "code": receipt.code,
+                            "number": receipt.number,
+                            "digest": digest,
+                            "archive": info.digest,
+                        },
+                        now,
+                    )
+                )
+            for table, values in ((Event, events), (ReceiptRow, rows), (ReceiptItemRow, items)):
+                if values:
+                    session.execute(insert(table), values)
+            restored += len(rows)
+            if info.kind == "main":
+                for month in info.months:
+                    closed = append_event(session, state, "period.closed", {"period": month}, now)
+                    session.flush()
+                    session.add(PeriodClose(period=month, closed_at=now, event_seq=closed.seq))
+            event = append_event(
+                session,
+                state,
+                "archive.created",
+                {
+                    "label": info.label,
+                    "months": list(info.months),
+                    "kind": info.kind,
+                    "digest": info.digest,
+                    "receipts": len(rows),
+                    "restored": True,
+                },
+                now,
+            )
+            session.flush()
+            session.add(
+                Archive(
+                    label=info.label,
+                    months=",".join(info.months),
+                    kind=info.kind,
+                    digest=info.digest,
+                    created_at=now,
+                    receipts=len(rows),
+                    event_seq=event.seq,
+                )
+            )
+    db.dispose()
+    return RestoreResult(into, org, len(opened), restored)

@@ -1,0 +1,1 @@
+"""Batch-issue files (CSV, JSON lines) read into issue requests, every bad row reported."""

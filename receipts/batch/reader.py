@@ -1,0 +1,115 @@
+"""Batch-issue files for ``receipts issue --batch FILE``: CSV (one row per item) or JSON lines.
+
+Every problem is returned as a :class:`BatchProblem` (``FILE:LINE:COLUMN: message``); a receipt
+with any problem yields no entry, and the others are still returned. Decoding and telling the
+formats apart happen here; :mod:`receipts.batch.csv_file` and :mod:`receipts.batch.jsonl_file`
+read them, and :mod:`receipts.batch.fields` checks what either finds.
+
+**CSV**: a header row naming the columns is required (names exactly as here, in any order).
+
+==============  =========  ======================================================================
+``client_ref``  required   the source system's reference of the receipt, unique per issuer
+                           forever: 1-64 of ``A-Z a-z 0-9 . _ : / -``
+``payer_name``  required   交款人, 1-100 characters
+``payer_kind``  required   ``enterprise|grassroots_union|federation|individual|other``
+``payer_uscc``  optional   统一社会信用代码, 18 characters, check character verified
+``payer_id``    optional   another identifier (1-32 letters, digits, ``-``); not with a USCC
+``item_code``   required   catalogue code, e.g. ``01``
+``item_name``   optional   if given, exactly the catalogue's name; if empty, the catalogue's
+``period``      required   the month paid for, ``YYYY-MM``
+``amount``      see below  yuan, at most two decimals: ``2000.00`` (``1,409.50`` is accepted)
+``basis``       optional   e.g. the payroll, in yuan; goes with ``rate``
+``rate``        optional   e.g. ``0.02``, at most 6 decimals; goes with ``basis``
+``handler``     required   开票人
+``reviewer``    required   复核人
+``remark``      optional   at most 200 characters
+==============  =========  ======================================================================
+
+``amount`` is required unless ``basis`` and ``rate`` are given (its column too); then it is
+basis × rate rounded half up to the fen, and if all three are given they must agree. Rows sharing
+a ``client_ref`` are one receipt of 1-8 items in row order (adjacent or not) and must agree on
+``payer_*``, ``handler``, ``reviewer`` and ``remark``. Blank rows are skipped; cells are taken as
+they are, not trimmed.
+
+**Encodings**: UTF-8 (with or without a BOM) is tried, then GBK, which Chinese spreadsheets
+export; ``encoding`` (``utf-8``, ``gbk``, ``gb18030``...) forces one. An undecodable byte is
+reported at its line and character column.
+
+**JSON lines** (``.jsonl``/``.ndjson``, or a first non-blank character ``{``): one receipt a
+line, the same fields and rules, amounts as JSON strings, ``null`` as absent, e.g. (one line)::
+
+    {"client_ref": "2026-10/001", "payer": {"name": "宁夏贺兰山实业有限公司", "kind":
+     "enterprise", "uscc": "91640100MA7600001J"}, "items": [{"code": "01", "period": "2026-10",
+     "amount": "2000.00", "basis": "100000.00", "rate": "0.02"}], "handler": "张晓梅",
+     "reviewer": "李建国", "remark": "2026年10月工会经费"}
+
+``payer`` may have ``other_id`` instead of ``uscc``; an item may have its ``name``.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+from receipts.batch.csv_file import read_csv
+from receipts.batch.fields import BatchEntry, BatchProblem
+from receipts.batch.jsonl_file import read_jsonl
+from receipts.domain.catalogue import Catalogue
+from receipts.errors import InvalidInput
+
+__all__ = ["read_batch"]
+
+_JSON_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def read_batch(
+    path: Path, catalogue: Catalogue, *, encoding: str | None = None
+) -> tuple[list[BatchEntry], list[BatchProblem]]:
+    """Read a batch file: the receipts it asks for in file order, and every problem found.
+
+    A problem with the file itself (empty, undecodable, a bad CSV header) comes alone, with no
+    entries. Only an unreadable file or an unknown ``encoding`` raises :class:`InvalidInput`.
+    """
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InvalidInput(f"cannot read {name}: {error.strerror or error}") from None
+    text = _decode(data, name, encoding)
+    if isinstance(text, BatchProblem):
+        return [], [text]
+    if not text.strip():
+        return [], [BatchProblem(name, 1, None, "file is empty")]
+    problems: list[BatchProblem] = []
+    if path.suffix.lower() in _JSON_SUFFIXES or text.lstrip().startswith("{"):
+        entries = read_jsonl(text, name, catalogue, problems)
+    else:
+        entries = read_csv(text, name, catalogue, problems)
+    problems.sort(key=lambda problem: problem.line)
+    return entries, problems
+
+
+def _decode(data: bytes, name: str, encoding: str | None) -> str | BatchProblem:
+    """The text, or where its first undecodable byte is (of the encoding that got furthest)."""
+    if encoding is None:
+        tries = ["utf-8", "gbk"]
+    else:
+        try:
+            codec = codecs.lookup(encoding).name
+        except LookupError:
+            raise InvalidInput(f"unknown encoding {encoding!r}") from None
+        tries = ["utf-8" if codec == "utf-8-sig" else codec]
+    failures: list[tuple[int, str, bytes]] = []
+    for codec in tries:
+        body = data.removeprefix(codecs.BOM_UTF8) if codec == "utf-8" else data
+        try:
+            return body.decode(codec)
+        except UnicodeDecodeError as error:
+            failures.append((error.start, codec, body))
+    start, codec, body = max(failures, key=lambda failure: failure[0])
+    line_start = body.rfind(b"\n", 0, start) + 1
+    column = len(body[line_start:start].decode(codec, errors="replace")) + 1
+    others = "".join(f" (not {other} either)" for other in tries if other != codec)
+    return BatchProblem(
+        name, body.count(b"\n", 0, start) + 1, column, f"bytes invalid in {codec}{others}"
+    )

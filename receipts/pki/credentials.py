@@ -1,0 +1,179 @@
+"""A workspace's key material and trust, by file (SPEC §4): where things live and how they load.
+
+    keys/signing.key     the federation's signing key, encrypted PKCS#8 (RECEIPTS_KEY_PASSPHRASE
+                         or a prompt)
+    keys/ca.key          a CA's key (national root or provincial CA), encrypted; passphrase typed
+    certs/signing.pem    the signing certificate, then the intermediate CA that certified it
+    certs/ca.pem         the CA certificate (the root's own, or the provincial CA's)
+    trust/bundle.pem     what this workspace trusts: root(s), CAs, signing certificates, CRLs
+
+Keys cross tiers only as CSRs and certificates. Loading is done once per command.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from cryptography import x509
+
+from receipts.errors import WorkspaceError
+from receipts.ledger.events import HeadSigner
+from receipts.pki.signer import ReceiptSigner
+from receipts.workspace import Workspace
+from signing.certificates import certificates_from_pem, org_code_of
+from signing.keys import PrivateKey, load_key, signing_key_passphrase
+from signing.trust import ChainValidator, TrustBundle
+
+__all__ = ["Credentials", "MissingCredentials"]
+
+
+class MissingCredentials(WorkspaceError):
+    """The workspace lacks a key, certificate or trust it needs for this command."""
+
+
+class Credentials:
+    """Key material and trust of one workspace; loads each thing at most once."""
+
+    def __init__(self, workspace: Workspace, prompt: Callable[[str], str] | None = None) -> None:
+        self.workspace = workspace
+        self.prompt = prompt
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The encrypted signing key."""
+        return self.workspace.keys_dir / "signing.key"
+
+    @property
+    def signing_cert_path(self) -> Path:
+        """Signing certificate followed by its intermediate."""
+        return self.workspace.certs_dir / "signing.pem"
+
+    @property
+    def ca_key_path(self) -> Path:
+        """The encrypted CA key (root or provincial CA)."""
+        return self.workspace.keys_dir / "ca.key"
+
+    @property
+    def ca_cert_path(self) -> Path:
+        """The CA certificate."""
+        return self.workspace.certs_dir / "ca.pem"
+
+    @property
+    def bundle_path(self) -> Path:
+        """The trust bundle."""
+        return self.workspace.trust_dir / "bundle.pem"
+
+    def has_signer(self) -> bool:
+        """True once the signing certificate has been imported."""
+        return self.signing_cert_path.is_file() and self.signing_key_path.is_file()
+
+    @functools.cached_property
+    def signer(self) -> ReceiptSigner:
+        """The loaded signing identity; the passphrase is asked for (or read) once."""
+        if not self.has_signer():
+            raise MissingCredentials(
+                f"{self.workspace.home} has no signing certificate yet: run 'receipts pki csr', "
+                "have the upstream CA issue it, then 'receipts pki import-cert'"
+            )
+        chain = _read_certs(self.signing_cert_path)
+        passphrase = signing_key_passphrase(prompt=self.prompt, key_path=self.signing_key_path)
+        key: PrivateKey = load_key(self.signing_key_path, passphrase)
+        if chain[0].public_key() != key.public_key():
+            raise MissingCredentials(
+                f"{self.signing_cert_path} does not belong to the key {self.signing_key_path}"
+            )
+        org = self.workspace.config.org_code
+        if org is not None and org_code_of(chain[0]) != org:
+            raise MissingCredentials(
+                f"{self.signing_cert_path} was issued to {org_code_of(chain[0])}, not {org}"
+            )
+        return ReceiptSigner(key, chain[0], tuple(chain[1:]))
+
+    @property
+    def ledger_cert_path(self) -> Path:
+        """A payer's self-signed ledger certificate (its key is ``keys/signing.key``)."""
+        return self.workspace.certs_dir / "ledger.pem"
+
+    def signer_if_any(self) -> HeadSigner | None:
+        """What signs this workspace's chain heads: a federation's signing key once its
+        certificate is imported, a payer's ledger key; None before either exists."""
+        if self.has_signer():
+            return self.signer
+        if self.ledger_cert_path.is_file() and self.signing_key_path.is_file():
+            from receipts.pki.ledger_key import load_ledger_key
+
+            passphrase = signing_key_passphrase(prompt=self.prompt, key_path=self.signing_key_path)
+            return load_ledger_key(self.signing_key_path, self.ledger_cert_path, passphrase)
+        return None
+
+    @functools.cached_property
+    def trust(self) -> TrustBundle:
+        """The workspace's trust bundle."""
+        if not self.bundle_path.is_file():
+            raise MissingCredentials(
+                f"{self.workspace.home} trusts nothing yet: import the national root with "
+                "'receipts pki import-trust BUNDLE' (or 'pki import-cert --root ROOT.pem')"
+            )
+        return TrustBundle.load(self.bundle_path)
+
+    @functools.cached_property
+    def validator(self) -> ChainValidator:
+        """Chain validation against the trust bundle (cached per certificate)."""
+        return ChainValidator(self.trust)
+
+    def add_to_trust(
+        self,
+        certs: Iterable[x509.Certificate] = (),
+        crls: Iterable[x509.CertificateRevocationList] = (),
+    ) -> TrustBundle:
+        """Merge certificates and CRLs into the trust bundle and save it, atomically.
+
+        A newer CRL replaces an older one of the same CA *key*: CRLs are matched by issuer name
+        and authority key identifier, because a renewed provincial CA keeps its name but signs
+        with a new key, and the old key's CRL must stay to revoke what the old key certified.
+        The bundle is written to a temporary file in its folder and renamed over the old one, so
+        a crash or a concurrent reader never sees half a bundle.
+        """
+        import os
+        import tempfile
+
+        def crl_key(crl: x509.CertificateRevocationList) -> tuple[bytes, bytes | None]:
+            try:
+                aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+            except x509.ExtensionNotFound:
+                return crl.issuer.public_bytes(), None
+            return crl.issuer.public_bytes(), aki.key_identifier
+
+        current = TrustBundle.load(self.bundle_path) if self.bundle_path.is_file() else None
+        old_certs = current.certificates if current else ()
+        merged_crls = {crl_key(crl): crl for crl in (current.crls if current else ())}
+        for crl in crls:
+            key = crl_key(crl)
+            if key not in merged_crls or merged_crls[key].last_update_utc <= crl.last_update_utc:
+                merged_crls[key] = crl
+        bundle = TrustBundle.of([*old_certs, *certs], merged_crls.values())
+        if not bundle.roots:
+            raise MissingCredentials("a trust bundle needs the national root certificate first")
+        folder = self.bundle_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.bundle_path.name}-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(bundle.to_pem())
+            os.chmod(tmp, 0o644)  # public material; mkstemp creates files 0600
+            os.replace(tmp, self.bundle_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.__dict__.pop("trust", None)
+        self.__dict__.pop("validator", None)
+        return bundle
+
+
+def _read_certs(path: Path) -> list[x509.Certificate]:
+    certs = certificates_from_pem(path.read_bytes())
+    if not certs:
+        raise MissingCredentials(f"{path} holds no certificate")
+    return certs

@@ -1,0 +1,2 @@
+"""Reconciliation: between tiers (signed number-space summaries), against bank statements, and of
+number stock."""

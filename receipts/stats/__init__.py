@@ -1,0 +1,1 @@
+"""Statistics of a ledger, as figures and as a PDF report."""

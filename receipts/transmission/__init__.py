@@ -1,0 +1,1 @@
+"""Transmission between tiers: signed packages exported upward and received, acknowledgements."""

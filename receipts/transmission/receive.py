@@ -1,0 +1,420 @@
+"""The tier above's side of a transmission: import a package all or nothing, answer with a
+signed acknowledgement; and the sender's side of the answer: record the acknowledgement.
+
+Everything is checked before anything is written, and written in one transaction: every
+signature and chain, that the sender's upstream is this federation (or, forwarded, that the
+issuers descend from the sender), that numbers lie in segments allocated to their issuer, that
+the digests match. Importing the same package twice changes nothing and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from receipts.domain import divisions
+from receipts.domain.model import Receipt
+from receipts.domain.money import to_fen
+from receipts.domain.signed_documents import verify_document
+from receipts.errors import InvalidInput
+from receipts.issuing.issue import item_columns, receipt_columns
+from receipts.issuing.stock import (
+    Allocation,
+    allocation_from_element,
+    check_may_allocate,
+    store_segment,
+)
+from receipts.ledger.database import Database
+from receipts.ledger.events import append_event, head_message, next_event, sign_head
+from receipts.ledger.models import (
+    Event,
+    OrganisationRow,
+    PeerHead,
+    ReceiptItemRow,
+    ReceiptRow,
+    Segment,
+    Transmission,
+)
+from receipts.pki.signer import ReceiptSigner
+from receipts.transmission.export import (
+    ACK_EVENT,
+    NS,
+    Manifest,
+    RefusedPackage,
+    build_acknowledgement,
+    check_event_fragment,
+    read_package,
+)
+from receipts.verify.receipt import verify_receipt_xml
+from signing.crl import crls_from_pem
+from signing.seal import verify_seal
+from signing.trust import ChainValidator
+
+__all__ = ["AckResult", "ImportResult", "import_package", "record_acknowledgement"]
+
+_T = f"{{{NS}}}"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did."""
+
+    manifest: Manifest
+    """The package's manifest."""
+    new: bool
+    """False when the package had been imported before (nothing changed)."""
+    added: int
+    """Receipts added to this ledger."""
+    known: int
+    """Receipts this ledger held already (a resent package)."""
+    acknowledgement: bytes
+    """The signed acknowledgement to send back."""
+    crls: tuple[x509.CertificateRevocationList, ...]
+    """CRLs the package carried, for the caller to add to the workspace's trust."""
+
+
+@dataclass(frozen=True)
+class _Checked:
+    receipt: Receipt
+    xml: bytes
+    digest: str
+
+
+def import_package(
+    db: Database, data: bytes, validator: ChainValidator, signer: ReceiptSigner, what: str
+) -> ImportResult:
+    """Import a package sent to this federation; refuse it whole on any problem."""
+    me = signer.org_code
+    manifest, members, sender_cert = read_package(data, validator, what)
+    if manifest.recipient != me:
+        raise RefusedPackage(f"{what} is addressed to {manifest.recipient}, not to {me}")
+    if divisions.upstream_of(manifest.sender) != me:
+        raise RefusedPackage(
+            f"{what} comes from {manifest.sender}, whose upstream is "
+            f"{divisions.upstream_of(manifest.sender)}, not {me}"
+        )
+    if not verify_seal(
+        sender_cert,
+        head_message(manifest.sender, manifest.last_seq, manifest.head_hash),
+        manifest.head_signature,
+    ):
+        raise RefusedPackage(f"{what}: the sender's chain-head signature does not verify")
+    checked = _check_receipts(manifest, members, validator, what)
+    allocations = _check_allocations(manifest, members, validator, what)
+    registry = _registry(members, manifest.sender, what)
+    crls = tuple(crls_from_pem(members["crls.pem"])) if "crls.pem" in members else ()
+    with db.write() as (session, state):
+        if (
+            session.scalar(select(Transmission.id).where(Transmission.digest == manifest.digest))
+            is not None
+        ):
+            return ImportResult(
+                manifest, False, 0, len(checked), build_acknowledgement(signer, manifest), crls
+            )
+        peer = session.get(PeerHead, manifest.sender)
+        events = check_event_fragment(
+            members["events.jsonl"],
+            manifest,
+            (peer.event_count, peer.head_hash) if peer else None,
+            what,
+        )
+        _match_events(events, manifest, what)
+        for allocation, document in allocations:
+            _record_allocation(session, state, allocation, document, manifest.sender)
+        for entry in registry:
+            _register(session, state, entry)
+        added = known = 0
+        rows: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
+        new_events: list[dict[str, Any]] = []
+        for c in checked:
+            _check_in_segment(session, c.receipt, what)
+            existing = session.get(ReceiptRow, (c.receipt.code, c.receipt.number))
+            if existing is not None:
+                if existing.digest != c.digest:
+                    raise RefusedPackage(
+                        f"{what}: receipt {c.receipt.ref} differs from the one "
+                        "this ledger holds (same number, other content)"
+                    )
+                known += 1
+                continue
+            rows.append(receipt_columns(c.receipt, c.xml, c.digest))
+            items.extend(item_columns(c.receipt))
+            new_events.append(
+                next_event(
+                    state,
+                    "receipt.imported",
+                    {
+                        "code": c.receipt.code,
+                        "number": c.receipt.number,
+                        "digest": c.digest,
+                        "issuer": c.receipt.issuer.code,
+                        "from": manifest.sender,
+                    },
+                )
+            )
+            added += 1
+        for table, values in ((Event, new_events), (ReceiptRow, rows), (ReceiptItemRow, items)):
+            if values:
+                session.execute(insert(table), values)
+        now = datetime.now(UTC).replace(microsecond=0)
+        cert_pem = sender_cert.public_bytes(serialization.Encoding.PEM)
+        if peer is None:
+            session.add(
+                PeerHead(
+                    org_code=manifest.sender,
+                    event_count=manifest.last_seq,
+                    head_hash=manifest.head_hash,
+                    signature=manifest.head_signature,
+                    certificate=cert_pem,
+                    received_at=now,
+                )
+            )
+        elif manifest.last_seq >= peer.event_count:
+            peer.event_count, peer.head_hash = manifest.last_seq, manifest.head_hash
+            peer.signature, peer.certificate, peer.received_at = (
+                manifest.head_signature,
+                cert_pem,
+                now,
+            )
+        total = sum((t for _, t in manifest.issuers.values()), Decimal(0))
+        session.add(
+            Transmission(
+                direction="in",
+                peer=manifest.sender,
+                digest=manifest.digest,
+                created_at=now,
+                first_seq=manifest.first_seq,
+                last_seq=manifest.last_seq,
+                head_hash=manifest.head_hash,
+                receipts=len(checked),
+                total_fen=to_fen(total),
+            )
+        )
+        append_event(
+            session,
+            state,
+            "transmission.imported",
+            {
+                "from": manifest.sender,
+                "package": manifest.digest,
+                "first": manifest.first_seq,
+                "last": manifest.last_seq,
+                "head": manifest.head_hash,
+                "added": added,
+            },
+        )
+        sign_head(session, state, signer)
+    return ImportResult(manifest, True, added, known, build_acknowledgement(signer, manifest), crls)
+
+
+def _check_receipts(
+    manifest: Manifest, members: dict[str, bytes], validator: ChainValidator, what: str
+) -> list[_Checked]:
+    out: list[_Checked] = []
+    counts: dict[str, list[int]] = {}
+    for listed in manifest.receipts:
+        name = f"receipts/{listed.code}-{listed.number:010d}.xml"
+        xml = members.get(name)
+        if xml is None or hashlib.sha256(xml).hexdigest() != listed.digest:
+            raise RefusedPackage(f"{what}: {name} is missing or not the listed receipt")
+        if listed.issuer != manifest.sender and (
+            divisions.upstream_of(listed.issuer) != manifest.sender
+        ):
+            raise RefusedPackage(
+                f"{what}: receipt {listed.code}-{listed.number:010d} was issued "
+                f"by {listed.issuer}, which is neither {manifest.sender} nor "
+                "one of its city-tier federations"
+            )
+        result = verify_receipt_xml(xml, validator, name)
+        if not result.valid or result.receipt is None:
+            first = result.findings[0]
+            raise RefusedPackage(f"{what}: {name}: {first.code}: {first.message}")
+        receipt = result.receipt
+        if (receipt.code, receipt.number, receipt.issuer.code) != (
+            listed.code,
+            listed.number,
+            listed.issuer,
+        ):
+            raise RefusedPackage(f"{what}: {name} is not the receipt the manifest lists")
+        tally = counts.setdefault(listed.issuer, [0, 0])
+        tally[0] += 1
+        tally[1] += to_fen(receipt.total)
+        out.append(_Checked(receipt, xml, listed.digest))
+    stated = {k: (c, to_fen(t)) for k, (c, t) in manifest.issuers.items()}
+    if stated != {k: (v[0], v[1]) for k, v in counts.items()}:
+        raise RefusedPackage(f"{what}: the counts and totals per issuer do not match the receipts")
+    return out
+
+
+def _match_events(events: list[dict[str, Any]], manifest: Manifest, what: str) -> None:
+    carried = {
+        (e["payload"]["code"], e["payload"]["number"], e["payload"]["digest"])
+        for e in events
+        if e["kind"] in ("receipt.issued", "receipt.imported")
+    }
+    listed = {(r.code, r.number, r.digest) for r in manifest.receipts}
+    if carried != listed:
+        raise RefusedPackage(
+            f"{what}: the receipts listed are not the ones the sender's events "
+            f"issued ({len(listed)} listed, {len(carried)} in the events)"
+        )
+
+
+def _check_allocations(
+    manifest: Manifest, members: dict[str, bytes], validator: ChainValidator, what: str
+) -> list[tuple[Allocation, bytes]]:
+    out = []
+    for name in sorted(n for n in members if n.startswith("allocations/")):
+        root, signer_org = verify_document(
+            members[name],
+            validator,
+            expected_org=None,
+            schema="allocation.xsd",
+            what=f"{what}: {name}",
+        )
+        allocation = allocation_from_element(root)
+        if signer_org != allocation.allocator or allocation.allocator != manifest.sender:
+            raise RefusedPackage(
+                f"{what}: {name} was not allocated and signed by {manifest.sender}"
+            )
+        try:
+            check_may_allocate(allocation.allocator, allocation.holder, allocation.code)
+        except InvalidInput as exc:
+            raise RefusedPackage(f"{what}: {name}: {exc}") from None
+        out.append((allocation, members[name]))
+    return out
+
+
+def _record_allocation(
+    session: Session, state: Any, allocation: Allocation, document: bytes, sender: str
+) -> None:
+    digest = hashlib.sha256(document).hexdigest()
+    if session.scalar(select(Segment.id).where(Segment.digest == digest)) is not None:
+        return
+    store_segment(session, allocation, document)
+    append_event(
+        session,
+        state,
+        "stock.recorded",
+        {
+            "allocator": allocation.allocator,
+            "holder": allocation.holder,
+            "code": allocation.code,
+            "first": allocation.first,
+            "last": allocation.last,
+            "digest": digest,
+            "from": sender,
+        },
+    )
+
+
+def _registry(members: dict[str, bytes], sender: str, what: str) -> list[dict[str, Any]]:
+    if "registry.json" not in members:
+        return []
+    try:
+        entries = json.loads(members["registry.json"])["organisations"]
+    except (ValueError, KeyError, TypeError):
+        raise RefusedPackage(f"{what}: registry.json is malformed") from None
+    for entry in entries:
+        if not isinstance(entry, dict) or divisions.upstream_of(str(entry.get("code"))) != sender:
+            raise RefusedPackage(
+                f"{what}: registry.json lists an organisation that is not {sender}'s"
+            )
+    return list(entries)
+
+
+def _register(session: Session, state: Any, entry: dict[str, Any]) -> None:
+    if session.get(OrganisationRow, entry["code"]) is not None:
+        return
+    facts = {k: entry.get(k) for k in ("code", "name", "tier", "uscc", "parent")}
+    session.add(OrganisationRow(**facts))
+    append_event(session, state, "org.added", facts)
+
+
+def _check_in_segment(session: Session, receipt: Receipt, what: str) -> None:
+    found = session.scalar(
+        select(Segment.id).where(
+            Segment.holder == receipt.issuer.code,
+            Segment.code == receipt.code,
+            Segment.first <= receipt.number,
+            Segment.last >= receipt.number,
+        )
+    )
+    if found is None:
+        raise RefusedPackage(
+            f"{what}: receipt {receipt.ref} lies outside every segment "
+            f"allocated to {receipt.issuer.code}"
+        )
+
+
+@dataclass(frozen=True)
+class AckResult:
+    """What recording an acknowledgement did."""
+
+    package: str
+    """The acknowledged package's digest."""
+    last_seq: int
+    """The last event of ours the tier above now holds."""
+    new: bool
+    """False when it had been recorded before."""
+
+
+def record_acknowledgement(
+    db: Database, data: bytes, validator: ChainValidator, signer: ReceiptSigner, what: str
+) -> AckResult:
+    """Record the tier above's signed acknowledgement of a package we sent."""
+    me = signer.org_code
+    upstream = divisions.upstream_of(me)
+    root, signer_org = verify_document(
+        data, validator, expected_org=upstream, schema="transmission.xsd", what=what
+    )
+    if root.tag != _T + "Acknowledgement":
+        raise RefusedPackage(f"{what} is not an acknowledgement")
+
+    def text(name: str) -> str:
+        return root.findtext(_T + name) or ""
+
+    if text("To") != me or text("From") != signer_org:
+        raise RefusedPackage(f"{what} acknowledges a package of {text('To')}, not ours")
+    package, last = text("Package"), int(text("LastEvent"))
+    with db.write() as (session, state):
+        sent = session.scalars(
+            select(Transmission).where(
+                Transmission.digest == package, Transmission.direction == "out"
+            )
+        ).first()
+        if sent is None:
+            raise RefusedPackage(
+                f"{what} acknowledges package {package[:12]}…, which this ledger did not send"
+            )
+        mine = session.get(Event, last)
+        if sent.last_seq != last or mine is None or mine.hash != text("HeadHash"):
+            raise RefusedPackage(f"{what}: the acknowledged chain head is not ours")
+        if sent.acknowledged_at is not None:
+            return AckResult(package, last, False)
+        sent.acknowledged_at = datetime.now(UTC).replace(microsecond=0)
+        sent.acknowledgement = data
+        append_event(
+            session,
+            state,
+            ACK_EVENT,
+            {
+                "package": package,
+                "last": last,
+                "head": text("HeadHash"),
+                "by": signer_org,
+                "ack_sha256": hashlib.sha256(data).hexdigest(),
+            },
+        )
+        sign_head(session, state, signer)
+    return AckResult(package, last, True)

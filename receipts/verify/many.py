@@ -1,0 +1,100 @@
+"""Verifying many receipt files (XML or PDF) on all cores with bounded memory.
+
+Each worker builds one chain validator from the trust bundle, so a certificate chain is built
+once per worker, not once per receipt; paths travel in chunks with a few chunks in flight, and
+results come back in input order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
+from pathlib import Path
+
+from receipts.verify.receipt import ReceiptVerification, verify_receipt_xml
+from signing.result import Finding
+from signing.trust import ChainValidator, TrustBundle
+
+__all__ = ["iter_receipt_files", "verify_file", "verify_files"]
+
+_CHUNK = 16
+_SUFFIXES = {".xml", ".pdf"}
+_worker: tuple[ChainValidator, str | None] | None = None
+
+
+def iter_receipt_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files as given, and the ``.xml``/``.pdf`` files under directories (sorted, recursive)."""
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, files in os.walk(path, onerror=None):
+                dirs.sort()
+                for name in sorted(files):
+                    child = Path(root) / name
+                    if child.suffix.lower() in _SUFFIXES:
+                        yield child
+        else:
+            yield path
+
+
+def verify_file(
+    path: Path, validator: ChainValidator, font: str | None = None
+) -> ReceiptVerification:
+    """Verify one file; an unreadable or empty file is an invalid result, never an exception."""
+    source = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return ReceiptVerification(
+            source, False, (Finding("unreadable", f"cannot read: {exc.strerror}"),)
+        )
+    if not data:
+        return ReceiptVerification(source, False, (Finding("empty-file", "the file is empty"),))
+    if data.lstrip()[:5] == b"%PDF-" or path.suffix.lower() == ".pdf":
+        from receipts.verify.pdf import verify_pdf
+
+        return verify_pdf(data, validator, source, font)
+    return verify_receipt_xml(data, validator, source)
+
+
+def _init(bundle_pem: bytes, font: str | None) -> None:
+    global _worker
+    _worker = (ChainValidator(TrustBundle.from_pem(bundle_pem)), font)
+
+
+def _verify_chunk(paths: list[Path]) -> list[ReceiptVerification]:
+    assert _worker is not None
+    validator, font = _worker
+    return [verify_file(p, validator, font) for p in paths]
+
+
+def verify_files(
+    paths: Iterable[Path], bundle: TrustBundle, *, workers: int = 2, font: str | None = None
+) -> Iterator[ReceiptVerification]:
+    """Verify every file, in order; ``workers`` processes (this one when 1)."""
+    files = iter(paths)
+    if workers <= 1:
+        validator = ChainValidator(bundle)
+        for path in files:
+            yield verify_file(path, validator, font)
+        return
+    # Fork is fast (the workers inherit the loaded libraries) but only safe without other
+    # threads; otherwise start workers from a clean server process.
+    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init, initargs=(bundle.to_pem(), font)
+    ) as pool:
+        pending: deque[Future[list[ReceiptVerification]]] = deque()
+        while True:
+            while len(pending) < workers * 3:
+                chunk = list(islice(files, _CHUNK))
+                if not chunk:
+                    break
+                pending.append(pool.submit(_verify_chunk, chunk))
+            if not pending:
+                return
+            yield from pending.popleft().result()

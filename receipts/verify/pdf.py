@@ -1,0 +1,133 @@
+"""Verifying a receipt PDF: what is printed must be what is signed (SPEC §3, issue 6).
+
+The attached XML is verified like any receipt XML. Then the PDF itself: the unsigned PDF must be
+byte-identical to a fresh render of its attached XML with the layout version the PDF records
+(rendering is deterministic, and old layouts stay renderable), so an edited page or a swapped
+attachment is caught. A PAdES-signed PDF must carry exactly one signature that covers the whole
+file, by the issuer's certificate, over an incremental update of that same rendered PDF.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from receipts.errors import ReceiptError
+from receipts.verify.receipt import ReceiptVerification, verify_receipt_xml
+from signing.certificates import org_code_of
+from signing.result import Finding
+from signing.trust import ChainValidator
+
+__all__ = ["verify_pdf"]
+
+
+def verify_pdf(
+    data: bytes, validator: ChainValidator, source: str = "", font: Path | str | None = None
+) -> ReceiptVerification:
+    """Verify a receipt PDF (its attached XML, its page, and its PAdES signature if any)."""
+    from receipts.render.receipt_pdf import extract_xml, read_layout_version, render_pdf
+
+    try:
+        xml = extract_xml(data)
+    except ReceiptError as exc:
+        return ReceiptVerification(source, False, (Finding("invalid-pdf", str(exc)),))
+    result = verify_receipt_xml(xml, validator, source)
+    findings = list(result.findings)
+    try:
+        version = read_layout_version(data)
+        fresh = render_pdf(xml, font_path=font, layout_version=version)
+    except ReceiptError as exc:
+        findings.append(Finding("render-failed", f"the attached XML cannot be rendered: {exc}"))
+        return ReceiptVerification(source, False, tuple(findings), result.receipt, result.digest)
+    if data != fresh:
+        if not data.startswith(fresh):
+            findings.append(
+                Finding(
+                    "pdf-content-mismatch",
+                    "the PDF is not what its attached XML renders to: the page, the metadata or "
+                    "the attachment was changed",
+                )
+            )
+        elif result.receipt is not None:
+            findings.extend(
+                _pades_findings(
+                    data, validator, result.receipt.issuer.code, result.receipt.issued_at
+                )
+            )
+    return ReceiptVerification(source, not findings, tuple(findings), result.receipt, result.digest)
+
+
+def _pades_findings(
+    data: bytes, validator: ChainValidator, issuer: str, issued_at: datetime
+) -> list[Finding]:
+    """The bytes after the rendered PDF must be one PAdES signature over the whole file."""
+    from asn1crypto import crl as asn1_crl  # type: ignore[import-untyped]
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    def asn1(cert: x509.Certificate) -> object:
+        return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+    bundle = validator.bundle
+    try:
+        signatures = PdfFileReader(io.BytesIO(data)).embedded_signatures
+    except (PdfError, ValueError) as exc:
+        return [Finding("invalid-pdf", f"the PDF's update cannot be read: {exc}")]
+    if len(signatures) != 1:
+        return [
+            Finding(
+                "pdf-content-mismatch",
+                f"the PDF was changed after rendering "
+                f"({len(signatures)} signatures where one PAdES signature may be)",
+            )
+        ]
+    (signature,) = signatures
+    moment = signature.self_reported_timestamp or issued_at
+    context = ValidationContext(
+        trust_roots=[asn1(c) for c in bundle.roots],
+        other_certs=[asn1(c) for c in (*bundle.cas, *bundle.signing)],
+        crls=[
+            asn1_crl.CertificateList.load(c.public_bytes(serialization.Encoding.DER))
+            for c in bundle.crls
+        ],
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        moment=moment,
+    )
+    try:
+        status = validate_pdf_signature(signature, context)
+    except Exception as exc:
+        return [Finding("pades-invalid", f"the PDF signature cannot be validated: {exc}")]
+    findings: list[Finding] = []
+    if not status.bottom_line:
+        findings.append(
+            Finding(
+                "pades-invalid",
+                "the PDF signature does not validate: " + " ".join(status.summary().split()),
+            )
+        )
+    if status.coverage is not SignatureCoverageLevel.ENTIRE_FILE:
+        findings.append(
+            Finding(
+                "pdf-content-mismatch",
+                "the PDF was changed after it was "
+                "signed (the signature does not cover the whole file)",
+            )
+        )
+    signer = x509.load_der_x509_certificate(status.signing_cert.dump())
+    if org_code_of(signer) != issuer:
+        findings.append(
+            Finding(
+                "wrong-signer-org",
+                f"the PDF was signed by {org_code_of(signer)}, but the issuer is {issuer}",
+            )
+        )
+    return findings

@@ -1,0 +1,224 @@
+"""Verifying a receipt as an auditor or a payer's accountant would (SPEC §3, §4).
+
+A receipt is valid when its XML signature verifies against the trust bundle as of its signing
+time, the signer is the issuer, the signing time is the issue time, the content is a valid
+receipt, and its QR seal verifies with the same certificate. Every problem is a finding (code +
+sentence); nothing raises for a bad receipt.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from receipts.domain.model import Receipt
+from receipts.domain.xmlcodec import qr_payload, receipt_from_element, validate_receipt_schema
+from receipts.errors import ReceiptError
+from signing.certificates import key_id, org_code_of
+from signing.keys import PublicKey
+from signing.result import Finding
+from signing.seal import verify_seal
+from signing.trust import ChainValidator
+from signing.xmldsig import verify_enveloped
+
+__all__ = ["ReceiptVerification", "parse_qr_text", "verify_qr_text", "verify_receipt_xml"]
+
+_SHANGHAI = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class ReceiptVerification:
+    """The outcome of verifying one receipt (XML, PDF or QR text)."""
+
+    source: str
+    """What was verified: a file path, or ``QR``."""
+    valid: bool
+    """True only when nothing was found."""
+    findings: tuple[Finding, ...]
+    """Every problem found."""
+    receipt: Receipt | None = None
+    """The receipt as signed (only what the signature covers), when it could be read."""
+    digest: str | None = None
+    """SHA-256 of the signed XML."""
+
+    @property
+    def label(self) -> str:
+        """``CODE-NUMBER`` of the receipt, when known."""
+        return str(self.receipt.ref) if self.receipt is not None else ""
+
+
+def verify_receipt_xml(
+    data: bytes, validator: ChainValidator, source: str = ""
+) -> ReceiptVerification:
+    """Verify the signed XML of a receipt."""
+    digest = hashlib.sha256(data).hexdigest()
+    result = verify_enveloped(data, validator, expected_org=None)
+    findings = list(result.findings)
+    receipt: Receipt | None = None
+    if result.signed_root is not None:
+        try:
+            validate_receipt_schema(result.signed_root)
+            receipt = receipt_from_element(result.signed_root)
+        except ReceiptError as exc:
+            findings.append(Finding("invalid-receipt", str(exc)))
+    if receipt is not None and result.signer is not None:
+        signer_org = org_code_of(result.signer)
+        if signer_org != receipt.issuer.code:
+            findings.append(
+                Finding(
+                    "wrong-signer-org",
+                    f"signed by {signer_org}'s certificate, but the issuer is "
+                    f"{receipt.issuer.code}",
+                )
+            )
+        if result.signing_time is not None and result.signing_time != receipt.issued_at:
+            findings.append(
+                Finding(
+                    "signing-time-mismatch",
+                    f"signed at {result.signing_time.isoformat()}, but the receipt says it was "
+                    f"issued at {receipt.issued_at.isoformat()}",
+                )
+            )
+        findings.extend(_seal_findings(receipt, result.signer))
+    return ReceiptVerification(source, not findings, tuple(findings), receipt, digest)
+
+
+def _seal_findings(receipt: Receipt, signer: object) -> list[Finding]:
+    assert isinstance(signer, x509.Certificate)
+    if receipt.seal is None:
+        return [Finding("seal-missing", "the receipt carries no QR seal")]
+    signer_key_id, public_key = _seal_key(signer)
+    if public_key is None:
+        return [Finding("seal-invalid", "the signing certificate's key type cannot seal receipts")]
+    if receipt.seal.key_id != signer_key_id:
+        return [
+            Finding(
+                "seal-key-mismatch",
+                f"the QR seal names key {receipt.seal.key_id}, the "
+                f"receipt was signed with key {signer_key_id}",
+            )
+        ]
+    if not verify_seal(public_key, qr_payload(receipt, receipt.seal.key_id), receipt.seal.value):
+        return [
+            Finding(
+                "seal-invalid",
+                "the QR seal does not verify: the printed QR code would not match this receipt",
+            )
+        ]
+    return []
+
+
+@functools.lru_cache(maxsize=256)
+def _seal_key(cert: x509.Certificate) -> tuple[str, PublicKey | None]:
+    # A batch repeats a few signing certificates: read each one's key id and key once.
+    public_key = cert.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        return key_id(cert), None
+    return key_id(cert), public_key
+
+
+@dataclass(frozen=True)
+class QRFields:
+    """What a scanned QR code states."""
+
+    code: str
+    """Receipt code."""
+    number: str
+    """Receipt number (10 digits)."""
+    check_code: str
+    """Check code."""
+    day: str
+    """Issue date, ``yyyymmdd``."""
+    amount: str
+    """Total, two decimals."""
+    issuer: str
+    """Issuer's org code."""
+    key_id: str
+    """Signing key id."""
+    seal: str
+    """The seal value."""
+
+    @property
+    def payload(self) -> bytes:
+        """The signed part of the text."""
+        parts = [
+            "UDR1",
+            self.code,
+            self.number,
+            self.check_code,
+            self.day,
+            self.amount,
+            self.issuer,
+            self.key_id,
+        ]
+        return "|".join(parts).encode("utf-8")
+
+
+def parse_qr_text(text: str) -> QRFields:
+    """Split a QR text; a malformed one is an input error."""
+    from receipts.domain.identifiers import (
+        validate_check_code,
+        validate_number,
+        validate_receipt_code,
+    )
+    from receipts.domain.money import parse_amount
+    from receipts.errors import InvalidInput
+
+    parts = text.strip().split("|")
+    if len(parts) != 9 or parts[0] != "UDR1":
+        raise InvalidInput(
+            "not a receipt QR code (expected UDR1|code|number|check code|date|"
+            "amount|issuer|key id|seal)"
+        )
+    _, code, number, check_code, day, amount, issuer, kid, seal = parts
+    validate_receipt_code(code)
+    validate_number(number)
+    validate_check_code(check_code)
+    try:
+        datetime.strptime(day, "%Y%m%d")
+    except ValueError:
+        raise InvalidInput(f"QR date {day!r} is not yyyymmdd") from None
+    parse_amount(amount, allow_negative=True)
+    return QRFields(code, number, check_code, day, amount, issuer, kid, seal)
+
+
+def verify_qr_text(text: str, validator: ChainValidator) -> ReceiptVerification:
+    """Verify a scanned QR text on its own: the seal with the issuer's certificate from the
+    trust bundle (found by org code and key id), that certificate's chain as of the issue day."""
+    fields = parse_qr_text(text)
+    source = f"QR {fields.code}-{fields.number} {fields.amount} of {fields.issuer}, {fields.day}"
+    bundle = validator.bundle
+    cert = bundle.signing_certificate(fields.issuer, fields.key_id)
+    if cert is None:
+        return ReceiptVerification(
+            "QR",
+            False,
+            (
+                Finding(
+                    "unknown-key",
+                    f"the trust bundle has no signing certificate of {fields.issuer} with key id "
+                    f"{fields.key_id}",
+                ),
+            ),
+        )
+    findings: list[Finding] = []
+    if not verify_seal(cert, fields.payload, fields.seal):
+        findings.append(
+            Finding(
+                "seal-invalid",
+                "the QR seal does not verify: the text was "
+                "altered or was not issued by this federation",
+            )
+        )
+    day = datetime.strptime(fields.day, "%Y%m%d").date()
+    # The QR gives only the date: the chain must have been valid at some moment of that day.
+    moments = [datetime.combine(day, time(h), _SHANGHAI) for h in (0, 12, 23)]
+    results = [validator.validate(cert, bundle.cas, at=m) for m in moments]
+    if not any(r.ok for r in results):
+        findings.extend(results[1].findings)
+    return ReceiptVerification(source, not findings, tuple(findings))
