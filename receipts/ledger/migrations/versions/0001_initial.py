@@ -18,6 +18,15 @@ _TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    _create_event_log()
+    _create_organisations()
+    _create_stock()
+    _create_receipts()
+    _create_bookkeeping()
+
+
+def _create_event_log() -> None:
+    """The chain tip, the hash-chained events and the signed chain heads."""
     op.create_table(
         "ledger_state",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -43,6 +52,10 @@ def upgrade() -> None:
         sa.Column("certificate", sa.LargeBinary(), nullable=False),
         sa.Column("signature", sa.Text(), nullable=False),
     )
+
+
+def _create_organisations() -> None:
+    """The registry of federations this ledger knows."""
     op.create_table(
         "organisations",
         sa.Column("code", sa.String(6), primary_key=True),
@@ -51,6 +64,10 @@ def upgrade() -> None:
         sa.Column("uscc", sa.String(18), nullable=True),
         sa.Column("parent", sa.String(6), nullable=True),
     )
+
+
+def _create_stock() -> None:
+    """Allocated number segments and the last number taken per issuer and code."""
     op.create_table(
         "segments",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -74,6 +91,10 @@ def upgrade() -> None:
         sa.Column("code", sa.String(8), primary_key=True),
         sa.Column("last_number", sa.BigInteger(), nullable=False),
     )
+
+
+def _create_receipts() -> None:
+    """Issued and imported receipts, their lines, and batch clients' references."""
     op.create_table(
         "receipts",
         sa.Column("code", sa.String(8), primary_key=True),
@@ -112,6 +133,10 @@ def upgrade() -> None:
         sa.Column("number", sa.BigInteger(), nullable=False),
         sa.Column("request", sa.Text(), nullable=False),
     )
+
+
+def _create_bookkeeping() -> None:
+    """Payers' bookings (入账) of receipts, and closed periods."""
     op.create_table(
         "bookings",
         sa.Column("id", sa.Integer(), primary_key=True),
