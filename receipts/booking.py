@@ -16,7 +16,7 @@ from receipts.domain.enums import ReceiptKind
 from receipts.domain.model import Receipt, ReceiptRef
 from receipts.domain.money import from_fen, to_fen
 from receipts.errors import DuplicateBooking, InvalidInput, ReceiptError
-from receipts.issuing.issue import item_columns, receipt_columns
+from receipts.issuing.receipt_rows import item_columns, receipt_columns
 from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.ledger.models import Booking, ReceiptItemRow, ReceiptRow

@@ -14,7 +14,7 @@ from receipts.domain.issue_request import IssueRequest
 from receipts.domain.model import Item, Organisation, Payer
 from receipts.issuing.issue import Issuer
 from receipts.issuing.signing_pool import SigningPool
-from receipts.issuing.stock import allocate, import_allocation
+from receipts.issuing.stock_allocation import allocate, import_allocation
 from receipts.ledger.database import Database
 from receipts.ledger.migrate import initialise
 from tests.tier_pki import tier_pki

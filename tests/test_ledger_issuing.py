@@ -13,7 +13,8 @@ from receipts.domain.model import ReceiptRef
 from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput, StockExhausted
 from receipts.issuing.issue import AlreadyReversed, ReusedReference, issue, issue_batch, reverse
-from receipts.issuing.stock import import_allocation, segment_usage
+from receipts.issuing.stock_accounting import segment_usage
+from receipts.issuing.stock_allocation import import_allocation
 from receipts.ledger.database import Database
 from receipts.ledger.models import Event, ReceiptRow
 from signing.xmldsig import verify_enveloped

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from receipts.errors import InvalidInput
-from receipts.issuing.stock import write_off
+from receipts.issuing.stock_accounting import write_off
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.migrate import initialise
 from receipts.reconcile.stock import OutsideSegment, reconcile_stock

@@ -18,7 +18,7 @@ from sqlalchemy import insert
 from receipts.domain.divisions import tier_of
 from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput
-from receipts.issuing.issue import item_columns, receipt_columns
+from receipts.issuing.receipt_rows import item_columns, receipt_columns
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.events import append_event, next_event
 from receipts.ledger.migrate import initialise

@@ -88,7 +88,7 @@ def register(group: click.Group) -> None:
         from datetime import datetime
 
         from receipts.issuing.registry import find_organisation
-        from receipts.issuing.stock import allocate
+        from receipts.issuing.stock_allocation import allocate
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         me = ws.config.organisation()
@@ -119,7 +119,7 @@ def register(group: click.Group) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def stock_import(ctx: Context, file: Path) -> None:
         """Import a signed allocation made to this federation (twice changes nothing)."""
-        from receipts.issuing.stock import import_allocation
+        from receipts.issuing.stock_allocation import import_allocation
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         creds = ctx.credentials(ws)
@@ -143,7 +143,7 @@ def register(group: click.Group) -> None:
     @click.option("--holder", help="Only this holder's segments.")
     def stock_list(ctx: Context, holder: str | None) -> None:
         """Segments with used and free numbers."""
-        from receipts.issuing.stock import segment_usage
+        from receipts.issuing.stock_accounting import segment_usage
 
         ws = ctx.workspace()
         usage = segment_usage(ctx.database(ws), holder)
@@ -168,7 +168,7 @@ def register(group: click.Group) -> None:
     @click.argument("segment")
     def stock_write_off(ctx: Context, segment: str) -> None:
         """Close a segment (核销): issued, reversed and unused numbers accounted for."""
-        from receipts.issuing.stock import write_off
+        from receipts.issuing.stock_accounting import write_off
 
         code, first, last = parse_segment(segment)
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)

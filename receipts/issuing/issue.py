@@ -1,4 +1,5 @@
-"""Issuing and reversing receipts: atomic, gapless, concurrency-safe, rerunnable (SPEC §5).
+"""Issuing and reversing receipts: atomic, gapless, concurrency-safe, rerunnable
+(docs/architecture.md).
 
 Per transaction: refuse what cannot be rendered (before a number is taken), take a block of
 numbers under the ledger's write lock, seal and sign (on both cores for a batch), store the
@@ -9,15 +10,13 @@ references make a rerun of a batch issue nothing twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from receipts.domain.catalogue import Catalogue
@@ -25,19 +24,18 @@ from receipts.domain.enums import ReceiptKind
 from receipts.domain.identifiers import make_receipt_code, new_check_code
 from receipts.domain.issue_request import IssueRequest, request_differences
 from receipts.domain.model import Organisation, Receipt, ReceiptRef
-from receipts.domain.money import format_amount, to_fen
+from receipts.domain.money import format_amount
 from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput, ReceiptError
+from receipts.issuing.receipt_rows import ReceiptRows
 from receipts.issuing.signing_pool import SigningPool
-from receipts.issuing.stock import take_numbers
+from receipts.issuing.stock_accounting import take_numbers
 from receipts.ledger.database import Database
-from receipts.ledger.events import canonical_json, next_event, sign_head
+from receipts.ledger.events import sign_head
 from receipts.ledger.models import (
     ClientReference,
-    Event,
     LedgerState,
     PeriodClose,
-    ReceiptItemRow,
     ReceiptRow,
 )
 
@@ -47,12 +45,8 @@ __all__ = [
     "Issuer",
     "PeriodClosed",
     "ReusedReference",
-    "bulk_insert",
     "issue",
     "issue_batch",
-    "item_columns",
-    "receipt_columns",
-    "receipt_event_payload",
     "reverse",
     "store_receipt",
 ]
@@ -176,7 +170,7 @@ def _issue_chunk(
     drafts = [_draft(issuer, request, issued_at) for request in requests]
     if issuer.printable is not None:
         for draft in drafts:
-            issuer.printable(draft)  # before any number is taken (SPEC §3)
+            issuer.printable(draft)  # before any number is taken: a refusal costs no number
     org = issuer.organisation.code
     refs = [r.client_ref for r in requests if r.client_ref is not None]
     if len(set(refs)) != len(refs):
@@ -211,10 +205,10 @@ def _issue_chunk(
                 drafts[n].numbered(number, new_check_code())
                 for (n, _), number in zip(fresh, numbers, strict=True)
             ]
-            rows = _Rows()
+            rows = ReceiptRows()
             signed = issuer.pool.sign(receipts)
             for (n, request), receipt, xml in zip(fresh, receipts, signed, strict=True):
-                outcomes[n] = rows.add(state, receipt, xml, request)
+                outcomes[n] = _outcome(receipt, rows.add(state, receipt, xml, request), request)
                 if len(rows.receipts) == _INSERT_EVERY:
                     # The database works on these while the workers sign the next ones.
                     rows.insert(session)
@@ -231,133 +225,15 @@ def store_receipt(
     request: IssueRequest | None = None,
 ) -> IssueOutcome:
     """Store one signed receipt, its lines, its client reference and its event."""
-    rows = _Rows()
-    outcome = rows.add(state, receipt, xml, request)
+    rows = ReceiptRows()
+    digest = rows.add(state, receipt, xml, request)
     rows.insert(session)
-    return outcome
+    return _outcome(receipt, digest, request)
 
 
-class _Rows:
-    """Column values of receipts being stored, inserted in bulk (Core executemany is about
-    three times faster than ORM objects, NOTES)."""
-
-    def __init__(self) -> None:
-        self.receipts: list[dict[str, Any]] = []
-        self.items: list[dict[str, Any]] = []
-        self.refs: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
-
-    def add(
-        self, state: LedgerState, receipt: Receipt, xml: bytes, request: IssueRequest | None
-    ) -> IssueOutcome:
-        digest = hashlib.sha256(xml).hexdigest()
-        self.receipts.append(receipt_columns(receipt, xml, digest))
-        self.items.extend(item_columns(receipt))
-        client_ref = request.client_ref if request is not None else None
-        request_json = None
-        if request is not None and client_ref is not None:
-            request_json = canonical_json(request.to_json())
-            self.refs.append(
-                {
-                    "issuer": receipt.issuer.code,
-                    "reference": client_ref,
-                    "code": receipt.code,
-                    "number": receipt.number,
-                    "request": request_json,
-                }
-            )
-        payload = receipt_event_payload(receipt, digest, client_ref, request_json)
-        self.events.append(next_event(state, "receipt.issued", payload, receipt.issued_at))
-        return IssueOutcome(receipt.ref, digest, format_amount(receipt.total), client_ref)
-
-    def insert(self, session: Session) -> None:
-        """Insert what was added since the last call."""
-        for table, rows in (
-            (Event, self.events),
-            (ReceiptRow, self.receipts),
-            (ReceiptItemRow, self.items),
-            (ClientReference, self.refs),
-        ):
-            if rows:
-                bulk_insert(session, table, rows)
-                rows.clear()
-
-
-def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` into ``table`` in the session's transaction: PostgreSQL's COPY where it
-    is available (psycopg would otherwise send one INSERT per row), executemany elsewhere."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        session.execute(insert(table), rows)
-        return
-    from psycopg import sql
-
-    columns = list(rows[0])
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table.__tablename__), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([row[column] for column in columns])
-
-
-def receipt_event_payload(
-    receipt: Receipt, digest: str, client_ref: str | None, request_json: str | None
-) -> dict[str, object]:
-    """What the event log says of an issued receipt (audit re-derives the rows from it)."""
-    payload: dict[str, object] = {
-        "code": receipt.code,
-        "number": receipt.number,
-        "digest": digest,
-        "issuer": receipt.issuer.code,
-        "kind": receipt.kind.value,
-        "total": format_amount(receipt.total),
-    }
-    if receipt.original is not None:
-        payload["original"] = {"code": receipt.original.code, "number": receipt.original.number}
-    if client_ref is not None and request_json is not None:
-        payload["client_ref"] = client_ref
-        payload["request_sha256"] = hashlib.sha256(request_json.encode()).hexdigest()
-    return payload
-
-
-def receipt_columns(receipt: Receipt, xml: bytes, digest: str) -> dict[str, Any]:
-    """The queryable columns of a receipt (every one re-derivable from ``xml``)."""
-    payer = receipt.payer
-    return {
-        "code": receipt.code,
-        "number": receipt.number,
-        "digest": digest,
-        "issuer": receipt.issuer.code,
-        "kind": receipt.kind.value,
-        "issued_at": receipt.issued_at.astimezone(UTC),
-        "period": receipt.issued_at.strftime("%Y-%m"),
-        "check_code": receipt.check_code,
-        "payer_name": payer.name,
-        "payer_kind": payer.kind.value,
-        "payer_id": payer.uscc or payer.other_id,
-        "total_fen": to_fen(receipt.total),
-        "original_code": receipt.original.code if receipt.original else None,
-        "original_number": receipt.original.number if receipt.original else None,
-        "xml": xml,
-    }
-
-
-def item_columns(receipt: Receipt) -> list[dict[str, Any]]:
-    """A row per receipt line, for statistics."""
-    return [
-        {
-            "code": receipt.code,
-            "number": receipt.number,
-            "line": n,
-            "item_code": item.code,
-            "item_period": item.period,
-            "amount_fen": to_fen(item.amount),
-        }
-        for n, item in enumerate(receipt.items, 1)
-    ]
+def _outcome(receipt: Receipt, digest: str, request: IssueRequest | None) -> IssueOutcome:
+    client_ref = request.client_ref if request is not None else None
+    return IssueOutcome(receipt.ref, digest, format_amount(receipt.total), client_ref)
 
 
 def _already_issued(
@@ -396,7 +272,7 @@ def reverse(
     handler: str,
     reviewer: str,
 ) -> IssueOutcome:
-    """Issue the red receipt that cancels ``ref`` in full (SPEC §2 冲红), dated now."""
+    """Issue the red receipt (冲红) that cancels ``ref`` in full, dated now."""
     issued_at = issuer.now()
     org = issuer.organisation.code
     with db.write() as (session, state):

@@ -2,8 +2,8 @@
 
 For each segment this ledger holds or allocated: issued, reversed, red and unused numbers and
 the gaps (numbers below the highest used one without a receipt: none are allowed), from
-:func:`receipts.issuing.stock.usage_report`; and every receipt whose number lies outside all the
-segments of its issuer.
+:func:`receipts.issuing.stock_accounting.usage_report`; and every receipt whose number lies
+outside all the segments of its issuer.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import exists, select
 
-from receipts.issuing.stock import WriteOffReport, usage_report
+from receipts.issuing.stock_accounting import WriteOffReport, usage_report
 from receipts.ledger.database import Database
 from receipts.ledger.models import ReceiptRow, Segment
 

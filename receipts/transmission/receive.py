@@ -26,8 +26,8 @@ from receipts.domain.model import Receipt
 from receipts.domain.money import to_fen
 from receipts.domain.signed_documents import verify_document
 from receipts.errors import InvalidInput
-from receipts.issuing.issue import item_columns, receipt_columns
-from receipts.issuing.stock import (
+from receipts.issuing.receipt_rows import item_columns, receipt_columns
+from receipts.issuing.stock_allocation import (
     Allocation,
     allocation_from_element,
     check_may_allocate,
