@@ -147,7 +147,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root_pem = Path(tmp) / "root.pem"
         root_pem.write_bytes(certificates_to_pem([root]))
-        bundle_path = TrustBundle.of([root, prov, city]).save(Path(tmp) / "trust.pem")
+        bundle_path = Path(tmp) / "trust.pem"
+        bundle_path.write_bytes(TrustBundle.of([root, prov, city]).to_pem())
 
         def bare_verify() -> None:
             for data in signed:

@@ -33,7 +33,6 @@ from signing.pem import (
     csr_from_pem,
     csr_to_pem,
     load_certificates,
-    save_certificates,
 )
 
 __all__ = [
@@ -55,7 +54,6 @@ __all__ = [
     "name_of",
     "org_code_of",
     "role_of",
-    "save_certificates",
 ]
 
 #: The national federation's org code; it owns the root CA.

@@ -1,13 +1,14 @@
-"""Private keys: generate, store encrypted (PKCS#8 PEM, mode 0600), load, and source passphrases.
+"""Private keys: generate, serialise encrypted (PKCS#8 PEM), load, and source passphrases.
 
 A key never touches disk unencrypted (SPEC §4). ECDSA P-256 is the default; RSA-2048 is allowed
-for federations whose other systems need it.
+for federations whose other systems need it. This module writes no files: the caller stores
+:func:`key_to_pem`'s bytes (``receipts`` writes them atomically, mode 0600, never over an
+existing key).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
@@ -29,7 +30,6 @@ __all__ = [
     "key_from_pem",
     "key_to_pem",
     "load_key",
-    "save_key",
     "signing_key_passphrase",
 ]
 
@@ -93,38 +93,6 @@ def key_to_pem(key: PrivateKey, passphrase: str | bytes) -> bytes:
         format=serialization.PrivateFormat.PKCS8,
         encryption_algorithm=serialization.BestAvailableEncryption(_passphrase_bytes(passphrase)),
     )
-
-
-def save_key(
-    key: PrivateKey,
-    path: str | os.PathLike[str],
-    passphrase: str | bytes,
-    *,
-    overwrite: bool = False,
-) -> Path:
-    """Write ``key`` encrypted to ``path`` with mode 0600 and return the path.
-
-    The file is written to a temporary name and renamed, so a crash never leaves half a key, and an
-    existing key is only replaced when ``overwrite`` is true (losing a CA key is not recoverable).
-    """
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise KeyFileError(f"key file {target} exists already; refusing to overwrite it")
-    pem = key_to_pem(key, passphrase)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp creates the file 0600 whatever the umask, so the key is never readable by others.
-    fd, tmp_name = tempfile.mkstemp(prefix=".key-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o600)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def key_from_pem(data: bytes, passphrase: str | bytes, *, source: str = "key") -> PrivateKey:

@@ -1,7 +1,8 @@
-"""PEM text and files for what crosses tiers: certificates, chains, CSRs and CRLs.
+"""PEM text for what crosses tiers: certificates, chains, CSRs and CRLs.
 
 Certificates and CRLs may share one file (a trust bundle): each reader picks its own blocks and
-skips the others, and any text between blocks.
+skips the others, and any text between blocks. Files are read here; writing them is the
+caller's (``receipts`` writes atomically).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ __all__ = [
     "csr_to_pem",
     "load_certificates",
     "load_crls",
-    "save_certificates",
 ]
 
 
@@ -69,14 +69,6 @@ def load_certificates(path: str | os.PathLike[str]) -> list[x509.Certificate]:
     if not certs:
         raise UntrustedCertificate(f"{path} holds no certificate")
     return certs
-
-
-def save_certificates(path: str | os.PathLike[str], certs: Iterable[x509.Certificate]) -> Path:
-    """Write ``certs`` as PEM to ``path`` (public material: ordinary file mode)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(certificates_to_pem(certs))
-    return target
 
 
 def csr_to_pem(csr: x509.CertificateSigningRequest) -> bytes:

@@ -65,7 +65,7 @@ def world(tmp_path: Path) -> dict[str, Path]:
     )
     assert result.exit_code == 0, result.output
     bundle = tmp_path / "trust.pem"
-    tier_pki().bundle.save(bundle)
+    bundle.write_bytes(tier_pki().bundle.to_pem())
     ok(payer, "pki", "import-trust", str(bundle))
     code = json.loads(ok(city, "--json", "stock", "list"))[0]["segment"][:8]
     for number in (1, 2, 3):

@@ -13,6 +13,7 @@ from signing.certificates import (
     CLOCK_SKEW,
     DEFAULT_VALIDITY,
     CertificateRole,
+    certificates_to_pem,
     create_csr,
     create_root_ca,
     csr_from_pem,
@@ -24,7 +25,6 @@ from signing.certificates import (
     name_of,
     org_code_of,
     role_of,
-    save_certificates,
 )
 from signing.errors import PolicyViolation
 from signing.keys import generate_key
@@ -234,7 +234,8 @@ def test_expiry_warnings(pki: Pki) -> None:
 
 def test_pem_round_trips(tmp_path: Path, pki: Pki) -> None:
     chain = [pki.city.cert, pki.prov, pki.root]
-    path = save_certificates(tmp_path / "chain.pem", chain)
+    path = tmp_path / "chain.pem"
+    path.write_bytes(certificates_to_pem(chain))
     assert load_certificates(path) == chain
     csr = _request("640100", CertificateRole.SIGNING)
     assert csr_from_pem(csr_to_pem(csr)) == csr

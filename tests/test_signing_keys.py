@@ -1,8 +1,10 @@
-"""Keys: generation, encrypted PKCS#8 storage, passphrase handling."""
+"""Keys: generation, encrypted PKCS#8 serialisation and loading, passphrase handling.
+
+Writing key files (mode 0600, never over an existing key) is receipts' job: test_pki_keyfile.py.
+"""
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 import pytest
@@ -14,19 +16,25 @@ from signing.keys import (
     CA_PASSPHRASE_ENV,
     KEY_PASSPHRASE_ENV,
     KeyAlgorithm,
+    PrivateKey,
     ca_key_passphrase,
     generate_key,
     key_from_pem,
+    key_to_pem,
     load_key,
-    save_key,
     signing_key_passphrase,
 )
+
+
+def _save(key: PrivateKey, path: Path, passphrase: str) -> Path:
+    path.write_bytes(key_to_pem(key, passphrase))
+    return path
 
 
 @pytest.mark.parametrize("algorithm", list(KeyAlgorithm))
 def test_round_trip_keeps_the_key(tmp_path: Path, algorithm: KeyAlgorithm) -> None:
     key = generate_key(algorithm)
-    path = save_key(key, tmp_path / "k.pem", "correct horse")
+    path = _save(key, tmp_path / "k.pem", "correct horse")
     loaded = load_key(path, "correct horse")
     assert loaded.public_key() == key.public_key()
     expected = (
@@ -35,26 +43,23 @@ def test_round_trip_keeps_the_key(tmp_path: Path, algorithm: KeyAlgorithm) -> No
     assert isinstance(loaded, expected)
 
 
-def test_file_is_encrypted_pkcs8_with_mode_0600(tmp_path: Path) -> None:
-    path = save_key(generate_key(), tmp_path / "k.pem", "pw")
-    text = path.read_bytes()
+def test_pem_is_encrypted_pkcs8() -> None:
+    text = key_to_pem(generate_key(), "pw")
     assert text.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with pytest.raises(TypeError, match="encrypted"):
         serialization.load_pem_private_key(text, password=None)
 
 
 def test_wrong_passphrase_names_the_file(tmp_path: Path) -> None:
-    path = save_key(generate_key(), tmp_path / "k.pem", "right")
+    path = _save(generate_key(), tmp_path / "k.pem", "right")
     with pytest.raises(WrongPassphrase, match=r"does not decrypt key file .*k\.pem") as caught:
         load_key(path, "wrong")
     assert caught.value.exit_code == 2
 
 
-def test_empty_passphrase_is_refused(tmp_path: Path) -> None:
+def test_empty_passphrase_is_refused() -> None:
     with pytest.raises(PassphraseError, match="empty passphrase"):
-        save_key(generate_key(), tmp_path / "k.pem", "")
-    assert not (tmp_path / "k.pem").exists()
+        key_to_pem(generate_key(), "")
 
 
 def test_unencrypted_key_file_is_refused() -> None:
@@ -65,14 +70,6 @@ def test_unencrypted_key_file_is_refused() -> None:
     )
     with pytest.raises(KeyFileError, match="not encrypted"):
         key_from_pem(pem, "pw")
-
-
-def test_existing_key_is_not_overwritten(tmp_path: Path) -> None:
-    path = save_key(generate_key(), tmp_path / "k.pem", "pw")
-    before = path.read_bytes()
-    with pytest.raises(KeyFileError, match="exists already"):
-        save_key(generate_key(), path, "pw")
-    assert path.read_bytes() == before
 
 
 def test_signing_passphrase_comes_from_the_environment() -> None:

@@ -146,7 +146,8 @@ def test_chain_is_built_once_per_certificate(pki: Pki, monkeypatch: pytest.Monke
 
 
 def test_bundle_round_trips_as_one_pem_file(tmp_path: Path, pki: Pki) -> None:
-    path = pki.bundle.save(tmp_path / "trust.pem")
+    path = tmp_path / "trust.pem"
+    path.write_bytes(pki.bundle.to_pem())
     text = path.read_text()
     assert text.count("-----BEGIN CERTIFICATE-----") == 4
     assert text.count("-----BEGIN X509 CRL-----") == 1

@@ -59,7 +59,7 @@ def test_qr_text_verifies_on_its_own() -> None:
 def test_cli_verifies_a_folder_and_names_each_finding(tmp_path: Path) -> None:
     pki = build_pki()
     bundle = tmp_path / "trust.pem"
-    pki.bundle.save(bundle)
+    bundle.write_bytes(pki.bundle.to_pem())
     folder = tmp_path / "received"
     (folder / "sub").mkdir(parents=True)
     (folder / "sub" / "good.xml").write_bytes(good_xml())

@@ -97,7 +97,7 @@ def test_cli_folder_with_bad_files_still_verifies_the_good_ones(pdf: bytes, tmp_
     (folder / "truncated.pdf").write_bytes(pdf[:1000])
     (folder / "gone.pdf").symlink_to(tmp_path / "missing.pdf")
     bundle = tmp_path / "trust.pem"
-    build_pki().bundle.save(bundle)
+    bundle.write_bytes(build_pki().bundle.to_pem())
     result = CliRunner().invoke(main, ["--json", "verify", str(folder), "--trust", str(bundle)])
     assert result.exit_code == 1
     found = {

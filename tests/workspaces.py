@@ -9,9 +9,9 @@ from click.testing import CliRunner, Result
 
 from cli import main
 from receipts.domain.divisions import known_federation, tier_of
+from receipts.pki.keyfile import save_key
 from receipts.workspace import Workspace, WorkspaceConfig, WorkspaceKind
 from signing.certificates import certificates_to_pem
-from signing.keys import save_key
 from tests.tier_pki import tier_pki
 
 PASSPHRASE = "correct horse battery staple"
@@ -30,7 +30,7 @@ def federation(home: Path, org: str) -> Workspace:
     (home / "certs" / "signing.pem").write_bytes(
         certificates_to_pem([signer.certificate, *signer.intermediates])
     )
-    tier_pki().bundle.save(home / "trust" / "bundle.pem")
+    (home / "trust" / "bundle.pem").write_bytes(tier_pki().bundle.to_pem())
     return ws
 
 

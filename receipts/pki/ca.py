@@ -16,8 +16,6 @@ is about to be created (confirm it).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +28,8 @@ from cryptography.x509.oid import NameOID
 from receipts.domain.divisions import NATIONAL, upstream_of, validate_division_code
 from receipts.errors import InvalidInput, WorkspaceError
 from receipts.pki.credentials import Credentials
+from receipts.pki.keyfile import save_key
+from receipts.support.atomic import write_atomic
 from signing.certificates import (
     CertificateRole,
     certificates_to_pem,
@@ -42,7 +42,7 @@ from signing.certificates import (
 )
 from signing.crl import Revocation, RevocationReason, build_crl, crls_from_pem, crls_to_pem
 from signing.errors import SigningError
-from signing.keys import KeyAlgorithm, generate_key, load_key, save_key
+from signing.keys import KeyAlgorithm, generate_key, load_key
 
 __all__ = [
     "CaRegistry",
@@ -56,7 +56,6 @@ __all__ = [
     "publish_crl",
     "read_request",
     "revoke",
-    "write_atomic",
 ]
 
 #: ``passphrase(new)``: the passphrase of the key concerned; ``new`` when creating that key.
@@ -300,20 +299,6 @@ def publish_crl(
 def format_utc(moment: datetime) -> str:
     """``moment`` as the PKI commands print times: ``2026-03-01T09:00:00Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder and rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _second(moment: datetime) -> datetime:

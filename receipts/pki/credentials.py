@@ -21,6 +21,7 @@ from cryptography import x509
 from receipts.errors import WorkspaceError
 from receipts.ledger.events import HeadSigner
 from receipts.pki.signer import ReceiptSigner
+from receipts.support.atomic import write_atomic
 from receipts.workspace import Workspace
 from signing.certificates import certificates_from_pem, org_code_of
 from signing.keys import PrivateKey, load_key, signing_key_passphrase
@@ -133,11 +134,9 @@ class Credentials:
         A newer CRL replaces an older one of the same CA *key*: CRLs are matched by issuer name
         and authority key identifier, because a renewed provincial CA keeps its name but signs
         with a new key, and the old key's CRL must stay to revoke what the old key certified.
-        The bundle is written to a temporary file in its folder and renamed over the old one, so
-        a crash or a concurrent reader never sees half a bundle.
+        The bundle is written atomically, so a crash or a concurrent reader never sees half a
+        bundle.
         """
-        import os
-        import tempfile
 
         def crl_key(crl: x509.CertificateRevocationList) -> tuple[bytes, bytes | None]:
             try:
@@ -156,17 +155,7 @@ class Credentials:
         bundle = TrustBundle.of([*old_certs, *certs], merged_crls.values())
         if not bundle.roots:
             raise MissingCredentials("a trust bundle needs the national root certificate first")
-        folder = self.bundle_path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.bundle_path.name}-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(bundle.to_pem())
-            os.chmod(tmp, 0o644)  # public material; mkstemp creates files 0600
-            os.replace(tmp, self.bundle_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.bundle_path, bundle.to_pem())
         self.__dict__.pop("trust", None)
         self.__dict__.pop("validator", None)
         return bundle

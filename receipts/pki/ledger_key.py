@@ -17,7 +17,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from signing.keys import PrivateKey, generate_key, load_key, save_key
+from receipts.pki.keyfile import save_key
+from receipts.support.atomic import write_atomic
+from signing.keys import PrivateKey, generate_key, load_key
 from signing.seal import sign_seal
 
 __all__ = ["LedgerKeySigner", "create_ledger_key", "identifier_of", "load_ledger_key"]
@@ -100,7 +102,7 @@ def create_ledger_key(
         .sign(key, hashes.SHA256())
     )
     save_key(key, key_path, passphrase)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return LedgerKeySigner(key, cert)
 
 

@@ -24,8 +24,10 @@ from cryptography.x509.oid import NameOID
 
 from receipts.domain.enums import Tier
 from receipts.errors import InvalidInput, WorkspaceError
-from receipts.pki.ca import CaRegistry, Passphrase, format_utc, write_atomic
+from receipts.pki.ca import CaRegistry, Passphrase, format_utc
 from receipts.pki.credentials import Credentials
+from receipts.pki.keyfile import save_key
+from receipts.support.atomic import write_atomic
 from signing.certificates import (
     CertificateRole,
     certificates_from_pem,
@@ -42,7 +44,7 @@ from signing.certificates import (
 )
 from signing.crl import crl_is_from, crls_from_pem
 from signing.errors import SigningError
-from signing.keys import KeyAlgorithm, generate_key, key_algorithm_of, load_key, save_key
+from signing.keys import KeyAlgorithm, generate_key, key_algorithm_of, load_key
 from signing.result import FindingCode
 from signing.trust import ChainValidator, TrustBundle
 
