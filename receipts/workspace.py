@@ -21,6 +21,7 @@ from receipts.domain.enums import Tier
 from receipts.domain.identifiers import DEFAULT_CATEGORY, DEFAULT_SERIES, validate_uscc
 from receipts.domain.model import Organisation, check_text
 from receipts.errors import ConfigurationError, InvalidInput, WorkspaceError
+from receipts.support.atomic import write_atomic
 
 __all__ = ["CONFIG_NAME", "Workspace", "WorkspaceConfig", "WorkspaceKind", "default_home"]
 
@@ -169,10 +170,7 @@ class Workspace:
         for sub in _SUBDIRS:
             (home / sub).mkdir(exist_ok=True)
         os.chmod(home / "keys", 0o700)
-        # Write to a temporary name first so a crash never leaves half a configuration.
-        tmp = home / (CONFIG_NAME + ".tmp")
-        tmp.write_bytes(tomli_w.dumps(config.to_toml()).encode("utf-8"))
-        tmp.replace(home / CONFIG_NAME)
+        write_atomic(home / CONFIG_NAME, tomli_w.dumps(config.to_toml()).encode("utf-8"))
         return cls(home, config)
 
     @classmethod

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
+from receipts.support.atomic import PRIVATE, atomic_writer
 from receipts.workspace import Workspace
 
 __all__ = ["BackupResult", "backup"]
@@ -48,8 +49,13 @@ def backup(workspace: Workspace, db: Database, target: Path) -> BackupResult:
     files = sorted(
         p for p in home.rglob("*") if p.is_file() and p.relative_to(home).parts[0] not in _SKIP
     )
-    partial = target.with_name(target.name + ".partial")
-    with tempfile.TemporaryDirectory() as tmp, tarfile.open(partial, "w:gz") as tar:
+    # The archive holds the encrypted keys and every payer's records: private. It appears whole
+    # or not at all, and never replaces a file that turned up at ``target`` meanwhile.
+    with (
+        atomic_writer(target, mode=PRIVATE, overwrite=False) as handle,
+        tempfile.TemporaryDirectory() as tmp,
+        tarfile.open(fileobj=handle, mode="w:gz") as tar,
+    ):
         for path in files:
             tar.add(path, arcname=str(Path("workspace") / path.relative_to(home)))
         if db.is_sqlite:
@@ -61,7 +67,6 @@ def backup(workspace: Workspace, db: Database, target: Path) -> BackupResult:
             info = tarfile.TarInfo("workspace/LEDGER-IN-POSTGRESQL.txt")
             info.size = len(note)
             tar.addfile(info, io.BytesIO(note))
-    partial.replace(target)
     return BackupResult(target, len(files), db.is_sqlite)
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 from receipts.domain.divisions import tier_of
 from receipts.domain.xmlcodec import parse_receipt_xml
@@ -22,7 +23,15 @@ from receipts.issuing.receipt_rows import item_columns, receipt_columns
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.events import append_event, next_event
 from receipts.ledger.migrate import initialise
-from receipts.ledger.models import Archive, Event, PeriodClose, ReceiptItemRow, ReceiptRow
+from receipts.ledger.models import (
+    Archive,
+    Event,
+    LedgerState,
+    PeriodClose,
+    ReceiptItemRow,
+    ReceiptRow,
+)
+from receipts.support.atomic import write_atomic
 from receipts.support.safezip import read_zip
 from receipts.verify.archive import ArchiveInfo, verify_archive
 from receipts.workspace import Workspace, WorkspaceConfig, WorkspaceKind
@@ -52,6 +61,37 @@ def restore_archives(
     db_url: str | None = None,
 ) -> RestoreResult:
     """Verify ``archives`` (name, zip bytes) and rebuild their federation's ledger in ``into``."""
+    opened = _verified(archives, trust)
+    info0, members0 = opened[0]
+    org = info0.org_code
+    workspace = Workspace.create(
+        into, WorkspaceConfig(WorkspaceKind.FEDERATION, info0.org_name, org, tier_of(org))
+    )
+    write_atomic(
+        workspace.trust_dir / "bundle.pem",
+        trust.to_pem() if trust else members0["trust/bundle.pem"],
+    )
+    db = Database(db_url or default_url(into))
+    initialise(db, org)
+    # Main archives first, oldest period first; supplements after what they amend.
+    opened.sort(key=lambda pair: (pair[0].kind != "main", pair[0].months[0]))
+    restored = 0
+    now = datetime.now(UTC).replace(microsecond=0)
+    with db.write() as (session, state):
+        seen: set[tuple[str, int]] = set()
+        for info, members in opened:
+            count = _restore_receipts(session, state, info, members, seen, now)
+            _record_archive(session, state, info, count, now)
+            restored += count
+    db.dispose()
+    return RestoreResult(into, org, len(opened), restored)
+
+
+def _verified(
+    archives: list[tuple[str, bytes]], trust: TrustBundle | None
+) -> list[tuple[ArchiveInfo, dict[str, bytes]]]:
+    """Each archive's description and members, once every archive verified, all of one
+    federation; the first that does not verify stops the restore before anything is written."""
     if not archives:
         raise InvalidInput("give at least one archive to restore")
     opened: list[tuple[ArchiveInfo, dict[str, bytes]]] = []
@@ -68,81 +108,71 @@ def restore_archives(
     orgs = {info.org_code for info, _ in opened}
     if len(orgs) != 1:
         raise InvalidInput(f"the archives belong to several federations: {sorted(orgs)}")
-    info0, members0 = opened[0]
-    org = info0.org_code
-    workspace = Workspace.create(
-        into, WorkspaceConfig(WorkspaceKind.FEDERATION, info0.org_name, org, tier_of(org))
-    )
-    (workspace.trust_dir / "bundle.pem").write_bytes(
-        trust.to_pem() if trust else members0["trust/bundle.pem"]
-    )
-    db = Database(db_url or default_url(into))
-    initialise(db, org)
-    # Main archives first, oldest period first; supplements after what they amend.
-    opened.sort(key=lambda pair: (pair[0].kind != "main", pair[0].months[0]))
-    restored = 0
-    now = datetime.now(UTC).replace(microsecond=0)
-    with db.write() as (session, state):
-        seen: set[tuple[str, int]] = set()
-        for info, members in opened:
-            rows, items, events = [], [], []
-            for path in sorted(p for p in members if p.startswith("receipts/")):
-                xml = members[path]
-                receipt = parse_receipt_xml(xml)
-                key = (receipt.code, receipt.number)
-                if key in seen:
-                    continue
-                seen.add(key)
-                digest = info.files[path]
-                rows.append(receipt_columns(receipt, xml, digest))
-                items.extend(item_columns(receipt))
-                events.append(
-                    next_event(
-                        state,
-                        "receipt.restored",
-                        {
-                            "code": receipt.code,
-                            "number": receipt.number,
-                            "digest": digest,
-                            "archive": info.digest,
-                        },
-                        now,
-                    )
-                )
-            for table, values in ((Event, events), (ReceiptRow, rows), (ReceiptItemRow, items)):
-                if values:
-                    session.execute(insert(table), values)
-            restored += len(rows)
-            if info.kind == "main":
-                for month in info.months:
-                    closed = append_event(session, state, "period.closed", {"period": month}, now)
-                    session.flush()
-                    session.add(PeriodClose(period=month, closed_at=now, event_seq=closed.seq))
-            event = append_event(
-                session,
-                state,
-                "archive.created",
-                {
-                    "label": info.label,
-                    "months": list(info.months),
-                    "kind": info.kind,
-                    "digest": info.digest,
-                    "receipts": len(rows),
-                    "restored": True,
-                },
-                now,
-            )
+    return opened
+
+
+def _restore_receipts(
+    session: Session,
+    state: LedgerState,
+    info: ArchiveInfo,
+    members: dict[str, bytes],
+    seen: set[tuple[str, int]],
+    now: datetime,
+) -> int:
+    """Insert the archive's receipts not ``seen`` in an earlier archive, each with its
+    ``receipt.restored`` event; return how many."""
+    rows, items, events = [], [], []
+    for path in sorted(p for p in members if p.startswith("receipts/")):
+        xml = members[path]
+        receipt = parse_receipt_xml(xml)
+        key = (receipt.code, receipt.number)
+        if key in seen:
+            continue
+        seen.add(key)
+        digest = info.files[path]
+        rows.append(receipt_columns(receipt, xml, digest))
+        items.extend(item_columns(receipt))
+        facts = {
+            "code": receipt.code,
+            "number": receipt.number,
+            "digest": digest,
+            "archive": info.digest,
+        }
+        events.append(next_event(state, "receipt.restored", facts, now))
+    for table, values in ((Event, events), (ReceiptRow, rows), (ReceiptItemRow, items)):
+        if values:
+            session.execute(insert(table), values)
+    return len(rows)
+
+
+def _record_archive(
+    session: Session, state: LedgerState, info: ArchiveInfo, receipts: int, now: datetime
+) -> None:
+    """Record the archive (and, for a main archive, its months as closed) as the original
+    ledger did when it made it."""
+    if info.kind == "main":
+        for month in info.months:
+            closed = append_event(session, state, "period.closed", {"period": month}, now)
             session.flush()
-            session.add(
-                Archive(
-                    label=info.label,
-                    months=",".join(info.months),
-                    kind=info.kind,
-                    digest=info.digest,
-                    created_at=now,
-                    receipts=len(rows),
-                    event_seq=event.seq,
-                )
-            )
-    db.dispose()
-    return RestoreResult(into, org, len(opened), restored)
+            session.add(PeriodClose(period=month, closed_at=now, event_seq=closed.seq))
+    facts = {
+        "label": info.label,
+        "months": list(info.months),
+        "kind": info.kind,
+        "digest": info.digest,
+        "receipts": receipts,
+        "restored": True,
+    }
+    event = append_event(session, state, "archive.created", facts, now)
+    session.flush()
+    session.add(
+        Archive(
+            label=info.label,
+            months=",".join(info.months),
+            kind=info.kind,
+            digest=info.digest,
+            created_at=now,
+            receipts=receipts,
+            event_seq=event.seq,
+        )
+    )

@@ -7,14 +7,13 @@ reported in its result (errors as values) and the batch goes on.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from receipts.errors import InvalidInput, ReceiptError
+from receipts.support.atomic import write_atomic
 
 __all__ = ["ProgressCallback", "RenderResult", "render_many"]
 
@@ -100,7 +99,7 @@ def _render_chunk(
     for source, output in jobs:
         try:
             pdf = render_pdf(Path(source).read_bytes(), font_path=font, layout_version=version)
-            _write_atomically(Path(output), pdf)
+            write_atomic(output, pdf)
         except ReceiptError as exc:
             done.append((source, output, f"{source}: {exc}"))
         except OSError as exc:
@@ -108,15 +107,3 @@ def _render_chunk(
         else:
             done.append((source, output, None))
     return done
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file and a rename, so a crash never leaves half a PDF."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
