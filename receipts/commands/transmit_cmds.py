@@ -113,7 +113,7 @@ def register(group: click.Group) -> None:
     @click.argument("ack", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def ack_cmd(ctx: Context, ack: Path) -> None:
         """Record the tier above's acknowledgement: its copy of our chain head is our anchor."""
-        from receipts.transmission.receive import record_acknowledgement
+        from receipts.transmission.acknowledgement import record_acknowledgement
 
         ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
         creds = ctx.credentials(ws)

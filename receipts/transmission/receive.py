@@ -1,5 +1,5 @@
-"""The tier above's side of a transmission: import a package all or nothing, answer with a
-signed acknowledgement; and the sender's side of the answer: record the acknowledgement.
+"""The tier above's side of a transmission: import a package all or nothing, and answer with a
+signed acknowledgement (:mod:`receipts.transmission.acknowledgement`).
 
 Everything is checked before anything is written, and written in one transaction: every
 signature and chain, that the sender's upstream is this federation (or, forwarded, that the
@@ -45,23 +45,15 @@ from receipts.ledger.models import (
     Transmission,
 )
 from receipts.pki.signer import ReceiptSigner
-from receipts.transmission.export import (
-    ACK_EVENT,
-    NS,
-    Manifest,
-    RefusedPackage,
-    build_acknowledgement,
-    check_event_fragment,
-    read_package,
-)
+from receipts.transmission.acknowledgement import build_acknowledgement
+from receipts.transmission.chain_fragment import check_event_fragment
+from receipts.transmission.package import Manifest, RefusedPackage, read_package
 from receipts.verify.receipt import verify_receipt_xml
 from signing.crl import crls_from_pem
 from signing.seal import verify_seal
 from signing.trust import ChainValidator
 
-__all__ = ["AckResult", "ImportResult", "import_package", "record_acknowledgement"]
-
-_T = f"{{{NS}}}"
+__all__ = ["ImportResult", "import_package"]
 
 
 @dataclass(frozen=True)
@@ -93,21 +85,8 @@ def import_package(
     db: Database, data: bytes, validator: ChainValidator, signer: ReceiptSigner, what: str
 ) -> ImportResult:
     """Import a package sent to this federation; refuse it whole on any problem."""
-    me = signer.org_code
     manifest, members, sender_cert = read_package(data, validator, what)
-    if manifest.recipient != me:
-        raise RefusedPackage(f"{what} is addressed to {manifest.recipient}, not to {me}")
-    if divisions.upstream_of(manifest.sender) != me:
-        raise RefusedPackage(
-            f"{what} comes from {manifest.sender}, whose upstream is "
-            f"{divisions.upstream_of(manifest.sender)}, not {me}"
-        )
-    if not verify_seal(
-        sender_cert,
-        head_message(manifest.sender, manifest.last_seq, manifest.head_hash),
-        manifest.head_signature,
-    ):
-        raise RefusedPackage(f"{what}: the sender's chain-head signature does not verify")
+    _check_sender(manifest, sender_cert, signer.org_code, what)
     checked = _check_receipts(manifest, members, validator, what)
     allocations = _check_allocations(manifest, members, validator, what)
     registry = _registry(members, manifest.sender, what)
@@ -132,89 +111,134 @@ def import_package(
             _record_allocation(session, state, allocation, document, manifest.sender)
         for entry in registry:
             _register(session, state, entry)
-        added = known = 0
-        rows: list[dict[str, Any]] = []
-        items: list[dict[str, Any]] = []
-        new_events: list[dict[str, Any]] = []
-        for c in checked:
-            _check_in_segment(session, c.receipt, what)
-            existing = session.get(ReceiptRow, (c.receipt.code, c.receipt.number))
-            if existing is not None:
-                if existing.digest != c.digest:
-                    raise RefusedPackage(
-                        f"{what}: receipt {c.receipt.ref} differs from the one "
-                        "this ledger holds (same number, other content)"
-                    )
-                known += 1
-                continue
-            rows.append(receipt_columns(c.receipt, c.xml, c.digest))
-            items.extend(item_columns(c.receipt))
-            new_events.append(
-                next_event(
-                    state,
-                    "receipt.imported",
-                    {
-                        "code": c.receipt.code,
-                        "number": c.receipt.number,
-                        "digest": c.digest,
-                        "issuer": c.receipt.issuer.code,
-                        "from": manifest.sender,
-                    },
-                )
-            )
-            added += 1
-        for table, values in ((Event, new_events), (ReceiptRow, rows), (ReceiptItemRow, items)):
-            if values:
-                session.execute(insert(table), values)
+        added, known = _store_receipts(session, state, checked, manifest.sender, what)
         now = datetime.now(UTC).replace(microsecond=0)
-        cert_pem = sender_cert.public_bytes(serialization.Encoding.PEM)
-        if peer is None:
-            session.add(
-                PeerHead(
-                    org_code=manifest.sender,
-                    event_count=manifest.last_seq,
-                    head_hash=manifest.head_hash,
-                    signature=manifest.head_signature,
-                    certificate=cert_pem,
-                    received_at=now,
-                )
-            )
-        elif manifest.last_seq >= peer.event_count:
-            peer.event_count, peer.head_hash = manifest.last_seq, manifest.head_hash
-            peer.signature, peer.certificate, peer.received_at = (
-                manifest.head_signature,
-                cert_pem,
-                now,
-            )
-        total = sum((t for _, t in manifest.issuers.values()), Decimal(0))
-        session.add(
-            Transmission(
-                direction="in",
-                peer=manifest.sender,
-                digest=manifest.digest,
-                created_at=now,
-                first_seq=manifest.first_seq,
-                last_seq=manifest.last_seq,
-                head_hash=manifest.head_hash,
-                receipts=len(checked),
-                total_fen=to_fen(total),
-            )
-        )
-        append_event(
-            session,
-            state,
-            "transmission.imported",
-            {
-                "from": manifest.sender,
-                "package": manifest.digest,
-                "first": manifest.first_seq,
-                "last": manifest.last_seq,
-                "head": manifest.head_hash,
-                "added": added,
-            },
-        )
+        _keep_peer_head(session, peer, manifest, sender_cert, now)
+        _record_received(session, state, manifest, len(checked), added, now)
         sign_head(session, state, signer)
     return ImportResult(manifest, True, added, known, build_acknowledgement(signer, manifest), crls)
+
+
+def _check_sender(manifest: Manifest, sender_cert: x509.Certificate, me: str, what: str) -> None:
+    """Addressed to this federation, from one of its direct children, head signed by it."""
+    if manifest.recipient != me:
+        raise RefusedPackage(f"{what} is addressed to {manifest.recipient}, not to {me}")
+    if divisions.upstream_of(manifest.sender) != me:
+        raise RefusedPackage(
+            f"{what} comes from {manifest.sender}, whose upstream is "
+            f"{divisions.upstream_of(manifest.sender)}, not {me}"
+        )
+    if not verify_seal(
+        sender_cert,
+        head_message(manifest.sender, manifest.last_seq, manifest.head_hash),
+        manifest.head_signature,
+    ):
+        raise RefusedPackage(f"{what}: the sender's chain-head signature does not verify")
+
+
+def _store_receipts(
+    session: Session, state: Any, checked: list[_Checked], sender: str, what: str
+) -> tuple[int, int]:
+    """Add the receipts this ledger lacks, each with its ``receipt.imported`` event; (added,
+    known). A known number with other content refuses the package."""
+    added = known = 0
+    rows: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    new_events: list[dict[str, Any]] = []
+    for c in checked:
+        _check_in_segment(session, c.receipt, what)
+        existing = session.get(ReceiptRow, (c.receipt.code, c.receipt.number))
+        if existing is not None:
+            if existing.digest != c.digest:
+                raise RefusedPackage(
+                    f"{what}: receipt {c.receipt.ref} differs from the one "
+                    "this ledger holds (same number, other content)"
+                )
+            known += 1
+            continue
+        rows.append(receipt_columns(c.receipt, c.xml, c.digest))
+        items.extend(item_columns(c.receipt))
+        new_events.append(
+            next_event(
+                state,
+                "receipt.imported",
+                {
+                    "code": c.receipt.code,
+                    "number": c.receipt.number,
+                    "digest": c.digest,
+                    "issuer": c.receipt.issuer.code,
+                    "from": sender,
+                },
+            )
+        )
+        added += 1
+    for table, values in ((Event, new_events), (ReceiptRow, rows), (ReceiptItemRow, items)):
+        if values:
+            session.execute(insert(table), values)
+    return added, known
+
+
+def _keep_peer_head(
+    session: Session,
+    peer: PeerHead | None,
+    manifest: Manifest,
+    sender_cert: x509.Certificate,
+    now: datetime,
+) -> None:
+    """Keep the sender's signed head as this ledger's outside copy of its chain (a resent,
+    older package does not move it back)."""
+    cert_pem = sender_cert.public_bytes(serialization.Encoding.PEM)
+    if peer is None:
+        session.add(
+            PeerHead(
+                org_code=manifest.sender,
+                event_count=manifest.last_seq,
+                head_hash=manifest.head_hash,
+                signature=manifest.head_signature,
+                certificate=cert_pem,
+                received_at=now,
+            )
+        )
+    elif manifest.last_seq >= peer.event_count:
+        peer.event_count, peer.head_hash = manifest.last_seq, manifest.head_hash
+        peer.signature, peer.certificate, peer.received_at = (
+            manifest.head_signature,
+            cert_pem,
+            now,
+        )
+
+
+def _record_received(
+    session: Session, state: Any, manifest: Manifest, receipts: int, added: int, now: datetime
+) -> None:
+    """The incoming transmission's row and its ``transmission.imported`` event."""
+    total = sum((t for _, t in manifest.issuers.values()), Decimal(0))
+    session.add(
+        Transmission(
+            direction="in",
+            peer=manifest.sender,
+            digest=manifest.digest,
+            created_at=now,
+            first_seq=manifest.first_seq,
+            last_seq=manifest.last_seq,
+            head_hash=manifest.head_hash,
+            receipts=receipts,
+            total_fen=to_fen(total),
+        )
+    )
+    append_event(
+        session,
+        state,
+        "transmission.imported",
+        {
+            "from": manifest.sender,
+            "package": manifest.digest,
+            "first": manifest.first_seq,
+            "last": manifest.last_seq,
+            "head": manifest.head_hash,
+            "added": added,
+        },
+    )
 
 
 def _check_receipts(
@@ -355,66 +379,3 @@ def _check_in_segment(session: Session, receipt: Receipt, what: str) -> None:
             f"{what}: receipt {receipt.ref} lies outside every segment "
             f"allocated to {receipt.issuer.code}"
         )
-
-
-@dataclass(frozen=True)
-class AckResult:
-    """What recording an acknowledgement did."""
-
-    package: str
-    """The acknowledged package's digest."""
-    last_seq: int
-    """The last event of ours the tier above now holds."""
-    new: bool
-    """False when it had been recorded before."""
-
-
-def record_acknowledgement(
-    db: Database, data: bytes, validator: ChainValidator, signer: ReceiptSigner, what: str
-) -> AckResult:
-    """Record the tier above's signed acknowledgement of a package we sent."""
-    me = signer.org_code
-    upstream = divisions.upstream_of(me)
-    root, signer_org = verify_document(
-        data, validator, expected_org=upstream, schema="transmission.xsd", what=what
-    )
-    if root.tag != _T + "Acknowledgement":
-        raise RefusedPackage(f"{what} is not an acknowledgement")
-
-    def text(name: str) -> str:
-        return root.findtext(_T + name) or ""
-
-    if text("To") != me or text("From") != signer_org:
-        raise RefusedPackage(f"{what} acknowledges a package of {text('To')}, not ours")
-    package, last = text("Package"), int(text("LastEvent"))
-    with db.write() as (session, state):
-        sent = session.scalars(
-            select(Transmission).where(
-                Transmission.digest == package, Transmission.direction == "out"
-            )
-        ).first()
-        if sent is None:
-            raise RefusedPackage(
-                f"{what} acknowledges package {package[:12]}…, which this ledger did not send"
-            )
-        mine = session.get(Event, last)
-        if sent.last_seq != last or mine is None or mine.hash != text("HeadHash"):
-            raise RefusedPackage(f"{what}: the acknowledged chain head is not ours")
-        if sent.acknowledged_at is not None:
-            return AckResult(package, last, False)
-        sent.acknowledged_at = datetime.now(UTC).replace(microsecond=0)
-        sent.acknowledgement = data
-        append_event(
-            session,
-            state,
-            ACK_EVENT,
-            {
-                "package": package,
-                "last": last,
-                "head": text("HeadHash"),
-                "by": signer_org,
-                "ack_sha256": hashlib.sha256(data).hexdigest(),
-            },
-        )
-        sign_head(session, state, signer)
-    return AckResult(package, last, True)

@@ -1,0 +1,202 @@
+"""The transmission package's format: the signed manifest that names the sender, the recipient,
+the chain fragment's signed head, every receipt with its issuer and digest, the count and total
+per issuer, and the SHA-256 of every member (``schemas/transmission.xsd``, docs/formats.md).
+
+Building the manifest element for export, and opening a received package: safe unzip, the
+manifest's signature, its signer against the sender it names, and every member's digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from cryptography import x509
+from lxml import etree
+
+from receipts.domain.money import format_amount, from_fen
+from receipts.domain.signed_documents import verify_document_signer
+from receipts.errors import ReceiptError
+from receipts.support.safezip import read_zip
+from signing.certificates import org_code_of
+from signing.trust import ChainValidator
+
+__all__ = [
+    "NS",
+    "ListedReceipt",
+    "Manifest",
+    "RefusedPackage",
+    "manifest_element",
+    "read_package",
+]
+
+NS = "urn:union-dues-receipt:transmission:1"
+_T = f"{{{NS}}}"
+
+
+class RefusedPackage(ReceiptError):
+    """A package (or acknowledgement) is refused as a whole; nothing was imported."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ListedReceipt:
+    """A receipt as the manifest lists it."""
+
+    code: str
+    """Receipt code."""
+    number: int
+    """Receipt number."""
+    issuer: str
+    """Org code of the federation that issued it."""
+    digest: str
+    """SHA-256 of its signed XML."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a verified manifest states."""
+
+    sender: str
+    """Org code of the sending federation."""
+    recipient: str
+    """Org code of the federation it is addressed to (the sender's upstream)."""
+    created_at: datetime
+    """When the package was made."""
+    first_seq: int
+    """First event of the sender's chain fragment."""
+    last_seq: int
+    """Last event of the fragment: the signed head."""
+    head_hash: str
+    """Hash of the last event."""
+    head_signature: str
+    """The sender's signature of its chain head."""
+    issuers: dict[str, tuple[int, Decimal]]
+    """Receipt count and total per issuer."""
+    receipts: tuple[ListedReceipt, ...]
+    """Every receipt the package carries."""
+    members: dict[str, str]
+    """SHA-256 of every other member, by path."""
+    digest: str
+    """SHA-256 of the manifest file: the package's identity."""
+
+
+def manifest_element(
+    sender: str,
+    recipient: str,
+    now: datetime,
+    first: int,
+    last: int,
+    head: str,
+    head_signature: str,
+    totals: dict[str, list[int]],
+    listed: list[ListedReceipt],
+    members: dict[str, bytes],
+) -> etree._Element:
+    """The manifest, unsigned; ``totals`` holds count and fen per issuer."""
+    nsmap: Any = {None: NS}
+    root = etree.Element(_T + "Transmission", nsmap=nsmap, version="1")
+    etree.SubElement(root, _T + "Sender").text = sender
+    etree.SubElement(root, _T + "Recipient").text = recipient
+    etree.SubElement(root, _T + "CreatedAt").text = now.isoformat()
+    etree.SubElement(
+        root,
+        _T + "Events",
+        first=str(first),
+        last=str(last),
+        head=head,
+        headSignature=head_signature,
+    )
+    for issuer in sorted(totals):
+        count, fen = totals[issuer]
+        etree.SubElement(
+            root, _T + "Issuer", code=issuer, count=str(count), total=format_amount(from_fen(fen))
+        )
+    for r in listed:
+        etree.SubElement(
+            root,
+            _T + "Receipt",
+            code=r.code,
+            number=f"{r.number:010d}",
+            issuer=r.issuer,
+            digest=r.digest,
+        )
+    for name in sorted(members):
+        etree.SubElement(
+            root, _T + "Member", path=name, digest=hashlib.sha256(members[name]).hexdigest()
+        )
+    return root
+
+
+def read_package(
+    data: bytes, validator: ChainValidator, what: str
+) -> tuple[Manifest, dict[str, bytes], x509.Certificate]:
+    """Open a package safely, verify its manifest's signature and every member's digest;
+    return the manifest, the other members, and the sender's signing certificate."""
+    members = read_zip(data, what)
+    manifest_bytes = members.pop("manifest.xml", None)
+    if manifest_bytes is None:
+        raise RefusedPackage(f"{what} has no manifest.xml")
+    root, signer = verify_document_signer(
+        manifest_bytes,
+        validator,
+        expected_org=None,
+        schema="transmission.xsd",
+        what=f"{what} manifest",
+    )
+    if root.tag != _T + "Transmission":
+        raise RefusedPackage(f"{what}: the signed document is not a transmission manifest")
+    manifest = _parse_manifest(root, hashlib.sha256(manifest_bytes).hexdigest())
+    signer_org = org_code_of(signer)
+    if signer_org != manifest.sender:
+        raise RefusedPackage(
+            f"{what}: the manifest names sender {manifest.sender} but is signed by {signer_org}"
+        )
+    if set(members) != set(manifest.members):
+        extra = sorted(set(members) - set(manifest.members))
+        missing = sorted(set(manifest.members) - set(members))
+        raise RefusedPackage(
+            f"{what}: members not as listed (unlisted: {extra[:3]}, missing: {missing[:3]})"
+        )
+    for name, content in members.items():
+        if hashlib.sha256(content).hexdigest() != manifest.members[name]:
+            raise RefusedPackage(
+                f"{what}: member {name} was changed (digest differs from the signed manifest)"
+            )
+    return manifest, members, signer
+
+
+def _parse_manifest(root: etree._Element, digest: str) -> Manifest:
+    events = root.find(_T + "Events")
+    assert events is not None  # the schema requires it
+    issuers = {
+        el.get("code", ""): (int(el.get("count", "0")), Decimal(el.get("total", "0")))
+        for el in root.iterfind(_T + "Issuer")
+    }
+    receipts = tuple(
+        ListedReceipt(
+            el.get("code", ""),
+            int(el.get("number", "0")),
+            el.get("issuer", ""),
+            el.get("digest", ""),
+        )
+        for el in root.iterfind(_T + "Receipt")
+    )
+    members = {el.get("path", ""): el.get("digest", "") for el in root.iterfind(_T + "Member")}
+    return Manifest(
+        sender=root.findtext(_T + "Sender") or "",
+        recipient=root.findtext(_T + "Recipient") or "",
+        created_at=datetime.fromisoformat(root.findtext(_T + "CreatedAt") or ""),
+        first_seq=int(events.get("first", "0")),
+        last_seq=int(events.get("last", "0")),
+        head_hash=events.get("head", ""),
+        head_signature=events.get("headSignature", ""),
+        issuers=issuers,
+        receipts=receipts,
+        members=members,
+        digest=digest,
+    )
