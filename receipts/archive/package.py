@@ -1,4 +1,4 @@
-"""Archiving (归档) closed periods for 30 years, and verifying archives (SPEC §5, issue 8).
+"""Archiving (归档) closed periods for 30 years (docs/formats.md, docs/operations.md).
 
 An archive package (zip) of a closed month, quarter or year holds, for every receipt this
 federation issued in it: the signed XML, its PDF, and a metadata record (``schemas/archive.xsd``,
@@ -64,40 +64,11 @@ def create_archives(
 ) -> list[ArchivePackage]:
     """Archive the closed period ``label`` (``YYYY-MM``, ``YYYY-Qn`` or ``YYYY``): the main
     archive, and a supplementary one when the period amends receipts archived before."""
-    me = signer.org_code
     months = periods_of(label)
     now = datetime.now(UTC).replace(microsecond=0)
     with db.read() as session:
-        closed = {p.period for p in session.scalars(select(PeriodClose))}
-        open_months = [m for m in months if m not in closed]
-        if open_months:
-            raise InvalidInput(
-                f"period {open_months[0]} is open: close it first (receipts "
-                f"period close {open_months[0]}); only closed periods are archived"
-            )
-        done = {
-            m
-            for a in session.scalars(select(Archive).where(Archive.kind == "main"))
-            for m in a.months.split(",")
-        }
-        if done & set(months):
-            raise InvalidInput(f"{sorted(done & set(months))[0]} is archived already")
-        rows = list(
-            session.scalars(
-                select(ReceiptRow)
-                .where(ReceiptRow.issuer == me, ReceiptRow.period.in_(months))
-                .order_by(ReceiptRow.code, ReceiptRow.number)
-            )
-        )
-        reds = _reversals(session)
-        archived_in = _archived_months(session)
-        amended: list[tuple[ReceiptRow, ReceiptRow, str]] = []
-        for red in rows:
-            if red.original_code is None or red.original_number is None:
-                continue
-            original = session.get(ReceiptRow, (red.original_code, red.original_number))
-            if original is not None and original.period in archived_in:
-                amended.append((original, red, archived_in[original.period]))
+        _check_archivable(session, months)
+        rows, reds, amended = _period_receipts(session, signer.org_code, months)
     files: dict[str, bytes] = {"trust/bundle.pem": trust_pem}
     total = Decimal("0.00")
     for row in rows:
@@ -111,28 +82,99 @@ def create_archives(
         total += receipt.total
     packages = [_package(signer, org_name, "main", label, months, now, files, len(rows), total, ())]
     if amended:
-        extra: dict[str, bytes] = {"trust/bundle.pem": trust_pem}
-        for original, red, _ in amended:
-            stem = f"{original.code}-{original.number:010d}"
-            extra[f"metadata/{stem}.xml"] = _metadata(
-                parse_receipt_xml(original.xml), original, red, now
-            )
-            extra[f"receipts/{red.code}-{red.number:010d}.xml"] = red.xml
-        amends = tuple(sorted({digest for _, _, digest in amended}))
-        packages.append(
-            _package(
-                signer,
-                org_name,
-                "supplementary",
-                label,
-                months,
-                now,
-                extra,
-                len(amended),
-                Decimal("0.00"),
-                amends,
-            )
+        packages.append(_supplementary(signer, org_name, label, months, now, trust_pem, amended))
+    _record_archives(db, signer, label, months, now, packages)
+    return packages
+
+
+def _check_archivable(session: Any, months: list[str]) -> None:
+    """Every month closed, none archived already."""
+    closed = {p.period for p in session.scalars(select(PeriodClose))}
+    open_months = [m for m in months if m not in closed]
+    if open_months:
+        raise InvalidInput(
+            f"period {open_months[0]} is open: close it first (receipts "
+            f"period close {open_months[0]}); only closed periods are archived"
         )
+    done = {
+        m
+        for a in session.scalars(select(Archive).where(Archive.kind == "main"))
+        for m in a.months.split(",")
+    }
+    if done & set(months):
+        raise InvalidInput(f"{sorted(done & set(months))[0]} is archived already")
+
+
+def _period_receipts(
+    session: Any, me: str, months: list[str]
+) -> tuple[
+    list[ReceiptRow],
+    dict[tuple[str, int], ReceiptRow],
+    list[tuple[ReceiptRow, ReceiptRow, str]],
+]:
+    """This federation's receipts of ``months`` in number order; every reversal by original;
+    and (original, red receipt, main archive digest) for each red receipt of ``months`` whose
+    original lies in a period archived before."""
+    rows = list(
+        session.scalars(
+            select(ReceiptRow)
+            .where(ReceiptRow.issuer == me, ReceiptRow.period.in_(months))
+            .order_by(ReceiptRow.code, ReceiptRow.number)
+        )
+    )
+    reds = _reversals(session)
+    archived_in = _archived_months(session)
+    amended: list[tuple[ReceiptRow, ReceiptRow, str]] = []
+    for red in rows:
+        if red.original_code is None or red.original_number is None:
+            continue
+        original = session.get(ReceiptRow, (red.original_code, red.original_number))
+        if original is not None and original.period in archived_in:
+            amended.append((original, red, archived_in[original.period]))
+    return rows, reds, amended
+
+
+def _supplementary(
+    signer: ReceiptSigner,
+    org_name: str,
+    label: str,
+    months: list[str],
+    now: datetime,
+    trust_pem: bytes,
+    amended: list[tuple[ReceiptRow, ReceiptRow, str]],
+) -> ArchivePackage:
+    """The amended metadata of receipts archived before, with the red receipts that amend them."""
+    extra: dict[str, bytes] = {"trust/bundle.pem": trust_pem}
+    for original, red, _ in amended:
+        stem = f"{original.code}-{original.number:010d}"
+        extra[f"metadata/{stem}.xml"] = _metadata(
+            parse_receipt_xml(original.xml), original, red, now
+        )
+        extra[f"receipts/{red.code}-{red.number:010d}.xml"] = red.xml
+    amends = tuple(sorted({digest for _, _, digest in amended}))
+    return _package(
+        signer,
+        org_name,
+        "supplementary",
+        label,
+        months,
+        now,
+        extra,
+        len(amended),
+        Decimal("0.00"),
+        amends,
+    )
+
+
+def _record_archives(
+    db: Database,
+    signer: ReceiptSigner,
+    label: str,
+    months: list[str],
+    now: datetime,
+    packages: list[ArchivePackage],
+) -> None:
+    """An ``archive.created`` event and an archive row per package; the chain head signed."""
     with db.write() as (session, state):
         for package in packages:
             event = append_event(
@@ -161,7 +203,6 @@ def create_archives(
                 )
             )
         sign_head(session, state, signer)
-    return packages
 
 
 def _reversals(session: Any) -> dict[tuple[str, int], ReceiptRow]:
