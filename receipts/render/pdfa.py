@@ -105,6 +105,14 @@ def finish_document(
         _xmp(receipt, info, digest, layout_version),
     )  # left unfiltered, as PDF/A readers expect XMP to be findable in the raw file
     catalog.Metadata = metadata
+    # The order of the two calls fixes the order of the objects in the file.
+    _add_output_intent(doc, catalog)
+    _attach_xml(doc, catalog, xml, created)
+
+
+def _add_output_intent(doc: Any, catalog: Any) -> None:
+    """The sRGB output intent PDF/A requires."""
+    from reportlab.pdfbase import pdfdoc
 
     # Compressed once per process: with /Filter already set, reportlab writes it as it is.
     profile = pdfdoc.PDFStream(
@@ -124,6 +132,12 @@ def finish_document(
             )
         ]
     )
+
+
+def _attach_xml(doc: Any, catalog: Any, xml: bytes, created: str) -> None:
+    """The signed XML as the document's associated file (``/AF``, relationship ``/Source``),
+    also listed among its embedded files."""
+    from reportlab.pdfbase import pdfdoc
 
     embedded = pdfdoc.PDFStream(
         pdfdoc.PDFDictionary(
