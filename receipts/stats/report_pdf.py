@@ -67,18 +67,43 @@ def render_stats_pdf(
     check_coverage(load_face(path), _texts(stats, title))
     font = register_font(path)
 
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    story = _story(stats, title, font)
+
+    def page_number(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(font, 8)
+        canvas.drawRightString(doc.pagesize[0] - 15 * mm, 8 * mm, f"第 {doc.page} 页")
+        canvas.restoreState()
+
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=landscape(A4),
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=f"{title} 工会经费收入统计",
+        initialFontName=font,  # else reportlab refers to an unembedded Helvetica
+        invariant=1,  # no clock in the output: the same figures give the same bytes
+        lang="zh-CN",
+        pageCompression=1,
+    )
+    doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
+    return buffer.getvalue()
+
+
+def _story(stats: LedgerStats, title: str, font: str) -> list[Any]:
+    """The report's flowables: title, period, rule, summary, then a table and a chart per
+    breakdown."""
+    from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import (
-        KeepTogether,
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
+    from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
 
     heading = ParagraphStyle("heading", fontName=font, fontSize=13, leading=18, spaceBefore=6)
     body = ParagraphStyle("body", fontName=font, fontSize=8.5, leading=12, wordWrap="CJK")
@@ -115,29 +140,7 @@ def render_stats_pdf(
             section += [Spacer(1, 3 * mm), _chart(breakdown, font)]
         # On one page when it fits; a long table still splits, repeating its header row.
         story.append(KeepTogether(section))
-
-    def page_number(canvas: Any, doc: Any) -> None:
-        canvas.saveState()
-        canvas.setFont(font, 8)
-        canvas.drawRightString(doc.pagesize[0] - 15 * mm, 8 * mm, f"第 {doc.page} 页")
-        canvas.restoreState()
-
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=landscape(A4),
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
-        title=f"{title} 工会经费收入统计",
-        initialFontName=font,  # else reportlab refers to an unembedded Helvetica
-        invariant=1,  # no clock in the output: the same figures give the same bytes
-        lang="zh-CN",
-        pageCompression=1,
-    )
-    doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
-    return buffer.getvalue()
+    return story
 
 
 def _range(stats: LedgerStats) -> str:
