@@ -1,6 +1,6 @@
 """Batch issuing throughput: receipts signed and stored per second, against bare signxml.
 
-    python bench/issue.py [--n 2000] [--pg URL]
+    python -m bench.issue [--n 2000] [--pg URL]     (from the repository root)
 
 Baseline, measured in the same run on the same documents: signxml's ``XAdESSigner`` signing
 each receipt's XML in one process, nothing stored. Ours: ``issue_batch`` with two signing
@@ -13,25 +13,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from signxml import SignatureMethod
-from signxml.xades import XAdESSigner
-from sqlalchemy import create_engine, text
+from signxml.algorithms import SignatureMethod
+from signxml.xades.xades import XAdESSigner
 
 from receipts.domain.xmlcodec import receipt_to_element
 from receipts.issuing.issue import issue_batch
 from receipts.ledger.database import Database
 from receipts.ledger.migrate import initialise
-from tests.factories import make_receipt
-from tests.ledger_helpers import make_issuer, request, stock_city
-from tests.tier_pki import tier_pki
+from tests.support.factories import make_receipt
+from tests.support.ledger import make_issuer, request, stock_city
+from tests.support.postgres import PgSchemas
+from tests.support.tier_pki import tier_pki
 
 
 def bare_signxml(n: int) -> float:
@@ -62,23 +58,6 @@ def ours(url: str, tmp: Path, n: int, workers: int) -> float:
     return n / elapsed
 
 
-def _pg_url(base: str) -> tuple[str, str]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def _drop(base: str, schema: str) -> None:
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=2000)
@@ -95,11 +74,13 @@ def main() -> None:
             url = f"sqlite:///{tmp}/ledger.sqlite"
             best["sqlite"] = max(best["sqlite"], ours(url, Path(tmp), args.n, args.workers))
             if args.pg:
-                pg_url, schema = _pg_url(args.pg)
+                schemas = PgSchemas(args.pg, prefix="bench")
                 try:
-                    best["pg"] = max(best["pg"], ours(pg_url, Path(tmp), args.n, args.workers))
+                    best["pg"] = max(
+                        best["pg"], ours(schemas.new(), Path(tmp), args.n, args.workers)
+                    )
                 finally:
-                    _drop(args.pg, schema)
+                    schemas.drop_all()
         del round_
     baseline = best["bare"]
     print(

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python bench/pdf.py [--n 50] [--rounds 15] [--batch 2000] [--workers 2]
+    python -m bench.pdf [--n 50] [--rounds 15] [--batch 2000] [--workers 2]
 
 1. One core: ``render_pdf`` (parse and check the XML, draw the page with QR code and seal,
    attach the XML, PDF/A metadata) against bare reportlab pages (reportlab's defaults, one
@@ -31,8 +31,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from receipts.domain.enums import PayerKind, ReceiptKind, Tier
 from receipts.domain.model import Item, Organisation, Payer, QRSeal, Receipt

@@ -1,9 +1,9 @@
 """Benchmark: XAdES signing and verification, ours against bare signxml, in the same run.
 
-    python bench/sign_verify.py [--n N] [--workers W]
+    python -m bench.sign_verify [--n N] [--workers W]     (from the repository root)
 
-Builds a throw-away PKI (root → provincial CA → city signing certificate) and N receipt-sized
-documents (~2 KB, Chinese text), then measures
+Takes the tests' tier PKI (root → provincial CA → city signing certificate) and builds N
+receipt-sized documents (~2 KB, Chinese text), then measures
 
 - signs/s: ``signing.xmldsig.sign_enveloped`` against bare ``signxml.xades.XAdESSigner`` on the
   same documents (target: ours ≥ 0.8x);
@@ -19,7 +19,8 @@ import argparse
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,13 +28,13 @@ from lxml import etree
 from signxml.algorithms import SignatureMethod
 from signxml.xades.xades import XAdESSigner, XAdESVerifier
 
+from receipts.pki.signer import ReceiptSigner
+from receipts.support.pools import pool_context
 from signing.batch import verify_many
-from signing.certificates import CertificateRole, create_csr, create_root_ca, issue_certificate
-from signing.keys import generate_key
 from signing.pem import certificates_to_pem
 from signing.result import VerificationResult
-from signing.trust import TrustBundle
 from signing.xmldsig import sign_enveloped
+from tests.support.tier_pki import tier_pki
 
 SHANGHAI = timezone(timedelta(hours=8))
 ITEMS = ["工会经费(2%)", "会员会费", "工会筹备金", "滞纳金", "其他收入"]
@@ -87,6 +88,112 @@ def timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+@dataclass(frozen=True)
+class Times:
+    """The best time of each side over the rounds, in seconds."""
+
+    ours_sign: float
+    bare_sign: float
+    ours_verify: float
+    """``verify_many`` with the requested workers, process start-up included."""
+    ours_verify_one_process: float
+    bare_verify: float
+
+
+def bare_signer() -> XAdESSigner:
+    return XAdESSigner(signature_algorithm=SignatureMethod.ECDSA_SHA256)
+
+
+def time_signing(
+    docs: Sequence[etree._Element], city: ReceiptSigner, rounds: int
+) -> tuple[float, float, list[bytes]]:
+    """Best times of ours and bare signxml signing ``docs``; and our signed documents."""
+    signing_time = (datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)).astimezone(
+        SHANGHAI
+    )
+    chain = [city.certificate, *city.intermediates]
+
+    def ours() -> list[bytes]:
+        return [
+            etree.tostring(
+                sign_enveloped(d, city.key, city.certificate, city.intermediates, signing_time)
+            )
+            for d in docs
+        ]
+
+    def bare() -> None:
+        for d in docs:
+            etree.tostring(bare_signer().sign(d, key=city.key, cert=chain))
+
+    # Warm up both (imports, schemas, caches). The machine may be shared: alternate the two
+    # sides for a few rounds and keep each side's best time, so noise hits both alike.
+    for d in docs[:20]:
+        sign_enveloped(d, city.key, city.certificate, city.intermediates, signing_time)
+        bare_signer().sign(d, key=city.key, cert=chain)
+    signed = ours()
+    ours_s = bare_s = float("inf")
+    for _ in range(rounds):
+        bare_s = min(bare_s, timed(bare))
+        ours_s = min(ours_s, timed(ours))
+    return ours_s, bare_s, signed
+
+
+def time_verifying(
+    signed: Sequence[bytes], workers: int, rounds: int
+) -> tuple[float, float, float, list[VerificationResult]]:
+    """Best times of ours (``workers`` processes, then one) and bare signxml verifying
+    ``signed``; and our last results."""
+    pki = tier_pki()
+    n = len(signed)
+    results: list[VerificationResult] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root_pem = Path(tmp) / "root.pem"
+        root_pem.write_bytes(certificates_to_pem([pki.root]))
+        bundle_path = Path(tmp) / "trust.pem"
+        bundle_path.write_bytes(pki.bundle.to_pem())
+
+        def bare() -> None:
+            for data in signed:
+                XAdESVerifier().verify(data, ca_pem_file=str(root_pem))
+
+        def ours(processes: int) -> Callable[[], None]:
+            def run() -> None:
+                context = pool_context(["signing.batch"])
+                results[:] = verify_many(
+                    signed, bundle_path, ["640100"] * n, workers=processes, context=context
+                )
+
+            return run
+
+        XAdESVerifier().verify(signed[0], ca_pem_file=str(root_pem))
+        bare_v = ours_1 = ours_v = float("inf")
+        for _ in range(rounds):
+            bare_v = min(bare_v, timed(bare))
+            ours_1 = min(ours_1, timed(ours(1)))
+            ours_v = min(ours_v, timed(ours(workers)))
+    return ours_v, ours_1, bare_v, results
+
+
+def report(times: Times, n: int, size: float, workers: int, rounds: int, load: float) -> None:
+    print(
+        f"documents: {n}, ~{size:,.0f} bytes unsigned, ECDSA P-256, workers: {workers}, "
+        f"best of {rounds} alternating rounds, load average before: {load:.2f}"
+    )
+    print(f"sign    ours (sign_enveloped)          {rate(n, times.ours_sign):8.0f}/s")
+    print(f"sign    bare signxml XAdESSigner       {rate(n, times.bare_sign):8.0f}/s")
+    print(
+        f"sign    ratio ours/bare                "
+        f"{times.bare_sign / times.ours_sign:8.2f}x  (target >= 0.8x)"
+    )
+    print(f"verify  ours, one process              {rate(n, times.ours_verify_one_process):8.0f}/s")
+    print(f"verify  ours (verify_many, batch)      {rate(n, times.ours_verify):8.0f}/s")
+    print(f"verify  bare XAdESVerifier + CA file   {rate(n, times.bare_verify):8.0f}/s")
+    print(
+        f"verify  ratio ours/bare                "
+        f"{times.bare_verify / times.ours_verify:8.2f}x  (target >= 2x)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=1000, help="documents (default 1000)")
@@ -95,93 +202,15 @@ def main() -> None:
     args = parser.parse_args()
     n: int = args.n
     load = os.getloadavg()[0]  # the figures mean little on a busy machine
-
-    now = datetime.now(UTC).replace(microsecond=0)
-    root_key, prov_key, city_key = generate_key(), generate_key(), generate_key()
-    root = create_root_ca(root_key, "中华全国总工会", now=now - timedelta(days=30))
-    prov = issue_certificate(
-        root,
-        root_key,
-        create_csr(prov_key, "640000", "宁夏回族自治区总工会", CertificateRole.PROVINCIAL_CA),
-        CertificateRole.PROVINCIAL_CA,
-        requester_upstream="000000",
-        now=now - timedelta(days=30),
-    )
-    city = issue_certificate(
-        prov,
-        prov_key,
-        create_csr(city_key, "640100", "银川市总工会", CertificateRole.SIGNING),
-        CertificateRole.SIGNING,
-        requester_upstream="640000",
-        now=now - timedelta(days=30),
-    )
-    signing_time = (now - timedelta(hours=1)).astimezone(SHANGHAI)
+    city = tier_pki().signers["640100"]
     docs = [build_document(i) for i in range(n)]
     size = sum(len(etree.tostring(d)) for d in docs) / n
-
-    def ours_sign() -> list[bytes]:
-        return [
-            etree.tostring(sign_enveloped(d, city_key, city, [prov], signing_time)) for d in docs
-        ]
-
-    def bare_sign() -> list[bytes]:
-        return [
-            etree.tostring(
-                XAdESSigner(signature_algorithm=SignatureMethod.ECDSA_SHA256).sign(
-                    d, key=city_key, cert=[city, prov]
-                )
-            )
-            for d in docs
-        ]
-
-    # Warm up both (imports, schemas, caches). The machine may be shared: alternate the two
-    # sides for a few rounds and keep each side's best time, so noise hits both alike.
-    for d in docs[:20]:
-        sign_enveloped(d, city_key, city, [prov], signing_time)
-        XAdESSigner(signature_algorithm=SignatureMethod.ECDSA_SHA256).sign(
-            d, key=city_key, cert=[city, prov]
-        )
-    signed = ours_sign()
-    ours_s = bare_s = ours_v = ours_1 = bare_v = float("inf")
-    results: list[VerificationResult] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root_pem = Path(tmp) / "root.pem"
-        root_pem.write_bytes(certificates_to_pem([root]))
-        bundle_path = Path(tmp) / "trust.pem"
-        bundle_path.write_bytes(TrustBundle.of([root, prov, city]).to_pem())
-
-        def bare_verify() -> None:
-            for data in signed:
-                XAdESVerifier().verify(data, ca_pem_file=str(root_pem))
-
-        def ours_verify() -> None:
-            results[:] = verify_many(signed, bundle_path, ["640100"] * n, workers=args.workers)
-
-        def ours_verify_one_process() -> None:
-            results[:] = verify_many(signed, bundle_path, ["640100"] * n, workers=1)
-
-        XAdESVerifier().verify(signed[0], ca_pem_file=str(root_pem))
-        for _ in range(args.rounds):
-            bare_s = min(bare_s, timed(bare_sign))
-            ours_s = min(ours_s, timed(ours_sign))
-            bare_v = min(bare_v, timed(bare_verify))
-            ours_1 = min(ours_1, timed(ours_verify_one_process))
-            ours_v = min(ours_v, timed(ours_verify))
+    ours_s, bare_s, signed = time_signing(docs, city, args.rounds)
+    ours_v, ours_1, bare_v, results = time_verifying(signed, args.workers, args.rounds)
     bad = [r.findings for r in results if not r.valid]
     if len(results) != n or bad:
         raise SystemExit(f"verification failed: {len(bad)} invalid, e.g. {bad[:1]}")
-
-    print(
-        f"documents: {n}, ~{size:,.0f} bytes unsigned, ECDSA P-256, workers: {args.workers}, "
-        f"best of {args.rounds} alternating rounds, load average before: {load:.2f}"
-    )
-    print(f"sign    ours (sign_enveloped)          {rate(n, ours_s):8.0f}/s")
-    print(f"sign    bare signxml XAdESSigner       {rate(n, bare_s):8.0f}/s")
-    print(f"sign    ratio ours/bare                {bare_s / ours_s:8.2f}x  (target >= 0.8x)")
-    print(f"verify  ours, one process              {rate(n, ours_1):8.0f}/s")
-    print(f"verify  ours (verify_many, batch)      {rate(n, ours_v):8.0f}/s")
-    print(f"verify  bare XAdESVerifier + CA file   {rate(n, bare_v):8.0f}/s")
-    print(f"verify  ratio ours/bare                {bare_v / ours_v:8.2f}x  (target >= 2x)")
+    report(Times(ours_s, bare_s, ours_v, ours_1, bare_v), n, size, args.workers, args.rounds, load)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Receipt verification throughput, against bare signxml, in the same run.
 
-    python bench/verify.py [--n 2000] [--pdf 200] [--workers 2]
+    python -m bench.verify [--n 2000] [--pdf 200] [--workers 2]     (from the repository root)
 
 Baseline: signxml's ``XAdESVerifier().verify(data, ca_pem_file=root)``, one receipt at a time,
 in one process. Ours: ``receipts verify`` over a folder of the same receipts
@@ -12,24 +12,19 @@ extracting the attachment and re-rendering the page to compare it byte for byte.
 from __future__ import annotations
 
 import argparse
-import sys
+import dataclasses
 import tempfile
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import dataclasses
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from signxml.xades.xades import XAdESVerifier
 
 from receipts.render.receipt_pdf import render_pdf
 from receipts.verify.many import verify_files
 from signing.pem import certificates_to_pem
-from tests.factories import make_receipt
-from tests.ledger_helpers import SHANGHAI
-from tests.tier_pki import tier_pki
+from tests.support.factories import SHANGHAI, make_receipt
+from tests.support.tier_pki import tier_pki
 
 
 def receipts(n: int) -> list[bytes]:

@@ -1,73 +1,23 @@
-"""Helpers for ledger tests: stock a city ledger and build an issuer."""
+"""Moved to tests.support; this name stays until every test imports from there."""
 
-from __future__ import annotations
-
-from datetime import UTC, datetime
-from decimal import Decimal
-from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
-
-from receipts.domain.catalogue import Catalogue
-from receipts.domain.enums import PayerKind, Tier
-from receipts.domain.issue_request import IssueRequest
-from receipts.domain.model import Item, Organisation, Payer
-from receipts.issuing.issue import Issuer
-from receipts.issuing.signing_pool import SigningPool
-from receipts.issuing.stock_allocation import allocate, import_allocation
-from receipts.ledger.database import Database
-from receipts.ledger.migrate import initialise
-from tests.tier_pki import tier_pki
-
-YINCHUAN = Organisation("640100", "银川市总工会", Tier.CITY)
-NINGXIA = Organisation("640000", "宁夏回族自治区总工会", Tier.PROVINCIAL)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def stock_city(
-    city_db: Database,
-    tmp: Path,
-    count: int = 1000,
-    org: Organisation = YINCHUAN,
-    year: int | None = None,
-) -> bytes:
-    """Allocate ``count`` numbers of this year's 6471 code from a province ledger to ``org``."""
-    pki = tier_pki()
-    prov_db = Database(f"sqlite:///{tmp / 'province.sqlite'}")
-    initialise(prov_db, "640000")
-    year = year or datetime.now(SHANGHAI).year
-    _, document = allocate(prov_db, pki.signers["640000"], org, f"647101{year % 100:02d}", count)
-    prov_db.dispose()
-    import_allocation(city_db, document, pki.validator(), org.code, pki.signers[org.code])
-    return document
-
-
-def make_issuer(org: Organisation = YINCHUAN, workers: int = 1, **kw: Any) -> Issuer:
-    return Issuer(
-        organisation=org,
-        pool=SigningPool(tier_pki().signers[org.code], workers=workers),
-        zone=SHANGHAI,
-        catalogue=Catalogue(),
-        **kw,
-    )
-
-
-def request(
-    ref: str | None = None,
-    amount: str = "2000.00",
-    payer: str = "宁夏贺兰山实业有限公司",
-    **kw: Any,
-) -> IssueRequest:
-    fields: dict[str, Any] = {
-        "payer": Payer(payer, PayerKind.ENTERPRISE, uscc="91640100MA7600001J"),
-        "items": (Item("01", "工会经费(拨缴)", "2026-10", Decimal(amount)),),
-        "handler": "张晓梅",
-        "reviewer": "李建国",
-        "client_ref": ref,
-    }
-    fields.update(kw)
-    return IssueRequest(**fields)
-
-
-def fixed_clock(moment: datetime) -> Any:
-    return lambda: moment.astimezone(UTC)
+from tests.support.ledger import (
+    NINGXIA as NINGXIA,
+)
+from tests.support.ledger import (
+    SHANGHAI as SHANGHAI,
+)
+from tests.support.ledger import (
+    YINCHUAN as YINCHUAN,
+)
+from tests.support.ledger import (
+    fixed_clock as fixed_clock,
+)
+from tests.support.ledger import (
+    make_issuer as make_issuer,
+)
+from tests.support.ledger import (
+    request as request,
+)
+from tests.support.ledger import (
+    stock_city as stock_city,
+)
