@@ -4,19 +4,21 @@ Each worker process builds one :class:`~signing.trust.ChainValidator` from the t
 starts, so a chain is built once per certificate per worker however many documents it signed;
 documents travel in chunks, at most a few chunks in flight, so memory stays bounded however long
 the input is. Results come back in input order.
+
+How the workers start (fork, forkserver, spawn) is the caller's policy, passed in as a
+multiprocessing context: ``receipts`` passes the one of :mod:`receipts.support.pools`.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import chain, islice, repeat
+from multiprocessing.context import BaseContext
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -92,14 +94,17 @@ def verify_many(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     require_crl: bool = False,
     now: datetime | None = None,
+    context: BaseContext | None = None,
 ) -> Iterator[VerificationResult]:
     """Verify each document of ``datas`` like :func:`~signing.xmldsig.verify_enveloped`.
 
     ``expected_orgs`` runs alongside ``datas`` (one org code or ``None`` per document); leave it
     out to skip the signer-org check. ``bundle`` is a :class:`TrustBundle` or the path of a bundle
     file. With ``workers`` <= 1, or fewer documents than one chunk (where starting processes
-    would cost more than it saves), everything runs in this process. Yields results in input
-    order.
+    would cost more than it saves), everything runs in this process. ``context`` starts the
+    workers (None: multiprocessing's default); with the fork server, preload ``signing.batch``
+    in it so that the server, not each worker, imports what verifying needs. Yields results in
+    input order.
     """
     if isinstance(expected_orgs, str | bytes):
         raise TypeError("expected_orgs is one org code per document, not a single string")
@@ -114,21 +119,7 @@ def verify_many(
         for data, org in chain(head, items):
             yield verify_enveloped(data, validator, expected_org=org, now=moment)
         return
-    yield from _in_pool(chain(head, items), trust, workers, size, require_crl, moment)
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    # fork starts a worker in milliseconds, but is only safe while this process has no other
-    # thread (a progress bar, a database pool) whose locks a child would inherit mid-use; then
-    # forkserver, which costs one interpreter start-up (~0.3 s) per batch.
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["signing.batch"])
-        return context
-    return multiprocessing.get_context("spawn")
+    yield from _in_pool(chain(head, items), trust, workers, size, require_crl, moment, context)
 
 
 def _in_pool(
@@ -138,10 +129,11 @@ def _in_pool(
     chunk_size: int,
     require_crl: bool,
     moment: datetime,
+    context: BaseContext | None,
 ) -> Iterator[VerificationResult]:
     executor = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=_context(),
+        mp_context=context,
         initializer=_init_worker,
         initargs=(trust.to_pem(), require_crl),
     )

@@ -1,13 +1,13 @@
 """Signing receipts on both cores: worker processes that each hold the loaded key.
 
 The ledger takes a block of numbers inside its write lock, hands the receipts to the pool, and
-stores what comes back in the same transaction (NOTES: take a block, sign in workers, insert,
-commit). The key reaches the workers through the pool's pipe, in memory only.
+stores what comes back in the same transaction (take a block, sign in workers, insert, commit).
+The workers start by :mod:`receipts.support.pools`' policy, so they may or may not be forks of
+this process; the key reaches them as initializer arguments either way, never through a file.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from receipts.domain.model import Receipt
 from receipts.pki.signer import ReceiptSigner
+from receipts.support.pools import process_pool
 
 __all__ = ["SigningPool"]
 
@@ -50,16 +51,21 @@ class SigningPool:
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            # The decrypted key goes to the workers as unencrypted DER in the initializer's
+            # arguments. A forked worker inherits them in memory; a worker of the fork server
+            # receives them pickled over a pipe between our own processes, which never touches
+            # disk and which no other user can open. Encrypting the DER with a one-time
+            # passphrase would add nothing: the passphrase would travel over the same pipe, and
+            # every worker holds the decrypted key in memory anyway, as this process does.
             key_der = self.signer.key.private_bytes(
                 serialization.Encoding.DER,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            self._pool = ProcessPoolExecutor(
+            self._pool = process_pool(
                 self.workers,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_init_worker,
-                initargs=(
+                _init_worker,
+                (
                     key_der,
                     self.signer.certificate.public_bytes(serialization.Encoding.DER),
                     [c.public_bytes(serialization.Encoding.DER) for c in self.signer.intermediates],

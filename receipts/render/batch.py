@@ -8,12 +8,13 @@ reported in its result (errors as values) and the batch goes on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from receipts.errors import InvalidInput, ReceiptError
 from receipts.support.atomic import write_atomic
+from receipts.support.pools import process_pool
 
 __all__ = ["ProgressCallback", "RenderResult", "render_many"]
 
@@ -77,7 +78,8 @@ def render_many(
         for chunk in chunks:
             collect(_render_chunk(chunk, font, layout_version))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # The workers import the renderer (reportlab, the font) when they start rendering.
+        with process_pool(workers, preload=["receipts.render.receipt_pdf"]) as pool:
             pending: set[Future[list[tuple[str, str, str | None]]]] = {
                 pool.submit(_render_chunk, chunk, font, layout_version) for chunk in chunks
             }
