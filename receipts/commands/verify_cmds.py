@@ -219,9 +219,9 @@ def _signed_xml(path: Path) -> bytes:
 
 def _online_checker(ctx: Context) -> Any:
     """Check a verified receipt against this federation's ledger: same digest, and status."""
+    from receipts.findings import Finding, FindingCode
     from receipts.ledger.queries import load_receipt
     from receipts.verify.receipt import ReceiptVerification
-    from signing.result import Finding
 
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     db = ctx.database(ws)
@@ -231,16 +231,18 @@ def _online_checker(ctx: Context) -> Any:
         try:
             stored = load_receipt(db, result.receipt.ref)
         except InvalidInput:
-            finding = Finding("not-in-ledger", f"{result.receipt.ref} is not in this ledger")
+            missing = f"{result.receipt.ref} is not in this ledger"
+            finding = Finding(FindingCode.NOT_IN_LEDGER, missing)
             return ReceiptVerification(
                 result.source, False, (finding,), result.receipt, result.digest
             )
         if stored.digest != result.digest:
-            finding = Finding("ledger-mismatch", f"the ledger holds a different {result.label}")
+            other = f"the ledger holds a different {result.label}"
+            finding = Finding(FindingCode.LEDGER_MISMATCH, other)
             return ReceiptVerification(
                 result.source, False, (finding,), result.receipt, result.digest
             )
-        status = Finding("status", stored.status.value)
+        status = Finding(FindingCode.LEDGER_STATUS, stored.status.value)
         return ReceiptVerification(result.source, True, (status,), result.receipt, result.digest)
 
     return check

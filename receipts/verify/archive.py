@@ -10,9 +10,9 @@ from typing import Any
 
 from receipts.domain.signed_documents import InvalidSignedDocument, verify_document
 from receipts.errors import InvalidInput
+from receipts.findings import Finding, FindingCode
 from receipts.support.safezip import read_zip
 from receipts.verify.receipt import verify_receipt_xml
-from signing.result import Finding
 from signing.trust import ChainValidator
 from signing.xmlparse import UnsafeXML, parse_untrusted
 
@@ -101,17 +101,19 @@ def verify_archive(data: bytes, validator: ChainValidator, what: str) -> Archive
         members = read_zip(data, what)
         info = read_archive_manifest(members, validator, what)
     except (InvalidInput, InvalidSignedDocument) as exc:
-        return ArchiveCheck(None, 0, (Finding("archive-invalid", str(exc)),))
+        return ArchiveCheck(None, 0, (Finding(FindingCode.ARCHIVE_INVALID, str(exc)),))
     findings: list[Finding] = []
     listed = info.files
     for path in sorted(set(members) - set(listed) - {"manifest.xml"}):
-        findings.append(Finding("file-added", f"{path} is not listed in the manifest"))
+        findings.append(Finding(FindingCode.FILE_ADDED, f"{path} is not listed in the manifest"))
     for path in sorted(set(listed) - set(members)):
-        findings.append(Finding("file-missing", f"{path} is listed but missing"))
+        findings.append(Finding(FindingCode.FILE_MISSING, f"{path} is listed but missing"))
     for path in sorted(set(listed) & set(members)):
         if hashlib.sha256(members[path]).hexdigest() != listed[path]:
             findings.append(
-                Finding("file-altered", f"{path} does not match its SHA-256 in the manifest")
+                Finding(
+                    FindingCode.FILE_ALTERED, f"{path} does not match its SHA-256 in the manifest"
+                )
             )
     receipts = 0
     for path in sorted(p for p in set(listed) & set(members) if p.startswith("receipts/")):
@@ -126,7 +128,7 @@ def verify_archive(data: bytes, validator: ChainValidator, what: str) -> Archive
         ):
             findings.append(
                 Finding(
-                    "wrong-issuer",
+                    FindingCode.WRONG_ISSUER,
                     f"{path} was issued by {result.receipt.issuer.code}, not {info.org_code}",
                 )
             )
@@ -142,15 +144,15 @@ def _metadata_findings(path: str, data: bytes, digest: str) -> list[Finding]:
     try:
         root = parse_untrusted(data)
     except UnsafeXML as exc:
-        return [Finding("metadata-invalid", f"{path}: {exc}")]
+        return [Finding(FindingCode.METADATA_INVALID, f"{path}: {exc}")]
     schema = load_schema("archive.xsd")
     if not schema.validate(root):
         first: Any = schema.error_log.last_error  # type: ignore[attr-defined]
-        return [Finding("metadata-invalid", f"{path}: {first.message}")]
+        return [Finding(FindingCode.METADATA_INVALID, f"{path}: {first.message}")]
     if root.findtext(_A + "XmlSha256") != digest:
         return [
             Finding(
-                "metadata-mismatch",
+                FindingCode.METADATA_MISMATCH,
                 f"{path} describes another receipt (its XmlSha256 is not the receipt's)",
             )
         ]

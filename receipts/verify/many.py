@@ -7,17 +7,16 @@ results come back in input order.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from itertools import islice
 from pathlib import Path
 
+from receipts.findings import Finding, FindingCode
+from receipts.support.pools import process_pool
 from receipts.verify.receipt import ReceiptVerification, verify_receipt_xml
-from signing.result import Finding
 from signing.trust import ChainValidator, TrustBundle
 
 __all__ = ["iter_receipt_files", "verify_file", "verify_files"]
@@ -50,10 +49,12 @@ def verify_file(
         data = path.read_bytes()
     except OSError as exc:
         return ReceiptVerification(
-            source, False, (Finding("unreadable", f"cannot read: {exc.strerror}"),)
+            source, False, (Finding(FindingCode.UNREADABLE, f"cannot read: {exc.strerror}"),)
         )
     if not data:
-        return ReceiptVerification(source, False, (Finding("empty-file", "the file is empty"),))
+        return ReceiptVerification(
+            source, False, (Finding(FindingCode.EMPTY_FILE, "the file is empty"),)
+        )
     if data.lstrip()[:5] == b"%PDF-" or path.suffix.lower() == ".pdf":
         from receipts.verify.pdf import verify_pdf
 
@@ -82,12 +83,7 @@ def verify_files(
         for path in files:
             yield verify_file(path, validator, font)
         return
-    # Fork is fast (the workers inherit the loaded libraries) but only safe without other
-    # threads; otherwise start workers from a clean server process.
-    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init, initargs=(bundle.to_pem(), font)
-    ) as pool:
+    with process_pool(workers, _init, (bundle.to_pem(), font)) as pool:
         pending: deque[Future[list[ReceiptVerification]]] = deque()
         while True:
             while len(pending) < workers * 3:

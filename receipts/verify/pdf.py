@@ -1,4 +1,4 @@
-"""Verifying a receipt PDF: what is printed must be what is signed (SPEC §3, issue 6).
+"""Verifying a receipt PDF: what is printed must be what is signed (``docs/security.md``).
 
 The attached XML is verified like any receipt XML. Then the PDF itself: the unsigned PDF must be
 byte-identical to a fresh render of its attached XML with the layout version the PDF records
@@ -17,9 +17,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from receipts.errors import ReceiptError
+from receipts.findings import Finding, FindingCode
 from receipts.verify.receipt import ReceiptVerification, verify_receipt_xml
 from signing.certificates import org_code_of
-from signing.result import Finding
 from signing.trust import ChainValidator
 
 __all__ = ["verify_pdf"]
@@ -34,20 +34,22 @@ def verify_pdf(
     try:
         xml = extract_xml(data)
     except ReceiptError as exc:
-        return ReceiptVerification(source, False, (Finding("invalid-pdf", str(exc)),))
+        return ReceiptVerification(source, False, (Finding(FindingCode.INVALID_PDF, str(exc)),))
     result = verify_receipt_xml(xml, validator, source)
     findings = list(result.findings)
     try:
         version = read_layout_version(data)
         fresh = render_pdf(xml, font_path=font, layout_version=version)
     except ReceiptError as exc:
-        findings.append(Finding("render-failed", f"the attached XML cannot be rendered: {exc}"))
+        findings.append(
+            Finding(FindingCode.RENDER_FAILED, f"the attached XML cannot be rendered: {exc}")
+        )
         return ReceiptVerification(source, False, tuple(findings), result.receipt, result.digest)
     if data != fresh:
         if not data.startswith(fresh):
             findings.append(
                 Finding(
-                    "pdf-content-mismatch",
+                    FindingCode.PDF_CONTENT_MISMATCH,
                     "the PDF is not what its attached XML renders to: the page, the metadata or "
                     "the attachment was changed",
                 )
@@ -80,11 +82,11 @@ def _pades_findings(
     try:
         signatures = PdfFileReader(io.BytesIO(data)).embedded_signatures
     except (PdfError, ValueError) as exc:
-        return [Finding("invalid-pdf", f"the PDF's update cannot be read: {exc}")]
+        return [Finding(FindingCode.INVALID_PDF, f"the PDF's update cannot be read: {exc}")]
     if len(signatures) != 1:
         return [
             Finding(
-                "pdf-content-mismatch",
+                FindingCode.PDF_CONTENT_MISMATCH,
                 f"the PDF was changed after rendering "
                 f"({len(signatures)} signatures where one PAdES signature may be)",
             )
@@ -105,19 +107,19 @@ def _pades_findings(
     try:
         status = validate_pdf_signature(signature, context)
     except Exception as exc:
-        return [Finding("pades-invalid", f"the PDF signature cannot be validated: {exc}")]
+        return [Finding(FindingCode.PADES_INVALID, f"the PDF signature cannot be validated: {exc}")]
     findings: list[Finding] = []
     if not status.bottom_line:
         findings.append(
             Finding(
-                "pades-invalid",
+                FindingCode.PADES_INVALID,
                 "the PDF signature does not validate: " + " ".join(status.summary().split()),
             )
         )
     if status.coverage is not SignatureCoverageLevel.ENTIRE_FILE:
         findings.append(
             Finding(
-                "pdf-content-mismatch",
+                FindingCode.PDF_CONTENT_MISMATCH,
                 "the PDF was changed after it was "
                 "signed (the signature does not cover the whole file)",
             )
@@ -126,7 +128,7 @@ def _pades_findings(
     if org_code_of(signer) != issuer:
         findings.append(
             Finding(
-                "wrong-signer-org",
+                FindingCode.WRONG_SIGNER_ORG,
                 f"the PDF was signed by {org_code_of(signer)}, but the issuer is {issuer}",
             )
         )

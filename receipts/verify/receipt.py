@@ -1,4 +1,4 @@
-"""Verifying a receipt as an auditor or a payer's accountant would (SPEC §3, §4).
+"""Verifying a receipt as an auditor or a payer's accountant would (``docs/security.md``).
 
 A receipt is valid when its XML signature verifies against the trust bundle as of its signing
 time, the signer is the issuer, the signing time is the issue time, the content is a valid
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
@@ -19,14 +20,21 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from receipts.domain.model import Receipt
 from receipts.domain.xmlcodec import qr_payload, receipt_from_element, validate_receipt_schema
 from receipts.errors import ReceiptError
+from receipts.findings import Finding, FindingCode
+from signing import result as signing_result
 from signing.certificates import key_id, org_code_of
 from signing.keys import PublicKey
-from signing.result import Finding
 from signing.seal import verify_seal
 from signing.trust import ChainValidator
 from signing.xmldsig import verify_enveloped
 
-__all__ = ["ReceiptVerification", "parse_qr_text", "verify_qr_text", "verify_receipt_xml"]
+__all__ = [
+    "ReceiptVerification",
+    "from_signing",
+    "parse_qr_text",
+    "verify_qr_text",
+    "verify_receipt_xml",
+]
 
 _SHANGHAI = timezone(timedelta(hours=8))
 
@@ -58,20 +66,20 @@ def verify_receipt_xml(
     """Verify the signed XML of a receipt."""
     digest = hashlib.sha256(data).hexdigest()
     result = verify_enveloped(data, validator, expected_org=None)
-    findings = list(result.findings)
+    findings = from_signing(result.findings)
     receipt: Receipt | None = None
     if result.signed_root is not None:
         try:
             validate_receipt_schema(result.signed_root)
             receipt = receipt_from_element(result.signed_root)
         except ReceiptError as exc:
-            findings.append(Finding("invalid-receipt", str(exc)))
+            findings.append(Finding(FindingCode.INVALID_RECEIPT, str(exc)))
     if receipt is not None and result.signer is not None:
         signer_org = org_code_of(result.signer)
         if signer_org != receipt.issuer.code:
             findings.append(
                 Finding(
-                    "wrong-signer-org",
+                    FindingCode.WRONG_SIGNER_ORG,
                     f"signed by {signer_org}'s certificate, but the issuer is "
                     f"{receipt.issuer.code}",
                 )
@@ -79,7 +87,7 @@ def verify_receipt_xml(
         if result.signing_time is not None and result.signing_time != receipt.issued_at:
             findings.append(
                 Finding(
-                    "signing-time-mismatch",
+                    FindingCode.SIGNING_TIME_MISMATCH,
                     f"signed at {result.signing_time.isoformat()}, but the receipt says it was "
                     f"issued at {receipt.issued_at.isoformat()}",
                 )
@@ -88,17 +96,23 @@ def verify_receipt_xml(
     return ReceiptVerification(source, not findings, tuple(findings), receipt, digest)
 
 
+def from_signing(found: Iterable[signing_result.Finding]) -> list[Finding]:
+    """The signature checks' findings as this product's (every signing code is one of ours)."""
+    return [Finding(FindingCode(f.code), f.message) for f in found]
+
+
 def _seal_findings(receipt: Receipt, signer: object) -> list[Finding]:
     assert isinstance(signer, x509.Certificate)
     if receipt.seal is None:
-        return [Finding("seal-missing", "the receipt carries no QR seal")]
+        return [Finding(FindingCode.SEAL_MISSING, "the receipt carries no QR seal")]
     signer_key_id, public_key = _seal_key(signer)
     if public_key is None:
-        return [Finding("seal-invalid", "the signing certificate's key type cannot seal receipts")]
+        why = "the signing certificate's key type cannot seal receipts"
+        return [Finding(FindingCode.SEAL_INVALID, why)]
     if receipt.seal.key_id != signer_key_id:
         return [
             Finding(
-                "seal-key-mismatch",
+                FindingCode.SEAL_KEY_MISMATCH,
                 f"the QR seal names key {receipt.seal.key_id}, the "
                 f"receipt was signed with key {signer_key_id}",
             )
@@ -106,7 +120,7 @@ def _seal_findings(receipt: Receipt, signer: object) -> list[Finding]:
     if not verify_seal(public_key, qr_payload(receipt, receipt.seal.key_id), receipt.seal.value):
         return [
             Finding(
-                "seal-invalid",
+                FindingCode.SEAL_INVALID,
                 "the QR seal does not verify: the printed QR code would not match this receipt",
             )
         ]
@@ -200,7 +214,7 @@ def verify_qr_text(text: str, validator: ChainValidator) -> ReceiptVerification:
             False,
             (
                 Finding(
-                    "unknown-key",
+                    FindingCode.UNKNOWN_KEY,
                     f"the trust bundle has no signing certificate of {fields.issuer} with key id "
                     f"{fields.key_id}",
                 ),
@@ -210,7 +224,7 @@ def verify_qr_text(text: str, validator: ChainValidator) -> ReceiptVerification:
     if not verify_seal(cert, fields.payload, fields.seal):
         findings.append(
             Finding(
-                "seal-invalid",
+                FindingCode.SEAL_INVALID,
                 "the QR seal does not verify: the text was "
                 "altered or was not issued by this federation",
             )
@@ -220,5 +234,5 @@ def verify_qr_text(text: str, validator: ChainValidator) -> ReceiptVerification:
     moments = [datetime.combine(day, time(h), _SHANGHAI) for h in (0, 12, 23)]
     results = [validator.validate(cert, bundle.cas, at=m) for m in moments]
     if not any(r.ok for r in results):
-        findings.extend(results[1].findings)
+        findings.extend(from_signing(results[1].findings))
     return ReceiptVerification(source, not findings, tuple(findings))
