@@ -9,6 +9,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from receipts.findings import FindingCode
 from receipts.reconcile.blocks import (
     BLOCK_SIZE,
     EMPTY_SLOT,
@@ -22,7 +23,6 @@ from receipts.reconcile.blocks import (
 from receipts.reconcile.exchange import (
     Summary,
     TierComparison,
-    TierFindingKind,
     answer_request,
     compare_summary,
 )
@@ -112,10 +112,10 @@ def test_one_missing_receipt_touches_one_block_and_one_part() -> None:
     here = [s for s in file_side if s.number != 2500]
     first, second = exchange(file_side, here)
     assert first.blocks_theirs == 5 and first.blocks_agreeing == 4
-    assert [f.kind for f in first.findings] == [TierFindingKind.BLOCK_DIFFERS]
+    assert [f.code for f in first.findings] == [FindingCode.BLOCK_DIFFERS]
     assert [r.key.index for r in first.requests] == [2]
     assert second.receipts_listed == PART_SIZE  # the part of 8 numbers holding 2500
-    assert [(f.kind, f.number) for f in second.findings] == [(TierFindingKind.MISSING, 2500)]
+    assert [(f.code, f.number) for f in second.findings] == [(FindingCode.TIER_MISSING, 2500)]
     assert not second.requests
 
 
@@ -128,7 +128,7 @@ def test_a_listing_that_does_not_rebuild_the_block_is_asked_for_in_full() -> Non
     changed = [*here[:10], slot(CODES[0], 11, "changed since"), *here[11:]]  # here moved on
     second = compare_summary(summary_of(theirs, {theirs[0].key: listing}), blocks_of(changed))
     assert [r.fingerprints for r in second.requests] == [None]
-    assert [f.kind for f in second.findings] == [TierFindingKind.BLOCK_DIFFERS]
+    assert [f.code for f in second.findings] == [FindingCode.BLOCK_DIFFERS]
 
 
 @st.composite
@@ -174,11 +174,11 @@ def test_two_rounds_find_exactly_the_planted_differences(
 ) -> None:
     file_side, here, expected = case
     first, second = exchange(file_side, here)
-    found = {(f.kind.value, f.block.code, f.number) for f in second.findings}
+    found = {(f.code.value, f.block.code, f.number) for f in second.findings}
     assert found == expected
     assert not second.requests
     # the first round already names receipts of blocks only this side has, nothing else
-    named = {(f.kind.value, f.block.code, f.number) for f in first.findings if f.number}
+    named = {(f.code.value, f.block.code, f.number) for f in first.findings if f.number}
     assert named <= expected and {k for k, _, _ in named} <= {"extra"}
     assert bool(first.findings) == bool(expected)
     # data proportional to the differences: at most one part of 8 slots per difference

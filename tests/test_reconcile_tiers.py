@@ -20,21 +20,21 @@ from sqlalchemy import delete, insert, update
 from receipts.domain.money import from_fen
 from receipts.domain.signed_documents import InvalidSignedDocument
 from receipts.errors import InvalidInput
+from receipts.findings import FindingCode
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.migrate import initialise
 from receipts.ledger.models import Event, ReceiptRow
 from receipts.reconcile import block_reader
 from receipts.reconcile.block_reader import LedgerInconsistent, _numbers, ledger_blocks
 from receipts.reconcile.blocks import Block, BlockKey, Slot, blocks_of
-from receipts.reconcile.exchange import Summary, TierFindingKind
-from receipts.reconcile.tiers import (
+from receipts.reconcile.exchange import Summary
+from receipts.reconcile.summary_file import (
     RECONCILIATION_NS,
-    _summary_element,
-    make_summary,
     read_request,
     read_summary,
-    reconcile_tiers,
+    summary_element,
 )
+from receipts.reconcile.tiers import make_summary, reconcile_tiers
 from tests.conftest import PgSchemas
 from tests.tier_pki import tier_pki
 from tests.workspaces import federation, receipts
@@ -218,10 +218,10 @@ def test_two_rounds_through_two_ledgers(ledger_db: Database, other_db: Database)
     tiers = reconcile_tiers(other_db, first.document, pki.validator(), "640000", province)
     c = tiers.comparison
     assert (c.blocks_theirs, c.blocks_ours, c.blocks_agreeing) == (3, 4, 1)
-    assert [(f.kind, f.number) for f in c.findings] == [
-        (TierFindingKind.BLOCK_DIFFERS, None),
-        (TierFindingKind.BLOCK_DIFFERS, None),
-        (TierFindingKind.EXTRA, 3100),
+    assert [(f.code, f.number) for f in c.findings] == [
+        (FindingCode.BLOCK_DIFFERS, None),
+        (FindingCode.BLOCK_DIFFERS, None),
+        (FindingCode.TIER_EXTRA, 3100),
     ]
     assert tiers.request is not None
     to, scope, blocks, _ = read_request(tiers.request)
@@ -233,11 +233,11 @@ def test_two_rounds_through_two_ledgers(ledger_db: Database, other_db: Database)
     assert [(b.key.index, b.count) for b in answer.summary.blocks] == [(0, 1023), (1, 1024), (3, 0)]
     assert answer.summary.answering == first.summary.root
     second = reconcile_tiers(other_db, answer.document, pki.validator(), "640000", province)
-    findings = [(f.kind, f.number) for f in second.comparison.findings]
+    findings = [(f.code, f.number) for f in second.comparison.findings]
     assert findings == [
-        (TierFindingKind.DIFFERING, 7),
-        (TierFindingKind.MISSING, 1500),
-        (TierFindingKind.EXTRA, 3100),
+        (FindingCode.TIER_DIFFERING, 7),
+        (FindingCode.TIER_MISSING, 1500),
+        (FindingCode.TIER_EXTRA, 3100),
     ]
     assert second.comparison.receipts_listed == 4 + 4 and second.request is None  # 4-7, 1500-1503
     differing = second.comparison.findings[0]
@@ -274,12 +274,12 @@ def test_an_empty_block_is_stated_only_in_an_answer(ledger_db: Database) -> None
     signer = pki.signers["640100"]
     empty = Block(BlockKey("640100", CODE, 4), [], b"", [])
     summary = Summary("640100", ("640100",), (empty.summary(),))
-    document = signer.sign_document(_summary_element(summary, AT, 0), AT)
+    document = signer.sign_document(summary_element(summary, AT, 0), AT)
     with pytest.raises(InvalidInput, match=r"block 4 .* is empty \(only an answer"):
         read_summary(document, pki.validator())
     answer = replace(summary, answering="ab" * 32)
     stated, problems = read_summary(
-        signer.sign_document(_summary_element(answer, AT, 0), AT), pki.validator()
+        signer.sign_document(summary_element(answer, AT, 0), AT), pki.validator()
     )
     assert problems == [] and stated.answering == "ab" * 32
     assert [(b.count, b.total) for b in stated.blocks] == [(0, from_fen(0))]

@@ -16,6 +16,7 @@ import click
 
 from receipts.commands.runtime import Context, command, fail_with_findings
 from receipts.commands.tables import format_table
+from receipts.findings import FindingCode
 from receipts.workspace import WorkspaceKind
 
 if TYPE_CHECKING:
@@ -380,7 +381,7 @@ def _tier_row(f: TierFinding) -> dict[str, Any]:
     here_digest, here_total = side(f.here)
     receipt = f"{f.block.code}-{f.number:010d}" if f.number is not None else str(f.block)
     return {
-        "kind": f.kind.value,
+        "kind": f.code.value,
         "issuer": f.block.issuer,
         "code": f.block.code,
         "block": f.block.index,
@@ -410,19 +411,22 @@ def _bank_rows(report: BankReport) -> list[dict[str, Any]]:
             "note": note,
         }
 
-    rows = [line("matched", m.credit, m.receipts, m.basis) for m in report.matched]
+    rows = [line(FindingCode.BANK_MATCHED, m.credit, m.receipts, m.basis) for m in report.matched]
     rows += [
-        line("ambiguous", a.credit, [r for o in a.options for r in o], a.why)
+        line(FindingCode.BANK_AMBIGUOUS, a.credit, [r for o in a.options for r in o], a.why)
         for a in report.ambiguous
     ]
-    rows += [line("unmatched-credit", c, note=hint) for c, hint in report.unmatched_credits]
-    rows += [line("unmatched-receipt", receipts=[r]) for r in report.unmatched_receipts]
     rows += [
-        line("reversed-excluded", receipts=[r], note=f"reversed by {r.reversed_by}")
+        line(FindingCode.UNMATCHED_CREDIT, c, note=hint) for c, hint in report.unmatched_credits
+    ]
+    rows += [line(FindingCode.UNMATCHED_RECEIPT, receipts=[r]) for r in report.unmatched_receipts]
+    rows += [
+        line(FindingCode.REVERSED_EXCLUDED, receipts=[r], note=f"reversed by {r.reversed_by}")
         for r in report.reversed
     ]
     rows += [
-        {**line("bad-row"), "credit": f"line {p.line}", "note": str(p)} for p in report.problems
+        {**line(FindingCode.BAD_ROW), "credit": f"line {p.line}", "note": str(p)}
+        for p in report.problems
     ]
     return rows
 
@@ -434,7 +438,7 @@ def _stock_rows(report: StockReport) -> list[dict[str, Any]]:
         shown = " ".join(str(n) for n in u.gaps[:20]) + (" …" if len(u.gaps) > 20 else "")
         rows.append(
             {
-                "kind": "gaps" if u.gaps else "segment",
+                "kind": FindingCode.SEGMENT_GAPS if u.gaps else FindingCode.SEGMENT_OK,
                 "subject": s.label,
                 "holder": s.holder,
                 "allocated_by": s.allocated_by,
@@ -450,7 +454,7 @@ def _stock_rows(report: StockReport) -> list[dict[str, Any]]:
     for o in report.outside:
         rows.append(
             {
-                "kind": "outside-segment",
+                "kind": FindingCode.OUTSIDE_SEGMENT,
                 "subject": f"{o.code}-{o.number:010d}",
                 "holder": o.issuer,
                 "allocated_by": "",

@@ -1,4 +1,4 @@
-"""Reading a ledger's number space block by block, for reconciliation between tiers (SPEC §6).
+"""Reading a ledger's number space block by block, for reconciliation between tiers.
 
 The ledger is read along its primary key (code, number): SQL aggregates each block of 1,024
 numbers (sum, and the concatenated numbers, digests and totals), so no receipt goes through
@@ -243,9 +243,9 @@ class _BlockReader:
     def walk(self, scope: set[str], share: int = 0, shares: int = 1) -> Iterator[Block]:
         """The non-empty blocks of the issuers in ``scope`` whose index is ``share`` modulo
         ``shares``, in (code, index) order."""
-        # A receipt code starts with its issuer's province (SPEC §2, checked on every receipt),
-        # so only those provinces' codes are read: the national ledger, reconciling with one
-        # province, does not read the other thirty.
+        # A receipt code starts with its issuer's province (``docs/formats.md``; checked on
+        # every receipt), so only those provinces' codes are read: the national ledger,
+        # reconciling with one province, does not read the other thirty.
         for province in sorted({issuer[:2] for issuer in scope}):
             yield from self._walk_codes(scope, share, shares, province)
 

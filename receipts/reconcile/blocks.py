@@ -1,4 +1,4 @@
-"""The number space of reconciliation between tiers (SPEC §6): blocks, their summaries and
+"""The number space of reconciliation between tiers: blocks, their summaries and
 hashes, the Merkle tree over them, and the part fingerprints of the second round.
 
 Nothing here touches a database or a file. :mod:`receipts.reconcile.exchange` compares with it.

@@ -1,4 +1,4 @@
-"""Reconciliation between tiers by number-space summaries (SPEC §6): the pure comparison.
+"""Reconciliation between tiers by number-space summaries: the pure comparison.
 
 Nothing here touches a database or a file; :mod:`receipts.reconcile.tiers` feeds it, and
 :mod:`receipts.reconcile.blocks` defines the blocks, hashes, Merkle tree and part
@@ -19,9 +19,9 @@ import functools
 from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from receipts.domain.money import to_fen
+from receipts.findings import FindingCode
 from receipts.reconcile.blocks import (
     FINGERPRINT_BYTES,
     PARTS,
@@ -39,7 +39,6 @@ __all__ = [
     "Summary",
     "TierComparison",
     "TierFinding",
-    "TierFindingKind",
     "answer_request",
     "compare_summary",
 ]
@@ -107,29 +106,13 @@ def answer_request(block: Block, request: BlockRequest) -> Listing:
     return Listing(parts, tuple(block.slots(parts)))
 
 
-class TierFindingKind(StrEnum):
-    """What a tier reconciliation found."""
-
-    MISSING = "missing"
-    """In the file, not here."""
-    EXTRA = "extra"
-    """Here, not in the file."""
-    DIFFERING = "differing"
-    """Same code and number, another digest or amount."""
-    BLOCK_DIFFERS = "block-differs"
-    """A block differs and the file lists none of it yet: requested."""
-    BLOCK_ONLY_IN_FILE = "block-only-in-file"
-    """A block only the file has, not listed yet: requested."""
-    INCONSISTENT_FILE = "inconsistent-file"
-    """The file contradicts itself (a listing or root does not match its summaries)."""
-
-
 @dataclass(frozen=True)
 class TierFinding:
     """One discrepancy between this ledger and a summary file."""
 
-    kind: TierFindingKind
-    """What was found."""
+    code: FindingCode
+    """What was found: one of the tier reconciliation codes (``missing``, ``extra``,
+    ``differing``, ``block-differs``, ``block-only-in-file``, ``inconsistent-file``)."""
     block: BlockKey
     """The block it is in."""
     number: int | None = None
@@ -145,16 +128,16 @@ class TierFinding:
     def message(self) -> str:
         """One line for people."""
         what = str(self.block) if self.number is None else f"{self.block.code}-{self.number:010d}"
-        return f"{what}: {_SAYS[self.kind]}" + (f" ({self.detail})" if self.detail else "")
+        return f"{what}: {_SAYS[self.code]}" + (f" ({self.detail})" if self.detail else "")
 
 
 _SAYS = {
-    TierFindingKind.MISSING: "in the file, not here",
-    TierFindingKind.EXTRA: "here, not in the file",
-    TierFindingKind.DIFFERING: "differs",
-    TierFindingKind.BLOCK_DIFFERS: "block differs; its listing is requested",
-    TierFindingKind.BLOCK_ONLY_IN_FILE: "block only in the file; its listing is requested",
-    TierFindingKind.INCONSISTENT_FILE: "the file is inconsistent",
+    FindingCode.TIER_MISSING: "in the file, not here",
+    FindingCode.TIER_EXTRA: "here, not in the file",
+    FindingCode.TIER_DIFFERING: "differs",
+    FindingCode.BLOCK_DIFFERS: "block differs; its listing is requested",
+    FindingCode.BLOCK_ONLY_IN_FILE: "block only in the file; its listing is requested",
+    FindingCode.INCONSISTENT_FILE: "the file is inconsistent",
 }
 
 
@@ -200,7 +183,7 @@ def compare_summary(theirs: Summary, ours: Iterable[Block]) -> TierComparison:
         if there is None:
             # named at once, and asked for: the other side's answer states the block (empty)
             # under its signature, so the second round's report is complete on its own
-            result.findings += [_receipt(TierFindingKind.EXTRA, None, s) for s in block.slots()]
+            result.findings += [_receipt(FindingCode.TIER_EXTRA, None, s) for s in block.slots()]
             result.requests.append(BlockRequest(block.key, block.fingerprints()))
         elif there.agrees(block.summary()):
             result.blocks_agreeing += 1
@@ -209,16 +192,16 @@ def compare_summary(theirs: Summary, ours: Iterable[Block]) -> TierComparison:
     for there in pending.values():
         _differing(theirs, there, None, result)
     result.requests.sort(key=lambda r: r.key)
-    result.findings.sort(key=lambda f: (f.block, f.number or 0, f.kind.value))
+    result.findings.sort(key=lambda f: (f.block, f.number or 0, f.code.value))
     return result
 
 
 def _receipt(
-    kind: TierFindingKind, there: Slot | None, here: Slot | None, detail: str = ""
+    code: FindingCode, there: Slot | None, here: Slot | None, detail: str = ""
 ) -> TierFinding:
     slot = there or here
     assert slot is not None
-    return TierFinding(kind, slot.key, slot.number, there, here, detail)
+    return TierFinding(code, slot.key, slot.number, there, here, detail)
 
 
 def _differing(
@@ -234,16 +217,14 @@ def _differing(
     out.requests.append(request)
     if ours is None:
         detail = f"{there.count} receipt(s), total {there.total:.2f} in the file"
-        out.findings.append(
-            TierFinding(TierFindingKind.BLOCK_ONLY_IN_FILE, there.key, detail=detail)
-        )
+        out.findings.append(TierFinding(FindingCode.BLOCK_ONLY_IN_FILE, there.key, detail=detail))
     else:
         mine = ours.summary()
         detail = (
             f"file {there.count} receipt(s), total {there.total:.2f}; "
             f"here {mine.count}, total {mine.total:.2f}"
         )
-        out.findings.append(TierFinding(TierFindingKind.BLOCK_DIFFERS, there.key, detail=detail))
+        out.findings.append(TierFinding(FindingCode.BLOCK_DIFFERS, there.key, detail=detail))
 
 
 def _resolve(
@@ -258,19 +239,19 @@ def _resolve(
         if listing.parts is not None:
             return BlockRequest(there.key, None)
         why = "its listing does not reproduce its block summary"
-        findings.append(TierFinding(TierFindingKind.INCONSISTENT_FILE, there.key, detail=why))
+        findings.append(TierFinding(FindingCode.INCONSISTENT_FILE, there.key, detail=why))
         return None
     mine = ours.slots(listing.parts) if ours is not None else []
     here = {s.number: s for s in mine}
     for slot in listing.slots:
         own = here.pop(slot.number, None)
         if own is None:
-            findings.append(_receipt(TierFindingKind.MISSING, slot, None))
+            findings.append(_receipt(FindingCode.TIER_MISSING, slot, None))
         elif (own.digest, own.total) != (slot.digest, slot.total):
             findings.append(
-                _receipt(TierFindingKind.DIFFERING, slot, own, _what_differs(slot, own))
+                _receipt(FindingCode.TIER_DIFFERING, slot, own, _what_differs(slot, own))
             )
-    findings += [_receipt(TierFindingKind.EXTRA, None, s) for s in here.values()]
+    findings += [_receipt(FindingCode.TIER_EXTRA, None, s) for s in here.values()]
     return None
 
 

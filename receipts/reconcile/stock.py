@@ -1,4 +1,4 @@
-"""Stock reconciliation (核销, SPEC §6): every number of every segment accounted for.
+"""Stock reconciliation (核销): every number of every segment accounted for.
 
 For each segment this ledger holds or allocated: issued, reversed, red and unused numbers and
 the gaps (numbers below the highest used one without a receipt: none are allowed), from
