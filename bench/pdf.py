@@ -39,12 +39,12 @@ from receipts.render.batch import render_many
 from receipts.render.fonts import shipped_font
 from receipts.render.layout import LATEST_LAYOUT, LAYOUTS
 from receipts.render.receipt_pdf import render_pdf
+from signing.certificate_profile import key_id
 from signing.certificates import (
     CertificateRole,
     create_csr,
     create_root_ca,
     issue_certificate,
-    key_id,
 )
 from signing.keys import generate_key
 from signing.seal import sign_seal

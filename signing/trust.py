@@ -22,16 +22,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
-from signing.certificates import (
-    CertificateRole,
-    certificates_from_pem,
-    certificates_to_pem,
-    key_id,
-    org_code_of,
-    role_of,
-)
+from signing.certificate_profile import CertificateRole, key_id, org_code_of, role_of
 from signing.crl import Revocation, crl_is_from, crls_from_pem, crls_to_pem, find_revocation
 from signing.errors import RevokedCertificate, SigningError, UntrustedCertificate
+from signing.pem import certificates_from_pem, certificates_to_pem
 from signing.result import Finding, FindingCode
 
 __all__ = ["ChainValidation", "ChainValidator", "TrustBundle"]

@@ -48,7 +48,7 @@ from signxml.xades.xades import (
     XAdESVerifier,
 )
 
-from signing.certificates import org_code_of
+from signing.certificate_profile import org_code_of
 from signing.errors import InvalidSignature, SigningError
 from signing.keys import PrivateKey
 from signing.result import Finding, FindingCode, VerificationResult

@@ -24,7 +24,7 @@ from receipts.domain.enums import PayerKind, Tier
 from receipts.domain.model import Organisation, Payer, QRSeal, Receipt
 from receipts.domain.xmlcodec import qr_payload, receipt_to_element, serialize
 from receipts.render.receipt_pdf import render_pdf
-from signing.certificates import key_id
+from signing.certificate_profile import key_id
 from signing.seal import sign_seal
 from signing.xmldsig import sign_enveloped
 from tests.factories import make_item, make_receipt, make_reversal

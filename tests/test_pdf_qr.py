@@ -10,7 +10,7 @@ from PIL import Image
 
 from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.render.receipt_pdf import RenderError, qr_text
-from signing.certificates import key_id
+from signing.certificate_profile import key_id
 from signing.seal import verify_seal
 from tests.signing_fixtures import build_pki
 from tests.test_pdf_fixtures import (

@@ -22,18 +22,15 @@ from cli import main
 from receipts.commands.pki_options import ALGORITHMS, REASONS
 from receipts.pki.credentials import Credentials
 from receipts.workspace import Workspace
+from signing.certificate_profile import CLOCK_SKEW, key_id, org_code_of, role_of
 from signing.certificates import (
-    CLOCK_SKEW,
     CertificateRole,
     certificates_from_pem,
     create_csr,
     create_root_ca,
     csr_to_pem,
     issue_certificate,
-    key_id,
     load_certificates,
-    org_code_of,
-    role_of,
 )
 from signing.crl import RevocationReason, crls_from_pem, revocation_at
 from signing.keys import KeyAlgorithm, generate_key

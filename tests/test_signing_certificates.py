@@ -9,22 +9,24 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from signing.certificates import (
+from signing.certificate_profile import (
     CLOCK_SKEW,
     DEFAULT_VALIDITY,
+    expiry_warnings,
+    key_id,
+    name_of,
+    org_code_of,
+    role_of,
+)
+from signing.certificates import (
     CertificateRole,
     certificates_to_pem,
     create_csr,
     create_root_ca,
     csr_from_pem,
     csr_to_pem,
-    expiry_warnings,
     issue_certificate,
-    key_id,
     load_certificates,
-    name_of,
-    org_code_of,
-    role_of,
 )
 from signing.errors import PolicyViolation
 from signing.keys import generate_key

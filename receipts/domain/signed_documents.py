@@ -10,7 +10,7 @@ from lxml import etree
 
 from receipts.errors import InvalidInput, ReceiptError
 from schemas import load_schema
-from signing.certificates import org_code_of
+from signing.certificate_profile import org_code_of
 from signing.trust import ChainValidator
 from signing.xmldsig import verify_enveloped
 

@@ -30,6 +30,7 @@ from receipts.errors import InvalidInput, WorkspaceError
 from receipts.pki.credentials import Credentials
 from receipts.pki.keyfile import save_key
 from receipts.support.atomic import write_atomic
+from signing.certificate_profile import org_code_of, role_of
 from signing.certificates import (
     CertificateRole,
     certificates_to_pem,
@@ -37,8 +38,6 @@ from signing.certificates import (
     csr_from_pem,
     issue_certificate,
     load_certificates,
-    org_code_of,
-    role_of,
 )
 from signing.crl import Revocation, RevocationReason, build_crl, crls_from_pem, crls_to_pem
 from signing.errors import SigningError

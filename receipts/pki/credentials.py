@@ -23,7 +23,8 @@ from receipts.ledger.events import HeadSigner
 from receipts.pki.signer import ReceiptSigner
 from receipts.support.atomic import write_atomic
 from receipts.workspace import Workspace
-from signing.certificates import certificates_from_pem, org_code_of
+from signing.certificate_profile import org_code_of
+from signing.certificates import certificates_from_pem
 from signing.keys import PrivateKey, load_key, signing_key_passphrase
 from signing.trust import ChainValidator, TrustBundle
 

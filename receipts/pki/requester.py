@@ -28,6 +28,7 @@ from receipts.pki.ca import CaRegistry, Passphrase, format_utc
 from receipts.pki.credentials import Credentials
 from receipts.pki.keyfile import save_key
 from receipts.support.atomic import write_atomic
+from signing.certificate_profile import expiry_warnings, key_id, name_of, org_code_of, role_of
 from signing.certificates import (
     CertificateRole,
     certificates_from_pem,
@@ -35,12 +36,7 @@ from signing.certificates import (
     create_csr,
     csr_from_pem,
     csr_to_pem,
-    expiry_warnings,
-    key_id,
     load_certificates,
-    name_of,
-    org_code_of,
-    role_of,
 )
 from signing.crl import crl_is_from, crls_from_pem
 from signing.errors import SigningError

@@ -13,7 +13,7 @@ from lxml import etree
 
 from receipts.domain.model import QRSeal, Receipt
 from receipts.domain.xmlcodec import qr_payload, receipt_to_element, serialize
-from signing.certificates import key_id, org_code_of
+from signing.certificate_profile import key_id, org_code_of
 from signing.keys import PrivateKey
 from signing.seal import sign_seal
 from signing.xmldsig import sign_enveloped

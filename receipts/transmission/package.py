@@ -21,7 +21,7 @@ from receipts.domain.money import format_amount, from_fen
 from receipts.domain.signed_documents import verify_document_signer
 from receipts.errors import ReceiptError
 from receipts.support.safezip import read_zip
-from signing.certificates import org_code_of
+from signing.certificate_profile import org_code_of
 from signing.trust import ChainValidator
 
 __all__ = [

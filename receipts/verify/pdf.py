@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from receipts.errors import ReceiptError
 from receipts.findings import Finding, FindingCode
 from receipts.verify.receipt import ReceiptVerification, verify_receipt_xml
-from signing.certificates import org_code_of
+from signing.certificate_profile import org_code_of
 from signing.trust import ChainValidator
 
 __all__ = ["verify_pdf"]

@@ -22,7 +22,7 @@ from receipts.domain.xmlcodec import qr_payload, receipt_from_element, validate_
 from receipts.errors import ReceiptError
 from receipts.findings import Finding, FindingCode
 from signing import result as signing_result
-from signing.certificates import key_id, org_code_of
+from signing.certificate_profile import key_id, org_code_of
 from signing.keys import PublicKey
 from signing.seal import verify_seal
 from signing.trust import ChainValidator
