@@ -344,13 +344,17 @@ def test_bad_byte_detected_in_neither_encoding() -> None:
     gbk = (SAMPLES / "good-gbk.csv").read_bytes().split(b"\n")
     gbk[3] = gbk[3].replace(b",02,", b",02\xff,")
     Path("gbk.csv").write_bytes(b"\n".join(gbk))
-    # GBK got further than UTF-8 (which fails on line 2), so its bad byte is the one reported,
-    # after "2026-10/001,宁夏贺兰山实业有限公司,enterprise,91640100MA7600001J,,02" (57 characters).
-    assert read(Path("gbk.csv")) == ([], ["gbk.csv:4:58: bytes invalid in gbk (not utf-8 either)"])
+    # GB 18030 (which reads GBK) got further than UTF-8 (which fails on line 2), so its bad byte
+    # is the one reported, after
+    # "2026-10/001,宁夏贺兰山实业有限公司,enterprise,91640100MA7600001J,,02" (57 characters).
+    assert read(Path("gbk.csv")) == (
+        [],
+        ["gbk.csv:4:58: bytes invalid in gb18030 (not utf-8 either)"],
+    )
     Path("ascii.csv").write_bytes(b"client_ref\nR\xff1\n")
     assert read(Path("ascii.csv")) == (
         [],
-        ["ascii.csv:2:2: bytes invalid in utf-8 (not gbk either)"],
+        ["ascii.csv:2:2: bytes invalid in utf-8 (not gb18030 either)"],
     )
     assert read(Path("ascii.csv"), "gbk") == ([], ["ascii.csv:2:2: bytes invalid in gbk"])
 

@@ -176,7 +176,7 @@ def test_statement_gbk_with_bad_rows(tmp_path: Path) -> None:
         (b"date,amount,,payer_name\n", ":1:3: unknown column ''"),
         (STATEMENT.encode(), "the file has a header but no rows"),
         (STATEMENT.encode() + b'2026-10-08,1.00,"x\n', ":2: not valid CSV"),
-        (STATEMENT.encode() + b"2026-10-08,1.00,\xff\xff\xff\n", ":2:17: bytes invalid in UTF-8"),
+        (STATEMENT.encode() + b"2026-10-08,1.00,\xff\xff\xff\n", ":2:17: bytes invalid in utf-8"),
     ],
 )
 def test_unusable_statements(tmp_path: Path, content: bytes, message: str) -> None:

@@ -22,6 +22,7 @@ from receipts.batch.fields import (
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.issue_request import IssueRequest
 from receipts.errors import InvalidInput
+from receipts.support.text import decode_text
 
 __all__ = ["read_jsonl", "read_request_json"]
 
@@ -176,14 +177,14 @@ def _json_type(value: object) -> str:
 
 def read_request_json(path: Path, catalogue: Catalogue) -> IssueRequest:
     """One receipt from a JSON file (``receipts issue --from-json``): the object a JSON-lines
-    batch has on each line, here possibly spread over several lines; the first problem raises.
+    batch has on each line, here possibly spread over several lines, decoded like a batch file;
+    the first problem raises.
     """
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
     except OSError as error:
         raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise InvalidInput(f"{path}: bytes invalid in utf-8 at offset {error.start}") from None
+    text = decode_text(data, str(path))
     problems: list[BatchProblem] = []
     where = Where(str(path), 1, problems, labels=_JSON_LABELS)
     request = _json_receipt(text, where, catalogue, {})

@@ -31,9 +31,10 @@ a ``client_ref`` are one receipt of 1-8 items in row order (adjacent or not) and
 ``payer_*``, ``handler``, ``reviewer`` and ``remark``. Blank rows are skipped; cells are taken as
 they are, not trimmed.
 
-**Encodings**: UTF-8 (with or without a BOM) is tried, then GBK, which Chinese spreadsheets
-export; ``encoding`` (``utf-8``, ``gbk``, ``gb18030``...) forces one. An undecodable byte is
-reported at its line and character column.
+**Encodings**: UTF-8 (with or without a BOM) is tried, then GB 18030 (a superset of GBK), which
+Chinese spreadsheets export; ``encoding`` (``utf-8``, ``gbk``, ``gb18030``...) forces one. An
+undecodable byte is reported at its line and character column (:mod:`receipts.support.text`,
+the rule for every file the product reads).
 
 **JSON lines** (``.jsonl``/``.ndjson``, or a first non-blank character ``{``): one receipt a
 line, the same fields and rules, amounts as JSON strings, ``null`` as absent, e.g. (one line)::
@@ -48,7 +49,6 @@ line, the same fields and rules, amounts as JSON strings, ``null`` as absent, e.
 
 from __future__ import annotations
 
-import codecs
 from pathlib import Path
 
 from receipts.batch.csv_file import read_csv
@@ -56,6 +56,7 @@ from receipts.batch.fields import BatchEntry, BatchProblem
 from receipts.batch.jsonl_file import read_jsonl
 from receipts.domain.catalogue import Catalogue
 from receipts.errors import InvalidInput
+from receipts.support.text import UndecodableText, decode_text
 
 __all__ = ["read_batch"]
 
@@ -75,9 +76,10 @@ def read_batch(
         data = path.read_bytes()
     except OSError as error:
         raise InvalidInput(f"cannot read {name}: {error.strerror or error}") from None
-    text = _decode(data, name, encoding)
-    if isinstance(text, BatchProblem):
-        return [], [text]
+    try:
+        text = decode_text(data, name, encoding)
+    except UndecodableText as error:
+        return [], [BatchProblem(name, error.line, error.column, error.reason)]
     if not text.strip():
         return [], [BatchProblem(name, 1, None, "file is empty")]
     problems: list[BatchProblem] = []
@@ -87,29 +89,3 @@ def read_batch(
         entries = read_csv(text, name, catalogue, problems)
     problems.sort(key=lambda problem: problem.line)
     return entries, problems
-
-
-def _decode(data: bytes, name: str, encoding: str | None) -> str | BatchProblem:
-    """The text, or where its first undecodable byte is (of the encoding that got furthest)."""
-    if encoding is None:
-        tries = ["utf-8", "gbk"]
-    else:
-        try:
-            codec = codecs.lookup(encoding).name
-        except LookupError:
-            raise InvalidInput(f"unknown encoding {encoding!r}") from None
-        tries = ["utf-8" if codec == "utf-8-sig" else codec]
-    failures: list[tuple[int, str, bytes]] = []
-    for codec in tries:
-        body = data.removeprefix(codecs.BOM_UTF8) if codec == "utf-8" else data
-        try:
-            return body.decode(codec)
-        except UnicodeDecodeError as error:
-            failures.append((error.start, codec, body))
-    start, codec, body = max(failures, key=lambda failure: failure[0])
-    line_start = body.rfind(b"\n", 0, start) + 1
-    column = len(body[line_start:start].decode(codec, errors="replace")) + 1
-    others = "".join(f" (not {other} either)" for other in tries if other != codec)
-    return BatchProblem(
-        name, body.count(b"\n", 0, start) + 1, column, f"bytes invalid in {codec}{others}"
-    )

@@ -1,8 +1,8 @@
 """Bank statements for ``receipts reconcile bank``: reading the CSV a bank exports.
 
 **Statement** (CSV, a header row naming the columns is required; names exactly as here, in any
-order; UTF-8 with or without a BOM, or GBK/GB 18030 as Chinese banking software exports, found
-by trying UTF-8 first):
+order; UTF-8 with or without a BOM, or GB 18030 (a superset of GBK) as Chinese banking software
+exports, found by trying UTF-8 first, as for every file the product reads):
 
 =================  =========  =================================================================
 ``date``           required   value date: ``2026-10-08``, ``2026/10/08`` or ``20261008`` (a time
@@ -21,7 +21,6 @@ by trying UTF-8 first):
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -33,6 +32,7 @@ from pathlib import Path
 from receipts.batch.fields import BatchProblem
 from receipts.domain.money import parse_amount
 from receipts.errors import InvalidInput
+from receipts.support.text import UndecodableText, decode_text
 
 __all__ = ["STATEMENT_COLUMNS", "Credit", "Statement", "UnusableStatement", "read_statement"]
 
@@ -93,7 +93,10 @@ def read_statement(path: Path) -> Statement:
         data = path.read_bytes()
     except OSError as error:
         raise UnusableStatement(f"cannot read {name}: {error.strerror or error}") from None
-    text = _decode(data, name)
+    try:
+        text = decode_text(data, name)
+    except UndecodableText as error:
+        raise UnusableStatement(str(error)) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] = []
     credits: list[Credit] = []
@@ -123,21 +126,6 @@ def read_statement(path: Path) -> Statement:
     if not rows:
         raise UnusableStatement(f"{name}: the file has a header but no rows")
     return Statement(tuple(credits), tuple(problems), debits)
-
-
-def _decode(data: bytes, name: str) -> str:
-    try:
-        return data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
-    except UnicodeDecodeError as utf8:
-        try:
-            return data.decode("gb18030")
-        except UnicodeDecodeError:
-            at = utf8.start
-            line = data.count(b"\n", 0, at) + 1
-            column = len(data[data.rfind(b"\n", 0, at) + 1 : at].decode("utf-8", "replace")) + 1
-            raise UnusableStatement(
-                f"{name}:{line}:{column}: bytes invalid in UTF-8 (not GBK/GB 18030 either)"
-            ) from None
 
 
 def _check_header(header: list[str], name: str, line: int) -> list[str]:
