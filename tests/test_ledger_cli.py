@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import tarfile
 from pathlib import Path
 
@@ -164,7 +165,9 @@ def test_backup_while_in_use(city: tuple[Path, str | None], tmp_path: Path) -> N
         names = tar.getnames()
     assert "workspace/receipts.toml" in names and "workspace/keys/signing.key" in names
     assert ("workspace/ledger.sqlite" in names) == (db is None)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # it holds the keys
     assert receipts(home, "backup", "-o", str(target), db=db).exit_code == 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_environment_failures_exit_3_with_one_line(tmp_path: Path) -> None:
