@@ -19,7 +19,7 @@ __all__ = [
 class ReceiptError(Exception):
     """Root of every error the receipts package raises on purpose."""
 
-    #: The CLI's exit code for this kind of error (SPEC §7): 1 problems found, 2 bad input,
+    #: The CLI's exit code for this kind of error (docs/formats.md): 1 problems found, 2 bad input,
     #: 3 the environment failed.
     exit_code = 2
 

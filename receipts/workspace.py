@@ -1,4 +1,4 @@
-"""Workspaces (SPEC §5): one organisation's folder of configuration, keys, trust and ledger.
+"""Workspaces (docs/formats.md): one organisation's folder of configuration, keys, trust and ledger.
 
 A **federation** workspace issues receipts; a **payer** workspace (an employer's finance office
 or a grassroots union) receives, verifies and books them.

@@ -9,7 +9,7 @@ from lxml import etree
 
 __all__ = ["RECEIPT_NS", "load_schema", "schema_bytes"]
 
-#: Namespace of the receipt XML (SPEC §3).
+#: Namespace of the receipt XML (docs/formats.md).
 RECEIPT_NS = "urn:union-dues-receipt:1"
 
 

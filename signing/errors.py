@@ -1,6 +1,6 @@
 """The signing package's errors: one root, precise subclasses (shaped like python-stdnum's).
 
-Each class carries the CLI exit code it maps to (SPEC §7): 1 when the work found a problem
+Each class carries the CLI exit code it maps to (docs/formats.md): 1 when the work found a problem
 (an invalid signature, an untrusted or revoked certificate), 2 for bad input (a wrong passphrase,
 a refused certificate request, an unusable key file).
 """
@@ -57,6 +57,6 @@ class KeyFileError(SigningError):
 
 
 class PolicyViolation(SigningError):
-    """A certificate request or issuance breaks the tier policy (SPEC §4), so it is refused."""
+    """A certificate request or issuance breaks the tier policy (docs/security.md): refused."""
 
     exit_code = 2

@@ -1,8 +1,8 @@
 """Private keys: generate, serialise encrypted (PKCS#8 PEM), load, and source passphrases.
 
-A key never touches disk unencrypted (SPEC §4). ECDSA P-256 is the default; RSA-2048 is allowed
-for federations whose other systems need it. This module writes no files: the caller stores
-:func:`key_to_pem`'s bytes (``receipts`` writes them atomically, mode 0600, never over an
+A key never touches disk unencrypted (docs/security.md). ECDSA P-256 is the default; RSA-2048 is
+allowed for federations whose other systems need it. This module writes no files: the caller
+stores :func:`key_to_pem`'s bytes (``receipts`` writes them atomically, mode 0600, never over an
 existing key).
 """
 
@@ -133,7 +133,7 @@ def signing_key_passphrase(
 ) -> str:
     """Return a signing key's passphrase: from ``RECEIPTS_KEY_PASSPHRASE``, else from ``prompt``.
 
-    Batch jobs run unattended, so the environment is allowed for signing keys (SPEC §4).
+    Batch jobs run unattended, so the environment is allowed for signing keys (docs/operations.md).
     """
     env = os.environ if environ is None else environ
     value = env.get(KEY_PASSPHRASE_ENV)

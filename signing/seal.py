@@ -1,4 +1,4 @@
-"""The QR seal: a short deterministic signature over the receipt's seal text (SPEC §3).
+"""The QR seal: a short deterministic signature over the receipt's seal text (docs/formats.md).
 
 The same payload and key always give the same signature, so the same XML always renders the same
 QR code and PDF. ECDSA P-256 keys sign with deterministic ECDSA (RFC 6979) over SHA-256, encoded

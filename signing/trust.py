@@ -2,8 +2,8 @@
 
 A :class:`TrustBundle` is what an auditor takes away: the national root(s), CA certificates,
 signing certificates and CRLs, in one PEM file. A :class:`ChainValidator` validates a signing
-certificate against it as of a receipt's signing time, not today (SPEC §4), because a receipt
-signed while its certificate was valid must verify for 30 years.
+certificate against it as of a receipt's signing time, not today (docs/security.md), because a
+receipt signed while its certificate was valid must verify for 30 years.
 
 Chain building is the costly part and does not depend on the time: it runs once per
 (leaf, intermediates) with cryptography's ``x509.verification``; each call then only compares the

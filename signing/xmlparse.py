@@ -12,7 +12,7 @@ from lxml import etree
 
 __all__ = ["MAX_XML_BYTES", "UnsafeXML", "parse_untrusted"]
 
-#: Largest XML document accepted from outside (SPEC §3).
+#: Largest XML document accepted from outside (docs/security.md).
 MAX_XML_BYTES = 1_000_000
 
 

@@ -1,4 +1,4 @@
-"""Financial capitals (SPEC §2): expected strings worked out by hand from the rules."""
+"""Financial capitals (docs/formats.md): expected strings worked out by hand from the rules."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def test_segments() -> None:
     "code",
     [
         "91110000600037341L",  # enterprise registered with SAIC
-        "N1640100MA00000007",  # department N: stdnum 2.2 wrongly refuses a letter first (NOTES)
+        "N1640100MA00000007",  # department N: stdnum 2.2 wrongly refuses a letter first
         "81640100MA76000076",  # department 8 = trade unions, category 1 = grassroots union
         "91640100ma7600001j",  # lower case is compacted
     ],

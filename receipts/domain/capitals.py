@@ -1,4 +1,4 @@
-"""Amounts in Chinese financial capitals (大写金额), SPEC §2.
+"""Amounts in Chinese financial capitals (大写金额).
 
 The rules are 会计基础工作规范 art. 52 and the examples of 支付结算办法 (附一). Where they leave a
 choice, :func:`to_capitals` writes one fixed convention:

@@ -10,7 +10,7 @@ from receipts.errors import InvalidInput
 
 __all__ = ["DEFAULT_CATALOGUE", "Catalogue", "validate_item_code"]
 
-#: Items every federation knows (SPEC §2, issue 2).
+#: Items every federation knows.
 DEFAULT_CATALOGUE: Mapping[str, str] = MappingProxyType(
     {
         "01": "工会经费(拨缴)",

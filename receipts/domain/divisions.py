@@ -1,7 +1,7 @@
 """Administrative division codes (GB/T 2260) and the organisation rules derived from them.
 
 An organisation is identified by its 6-digit division code: province ``XX0000``, city ``XXYY00``,
-county/district ``XXYYZZ``; the national federation is ``000000`` (SPEC §2).
+county/district ``XXYYZZ``; the national federation is ``000000`` (docs/formats.md).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def administrative_parent(code: str) -> str | None:
 
 
 def upstream_of(code: str) -> str | None:
-    """Where an organisation gets stock from, transmits to and is certified by (SPEC §2).
+    """Where an organisation gets stock from, transmits to and is certified by.
 
     Every city-tier federation (city, county or district) answers to its province; a province
     to the national federation; the national federation to nobody.

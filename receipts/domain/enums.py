@@ -21,7 +21,7 @@ class _DomainEnum(StrEnum):
 
 
 class Tier(_DomainEnum):
-    """Tier of a federation (SPEC §1); county/district federations belong to the city tier."""
+    """Tier of a federation; county/district federations belong to the city tier."""
 
     NATIONAL = "national"
     PROVINCIAL = "provincial"
@@ -29,7 +29,7 @@ class Tier(_DomainEnum):
 
 
 class PayerKind(_DomainEnum):
-    """Who paid (SPEC §2)."""
+    """Who paid."""
 
     ENTERPRISE = "enterprise"
     GRASSROOTS_UNION = "grassroots_union"
@@ -54,7 +54,7 @@ class ReceiptKind(_DomainEnum):
 
 
 class ReceiptStatus(_DomainEnum):
-    """A receipt's status, derived from the event log (SPEC §5)."""
+    """A receipt's status, derived from the event log (docs/architecture.md)."""
 
     ISSUED = "issued"
     REVERSED = "reversed"

@@ -40,7 +40,7 @@ _USCC = re.compile(r"[1-9ANY][0-9A-HJ-NP-RTUWXY][0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}"
 def make_receipt_code(
     province: str, issued: datetime, category: str = DEFAULT_CATEGORY, series: str = DEFAULT_SERIES
 ) -> str:
-    """收据代码: province (2) + category (2) + series (2) + year of issue (2) (SPEC §2).
+    """收据代码: province (2) + category (2) + series (2) + year of issue (2) (docs/formats.md).
 
     ``issued`` must already be in the issuer's calendar (Asia/Shanghai unless configured).
     """

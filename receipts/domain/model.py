@@ -68,7 +68,7 @@ class Organisation:
     name: str
     """Official name, 1-100 characters, e.g. 银川市总工会."""
     tier: Tier
-    """Tier; must agree with the code (SPEC §2)."""
+    """Tier; must agree with the code."""
     uscc: str | None = None
     """统一社会信用代码, when known."""
     parent: str | None = None
@@ -196,7 +196,7 @@ class ReceiptRef:
 
 @dataclass(frozen=True)
 class QRSeal:
-    """The issuer's compact signature printed in the QR code (SPEC §3)."""
+    """The issuer's compact signature printed in the QR code (docs/formats.md)."""
 
     key_id: str
     """First 8 hex digits of the signing certificate's SKI."""

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 FEN = Decimal("0.01")
-#: The largest amount a receipt, an item or a total may carry (SPEC §2).
+#: The largest amount a receipt, an item or a total may carry.
 MAX_AMOUNT = Decimal("9999999999999.99")
 
 
@@ -68,7 +68,7 @@ def parse_rate(value: str | Decimal) -> Decimal:
 
 
 def compute_amount(basis: Decimal, rate: Decimal) -> Decimal:
-    """basis × rate, rounded half up to the fen (SPEC §2)."""
+    """basis × rate, rounded half up to the fen."""
     return parse_amount((basis * rate).quantize(FEN, rounding=ROUND_HALF_UP))
 
 

@@ -192,7 +192,7 @@ def receipt_from_element(root: etree._Element) -> Receipt:
 
 
 def qr_payload(receipt: Receipt, key_id: str) -> bytes:
-    """The text the QR seal signs (SPEC §3)."""
+    """The text the QR seal signs (docs/formats.md)."""
     amount = format_amount(receipt.total)
     day = receipt.issued_at.strftime("%Y%m%d")
     fields = [

@@ -1,7 +1,7 @@
 """Connecting to a ledger and running write transactions safely on SQLite and PostgreSQL.
 
 Every write transaction is serialised: on SQLite by ``BEGIN IMMEDIATE`` (pysqlite would defer
-``BEGIN`` to the first write, so read-then-increment would race, NOTES), on PostgreSQL by
+``BEGIN`` to the first write, so read-then-increment would race), on PostgreSQL by
 locking the single ``ledger_state`` row. Numbers are taken and the event chain extended inside
 that one lock, so two clerks never get the same number and a crash rolls everything back.
 """

@@ -1,4 +1,4 @@
-"""The append-only, hash-chained event log and its signed heads (SPEC §5).
+"""The append-only, hash-chained event log and its signed heads (docs/architecture.md).
 
 Each event is hashed as canonical JSON (sorted keys, no spaces, UTF-8, amounts as strings,
 times as UTC RFC 3339) together with the previous event's hash. After each transaction or batch

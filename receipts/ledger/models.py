@@ -83,7 +83,7 @@ class LedgerState(Base):
 
 
 class Event(Base):
-    """An append-only, hash-chained event (SPEC §5)."""
+    """An append-only, hash-chained event (docs/architecture.md)."""
 
     __tablename__ = "events"
 

@@ -1,4 +1,5 @@
-"""A CA workspace's side of the PKI (SPEC §4): the root CA, issuing, revoking, publishing CRLs.
+"""A CA workspace's side of the PKI (docs/operations.md): the root CA, issuing, revoking,
+publishing CRLs.
 
 The national root and a provincial CA keep their books under ``ca/``::
 

@@ -1,4 +1,5 @@
-"""A workspace's key material and trust, by file (SPEC §4): where things live and how they load.
+"""A workspace's key material and trust, by file (docs/operations.md): where things live and how
+they load.
 
     keys/signing.key     the federation's signing key, encrypted PKCS#8 (RECEIPTS_KEY_PASSPHRASE
                          or a prompt)

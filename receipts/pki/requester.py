@@ -1,5 +1,6 @@
-"""A workspace's requester and trust side of the PKI (SPEC §4): key requests, importing the
-certificate an upstream CA issued, merging trust bundles, and what the workspace holds.
+"""A workspace's requester and trust side of the PKI (docs/operations.md): key requests,
+importing the certificate an upstream CA issued, merging trust bundles, and what the workspace
+holds.
 
 A key request waits next to the certificate it asks for (``certs/signing.csr``, ``certs/ca.csr``)
 until that certificate is imported, so an import matches a certificate to its key without the

@@ -52,7 +52,7 @@ class ReceiptSigner:
         return sign_seal(self.key, message)
 
     def seal(self, receipt: Receipt) -> Receipt:
-        """The receipt with its QR seal (SPEC §3), signed before the XML signature."""
+        """The receipt with its QR seal (docs/formats.md), signed before the XML signature."""
         kid = self.key_id
         value = self.sign(qr_payload(receipt, kid))
         return dataclasses.replace(receipt, seal=QRSeal(kid, value))

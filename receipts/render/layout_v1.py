@@ -1,4 +1,4 @@
-"""Layout version 1: one A5-landscape page (SPEC §3). Released: never change what it draws.
+"""Layout version 1: one A5-landscape page (docs/formats.md). Released: never change what it draws.
 
 From the top: the QR code (left), the title, the receipt's code, number, check code and issue
 time (right); a ruled table with the payer, the items, the total in capitals and in figures, a

@@ -1,7 +1,8 @@
 """The QR code: its text from the receipt's stored QR seal, and its modules as vector rectangles.
 
-Rendering never needs a key: the seal was signed at issue and stored in the XML (SPEC §3). The
-encoder is zxing-cpp (~0.7 ms a code); reportlab's own QR widget costs ~100 ms a page (NOTES).
+Rendering never needs a key: the seal was signed at issue and stored in the XML
+(docs/formats.md). The encoder is zxing-cpp (~0.7 ms a code); reportlab's own QR widget costs
+~100 ms a page.
 """
 
 from __future__ import annotations

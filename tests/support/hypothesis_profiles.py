@@ -24,15 +24,18 @@ DEV_EXAMPLES = 50
 
 def register_profiles() -> None:
     """Register the ``ci`` and ``dev`` profiles with Hypothesis."""
+    # Both from Hypothesis's defaults, never from whichever profile happens to be loaded.
+    base = settings.get_profile("default")
     settings.register_profile(
         "ci",
+        parent=base,
         max_examples=CI_EXAMPLES,
         derandomize=True,
         deadline=None,
         print_blob=True,
         suppress_health_check=[HealthCheck.too_slow],
     )
-    settings.register_profile("dev", max_examples=DEV_EXAMPLES, deadline=None)
+    settings.register_profile("dev", parent=base, max_examples=DEV_EXAMPLES, deadline=None)
 
 
 def chosen_profile(environ: Mapping[str, str] = os.environ) -> str:
