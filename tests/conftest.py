@@ -13,6 +13,7 @@ from receipts.ledger.database import Database
 from receipts.ledger.migrate import initialise
 from tests.support.hypothesis_profiles import chosen_profile, register_profiles
 from tests.support.pki import Pki, build_pki
+from tests.support.pki_cli import Tiers, build_tiers
 from tests.support.postgres import PgSchemas, pg_url_or_skip
 from tests.support.skips import in_ci as in_ci  # TEMPORARY: until tests import tests.support
 
@@ -24,6 +25,19 @@ settings.load_profile(chosen_profile())
 def pki() -> Pki:
     """The signing tests' PKI (built once; see :mod:`tests.support.pki`)."""
     return build_pki()
+
+
+@pytest.fixture(scope="session")
+def pki_tiers(tmp_path_factory: pytest.TempPathFactory) -> Tiers:
+    """National, provincial and city workspaces with the PKI built through ``receipts pki``
+    (once: tests that change them take ``pki_tiers_copy``)."""
+    return build_tiers(tmp_path_factory.mktemp("tiers"))
+
+
+@pytest.fixture
+def pki_tiers_copy(pki_tiers: Tiers, tmp_path: Path) -> Tiers:
+    """A private copy of ``pki_tiers``, for a test that changes the workspaces."""
+    return pki_tiers.copy(tmp_path / "tiers")
 
 
 @pytest.fixture
