@@ -27,6 +27,13 @@ def pki() -> Pki:
     return build_pki()
 
 
+@pytest.fixture
+def in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test runs in its tmp_path as working directory (files named relative to it)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def pki_tiers(tmp_path_factory: pytest.TempPathFactory) -> Tiers:
     """National, provincial and city workspaces with the PKI built through ``receipts pki``
