@@ -35,7 +35,6 @@ class Demo:
     say: Callable[[str], None]
     steps: int = 0
     started: float = field(default_factory=time.perf_counter)
-    notes: list[str] = field(default_factory=list)
 
     def home(self, name: str) -> Path:
         return self.root / name
