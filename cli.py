@@ -1,7 +1,10 @@
-"""The ``receipts`` command line: parse, call the public API, print. No business logic here.
+"""The ``receipts`` command line: the root group, its options, and where each command lives.
 
-Sub-commands live in ``receipts/commands/`` by topic; heavy libraries are imported inside the
-commands that use them, so ``receipts --help`` starts fast.
+Every command is a module-level function in ``receipts/commands/`` (one module per topic); the
+root group imports a command's module only when that command runs, so ``receipts --help`` loads
+click and nothing else of weight. A command's one-line help is kept beside its import path below;
+``tests/test_cli_structure.py`` checks it against the command itself. docs/architecture.md
+describes the layers below the commands.
 """
 
 from __future__ import annotations
@@ -11,14 +14,98 @@ from pathlib import Path
 import click
 
 from receipts import __version__
-from receipts.commands import register
-from receipts.commands.runtime import Context
-from receipts.workspace import default_home
+from receipts.commands.lazy import LazyCommand
+from receipts.commands.root import GroupOptions, RootGroup
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]
+
+_C = "receipts.commands."
+
+COMMANDS = {
+    "archive": LazyCommand(
+        _C + "archive_cmds:archive",
+        "Archive packages of closed periods (归档): create, verify, restore.",
+    ),
+    "audit": LazyCommand(
+        _C + "ledger_cmds:audit",
+        "Recompute the event chain, check signed heads, re-derive every table.",
+    ),
+    "backup": LazyCommand(
+        _C + "ledger_cmds:backup",
+        "A consistent copy of the workspace and its SQLite ledger, while in use.",
+    ),
+    "book": LazyCommand(
+        _C + "book_cmds:book",
+        "Book a verified receipt into a payer's accounts (入账), at most once.",
+    ),
+    "demo": LazyCommand(
+        _C + "demo_cmds:demo",
+        "The whole life of receipts across three tiers on SQLite, in a fresh folder.",
+    ),
+    "extract": LazyCommand(
+        _C + "render_cmds:extract",
+        "Write the signed XML attached to a receipt PDF, byte for byte.",
+    ),
+    "init": LazyCommand(
+        _C + "workspace_cmds:init",
+        "Create a workspace: a federation's (issues receipts) or a payer's (books them).",
+    ),
+    "issue": LazyCommand(
+        _C + "issue_cmds:issue",
+        "Issue receipts: one from options or --from-json, many with --batch.",
+    ),
+    "lookup": LazyCommand(
+        _C + "show_cmds:lookup",
+        "Public look-up (查验): the status, only when every detail matches.",
+    ),
+    "org": LazyCommand(_C + "org_cmds:org", "Organisations known to this ledger."),
+    "period": LazyCommand(
+        _C + "period_cmds:period",
+        "Closed periods: months in which nothing changes any more.",
+    ),
+    "pki": LazyCommand(
+        _C + "pki_cmds:pki",
+        "Keys, certificates, CRLs and trust bundles: the federation PKI.",
+    ),
+    "reconcile": LazyCommand(
+        _C + "reconcile_cmds:reconcile",
+        "对账: prove two records agree (tier ↔ tier, receipts ↔ bank, stock ↔ issued).",
+    ),
+    "render": LazyCommand(
+        _C + "render_cmds:render",
+        "Write the PDF of a receipt (XML file, or CODE NUMBER from the ledger).",
+    ),
+    "reverse": LazyCommand(
+        _C + "issue_cmds:reverse",
+        "Red-reverse (冲红) an issued receipt in full; the original becomes reversed.",
+    ),
+    "show": LazyCommand(
+        _C + "show_cmds:show",
+        "Print a receipt from the ledger, with its status.",
+    ),
+    "stats": LazyCommand(
+        _C + "stats_cmds:stats",
+        "Count receipts and sum their amounts by tier, issuer, month, item, payer kind and "
+        "status; at provincial and national tiers, children's imported receipts too.",
+    ),
+    "stock": LazyCommand(_C + "stock_cmds:stock", "Receipt number segments (票据领用, 核销)."),
+    "transmit": LazyCommand(
+        _C + "transmit_cmds:transmit",
+        "Transmission packages to the tier above, and their acknowledgements.",
+    ),
+    "verify": LazyCommand(
+        _C + "verify_cmds:verify",
+        "Verify receipts: XML, PDF (attachment, page and PAdES), or QR text.",
+    ),
+}
+"""Every top-level command: name → import path and one-line help."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=RootGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
@@ -52,12 +139,7 @@ def main(
     Example:
       receipts --home ./yinchuan init --org 640100 --name 银川市总工会 --tier city
     """
-    click_ctx.obj = Context(
-        home=home or default_home(), db_url=db_url, json=as_json, verbosity=verbose - quiet
-    )
-
-
-register(main)
+    click_ctx.obj = GroupOptions(home=home, db_url=db_url, json=as_json, verbosity=verbose - quiet)
 
 
 if __name__ == "__main__":  # python cli.py …, as well as the installed `receipts`

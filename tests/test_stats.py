@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from receipts.commands.stats_cmds import DIMENSIONS
+from receipts.commands.stats_output import DIMENSIONS
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.model import Item
 from receipts.errors import InvalidInput

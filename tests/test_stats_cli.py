@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from receipts.commands.stats_cmds import DIMENSIONS
+from receipts.commands.stats_output import DIMENSIONS
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.migrate import initialise
 from receipts.stats.figures import Dimension, ledger_stats
@@ -245,7 +245,7 @@ def test_pdf_refuses_a_name_its_font_cannot_print(ledger_db: Database) -> None:
 
 def test_importing_the_command_and_the_report_loads_no_heavy_library() -> None:
     code = (
-        "import sys, receipts.commands.stats_cmds\n"
+        "import sys, receipts.commands.stats_output\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'reportlab', 'sqlalchemy'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,36 +1,8 @@
-"""The CLI's sub-commands, one module per topic; ``cli.py`` registers them on the group."""
+"""The CLI's commands, one module per topic (``*_cmds.py``), each command a module-level click
+function; ``cli.py`` names them by import path and loads each only when it runs
+(:mod:`receipts.commands.lazy`). Shared pieces: :mod:`~receipts.commands.runtime` (the context
+a command receives), :mod:`~receipts.commands.root` (group options, exit codes) and
+:mod:`~receipts.commands.tables` (terminal tables).
+"""
 
-from __future__ import annotations
-
-import click
-
-from receipts.commands import (
-    archive_cmds,
-    demo,
-    issue_cmds,
-    ledger_cmds,
-    pki_cmds,
-    reconcile_cmds,
-    render_cmds,
-    stats_cmds,
-    transmit_cmds,
-    verify_cmds,
-    workspace_cmds,
-)
-
-__all__ = ["register"]
-
-
-def register(group: click.Group) -> None:
-    """Attach every sub-command to the ``receipts`` group."""
-    workspace_cmds.register(group)
-    archive_cmds.register(group)
-    demo.register(group)
-    issue_cmds.register(group)
-    ledger_cmds.register(group)
-    pki_cmds.register(group)
-    render_cmds.register(group)
-    verify_cmds.register(group)
-    reconcile_cmds.register(group)
-    transmit_cmds.register(group)
-    stats_cmds.register(group)
+__all__: list[str] = []

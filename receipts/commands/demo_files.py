@@ -9,6 +9,11 @@ import io
 import random
 from pathlib import Path
 
+from sqlalchemy import select
+
+from receipts.ledger.database import Database, default_url
+from receipts.ledger.models import ReceiptRow
+
 __all__ = ["bank_statement", "batch_csv"]
 
 _SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -82,12 +87,7 @@ def batch_csv(rows: int, seed: int, prefix: str) -> str:
 
 def bank_statement(home: Path) -> str:
     """A statement as the bank would send it: most receipts credited, some not, one stranger."""
-    from receipts.ledger.database import Database, default_url
-    from receipts.ledger.models import ReceiptRow
-
     db = Database(default_url(home))
-    from sqlalchemy import select
-
     with db.read() as session:
         rows = session.execute(
             select(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+from click.testing import CliRunner
 
 from receipts.errors import WorkspaceError
 
@@ -42,8 +43,6 @@ class Demo:
     def run(self, where: str, *args: str, expect: int = 0, show: bool | int = False) -> str:
         """Run ``receipts --home ROOT/where ARGS`` in-process and check its exit code; ``show``
         prints the output (True) or its first ``show`` lines."""
-        from click.testing import CliRunner
-
         argv = ["--home", str(self.home(where)), *args]
         # The real command, run in this process (its output captured so the demo can narrate).
         result = CliRunner().invoke(self.group, argv, catch_exceptions=False)

@@ -5,11 +5,13 @@ federation would type."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 from receipts.commands.demo_files import bank_statement, batch_csv
 from receipts.commands.demo_runner import Demo
 from receipts.domain.divisions import known_federation
+from receipts.support.atomic import write_atomic
 
 __all__ = [
     "audit_offline",
@@ -108,12 +110,12 @@ def issue(demo: Demo) -> tuple[str, str]:
         "兴庆区 and 宁夏 issue too"
     )
     city_csv = Path(demo.path("640100-batch.csv"))
-    city_csv.write_bytes(batch_csv(150, 1, "YC-2026-10").encode("gbk"))
+    write_atomic(city_csv, batch_csv(150, 1, "YC-2026-10").encode("gbk"))
     demo.run("640100", "issue", "--batch", str(city_csv), show=True)
     demo.step("Rerunning the same batch issues nothing twice")
     demo.run("640100", "issue", "--batch", str(city_csv), show=True)
     county_csv = Path(demo.path("640104-batch.csv"))
-    county_csv.write_text(batch_csv(40, 2, "XQ-2026-10"), encoding="utf-8-sig")
+    write_atomic(county_csv, batch_csv(40, 2, "XQ-2026-10").encode("utf-8-sig"))
     demo.run("640104", "issue", "--batch", str(county_csv))
     for n in range(5):
         demo.run(
@@ -134,8 +136,6 @@ def issue(demo: Demo) -> tuple[str, str]:
             "--client-ref",
             f"NX-{n}",
         )
-    import json
-
     one = json.loads(
         demo.run(
             "640100",
@@ -247,7 +247,7 @@ def reconcile(demo: Demo) -> None:
     demo.run("640000", "reconcile", "tiers", "--with", detail, expect=1, show=True)
     demo.step("Bank reconciliation: 银川's receipts against its bank statement")
     statement = Path(demo.path("640100-bank.csv"))
-    statement.write_text(bank_statement(demo.home("640100")), encoding="utf-8")
+    write_atomic(statement, bank_statement(demo.home("640100")).encode("utf-8"))
     demo.run("640100", "reconcile", "bank", str(statement), expect=1, show=1)
     demo.run("640100", "reconcile", "stock", show=True)
 

@@ -1,29 +1,34 @@
-"""``receipts issue``, ``reverse`` and ``show``: what finance clerks do."""
+"""``receipts issue`` and ``reverse``: what finance clerks do."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from receipts.commands.runtime import Context, command, fail_with_findings
+from receipts.batch.jsonl_file import read_request_json
+from receipts.batch.reader import read_batch
+from receipts.commands.arguments import parse_number
+from receipts.commands.root import fail_with_findings
+from receipts.commands.runtime import Context, with_context
 from receipts.commands.tables import format_table
 from receipts.domain.enums import PayerKind
-from receipts.domain.identifiers import validate_number, validate_receipt_code
+from receipts.domain.identifiers import validate_receipt_code
 from receipts.domain.issue_request import IssueRequest
 from receipts.domain.model import Item, Payer, Receipt, ReceiptRef
-from receipts.domain.money import parse_amount, parse_rate
+from receipts.domain.money import compute_amount, parse_amount, parse_rate
 from receipts.errors import InvalidInput
+from receipts.issuing.issue import IssueOutcome, Issuer, issue_batch
+from receipts.issuing.issue import issue as issue_receipt
+from receipts.issuing.issue import reverse as reverse_receipt
+from receipts.issuing.signing_pool import SigningPool
+from receipts.render.receipt_pdf import check_printable
 from receipts.workspace import Workspace, WorkspaceKind
 
-if TYPE_CHECKING:
-    from receipts.issuing.issue import IssueOutcome, Issuer
-
-__all__ = ["register"]
+__all__ = ["issue", "reverse"]
 
 _ISSUE_EXAMPLES = """\b
 Examples:
@@ -34,124 +39,70 @@ Examples:
   receipts issue --from-json receipt.json
   receipts issue --batch october.csv            (CSV or JSON lines; see the README)"""
 
-
-def register(group: click.Group) -> None:
-    """Attach ``issue``, ``reverse`` and ``show``."""
-
-    @command(group, "issue", epilog=_ISSUE_EXAMPLES)
-    @click.option("--payer-name", help="交款人 name.")
-    @click.option("--payer-kind", type=click.Choice([k.value for k in PayerKind]))
-    @click.option("--payer-uscc", help="Payer's 统一社会信用代码.")
-    @click.option("--payer-id", help="Payer's other ID (without a USCC).")
-    @click.option(
-        "--item",
-        "items",
-        multiple=True,
-        help="CODE:PERIOD:AMOUNT or CODE:PERIOD:BASIS*RATE; repeat for more lines.",
-    )
-    @click.option("--handler", help="开票人.")
-    @click.option("--reviewer", help="复核人.")
-    @click.option("--remark", default="", help="Remark (at most 200 characters).")
-    @click.option("--client-ref", help="Your reference; reusing it never issues twice.")
-    @click.option(
-        "--from-json", "from_json", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-    )
-    @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--encoding", help="Batch CSV encoding (default: UTF-8 or GBK, detected).")
-    @click.option("--stop-on-error", is_flag=True, help="Issue nothing if any row is bad.")
-    @click.option(
-        "--workers",
-        type=click.IntRange(1, 64),
-        default=2,
-        show_default=True,
-        help="Signing processes for a batch.",
-    )
-    def issue_cmd(ctx: Context, **options: Any) -> None:
-        """Issue receipts: one from options or --from-json, many with --batch."""
-        ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
-        if options["batch"] is not None:
-            _issue_batch(ctx, ws, options)
-            return
-        request = _one_request(ws, options)
-        issuer = _issuer(ctx, ws, workers=1)
-        from receipts.issuing.issue import issue
-
-        outcome = issue(ctx.database(ws), issuer, request)
-        _print_outcomes(ctx, [outcome])
-
-    @command(
-        group,
-        "reverse",
-        epilog="\b\nExample:\n  receipts reverse 64710126 0000000042 --reason 交款人名称开具错误 "
-        "--handler 张晓梅 --reviewer 李建国",
-    )
-    @click.argument("code")
-    @click.argument("number")
-    @click.option("--reason", required=True, help="Why (1-200 characters).")
-    @click.option("--handler", required=True)
-    @click.option("--reviewer", required=True)
-    def reverse_cmd(
-        ctx: Context, code: str, number: str, reason: str, handler: str, reviewer: str
-    ) -> None:
-        """Red-reverse (冲红) an issued receipt in full; the original becomes reversed."""
-        from receipts.issuing.issue import reverse
-
-        ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
-        ref = ReceiptRef(validate_receipt_code(code), _number(number))
-        outcome = reverse(
-            ctx.database(ws), _issuer(ctx, ws, workers=1), ref, reason, handler, reviewer
-        )
-        _print_outcomes(ctx, [outcome])
-
-    @command(group, "show", epilog="\b\nExample:\n  receipts show 64710126 0000000042 --xml")
-    @click.argument("code")
-    @click.argument("number")
-    @click.option("--xml", "as_xml", is_flag=True, help="Print the signed XML as stored.")
-    def show_cmd(ctx: Context, code: str, number: str, as_xml: bool) -> None:
-        """Print a receipt from the ledger, with its status."""
-        from receipts.ledger.queries import load_receipt
-
-        ws = ctx.workspace()
-        stored = load_receipt(
-            ctx.database(ws), ReceiptRef(validate_receipt_code(code), _number(number))
-        )
-        if as_xml:
-            sys.stdout.buffer.write(stored.xml)
-            return
-        r = stored.receipt
-        items = [[i.code, i.name, i.period, f"{i.amount:.2f}"] for i in r.items]
-        data: dict[str, Any] = {
-            "code": r.code,
-            "number": r.formatted_number,
-            "kind": r.kind.value,
-            "status": stored.status,
-            "issued_at": r.issued_at.isoformat(),
-            "issuer": r.issuer.code,
-            "payer": r.payer.name,
-            "total": f"{r.total:.2f}",
-            "capitals": r.capitals,
-            "check_code": r.check_code,
-            "digest": stored.digest,
-            "items": [
-                dict(zip(("code", "name", "period", "amount"), i, strict=True)) for i in items
-            ],
-        }
-        if r.original is not None:
-            data["original"] = str(r.original)
-            data["reason"] = r.reason
-        lines = [f"{k}: {v}" for k, v in data.items() if k != "items"]
-        table = format_table(["item", "name", "period", "amount"], items)
-        ctx.emit(data, lambda: "\n".join([*lines, "", table]))
+_REVERSE_EXAMPLE = (
+    "\b\nExample:\n  receipts reverse 64710126 0000000042 --reason 交款人名称开具错误 "
+    "--handler 张晓梅 --reviewer 李建国"
+)
 
 
-def _number(text: str) -> int:
-    return validate_number(int(text) if text.isdigit() and len(text) < 10 else text)
+@click.command("issue", epilog=_ISSUE_EXAMPLES)
+@click.option("--payer-name", help="交款人 name.")
+@click.option("--payer-kind", type=click.Choice([k.value for k in PayerKind]))
+@click.option("--payer-uscc", help="Payer's 统一社会信用代码.")
+@click.option("--payer-id", help="Payer's other ID (without a USCC).")
+@click.option(
+    "--item",
+    "items",
+    multiple=True,
+    help="CODE:PERIOD:AMOUNT or CODE:PERIOD:BASIS*RATE; repeat for more lines.",
+)
+@click.option("--handler", help="开票人.")
+@click.option("--reviewer", help="复核人.")
+@click.option("--remark", default="", help="Remark (at most 200 characters).")
+@click.option("--client-ref", help="Your reference; reusing it never issues twice.")
+@click.option(
+    "--from-json", "from_json", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--encoding", help="Batch CSV encoding (default: UTF-8 or GBK, detected).")
+@click.option("--stop-on-error", is_flag=True, help="Issue nothing if any row is bad.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Signing processes for a batch.",
+)
+@with_context
+def issue(ctx: Context, **options: Any) -> None:
+    """Issue receipts: one from options or --from-json, many with --batch."""
+    ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    if options["batch"] is not None:
+        _issue_batch(ctx, ws, options)
+        return
+    request = _one_request(ws, options)
+    issuer = _issuer(ctx, ws, workers=1)
+    outcome = issue_receipt(ctx.database(ws), issuer, request)
+    _print_outcomes(ctx, [outcome])
+
+
+@click.command("reverse", epilog=_REVERSE_EXAMPLE)
+@click.argument("code")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why (1-200 characters).")
+@click.option("--handler", required=True)
+@click.option("--reviewer", required=True)
+@with_context
+def reverse(ctx: Context, code: str, number: str, reason: str, handler: str, reviewer: str) -> None:
+    """Red-reverse (冲红) an issued receipt in full; the original becomes reversed."""
+    ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ref = ReceiptRef(validate_receipt_code(code), parse_number(number))
+    issuer = _issuer(ctx, ws, workers=1)
+    outcome = reverse_receipt(ctx.database(ws), issuer, ref, reason, handler, reviewer)
+    _print_outcomes(ctx, [outcome])
 
 
 def _issuer(ctx: Context, ws: Workspace, workers: int) -> Issuer:
-    from receipts.issuing.issue import Issuer
-    from receipts.issuing.signing_pool import SigningPool
-
     creds = ctx.credentials(ws)
     return Issuer(
         organisation=ws.config.organisation(),
@@ -166,16 +117,12 @@ def _issuer(ctx: Context, ws: Workspace, workers: int) -> Issuer:
 
 def _printable(ws: Workspace) -> Callable[[Receipt], None]:
     """The font coverage check of the configured (or shipped) font, run before numbering."""
-    from receipts.render.receipt_pdf import check_printable
-
     font = ws.config.font
     return lambda receipt: check_printable(receipt, font)
 
 
 def _one_request(ws: Workspace, options: dict[str, Any]) -> IssueRequest:
     if options["from_json"] is not None:
-        from receipts.batch.jsonl_file import read_request_json
-
         return read_request_json(options["from_json"], ws.catalogue)
     missing = [
         name for name in ("payer_name", "payer_kind", "handler", "reviewer") if not options[name]
@@ -210,16 +157,11 @@ def _item(text: str, ws: Workspace) -> Item:
     if "*" in value:
         basis_text, _, rate_text = value.partition("*")
         basis, rate = parse_amount(basis_text), parse_rate(rate_text)
-        from receipts.domain.money import compute_amount
-
         return Item(code, name, period, compute_amount(basis, rate), basis, rate)
     return Item(code, name, period, parse_amount(value))
 
 
 def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
-    from receipts.batch.reader import read_batch
-    from receipts.issuing.issue import issue_batch
-
     path: Path = options["batch"]
     entries, problems = read_batch(path, ws.catalogue, encoding=options["encoding"])
     for problem in problems:
@@ -240,13 +182,22 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
                 outcomes.append(outcome)
     finally:
         issuer.pool.close()
+    ctx.emit(*_batch_summary(path, outcomes, len(problems)))
+    if problems:
+        fail_with_findings()
+
+
+def _batch_summary(
+    path: Path, outcomes: list[IssueOutcome], failed_rows: int
+) -> tuple[dict[str, Any], Callable[[], str]]:
+    """The ``--json`` document of a batch and its human rendering."""
     new = [o for o in outcomes if not o.already_issued]
     again = [o for o in outcomes if o.already_issued]
     total = sum((Decimal(o.total) for o in new), Decimal("0.00"))
     summary = {
         "issued": len(new),
         "already_issued": len(again),
-        "failed_rows": len(problems),
+        "failed_rows": failed_rows,
         "total": f"{total:.2f}",
         "first": str(new[0].ref) if new else None,
         "last": str(new[-1].ref) if new else None,
@@ -264,13 +215,11 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
                 + ", ".join(f"{o.client_ref}→{o.ref}" for o in again[:10])
                 + (" …" if len(again) > 10 else "")
             )
-        if problems:
-            lines.append(f"{len(problems)} problem(s) in {path}; those receipts were not issued")
+        if failed_rows:
+            lines.append(f"{failed_rows} problem(s) in {path}; those receipts were not issued")
         return "\n".join(lines)
 
-    ctx.emit(summary, human)
-    if problems:
-        fail_with_findings()
+    return summary, human
 
 
 def _print_outcomes(ctx: Context, outcomes: list[IssueOutcome]) -> None:

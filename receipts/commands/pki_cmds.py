@@ -1,42 +1,78 @@
-"""``receipts pki``: keys, certificates, CRLs and trust bundles across the tiers (SPEC §4).
+"""``receipts pki``: keys, certificates, CRLs and trust bundles across the tiers (docs/security.md
+describes the hierarchy and key handling).
 
-Parses, calls :mod:`receipts.pki.ca` (the CA's side) and :mod:`receipts.pki.requester` (the
-requester's and trust side), prints. Cryptography is imported inside the commands, so ``receipts
---help`` stays fast. The group is made here; :mod:`receipts.commands.pki_cert_cmds` holds the
-key and certificate commands, :mod:`receipts.commands.pki_trust_cmds` the revocation, trust and
-status ones, and :mod:`receipts.commands.pki_options` what they share.
+The group only: :mod:`receipts.commands.pki_cert_cmds` holds the key and certificate commands,
+:mod:`receipts.commands.pki_trust_cmds` the revocation, trust and status ones, and
+:mod:`receipts.commands.pki_options` what they share. They call :mod:`receipts.pki.ca` (the CA's
+side) and :mod:`receipts.pki.requester` (the requester's and trust side).
 """
 
 from __future__ import annotations
 
 import click
 
-from receipts.commands import pki_cert_cmds, pki_trust_cmds
+from receipts.commands.lazy import LazyCommand, LazyGroup
 
-__all__ = ["register"]
+__all__ = ["pki"]
 
+_CERT = "receipts.commands.pki_cert_cmds:"
+_TRUST = "receipts.commands.pki_trust_cmds:"
 
-def register(group: click.Group) -> None:
-    """Attach the ``pki`` group and its sub-commands."""
-
-    @group.group(
-        "pki",
-        epilog="""\b
+_EPILOG = """\b
 The usual order:
   national:  pki init-root; pki csr -o n.csr; pki issue-cert n.csr -o n.pem; pki import-cert n.pem
   province:  pki csr --ca -o ca.csr    → national: pki issue-cert ca.csr -o ca.pem
              pki import-cert ca.pem --root national-root.pem
   city:      pki csr -o city.csr       → province: pki issue-cert city.csr -o city.pem
              pki import-cert city.pem --root national-root.pem
-  (national-root.pem: the national workspace's certs/ca.pem, or its 'pki export-trust')""",
-    )
-    def pki_group() -> None:
-        """Keys, certificates, CRLs and trust bundles: the federation PKI.
+  (national-root.pem: the national workspace's certs/ca.pem, or its 'pki export-trust')"""
 
-        The national root CA certifies provincial CAs and the national signing certificate; a
-        provincial CA certifies its own and its city tier's signing certificates. Keys never
-        leave a workspace: only requests (CSRs), certificates and CRLs do.
-        """
 
-    pki_cert_cmds.register(pki_group)
-    pki_trust_cmds.register(pki_group)
+@click.group(
+    "pki",
+    cls=LazyGroup,
+    epilog=_EPILOG,
+    lazy_commands={
+        "crl": LazyCommand(
+            _TRUST + "crl", "Sign and write this CA's CRL of every revocation it recorded."
+        ),
+        "csr": LazyCommand(
+            _CERT + "csr", "Generate a key and a certificate request (CSR) for this federation."
+        ),
+        "export-trust": LazyCommand(
+            _TRUST + "export_trust",
+            "Write this workspace's trust bundle: roots, CAs, signing certificates, CRLs.",
+        ),
+        "import-cert": LazyCommand(
+            _CERT + "import_cert",
+            "Install the certificate the upstream CA issued for this workspace's pending key.",
+        ),
+        "import-trust": LazyCommand(
+            _TRUST + "import_trust",
+            "Merge certificates and CRLs from a bundle into this workspace's trust.",
+        ),
+        "init-root": LazyCommand(
+            _CERT + "init_root",
+            "Create the national root CA key and certificate (national workspace 000000 only).",
+        ),
+        "issue-cert": LazyCommand(
+            _CERT + "issue_cert",
+            "Issue the certificate a request asks for (a CA workspace: national root or province).",
+        ),
+        "list": LazyCommand(
+            _TRUST + "list_status",
+            "Show this workspace's keys and certificates and what its trust bundle holds.",
+        ),
+        "revoke": LazyCommand(
+            _TRUST + "revoke",
+            "Record the revocation of a certificate this CA issued (publish it with 'pki crl').",
+        ),
+    },
+)
+def pki() -> None:
+    """Keys, certificates, CRLs and trust bundles: the federation PKI.
+
+    The national root CA certifies provincial CAs and the national signing certificate; a
+    provincial CA certifies its own and its city tier's signing certificates. Keys never
+    leave a workspace: only requests (CSRs), certificates and CRLs do.
+    """

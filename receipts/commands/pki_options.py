@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from receipts.commands.runtime import Context
+from receipts.pki.ca import Passphrase
+from receipts.pki.credentials import Credentials
 from receipts.workspace import WorkspaceKind
-
-if TYPE_CHECKING:
-    from receipts.pki.ca import Passphrase
-    from receipts.pki.credentials import Credentials
+from signing.errors import PassphraseError
+from signing.keys import CA_PASSPHRASE_ENV, KeyAlgorithm, ca_key_passphrase, signing_key_passphrase
 
 __all__ = [
     "ALGORITHMS",
@@ -32,9 +32,8 @@ __all__ = [
     "warn",
 ]
 
-#: ``signing.keys.KeyAlgorithm`` values (kept here so ``--help`` needs no cryptography import).
-ALGORITHMS = ("ecdsa-p256", "rsa-2048")
-#: ``signing.crl.RevocationReason`` values, spelt with ``_`` (``-`` is accepted too).
+ALGORITHMS = tuple(a.value for a in KeyAlgorithm)
+"""The values of ``--algorithm``: :class:`signing.keys.KeyAlgorithm`'s, the default first."""
 REASONS = (
     "key_compromise",
     "affiliation_changed",
@@ -43,6 +42,9 @@ REASONS = (
     "ca_compromise",
     "unspecified",
 )
+"""The values of ``--reason``: :class:`signing.crl.RevocationReason`'s spelt with ``_`` (``-`` is
+accepted too), in the order ``--help`` lists them, the usual ones first (a test keeps the set
+equal to the enum's)."""
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -97,8 +99,6 @@ def _confirming(creds: Credentials) -> Callable[[str], str] | None:
 def ca_passphrase(creds: Credentials, allow_env: bool) -> Passphrase:
     """The CA key's passphrase, typed (twice for a new key), from the environment only if
     ``allow_env``; with no terminal and no permission, an error that says what to do."""
-    from signing.errors import PassphraseError
-    from signing.keys import CA_PASSPHRASE_ENV, ca_key_passphrase
 
     def no_terminal(_: str) -> str:
         how = "set" if allow_env else "pass --allow-env-passphrase and set"
@@ -116,7 +116,6 @@ def ca_passphrase(creds: Credentials, allow_env: bool) -> Passphrase:
 
 def signing_passphrase(creds: Credentials) -> Passphrase:
     """The signing key's passphrase, from the environment or typed (twice for a new key)."""
-    from signing.keys import signing_key_passphrase
 
     def get(new: bool) -> str:
         prompt = _confirming(creds) if new else creds.prompt

@@ -6,12 +6,17 @@ from pathlib import Path
 
 import click
 
-from receipts.commands.runtime import Context, command, fail_with_findings
+from receipts.commands.root import fail_with_findings
+from receipts.commands.runtime import Context, with_context
 from receipts.domain.identifiers import validate_number, validate_receipt_code
 from receipts.domain.model import ReceiptRef
 from receipts.errors import InvalidInput
+from receipts.render.batch import render_many
+from receipts.render.receipt_pdf import extract_xml, render_pdf
+from receipts.render.receipt_pdf import sign_pdf as add_pades_signature
+from receipts.support.atomic import write_atomic
 
-__all__ = ["register"]
+__all__ = ["extract", "render"]
 
 _RENDER_EXAMPLES = """\b
 Examples:
@@ -21,73 +26,58 @@ Examples:
   receipts render receipt.xml -o receipt.pdf --sign-pdf     (PAdES, shown by PDF readers)"""
 
 
-def register(group: click.Group) -> None:
-    """Attach ``render`` and ``extract``."""
-
-    @command(group, "render", epilog=_RENDER_EXAMPLES)
-    @click.argument("sources", nargs=-1, required=True)
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
-    @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path))
-    @click.option("--sign-pdf", is_flag=True, help="Add a PAdES signature with the signing key.")
-    @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
-    def render_cmd(
-        ctx: Context,
-        sources: tuple[str, ...],
-        output: Path | None,
-        out_dir: Path | None,
-        sign_pdf: bool,
-        workers: int,
-    ) -> None:
-        """Write the PDF of a receipt (XML file, or CODE NUMBER from the ledger)."""
-        from receipts.render.receipt_pdf import render_pdf
-
-        font = _font(ctx)
-        if out_dir is not None:
-            if sign_pdf or output is not None:
-                raise InvalidInput(
-                    "--out-dir renders many files; it takes neither -o nor --sign-pdf"
-                )
-            _render_many(ctx, [Path(s) for s in sources], out_dir, workers, font)
-            return
-        if output is None:
-            raise InvalidInput("give -o FILE.pdf (or --out-dir DIR for many files)")
-        xml = _source_xml(ctx, sources)
-        pdf = render_pdf(xml, font_path=font)
-        if sign_pdf:
-            from receipts.render.receipt_pdf import sign_pdf as pades
-
-            signer = ctx.credentials(ctx.workspace()).signer
-            pdf = pades(pdf, signer.key, signer.certificate, signer.intermediates)
-        output.write_bytes(pdf)
-        ctx.emit(
-            {"pdf": str(output), "bytes": len(pdf), "signed": sign_pdf},
-            lambda: f"wrote {output} ({len(pdf):,} bytes)",
-        )
-
-    @command(group, "extract", epilog="\b\nExample:\n  receipts extract receipt.pdf -o receipt.xml")
-    @click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-    def extract_cmd(ctx: Context, pdf: Path, output: Path) -> None:
-        """Write the signed XML attached to a receipt PDF, byte for byte."""
-        from receipts.render.receipt_pdf import extract_xml
-
-        xml = extract_xml(pdf.read_bytes())
-        output.write_bytes(xml)
-        ctx.emit(
-            {"xml": str(output), "bytes": len(xml)}, lambda: f"wrote {output} ({len(xml):,} bytes)"
-        )
+@click.command("render", epilog=_RENDER_EXAMPLES)
+@click.argument("sources", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--sign-pdf", is_flag=True, help="Add a PAdES signature with the signing key.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@with_context
+def render(
+    ctx: Context,
+    sources: tuple[str, ...],
+    output: Path | None,
+    out_dir: Path | None,
+    sign_pdf: bool,
+    workers: int,
+) -> None:
+    """Write the PDF of a receipt (XML file, or CODE NUMBER from the ledger)."""
+    font = ctx.workspace().config.font if ctx.has_workspace() else None
+    if out_dir is not None:
+        if sign_pdf or output is not None:
+            raise InvalidInput("--out-dir renders many files; it takes neither -o nor --sign-pdf")
+        _render_many(ctx, [Path(s) for s in sources], out_dir, workers, font)
+        return
+    if output is None:
+        raise InvalidInput("give -o FILE.pdf (or --out-dir DIR for many files)")
+    pdf = render_pdf(_source_xml(ctx, sources), font_path=font)
+    if sign_pdf:
+        signer = ctx.credentials(ctx.workspace()).signer
+        pdf = add_pades_signature(pdf, signer.key, signer.certificate, signer.intermediates)
+    write_atomic(output, pdf)
+    ctx.emit(
+        {"pdf": str(output), "bytes": len(pdf), "signed": sign_pdf},
+        lambda: f"wrote {output} ({len(pdf):,} bytes)",
+    )
 
 
-def _font(ctx: Context) -> str | None:
-    from receipts.workspace import CONFIG_NAME
-
-    if (ctx.home / CONFIG_NAME).is_file():
-        return ctx.workspace().config.font
-    return None
+@click.command("extract", epilog="\b\nExample:\n  receipts extract receipt.pdf -o receipt.xml")
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@with_context
+def extract(ctx: Context, pdf: Path, output: Path) -> None:
+    """Write the signed XML attached to a receipt PDF, byte for byte."""
+    xml = extract_xml(pdf.read_bytes())
+    write_atomic(output, xml)
+    ctx.emit(
+        {"xml": str(output), "bytes": len(xml)}, lambda: f"wrote {output} ({len(xml):,} bytes)"
+    )
 
 
 def _source_xml(ctx: Context, sources: tuple[str, ...]) -> bytes:
     if len(sources) == 2 and not Path(sources[0]).exists():
+        # Only this way of naming a receipt reads the ledger; rendering or extracting a file
+        # does not, and should not pay for loading SQLAlchemy.
         from receipts.ledger.queries import load_receipt
 
         ref = ReceiptRef(validate_receipt_code(sources[0]), validate_number(sources[1].zfill(10)))
@@ -104,8 +94,6 @@ def _source_xml(ctx: Context, sources: tuple[str, ...]) -> bytes:
 def _render_many(
     ctx: Context, paths: list[Path], out_dir: Path, workers: int, font: str | None
 ) -> None:
-    from receipts.render.batch import render_many
-
     failed = 0
     with ctx.progress(None, length=len(paths), label="rendering") as bar:
 

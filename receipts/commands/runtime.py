@@ -1,49 +1,71 @@
-"""What every sub-command shares: the context from the group options, output, and the one
-place that turns errors into one readable line and an exit code (SPEC §7, like pyHanko's
-``cli/runtime.py``)."""
+"""What every command receives: a :class:`Context` made from the root group's options, with the
+workspace, its ledger and its keys one call away, and the output helpers (human, ``--json``,
+progress bars).
+
+A command asks for it with :func:`with_context`::
+
+    @click.command("show")
+    @click.argument("code")
+    @with_context
+    def show(ctx: Context, code: str) -> None: ...
+
+Errors need no handling here: the root group runs every command under
+:func:`receipts.commands.root.errors_to_exit_codes`.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import sys
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from receipts.errors import ReceiptError
-from receipts.workspace import Workspace
+from receipts.commands.root import GroupOptions
+from receipts.workspace import CONFIG_NAME, Workspace, default_home
 
 if TYPE_CHECKING:
     from receipts.ledger.database import Database
     from receipts.pki.credentials import Credentials
 
-__all__ = ["Context", "command", "errors_to_exit_codes", "fail_with_findings"]
+__all__ = ["Context", "with_context"]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+_R = TypeVar("_R")
 
 
 @dataclass
 class Context:
-    """What the group options set up for every sub-command."""
+    """What the group options set up for a command."""
 
     home: Path
-    """The workspace folder (``--home``)."""
+    """The workspace folder (``--home``, ``RECEIPTS_HOME`` or ``./.receipts``)."""
     db_url: str | None
     """The ledger URL (``--db``), None for the workspace's SQLite file."""
     json: bool
-    """Machine output."""
+    """Machine output (``--json``; a command's own ``--json`` sets it too)."""
     verbosity: int
     """``-v`` count minus ``-q`` count."""
+
+    @classmethod
+    def from_options(cls, options: GroupOptions) -> Context:
+        """The context of the options the root group parsed."""
+        return cls(options.home or default_home(), options.db_url, options.json, options.verbosity)
+
+    def has_workspace(self) -> bool:
+        """Whether ``--home`` holds a workspace (some commands also work without one)."""
+        return (self.home / CONFIG_NAME).is_file()
 
     def workspace(self) -> Workspace:
         """Open the workspace at ``--home``."""
         return Workspace.open(self.home)
+
+    # The ledger (SQLAlchemy, Alembic) and the keys (cryptography, signxml) are imported by the
+    # two methods below, not at the top: every command imports this module, and many of them
+    # (offline verification, rendering, init) need neither; loading both costs a quarter second.
 
     def credentials(self, workspace: Workspace) -> Credentials:
         """The workspace's keys and trust; passphrases are prompted for on a terminal."""
@@ -80,6 +102,19 @@ class Context:
         return _NullBar(iterable)
 
 
+def with_context(func: Callable[..., _R]) -> Callable[..., _R]:
+    """Call the command with a :class:`Context` first, made from the root group's options."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> _R:
+        options = click.get_current_context().find_object(GroupOptions)
+        if options is None:
+            raise RuntimeError(f"{func.__name__} runs only under the receipts root group")
+        return func(Context.from_options(options), *args, **kwargs)
+
+    return run
+
+
 class _NullBar:
     def __init__(self, iterable: Any) -> None:
         self._iterable = iterable
@@ -93,76 +128,3 @@ class _NullBar:
 
 def _prompt(text: str) -> str:
     return str(click.prompt(text, hide_input=True, err=True))
-
-
-def fail_with_findings() -> NoReturn:
-    """Exit 1: the command worked and found problems, which it has printed."""
-    sys.exit(1)
-
-
-def _fail(message: str, code: int, log_path: Path | None) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    if log_path is not None:
-        click.echo(f"(details in {log_path})", err=True)
-    sys.exit(code)
-
-
-def _log_traceback(home: Path) -> Path | None:
-    """Append the current traceback to the workspace log; never show it to the user."""
-    logs = home / "logs"
-    if not logs.is_dir():
-        return None
-    target = logs / "receipts.log"
-    try:
-        with target.open("a", encoding="utf-8") as fh:
-            fh.write(traceback.format_exc())
-    except OSError:
-        return None
-    return target
-
-
-@contextmanager
-def errors_to_exit_codes(home: Path) -> Iterator[None]:
-    """Exit 1 for problems found, 2 for bad input, 3 when the environment failed."""
-    from signing.errors import SigningError
-
-    try:
-        yield
-    except (ReceiptError, SigningError) as exc:
-        _log_traceback(home)
-        _fail(str(exc), exc.exit_code, None)
-    except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
-        raise
-    except OSError as exc:
-        where = f": {exc.filename}" if exc.filename else ""
-        _fail(f"{exc.strerror or exc}{where}", 3, _log_traceback(home))
-    except Exception as exc:
-        what = "database" if _is_database_error(exc) else f"unexpected {type(exc).__name__}"
-        _fail(f"{what}: {_first_line(exc)}", 3, _log_traceback(home))
-
-
-def _is_database_error(exc: BaseException) -> bool:
-    return type(exc).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3"))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def command(group: click.Group, name: str, **kwargs: Any) -> Callable[[_F], _F]:
-    """Register a sub-command that receives the :class:`Context` first and runs under
-    :func:`errors_to_exit_codes`."""
-
-    def wrap(func: _F) -> _F:
-        @functools.wraps(func)
-        def run(*args: Any, **kw: Any) -> Any:
-            ctx = click.get_current_context().find_object(Context)
-            assert ctx is not None
-            with errors_to_exit_codes(ctx.home):
-                return func(ctx, *args, **kw)
-
-        group.command(name, **kwargs)(run)
-        return func
-
-    return wrap

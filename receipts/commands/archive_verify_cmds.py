@@ -1,0 +1,67 @@
+"""``receipts archive verify``: anyone holding an archive package checks it offline, against a
+trust bundle (docs/security.md says what each check defends against)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from receipts.commands.archive_cmds import ARCHIVES
+from receipts.commands.root import fail_with_findings
+from receipts.commands.runtime import Context, with_context
+from receipts.verify.archive import verify_archive
+from signing.trust import ChainValidator, TrustBundle
+
+__all__ = ["archive_verify"]
+
+_VERIFY_EXAMPLE = """\b
+Example:
+  receipts archive verify 640100-2026-10.zip --trust national-trust.pem"""
+
+
+@click.command("verify", epilog=_VERIFY_EXAMPLE)
+@ARCHIVES
+@click.option(
+    "--trust",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Trust bundle (default: the workspace's).",
+)
+@with_context
+def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None) -> None:
+    """Fixity of every file, the manifest's signature, every receipt's signature."""
+    if trust is not None:
+        bundle = TrustBundle.load(trust)
+    else:
+        bundle = ctx.credentials(ctx.workspace()).trust
+    validator = ChainValidator(bundle)
+    report: list[dict[str, Any]] = []
+    for path in archives:
+        check = verify_archive(path.read_bytes(), validator, path.name)
+        report.append(
+            {
+                "archive": str(path),
+                "ok": check.ok,
+                "receipts": check.receipts,
+                "kind": check.info.kind if check.info else None,
+                "period": check.info.label if check.info else None,
+                "retain_until": check.info.retain_until if check.info else None,
+                "findings": [{"code": f.code, "message": f.message} for f in check.findings],
+            }
+        )
+
+    def human() -> str:
+        lines = []
+        for r in report:
+            head = "OK" if r["ok"] else "PROBLEMS"
+            lines.append(
+                f"{head}  {r['archive']}: {r['kind']} archive of {r['period']}, "
+                f"{r['receipts']} receipt(s), keep until {r['retain_until']}"
+            )
+            lines.extend(f"  {f['code']}: {f['message']}" for f in r["findings"])
+        return "\n".join(lines)
+
+    ctx.emit(report, human)
+    if not all(r["ok"] for r in report):
+        fail_with_findings()

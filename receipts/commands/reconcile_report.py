@@ -1,0 +1,64 @@
+"""What the ``receipts reconcile`` reports share: every report prints a table, or JSON with
+``--json``, and writes every line to ``--csv FILE`` (UTF-8 with a BOM, so spreadsheets read the
+Chinese right); the exit code is 1 when anything differs, 0 when everything agrees."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from receipts.commands.root import fail_with_findings
+from receipts.commands.runtime import Context
+from receipts.commands.spreadsheet import spreadsheet_csv
+from receipts.commands.tables import format_table
+
+__all__ = ["csv_option", "finish", "json_option", "table"]
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Same as receipts --json.")
+"""``--json`` after the command name, as well as before it."""
+csv_option = click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every line of the report to this CSV file.",
+)
+"""``--csv FILE``: every line of the report, also those the table leaves out."""
+
+_SHOWN = 200
+
+
+def finish(
+    ctx: Context,
+    data: Any,
+    human: Callable[[], str],
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    csv_path: Path | None,
+    failed: bool,
+) -> None:
+    """Write the CSV file (if asked), print the report, and exit 1 if anything ``failed``."""
+    if csv_path is not None:
+        with spreadsheet_csv(csv_path) as handle:
+            writer = csv.DictWriter(handle, list(columns))
+            writer.writeheader()
+            writer.writerows(rows)
+    ctx.emit(data, human)
+    if failed:
+        fail_with_findings()
+
+
+def table(rows: Sequence[dict[str, Any]], headers: list[str]) -> str:
+    """The first lines as a table; the rest only counted (all are in --csv and --json)."""
+    text = format_table(headers, [[_short(row.get(h)) for h in headers] for row in rows[:_SHOWN]])
+    if len(rows) > _SHOWN:
+        text += f"\n… and {len(rows) - _SHOWN:,} more lines (all of them with --csv FILE or --json)"
+    return text
+
+
+def _short(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "…"
