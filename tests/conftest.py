@@ -15,7 +15,6 @@ from tests.support.hypothesis_profiles import chosen_profile, register_profiles
 from tests.support.pki import Pki, build_pki
 from tests.support.pki_cli import Tiers, build_tiers
 from tests.support.postgres import PgSchemas, pg_url_or_skip
-from tests.support.skips import in_ci as in_ci  # TEMPORARY: until tests import tests.support
 
 register_profiles()
 settings.load_profile(chosen_profile())

@@ -17,8 +17,8 @@ from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import ReceiptRow
 from receipts.ledger.queries import load_receipt
 from receipts.support.safezip import write_zip
-from tests.ledger_helpers import SHANGHAI, fixed_clock, make_issuer, request
-from tests.workspaces import federation, receipts
+from tests.support.ledger import SHANGHAI, fixed_clock, make_issuer, request
+from tests.support.workspaces import federation, receipts
 
 
 def month_start(months_ago: int) -> datetime:

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from tests.tier_pki import tier_pki
-from tests.workspaces import ENV, federation, receipts
+from tests.support.tier_pki import tier_pki
+from tests.support.workspaces import ENV, federation, receipts
 
 PAYER_USCC = "91640100MA7600001J"
 

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli import main
@@ -16,6 +17,7 @@ def cli(*args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # about 10 s: every step of the demo, end to end
 def test_demo_runs_the_whole_life(tmp_path: Path) -> None:
     root = tmp_path / "demo"
     code, out = cli("demo", str(root))

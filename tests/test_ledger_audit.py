@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from receipts.audit import audit
 from receipts.issuing.issue import issue_batch, reverse
 from receipts.ledger.database import Database
-from tests.ledger_helpers import make_issuer, request, stock_city
+from tests.support.ledger import make_issuer, request, stock_city
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PgSchemas
-from tests.workspaces import federation, receipts
+from tests.support.postgres import PgSchemas
+from tests.support.workspaces import federation, receipts
 
 CSV_HEADER = (
     "client_ref,payer_name,payer_kind,payer_uscc,item_code,period,amount,handler,reviewer\n"

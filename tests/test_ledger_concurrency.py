@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from receipts.audit import audit
@@ -15,8 +16,8 @@ from receipts.issuing.issue import issue, issue_batch
 from receipts.ledger.database import Database
 from receipts.ledger.models import ReceiptRow
 from signing.batch import verify_many
-from tests.ledger_helpers import make_issuer, request, stock_city
-from tests.tier_pki import tier_pki
+from tests.support.ledger import make_issuer, request, stock_city
+from tests.support.tier_pki import tier_pki
 
 PROCESSES = 8
 EACH = 6
@@ -60,6 +61,7 @@ def _endless_batch(url: str) -> None:
     list(issue_batch(db, make_issuer(), [request(f"B{n}") for n in range(3000)]))
 
 
+@pytest.mark.slow  # about 10 s: a batch of 3,000 killed midway, then rerun
 def test_batch_killed_midway_then_rerun(ledger_db: Database, tmp_path: Path) -> None:
     stock_city(ledger_db, tmp_path, count=5000)
     tier_pki()

@@ -18,8 +18,8 @@ from receipts.issuing.stock_allocation import import_allocation
 from receipts.ledger.database import Database
 from receipts.ledger.models import Event, ReceiptRow
 from signing.xmldsig import verify_enveloped
-from tests.ledger_helpers import make_issuer, request, stock_city
-from tests.tier_pki import tier_pki
+from tests.support.ledger import make_issuer, request, stock_city
+from tests.support.tier_pki import tier_pki
 
 
 def test_issue_numbers_sign_and_store(ledger_db: Database, tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_nothing_is_issued_into_a_closed_period(ledger_db: Database, tmp_path: P
 
     from receipts.issuing.issue import PeriodClosed
     from receipts.issuing.periods import close_period
-    from tests.ledger_helpers import SHANGHAI
+    from tests.support.ledger import SHANGHAI
 
     stock_city(ledger_db, tmp_path, count=10)
     issuer = make_issuer()

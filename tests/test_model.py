@@ -10,7 +10,7 @@ from receipts.domain.catalogue import Catalogue
 from receipts.domain.enums import PayerKind, ReceiptKind, Tier
 from receipts.domain.model import Organisation, Payer, ReceiptRef
 from receipts.errors import InvalidInput, InvalidReceipt
-from tests.factories import make_item, make_receipt, make_reversal
+from tests.support.factories import make_item, make_receipt, make_reversal
 
 
 def test_receipt_totals_and_capitals() -> None:

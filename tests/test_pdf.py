@@ -20,11 +20,10 @@ from receipts.errors import InvalidReceipt
 from receipts.render.layout_v1 import LAYOUT
 from receipts.render.pdfa import SRGB_ICC, UDR_XMP_NS, pdf_date
 from receipts.render.receipt_pdf import LATEST_LAYOUT, RenderError, read_layout_version, render_pdf
-from tests.test_pdf_fixtures import (
+from tests.support.pdf import (
     GOLDEN,
     PAYER_NAME,
     fixed_seal_xml,
-    need_tool,
     normal_pdf,
     normal_receipt,
     normal_xml,
@@ -272,13 +271,3 @@ def test_importing_receipts_pdf_loads_no_rendering_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-def test_a_missing_tool_skips_locally_and_fails_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shutil.which", lambda name: None)
-    monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="pdftotext is not installed"):
-        need_tool("pdftotext")
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="pdftotext is not installed"):
-        need_tool("pdftotext")

@@ -13,7 +13,7 @@ from reportlab.pdfgen.canvas import Canvas
 from receipts.errors import InvalidInput
 from receipts.render.batch import RenderResult, render_many
 from receipts.render.receipt_pdf import InvalidPDF, extract_xml, read_layout_version, render_pdf
-from tests.test_pdf_fixtures import normal_pdf, normal_xml, reversal_pdf, reversal_xml
+from tests.support.pdf import normal_pdf, normal_xml, reversal_pdf, reversal_xml
 
 
 def test_extract_gives_back_the_exact_xml() -> None:

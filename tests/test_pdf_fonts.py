@@ -4,7 +4,6 @@ is taken, and configured fonts (fuller ones accepted, unusable ones refused clea
 from __future__ import annotations
 
 import dataclasses
-import os
 import tempfile
 from pathlib import Path
 
@@ -18,7 +17,8 @@ from receipts.domain.enums import PayerKind
 from receipts.domain.model import Payer, Receipt
 from receipts.render.fonts import shipped_font
 from receipts.render.receipt_pdf import FontCoverageError, FontError, check_printable, render_pdf
-from tests.test_pdf_fixtures import normal_pdf, normal_receipt, pdftotext, run_tool, sign_receipt
+from tests.support.pdf import normal_pdf, normal_receipt, pdftotext, run_tool, sign_receipt
+from tests.support.skips import skip_or_fail
 
 FULL_WQY = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 FONTS_DIR = shipped_font().parent
@@ -102,9 +102,7 @@ def test_rendering_refuses_unprintable_text_before_drawing() -> None:
 
 def test_a_configured_fuller_font_prints_what_the_shipped_one_cannot() -> None:
     if not FULL_WQY.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{FULL_WQY} is required in CI (Debian: fonts-wqy-zenhei)")
-        pytest.skip(f"{FULL_WQY} is not installed (Debian: fonts-wqy-zenhei)")
+        skip_or_fail(f"{FULL_WQY} is not installed (Debian: fonts-wqy-zenhei)")
     receipt = _with_payer("李㐀明")
     with pytest.raises(FontCoverageError):
         check_printable(receipt)

@@ -12,8 +12,8 @@ from receipts.domain.enums import PayerKind
 from receipts.domain.model import Payer, Receipt
 from receipts.render.layout_v1 import LEFT, RIGHT, WIDTH
 from receipts.render.receipt_pdf import render_pdf
-from tests.factories import make_item
-from tests.test_pdf_fixtures import normal_receipt, pdftotext, reversal_receipt, sign_receipt
+from tests.support.factories import make_item
+from tests.support.pdf import normal_receipt, pdftotext, reversal_receipt, sign_receipt
 
 LONG_NAME = ("宁夏回族自治区银川市兴庆区龘犇鑫淼焱垚实业集团有限责任公司第一分公司工会" * 3)[:100]
 LONG_REMARK = ("2026年10月工会经费(拨缴),含补缴2026年1月至9月差额;经办人已核对工资总额。" * 6)[:200]

@@ -24,8 +24,9 @@ from receipts.render.receipt_pdf import (
     read_layout_version,
     sign_pdf,
 )
-from tests.signing_fixtures import build_pki
-from tests.test_pdf_fixtures import need_tool, normal_pdf, normal_xml, run_tool
+from tests.support.pdf import normal_pdf, normal_xml, run_tool
+from tests.support.pki import build_pki
+from tests.support.skips import need_tool
 
 
 @functools.cache
@@ -62,7 +63,7 @@ def test_the_signed_revision_holds_the_attachment_and_metadata() -> None:
 
 
 def _nss_db(tmp: Path) -> Path:
-    need_tool("certutil")
+    need_tool("certutil", "libnss3-tools")
     db = tmp / "nss"
     db.mkdir()
     root = tmp / "root.pem"
@@ -81,7 +82,7 @@ def _pdfsig(db: Path, pdf: Path) -> str:
 
 
 def test_pdfsig_validates_the_signature_and_refuses_a_changed_file(tmp_path: Path) -> None:
-    need_tool("pdfsig")
+    need_tool("pdfsig", "poppler-utils")
     db = _nss_db(tmp_path)
     good = tmp_path / "signed.pdf"
     good.write_bytes(_signed())

@@ -12,8 +12,7 @@ from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.render.receipt_pdf import RenderError, qr_text
 from signing.certificate_profile import key_id
 from signing.seal import verify_seal
-from tests.signing_fixtures import build_pki
-from tests.test_pdf_fixtures import (
+from tests.support.pdf import (
     normal_pdf,
     normal_receipt,
     normal_xml,
@@ -21,6 +20,7 @@ from tests.test_pdf_fixtures import (
     reversal_pdf,
     reversal_xml,
 )
+from tests.support.pki import build_pki
 
 DPI = 200
 

@@ -24,9 +24,9 @@ from receipts.reconcile.bank import (
     read_statement,
     reconcile_bank,
 )
-from tests.ledger_helpers import SHANGHAI
-from tests.test_reconcile_tiers import CODE, add_receipts, row
-from tests.workspaces import federation, receipts
+from tests.support.ledger import SHANGHAI
+from tests.support.reconcile import CODE, add_receipts, row
+from tests.support.workspaces import federation, receipts
 
 ACME, ACME_ID = "宁夏贺兰山实业有限公司", "91640100MA7600001J"
 OCT = date(2026, 10, 8)

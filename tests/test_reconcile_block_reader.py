@@ -18,7 +18,7 @@ from receipts.ledger.models import ReceiptRow
 from receipts.reconcile import block_reader
 from receipts.reconcile.block_reader import LedgerInconsistent, _numbers, ledger_blocks
 from receipts.reconcile.blocks import Slot, blocks_of
-from tests.test_reconcile_tiers import CODE, add_receipts, row
+from tests.support.reconcile import CODE, add_receipts, row
 
 
 def test_ledger_blocks_match_the_pure_summary(ledger_db: Database) -> None:
@@ -85,6 +85,7 @@ def test_a_bad_row_stops_the_read_with_its_block_named(ledger_db: Database) -> N
             list(blocks)
 
 
+@pytest.mark.slow  # 2-3 s: 60,000 rows, so that the readers' queue fills up
 def test_a_consumer_may_stop_early(ledger_db: Database) -> None:
     add_receipts(ledger_db, [row(n) for n in range(1, 60_000)])
     threads = threading.active_count()

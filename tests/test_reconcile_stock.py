@@ -14,9 +14,9 @@ from receipts.issuing.stock_accounting import write_off
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.migrate import initialise
 from receipts.reconcile.stock import OutsideSegment, reconcile_stock
-from tests.ledger_helpers import SHANGHAI, stock_city
-from tests.test_reconcile_tiers import add_receipts, row
-from tests.workspaces import federation, receipts
+from tests.support.ledger import SHANGHAI, stock_city
+from tests.support.reconcile import add_receipts, row
+from tests.support.workspaces import federation, receipts
 
 
 def code_now() -> str:

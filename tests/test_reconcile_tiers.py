@@ -1,21 +1,18 @@
 """Tier reconciliation through the ledger (SQLite and PostgreSQL) and the CLI: signed summaries,
 requests, the two-round exchange naming a withheld receipt. Reading the ledger block by block is
-tested in test_reconcile_block_reader.py; ``row`` and ``add_receipts`` serve the other
-reconciliation tests too."""
+tested in test_reconcile_block_reader.py."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, update
 
 from receipts.domain.money import from_fen
 from receipts.domain.signed_documents import InvalidSignedDocument
@@ -34,42 +31,10 @@ from receipts.reconcile.summary_file import (
     summary_element,
 )
 from receipts.reconcile.tiers import make_summary, reconcile_tiers
-from tests.conftest import PgSchemas
-from tests.tier_pki import tier_pki
-from tests.workspaces import federation, receipts
-
-CODE = "64710126"
-AT = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
-
-
-def row(number: int, issuer: str = "640100", code: str = CODE, **kw: Any) -> dict[str, Any]:
-    """A synthetic receipt row: reconciliation reads only code, number, digest, total, issuer."""
-    values: dict[str, Any] = {
-        "code": code,
-        "number": number,
-        "issuer": issuer,
-        "kind": "normal",
-        "issued_at": AT,
-        "period": "2026-10",
-        "check_code": "abc123",
-        "payer_name": "宁夏贺兰山实业有限公司",
-        "payer_kind": "enterprise",
-        "payer_id": "91640100MA7600001J",
-        "total_fen": 10_000 + number % 977,
-        "original_code": None,
-        "original_number": None,
-        "xml": b"<Receipt/>",
-        "digest": hashlib.sha256(f"{code}-{number}-{issuer}".encode()).hexdigest(),
-    }
-    values.update(kw)
-    return values
-
-
-def add_receipts(db: Database, rows: Iterable[dict[str, Any]]) -> None:
-    """Insert synthetic receipt rows directly (no events: reconciliation needs none)."""
-    batch = list(rows)
-    with db.engine.begin() as conn:
-        conn.execute(insert(ReceiptRow), batch)
+from tests.support.postgres import PgSchemas
+from tests.support.reconcile import AT, CODE, add_receipts, row
+from tests.support.tier_pki import tier_pki
+from tests.support.workspaces import federation, receipts
 
 
 @pytest.fixture

@@ -12,12 +12,7 @@ from lxml import etree
 from receipts.support.pools import pool_context
 from signing.batch import verify_many
 from signing.xmldsig import sign_enveloped
-from tests.signing_fixtures import SHANGHAI, Pki, build_pki, sample_document
-
-
-@pytest.fixture(scope="module")
-def pki() -> Pki:
-    return build_pki()
+from tests.support.pki import SHANGHAI, Pki, sample_document
 
 
 def _docs(pki: Pki, n: int) -> list[bytes]:

@@ -30,12 +30,7 @@ from signing.certificates import (
 )
 from signing.errors import PolicyViolation
 from signing.keys import generate_key
-from tests.signing_fixtures import Pki, build_pki
-
-
-@pytest.fixture(scope="module")
-def pki() -> Pki:
-    return build_pki()
+from tests.support.pki import Pki
 
 
 def _ext(

@@ -8,14 +8,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from signing.seal import sign_seal, verify_seal
-from tests.signing_fixtures import Pki, build_pki
+from tests.support.pki import Pki
 
 PAYLOAD = b"UDR1|64710125|0000000001|a1b2c3|20250301|12.50|640100|3c88f71c"
-
-
-@pytest.fixture(scope="module")
-def pki() -> Pki:
-    return build_pki()
 
 
 def test_ecdsa_seal_is_deterministic_raw_r_s_base64url(pki: Pki) -> None:

@@ -21,12 +21,7 @@ from signing.crl import (
 )
 from signing.errors import RevokedCertificate, UntrustedCertificate
 from signing.trust import ChainValidator, TrustBundle
-from tests.signing_fixtures import Pki, build_pki
-
-
-@pytest.fixture(scope="module")
-def pki() -> Pki:
-    return build_pki()
+from tests.support.pki import Pki
 
 
 def test_revocation_counts_at_or_before_the_time(pki: Pki) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,15 +16,11 @@ from signxml.xades.xades import XAdESSigner
 
 from signing.errors import SigningError
 from signing.xmldsig import sign_enveloped, verify_enveloped
-from tests.signing_fixtures import SHANGHAI, Pki, Signer, build_pki, sample_document
+from tests.support.pki import SHANGHAI, Pki, Signer, sample_document
+from tests.support.skips import need_tool
 
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 XADES = "{http://uri.etsi.org/01903/v1.3.2#}"
-
-
-@pytest.fixture(scope="module")
-def pki() -> Pki:
-    return build_pki()
 
 
 def _when(pki: Pki, days_ago: float = 1) -> datetime:
@@ -147,12 +141,7 @@ def test_sign_refuses_bad_input(pki: Pki) -> None:
 
 
 def _xmlsec1() -> str:
-    found = shutil.which("xmlsec1")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("xmlsec1 is required in CI (apt-get install xmlsec1)")
-        pytest.skip("xmlsec1 is not installed; interop not checked")
-    return found
+    return need_tool("xmlsec1", "xmlsec1")
 
 
 @pytest.mark.parametrize("which", ["city", "city_rsa", "national"])

@@ -14,8 +14,8 @@ from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import ReceiptRow
 from receipts.support.safezip import write_zip
 from receipts.transmission.export import export_package
-from tests.tier_pki import tier_pki
-from tests.workspaces import federation, receipts
+from tests.support.tier_pki import tier_pki
+from tests.support.workspaces import federation, receipts
 
 ISSUE = [
     "issue",

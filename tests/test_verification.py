@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from cli import main
 from receipts.errors import InvalidInput
 from receipts.verify.receipt import verify_qr_text, verify_receipt_xml
-from tests.receipt_corpus import bad_receipts, good_xml, still_valid_after_expiry
-from tests.signing_fixtures import build_pki
+from tests.support.pki import build_pki
+from tests.support.receipt_corpus import bad_receipts, good_xml, still_valid_after_expiry
 
 
 def test_good_receipt_verifies() -> None:

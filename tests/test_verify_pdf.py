@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from cli import main
 from receipts.render.receipt_pdf import render_pdf, sign_pdf
 from receipts.verify.pdf import verify_pdf
-from tests.receipt_corpus import good_xml
-from tests.signing_fixtures import build_pki
+from tests.support.pki import build_pki
+from tests.support.receipt_corpus import good_xml
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from receipts.domain.xmlcodec import receipt_to_element, serialize
-from tests.factories import make_receipt, make_reversal
+from tests.support.factories import make_receipt, make_reversal
 
 GOOD = Path(__file__).parent / "good"
 

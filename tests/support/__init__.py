@@ -9,9 +9,14 @@ run benchmarks as ``python -m bench.NAME`` from the repository root).
 - :mod:`tests.support.ledger`: stocking a city ledger, an issuer, issue requests.
 - :mod:`tests.support.postgres`: throw-away PostgreSQL schemas for ledger tests.
 - :mod:`tests.support.workspaces`: federation workspaces and running the ``receipts`` command.
+- :mod:`tests.support.pki_cli`: the three-tier PKI built through ``receipts pki``.
 - :mod:`tests.support.pdf`: receipts, their signed XML and PDFs, outside PDF tools.
 - :mod:`tests.support.reconcile`: synthetic ledger rows for reconciliation tests.
+- :mod:`tests.support.stats_ledger`: a small ledger whose statistics are worked out by hand.
+- :mod:`tests.support.batch_files`: writing and reading batch-issue files.
+- :mod:`tests.support.hypothesis_profiles`: the ``ci`` and ``dev`` Hypothesis profiles.
 
-Fixtures (``pki``, ``ledger_url``, ``ledger_db``, ``pg_schemas``) and the Hypothesis profiles
-are in ``tests/conftest.py``.
+The fixtures (``pki``, ``pki_tiers``, ``pki_tiers_copy``, ``ledger_url``, ``ledger_db``,
+``pg_schemas``, ``in_tmp_path``) are in ``tests/conftest.py``, which also loads the Hypothesis
+profile.
 """

@@ -18,7 +18,7 @@ from tests.support.skips import in_ci
 
 __all__ = ["CI_EXAMPLES", "DEV_EXAMPLES", "chosen_profile", "register_profiles"]
 
-CI_EXAMPLES = 300
+CI_EXAMPLES = 200
 DEV_EXAMPLES = 50
 
 
