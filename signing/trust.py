@@ -81,13 +81,6 @@ class TrustBundle:
             raise UntrustedCertificate("the trust bundle holds no root certificate")
         return bundle
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the bundle to ``path`` (public material: ordinary file mode)."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(self.to_pem())
-        return target
-
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TrustBundle:
         """Read the bundle file at ``path``."""
