@@ -1,6 +1,6 @@
 """Start-up time: ``receipts --help`` and ``receipts issue --help`` against ``python -c pass``.
 
-    python bench/startup.py [--runs 21]
+    python -m bench.startup [--runs 21]
 
 ``receipts --help`` imports click and the command registry and no command module (the root group
 loads a command's module only when that command runs), so it should cost little more than

@@ -64,7 +64,9 @@ _REVERSE_EXAMPLE = (
     "--from-json", "from_json", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--encoding", help="Batch CSV encoding (default: UTF-8 or GBK, detected).")
+@click.option(
+    "--encoding", help="Batch CSV encoding (default: UTF-8, else GB 18030, which covers GBK)."
+)
 @click.option("--stop-on-error", is_flag=True, help="Issue nothing if any row is bad.")
 @click.option(
     "--workers",

@@ -22,7 +22,7 @@ _BANK_EXAMPLE = "\b\nExample:\n  receipts reconcile bank 2026-10-statement.csv -
 _BANK_HELP = """Match this federation's receipts with the credits of a bank statement.
 
 \b
-STATEMENT is CSV with a header row (UTF-8 with or without BOM, or GBK):
+STATEMENT is CSV with a header row (UTF-8 with or without BOM, or GB 18030, a superset of GBK):
   date           required  2026-10-08, 2026/10/08 or 20261008
   amount         required  credit in yuan (zero or negative rows are debits: skipped)
   payer_name     required  交款人 as the bank shows it (may be empty with payer_account)

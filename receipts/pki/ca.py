@@ -9,9 +9,9 @@ The national root and a provincial CA keep their books under ``ca/``::
 
 The requester's side (key requests, importing certificates, trust bundles, status) is
 :mod:`receipts.pki.requester`, which builds on the helpers here. No click in either module:
-``receipts/commands/pki_cmds.py`` parses and prints. Passphrases come from a callable
-``passphrase(new)``, called only once every cheap check has passed; ``new`` is true when the key
-is about to be created (confirm it).
+the ``receipts pki`` commands (``receipts/commands/pki_*``) parse and print. Passphrases come
+from a callable ``passphrase(new)``, called only once every cheap check has passed; ``new`` is
+true when the key is about to be created (confirm it).
 """
 
 from __future__ import annotations
