@@ -110,3 +110,20 @@ def test_the_handle_streams_in_pieces(tmp_path: Path) -> None:
             handle.write(f"{n}\n".encode())
         assert not target.exists()  # nothing is visible before the block ends
     assert target.read_text().splitlines()[-1] == "999"
+
+
+@pytest.mark.parametrize(("durable", "syncs"), [(True, 2), (False, 0)])
+def test_durable_writes_sync_the_file_and_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool, syncs: int
+) -> None:
+    calls: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    target = write_atomic(tmp_path / "r.pdf", b"%PDF", durable=durable)
+    assert target.read_bytes() == b"%PDF"
+    assert len(calls) == syncs

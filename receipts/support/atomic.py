@@ -25,21 +25,33 @@ PRIVATE = 0o600
 
 
 def write_atomic(
-    path: str | os.PathLike[str], data: bytes, *, mode: int = PUBLIC, overwrite: bool = True
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    mode: int = PUBLIC,
+    overwrite: bool = True,
+    durable: bool = True,
 ) -> Path:
     """Write ``data`` to ``path`` atomically with ``mode`` and return the path.
 
     With ``overwrite`` false an existing file is kept and :class:`FileExistsError` raised (for
     keys: losing a CA key is not recoverable). The parent folder is created when missing.
+    ``durable`` false skips the fsyncs: the write is still atomic against a crash of the process,
+    but a power cut may lose it. Only for files derived from data kept elsewhere (a PDF rendered
+    from its signed XML), where batches of thousands would otherwise wait on the disk.
     """
-    with atomic_writer(path, mode=mode, overwrite=overwrite) as handle:
+    with atomic_writer(path, mode=mode, overwrite=overwrite, durable=durable) as handle:
         handle.write(data)
     return Path(path)
 
 
 @contextlib.contextmanager
 def atomic_writer(
-    path: str | os.PathLike[str], *, mode: int = PUBLIC, overwrite: bool = True
+    path: str | os.PathLike[str],
+    *,
+    mode: int = PUBLIC,
+    overwrite: bool = True,
+    durable: bool = True,
 ) -> Iterator[IO[bytes]]:
     """A binary file handle whose content replaces ``path`` only when the block ends without an
     exception; on an exception the temporary file is removed and ``path`` is untouched.
@@ -59,7 +71,8 @@ def atomic_writer(
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         if overwrite:
             os.replace(tmp, target)
@@ -70,7 +83,8 @@ def atomic_writer(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _sync_folder(target.parent)
+    if durable:
+        _sync_folder(target.parent)
 
 
 def _sync_folder(folder: Path) -> None:
