@@ -188,3 +188,19 @@ def test_environment_failures_exit_3_with_one_line(tmp_path: Path) -> None:
     assert receipts(home, "org", "list", db="mysql://x").stderr == (
         "error: unsupported database 'mysql'\n"
     )
+
+
+def test_allocating_to_a_child_without_a_file_takes_no_numbers(tmp_path: Path) -> None:
+    prov = tmp_path / "prov"
+    federation(prov, "640000")
+    assert receipts(prov, "org", "add", "--code", "640100").exit_code == 0
+    refused = receipts(prov, "stock", "allocate", "--to", "640100", "--count", "100")
+    assert refused.exit_code == 2
+    assert "give -o FILE" in refused.output
+    # The refused allocation took nothing: the next one starts at the first number.
+    alloc = tmp_path / "alloc.xml"
+    done = receipts(
+        prov, "--json", "stock", "allocate", "--to", "640100", "--count", "10", "-o", str(alloc)
+    )
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["segment"].endswith(":1-10")

@@ -41,6 +41,9 @@ def stock_allocate(
     """Allocate the next free numbers of this federation's receipt code to a holder."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     me = ws.config.organisation()
+    # Refuse before any number is taken: allocated numbers with no file to send are lost to both.
+    if output is None and holder != me.code:
+        raise InvalidInput("give -o FILE: the holder imports the signed allocation file")
     db = ctx.database(ws)
     if holder == me.code:
         target = me
@@ -54,8 +57,6 @@ def stock_allocate(
         when = when.replace(year=year, month=1, day=1)
     code = make_receipt_code(me.province, when, ws.config.category, ws.config.series)
     allocation, document = allocate(db, ctx.credentials(ws).signer, target, code, count)
-    if output is None and holder != me.code:
-        raise InvalidInput("give -o FILE: the holder imports the signed allocation file")
     if output is not None:
         write_atomic(output, document)
     label = allocation.label
