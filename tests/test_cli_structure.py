@@ -257,11 +257,11 @@ def test_the_root_group_passes_its_options_on(tmp_path: Path) -> None:
 def test_spreadsheet_csv_is_utf8_with_bom_and_replaces_the_file_whole(tmp_path: Path) -> None:
     target = tmp_path / "report.csv"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError), spreadsheet_csv(target) as handle:
-        handle.write("部分\r\n")
+    with pytest.raises(RuntimeError), spreadsheet_csv(target, ["名称"]) as sheet:
+        sheet.row(["部分"])
         raise RuntimeError("interrupted")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]
-    with spreadsheet_csv(target) as handle:
-        handle.write("名称,金额\r\n")
-    assert target.read_bytes() == "\ufeff名称,金额\r\n".encode()
+    with spreadsheet_csv(target, ["名称", "金额"], numeric=["金额"]) as sheet:
+        sheet.row(["工会", "-12.50"])
+    assert target.read_bytes() == "\ufeff名称,金额\r\n工会,-12.50\r\n".encode()

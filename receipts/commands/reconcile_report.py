@@ -4,7 +4,6 @@ Chinese right); the exit code is 1 when anything differs, 0 when everything agre
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from receipts.commands.runtime import Context
 from receipts.commands.spreadsheet import spreadsheet_csv
 from receipts.commands.tables import format_table
 
-__all__ = ["csv_option", "finish", "json_option", "table"]
+__all__ = ["NUMBER_COLUMNS", "csv_option", "finish", "json_option", "table"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Same as receipts --json.")
 """``--json`` after the command name, as well as before it."""
@@ -30,6 +29,14 @@ csv_option = click.option(
 
 _SHOWN = 200
 
+NUMBER_COLUMNS = frozenset(
+    {"amount", "issued", "reversed", "red", "unused", "gaps", "block", "number"}
+    | {"file_total", "here_total"}
+)
+"""The columns of the reconcile reports that hold counts or amounts: written as numbers in the CSV
+file (a negative amount stays ``-12.50``); every other column is text, neutralised against formula
+injection (:mod:`receipts.commands.spreadsheet`)."""
+
 
 def finish(
     ctx: Context,
@@ -42,10 +49,10 @@ def finish(
 ) -> None:
     """Write the CSV file (if asked), print the report, and exit 1 if anything ``failed``."""
     if csv_path is not None:
-        with spreadsheet_csv(csv_path) as handle:
-            writer = csv.DictWriter(handle, list(columns))
-            writer.writeheader()
-            writer.writerows(rows)
+        numeric = NUMBER_COLUMNS.intersection(columns)
+        with spreadsheet_csv(csv_path, columns, numeric) as sheet:
+            for row in rows:
+                sheet.record(row)
     ctx.emit(data, human)
     if failed:
         fail_with_findings()

@@ -4,7 +4,6 @@ terminal tables. Nothing here queries the ledger (the figures come from
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,15 +65,15 @@ def stats_to_json(stats: LedgerStats) -> dict[str, Any]:
 
 def write_csv(stats: LedgerStats, path: Path) -> None:
     """One table: the summary row (``summary,total``), then every breakdown's rows; UTF-8 with a
-    byte-order mark and CRLF line ends, written atomically."""
-    with spreadsheet_csv(path) as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["breakdown", "key", "name", *FIGURE_COLUMNS])
-        writer.writerow(["summary", "total", "合计", *_figures_json(stats.summary).values()])
+    byte-order mark and CRLF line ends, written atomically; names neutralised against formula
+    injection, the figures columns numbers."""
+    columns = ("breakdown", "key", "name", *FIGURE_COLUMNS)
+    with spreadsheet_csv(path, columns, numeric=FIGURE_COLUMNS) as sheet:
+        sheet.row(["summary", "total", "合计", *_figures_json(stats.summary).values()])
         for breakdown in stats.breakdowns:
             for row in breakdown.rows:
                 figures = _figures_json(row.figures).values()
-                writer.writerow([breakdown.dimension.value, row.key, row.name, *figures])
+                sheet.row([breakdown.dimension.value, row.key, row.name, *figures])
 
 
 def human_report(stats: LedgerStats, *, summary: bool) -> str:
