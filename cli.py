@@ -122,6 +122,11 @@ COMMANDS = {
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("-v", "--verbose", count=True, help="More output.")
 @click.option("-q", "--quiet", count=True, help="Less output.")
+@click.option(
+    "--allow-insecure-permissions",
+    is_flag=True,
+    help="Load key files that other users may read or write (refused by default).",
+)
 @click.version_option(__version__, prog_name="receipts")
 @click.pass_context
 def main(
@@ -131,6 +136,7 @@ def main(
     as_json: bool,
     verbose: int,
     quiet: int,
+    allow_insecure_permissions: bool,
 ) -> None:
     """Electronic union-funds receipts (工会经费收入专用收据(电子)): issue, verify, book,
     transmit, reconcile and archive them across the national, provincial and city tiers.
@@ -139,7 +145,13 @@ def main(
     Example:
       receipts --home ./yinchuan init --org 640100 --name 银川市总工会 --tier city
     """
-    click_ctx.obj = GroupOptions(home=home, db_url=db_url, json=as_json, verbosity=verbose - quiet)
+    click_ctx.obj = GroupOptions(
+        home=home,
+        db_url=db_url,
+        json=as_json,
+        verbosity=verbose - quiet,
+        allow_insecure_permissions=allow_insecure_permissions,
+    )
 
 
 if __name__ == "__main__":  # python cli.py …, as well as the installed `receipts`

@@ -28,6 +28,11 @@ __all__ = ["CONFIG_NAME", "Workspace", "WorkspaceConfig", "WorkspaceKind", "defa
 CONFIG_NAME = "receipts.toml"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 _SUBDIRS = ("keys", "certs", "trust", "logs", "out")
+#: Folders only the workspace's owner may enter (docs/security.md, "Keys at rest and file modes"):
+#: the root (it holds the SQLite ledger, every payer's records), the keys and the logs (tracebacks
+#: quote the data they failed on).
+_PRIVATE_DIRS = ("", "keys", "logs")
+_PRIVATE_DIR_MODE = 0o700
 
 
 class WorkspaceKind(StrEnum):
@@ -161,7 +166,12 @@ class Workspace:
 
     @classmethod
     def create(cls, home: Path, config: WorkspaceConfig) -> Workspace:
-        """Create a new workspace; an existing one (or a non-empty folder) is refused."""
+        """Create a new workspace; an existing one (or a non-empty folder) is refused.
+
+        The folder itself, ``keys/`` and ``logs/`` are mode 0700 whatever the umask: the root
+        holds the SQLite ledger and the encrypted keys, so nobody else may list or open them
+        (certificates and receipts meant for others are exported with ``-o`` elsewhere).
+        """
         if (home / CONFIG_NAME).exists():
             raise WorkspaceError(f"{home} is already a workspace; refusing to initialise it again")
         if home.exists() and any(home.iterdir()):
@@ -169,7 +179,8 @@ class Workspace:
         home.mkdir(parents=True, exist_ok=True)
         for sub in _SUBDIRS:
             (home / sub).mkdir(exist_ok=True)
-        os.chmod(home / "keys", 0o700)
+        for sub in _PRIVATE_DIRS:
+            os.chmod(home / sub, _PRIVATE_DIR_MODE)
         write_atomic(home / CONFIG_NAME, tomli_w.dumps(config.to_toml()).encode("utf-8"))
         return cls(home, config)
 

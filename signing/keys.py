@@ -1,6 +1,8 @@
 """Private keys: generate, serialise encrypted (PKCS#8 PEM), load, and source passphrases.
 
-A key never touches disk unencrypted (docs/security.md). ECDSA P-256 is the default; RSA-2048 is
+A key never touches disk unencrypted (docs/security.md); :mod:`signing.pkcs8` says how it is
+encrypted (PBKDF2-HMAC-SHA256, 600,000 iterations) and why. A new key's passphrase must pass
+:func:`check_new_passphrase`. ECDSA P-256 is the default; RSA-2048 is
 allowed for federations whose other systems need it. This module writes no files: the caller
 stores :func:`key_to_pem`'s bytes (``receipts`` writes them atomically, mode 0600, never over an
 existing key).
@@ -9,7 +11,7 @@ existing key).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from pathlib import Path
 
@@ -17,14 +19,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from signing.errors import KeyFileError, PassphraseError, WrongPassphrase
+from signing.pkcs8 import encrypt_pkcs8
 
 __all__ = [
     "CA_PASSPHRASE_ENV",
     "KEY_PASSPHRASE_ENV",
+    "MIN_PASSPHRASE_LENGTH",
     "KeyAlgorithm",
     "PrivateKey",
     "PublicKey",
     "ca_key_passphrase",
+    "check_new_passphrase",
     "generate_key",
     "key_algorithm_of",
     "key_from_pem",
@@ -40,6 +45,12 @@ CA_PASSPHRASE_ENV = "RECEIPTS_CA_PASSPHRASE"  # noqa: S105 (a variable name, not
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+
+#: The shortest passphrase a new key (or a changed passphrase) may have. A passphrase is all that
+#: protects a stolen key file; 12 characters (NIST SP 800-63B asks at least 8 of a memorised
+#: secret, more when it guards a key offline) keeps a guessing attack at 600,000 PBKDF2
+#: iterations a guess out of reach.
+MIN_PASSPHRASE_LENGTH = 12
 
 _RSA_BITS = 2048
 _RSA_EXPONENT = 65537
@@ -85,14 +96,41 @@ def _passphrase_bytes(passphrase: str | bytes) -> bytes:
     return raw
 
 
+def check_new_passphrase(passphrase: str, *, refuse: Iterable[str] = ()) -> None:
+    """Refuse a weak passphrase for a new key (or a changed one) with a one-line
+    :class:`PassphraseError`: shorter than :data:`MIN_PASSPHRASE_LENGTH` characters, one
+    character repeated, or one of ``refuse`` (the organisation's code, USCC and name: the first
+    words an insider would try), compared without case and surrounding spaces.
+
+    Only creation is checked: an existing key keeps loading with the passphrase it has.
+    """
+    if not passphrase:
+        raise PassphraseError("an empty passphrase is refused: keys are always stored encrypted")
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise PassphraseError(
+            f"the passphrase is too short ({len(passphrase)} characters): "
+            f"a new key's passphrase needs at least {MIN_PASSPHRASE_LENGTH}"
+        )
+    if len(set(passphrase)) == 1:
+        raise PassphraseError("the passphrase repeats one character: choose a real passphrase")
+    folded = passphrase.strip().casefold()
+    if any(word and folded == word.strip().casefold() for word in refuse):
+        raise PassphraseError(
+            "the passphrase is the organisation's code or name: choose one nobody can guess"
+        )
+
+
 def key_to_pem(key: PrivateKey, passphrase: str | bytes) -> bytes:
-    """Serialise ``key`` as encrypted PKCS#8 PEM; an empty passphrase is refused."""
+    """Serialise ``key`` as encrypted PKCS#8 PEM (:func:`signing.pkcs8.encrypt_pkcs8`); an empty
+    passphrase is refused (the policy for new keys is :func:`check_new_passphrase`'s)."""
     key_algorithm_of(key)
-    return key.private_bytes(
-        encoding=serialization.Encoding.PEM,
+    secret = _passphrase_bytes(passphrase)
+    plain = key.private_bytes(
+        encoding=serialization.Encoding.DER,
         format=serialization.PrivateFormat.PKCS8,
-        encryption_algorithm=serialization.BestAvailableEncryption(_passphrase_bytes(passphrase)),
+        encryption_algorithm=serialization.NoEncryption(),
     )
+    return encrypt_pkcs8(plain, secret)
 
 
 def key_from_pem(data: bytes, passphrase: str | bytes, *, source: str = "key") -> PrivateKey:

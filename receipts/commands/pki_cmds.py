@@ -63,6 +63,10 @@ The usual order:
             _TRUST + "list_status",
             "Show this workspace's keys and certificates and what its trust bundle holds.",
         ),
+        "rekey": LazyCommand(
+            "receipts.commands.pki_key_cmds:rekey",
+            "Change a key's passphrase (and re-encrypt it with today's parameters).",
+        ),
         "revoke": LazyCommand(
             _TRUST + "revoke",
             "Record the revocation of a certificate this CA issued (publish it with 'pki crl').",

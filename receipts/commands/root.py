@@ -13,6 +13,7 @@ it imports nothing heavier than click and the two error roots.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -53,6 +54,8 @@ class GroupOptions:
     """``--json``: machine output."""
     verbosity: int
     """``-v`` count minus ``-q`` count."""
+    allow_insecure_permissions: bool = False
+    """``--allow-insecure-permissions``: load key files other users may read or write."""
 
 
 class RootGroup(LazyGroup):
@@ -115,7 +118,9 @@ def _log_traceback(logs: Path | None) -> Path | None:
         return None
     target = logs / "receipts.log"
     try:
-        with target.open("a", encoding="utf-8") as fh:
+        # 0600 whatever the umask: a traceback quotes the names and amounts it failed on.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with open(fd, "a", encoding="utf-8") as fh:
             fh.write(traceback.format_exc())
     except OSError:
         return None

@@ -49,11 +49,19 @@ class Context:
     """Machine output (``--json``; a command's own ``--json`` sets it too)."""
     verbosity: int
     """``-v`` count minus ``-q`` count."""
+    allow_insecure_permissions: bool = False
+    """``--allow-insecure-permissions``: key files open to other users are loaded anyway."""
 
     @classmethod
     def from_options(cls, options: GroupOptions) -> Context:
         """The context of the options the root group parsed."""
-        return cls(options.home or default_home(), options.db_url, options.json, options.verbosity)
+        return cls(
+            options.home or default_home(),
+            options.db_url,
+            options.json,
+            options.verbosity,
+            options.allow_insecure_permissions,
+        )
 
     def has_workspace(self) -> bool:
         """Whether ``--home`` holds a workspace (some commands also work without one)."""
@@ -72,7 +80,12 @@ class Context:
         from receipts.pki.credentials import Credentials
 
         prompt = _prompt if sys.stdin.isatty() else None
-        return Credentials(workspace, prompt)
+        return Credentials(
+            workspace,
+            prompt,
+            allow_insecure_permissions=self.allow_insecure_permissions,
+            notify=_note,
+        )
 
     def database(self, workspace: Workspace) -> Database:
         """The workspace's ledger (``--db`` or its SQLite file), migrated to the newest schema."""
@@ -124,6 +137,11 @@ class _NullBar:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def _note(text: str) -> None:
+    """A note on stderr (a key re-encrypted on load), so ``--json`` output stays clean."""
+    click.echo(f"note: {text}", err=True)
 
 
 def _prompt(text: str) -> str:

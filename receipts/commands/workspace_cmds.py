@@ -12,7 +12,7 @@ from receipts.domain.enums import Tier
 from receipts.errors import InvalidInput
 from receipts.pki.ledger_key import create_ledger_key
 from receipts.workspace import Workspace, WorkspaceConfig, WorkspaceKind
-from signing.keys import signing_key_passphrase
+from signing.keys import check_new_passphrase, signing_key_passphrase
 
 __all__ = ["init"]
 
@@ -53,6 +53,8 @@ def init(
         )
     known = known_federation(org_code) if org_code else None
     passphrase = _ledger_key_passphrase() if payer else None
+    if passphrase is not None:  # refused before the folder is created, not after
+        check_new_passphrase(passphrase, refuse=(uscc or "", name))
     workspace = Workspace.create(ctx.home, config)
     if passphrase is not None:
         _create_ledger_key(ctx, workspace, passphrase)

@@ -8,6 +8,7 @@ that one lock, so two clerks never get the same number and a crash rolls everyth
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,7 @@ class Database:
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
+            _create_private(parsed.database)
             self.engine: Engine = create_engine(parsed, connect_args={"timeout": 60})
             _configure_sqlite(self.engine)
         elif parsed.get_backend_name() == "postgresql":
@@ -78,6 +80,20 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections (before forking workers, and at the end)."""
         self.engine.dispose()
+
+
+def _create_private(database: str | None) -> None:
+    """Create a new SQLite file empty with mode 0600, before SQLite opens it: the ledger holds
+    every payer's records (docs/security.md). SQLite gives its ``-wal``, ``-shm`` and
+    ``-journal`` files the database file's mode, so they are 0600 too, whatever the umask."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        return  # no such folder: SQLite's own error says so when it connects
 
 
 def _configure_sqlite(engine: Engine) -> None:

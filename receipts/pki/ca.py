@@ -17,6 +17,7 @@ true when the key is about to be created (confirm it).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,7 +43,7 @@ from signing.certificates import (
 )
 from signing.crl import Revocation, RevocationReason, build_crl, crls_from_pem, crls_to_pem
 from signing.errors import SigningError
-from signing.keys import KeyAlgorithm, generate_key, load_key
+from signing.keys import KeyAlgorithm, check_new_passphrase, generate_key
 
 __all__ = [
     "CaRegistry",
@@ -68,13 +69,21 @@ class CaRegistry:
     def __init__(self, home: Path) -> None:
         self.folder = home / "ca"
 
+    def _private(self, path: Path) -> Path:
+        """``path`` inside the CA's folder, which is made first, mode 0700 whatever the umask:
+        the CA's books are the workspace's, not other users' (docs/security.md)."""
+        if not self.folder.is_dir():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.folder, 0o700)
+        return path
+
     def _issued_path(self, serial: int) -> Path:
         return self.folder / "issued" / f"{serial:x}.pem"
 
     def record_issued(self, cert: x509.Certificate) -> Path:
         """Keep a copy of a certificate this CA issued, named by its serial."""
         path = self._issued_path(cert.serial_number)
-        write_atomic(path, certificates_to_pem([cert]))
+        write_atomic(self._private(path), certificates_to_pem([cert]))
         return path
 
     def issued(self, serial: int) -> x509.Certificate | None:
@@ -122,7 +131,7 @@ class CaRegistry:
         }
         doc = {"revocations": [*self._entries(), entry]}
         text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
-        write_atomic(self.folder / "revocations.json", text.encode("utf-8"))
+        write_atomic(self._private(self.folder / "revocations.json"), text.encode("utf-8"))
 
     def last_crl(self) -> x509.CertificateRevocationList | None:
         """The CRL this CA published last, if any."""
@@ -141,7 +150,7 @@ class CaRegistry:
 
     def record_crl(self, crl: x509.CertificateRevocationList) -> None:
         """Keep the CRL just published as ``ca/crl.pem``."""
-        write_atomic(self.folder / "crl.pem", crls_to_pem([crl]))
+        write_atomic(self._private(self.folder / "crl.pem"), crls_to_pem([crl]))
 
 
 def init_root(
@@ -162,9 +171,10 @@ def init_root(
     if creds.ca_key_path.exists():
         raise WorkspaceError(f"{creds.ca_key_path} exists already; refusing to replace a CA key")
     secret = passphrase(True)
+    check_new_passphrase(secret, refuse=creds.refused_passphrases())
     key = generate_key(algorithm)
     cert = create_root_ca(key, config.name, now=now, validity=validity)
-    save_key(key, creds.ca_key_path, secret)
+    save_key(key, creds.ca_key_path, secret, refuse=creds.refused_passphrases())
     write_atomic(creds.ca_cert_path, certificates_to_pem([cert]))
     creds.add_to_trust([cert])
     return cert
@@ -231,7 +241,7 @@ def issue_from_request(
     except x509.ExtensionNotFound:
         wants_ca = False
     role = CertificateRole.PROVINCIAL_CA if wants_ca else CertificateRole.SIGNING
-    key = load_key(creds.ca_key_path, passphrase(False))
+    key = creds.load_key(creds.ca_key_path, lambda: passphrase(False))
     cert = issue_certificate(
         ca_cert, key, csr, role, requester_upstream=upstream, now=now, validity=validity
     )
@@ -287,7 +297,7 @@ def publish_crl(
     ca_cert, _ = ca_identity(creds)
     registry = CaRegistry(creds.workspace.home)
     revoked = registry.revocations()
-    key = load_key(creds.ca_key_path, passphrase(False))
+    key = creds.load_key(creds.ca_key_path, lambda: passphrase(False))
     start = _second(now)
     number = registry.next_crl_number(start)
     crl = build_crl(ca_cert, key, revoked, start, start + next_update, number=number)

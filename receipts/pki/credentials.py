@@ -21,12 +21,13 @@ from cryptography import x509
 
 from receipts.errors import WorkspaceError
 from receipts.ledger.events import HeadSigner
+from receipts.pki.keyfile import Notify, check_key_permissions, load_key_file
 from receipts.pki.signer import ReceiptSigner
 from receipts.support.atomic import write_atomic
 from receipts.workspace import Workspace
 from signing.certificate_profile import org_code_of
 from signing.certificates import certificates_from_pem
-from signing.keys import PrivateKey, load_key, signing_key_passphrase
+from signing.keys import PrivateKey, signing_key_passphrase
 from signing.trust import ChainValidator, TrustBundle
 
 __all__ = ["Credentials", "MissingCredentials"]
@@ -39,9 +40,38 @@ class MissingCredentials(WorkspaceError):
 class Credentials:
     """Key material and trust of one workspace; loads each thing at most once."""
 
-    def __init__(self, workspace: Workspace, prompt: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        prompt: Callable[[str], str] | None = None,
+        *,
+        allow_insecure_permissions: bool = False,
+        notify: Notify | None = None,
+    ) -> None:
         self.workspace = workspace
         self.prompt = prompt
+        self.allow_insecure_permissions = allow_insecure_permissions
+        """``--allow-insecure-permissions``: load keys that other users may read."""
+        self.notify = notify
+        """Where notes go (a key re-encrypted with today's parameters)."""
+
+    def load_key(self, path: Path, passphrase: Callable[[], str]) -> PrivateKey:
+        """Load one of this workspace's keys (:func:`receipts.pki.keyfile.load_key_file`).
+
+        ``passphrase`` is asked for only once the file's permissions passed: nobody types the
+        passphrase of a key file that will be refused.
+        """
+        allow = self.allow_insecure_permissions
+        check_key_permissions(path, allow_insecure=allow)
+        return load_key_file(path, passphrase(), allow_insecure=allow, notify=self.notify)
+
+    def _signing_passphrase(self) -> str:
+        return signing_key_passphrase(prompt=self.prompt, key_path=self.signing_key_path)
+
+    def refused_passphrases(self) -> tuple[str, ...]:
+        """What a new key's passphrase may not be: the organisation's code, USCC and name."""
+        config = self.workspace.config
+        return tuple(w for w in (config.org_code, config.uscc, config.name) if w)
 
     @property
     def signing_key_path(self) -> Path:
@@ -81,8 +111,7 @@ class Credentials:
                 "have the upstream CA issue it, then 'receipts pki import-cert'"
             )
         chain = _read_certs(self.signing_cert_path)
-        passphrase = signing_key_passphrase(prompt=self.prompt, key_path=self.signing_key_path)
-        key: PrivateKey = load_key(self.signing_key_path, passphrase)
+        key = self.load_key(self.signing_key_path, self._signing_passphrase)
         if chain[0].public_key() != key.public_key():
             raise MissingCredentials(
                 f"{self.signing_cert_path} does not belong to the key {self.signing_key_path}"
@@ -107,8 +136,8 @@ class Credentials:
         if self.ledger_cert_path.is_file() and self.signing_key_path.is_file():
             from receipts.pki.ledger_key import load_ledger_key
 
-            passphrase = signing_key_passphrase(prompt=self.prompt, key_path=self.signing_key_path)
-            return load_ledger_key(self.signing_key_path, self.ledger_cert_path, passphrase)
+            key = self.load_key(self.signing_key_path, self._signing_passphrase)
+            return load_ledger_key(key, self.ledger_cert_path)
         return None
 
     @functools.cached_property

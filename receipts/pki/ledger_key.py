@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from receipts.pki.keyfile import save_key
 from receipts.support.atomic import write_atomic
-from signing.keys import PrivateKey, generate_key, load_key
+from signing.keys import PrivateKey, check_new_passphrase, generate_key
 from signing.seal import sign_seal
 
 __all__ = ["LedgerKeySigner", "create_ledger_key", "identifier_of", "load_ledger_key"]
@@ -65,7 +65,9 @@ class LedgerKeySigner:
 def create_ledger_key(
     key_path: Path, cert_path: Path, uscc: str, name: str, passphrase: str
 ) -> LedgerKeySigner:
-    """Generate the payer's ledger key and its self-signed certificate."""
+    """Generate the payer's ledger key and its self-signed certificate; the passphrase must pass
+    the policy for new keys (not the payer's USCC or name)."""
+    check_new_passphrase(passphrase, refuse=(uscc, name))
     key = generate_key()
     subject = x509.Name(
         [
@@ -101,12 +103,14 @@ def create_ledger_key(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    save_key(key, key_path, passphrase)
+    save_key(key, key_path, passphrase, refuse=(uscc, name))
     write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return LedgerKeySigner(key, cert)
 
 
-def load_ledger_key(key_path: Path, cert_path: Path, passphrase: str) -> LedgerKeySigner:
-    """Load the payer's ledger key."""
+def load_ledger_key(key: PrivateKey, cert_path: Path) -> LedgerKeySigner:
+    """The payer's ledger signer: its key, loaded by the caller
+    (:meth:`receipts.pki.credentials.Credentials.load_key`: permissions checked, once per
+    command), and its certificate."""
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    return LedgerKeySigner(load_key(key_path, passphrase), cert)
+    return LedgerKeySigner(key, cert)

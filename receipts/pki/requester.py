@@ -41,7 +41,12 @@ from signing.certificates import (
 )
 from signing.crl import crl_is_from, crls_from_pem
 from signing.errors import SigningError
-from signing.keys import KeyAlgorithm, generate_key, key_algorithm_of, load_key
+from signing.keys import (
+    KeyAlgorithm,
+    check_new_passphrase,
+    generate_key,
+    key_algorithm_of,
+)
 from signing.result import FindingCode
 from signing.trust import ChainValidator, TrustBundle
 
@@ -106,7 +111,7 @@ def new_request(
                 f"{key_path} already has its certificate ({cert_path}); "
                 "pass --renew for a new key (the old one is kept)"
             )
-        key = load_key(key_path, passphrase(False))
+        key = creds.load_key(key_path, lambda: passphrase(False))
         if algorithm is not None and key_algorithm_of(key) is not algorithm:
             raise InvalidInput(
                 f"the pending key {key_path} is {key_algorithm_of(key).value}, not "
@@ -116,10 +121,12 @@ def new_request(
         write_atomic(csr_path, csr_to_pem(csr))
         return KeyRequest(csr, key_path, True, ())
     secret = passphrase(True)
+    # Checked before the old files are retired: a refused passphrase changes nothing.
+    check_new_passphrase(secret, refuse=creds.refused_passphrases())
     key = generate_key(algorithm or KeyAlgorithm.ECDSA_P256)
     csr = create_csr(key, org, config.name, role)
     retired = tuple(_retire(p, today) for p in (key_path, cert_path, csr_path) if p.exists())
-    save_key(key, key_path, secret)
+    save_key(key, key_path, secret, refuse=creds.refused_passphrases())
     write_atomic(csr_path, csr_to_pem(csr))
     return KeyRequest(csr, key_path, False, retired)
 

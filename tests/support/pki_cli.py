@@ -31,7 +31,7 @@ __all__ = [
     "sorted_crls",
 ]
 
-ENV = {"RECEIPTS_KEY_PASSPHRASE": "signing-secret", "RECEIPTS_CA_PASSPHRASE": "ca-secret"}
+ENV = {"RECEIPTS_KEY_PASSPHRASE": "signing-secret", "RECEIPTS_CA_PASSPHRASE": "ca-secret-phrase"}
 NAMES = {
     "000000": "中华全国总工会",
     "640000": "宁夏回族自治区总工会",
