@@ -22,6 +22,7 @@ from receipts.batch.fields import (
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.issue_request import IssueRequest
 from receipts.errors import InvalidInput
+from receipts.support.sizes import MAX_BATCH_FILE_BYTES, read_bounded
 from receipts.support.text import decode_text
 
 __all__ = ["read_jsonl", "read_request_json"]
@@ -181,7 +182,7 @@ def read_request_json(path: Path, catalogue: Catalogue) -> IssueRequest:
     the first problem raises.
     """
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_BATCH_FILE_BYTES, "a receipt request")
     except OSError as error:
         raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
     text = decode_text(data, str(path))

@@ -56,6 +56,7 @@ from receipts.batch.fields import BatchEntry, BatchProblem
 from receipts.batch.jsonl_file import read_jsonl
 from receipts.domain.catalogue import Catalogue
 from receipts.errors import InvalidInput
+from receipts.support.sizes import MAX_BATCH_FILE_BYTES, read_bounded
 from receipts.support.text import UndecodableText, decode_text
 
 __all__ = ["read_batch"]
@@ -73,7 +74,7 @@ def read_batch(
     """
     name = str(path)
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_BATCH_FILE_BYTES, "a batch file")
     except OSError as error:
         raise InvalidInput(f"cannot read {name}: {error.strerror or error}") from None
     try:

@@ -15,6 +15,7 @@ from receipts.commands.runtime import Context, with_context
 from receipts.errors import InvalidInput
 from receipts.render.receipt_pdf import render_pdf
 from receipts.support.atomic import write_atomic
+from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_PEM_BYTES, read_bounded
 from receipts.workspace import WorkspaceKind
 from signing.trust import TrustBundle
 
@@ -94,10 +95,11 @@ def archive_restore(
     ctx: Context, archives: tuple[Path, ...], into: Path, trust: Path | None
 ) -> None:
     """Rebuild a federation's ledger from its archives (main and supplementary)."""
-    bundle = TrustBundle.load(trust) if trust is not None else None
-    result = restore_archives(
-        [(p.name, p.read_bytes()) for p in archives], into, bundle, ctx.db_url
-    )
+    bundle = None
+    if trust is not None:
+        bundle = TrustBundle.from_pem(read_bounded(trust, MAX_PEM_BYTES, "a trust bundle"))
+    files = [(p.name, read_bounded(p, MAX_PACKAGE_FILE_BYTES, "an archive")) for p in archives]
+    result = restore_archives(files, into, bundle, ctx.db_url)
     ctx.emit(
         {
             "home": str(result.home),

@@ -11,6 +11,7 @@ import click
 from receipts.commands.archive_cmds import ARCHIVES
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
+from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_PEM_BYTES, read_bounded
 from receipts.verify.archive import verify_archive
 from signing.trust import ChainValidator, TrustBundle
 
@@ -32,13 +33,14 @@ Example:
 def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None) -> None:
     """Fixity of every file, the manifest's signature, every receipt's signature."""
     if trust is not None:
-        bundle = TrustBundle.load(trust)
+        bundle = TrustBundle.from_pem(read_bounded(trust, MAX_PEM_BYTES, "a trust bundle"))
     else:
         bundle = ctx.credentials(ctx.workspace()).trust
     validator = ChainValidator(bundle)
     report: list[dict[str, Any]] = []
     for path in archives:
-        check = verify_archive(path.read_bytes(), validator, path.name)
+        data = read_bounded(path, MAX_PACKAGE_FILE_BYTES, "an archive")
+        check = verify_archive(data, validator, path.name)
         report.append(
             {
                 "archive": str(path),

@@ -16,6 +16,7 @@ from receipts.domain.model import ReceiptRef
 from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
 from receipts.render.receipt_pdf import extract_xml
+from receipts.support.sizes import MAX_PDF_BYTES, read_bounded
 from receipts.verify.many import verify_file
 from receipts.workspace import Workspace, WorkspaceKind
 
@@ -107,5 +108,5 @@ def _book(
 
 
 def _signed_xml(path: Path) -> bytes:
-    data = path.read_bytes()
+    data = read_bounded(path, MAX_PDF_BYTES, "a receipt")
     return extract_xml(data) if data.lstrip()[:5] == b"%PDF-" else data

@@ -25,6 +25,7 @@ from receipts.commands.runtime import Context, with_context
 from receipts.errors import InvalidInput
 from receipts.pki import ca, requester
 from receipts.support.atomic import write_atomic
+from receipts.support.sizes import MAX_PEM_BYTES, read_bounded
 from signing.crl import RevocationReason, crls_to_pem
 
 __all__ = ["crl", "export_trust", "import_trust", "list_status", "revoke"]
@@ -125,7 +126,7 @@ def export_trust(ctx: Context, output: Path) -> None:
 def import_trust(ctx: Context, bundle_file: Path, add_root: bool) -> None:
     """Merge certificates and CRLs from a bundle into this workspace's trust."""
     creds = ctx.credentials(ctx.workspace())
-    data = bundle_file.read_bytes()
+    data = read_bounded(bundle_file, MAX_PEM_BYTES, "a trust bundle")
     result = requester.import_trust(creds, data, str(bundle_file), add_root=add_root)
     counts = requester.trust_counts(result.bundle)
     ctx.emit(

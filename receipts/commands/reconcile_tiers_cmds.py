@@ -17,6 +17,7 @@ from receipts.reconcile.exchange import TierFinding
 from receipts.reconcile.tiers import SummaryResult, TierResult, make_summary
 from receipts.reconcile.tiers import reconcile_tiers as compare_tiers
 from receipts.support.atomic import write_atomic
+from receipts.support.sizes import MAX_XML_FILE_BYTES, read_bounded
 from receipts.workspace import WorkspaceKind
 
 __all__ = ["reconcile_summary", "reconcile_tiers"]
@@ -82,7 +83,7 @@ def reconcile_summary(
         ctx.database(ws),
         ctx.credentials(ws).signer,
         issuers or None,
-        request.read_bytes() if request else None,
+        read_bounded(request, MAX_XML_FILE_BYTES, "a reconciliation request") if request else None,
     )
     write_atomic(output, result.document)
     s = result.summary
@@ -143,7 +144,7 @@ def reconcile_tiers(
     creds = ctx.credentials(ws)
     result = compare_tiers(
         ctx.database(ws),
-        file.read_bytes(),
+        read_bounded(file, MAX_XML_FILE_BYTES, "a reconciliation summary"),
         creds.validator,
         ws.ledger_owner,
         creds.signer_if_any(),

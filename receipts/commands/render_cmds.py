@@ -15,6 +15,7 @@ from receipts.render.batch import render_many
 from receipts.render.receipt_pdf import extract_xml, render_pdf
 from receipts.render.receipt_pdf import sign_pdf as add_pades_signature
 from receipts.support.atomic import write_atomic
+from receipts.support.sizes import MAX_PDF_BYTES, MAX_XML_FILE_BYTES, read_bounded
 
 __all__ = ["extract", "render"]
 
@@ -67,7 +68,7 @@ def render(
 @with_context
 def extract(ctx: Context, pdf: Path, output: Path) -> None:
     """Write the signed XML attached to a receipt PDF, byte for byte."""
-    xml = extract_xml(pdf.read_bytes())
+    xml = extract_xml(read_bounded(pdf, MAX_PDF_BYTES, "a receipt PDF"))
     write_atomic(output, xml)
     ctx.emit(
         {"xml": str(output), "bytes": len(xml)}, lambda: f"wrote {output} ({len(xml):,} bytes)"
@@ -88,7 +89,7 @@ def _source_xml(ctx: Context, sources: tuple[str, ...]) -> bytes:
     path = Path(sources[0])
     if not path.is_file():
         raise InvalidInput(f"no such file: {path}")
-    return path.read_bytes()
+    return read_bounded(path, MAX_XML_FILE_BYTES, "a receipt")
 
 
 def _render_many(

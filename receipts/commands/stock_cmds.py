@@ -15,6 +15,7 @@ from receipts.issuing.registry import find_organisation
 from receipts.issuing.stock_accounting import segment_usage, write_off
 from receipts.issuing.stock_allocation import allocate, import_allocation
 from receipts.support.atomic import write_atomic
+from receipts.support.sizes import MAX_XML_FILE_BYTES, read_bounded
 from receipts.workspace import WorkspaceKind
 
 __all__ = ["stock", "stock_allocate", "stock_import", "stock_list", "stock_write_off"]
@@ -75,7 +76,7 @@ def stock_import(ctx: Context, file: Path) -> None:
     creds = ctx.credentials(ws)
     allocation, new = import_allocation(
         ctx.database(ws),
-        file.read_bytes(),
+        read_bounded(file, MAX_XML_FILE_BYTES, "an allocation file"),
         creds.validator,
         ws.ledger_owner,
         creds.signer_if_any(),

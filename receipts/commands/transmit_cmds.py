@@ -15,6 +15,7 @@ from receipts.domain.money import format_amount, from_fen
 from receipts.errors import InvalidInput
 from receipts.ledger.models import Transmission
 from receipts.support.atomic import write_atomic
+from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_XML_FILE_BYTES, read_bounded
 from receipts.transmission.acknowledgement import record_acknowledgement
 from receipts.transmission.export import NothingToSend, export_package
 from receipts.transmission.receive import import_package
@@ -87,7 +88,11 @@ def transmit_import(ctx: Context, package: Path, ack_out: Path | None) -> None:
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     creds = ctx.credentials(ws)
     result = import_package(
-        ctx.database(ws), package.read_bytes(), creds.validator, creds.signer, package.name
+        ctx.database(ws),
+        read_bounded(package, MAX_PACKAGE_FILE_BYTES, "a transmission package"),
+        creds.validator,
+        creds.signer,
+        package.name,
     )
     if result.crls:
         creds.add_to_trust(crls=result.crls)
@@ -120,7 +125,11 @@ def transmit_ack(ctx: Context, ack: Path) -> None:
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     creds = ctx.credentials(ws)
     result = record_acknowledgement(
-        ctx.database(ws), ack.read_bytes(), creds.validator, creds.signer, ack.name
+        ctx.database(ws),
+        read_bounded(ack, MAX_XML_FILE_BYTES, "an acknowledgement"),
+        creds.validator,
+        creds.signer,
+        ack.name,
     )
     ctx.emit(
         {"package": result.package, "last_event": result.last_seq, "new": result.new},

@@ -13,6 +13,7 @@ from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
 from receipts.errors import InvalidInput
 from receipts.findings import Finding, FindingCode
+from receipts.support.sizes import MAX_PEM_BYTES, read_bounded
 from receipts.verify.many import iter_receipt_files, verify_files
 from receipts.verify.receipt import ReceiptVerification, verify_qr_text
 from receipts.workspace import WorkspaceKind
@@ -83,7 +84,7 @@ def verify(
 
 def _bundle(ctx: Context, trust: Path | None) -> TrustBundle:
     if trust is not None:
-        return TrustBundle.load(trust)
+        return TrustBundle.from_pem(read_bounded(trust, MAX_PEM_BYTES, "a trust bundle"))
     if not ctx.has_workspace():
         raise InvalidInput("give --trust BUNDLE (or run inside a workspace that trusts a root)")
     return ctx.credentials(ctx.workspace()).trust

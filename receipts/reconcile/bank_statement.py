@@ -32,6 +32,7 @@ from pathlib import Path
 from receipts.batch.fields import BatchProblem
 from receipts.domain.money import parse_amount
 from receipts.errors import InvalidInput
+from receipts.support.sizes import MAX_BANK_STATEMENT_BYTES, read_bounded
 from receipts.support.text import UndecodableText, decode_text
 
 __all__ = ["STATEMENT_COLUMNS", "Credit", "Statement", "UnusableStatement", "read_statement"]
@@ -90,7 +91,7 @@ def read_statement(path: Path) -> Statement:
     raises :class:`UnusableStatement` naming where."""
     name = str(path)
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_BANK_STATEMENT_BYTES, "a bank statement")
     except OSError as error:
         raise UnusableStatement(f"cannot read {name}: {error.strerror or error}") from None
     try:

@@ -3,7 +3,10 @@
 Reading refuses what an archive from outside must never be able to do: member paths that climb
 out (``..``), absolute paths, drive letters or backslashes, symbolic links, duplicate names, too
 many members, oversized members, and compression bombs (a member that inflates far beyond its
-stored size). Nothing is extracted to disk: members come back as bytes in memory.
+stored size, or a zip whose members together inflate far beyond the zip). Every limit is checked
+on the central directory's declared sizes before anything is inflated, and again on what really
+comes out (declared sizes can lie). Nothing is extracted to disk: members come back as bytes in
+memory, so :class:`ZipLimits` also bounds the memory a hostile zip can take.
 """
 
 from __future__ import annotations
@@ -27,18 +30,31 @@ class UnsafeArchive(InvalidInput):
     """A package or archive is malformed or tries something unsafe."""
 
 
+_MIB = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ZipLimits:
-    """What a reader accepts."""
+    """What a reader accepts. The defaults fit a real month with headroom: the largest is the
+    archive of a month of a city federation of ~10,000 receipts, each a signed XML (~5.3 KB), a
+    PDF (~41 KB with its font subset) and a metadata record: ~30,000 members, ~480 MB; a month's
+    transmission package holds only the XML, ~60 MB. Real packages compress about 1.1x (PDFs) to
+    2.1x (XML); a zip bomb compresses hundreds of times, which ``max_ratio_total`` refuses before
+    anything is inflated."""
 
-    max_members: int = 200_000
-    """Members at most."""
-    max_member_bytes: int = 16 * 1024 * 1024
-    """Uncompressed size of one member at most."""
-    max_total_bytes: int = 2 * 1024 * 1024 * 1024
-    """Uncompressed size of all members at most."""
+    max_members: int = 40_000
+    """Members at most (a month's archive: 3 per receipt, ~30,000)."""
+    max_member_bytes: int = 16 * _MIB
+    """Uncompressed size of one member at most (a receipt PDF is ~41 KB; the events of a month,
+    the largest member, a few MB)."""
+    max_total_bytes: int = 512 * _MIB
+    """Uncompressed size of all members at most (a month's archive, ~480 MB)."""
     max_ratio: int = 200
     """Uncompressed / compressed size at most (for members over 64 KiB)."""
+    max_ratio_total: int = 20
+    """All members' uncompressed size / the zip's size at most (for zips inflating to over 1 MiB);
+    ten times what real packages reach, and what stops many small members that each stay under
+    the per-member ratio check."""
 
 
 def write_zip(members: Mapping[str, bytes]) -> bytes:
@@ -64,37 +80,9 @@ def read_zip(data: bytes, what: str, limits: ZipLimits | None = None) -> dict[st
         raise UnsafeArchive(f"{what} is not a readable zip file: {exc}") from None
     with archive:
         infos = archive.infolist()
-        if len(infos) > limits.max_members:
-            raise UnsafeArchive(
-                f"{what} has {len(infos):,} members; at most {limits.max_members:,} are accepted"
-            )
-        seen: set[str] = set()
-        total = 0
-        for info in infos:
-            name = info.filename
-            _check_name(name, what)
-            if name in seen:
-                raise UnsafeArchive(f"{what}: member {name!r} appears twice")
-            seen.add(name)
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode) or info.is_dir():
-                raise UnsafeArchive(f"{what}: member {name!r} is a link or a folder")
-            if info.file_size > limits.max_member_bytes:
-                raise UnsafeArchive(
-                    f"{what}: member {name!r} is {info.file_size:,} bytes; at "
-                    f"most {limits.max_member_bytes:,} are accepted"
-                )
-            if info.file_size > 65536 and info.file_size > limits.max_ratio * max(
-                info.compress_size, 1
-            ):
-                raise UnsafeArchive(
-                    f"{what}: member {name!r} inflates {info.file_size:,} "
-                    f"bytes from {info.compress_size:,} (a compression bomb?)"
-                )
-            total += info.file_size
-            if total > limits.max_total_bytes:
-                raise UnsafeArchive(f"{what} inflates beyond {limits.max_total_bytes:,} bytes")
+        _check_infos(infos, len(data), limits, what)
         members: dict[str, bytes] = {}
+        total = 0
         for info in infos:
             try:
                 # Read at most the declared size + 1: a lying header cannot inflate further.
@@ -104,8 +92,52 @@ def read_zip(data: bytes, what: str, limits: ZipLimits | None = None) -> dict[st
                 raise UnsafeArchive(f"{what}: member {info.filename!r} is damaged: {exc}") from None
             if len(content) != info.file_size:
                 raise UnsafeArchive(f"{what}: member {info.filename!r} is not the size it claims")
+            # The declared sizes were summed above; count what really came out as well.
+            total += len(content)
+            if total > limits.max_total_bytes:
+                raise UnsafeArchive(f"{what} inflates beyond {limits.max_total_bytes:,} bytes")
             members[info.filename] = content
     return members
+
+
+def _check_infos(
+    infos: list[zipfile.ZipInfo], zip_bytes: int, limits: ZipLimits, what: str
+) -> None:
+    """The central directory's checks, before anything is inflated."""
+    if len(infos) > limits.max_members:
+        raise UnsafeArchive(
+            f"{what} has {len(infos):,} members; at most {limits.max_members:,} are accepted"
+        )
+    seen: set[str] = set()
+    total = 0
+    for info in infos:
+        name = info.filename
+        _check_name(name, what)
+        if name in seen:
+            raise UnsafeArchive(f"{what}: member {name!r} appears twice")
+        seen.add(name)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode) or info.is_dir():
+            raise UnsafeArchive(f"{what}: member {name!r} is a link or a folder")
+        if info.file_size > limits.max_member_bytes:
+            raise UnsafeArchive(
+                f"{what}: member {name!r} is {info.file_size:,} bytes; at "
+                f"most {limits.max_member_bytes:,} are accepted"
+            )
+        if info.file_size > 65536 and info.file_size > limits.max_ratio * max(
+            info.compress_size, 1
+        ):
+            raise UnsafeArchive(
+                f"{what}: member {name!r} inflates {info.file_size:,} "
+                f"bytes from {info.compress_size:,} (a compression bomb?)"
+            )
+        total += info.file_size
+        if total > limits.max_total_bytes:
+            raise UnsafeArchive(f"{what} inflates beyond {limits.max_total_bytes:,} bytes")
+    if total > _MIB and total > limits.max_ratio_total * max(zip_bytes, 1):
+        raise UnsafeArchive(
+            f"{what} inflates to {total:,} bytes from {zip_bytes:,} (a compression bomb?)"
+        )
 
 
 def _check_name(name: str, what: str = "package") -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from receipts.findings import Finding, FindingCode
 from receipts.support.pools import process_pool
+from receipts.support.sizes import MAX_PDF_BYTES, FileTooLarge, read_bounded
 from receipts.verify.receipt import ReceiptVerification, verify_receipt_xml
 from signing.trust import ChainValidator, TrustBundle
 
@@ -43,14 +44,18 @@ def iter_receipt_files(paths: Iterable[Path]) -> Iterator[Path]:
 def verify_file(
     path: Path, validator: ChainValidator, font: str | None = None
 ) -> ReceiptVerification:
-    """Verify one file; an unreadable or empty file is an invalid result, never an exception."""
+    """Verify one file; an unreadable, oversized or empty file is an invalid result, never an
+    exception. The size is checked before the file is read (an XML receipt is then refused by
+    the XML parser over 1,000,000 bytes; a PDF may have :data:`MAX_PDF_BYTES`)."""
     source = str(path)
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_PDF_BYTES, "a receipt")
     except OSError as exc:
         return ReceiptVerification(
             source, False, (Finding(FindingCode.UNREADABLE, f"cannot read: {exc.strerror}"),)
         )
+    except FileTooLarge as exc:
+        return ReceiptVerification(source, False, (Finding(FindingCode.UNREADABLE, str(exc)),))
     if not data:
         return ReceiptVerification(
             source, False, (Finding(FindingCode.EMPTY_FILE, "the file is empty"),)

@@ -86,9 +86,84 @@ CASES: dict[str, str] = {
 }
 
 
+# --- oversized inputs (issue 14, defect 10) --------------------------------------------------
+# Too big to commit: each is made on demand, cheaply, by tests/test_input_sizes.py, which holds
+# the error each must produce and the memory the refusal may take.
+
+
+def two_gigabytes_sparse_xml(path: Path) -> Path:
+    """A 2 GiB "receipt": a sparse file (nothing is written but a start tag), so it takes no disk
+    or time to make; a reader that does not check the size first reads 2 GiB of zeros."""
+    with open(path, "wb") as handle:
+        handle.write(b"<Receipt>")
+        handle.truncate(2 * 1024**3)
+    return path
+
+
+def twenty_thousand_small_members_zip(path: Path) -> Path:
+    """20,000 members of 64 KiB of zeros each (just under the per-member ratio check), ~3.6 MB
+    of zip that inflates to 1.3 GB."""
+    blob = bytes(65536)
+    _raw_zip(path, [(f"receipts/{n:05d}.xml", blob, len(blob)) for n in range(20_000)])
+    return path
+
+
+def member_sizes_lie_zip(path: Path) -> Path:
+    """One member whose headers declare 1,000 bytes but whose data inflates to 256 MiB."""
+    _raw_zip(path, [("receipts/lie.xml", bytes(256 * 1024**2), 1000)])
+    return path
+
+
+def _raw_zip(path: Path, members: list[tuple[str, bytes, int]]) -> None:
+    """A zip written by hand, each member's data deflated once however often it repeats, with
+    the declared uncompressed size given (which may lie); its CRC is the real data's."""
+    import struct
+    import zlib
+
+    deflated: dict[int, tuple[bytes, int]] = {}
+    local, central = bytearray(), bytearray()
+    for name, data, declared in members:
+        if id(data) not in deflated:
+            packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+            deflated[id(data)] = (packer.compress(data) + packer.flush(), zlib.crc32(data))
+        body, crc = deflated[id(data)]
+        raw = name.encode()
+        head = (20, 0, 8, 0, 0x2821, crc, len(body), declared, len(raw))
+        central += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, *head, 0, 0, 0, 0, 0o100644 << 16, len(local)
+            )
+            + raw
+        )
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, *head, 0) + raw + body
+    end = struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(local), 0
+    )
+    path.write_bytes(bytes(local + central + end))
+
+
+OVERSIZED = {
+    "two-gigabytes-sparse.xml": two_gigabytes_sparse_xml,
+    "twenty-thousand-small-members.zip": twenty_thousand_small_members_zip,
+    "member-sizes-lie.zip": member_sizes_lie_zip,
+}
+"""Generators of the oversized inputs, by the name of their fault: each writes the file at the
+path given and returns it."""
+
+
 if __name__ == "__main__":
     bad = DATA / "bad"
     bad.mkdir(exist_ok=True)
     for name, text in CASES.items():
         (bad / name).write_text(text, "utf-8")
     print(f"wrote {len(CASES)} files to {bad}")
+    # The hostile PAdES PDFs (tests/test_pades_revisions.py holds their findings) need the
+    # repository on the path: run this as ``python -m tests.data.make_bad_corpus``.
+    from tests.support.hostile_pdf import write_corpus
+
+    print(f"wrote {write_corpus(bad)} signed PDFs and their trust bundle to {bad}")
+    # A certificate another province's CA issued, a receipt signed under it, and the trust they
+    # are checked against (tests/support/cross_province.py names them).
+    from tests.support import cross_province
+
+    print(f"wrote {cross_province.write_corpus(bad)} cross-province files to {bad}")
