@@ -214,3 +214,23 @@ def test_rekey_changes_the_passphrase_under_the_policy(tmp_path: Path) -> None:
     with pytest.raises(WrongPassphrase):
         load_key_file(key_path, PASSPHRASE)
     assert load_key_file(key_path, GOOD + " again").public_key() == before
+
+
+def test_a_payers_ledger_key_is_unlocked_once_per_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "acme"
+    args = ["--home", str(home), "init", "--payer", "--name", "宁夏贺兰山实业有限公司"]
+    env = {"RECEIPTS_KEY_PASSPHRASE": GOOD}
+    result = CliRunner(env=env).invoke(main, [*args, "--uscc", "91640100MA7600001J"])
+    assert result.exit_code == 0, result.output
+    monkeypatch.delenv("RECEIPTS_KEY_PASSPHRASE", raising=False)
+    asked: list[str] = []
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return GOOD
+
+    creds = Credentials(Workspace.open(home), prompt)
+    first, second = creds.signer_if_any(), creds.signer_if_any()
+    assert first is second and len(asked) == 1

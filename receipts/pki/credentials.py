@@ -134,11 +134,16 @@ class Credentials:
         if self.has_signer():
             return self.signer
         if self.ledger_cert_path.is_file() and self.signing_key_path.is_file():
-            from receipts.pki.ledger_key import load_ledger_key
-
-            key = self.load_key(self.signing_key_path, self._signing_passphrase)
-            return load_ledger_key(key, self.ledger_cert_path)
+            return self._ledger_signer
         return None
+
+    @functools.cached_property
+    def _ledger_signer(self) -> HeadSigner:
+        """A payer's ledger key, loaded (its passphrase derived) once per command."""
+        from receipts.pki.ledger_key import load_ledger_key
+
+        key = self.load_key(self.signing_key_path, self._signing_passphrase)
+        return load_ledger_key(key, self.ledger_cert_path)
 
     @functools.cached_property
     def trust(self) -> TrustBundle:
