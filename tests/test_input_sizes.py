@@ -133,7 +133,7 @@ def test_read_bounded_stats_files_and_caps_pipes(tmp_path: Path) -> None:
     ("command", "suffix", "limit"),
     [
         (("reconcile", "bank"), ".csv", MAX_BANK_STATEMENT_BYTES),
-        (("archive", "verify"), ".zip", 512 * 1024 * 1024),
+        (("transmit", "import"), ".zip", 512 * 1024 * 1024),
         (("pki", "import-trust"), ".pem", 16 * 1024 * 1024),
     ],
 )

@@ -11,8 +11,14 @@ import click
 from receipts.commands.archive_cmds import ARCHIVES
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
-from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_PEM_BYTES, read_bounded
-from receipts.verify.archive import verify_archive
+from receipts.findings import Finding, FindingCode
+from receipts.support.sizes import (
+    MAX_PACKAGE_FILE_BYTES,
+    MAX_PEM_BYTES,
+    FileTooLarge,
+    read_bounded,
+)
+from receipts.verify.archive import ArchiveCheck, verify_archive
 from signing.trust import ChainValidator, TrustBundle
 
 __all__ = ["archive_verify"]
@@ -39,8 +45,7 @@ def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None)
     validator = ChainValidator(bundle)
     report: list[dict[str, Any]] = []
     for path in archives:
-        data = read_bounded(path, MAX_PACKAGE_FILE_BYTES, "an archive")
-        check = verify_archive(data, validator, path.name)
+        check = _verify_one(path, validator)
         report.append(
             {
                 "archive": str(path),
@@ -56,6 +61,11 @@ def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None)
     def human() -> str:
         lines = []
         for r in report:
+            if r["kind"] is None:
+                # Nothing could be read of it: one line, the finding saying why.
+                why = "; ".join(f"{f['code']}: {f['message']}" for f in r["findings"])
+                lines.append(f"UNREADABLE  {r['archive']}: {why}")
+                continue
             head = "OK" if r["ok"] else "PROBLEMS"
             lines.append(
                 f"{head}  {r['archive']}: {r['kind']} archive of {r['period']}, "
@@ -67,3 +77,12 @@ def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None)
     ctx.emit(report, human)
     if not all(r["ok"] for r in report):
         fail_with_findings()
+
+
+def _verify_one(path: Path, validator: ChainValidator) -> ArchiveCheck:
+    """One archive's check; a file too large to be an archive is an unreadable archive."""
+    try:
+        data = read_bounded(path, MAX_PACKAGE_FILE_BYTES, "an archive")
+    except FileTooLarge as exc:
+        return ArchiveCheck(None, 0, (Finding(FindingCode.ARCHIVE_INVALID, str(exc)),))
+    return verify_archive(data, validator, path.name)
