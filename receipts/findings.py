@@ -137,9 +137,15 @@ class FindingCode(StrEnum):
     PDF_CONTENT_MISMATCH = (
         "pdf-content-mismatch",
         "The PDF is not what its attached XML renders to, or it was changed after it was "
-        "signed: an edited page, metadata or attachment.",
+        "signed: an edited page, metadata or attachment, or a signed update that adds more "
+        "than its signature (page content, annotations, a visible signature).",
     )
     PADES_INVALID = "pades-invalid", "The PDF's PAdES signature does not validate."
+    PDF_UPDATED_AFTER_SIGNATURE = (
+        "pdf-updated-after-signature",
+        "The PDF carries an update after its PAdES signature: what it shows may not be what "
+        "was signed.",
+    )
 
     # --- files given to verify -----------------------------------------------------------
     UNREADABLE = "unreadable", "The file cannot be read."

@@ -45,6 +45,7 @@ CODES = [
     "render-failed",
     "pdf-content-mismatch",
     "pades-invalid",
+    "pdf-updated-after-signature",
     "unreadable",
     "empty-file",
     "not-in-ledger",

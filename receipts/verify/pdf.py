@@ -4,7 +4,8 @@ The attached XML is verified like any receipt XML. Then the PDF itself: the unsi
 byte-identical to a fresh render of its attached XML with the layout version the PDF records
 (rendering is deterministic, and old layouts stay renderable), so an edited page or a swapped
 attachment is caught. A PAdES-signed PDF must carry exactly one signature that covers the whole
-file, by the issuer's certificate, over an incremental update of that same rendered PDF.
+file, by the issuer's certificate, in one incremental update of that same rendered PDF that adds
+the signature and nothing else.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from receipts.errors import ReceiptError
 from receipts.findings import Finding, FindingCode
+from receipts.verify.pdf_revisions import revision_findings
 from receipts.verify.receipt import ReceiptVerification, verify_receipt_xml
 from signing.certificate_profile import org_code_of
 from signing.trust import ChainValidator
@@ -57,16 +59,17 @@ def verify_pdf(
         elif result.receipt is not None:
             findings.extend(
                 _pades_findings(
-                    data, validator, result.receipt.issuer.code, result.receipt.issued_at
+                    data, fresh, validator, result.receipt.issuer.code, result.receipt.issued_at
                 )
             )
     return ReceiptVerification(source, not findings, tuple(findings), result.receipt, result.digest)
 
 
 def _pades_findings(
-    data: bytes, validator: ChainValidator, issuer: str, issued_at: datetime
+    data: bytes, rendered: bytes, validator: ChainValidator, issuer: str, issued_at: datetime
 ) -> list[Finding]:
-    """The bytes after the rendered PDF must be one PAdES signature over the whole file."""
+    """The bytes after the rendered PDF must be one PAdES signature over the whole file, in an
+    update that adds nothing else (:mod:`receipts.verify.pdf_revisions`)."""
     from asn1crypto import crl as asn1_crl  # type: ignore[import-untyped]
     from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.misc import PdfError
@@ -80,7 +83,8 @@ def _pades_findings(
 
     bundle = validator.bundle
     try:
-        signatures = PdfFileReader(io.BytesIO(data)).embedded_signatures
+        reader = PdfFileReader(io.BytesIO(data))
+        signatures = reader.embedded_signatures
     except (PdfError, ValueError) as exc:
         return [Finding(FindingCode.INVALID_PDF, f"the PDF's update cannot be read: {exc}")]
     if len(signatures) != 1:
@@ -92,6 +96,9 @@ def _pades_findings(
             )
         ]
     (signature,) = signatures
+    revisions = revision_findings(reader, signature, rendered)
+    if revisions:
+        return revisions
     moment = signature.self_reported_timestamp or issued_at
     context = ValidationContext(
         trust_roots=[asn1(c) for c in bundle.roots],
@@ -105,7 +112,9 @@ def _pades_findings(
         moment=moment,
     )
     try:
-        status = validate_pdf_signature(signature, context)
+        # The signed update was analysed above and nothing may follow it: pyHanko's own
+        # analysis of later updates would only repeat that (and log tracebacks).
+        status = validate_pdf_signature(signature, context, skip_diff=True)
     except Exception as exc:
         return [Finding(FindingCode.PADES_INVALID, f"the PDF signature cannot be validated: {exc}")]
     findings: list[Finding] = []
