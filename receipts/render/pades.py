@@ -1,10 +1,13 @@
 """Optional PAdES B-B signature of a receipt PDF (pyHanko), so PDF readers show the signature.
 
 The signature is an incremental update over the unsigned PDF, so the attached XML is inside the
-signed revision. It adds its own randomness (pyHanko's ``/ID``, the signing time): only the
-unsigned PDF is deterministic. A :class:`PdfSigner` converts the key and certificates once and
-keeps the loaded key, which pyHanko's ``SimpleSigner`` would otherwise re-parse for every
-signature (measured: ~19 → ~37 signatures a second with ECDSA).
+signed revision. The update adds an invisible signature field and nothing else that shows:
+verification refuses a signed update that changes anything more, the XMP and the document
+information included (``receipts/verify/pdf_revisions.py``). It adds its own randomness
+(pyHanko's ``/ID``, the signing time): only the unsigned PDF is deterministic. A
+:class:`PdfSigner` converts the key and certificates once and keeps the loaded key, which
+pyHanko's ``SimpleSigner`` would otherwise re-parse for every signature (measured: ~19 → ~37
+signatures a second with ECDSA).
 """
 
 from __future__ import annotations
