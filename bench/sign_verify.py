@@ -28,6 +28,7 @@ from lxml import etree
 from signxml.algorithms import SignatureMethod
 from signxml.xades.xades import XAdESSigner, XAdESVerifier
 
+from receipts.domain.divisions import issuer_may_certify
 from receipts.pki.signer import ReceiptSigner
 from receipts.support.pools import pool_context
 from signing.batch import verify_many
@@ -160,7 +161,12 @@ def time_verifying(
             def run() -> None:
                 context = pool_context(["signing.batch"])
                 results[:] = verify_many(
-                    signed, bundle_path, ["640100"] * n, workers=processes, context=context
+                    signed,
+                    bundle_path,
+                    ["640100"] * n,
+                    issuer_may_certify=issuer_may_certify,
+                    workers=processes,
+                    context=context,
                 )
 
             return run

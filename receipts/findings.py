@@ -68,6 +68,11 @@ class FindingCode(StrEnum):
         "untrusted-certificate",
         "The signer's certificate does not chain to a trusted root.",
     )
+    CERTIFICATE_OUTSIDE_TIER = (
+        "certificate-outside-tier",
+        "A certificate in the chain was certified by a CA whose organisation may not certify it "
+        "(another province's CA, say).",
+    )
     EXPIRED_AT_SIGNING = (
         "expired-at-signing",
         "A certificate in the chain had expired at the signing time.",

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from signing.result import Finding, VerificationResult
-from signing.trust import ChainValidator, TrustBundle
+from signing.trust import ChainValidator, IssuerRule, TrustBundle
 from signing.xmldsig import verify_enveloped
 from signing.xmlparse import parse_untrusted
 
@@ -40,9 +40,11 @@ _Packed = tuple[bool, tuple[tuple[str, str], ...], bytes | None, datetime | None
 _worker_validator: ChainValidator | None = None
 
 
-def _init_worker(bundle_pem: bytes, require_crl: bool) -> None:
+def _init_worker(bundle_pem: bytes, rule: IssuerRule | None, require_crl: bool) -> None:
     global _worker_validator
-    _worker_validator = ChainValidator(TrustBundle.from_pem(bundle_pem), require_crl=require_crl)
+    _worker_validator = ChainValidator(
+        TrustBundle.from_pem(bundle_pem), issuer_may_certify=rule, require_crl=require_crl
+    )
 
 
 def _verify_chunk(items: list[tuple[bytes, str | None]], now: datetime) -> list[_Packed]:
@@ -90,6 +92,7 @@ def verify_many(
     bundle: TrustBundle | str | os.PathLike[str],
     expected_orgs: Iterable[str | None] | None = None,
     *,
+    issuer_may_certify: IssuerRule | None,
     workers: int = 2,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     require_crl: bool = False,
@@ -104,7 +107,8 @@ def verify_many(
     would cost more than it saves), everything runs in this process. ``context`` starts the
     workers (None: multiprocessing's default); with the fork server, preload ``signing.batch``
     in it so that the server, not each worker, imports what verifying needs. Yields results in
-    input order.
+    input order. ``issuer_may_certify`` is the org rule of
+    :class:`~signing.trust.ChainValidator`; a module-level function, so that workers receive it.
     """
     if isinstance(expected_orgs, str | bytes):
         raise TypeError("expected_orgs is one org code per document, not a single string")
@@ -115,19 +119,29 @@ def verify_many(
     size = max(1, chunk_size)
     head = list(islice(items, size))
     if workers <= 1 or len(head) < size:
-        validator = ChainValidator(trust, require_crl=require_crl)
+        validator = ChainValidator(
+            trust, issuer_may_certify=issuer_may_certify, require_crl=require_crl
+        )
         for data, org in chain(head, items):
             yield verify_enveloped(data, validator, expected_org=org, now=moment)
         return
-    yield from _in_pool(chain(head, items), trust, workers, size, require_crl, moment, context)
+    yield from _in_pool(
+        chain(head, items),
+        trust,
+        (issuer_may_certify, require_crl),
+        workers,
+        size,
+        moment,
+        context,
+    )
 
 
 def _in_pool(
     items: Iterator[tuple[bytes, str | None]],
     trust: TrustBundle,
+    policy: tuple[IssuerRule | None, bool],
     workers: int,
     chunk_size: int,
-    require_crl: bool,
     moment: datetime,
     context: BaseContext | None,
 ) -> Iterator[VerificationResult]:
@@ -135,7 +149,7 @@ def _in_pool(
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(trust.to_pem(), require_crl),
+        initargs=(trust.to_pem(), *policy),
     )
     pending: deque[Future[list[_Packed]]] = deque()
     try:

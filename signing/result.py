@@ -37,6 +37,9 @@ class FindingCode(StrEnum):
     """A required part is missing or unreadable (certificates, SigningTime)."""
     UNTRUSTED_CERTIFICATE = "untrusted-certificate"
     """The signer's certificate does not chain to a trusted root."""
+    CERTIFICATE_OUTSIDE_TIER = "certificate-outside-tier"
+    """A certificate in the chain was certified by a CA whose organisation may not certify it
+    (another province's CA, or the root certifying a signing certificate below a province)."""
     EXPIRED_AT_SIGNING = "expired-at-signing"
     """A certificate in the chain had expired at the signing time."""
     NOT_YET_VALID_AT_SIGNING = "not-yet-valid-at-signing"

@@ -8,13 +8,19 @@ receipt signed while its certificate was valid must verify for 30 years.
 Chain building is the costly part and does not depend on the time: it runs once per
 (leaf, intermediates) with cryptography's ``x509.verification``; each call then only compares the
 cached chain's validity windows and revocation times with the time asked about.
+
+Tier policy is checked on the built chain too, once per cached chain: a root certifies CA
+certificates and its own organisation's signing certificate, and every certificate's organisation
+must be one its issuer's organisation may certify. Which organisations descend from which is the
+caller's org rule (``receipts`` passes the division-code rule in as ``issuer_may_certify``), so
+a provincial CA's key cannot vouch for another province's federation (docs/security.md).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +34,11 @@ from signing.errors import RevokedCertificate, SigningError, UntrustedCertificat
 from signing.pem import certificates_from_pem, certificates_to_pem
 from signing.result import Finding, FindingCode
 
-__all__ = ["ChainValidation", "ChainValidator", "TrustBundle"]
+__all__ = ["ChainValidation", "ChainValidator", "IssuerRule", "TrustBundle"]
+
+#: ``issuer_may_certify(issuer_org_code, subject_org_code)``: whether the organisation of an
+#: issuing CA may certify the subject's organisation (its own signing certificate included).
+IssuerRule = Callable[[str, str], bool]
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,8 @@ class _BuiltChain:
     crl_known: tuple[bool, ...]
     """For each certificate except the root: whether any CRL of its issuer verified."""
     usage_problem: str | None = field(default=None)
+    tier_problem: str | None = field(default=None)
+    """Why a link of the chain breaks the tier policy, if one does."""
 
 
 class ChainValidator:
@@ -144,15 +156,26 @@ class ChainValidator:
 
     ``require_crl``: when true, a certificate whose issuer published no (verifiable) CRL in the
     bundle gets a ``revocation-unknown`` finding; by default its status is taken as not revoked.
+
+    ``issuer_may_certify``: the org rule every link of a chain must satisfy (see the module's
+    docstring); ``None`` checks only the roles, for callers without an org hierarchy. A link that
+    breaks it gets a ``certificate-outside-tier`` finding.
     """
 
     _MAX_CACHED = 4096
 
-    def __init__(self, bundle: TrustBundle, *, require_crl: bool = False) -> None:
+    def __init__(
+        self,
+        bundle: TrustBundle,
+        *,
+        issuer_may_certify: IssuerRule | None,
+        require_crl: bool = False,
+    ) -> None:
         if not bundle.roots:
             raise UntrustedCertificate("a chain validator needs at least one root certificate")
         self.bundle = bundle
         self.require_crl = require_crl
+        self.issuer_may_certify = issuer_may_certify
         self._store = Store(list(bundle.roots))
         self._cache: dict[tuple[x509.Certificate, ...], _BuiltChain] = {}
 
@@ -171,6 +194,8 @@ class ChainValidator:
         if isinstance(built, Finding):
             return ChainValidation((), (built,))
         findings: list[Finding] = []
+        if built.tier_problem is not None:
+            findings.append(Finding.of(FindingCode.CERTIFICATE_OUTSIDE_TIER, built.tier_problem))
         if built.usage_problem is not None:
             findings.append(Finding.of(FindingCode.BAD_KEY_USAGE, built.usage_problem))
         for cert in built.certs:
@@ -257,6 +282,7 @@ class ChainValidator:
                 any(crl_is_from(crl, issuer) for crl in self.bundle.crls) for _, issuer in links
             ),
             usage_problem=_usage_problem(leaf),
+            tier_problem=_tier_problem(links, self.issuer_may_certify),
         )
         if len(self._cache) >= self._MAX_CACHED:
             # Rare (thousands of distinct signers); dropping everything keeps this simple and safe.
@@ -299,6 +325,41 @@ def _usage_problem(leaf: x509.Certificate) -> str | None:
         return f"{_describe(leaf)} is a CA certificate: CAs never sign documents"
     if not (usage.digital_signature and usage.content_commitment):
         return f"{_describe(leaf)} does not allow digitalSignature and nonRepudiation"
+    return None
+
+
+def _tier_problem(
+    links: Sequence[tuple[x509.Certificate, x509.Certificate]], rule: IssuerRule | None
+) -> str | None:
+    """The first link (certificate, issuer) that breaks the tier policy, described; else None.
+
+    The roles are those :func:`signing.certificates.issue_certificate` grants: a CA certifies
+    its own organisation only with a signing certificate, and a root certifies other
+    organisations only with CA certificates. Checking them and ``rule`` here, not only at
+    issuance, means a CA key used outside its tier vouches for nothing.
+    """
+    for cert, issuer in links:
+        try:
+            subject_org, issuer_org = org_code_of(cert), org_code_of(issuer)
+        except SigningError as exc:
+            return f"{_describe(cert)}: its tier cannot be checked: {exc}"
+        role = role_of(cert)
+        if subject_org == issuer_org and role is not CertificateRole.SIGNING:
+            return f"{_describe(cert)} is a CA certificate its own organisation's CA certified"
+        if (
+            subject_org != issuer_org
+            and role_of(issuer) is CertificateRole.ROOT_CA
+            and role is CertificateRole.SIGNING
+        ):
+            return (
+                f"{_describe(cert)} is certified directly by the root CA of {issuer_org}, "
+                "which certifies other organisations only with CA certificates"
+            )
+        if rule is not None and not rule(issuer_org, subject_org):
+            return (
+                f"{_describe(cert)} is certified by the CA of {issuer_org}, which may not "
+                f"certify {subject_org}: it lies outside that CA's tier"
+            )
     return None
 
 

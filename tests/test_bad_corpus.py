@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from receipts.domain.signed_documents import chain_validator
 from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidReceipt, SchemaError
+from receipts.verify.receipt import verify_receipt_xml
+from signing.pem import certificates_from_pem
+from signing.trust import TrustBundle
+from tests.support import cross_province
 
 BAD = Path(__file__).parent / "data" / "bad"
 AMOUNT = r"'-?(0|[1-9][0-9]{0,12})\.[0-9]{2}'"
+OUTSIDE_TIER = "certificate-outside-tier"
 DOCTYPE = "XML with a DOCTYPE is refused (DTDs and entities are not allowed)"
 
 EXPECTED = {
@@ -66,7 +73,18 @@ SCHEMA_CASES = {name for name, message in EXPECTED.items() if "Element '" in mes
 
 
 def test_corpus_and_table_agree() -> None:
-    assert sorted(p.name for p in BAD.glob("*.xml")) == sorted(EXPECTED)
+    signed = {cross_province.RECEIPT_FILE}  # well-formed: refused at verification, below
+    assert sorted(p.name for p in BAD.glob("*.xml")) == sorted({*EXPECTED, *signed})
+
+
+def test_cross_province_certificate_and_its_receipt_are_refused() -> None:
+    validator = chain_validator(TrustBundle.load(BAD / cross_province.TRUST_FILE))
+    cert, ca = certificates_from_pem((BAD / cross_province.CERTIFICATE_FILE).read_bytes())
+    at = cert.not_valid_before_utc + timedelta(hours=1)
+    assert [f.code for f in validator.validate(cert, [ca], at=at).findings] == [OUTSIDE_TIER]
+    receipt = (BAD / cross_province.RECEIPT_FILE).read_bytes()
+    result = verify_receipt_xml(receipt, validator, cross_province.RECEIPT_FILE)
+    assert [f.code for f in result.findings] == [OUTSIDE_TIER]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

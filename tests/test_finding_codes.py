@@ -25,6 +25,7 @@ CODES = [
     "unsupported-algorithm",
     "malformed-signature",
     "untrusted-certificate",
+    "certificate-outside-tier",
     "expired-at-signing",
     "not-yet-valid-at-signing",
     "signing-time-in-future",

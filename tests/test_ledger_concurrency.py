@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from receipts.audit import audit
+from receipts.domain.divisions import issuer_may_certify
 from receipts.issuing.issue import issue, issue_batch
 from receipts.ledger.database import Database
 from receipts.ledger.models import ReceiptRow
@@ -51,7 +52,13 @@ def test_many_processes_issue_at_once(ledger_db: Database, tmp_path: Path) -> No
         numbers = sorted(session.scalars(select(ReceiptRow.number)))
         xmls = list(session.scalars(select(ReceiptRow.xml)))
     assert numbers == list(range(1, PROCESSES * EACH + 1))
-    results = verify_many(xmls, tier_pki().bundle, ["640100"] * len(xmls), workers=1)
+    results = verify_many(
+        xmls,
+        tier_pki().bundle,
+        ["640100"] * len(xmls),
+        issuer_may_certify=issuer_may_certify,
+        workers=1,
+    )
     assert all(r.valid for r in results)
     assert audit(ledger_db, "640100").ok
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
+from receipts.domain.signed_documents import chain_validator
 from signing.certificate_profile import CLOCK_SKEW, key_id
 from signing.certificates import (
     CertificateRole,
@@ -16,7 +17,7 @@ from signing.certificates import (
     issue_certificate,
 )
 from signing.keys import generate_key
-from signing.trust import ChainValidator, TrustBundle
+from signing.trust import TrustBundle
 from tests.support.pki_cli import CA, ENV, NAMES, Tiers, certs_in, certs_pem, init, ok, refused, run
 
 
@@ -234,7 +235,7 @@ def test_a_fresh_certificate_is_valid_for_a_requester_whose_clock_is_behind(
     assert end - start == timedelta(days=30) + CLOCK_SKEW
     bundle = TrustBundle.load(pki_tiers_copy.city / "trust" / "bundle.pem")
     behind = issued_from - CLOCK_SKEW + timedelta(seconds=1)
-    assert ChainValidator(bundle).validate(cert, [prov_ca], at=behind).ok
+    assert chain_validator(bundle).validate(cert, [prov_ca], at=behind).ok
 
 
 def test_a_certificate_never_starts_before_its_ca() -> None:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
+from receipts.domain.signed_documents import chain_validator
 from signing.crl import crls_from_pem, revocation_at
-from signing.trust import ChainValidator, TrustBundle
+from signing.trust import TrustBundle
 from tests.support.pki_cli import CA, Tiers, certs_in, ok, refused, sorted_crls
 
 
@@ -38,7 +39,7 @@ def test_revoke_crl_and_validation_after_the_revocation(pki_tiers_copy: Tiers) -
     prov_ca = certs_in(t.prov / "certs" / "ca.pem")[0]
     revoked_at = entry.revocation_date_utc
     assert revocation_at(city, prov_ca, bundle.crls, revoked_at - timedelta(seconds=1)) is None
-    validator = ChainValidator(bundle)
+    validator = chain_validator(bundle)
     after = validator.validate(city, [prov_ca], at=revoked_at + timedelta(seconds=1))
     assert [f.code for f in after.findings] == ["revoked"]
     prov_signing = certs_in(t.prov / "certs" / "signing.pem")

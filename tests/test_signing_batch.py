@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from receipts.domain.divisions import issuer_may_certify
 from receipts.support.pools import pool_context
 from signing.batch import verify_many
 from signing.xmldsig import sign_enveloped
@@ -37,7 +38,14 @@ def test_batch_results_in_order_with_findings(tmp_path: Path, pki: Pki, workers:
     context = pool_context(["signing.batch"])
     results = list(
         verify_many(
-            docs, bundle_path, orgs, workers=workers, chunk_size=2, now=pki.now, context=context
+            docs,
+            bundle_path,
+            orgs,
+            issuer_may_certify=issuer_may_certify,
+            workers=workers,
+            chunk_size=2,
+            now=pki.now,
+            context=context,
         )
     )
     assert [r.codes for r in results] == [
@@ -62,9 +70,9 @@ def test_batch_results_in_order_with_findings(tmp_path: Path, pki: Pki, workers:
 
 def test_orgs_must_run_alongside(pki: Pki) -> None:
     with pytest.raises(TypeError):
-        list(verify_many(_docs(pki, 1), pki.bundle, "640100", workers=1))
+        list(verify_many(_docs(pki, 1), pki.bundle, "640100", issuer_may_certify=None, workers=1))
     with pytest.raises(ValueError):
-        list(verify_many(_docs(pki, 2), pki.bundle, ["640100"], workers=1))
+        list(verify_many(_docs(pki, 2), pki.bundle, ["640100"], issuer_may_certify=None, workers=1))
 
 
 @pytest.mark.parametrize("method", ["fork", "forkserver"])
@@ -73,5 +81,13 @@ def test_workers_start_as_the_caller_says(pki: Pki, method: str) -> None:
     # and a worker of the fork server (which inherits nothing) verifies just as a fork does.
     context = multiprocessing.get_context(method)
     docs = _docs(pki, 3)
-    results = verify_many(docs, pki.bundle, workers=2, chunk_size=1, now=pki.now, context=context)
+    results = verify_many(
+        docs,
+        pki.bundle,
+        issuer_may_certify=issuer_may_certify,
+        workers=2,
+        chunk_size=1,
+        now=pki.now,
+        context=context,
+    )
     assert [r.valid for r in results] == [True, True, True]

@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.verification import ClientVerifier
 
+from receipts.domain.divisions import issuer_may_certify
 from signing.crl import (
     Revocation,
     RevocationReason,
@@ -53,7 +54,9 @@ def test_a_crl_not_signed_by_the_issuer_is_ignored(pki: Pki) -> None:
     )
     assert not crl_is_from(forged, pki.prov)
     assert find_revocation(pki.city.cert, pki.prov, [forged]) is None
-    validator = ChainValidator(TrustBundle.of([pki.root, pki.prov], [forged]))
+    validator = ChainValidator(
+        TrustBundle.of([pki.root, pki.prov], [forged]), issuer_may_certify=issuer_may_certify
+    )
     assert validator.validate(pki.city.cert, at=pki.now).ok
 
 
@@ -120,13 +123,15 @@ def test_foreign_root_and_bad_usage_are_refused(pki: Pki) -> None:
 
 def test_missing_crl_is_reported_only_when_required(pki: Pki) -> None:
     bundle = TrustBundle.of([pki.root, pki.prov])
-    assert ChainValidator(bundle).validate(pki.city.cert, at=pki.now).ok
-    strict = ChainValidator(bundle, require_crl=True).validate(pki.city.cert, at=pki.now)
+    assert ChainValidator(bundle, issuer_may_certify=None).validate(pki.city.cert, at=pki.now).ok
+    strict = ChainValidator(bundle, issuer_may_certify=None, require_crl=True).validate(
+        pki.city.cert, at=pki.now
+    )
     assert {f.code for f in strict.findings} == {"revocation-unknown"}
 
 
 def test_chain_is_built_once_per_certificate(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
-    validator = ChainValidator(pki.bundle)
+    validator = ChainValidator(pki.bundle, issuer_may_certify=issuer_may_certify)
     calls: list[object] = []
     original = validator._verifier
 

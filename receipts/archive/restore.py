@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from receipts.domain.divisions import tier_of
+from receipts.domain.signed_documents import chain_validator
 from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput
 from receipts.issuing.receipt_rows import item_columns, receipt_columns
@@ -35,7 +36,7 @@ from receipts.support.atomic import write_atomic
 from receipts.support.safezip import read_zip
 from receipts.verify.archive import ArchiveInfo, verify_archive
 from receipts.workspace import Workspace, WorkspaceConfig, WorkspaceKind
-from signing.trust import ChainValidator, TrustBundle
+from signing.trust import TrustBundle
 
 __all__ = ["RestoreResult", "restore_archives"]
 
@@ -98,7 +99,7 @@ def _verified(
     for name, data in archives:
         members = read_zip(data, name)
         bundle = trust or TrustBundle.from_pem(members.get("trust/bundle.pem", b""))
-        check = verify_archive(data, ChainValidator(bundle), name)
+        check = verify_archive(data, chain_validator(bundle), name)
         if not check.ok or check.info is None:
             first = check.findings[0]
             raise InvalidInput(

@@ -11,6 +11,7 @@ import click
 from receipts.commands.archive_cmds import ARCHIVES
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
+from receipts.domain.signed_documents import chain_validator
 from receipts.findings import Finding, FindingCode
 from receipts.support.sizes import (
     MAX_PACKAGE_FILE_BYTES,
@@ -42,7 +43,7 @@ def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None)
         bundle = TrustBundle.from_pem(read_bounded(trust, MAX_PEM_BYTES, "a trust bundle"))
     else:
         bundle = ctx.credentials(ctx.workspace()).trust
-    validator = ChainValidator(bundle)
+    validator = chain_validator(bundle)
     report: list[dict[str, Any]] = []
     for path in archives:
         check = _verify_one(path, validator)

@@ -11,13 +11,14 @@ import click
 
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
+from receipts.domain.signed_documents import chain_validator
 from receipts.errors import InvalidInput
 from receipts.findings import Finding, FindingCode
 from receipts.support.sizes import MAX_PEM_BYTES, read_bounded
 from receipts.verify.many import iter_receipt_files, verify_files
 from receipts.verify.receipt import ReceiptVerification, verify_qr_text
 from receipts.workspace import WorkspaceKind
-from signing.trust import ChainValidator, TrustBundle
+from signing.trust import TrustBundle
 
 __all__ = ["verify"]
 
@@ -57,7 +58,7 @@ def verify(
     results: list[dict[str, Any]] = []
     invalid = 0
     if qr_text is not None:
-        result = verify_qr_text(qr_text, ChainValidator(bundle))
+        result = verify_qr_text(qr_text, chain_validator(bundle))
         invalid += _report(ctx, result, results)
     files = list(iter_receipt_files(paths))
     missing = [p for p in paths if not p.exists()]

@@ -22,6 +22,7 @@ __all__ = [
     "PROVINCES",
     "KnownFederation",
     "administrative_parent",
+    "issuer_may_certify",
     "known_federation",
     "known_federations",
     "province_of",
@@ -106,6 +107,24 @@ def upstream_of(code: str) -> str | None:
     if tier is Tier.PROVINCIAL:
         return NATIONAL
     return code[:2] + "0000"
+
+
+def issuer_may_certify(issuer: str, subject: str) -> bool:
+    """Whether the CA of organisation ``issuer`` may certify organisation ``subject``.
+
+    Exactly what issuance allows (:func:`receipts.pki.ca.issue_from_request` and the tier checks of
+    ``signing.certificates``): a CA certifies its own organisation's signing certificate and the
+    organisations whose upstream it is. So the national root certifies provincial CAs, and a
+    provincial CA ``XX0000`` certifies its own signing certificate and the city, county and
+    district federations ``XX....`` of its province, never another province's. Verification
+    applies it to every link of a chain (docs/security.md); an invalid code is never certified.
+    """
+    try:
+        validate_division_code(issuer, what="issuer organisation code")
+        validate_division_code(subject, what="subject organisation code")
+    except InvalidInput:
+        return False
+    return subject == issuer or upstream_of(subject) == issuer
 
 
 @dataclass(frozen=True)

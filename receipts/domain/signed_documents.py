@@ -1,5 +1,11 @@
 """Our signed documents other than receipts (allocations, manifests, acknowledgements):
-verification against the workspace's trust, and reading only what was signed."""
+verification against the workspace's trust, and reading only what was signed.
+
+:func:`chain_validator` is the one place ``receipts`` builds a
+:class:`~signing.trust.ChainValidator`, so every chain it validates (receipts, PDFs, packages,
+acknowledgements, allocations, summaries, archives, imported certificates) is held to the
+division-code tier rule (docs/security.md); a test keeps it the only one.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,25 @@ from typing import Any, cast
 from cryptography import x509
 from lxml import etree
 
+from receipts.domain.divisions import issuer_may_certify
 from receipts.errors import InvalidInput, ReceiptError
 from schemas import load_schema
 from signing.certificate_profile import org_code_of
-from signing.trust import ChainValidator
+from signing.trust import ChainValidator, TrustBundle
 from signing.xmldsig import verify_enveloped
 
-__all__ = ["InvalidSignedDocument", "verify_document", "verify_document_signer"]
+__all__ = [
+    "InvalidSignedDocument",
+    "chain_validator",
+    "verify_document",
+    "verify_document_signer",
+]
+
+
+def chain_validator(bundle: TrustBundle, *, require_crl: bool = False) -> ChainValidator:
+    """A chain validator over ``bundle`` that holds every link to the tier rule
+    (:func:`receipts.domain.divisions.issuer_may_certify`)."""
+    return ChainValidator(bundle, issuer_may_certify=issuer_may_certify, require_crl=require_crl)
 
 
 class InvalidSignedDocument(ReceiptError):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from receipts.domain.signed_documents import chain_validator
 from receipts.errors import WorkspaceError
 from receipts.ledger.events import HeadSigner
 from receipts.pki.keyfile import Notify, check_key_permissions, load_key_file
@@ -158,7 +159,7 @@ class Credentials:
     @functools.cached_property
     def validator(self) -> ChainValidator:
         """Chain validation against the trust bundle (cached per certificate)."""
-        return ChainValidator(self.trust)
+        return chain_validator(self.trust)
 
     def add_to_trust(
         self,

@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
 
 from receipts.domain.enums import Tier
+from receipts.domain.signed_documents import chain_validator
 from receipts.errors import InvalidInput, WorkspaceError
 from receipts.pki.ca import CaRegistry, Passphrase, format_utc
 from receipts.pki.credentials import Credentials
@@ -48,7 +49,7 @@ from signing.keys import (
     key_algorithm_of,
 )
 from signing.result import FindingCode
-from signing.trust import ChainValidator, TrustBundle
+from signing.trust import TrustBundle
 
 __all__ = [
     "Imported",
@@ -206,7 +207,7 @@ def import_certificate(
         anchors, current.cas if current else (), (), current.crls if current else ()
     )
     extra = [c for c in certs[1:] if role_of(c) is not CertificateRole.ROOT_CA]
-    result = ChainValidator(bundle).validate(leaf, extra, at=now)
+    result = chain_validator(bundle).validate(leaf, extra, at=now)
     problems = [
         f for f in result.findings if not (role.is_ca and f.code == FindingCode.BAD_KEY_USAGE)
     ]
@@ -253,7 +254,7 @@ def import_trust(creds: Credentials, data: bytes, source: str, *, add_root: bool
     if not roots:
         raise InvalidInput(f"{source} holds no root certificate and this workspace trusts none")
     cas = (current.cas if current else ()) + incoming.cas
-    validator = ChainValidator(TrustBundle(roots, cas))
+    validator = chain_validator(TrustBundle(roots, cas))
     for cert in incoming.cas + incoming.signing:
         if not validator.validate(cert, at=cert.not_valid_before_utc).chain:
             raise InvalidInput(f"{source}: {_label(cert)} does not chain to a trusted root")

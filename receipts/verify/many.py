@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from itertools import islice
 from pathlib import Path
 
+from receipts.domain.signed_documents import chain_validator
 from receipts.findings import Finding, FindingCode
 from receipts.support.pools import process_pool
 from receipts.support.sizes import MAX_PDF_BYTES, FileTooLarge, read_bounded
@@ -69,7 +70,7 @@ def verify_file(
 
 def _init(bundle_pem: bytes, font: str | None) -> None:
     global _worker
-    _worker = (ChainValidator(TrustBundle.from_pem(bundle_pem)), font)
+    _worker = (chain_validator(TrustBundle.from_pem(bundle_pem)), font)
 
 
 def _verify_chunk(paths: list[Path]) -> list[ReceiptVerification]:
@@ -84,7 +85,7 @@ def verify_files(
     """Verify every file, in order; ``workers`` processes (this one when 1)."""
     files = iter(paths)
     if workers <= 1:
-        validator = ChainValidator(bundle)
+        validator = chain_validator(bundle)
         for path in files:
             yield verify_file(path, validator, font)
         return

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -141,4 +142,16 @@ def _pades_findings(
                 f"the PDF was signed by {org_code_of(signer)}, but the issuer is {issuer}",
             )
         )
+    findings.extend(_tier_findings(validator, signer, signature.other_embedded_certs, moment))
     return findings
+
+
+def _tier_findings(
+    validator: ChainValidator, signer: x509.Certificate, embedded: list[Any], moment: datetime
+) -> list[Finding]:
+    """The tier rule over the PAdES signer's chain: pyHanko checks trust, not which CA may
+    certify which organisation (docs/security.md)."""
+    intermediates = [x509.load_der_x509_certificate(c.dump()) for c in embedded]
+    check = validator.validate(signer, intermediates, at=moment)
+    outside = FindingCode.CERTIFICATE_OUTSIDE_TIER
+    return [Finding(outside, f.message) for f in check.findings if f.code == outside.value]

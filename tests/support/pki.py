@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from cryptography import x509
 from lxml import etree
 
+from receipts.domain.divisions import issuer_may_certify
 from signing.certificates import CertificateRole, create_csr, create_root_ca, issue_certificate
 from signing.crl import Revocation, RevocationReason, build_crl
 from signing.keys import KeyAlgorithm, PrivateKey, generate_key
@@ -161,7 +162,7 @@ def build_pki() -> Pki:
         revoked_at=revoked_at,
         crl=crl,
         bundle=bundle,
-        validator=ChainValidator(bundle),
+        validator=ChainValidator(bundle, issuer_may_certify=issuer_may_certify),
         # A look-alike hierarchy: same names, another root, trusted by nobody.
         foreign=_hierarchy(start).city(recent),
     )

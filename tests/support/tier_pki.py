@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 
-from receipts.domain.divisions import upstream_of
+from receipts.domain.divisions import issuer_may_certify, upstream_of
 from receipts.pki.signer import ReceiptSigner
 from signing.certificates import CertificateRole, create_csr, create_root_ca, issue_certificate
 from signing.keys import PrivateKey, generate_key
@@ -36,7 +36,7 @@ class TierPki:
 
     def validator(self) -> ChainValidator:
         """A chain validator trusting the bundle."""
-        return ChainValidator(self.bundle)
+        return ChainValidator(self.bundle, issuer_may_certify=issuer_may_certify)
 
 
 @functools.cache
