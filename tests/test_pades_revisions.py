@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -152,3 +153,13 @@ def test_every_committed_corpus_file_is_refused_with_its_finding() -> None:
 
 def test_the_corpus_holds_every_hostile_pdf() -> None:
     assert sorted(p.name for p in BAD.glob("pades-*.pdf")) == sorted(HOSTILE)
+
+
+def test_a_signing_time_that_is_not_a_date_is_a_finding() -> None:
+    pki = build_pki()
+    signed = sign_pdf(_rendered(), pki.city.key, pki.city.cert, pki.city.intermediates)
+    (written,) = re.findall(rb"/M \(D\\072(\d{14})Z\)", signed)
+    broken = signed.replace(written, b"2026120x" + written[8:])
+    result = verify_pdf(broken, pki.validator, "x.pdf")
+    assert [f.code for f in result.findings] == ["pades-invalid"]
+    assert result.findings[0].message.startswith("the PDF signing time is not a date")

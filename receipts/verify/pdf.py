@@ -71,18 +71,11 @@ def _pades_findings(
 ) -> list[Finding]:
     """The bytes after the rendered PDF must be one PAdES signature over the whole file, in an
     update that adds nothing else (:mod:`receipts.verify.pdf_revisions`)."""
-    from asn1crypto import crl as asn1_crl  # type: ignore[import-untyped]
-    from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.status import SignatureCoverageLevel
-    from pyhanko_certvalidator import ValidationContext
 
-    def asn1(cert: x509.Certificate) -> object:
-        return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
-    bundle = validator.bundle
     try:
         reader = PdfFileReader(io.BytesIO(data))
         signatures = reader.embedded_signatures
@@ -100,18 +93,11 @@ def _pades_findings(
     revisions = revision_findings(reader, signature, rendered)
     if revisions:
         return revisions
-    moment = signature.self_reported_timestamp or issued_at
-    context = ValidationContext(
-        trust_roots=[asn1(c) for c in bundle.roots],
-        other_certs=[asn1(c) for c in (*bundle.cas, *bundle.signing)],
-        crls=[
-            asn1_crl.CertificateList.load(c.public_bytes(serialization.Encoding.DER))
-            for c in bundle.crls
-        ],
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-        moment=moment,
-    )
+    try:
+        moment = signature.self_reported_timestamp or issued_at
+    except PdfError as exc:  # a signing time (/M) that is not a PDF date
+        return [Finding(FindingCode.PADES_INVALID, f"the PDF signing time is not a date: {exc}")]
+    context = _validation_context(validator, moment)
     try:
         # The signed update was analysed above and nothing may follow it: pyHanko's own
         # analysis of later updates would only repeat that (and log tracebacks).
@@ -144,6 +130,29 @@ def _pades_findings(
         )
     findings.extend(_tier_findings(validator, signer, signature.other_embedded_certs, moment))
     return findings
+
+
+def _validation_context(validator: ChainValidator, moment: datetime) -> Any:
+    """pyHanko's validation context for the trust bundle, offline, as of ``moment``."""
+    from asn1crypto import crl as asn1_crl  # type: ignore[import-untyped]
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko_certvalidator import ValidationContext
+
+    def asn1(cert: x509.Certificate) -> object:
+        return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+    bundle = validator.bundle
+    return ValidationContext(
+        trust_roots=[asn1(c) for c in bundle.roots],
+        other_certs=[asn1(c) for c in (*bundle.cas, *bundle.signing)],
+        crls=[
+            asn1_crl.CertificateList.load(c.public_bytes(serialization.Encoding.DER))
+            for c in bundle.crls
+        ],
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        moment=moment,
+    )
 
 
 def _tier_findings(
