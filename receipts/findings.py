@@ -210,6 +210,25 @@ class FindingCode(StrEnum):
         "unsigned-tail",
         "Events after the last signed head carry no signature: written around the ledger.",
     )
+    EVENTS_UNANCHORED = (
+        "events-unanchored",
+        "Events committed after the workspace had its signing key are covered by no signed "
+        "head: the heads were deleted.",
+    )
+    RECEIPT_SIGNATURE_INVALID = (
+        "receipt-signature-invalid",
+        "A stored receipt's XML signature does not verify against the trust bundle: forged or "
+        "altered in the ledger.",
+    )
+    LEDGER_BEHIND_ANCHOR = (
+        "ledger-behind-anchor",
+        "The ledger is behind or off the signed anchor in the workspace folder: truncated or "
+        "rewritten, and a number could be issued twice.",
+    )
+    ANCHOR_INVALID = (
+        "anchor-invalid",
+        "The ledger anchor file is unreadable, or not signed by one of the workspace's own keys.",
+    )
 
     # --- the ledger audit: rows re-derived from the signed XML and the events ------------
     RECEIPT_UNRECORDED = (

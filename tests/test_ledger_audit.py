@@ -1,4 +1,6 @@
-"""``audit`` catches edits, deletions, reorderings and truncations made directly in SQL."""
+"""``audit`` catches edits, deletions, reorderings and truncations made directly in SQL, and
+holds the heads and receipts to the workspace's own keys and trust (the insider attacks through
+the CLI are tests/test_audit_insider.py)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from receipts.audit import audit
+from receipts.audit import AuditTrust, audit
 from receipts.issuing.issue import issue_batch, reverse
 from receipts.ledger.database import Database
-from tests.support.ledger import make_issuer, request, stock_city
+from receipts.ledger.models import ReceiptRow
+from receipts.pki.own_certificates import OwnCertificate
+from tests.support.ledger import audit_trust, make_issuer, request, stock_city
+from tests.support.tier_pki import tier_pki
 
 
 @pytest.fixture
@@ -26,7 +31,7 @@ def busy_ledger(ledger_db: Database, tmp_path: Path) -> Database:
 
 
 def test_intact_ledger_passes(busy_ledger: Database) -> None:
-    report = audit(busy_ledger, "640100")
+    report = audit(busy_ledger, "640100", audit_trust())
     assert report.ok, report.findings
     assert (report.events, report.receipts, report.unanchored) == (10, 9, 0)
     assert report.signed_heads == 4
@@ -113,5 +118,38 @@ def test_tampering_is_detected(busy_ledger: Database, case: str) -> None:
     with busy_ledger.read() as session:
         change(session)
         session.commit()
-    report = audit(busy_ledger, "640100")
+    report = audit(busy_ledger, "640100", audit_trust())
     assert code in [f.code for f in report.findings], report.findings
+
+
+def test_heads_signed_by_another_key_are_not_ours(busy_ledger: Database) -> None:
+    # 640000's certificate is genuine and chains to the root, but it is not 640100's own.
+    other = tier_pki().signers["640000"].certificate
+    trust = AuditTrust((OwnCertificate(other, other.not_valid_before_utc, False),), None)
+    report = audit(busy_ledger, "640100", trust)
+    invalid = [f for f in report.findings if f.code == "head-invalid"]
+    assert len(invalid) == 4 and "not one of this workspace's own" in invalid[0].message
+    # and without a trust bundle the receipts' signatures are not verified, which it says
+    assert report.notes == ("no trust bundle: the receipts' signatures were not verified",)
+
+
+def test_a_receipt_forged_in_place_fails_its_signature_in_workers(busy_ledger: Database) -> None:
+    with busy_ledger.read() as session:
+        row = session.get(ReceiptRow, (session.scalars(select(ReceiptRow.code)).first(), 4))
+        assert row is not None
+        row.xml = row.xml.replace("宁夏贺兰山实业有限公司".encode(), "别的公司".encode())
+        session.commit()
+    report = audit(busy_ledger, "640100", audit_trust(), workers=2)
+    forged = [f for f in report.findings if f.code == "receipt-signature-invalid"]
+    assert len(forged) == 1 and f"{row.code}-0000000004" in forged[0].message, report.findings
+
+
+def test_deleting_every_head_once_there_is_a_key_is_a_finding(busy_ledger: Database) -> None:
+    with busy_ledger.read() as session:
+        session.execute(text("DELETE FROM chain_heads"))
+        session.commit()
+    report = audit(busy_ledger, "640100", audit_trust())
+    assert [f.code for f in report.findings] == ["events-unanchored"]
+    # a workspace that never had a key: the same events are merely not yet anchored
+    never = audit(busy_ledger, "640100", AuditTrust((), tier_pki().bundle))
+    assert never.ok and never.unanchored == 10

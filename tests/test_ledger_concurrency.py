@@ -17,7 +17,7 @@ from receipts.issuing.issue import issue, issue_batch
 from receipts.ledger.database import Database
 from receipts.ledger.models import ReceiptRow
 from signing.batch import verify_many
-from tests.support.ledger import make_issuer, request, stock_city
+from tests.support.ledger import audit_trust, make_issuer, request, stock_city
 from tests.support.tier_pki import tier_pki
 
 PROCESSES = 8
@@ -60,7 +60,7 @@ def test_many_processes_issue_at_once(ledger_db: Database, tmp_path: Path) -> No
         workers=1,
     )
     assert all(r.valid for r in results)
-    assert audit(ledger_db, "640100").ok
+    assert audit(ledger_db, "640100", audit_trust()).ok
 
 
 def _endless_batch(url: str) -> None:
@@ -87,10 +87,10 @@ def test_batch_killed_midway_then_rerun(ledger_db: Database, tmp_path: Path) -> 
     with ledger_db.read() as session:
         partial = session.scalar(select(func.count()).select_from(ReceiptRow)) or 0
     assert 0 < partial < 3000 and partial % 500 == 0  # whole chunks only
-    assert audit(ledger_db, "640100").ok
+    assert audit(ledger_db, "640100", audit_trust()).ok
     outcomes = list(issue_batch(ledger_db, make_issuer(), [request(f"B{n}") for n in range(3000)]))
     assert sum(o.already_issued for o in outcomes) == partial
     with ledger_db.read() as session:
         numbers = sorted(session.scalars(select(ReceiptRow.number)))
     assert numbers == list(range(1, 3001))
-    assert audit(ledger_db, "640100").ok
+    assert audit(ledger_db, "640100", audit_trust()).ok

@@ -1,7 +1,16 @@
 """The audit of the event chain itself: every event's hash and link, the ledger's tip, and the
-signed heads that anchor the chain (``docs/security.md``)."""
+signed heads that anchor the chain (``docs/security.md``).
+
+A head counts only when its certificate is one of the workspace's own (recorded in the workspace
+folder, :mod:`receipts.pki.own_certificates`) and, unless it is a payer's self-signed ledger-key
+certificate, chains to the trust bundle as of the head's time: anyone can make a certificate
+that merely names the organisation.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography import x509
 from sqlalchemy import select
@@ -11,10 +20,26 @@ from receipts.findings import Finding, FindingCode
 from receipts.ledger.events import event_hash, head_message, rfc3339
 from receipts.ledger.migrate import GENESIS_HASH
 from receipts.ledger.models import ChainHead, Event, LedgerState
-from receipts.pki.ledger_key import identifier_of
+from receipts.pki.own_certificates import OwnCertificate
 from signing.seal import verify_seal
+from signing.trust import ChainValidator
 
-__all__ = ["check_chain", "check_heads"]
+__all__ = ["HeadKeys", "check_chain", "check_heads"]
+
+
+@dataclass(frozen=True)
+class HeadKeys:
+    """What a signed head must be signed with."""
+
+    own: tuple[OwnCertificate, ...]
+    """The workspace's own head-signing certificates, current and past."""
+    validator: ChainValidator | None
+    """Validation against the workspace's trust bundle (None: it has none)."""
+
+    @property
+    def since(self) -> datetime | None:
+        """When the workspace first had a key to sign heads with (None: it never had one)."""
+        return min((own.since for own in self.own), default=None)
 
 
 def check_chain(session: Session, events: list[Event]) -> list[Finding]:
@@ -46,21 +71,23 @@ def check_chain(session: Session, events: list[Event]) -> list[Finding]:
 
 
 def check_heads(
-    session: Session, events: list[Event], org_code: str
+    session: Session, events: list[Event], org_code: str, keys: HeadKeys
 ) -> tuple[list[Finding], int, int]:
-    """Check every signed head against the chain and its signature: the findings, the number of
-    heads, and the number of events after the last valid one (unanchored)."""
+    """Check every signed head against the chain, its signature and the workspace's own keys:
+    the findings, the number of heads, and the number of events after the last valid one."""
     heads = list(session.scalars(select(ChainHead).order_by(ChainHead.event_count)))
     by_seq = {e.seq: e for e in events}
     findings: list[Finding] = []
     anchored = 0
     for head in heads:
-        problem = _head_problem(head, by_seq.get(head.event_count), len(events), org_code)
+        problem = _head_problem(head, by_seq.get(head.event_count), len(events), org_code, keys)
         if problem is None:
             anchored = max(anchored, head.event_count)
         else:
             findings.append(problem)
     unanchored = len(events) - anchored
+    since = keys.since
+    late = [e for e in events[anchored:] if since is not None and e.at >= since]
     if heads and unanchored:
         # Every transaction signs its head once the workspace has a key: events past the last
         # signed head were written around the ledger, not through it.
@@ -69,11 +96,20 @@ def check_heads(
             "signature"
         )
         findings.append(Finding(FindingCode.UNSIGNED_TAIL, tail))
+    elif late:
+        # No head at all, yet events were committed after the workspace had its key: each of
+        # those transactions signed a head, and the heads are gone.
+        gone = (
+            f"{len(late)} event(s) from event {late[0].seq} on were committed after this "
+            f"workspace had its signing key ({since:%Y-%m-%d %H:%M} UTC), but no signed head "
+            "covers them: the heads were deleted"
+        )
+        findings.append(Finding(FindingCode.EVENTS_UNANCHORED, gone))
     return findings, len(heads), unanchored
 
 
 def _head_problem(
-    head: ChainHead, event: Event | None, length: int, org_code: str
+    head: ChainHead, event: Event | None, length: int, org_code: str, keys: HeadKeys
 ) -> Finding | None:
     at = head.event_count
     if event is None:
@@ -82,19 +118,29 @@ def _head_problem(
     if event.hash != head.head_hash:
         other = f"the signed head at event {at} does not match the chain"
         return Finding(FindingCode.HEAD_MISMATCH, other)
-    if not _head_signature_ok(head, org_code):
-        forged = f"the signature of the head at event {at} does not verify"
-        return Finding(FindingCode.HEAD_INVALID, forged)
+    problem = _head_signature_problem(head, org_code, keys)
+    if problem is not None:
+        return Finding(FindingCode.HEAD_INVALID, f"the signed head at event {at}: {problem}")
     return None
 
 
-def _head_signature_ok(head: ChainHead, org_code: str) -> bool:
+def _head_signature_problem(head: ChainHead, org_code: str, keys: HeadKeys) -> str | None:
     try:
         cert = x509.load_pem_x509_certificate(head.certificate)
-        if identifier_of(cert) != org_code:
-            return False
-        return verify_seal(
-            cert, head_message(org_code, head.event_count, head.head_hash), head.signature
-        )
-    except Exception:  # any unreadable head is simply not valid
-        return False
+    except ValueError:
+        return "its certificate is unreadable"
+    own = next((mine for mine in keys.own if mine.certificate == cert), None)
+    if own is None:
+        return "its certificate is not one of this workspace's own signing certificates"
+    if not verify_seal(
+        cert, head_message(org_code, head.event_count, head.head_hash), head.signature
+    ):
+        return "its signature does not verify"
+    if own.self_signed:
+        return None  # a payer's ledger key: trusted as recorded, no CA behind it
+    if keys.validator is None:
+        return "this workspace has no trust bundle to check its certificate against"
+    result = keys.validator.validate(cert, at=head.signed_at)
+    if not result.ok:
+        return f"its certificate was not valid then ({result.findings[0].message})"
+    return None

@@ -8,6 +8,7 @@ import click
 
 from receipts.archive.backup import backup as backup_workspace
 from receipts.audit import audit as audit_ledger
+from receipts.audit import workspace_trust
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
 
@@ -19,7 +20,8 @@ __all__ = ["audit", "backup"]
 def audit(ctx: Context) -> None:
     """Recompute the event chain, check signed heads, re-derive every table."""
     ws = ctx.workspace()
-    report = audit_ledger(ctx.database(ws), ws.ledger_owner)
+    trust = workspace_trust(ws)
+    report = audit_ledger(ctx.database(ws), ws.ledger_owner, trust)
     data = {
         "ok": report.ok,
         "events": report.events,
@@ -27,6 +29,7 @@ def audit(ctx: Context) -> None:
         "receipts": report.receipts,
         "unanchored": report.unanchored,
         "findings": [{"code": f.code, "message": f.message} for f in report.findings],
+        "notes": list(report.notes),
     }
 
     def human() -> str:
@@ -34,9 +37,10 @@ def audit(ctx: Context) -> None:
             f"{report.events} events, {report.signed_heads} signed heads, "
             f"{report.receipts} receipts re-derived"
         )
-        if report.unanchored and not report.signed_heads:
+        if report.unanchored and not report.signed_heads and not trust.own:
             head += f"; {report.unanchored} events not yet anchored (no signing key yet)"
         lines = [f"{f.code}: {f.message}" for f in report.findings]
+        lines += [f"note: {note}" for note in report.notes]
         return "\n".join([("OK: " if report.ok else "PROBLEMS: ") + head, *lines])
 
     ctx.emit(data, human)

@@ -92,8 +92,13 @@ class Context:
         from receipts.ledger.database import Database, default_url
         from receipts.ledger.migrate import open_ledger
 
+        from receipts.pki.anchor_file import WorkspaceAnchor
+
         db = Database(self.db_url or default_url(workspace.home))
         open_ledger(db, workspace.ledger_owner)
+        # Writes keep the ledger's signed anchor in the workspace folder, and refuse a ledger
+        # behind it (docs/security.md).
+        db.anchor = WorkspaceAnchor(workspace)
         return db
 
     def echo(self, text: str = "") -> None:

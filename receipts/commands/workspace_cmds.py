@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 import click
 
@@ -11,6 +12,7 @@ from receipts.domain.divisions import known_federation, tier_of
 from receipts.domain.enums import Tier
 from receipts.errors import InvalidInput
 from receipts.pki.ledger_key import create_ledger_key
+from receipts.pki.own_certificates import record_own_certificate
 from receipts.workspace import Workspace, WorkspaceConfig, WorkspaceKind
 from signing.keys import check_new_passphrase, signing_key_passphrase
 
@@ -85,10 +87,12 @@ def _create_ledger_key(ctx: Context, workspace: Workspace, passphrase: str) -> N
     """A payer's ledger key, so its chain heads are signed like a federation's."""
     creds = ctx.credentials(workspace)
     assert workspace.config.uscc is not None
-    create_ledger_key(
+    signer = create_ledger_key(
         creds.signing_key_path,
         creds.ledger_cert_path,
         workspace.config.uscc,
         workspace.config.name,
         passphrase,
     )
+    # The audit accepts heads only from certificates recorded as the workspace's own.
+    record_own_certificate(workspace, signer.certificate, datetime.now(UTC))

@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from receipts.errors import EnvironmentFailure, InvalidInput
+from receipts.ledger.anchor import ANCHOR_PENDING, ANCHOR_WANTED, LedgerAnchor
 from receipts.ledger.models import LedgerState
 
 __all__ = ["Database", "default_url"]
@@ -53,6 +54,9 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = self.engine.execution_options(**{_IMMEDIATE: True})
         self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
+        #: Where the ledger's signed anchor is kept outside the database (none: not anchored).
+        self.anchor: LedgerAnchor | None = None
+        self._anchor_checked = False
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -62,15 +66,30 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[tuple[Session, LedgerState]]:
-        """A serialised write transaction, with the locked chain tip. Commits on success."""
-        with self._write_sessions() as session, session.begin():
-            query = select(LedgerState).where(LedgerState.id == 1)
-            if not self.is_sqlite:
-                query = query.with_for_update()
-            state = session.scalars(query).one_or_none()
-            if state is None:
-                raise EnvironmentFailure(f"ledger {self.safe_url} is not initialised")
-            yield session, state
+        """A serialised write transaction, with the locked chain tip. Commits on success.
+
+        With an :attr:`anchor`, the first write refuses a ledger behind it, and each committed
+        transaction that signed a head hands its signed facts over (after the commit: a crash in
+        between leaves the anchor behind the ledger, which the next write repairs; never the
+        ledger behind the anchor, which is what truncation looks like).
+        """
+        with self._write_sessions() as session:
+            with session.begin():
+                query = select(LedgerState).where(LedgerState.id == 1)
+                if not self.is_sqlite:
+                    query = query.with_for_update()
+                state = session.scalars(query).one_or_none()
+                if state is None:
+                    raise EnvironmentFailure(f"ledger {self.safe_url} is not initialised")
+                if self.anchor is not None:
+                    if not self._anchor_checked:
+                        self.anchor.check(session, state)
+                        self._anchor_checked = True
+                    session.info[ANCHOR_WANTED] = True
+                yield session, state
+            pending = session.info.pop(ANCHOR_PENDING, None)
+            if pending is not None and self.anchor is not None:
+                self.anchor.record(pending)
 
     @property
     def safe_url(self) -> str:

@@ -18,6 +18,13 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from receipts.ledger.anchor import (
+    ANCHOR_PENDING,
+    ANCHOR_WANTED,
+    SignedAnchor,
+    anchor_message,
+    ledger_facts,
+)
 from receipts.ledger.models import ChainHead, Event, LedgerState
 
 __all__ = [
@@ -128,7 +135,8 @@ def sign_head(session: Session, state: LedgerState, signer: HeadSigner | None) -
     """Sign the current tip (once per transaction or batch); no signer, no signature.
 
     A workspace has no signing key until its certificate is issued; events before that are
-    chained but not anchored, and ``receipts audit`` says so.
+    chained but not anchored, and ``receipts audit`` says so. When the database keeps an anchor
+    outside itself, the same key signs the ledger's facts for it (:mod:`receipts.ledger.anchor`).
     """
     if signer is None or state.event_count == 0:
         return
@@ -138,14 +146,26 @@ def sign_head(session: Session, state: LedgerState, signer: HeadSigner | None) -
     if existing is not None:
         return
     session.flush()
+    now = datetime.now(UTC).replace(microsecond=0)
     session.add(
         ChainHead(
             event_count=state.event_count,
             head_hash=state.head_hash,
-            signed_at=datetime.now(UTC).replace(microsecond=0),
+            signed_at=now,
             certificate=signer.certificate_pem,
             signature=signer.sign(
                 head_message(signer.org_code, state.event_count, state.head_hash)
             ),
         )
     )
+    if session.info.get(ANCHOR_WANTED):
+        # Signed here, with the key at hand; the database keeps it once the transaction has
+        # committed (receipts.ledger.anchor).
+        facts = ledger_facts(session, state)
+        session.info[ANCHOR_PENDING] = SignedAnchor(
+            signer.org_code,
+            facts,
+            now,
+            signer.certificate_pem,
+            signer.sign(anchor_message(signer.org_code, facts)),
+        )

@@ -29,6 +29,7 @@ from receipts.errors import InvalidInput, WorkspaceError
 from receipts.pki.ca import CaRegistry, Passphrase, format_utc
 from receipts.pki.credentials import Credentials
 from receipts.pki.keyfile import save_key
+from receipts.pki.own_certificates import record_own_certificate
 from receipts.support.atomic import write_atomic
 from signing.certificate_profile import expiry_warnings, key_id, name_of, org_code_of, role_of
 from signing.certificates import (
@@ -214,6 +215,8 @@ def import_certificate(
     if problems:
         raise InvalidInput(f"the certificate is refused: {problems[0].message}")
     write_atomic(cert_path, certificates_to_pem(result.chain[:-1]))
+    if not role.is_ca:  # the audit accepts heads only from the workspace's own certificates
+        record_own_certificate(creds.workspace, leaf, now)
     creds.add_to_trust(result.chain)
     csr_path.unlink(missing_ok=True)
     return Imported(leaf, result.chain, cert_path, tuple(expiry_warnings([leaf], now)))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from receipts.audit import AuditTrust
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.enums import PayerKind, Tier
 from receipts.domain.issue_request import IssueRequest
@@ -17,12 +18,14 @@ from receipts.issuing.signing_pool import SigningPool
 from receipts.issuing.stock_allocation import allocate, import_allocation
 from receipts.ledger.database import Database
 from receipts.ledger.migrate import initialise
+from receipts.pki.own_certificates import OwnCertificate
 from tests.support.tier_pki import tier_pki
 
 __all__ = [
     "NINGXIA",
     "SHANGHAI",
     "YINCHUAN",
+    "audit_trust",
     "fixed_clock",
     "make_issuer",
     "request",
@@ -61,6 +64,13 @@ def make_issuer(org: Organisation = YINCHUAN, workers: int = 1, **kw: Any) -> Is
         catalogue=Catalogue(),
         **kw,
     )
+
+
+def audit_trust(org: Organisation = YINCHUAN) -> AuditTrust:
+    """What the audit holds ``org``'s ledger against: its tier-PKI signing certificate as its
+    own, the tier PKI's bundle, no anchor file."""
+    cert = tier_pki().signers[org.code].certificate
+    return AuditTrust((OwnCertificate(cert, cert.not_valid_before_utc, False),), tier_pki().bundle)
 
 
 def request(
