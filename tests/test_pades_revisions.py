@@ -17,7 +17,16 @@ from pyhanko.pdf_utils import generic as pdf_objects
 
 from receipts.render.receipt_pdf import render_pdf, sign_pdf
 from receipts.verify.pdf import verify_pdf
-from tests.support.hostile_pdf import HOSTILE, TRUST_FILE, annotate, overlay, sign, update, writer
+from tests.support.hostile_pdf import (
+    HOSTILE,
+    TRUST_FILE,
+    annotate,
+    overlay,
+    rewritten_after,
+    sign,
+    update,
+    writer,
+)
 from tests.support.pki import build_pki
 from tests.support.receipt_corpus import good_xml
 
@@ -163,3 +172,14 @@ def test_a_signing_time_that_is_not_a_date_is_a_finding() -> None:
     result = verify_pdf(broken, pki.validator, "x.pdf")
     assert [f.code for f in result.findings] == ["pades-invalid"]
     assert result.findings[0].message.startswith("the PDF signing time is not a date")
+
+
+def test_a_signature_over_a_rewrite_appended_to_the_rendering_is_refused() -> None:
+    # The signed update's revision chain never reaches the rendering's cross-reference section:
+    # the difference analysis alone (rewrite → signed update) would find nothing wrong.
+    data = sign(writer(rewritten_after(_rendered())), build_pki().city)
+    assert data.startswith(_rendered())
+    result = verify_pdf(data, build_pki().validator, "x.pdf")
+    assert [(f.code, f.message) for f in result.findings] == [
+        ("pdf-content-mismatch", "the signature is not over the rendered PDF")
+    ]

@@ -13,6 +13,7 @@ signature.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "TRUST_FILE",
     "annotate",
     "overlay",
+    "rewritten_after",
     "sign",
     "update",
     "write_corpus",
@@ -143,6 +145,27 @@ def update(pdf: bytes, change: Callable[[Any], None]) -> bytes:
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+def rewritten_after(pdf: bytes) -> bytes:
+    """``pdf`` followed by a whole new PDF of its overlaid page (a full rewrite by pikepdf, its
+    offsets moved past ``pdf``), not linked to ``pdf``'s cross-reference section: readers see
+    only the rewrite, while the file still starts with the genuine rendering."""
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(update(pdf, overlay))) as doc:
+        out = io.BytesIO()
+        doc.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable, static_id=True)
+    shift = len(pdf)
+    body = re.sub(
+        rb"(?m)^(\d{10}) (\d{5}) n",
+        lambda m: b"%010d %s n" % (int(m.group(1)) + shift, m.group(2)),
+        out.getvalue(),
+    )
+    body = re.sub(
+        rb"startxref\s+(\d+)", lambda m: b"startxref\n%d" % (int(m.group(1)) + shift), body
+    )
+    return pdf + body
 
 
 def _signed_with(change: Callable[[Any], None]) -> Callable[[bytes, Signer], bytes]:
