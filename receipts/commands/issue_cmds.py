@@ -111,6 +111,7 @@ def _issuer(ctx: Context, ws: Workspace, workers: int) -> Issuer:
         pool=SigningPool(creds.signer, workers),
         zone=ws.config.zone,
         catalogue=ws.catalogue,
+        trust=creds.validator,
         category=ws.config.category,
         series=ws.config.series,
         printable=_printable(ws),

@@ -27,6 +27,7 @@ from receipts.domain.model import Organisation, Receipt, ReceiptRef
 from receipts.domain.money import format_amount
 from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput, ReceiptError
+from receipts.issuing.own_certificate import check_own_certificate
 from receipts.issuing.receipt_rows import ReceiptRows
 from receipts.issuing.signing_pool import SigningPool
 from receipts.issuing.stock_accounting import take_numbers
@@ -38,6 +39,7 @@ from receipts.ledger.models import (
     PeriodClose,
     ReceiptRow,
 )
+from signing.trust import ChainValidator
 
 __all__ = [
     "AlreadyReversed",
@@ -86,6 +88,9 @@ class Issuer:
     """Calendar of issue times and of the year in receipt codes."""
     catalogue: Catalogue
     """Items it may issue for."""
+    trust: ChainValidator
+    """The workspace's trust bundle and CRLs: the signing certificate must validate against it
+    as of each issue time, before a number is taken (``own_certificate``)."""
     category: str = "71"
     """Receipt category part of the code."""
     series: str = "01"
@@ -167,6 +172,7 @@ def _issue_chunk(
     db: Database, issuer: Issuer, requests: Sequence[IssueRequest]
 ) -> list[IssueOutcome]:
     issued_at = issuer.now()
+    check_own_certificate(issuer.pool.signer, issuer.trust, issued_at)
     drafts = [_draft(issuer, request, issued_at) for request in requests]
     if issuer.printable is not None:
         for draft in drafts:
@@ -274,6 +280,7 @@ def reverse(
 ) -> IssueOutcome:
     """Issue the red receipt (冲红) that cancels ``ref`` in full, dated now."""
     issued_at = issuer.now()
+    check_own_certificate(issuer.pool.signer, issuer.trust, issued_at)
     org = issuer.organisation.code
     with db.write() as (session, state):
         row = session.get(ReceiptRow, (ref.code, ref.number))
