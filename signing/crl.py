@@ -18,7 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from signing.errors import PolicyViolation
+from signing.certificate_profile import CLOCK_SKEW
+from signing.errors import PolicyViolation, UntrustedCertificate
 from signing.keys import PrivateKey
 from signing.pem import crls_from_pem, crls_to_pem, load_crls
 
@@ -27,11 +28,13 @@ __all__ = [
     "RevocationReason",
     "build_crl",
     "crl_is_from",
+    "crl_issuer",
     "crl_warnings",
     "crls_from_pem",
     "crls_to_pem",
     "find_revocation",
     "load_crls",
+    "merge_crls",
     "revocation_at",
 ]
 
@@ -155,6 +158,108 @@ def crl_is_from(crl: x509.CertificateRevocationList, ca_cert: x509.Certificate) 
     if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
         return False
     return crl.is_signature_valid(public_key)
+
+
+def crl_issuer(
+    crl: x509.CertificateRevocationList,
+    cas: Iterable[x509.Certificate],
+    now: datetime,
+) -> x509.Certificate:
+    """The certificate among ``cas`` that issued ``crl``, or :class:`UntrustedCertificate`
+    saying why none did.
+
+    The CRL's issuer name must be the CA's subject, its authority key identifier (when present)
+    the CA's key, its signature must verify with that key, and its thisUpdate may lie no more
+    than :data:`~signing.certificate_profile.CLOCK_SKEW` after ``now`` (a CRL "from the future"
+    would outrank every genuine one).
+    """
+    label = crl.issuer.rfc4514_string()
+    named = [ca for ca in cas if ca.subject == crl.issuer and _aki_matches(crl, ca)]
+    if not named:
+        raise UntrustedCertificate(f"the CRL of {label} names no CA this workspace trusts")
+    issuer = next((ca for ca in named if crl_is_from(crl, ca)), None)
+    if issuer is None:
+        raise UntrustedCertificate(f"the CRL of {label} is not signed by the CA it names")
+    if crl.last_update_utc > _utc(now) + CLOCK_SKEW:
+        raise UntrustedCertificate(
+            f"the CRL of {label} is dated {crl.last_update_utc:%Y-%m-%d %H:%M:%S}Z, in the future"
+        )
+    next_update = crl.next_update_utc
+    if next_update is not None and next_update <= crl.last_update_utc:
+        raise UntrustedCertificate(f"the CRL of {label} is due before it was issued")
+    return issuer
+
+
+def _aki_matches(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> bool:
+    try:
+        aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return True  # matched by name and signature only
+    try:
+        ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return True
+    return aki.key_identifier is None or aki.key_identifier == ski.digest
+
+
+def merge_crls(
+    held: Iterable[x509.CertificateRevocationList],
+    incoming: Iterable[x509.CertificateRevocationList],
+    cas: Iterable[x509.Certificate],
+    now: datetime,
+) -> tuple[x509.CertificateRevocationList, ...]:
+    """The CRLs to keep once ``incoming`` is merged into ``held``: one per CA key, the newest.
+
+    Every incoming CRL must come from one of ``cas`` (:func:`crl_issuer`), else the first that
+    does not is raised and nothing is merged. A CRL replaces the one held for the same CA key
+    only if it is newer by both CRLNumber and thisUpdate, so a replayed or older CRL never
+    undoes a revocation; the CA key (subject and key identifier of the CA certificate that
+    verified it), not the CRL's own claims, says whose it is, because a renewed CA keeps its
+    name and the old key's CRL must stay for what that key certified. A held CRL that no CA
+    in ``cas`` signed is dropped: it counted for nothing and must not outrank a genuine one.
+    """
+    authorities = list(cas)
+    arriving = [(crl, crl_issuer(crl, authorities, now)) for crl in incoming]
+    kept: dict[tuple[bytes, bytes], x509.CertificateRevocationList] = {}
+    for crl in held:
+        ca = next((c for c in authorities if crl_is_from(crl, c)), None)
+        if ca is not None:
+            _keep_newer(kept, _ca_key(ca), crl)
+    for crl, ca in arriving:
+        _keep_newer(kept, _ca_key(ca), crl)
+    return tuple(kept.values())
+
+
+def _ca_key(ca: x509.Certificate) -> tuple[bytes, bytes]:
+    # Computed from the key, so a CA certificate without a SubjectKeyIdentifier has one too.
+    public_key = ca.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey)  # crl_is_from
+    return ca.subject.public_bytes(), x509.SubjectKeyIdentifier.from_public_key(public_key).digest
+
+
+def _keep_newer(
+    kept: dict[tuple[bytes, bytes], x509.CertificateRevocationList],
+    key: tuple[bytes, bytes],
+    crl: x509.CertificateRevocationList,
+) -> None:
+    current = kept.get(key)
+    if current is None:
+        kept[key] = crl
+        return
+    number, held_number = _crl_number(crl), _crl_number(current)
+    if (
+        number >= held_number
+        and crl.last_update_utc >= current.last_update_utc
+        and (number, crl.last_update_utc) > (held_number, current.last_update_utc)
+    ):
+        kept[key] = crl
+
+
+def _crl_number(crl: x509.CertificateRevocationList) -> int:
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return -1
 
 
 def find_revocation(

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
 
 from receipts.domain.signed_documents import chain_validator
-from receipts.errors import WorkspaceError
+from receipts.errors import InvalidInput, WorkspaceError
 from receipts.ledger.events import HeadSigner
 from receipts.pki.keyfile import Notify, check_key_permissions, load_key_file
 from receipts.pki.signer import ReceiptSigner
@@ -28,6 +29,8 @@ from receipts.support.atomic import write_atomic
 from receipts.workspace import Workspace
 from signing.certificate_profile import org_code_of
 from signing.certificates import certificates_from_pem
+from signing.crl import merge_crls
+from signing.errors import UntrustedCertificate
 from signing.keys import PrivateKey, signing_key_passphrase
 from signing.trust import ChainValidator, TrustBundle
 
@@ -168,28 +171,26 @@ class Credentials:
     ) -> TrustBundle:
         """Merge certificates and CRLs into the trust bundle and save it, atomically.
 
-        A newer CRL replaces an older one of the same CA *key*: CRLs are matched by issuer name
-        and authority key identifier, because a renewed provincial CA keeps its name but signs
-        with a new key, and the old key's CRL must stay to revoke what the old key certified.
-        The bundle is written atomically, so a crash or a concurrent reader never sees half a
-        bundle.
+        Every CRL is checked against its CA's certificate in the merged bundle and the newest
+        per CA key is kept (:func:`signing.crl.merge_crls`, the one CRL merge for `pki crl`,
+        `pki import-trust` and `transmit import`): one that names no trusted CA, is not signed
+        by it or is dated in the future refuses the whole merge (:class:`InvalidInput`), and an
+        older CRL never replaces a newer one. The bundle is written atomically, so a crash or a
+        concurrent reader never sees half a bundle.
         """
-
-        def crl_key(crl: x509.CertificateRevocationList) -> tuple[bytes, bytes | None]:
-            try:
-                aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-            except x509.ExtensionNotFound:
-                return crl.issuer.public_bytes(), None
-            return crl.issuer.public_bytes(), aki.key_identifier
-
         current = TrustBundle.load(self.bundle_path) if self.bundle_path.is_file() else None
         old_certs = current.certificates if current else ()
-        merged_crls = {crl_key(crl): crl for crl in (current.crls if current else ())}
-        for crl in crls:
-            key = crl_key(crl)
-            if key not in merged_crls or merged_crls[key].last_update_utc <= crl.last_update_utc:
-                merged_crls[key] = crl
-        bundle = TrustBundle.of([*old_certs, *certs], merged_crls.values())
+        with_certs = TrustBundle.of([*old_certs, *certs])
+        try:
+            merged_crls = merge_crls(
+                current.crls if current else (),
+                crls,
+                with_certs.roots + with_certs.cas,
+                datetime.now(UTC),
+            )
+        except UntrustedCertificate as exc:
+            raise InvalidInput(f"nothing was merged into the trust bundle: {exc}") from None
+        bundle = TrustBundle.of(with_certs.certificates, merged_crls)
         if not bundle.roots:
             raise MissingCredentials("a trust bundle needs the national root certificate first")
         write_atomic(self.bundle_path, bundle.to_pem())

@@ -3,14 +3,15 @@ the chain fragment's signed head, every receipt with its issuer and digest, the 
 per issuer, and the SHA-256 of every member (``schemas/transmission.xsd``, docs/formats.md).
 
 Building the manifest element for export, and opening a received package: safe unzip, the
-manifest's signature, its signer against the sender it names, and every member's digest.
+manifest's signature, its signer against the sender it names, every member's digest, and the
+CRLs it carries against the CAs this workspace trusts.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,8 @@ from receipts.domain.signed_documents import verify_document_signer
 from receipts.errors import ReceiptError
 from receipts.support.safezip import read_zip
 from signing.certificate_profile import org_code_of
+from signing.crl import crls_from_pem, merge_crls
+from signing.errors import SigningError
 from signing.trust import ChainValidator
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "Manifest",
     "RefusedPackage",
     "manifest_element",
+    "package_crls",
     "read_package",
 ]
 
@@ -200,3 +204,21 @@ def _parse_manifest(root: etree._Element, digest: str) -> Manifest:
         members=members,
         digest=digest,
     )
+
+
+def package_crls(
+    members: dict[str, bytes], validator: ChainValidator, what: str
+) -> tuple[x509.CertificateRevocationList, ...]:
+    """The package's CRLs, refused with the package unless each is signed by a CA this
+    workspace trusts and dated no later than now: a lower tier must not be able to displace a
+    CA's genuine CRL (and its revocations) with one of its own making. Checked by the same merge
+    the caller then runs, before anything is written."""
+    if "crls.pem" not in members:
+        return ()
+    bundle = validator.bundle
+    try:
+        crls = tuple(crls_from_pem(members["crls.pem"]))
+        merge_crls(bundle.crls, crls, bundle.roots + bundle.cas, datetime.now(UTC))
+    except SigningError as exc:
+        raise RefusedPackage(f"{what}: crls.pem: {exc}") from None
+    return crls

@@ -47,9 +47,8 @@ from receipts.ledger.models import (
 from receipts.pki.signer import ReceiptSigner
 from receipts.transmission.acknowledgement import build_acknowledgement
 from receipts.transmission.chain_fragment import check_event_fragment
-from receipts.transmission.package import Manifest, RefusedPackage, read_package
+from receipts.transmission.package import Manifest, RefusedPackage, package_crls, read_package
 from receipts.verify.receipt import verify_receipt_xml
-from signing.crl import crls_from_pem
 from signing.seal import verify_seal
 from signing.trust import ChainValidator
 
@@ -71,7 +70,8 @@ class ImportResult:
     acknowledgement: bytes
     """The signed acknowledgement to send back."""
     crls: tuple[x509.CertificateRevocationList, ...]
-    """CRLs the package carried, for the caller to add to the workspace's trust."""
+    """CRLs the package carried, each signed by a CA this workspace trusts, for the caller to
+    merge into the workspace's trust (the same merge, which checks them again)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def import_package(
     checked = _check_receipts(manifest, members, validator, what)
     allocations = _check_allocations(manifest, members, validator, what)
     registry = _registry(members, manifest.sender, what)
-    crls = tuple(crls_from_pem(members["crls.pem"])) if "crls.pem" in members else ()
+    crls = package_crls(members, validator, what)
     with db.write() as (session, state):
         if (
             session.scalar(select(Transmission.id).where(Transmission.digest == manifest.digest))
