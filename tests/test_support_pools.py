@@ -6,6 +6,7 @@ from __future__ import annotations
 import _thread
 import multiprocessing
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,15 @@ import pytest
 
 from receipts.errors import InvalidInput
 from receipts.support import pools
-from receipts.support.pools import START_METHOD_ENV, pool_context, process_pool, start_method
+from receipts.support.pools import (
+    ORPHANED_EXIT,
+    START_METHOD_ENV,
+    die_with_parent,
+    pool_context,
+    process_pool,
+    start_method,
+)
+from tests.support.processes import alive, descendants, kill_all, linux_proc, wait_until
 
 linux_only = pytest.mark.skipif(
     not Path("/proc/self/task").is_dir(), reason="threads are counted by /proc on Linux"
@@ -54,6 +63,10 @@ def test_fork_server_when_another_thread_runs(another_thread: None) -> None:
 @linux_only
 def test_a_thread_threading_does_not_see_counts_too(monkeypatch: pytest.MonkeyPatch) -> None:
     # A C library's thread is as dangerous to fork as a Python one; the kernel sees both.
+    # A thread an earlier test joined may still be listed for a moment: join() returns just
+    # before the kernel thread ends. Count from when the kernel agrees with threading.
+    python_threads = len(threading.enumerate())
+    wait_until(lambda: pools._threads() == python_threads, 5, "joined threads gone")
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     before = pools._threads()
     release = _thread.allocate_lock()
@@ -116,3 +129,71 @@ def test_pool_runs_the_initializer_in_each_worker(
         answers = list(pool.map(_report, range(8)))
     assert {value for value, _ in answers} == {"initialised"}
     assert os.getpid() not in {pid for _, pid in answers}
+
+
+# A parent that starts a pool, makes sure both workers have started (each answered once), prints
+# their pids and waits to be killed, its workers asleep.
+_PARENT = """
+import os, sys, time
+from receipts.support.pools import process_pool
+pool = process_pool(2)
+first = [pool.submit(time.sleep, 0.5) for _ in range(2)]
+pids = {pool.submit(os.getpid).result() for _ in range(8)}
+naps = [pool.submit(time.sleep, 120) for _ in range(2)]
+print(*sorted(pool._processes), flush=True)
+time.sleep(120)
+"""
+
+
+def _start_parent(method: str) -> subprocess.Popen[str]:
+    env = {**os.environ, START_METHOD_ENV: method}
+    return subprocess.Popen(
+        [sys.executable, "-c", _PARENT],
+        cwd=Path(__file__).parents[1],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@linux_proc
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_workers_die_with_their_parent(method: str) -> None:
+    # A killed parent runs no clean-up: its workers (holding a signing key, in a signing pool)
+    # must go by themselves, whichever way they were started.
+    parent = _start_parent(method)
+    below: set[int] = set()
+    try:
+        assert parent.stdout is not None
+        workers = {int(pid) for pid in parent.stdout.readline().split()}
+        assert len(workers) == 2 and all(alive(pid) for pid in workers)
+        below = descendants(parent.pid)  # the workers, and the fork server and its helper
+        assert workers <= below
+        parent.kill()
+        parent.wait(10)
+        wait_until(lambda: not any(alive(pid) for pid in below), 10, f"{below} gone")
+    finally:
+        parent.kill()
+        parent.wait(10)
+        kill_all(below)  # a failed test leaves no sleeping worker behind
+
+
+def _orphan_check(parent: int) -> None:
+    die_with_parent(parent)
+    os._exit(0)
+
+
+@linux_proc
+def test_a_worker_whose_parent_died_before_it_watched_exits() -> None:
+    # The parent died between the fork and the request for its death signal: the worker sees
+    # another parent (the reaper it was handed to) and leaves at once.
+    child = multiprocessing.get_context("fork").Process(target=_orphan_check, args=(1,))
+    child.start()
+    child.join(10)
+    assert child.exitcode == ORPHANED_EXIT
+
+
+def test_outside_a_worker_nothing_changes() -> None:
+    threads = threading.active_count()
+    die_with_parent(os.getpid())
+    assert threading.active_count() == threads

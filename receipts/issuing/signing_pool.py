@@ -4,6 +4,8 @@ The ledger takes a block of numbers inside its write lock, hands the receipts to
 stores what comes back in the same transaction (take a block, sign in workers, insert, commit).
 The workers start by :mod:`receipts.support.pools`' policy, so they may or may not be forks of
 this process; the key reaches them as initializer arguments either way, never through a file.
+Every worker dies with this process, however it ends (see :mod:`receipts.support.pools`), so no
+copy of the key outlives the command.
 """
 
 from __future__ import annotations
@@ -82,9 +84,10 @@ class SigningPool:
         return self._ensure_pool().map(_sign, receipts, chunksize=chunk)
 
     def close(self) -> None:
-        """Stop the workers."""
+        """Stop the workers; signing not yet started is dropped (an interrupted batch rolls its
+        chunk back, so waiting for the rest of it would only delay the exit)."""
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def __enter__(self) -> SigningPool:

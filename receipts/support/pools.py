@@ -22,12 +22,23 @@ reason CPython itself defaults to spawn there.
 
 Threads are counted by the kernel (``/proc/self/task``) where it tells, because a thread a C
 library started is as dangerous as a Python one and :mod:`threading` does not see it.
+
+Every worker dies with the process that started the pool (docs/security.md): a signing worker
+holds the decrypted key, and one left running after its parent was killed (``kill -9``, or a
+``SIGTERM`` that nothing handled) would keep it in memory with nobody to stop it. Each worker,
+before its own initializer runs, watches the pipe multiprocessing keeps open from its parent
+(``parent_process().sentinel``) from a daemon thread and exits when it closes, on every
+platform and start method; on Linux it also asks the kernel for ``SIGKILL`` when its parent dies
+(``prctl(PR_SET_PDEATHSIG)``), which acts at once, even while the worker is busy in C code.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -37,10 +48,21 @@ from typing import Any
 
 from receipts.errors import InvalidInput
 
-__all__ = ["START_METHOD_ENV", "pool_context", "process_pool", "start_method"]
+__all__ = [
+    "ORPHANED_EXIT",
+    "START_METHOD_ENV",
+    "die_with_parent",
+    "pool_context",
+    "process_pool",
+    "start_method",
+]
 
 #: Environment variable that forces a start method (``fork``, ``forkserver`` or ``spawn``).
 START_METHOD_ENV = "RECEIPTS_START_METHOD"
+#: Exit status of a worker that found its parent gone (when not killed by the kernel first).
+ORPHANED_EXIT = 70
+# prctl(2) option: the signal this process gets when the thread that forked it exits.
+_PR_SET_PDEATHSIG = 1
 
 # Modules the fork server imports when it starts. It starts once per process and keeps the list
 # it started with, so every pool's modules are gathered here and handed over each time.
@@ -90,13 +112,73 @@ def process_pool(
     ``initargs`` reach the workers by pickling when they do not fork from this process, so
     they must be plain data (bytes, strings), never open files, locks or loaded keys.
     """
-    modules = [*preload, *([initializer.__module__] if initializer is not None else [])]
+    modules = [*preload, __name__, *([initializer.__module__] if initializer is not None else [])]
+    context = pool_context(modules)
+    forked_by_server = context.get_start_method() == "forkserver"
+    # The kernel's parent-death signal follows the *thread* that forked the worker: the fork
+    # server's only thread, or here the thread starting the pool, which must then be the main
+    # thread (another thread may end while the pool lives on, and would take the workers with
+    # it). Elsewhere the pipe alone does the work.
+    by_kernel = forked_by_server or threading.current_thread() is threading.main_thread()
+    # A worker's parent is this process, except that the fork server forks those of its method.
+    parent = None if forked_by_server else os.getpid()
     return ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=pool_context(modules),
-        initializer=initializer,
-        initargs=initargs,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(parent, by_kernel, initializer, initargs),
     )
+
+
+def _start_worker(
+    parent: int | None,
+    by_kernel: bool,
+    initializer: Callable[..., object] | None,
+    initargs: tuple[Any, ...],
+) -> None:
+    die_with_parent(parent, by_kernel=by_kernel)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def die_with_parent(parent: int | None = None, *, by_kernel: bool = True) -> None:
+    """Make this worker process exit when the process that started it does (see above).
+
+    ``parent`` is the pid this process was forked by, when known (not for workers of the fork
+    server): a parent that died before the kernel was asked for the signal is caught by
+    comparing it with :func:`os.getppid`. ``by_kernel`` asks for the parent-death signal (on
+    Linux). Does nothing in a process that multiprocessing did not start.
+    """
+    origin = multiprocessing.parent_process()
+    if origin is None:
+        return
+    if by_kernel:
+        _parent_death_signal()
+    # After the request, not before: a parent that died in between would never be signalled.
+    if (parent is not None and os.getppid() != parent) or not origin.is_alive():
+        os._exit(ORPHANED_EXIT)
+    threading.Thread(
+        target=_exit_when_closed, args=(origin.sentinel,), name="die-with-parent", daemon=True
+    ).start()
+
+
+def _exit_when_closed(sentinel: int) -> None:
+    # The parent holds the other end of this pipe until it exits, however it exits. A worker
+    # forked later by the same parent inherits that end too, so under ``fork`` the pipe may
+    # close only once that younger sibling has gone: it watches its own pipe, which closes.
+    multiprocessing.connection.wait([sentinel])
+    os._exit(ORPHANED_EXIT)
+
+
+def _parent_death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent exits; False where it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    return bool(prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0)
 
 
 def _threads() -> int:
