@@ -26,6 +26,7 @@ from receipts.issuing.issue import issue as issue_receipt
 from receipts.issuing.issue import reverse as reverse_receipt
 from receipts.issuing.signing_pool import SigningPool
 from receipts.render.receipt_pdf import check_printable
+from receipts.support.interrupts import CommandTerminated, Terminated, sigterm_raises
 from receipts.workspace import Workspace, WorkspaceKind
 
 __all__ = ["issue", "reverse"]
@@ -176,13 +177,25 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
     db = ctx.database(ws)
     outcomes: list[IssueOutcome] = []
     try:
-        with ctx.progress(
-            issue_batch(db, issuer, (e.request for e in entries)),
-            length=len(entries),
-            label="issuing",
-        ) as bar:
+        # SIGTERM (a scheduler stopping the job) unwinds like Ctrl-C: the chunk in flight rolls
+        # back, the workers stop, and what committed before it stays issued.
+        with (
+            sigterm_raises(),
+            ctx.progress(
+                issue_batch(db, issuer, (e.request for e in entries)),
+                length=len(entries),
+                label="issuing",
+            ) as bar,
+        ):
             for outcome in bar:
                 outcomes.append(outcome)
+    except Terminated:
+        # No count: the signal may land while the outcomes of a committed chunk are still being
+        # read, so what was read is not what was issued. A rerun reports both exactly.
+        raise CommandTerminated(
+            "terminated (SIGTERM): the chunk in progress was rolled back, the chunks committed "
+            "before it stay issued; run the same file again to issue the rest"
+        ) from None
     finally:
         issuer.pool.close()
     ctx.emit(*_batch_summary(path, outcomes, len(problems)))
