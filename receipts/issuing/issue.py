@@ -1,9 +1,9 @@
 """Issuing and reversing receipts: atomic, gapless, concurrency-safe, rerunnable
 (docs/architecture.md).
 
-Per transaction: refuse what cannot be rendered (before a number is taken), take a block of
-numbers under the ledger's write lock, seal and sign (on both cores for a batch), store the
-signed bytes, append one event per receipt and sign the chain head, commit. A crash anywhere
+Per transaction: refuse what cannot be rendered or signed (before a number is taken), take a
+block of numbers under the ledger's write lock, seal and sign (on both cores for a batch), store
+the signed bytes, append one event per receipt and sign the chain head, commit. A crash anywhere
 rolls the whole transaction back: no gap, no duplicate, no half-written receipt. Client
 references make a rerun of a batch issue nothing twice.
 """
