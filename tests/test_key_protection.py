@@ -22,7 +22,7 @@ from receipts.pki.keyfile import load_key_file, save_key
 from receipts.workspace import Workspace
 from signing.errors import KeyFileError, PassphraseError, WrongPassphrase
 from signing.keys import generate_key
-from tests.support.pki_cli import CA, init, ok, refused
+from tests.support.pki_cli import CA, Tiers, init, ok, refused
 from tests.support.workspaces import PASSPHRASE, federation
 
 GOOD = "correct horse battery staple"
@@ -234,3 +234,10 @@ def test_a_payers_ledger_key_is_unlocked_once_per_command(
     creds = Credentials(Workspace.open(home), prompt)
     first, second = creds.signer_if_any(), creds.signer_if_any()
     assert first is second and len(asked) == 1
+
+
+def test_a_cas_books_are_the_owners_only(pki_tiers: Tiers) -> None:
+    # Built by `pki issue-cert` under the test process's umask (022 unless the caller set one).
+    for home in (pki_tiers.nat, pki_tiers.prov):
+        assert _mode(home / "ca") == 0o700, home
+        assert _mode(home / "keys" / "ca.key") == 0o600, home
