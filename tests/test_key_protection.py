@@ -23,7 +23,7 @@ from receipts.workspace import Workspace
 from signing.errors import KeyFileError, PassphraseError, WrongPassphrase
 from signing.keys import generate_key
 from tests.support.pki_cli import CA, Tiers, init, ok, refused
-from tests.support.workspaces import PASSPHRASE, federation
+from tests.support.workspaces import PASSPHRASE, federation, receipts
 
 GOOD = "correct horse battery staple"
 
@@ -241,3 +241,22 @@ def test_a_cas_books_are_the_owners_only(pki_tiers: Tiers) -> None:
     for home in (pki_tiers.nat, pki_tiers.prov):
         assert _mode(home / "ca") == 0o700, home
         assert _mode(home / "keys" / "ca.key") == 0o600, home
+
+
+def test_the_cli_notes_the_upgrade_of_an_old_key_once(tmp_path: Path) -> None:
+    home = tmp_path / "prov"
+    federation(home, "640000")
+    key_path = home / "keys" / "signing.key"
+    key = load_key_file(key_path, PASSPHRASE)
+    old = serialization.BestAvailableEncryption(PASSPHRASE.encode())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, old)
+    key_path.write_bytes(pem)
+    first = receipts(home, "org", "add", "--code", "640100")
+    assert first.exit_code == 0, first.output
+    assert first.stderr == (
+        f"note: {key_path} was encrypted with PBKDF2-HMAC-SHA256, 2,048 iterations; it is now "
+        "re-encrypted with PBKDF2-HMAC-SHA256, 600,000 iterations (same passphrase)\n"
+    )
+    assert _pbkdf2(key_path)[2] == 600_000 and _mode(key_path) == 0o600
+    second = receipts(home, "org", "add", "--code", "640200")
+    assert (second.exit_code, second.stderr) == (0, "")
