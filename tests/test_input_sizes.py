@@ -157,3 +157,16 @@ def test_a_real_package_is_read(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "x.zip", "w") as z:
         z.writestr("a", b"1")
     assert read_zip((tmp_path / "x.zip").read_bytes(), "x") == {"a": b"1"}
+
+
+def test_a_flate_bomb_attached_to_a_pdf_is_refused_while_inflating(
+    tmp_path: Path, bundle: Path
+) -> None:
+    pdf = OVERSIZED["attachment-flate-bomb.pdf"](tmp_path / "attachment-flate-bomb.pdf")
+    assert pdf.stat().st_size < 1_000_000
+    code, peak, output = run_measured("--json", "verify", "--trust", str(bundle), str(pdf))
+    assert code == 1, output
+    [report] = json.loads(output)
+    assert [f["code"] for f in report["findings"]] == ["invalid-pdf"]
+    assert "receipt.xml inflates beyond 1,000,000 bytes" in report["findings"][0]["message"]
+    assert peak < PEAK_MB, f"peak RSS {peak:.0f} MB"

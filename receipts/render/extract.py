@@ -2,13 +2,15 @@
 
 A PDF from outside is untrusted: it must look like a whole PDF (header, end-of-file marker), open
 without qpdf having to repair it, and carry ``receipt.xml`` whose size and MD5 match what the
-file declares; otherwise :class:`InvalidPDF` says which of these failed.
+file declares; otherwise :class:`InvalidPDF` says which of these failed. Streams are inflated
+with a cap (:data:`MAX_STREAM_BYTES`), so a compression bomb in a small PDF is refused, not read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import zlib
 from typing import Any
 
 from lxml import etree
@@ -16,11 +18,14 @@ from lxml import etree
 from receipts.render.errors import InvalidPDF
 from receipts.render.pdfa import ATTACHMENT_NAME, LAYOUT_VERSION_PROPERTY, UDR_XMP_NS
 
-__all__ = ["extract_attachment", "layout_version_of"]
+__all__ = ["MAX_STREAM_BYTES", "extract_attachment", "layout_version_of"]
 
 # The PDF specification puts the header in the first 1024 bytes and "%%EOF" in the last 1024.
 _WINDOW = 1024
 _RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+MAX_STREAM_BYTES = 1_000_000
+"""The attached XML and the XMP metadata are inflated to at most this: a signed receipt is
+parsed only up to 1,000,000 bytes (``signing.xmlparse.MAX_XML_BYTES``) and is ~6 KB."""
 
 
 def extract_attachment(data: bytes) -> bytes:
@@ -33,7 +38,7 @@ def extract_attachment(data: bytes) -> bytes:
 
         try:
             stream = spec.EF.get("/UF") or spec.EF.F
-            content = bytes(stream.read_bytes())
+            content = _decoded(stream, f"the attached {ATTACHMENT_NAME}")
         except (AttributeError, pikepdf.PdfError) as exc:
             raise InvalidPDF(f"the attached {ATTACHMENT_NAME} cannot be read: {exc}") from None
         _check_params(stream, content)
@@ -48,7 +53,7 @@ def layout_version_of(data: bytes) -> int:
             raise InvalidPDF("the PDF has no XMP metadata (not a receipt PDF?)")
         parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
         try:
-            root = etree.fromstring(bytes(metadata.read_bytes()), parser)
+            root = etree.fromstring(_decoded(metadata, "the PDF's XMP metadata"), parser)
         except etree.XMLSyntaxError as exc:
             raise InvalidPDF(f"the PDF's XMP metadata is not well-formed XML: {exc}") from None
         text = _xmp_property(root, f"{{{UDR_XMP_NS}}}{LAYOUT_VERSION_PROPERTY}")
@@ -97,6 +102,34 @@ def _filespec(pdf: Any) -> Any:
         return None
     tree = pikepdf.NameTree(names.EmbeddedFiles)
     return tree.get(ATTACHMENT_NAME)
+
+
+def _decoded(stream: Any, what: str) -> bytes:
+    """A stream's data, inflated to at most :data:`MAX_STREAM_BYTES`: a Flate stream is
+    inflated here with that cap (qpdf would inflate a compression bomb whole, whatever the size
+    the PDF declares); an uncompressed stream is taken as it is; any other filter is refused,
+    as no receipt PDF uses one."""
+    import pikepdf
+
+    raw = bytes(stream.read_raw_bytes())
+    filters = stream.get("/Filter")
+    if isinstance(filters, pikepdf.Array) and len(filters) == 1:
+        filters = filters[0]
+    if filters is None:
+        content = raw
+    elif filters == pikepdf.Name.FlateDecode and stream.get("/DecodeParms") is None:
+        inflater = zlib.decompressobj()
+        try:
+            content = inflater.decompress(raw, MAX_STREAM_BYTES + 1)
+        except zlib.error as exc:
+            raise InvalidPDF(f"{what} cannot be inflated: {exc}") from None
+        if len(content) <= MAX_STREAM_BYTES and not inflater.eof:
+            raise InvalidPDF(f"{what} is damaged: its compressed data ends early")
+    else:
+        raise InvalidPDF(f"{what} is encoded with {filters}; a receipt PDF uses /FlateDecode")
+    if len(content) > MAX_STREAM_BYTES:
+        raise InvalidPDF(f"{what} inflates beyond {MAX_STREAM_BYTES:,} bytes")
+    return content
 
 
 def _check_params(stream: Any, content: bytes) -> None:

@@ -6,6 +6,8 @@ error each must produce. The files are committed; rerun this only to add a case.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 DATA = Path(__file__).parent
@@ -103,42 +105,76 @@ def two_gigabytes_sparse_xml(path: Path) -> Path:
 def twenty_thousand_small_members_zip(path: Path) -> Path:
     """20,000 members of 64 KiB of zeros each (just under the per-member ratio check), ~3.6 MB
     of zip that inflates to 1.3 GB."""
-    blob = bytes(65536)
-    _raw_zip(path, [(f"receipts/{n:05d}.xml", blob, len(blob)) for n in range(20_000)])
+    blob = _Deflated.of(bytes(65536))
+    _raw_zip(path, [(f"receipts/{n:05d}.xml", blob, blob.size) for n in range(20_000)])
     return path
 
 
 def member_sizes_lie_zip(path: Path) -> Path:
     """One member whose headers declare 1,000 bytes but whose data inflates to 256 MiB."""
-    _raw_zip(path, [("receipts/lie.xml", bytes(256 * 1024**2), 1000)])
+    _raw_zip(path, [("receipts/lie.xml", _Deflated.zeros(256), 1000)])
     return path
 
 
-def _raw_zip(path: Path, members: list[tuple[str, bytes, int]]) -> None:
-    """A zip written by hand, each member's data deflated once however often it repeats, with
-    the declared uncompressed size given (which may lie); its CRC is the real data's."""
-    import struct
-    import zlib
+def attachment_flate_bomb_pdf(path: Path) -> Path:
+    """A receipt PDF whose attached receipt.xml is replaced by 256 MiB of zeros, Flate-compressed
+    to ~260 KB; its declared /Size is left as it was."""
+    import io
 
-    deflated: dict[int, tuple[bytes, int]] = {}
+    import pikepdf
+
+    from tests.support.pdf import normal_pdf
+
+    bomb = _Deflated.zeros(256)
+    with pikepdf.open(io.BytesIO(normal_pdf())) as pdf:
+        spec = pikepdf.NameTree(pdf.Root.Names.EmbeddedFiles)["receipt.xml"]
+        spec.EF.F.write(bomb.zlib_stream(), filter=pikepdf.Name.FlateDecode)
+        pdf.save(path)
+    return path
+
+
+class _Deflated:
+    """Raw deflate data made cheaply: zeros are one full-flushed block of 1 MiB repeated (after a
+    full flush deflate keeps no history, so the repeated bytes stay valid)."""
+
+    def __init__(self, body: bytes, size: int, crc: int, adler: int) -> None:
+        self.body, self.size, self.crc, self.adler = body, size, crc, adler
+
+    @classmethod
+    def of(cls, data: bytes) -> _Deflated:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        body = packer.compress(data) + packer.flush()
+        return cls(body, len(data), zlib.crc32(data), zlib.adler32(data))
+
+    @classmethod
+    def zeros(cls, mib: int) -> _Deflated:
+        block = bytes(1 << 20)
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        chunk = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+        crc, adler = 0, 1
+        for _ in range(mib):
+            crc, adler = zlib.crc32(block, crc), zlib.adler32(block, adler)
+        return cls(chunk * mib + b"\x03\x00", mib << 20, crc, adler)  # + a final empty block
+
+    def zlib_stream(self) -> bytes:
+        """The zlib format (header, data, Adler-32) that a PDF's /FlateDecode holds."""
+        return b"\x78\xda" + self.body + self.adler.to_bytes(4, "big")
+
+
+def _raw_zip(path: Path, members: list[tuple[str, _Deflated, int]]) -> None:
+    """A zip written by hand, with the declared uncompressed size given (which may lie); its CRC
+    is the real data's."""
     local, central = bytearray(), bytearray()
     for name, data, declared in members:
-        if id(data) not in deflated:
-            packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-            deflated[id(data)] = (packer.compress(data) + packer.flush(), zlib.crc32(data))
-        body, crc = deflated[id(data)]
         raw = name.encode()
-        head = (20, 0, 8, 0, 0x2821, crc, len(body), declared, len(raw))
-        central += (
-            struct.pack(
-                "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, *head, 0, 0, 0, 0, 0o100644 << 16, len(local)
-            )
-            + raw
+        head = (20, 0, 8, 0, 0x2821, data.crc, len(data.body), declared, len(raw))
+        central += struct.pack(
+            "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, *head, 0, 0, 0, 0, 0o100644 << 16, len(local)
         )
-        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, *head, 0) + raw + body
-    end = struct.pack(
-        "<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(local), 0
-    )
+        central += raw
+        local += struct.pack("<IHHHHHIIIHH", 0x04034B50, *head, 0) + raw + data.body
+    count = len(members)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(central), len(local), 0)
     path.write_bytes(bytes(local + central + end))
 
 
@@ -146,6 +182,7 @@ OVERSIZED = {
     "two-gigabytes-sparse.xml": two_gigabytes_sparse_xml,
     "twenty-thousand-small-members.zip": twenty_thousand_small_members_zip,
     "member-sizes-lie.zip": member_sizes_lie_zip,
+    "attachment-flate-bomb.pdf": attachment_flate_bomb_pdf,
 }
 """Generators of the oversized inputs, by the name of their fault: each writes the file at the
 path given and returns it."""
