@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,14 @@ import pytest
 from click.testing import Result
 from sqlalchemy import select, text
 
+from receipts.issuing.issue import issue_batch
+from receipts.ledger.anchor import ledger_behind, ledger_facts
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.events import canonical_json, event_hash, head_message, rfc3339
-from receipts.ledger.models import ChainHead, Event, LedgerState, ReceiptRow
+from receipts.ledger.models import ChainHead, Event, LedgerState, ReceiptRow, Transmission
 from receipts.pki.anchor_file import ANCHOR_FILE
 from receipts.pki.ledger_key import LedgerKeySigner, create_ledger_key
+from tests.support.ledger import make_issuer, request, stock_city
 from tests.support.postgres import PgSchemas
 from tests.support.workspaces import federation, receipts
 
@@ -253,3 +258,50 @@ def test_a_payers_heads_must_be_signed_by_its_own_ledger_key(
     assert report.exit_code == 1, report.output
     codes = {f["code"] for f in json.loads(report.stdout)["findings"]}
     assert "head-invalid" in codes
+
+
+def test_each_way_a_ledger_falls_behind_its_anchor(ledger_db: Database, tmp_path: Path) -> None:
+    stock_city(ledger_db, tmp_path, count=20)
+    list(issue_batch(ledger_db, make_issuer(), [request(f"R{n}") for n in range(1, 4)]))
+    with ledger_db.read() as session:
+        session.add(
+            Transmission(
+                direction="out",
+                peer="640000",
+                digest="ab" * 32,
+                created_at=datetime.now(UTC),
+                first_seq=1,
+                last_seq=2,
+                head_hash="",
+                receipts=1,
+                total_fen=200_000,
+                acknowledged_at=datetime.now(UTC),
+            )
+        )
+        session.commit()
+    with ledger_db.read() as session:
+        state = session.get(LedgerState, 1)
+        assert state is not None
+        facts = ledger_facts(session, state)
+        second = session.get(Event, 2)
+        assert second is not None
+        assert (facts.event_count, list(facts.numbers.values())) == (4, [3])
+        assert facts.acknowledged == (2, second.hash)
+        assert ledger_behind(session, facts, facts) == []
+        longer = replace(facts, event_count=5)
+        rewritten = replace(facts, head_hash="00" * 32)
+        counted = replace(facts, numbers={code: n + 1 for code, n in facts.numbers.items()})
+        acked = replace(facts, acknowledged=(2, "00" * 32))
+        for anchored, words in (
+            (longer, "its tail was cut"),
+            (rewritten, "the chain was rewritten"),
+            (counted, "it would be issued again"),
+            (acked, "acknowledged by the tier above"),
+        ):
+            [problem] = ledger_behind(session, anchored, facts)
+            assert words in problem
+        # the ledger ahead of its anchor (a crash before the anchor's update) is not behind it
+        third = session.get(Event, 3)
+        assert third is not None
+        earlier = replace(facts, event_count=3, head_hash=third.hash)
+        assert ledger_behind(session, earlier, facts) == []
