@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select, text
 
 from receipts.issuing.issue import issue_batch
@@ -22,8 +23,10 @@ from receipts.ledger.events import canonical_json, event_hash, head_message, rfc
 from receipts.ledger.models import ChainHead, Event, LedgerState, ReceiptRow, Transmission
 from receipts.pki.anchor_file import ANCHOR_FILE
 from receipts.pki.ledger_key import LedgerKeySigner, create_ledger_key
+from receipts.pki.own_certificates import own_certificates, record_own_certificate
 from tests.support.ledger import make_issuer, request, stock_city
 from tests.support.postgres import PgSchemas
+from tests.support.tier_pki import tier_pki
 from tests.support.workspaces import federation, receipts
 
 PAYERS = ("宁夏贺兰山实业有限公司", "银川六盘山商贸有限公司", "宁夏沙湖旅游有限公司")
@@ -305,3 +308,22 @@ def test_each_way_a_ledger_falls_behind_its_anchor(ledger_db: Database, tmp_path
         assert third is not None
         earlier = replace(facts, event_count=3, head_hash=third.hash)
         assert ledger_behind(session, earlier, facts) == []
+
+
+def test_own_certificates_keep_their_history(tmp_path: Path) -> None:
+    ws = federation(tmp_path / "yinchuan", "640100")
+    signers = tier_pki().signers
+    first, renewed, other = (signers[o].certificate for o in ("640100", "640104", "640000"))
+    assert [own.certificate for own in own_certificates(ws)] == [first]
+    # a renewal retires the old certificate file; the import records the new certificate
+    (ws.certs_dir / "signing.pem").rename(ws.certs_dir / "signing.pem.20260101.old")
+    (ws.certs_dir / "signing.pem").write_bytes(renewed.public_bytes(Encoding.PEM))
+    recorded = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    record_own_certificate(ws, renewed, recorded)
+    record_own_certificate(ws, renewed, recorded)  # once only
+    owned = {own.certificate: own for own in own_certificates(ws)}
+    assert set(owned) == {first, renewed} and other not in owned
+    assert owned[renewed].since == recorded and not owned[renewed].self_signed
+    assert owned[first].since == first.not_valid_before_utc
+    record = json.loads((ws.certs_dir / "own-certificates.json").read_text(encoding="ascii"))
+    assert len(record["certificates"]) == 1
