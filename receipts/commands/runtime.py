@@ -91,7 +91,6 @@ class Context:
         """The workspace's ledger (``--db`` or its SQLite file), migrated to the newest schema."""
         from receipts.ledger.database import Database, default_url
         from receipts.ledger.migrate import open_ledger
-
         from receipts.pki.anchor_file import WorkspaceAnchor
 
         db = Database(self.db_url or default_url(workspace.home))
