@@ -56,13 +56,14 @@ def stock_city(
 
 
 def make_issuer(org: Organisation = YINCHUAN, workers: int = 1, **kw: Any) -> Issuer:
-    """An issuer of ``org`` signing with its key from the tier PKI."""
+    """An issuer of ``org`` signing with its key from the tier PKI (trusting its bundle, unless
+    ``trust`` says otherwise)."""
     return Issuer(
         organisation=org,
         pool=SigningPool(tier_pki().signers[org.code], workers=workers),
         zone=SHANGHAI,
         catalogue=Catalogue(),
-        **kw,
+        **{"trust": tier_pki().validator(), **kw},
     )
 
 
