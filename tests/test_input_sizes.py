@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from receipts.pki.ca import read_request
 from receipts.support.safezip import UnsafeArchive, ZipLimits, read_zip, write_zip
 from receipts.support.sizes import MAX_BANK_STATEMENT_BYTES, FileTooLarge, read_bounded
 from tests.data.make_bad_corpus import OVERSIZED
@@ -134,6 +135,7 @@ def test_read_bounded_stats_files_and_caps_pipes(tmp_path: Path) -> None:
     [
         (("reconcile", "bank"), ".csv", MAX_BANK_STATEMENT_BYTES),
         (("transmit", "import"), ".zip", 512 * 1024 * 1024),
+        (("pki", "import-cert"), ".pem", 16 * 1024 * 1024),
         (("pki", "import-trust"), ".pem", 16 * 1024 * 1024),
     ],
 )
@@ -170,3 +172,11 @@ def test_a_flate_bomb_attached_to_a_pdf_is_refused_while_inflating(
     assert [f["code"] for f in report["findings"]] == ["invalid-pdf"]
     assert "receipt.xml inflates beyond 1,000,000 bytes" in report["findings"][0]["message"]
     assert peak < PEAK_MB, f"peak RSS {peak:.0f} MB"
+
+
+def test_a_certificate_request_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    big = tmp_path / "big.csr"
+    with open(big, "wb") as handle:
+        handle.truncate(16 * 1024 * 1024 + 1)
+    with pytest.raises(FileTooLarge, match="too large for a certificate request"):
+        read_request(big)

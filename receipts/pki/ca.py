@@ -32,6 +32,7 @@ from receipts.errors import InvalidInput, WorkspaceError
 from receipts.pki.credentials import Credentials
 from receipts.pki.keyfile import save_key
 from receipts.support.atomic import write_atomic
+from receipts.support.sizes import MAX_PEM_BYTES, read_bounded
 from signing.certificate_profile import org_code_of, role_of
 from signing.certificates import (
     CertificateRole,
@@ -208,7 +209,7 @@ def ca_identity(creds: Credentials) -> tuple[x509.Certificate, tuple[x509.Certif
 def read_request(path: Path) -> x509.CertificateSigningRequest:
     """The certificate request in the PEM file ``path``; a bad file is the user's mistake."""
     try:
-        return csr_from_pem(path.read_bytes())
+        return csr_from_pem(read_bounded(path, MAX_PEM_BYTES, "a certificate request"))
     except SigningError as exc:
         raise InvalidInput(f"{path}: {exc}") from None
 

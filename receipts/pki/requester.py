@@ -31,6 +31,7 @@ from receipts.pki.credentials import Credentials
 from receipts.pki.keyfile import save_key
 from receipts.pki.own_certificates import record_own_certificate
 from receipts.support.atomic import write_atomic
+from receipts.support.sizes import MAX_PEM_BYTES, read_bounded
 from signing.certificate_profile import expiry_warnings, key_id, name_of, org_code_of, role_of
 from signing.certificates import (
     CertificateRole,
@@ -151,7 +152,7 @@ def read_certificates(path: Path) -> list[x509.Certificate]:
     """The certificates in the PEM file ``path`` (at least one); a bad file is the user's
     mistake."""
     try:
-        certs = certificates_from_pem(path.read_bytes())
+        certs = certificates_from_pem(read_bounded(path, MAX_PEM_BYTES, "a certificate file"))
     except SigningError as exc:
         raise InvalidInput(f"{path}: {exc}") from None
     if not certs:
