@@ -25,6 +25,7 @@ from receipts.pki.anchor_file import ANCHOR_FILE
 from receipts.pki.ledger_key import LedgerKeySigner, create_ledger_key
 from receipts.pki.own_certificates import own_certificates, record_own_certificate
 from tests.support.ledger import make_issuer, request, stock_city
+from tests.support.pki import build_pki
 from tests.support.postgres import PgSchemas
 from tests.support.tier_pki import tier_pki
 from tests.support.workspaces import federation, receipts
@@ -327,3 +328,20 @@ def test_own_certificates_keep_their_history(tmp_path: Path) -> None:
     assert owned[first].since == first.not_valid_before_utc
     record = json.loads((ws.certs_dir / "own-certificates.json").read_text(encoding="ascii"))
     assert len(record["certificates"]) == 1
+
+
+def test_an_auditor_checks_against_their_own_trust_bundle(
+    city: tuple[Path, str | None], tmp_path: Path
+) -> None:
+    """An insider with the workspace's files can add a root to its bundle: ``audit --trust``
+    takes the auditor's own copy instead, and nothing chains to a root it does not hold."""
+    home, db = city
+    national = tmp_path / "national.pem"
+    national.write_bytes(tier_pki().bundle.to_pem())
+    assert receipts(home, "audit", "--trust", str(national), db=db).exit_code == 0
+    elsewhere = tmp_path / "elsewhere.pem"
+    elsewhere.write_bytes(build_pki().bundle.to_pem())  # another hierarchy, same names
+    report = receipts(home, "--json", "audit", "--trust", str(elsewhere), db=db)
+    assert report.exit_code == 1, report.output
+    codes = {f["code"] for f in json.loads(report.stdout)["findings"]}
+    assert {"head-invalid", "receipt-signature-invalid"} <= codes, report.stdout

@@ -58,10 +58,12 @@ class AuditTrust:
     """The ledger's signed anchor file (None: the ledger is not anchored, a library use)."""
 
 
-def workspace_trust(workspace: Workspace) -> AuditTrust:
-    """The own certificates, trust bundle and anchor file of ``workspace``."""
+def workspace_trust(workspace: Workspace, bundle: TrustBundle | None = None) -> AuditTrust:
+    """The own certificates, trust bundle and anchor file of ``workspace``; ``bundle`` (an
+    auditor's own) replaces the workspace's trust bundle when given."""
     bundle_path = workspace.trust_dir / "bundle.pem"
-    bundle = TrustBundle.load(bundle_path) if bundle_path.is_file() else None
+    if bundle is None and bundle_path.is_file():
+        bundle = TrustBundle.load(bundle_path)
     return AuditTrust(own_certificates(workspace), bundle, read_anchor(workspace.home))
 
 

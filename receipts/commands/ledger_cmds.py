@@ -11,16 +11,32 @@ from receipts.audit import audit as audit_ledger
 from receipts.audit import workspace_trust
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
+from receipts.support.sizes import MAX_PEM_BYTES, read_bounded
+from signing.trust import TrustBundle
 
 __all__ = ["audit", "backup"]
 
 
-@click.command("audit", epilog="\b\nExample:\n  receipts audit")
+@click.command(
+    "audit",
+    epilog="\b\nExamples:\n  receipts audit\n  receipts audit --trust national-trust.pem",
+)
+@click.option(
+    "--trust",
+    "trust_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An auditor's own trust bundle, used instead of the workspace's trust/bundle.pem.",
+)
 @with_context
-def audit(ctx: Context) -> None:
+def audit(ctx: Context, trust_file: Path | None) -> None:
     """Recompute the event chain, check signed heads, re-derive every table."""
     ws = ctx.workspace()
-    trust = workspace_trust(ws)
+    bundle = None
+    if trust_file is not None:
+        # Whoever can write the workspace's files can add a root to its bundle: an auditor
+        # brings the national bundle from elsewhere (docs/security.md, insider with files).
+        bundle = TrustBundle.from_pem(read_bounded(trust_file, MAX_PEM_BYTES, "a trust bundle"))
+    trust = workspace_trust(ws, bundle)
     report = audit_ledger(ctx.database(ws), ws.ledger_owner, trust)
     data = {
         "ok": report.ok,
