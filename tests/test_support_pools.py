@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from receipts.support.pools import (
     ORPHANED_EXIT,
     START_METHOD_ENV,
     die_with_parent,
+    map_chunks,
     pool_context,
     process_pool,
     start_method,
@@ -198,3 +200,21 @@ def test_outside_a_worker_nothing_changes() -> None:
     threads = threading.active_count()
     die_with_parent(os.getpid())
     assert threading.active_count() == threads
+
+
+def test_map_chunks_keeps_order_and_reads_ahead_only_so_far() -> None:
+    consumed: list[int] = []
+
+    def source() -> Iterator[int]:
+        for n in range(100):
+            consumed.append(n)
+            yield n
+
+    def double(chunk: list[int]) -> list[int]:
+        return [2 * n for n in chunk]
+
+    with ThreadPoolExecutor(2) as pool:
+        results = map_chunks(pool, double, source(), 7, 2)
+        assert next(results) == 0
+        assert len(consumed) <= 7 * 2  # two chunks in flight, no more
+        assert [0, *results] == [2 * n for n in range(100)]

@@ -9,10 +9,7 @@ at a time, with a few chunks in flight, so memory stays bounded on a ledger of a
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future
-from itertools import islice
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +17,7 @@ from sqlalchemy.orm import Session
 from receipts.domain.signed_documents import chain_validator
 from receipts.findings import Finding, FindingCode
 from receipts.ledger.models import ReceiptRow
-from receipts.support.pools import process_pool
+from receipts.support.pools import map_chunks, process_pool
 from receipts.verify.receipt import verify_receipt_xml
 from signing.trust import ChainValidator, TrustBundle
 
@@ -53,16 +50,7 @@ def _verified(
         yield from _problems(stored, chain_validator(bundle))
         return
     with process_pool(workers, _init, (bundle.to_pem(),)) as pool:
-        pending: deque[Future[list[tuple[str, str]]]] = deque()
-        while True:
-            while len(pending) < workers * 3:
-                chunk = list(islice(stored, _CHUNK))
-                if not chunk:
-                    break
-                pending.append(pool.submit(_verify_chunk, chunk))
-            if not pending:
-                return
-            yield from pending.popleft().result()
+        yield from map_chunks(pool, _verify_chunk, stored, _CHUNK, workers * 3)
 
 
 def _problems(stored: Iterable[_Stored], validator: ChainValidator) -> Iterator[tuple[str, str]]:

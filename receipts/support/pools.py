@@ -41,10 +41,12 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from itertools import islice
 from multiprocessing.context import BaseContext
-from typing import Any
+from typing import Any, TypeVar
 
 from receipts.errors import InvalidInput
 
@@ -52,6 +54,7 @@ __all__ = [
     "ORPHANED_EXIT",
     "START_METHOD_ENV",
     "die_with_parent",
+    "map_chunks",
     "pool_context",
     "process_pool",
     "start_method",
@@ -187,3 +190,30 @@ def _threads() -> int:
     except OSError:
         native = 0
     return max(native, threading.active_count())
+
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+
+def map_chunks(
+    pool: Executor,
+    func: Callable[[list[_In]], list[_Out]],
+    items: Iterable[_In],
+    chunk: int,
+    in_flight: int,
+) -> Iterator[_Out]:
+    """``func`` over ``items`` in chunks of ``chunk`` on ``pool``, results in input order, with
+    at most ``in_flight`` chunks submitted at a time: memory stays bounded however many items
+    there are, and the workers never wait for the consumer's next submission."""
+    source = iter(items)
+    pending: deque[Future[list[_Out]]] = deque()
+    while True:
+        while len(pending) < in_flight:
+            batch = list(islice(source, chunk))
+            if not batch:
+                break
+            pending.append(pool.submit(func, batch))
+        if not pending:
+            return
+        yield from pending.popleft().result()

@@ -8,15 +8,12 @@ results come back in input order.
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future
-from itertools import islice
 from pathlib import Path
 
 from receipts.domain.signed_documents import chain_validator
 from receipts.findings import Finding, FindingCode
-from receipts.support.pools import process_pool
+from receipts.support.pools import map_chunks, process_pool
 from receipts.support.sizes import MAX_PDF_BYTES, FileTooLarge, read_bounded
 from receipts.verify.receipt import ReceiptVerification, verify_receipt_xml
 from signing.trust import ChainValidator, TrustBundle
@@ -90,13 +87,4 @@ def verify_files(
             yield verify_file(path, validator, font)
         return
     with process_pool(workers, _init, (bundle.to_pem(), font)) as pool:
-        pending: deque[Future[list[ReceiptVerification]]] = deque()
-        while True:
-            while len(pending) < workers * 3:
-                chunk = list(islice(files, _CHUNK))
-                if not chunk:
-                    break
-                pending.append(pool.submit(_verify_chunk, chunk))
-            if not pending:
-                return
-            yield from pending.popleft().result()
+        yield from map_chunks(pool, _verify_chunk, files, _CHUNK, workers * 3)
