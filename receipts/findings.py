@@ -162,6 +162,11 @@ class FindingCode(StrEnum):
         "ledger-mismatch",
         "This ledger holds a different receipt under the same code and number.",
     )
+    REVERSED = (
+        "reversed",
+        "The receipt verifies, but the issuer's ledger holds a red receipt cancelling it (the "
+        "message names it): it no longer stands.",
+    )
     LEDGER_STATUS = (
         "status",
         "Not a problem: the receipt's status in this ledger (the message says which), reported "

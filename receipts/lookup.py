@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Select, String, and_, bindparam, select
 from sqlalchemy.orm import aliased
 
 from receipts.domain.enums import ReceiptStatus
+from receipts.domain.identifiers import parse_check_code
 from receipts.domain.model import ReceiptRef
 from receipts.domain.money import from_fen
 from receipts.ledger.database import Database
@@ -74,6 +75,10 @@ def lookup(
 ) -> LookupAnswer:
     """Look a receipt up by the details printed on it.
 
+    ``check_code`` is taken as typed, in either case (:func:`parse_check_code`); one that is not
+    6 characters 0-9 or a-z at all is an input error, raised before the ledger is read, so that
+    answer depends on the input alone.
+
     Every look-up does the same work whether the receipt exists, the check code is wrong, the
     amount is wrong or everything matches: the same two SQL statements, each answering one row
     shape whether or not the receipt exists (the receipt with the ledger's owner and any red
@@ -82,13 +87,14 @@ def lookup(
     nor its timing tells whether the receipt exists (``bench/lookup.py`` measures what is left:
     the database's own index hit or miss).
     """
+    typed = parse_check_code(check_code)
     with db.read() as session:
         row = session.execute(_RECEIPT, {"code": ref.code, "number": ref.number}).first()
         archived = session.scalars(_ARCHIVED).all()
     stored, fen = _DUMMY, -1
     if row is not None and row.check_code is not None:
         stored, fen = row.check_code, row.total_fen
-    matched = hmac.compare_digest(stored.encode(), check_code.encode())
+    matched = hmac.compare_digest(stored.encode(), typed.encode())
     total = from_fen(fen)
     amount_ok = (amount if amount is not None else total) == total
     if row is None or row.check_code is None or not matched or not amount_ok:

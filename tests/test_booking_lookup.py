@@ -158,8 +158,11 @@ def test_verify_online_checks_the_ledger(world: dict[str, Path]) -> None:
         (True, ["issued"])
     ]
     ok(city, "reverse", code, "1", "--reason", "金额有误", "--handler", "甲", "--reviewer", "乙")
-    human = ok(city, "verify", str(tmp / "r1.xml"), "--online")
-    assert human.startswith("VALID    ") and human.rstrip().endswith("[reversed]")
+    human = receipts(city, "verify", str(tmp / "r1.xml"), "--online")
+    assert human.exit_code == 1 and human.stdout.startswith("INVALID  ")
+    assert f"reversed: {code}-0000000001 was reversed by red receipt {code}-0000000004" in (
+        human.stdout
+    )
     # A valid receipt this ledger never issued (another federation's) is named as such.
     other = tmp / "other"
     federation(other, "640104")

@@ -51,6 +51,7 @@ CODES = [
     "empty-file",
     "not-in-ledger",
     "ledger-mismatch",
+    "reversed",
     "status",
     # archive packages
     "archive-invalid",

@@ -92,7 +92,8 @@ def _bundle(ctx: Context, trust: Path | None) -> TrustBundle:
 
 
 def _online_checker(ctx: Context) -> _Checker:
-    """Check a verified receipt against this federation's ledger: same digest, and status."""
+    """Check a verified receipt against this federation's ledger: same digest, and status; a
+    receipt a red receipt has cancelled is invalid here (finding ``reversed``)."""
     # Only --online reads the ledger: offline verification, the auditor's everyday case, does
     # not load SQLAlchemy.
     from receipts.ledger.queries import load_receipt
@@ -113,6 +114,14 @@ def _online_checker(ctx: Context) -> _Checker:
         if stored.digest != result.digest:
             other = f"the ledger holds a different {result.label}"
             finding = Finding(FindingCode.LEDGER_MISMATCH, other)
+            return ReceiptVerification(
+                result.source, False, (finding,), result.receipt, result.digest
+            )
+        if stored.reversed_by is not None:
+            # Signature and seal are intact, but the issuer has cancelled it: whoever checks
+            # online (to book it, say) must not take it as a receipt that stands.
+            red = f"{result.receipt.ref} was reversed by red receipt {stored.reversed_by}"
+            finding = Finding(FindingCode.REVERSED, red)
             return ReceiptVerification(
                 result.source, False, (finding,), result.receipt, result.digest
             )

@@ -16,6 +16,7 @@ __all__ = [
     "format_number",
     "make_receipt_code",
     "new_check_code",
+    "parse_check_code",
     "parse_segment",
     "validate_check_code",
     "validate_number",
@@ -81,6 +82,20 @@ def validate_check_code(check_code: str) -> str:
     if not isinstance(check_code, str) or not _CHECK_CODE.fullmatch(check_code):
         raise InvalidInput(f"check code {check_code!r} must be 6 characters 0-9 or a-z")
     return check_code
+
+
+def parse_check_code(text: str) -> str:
+    """A check code as a person typed it, in the canonical lower case the product issues.
+
+    Read aloud or copied from paper, ``EOTXQ2`` is the same code as ``eotxq2``; surrounding
+    blanks are dropped too. Signed documents keep :func:`validate_check_code`, which accepts
+    only the canonical form: a receipt with another form is not one this product issued.
+    """
+    # ASCII first: str.lower() folds some non-ASCII letters to ASCII ones (the Kelvin sign to
+    # "k"), and a code that only looks right must not be accepted.
+    if not isinstance(text, str) or not text.isascii():
+        raise InvalidInput(f"check code {text!r} must be 6 characters 0-9 or a-z")
+    return validate_check_code(text.strip().lower())
 
 
 def parse_segment(text: str) -> tuple[str, int, int]:
