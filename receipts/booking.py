@@ -2,6 +2,12 @@
 
 A red receipt is booked as a negative entry against its original; an original whose red receipt
 this payer already holds cannot be booked; undoing a booking is an event, never a deletion.
+
+A red receipt may also be *received* without a voucher (``receipt.received``): it is then held, so
+its original cannot be booked any more, and a booked original is listed as "reversed — needs a red
+voucher" until the red receipt itself is booked under its voucher, which is the red voucher
+(冲红凭证). That state is derived from the held receipts and the bookings, both re-derived from the
+event log by the audit (``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -22,7 +28,15 @@ from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.ledger.models import Booking, ReceiptItemRow, ReceiptRow
 from receipts.verify.receipt import ReceiptVerification
 
-__all__ = ["BookingRecord", "RefusedBooking", "book", "list_bookings", "undo_booking"]
+__all__ = [
+    "BookingRecord",
+    "ReceivedRed",
+    "RefusedBooking",
+    "book",
+    "list_bookings",
+    "receive_red",
+    "undo_booking",
+]
 
 
 class RefusedBooking(ReceiptError):
@@ -47,6 +61,33 @@ class BookingRecord:
     """Signed amount, two decimals (negative for a red receipt)."""
     undone_at: datetime | None
     """When the booking was undone, if it was."""
+    reversed_by: ReceiptRef | None = None
+    """The red receipt this payer holds that reverses the booked receipt, if any."""
+    red_voucher: str | None = None
+    """The voucher of the red receipt's active booking (the red voucher), if it is booked."""
+
+    @property
+    def status(self) -> str:
+        """``undone``, ``booked``, or the reversal state an accountant must act on."""
+        if self.undone_at is not None:
+            return "undone"
+        if self.reversed_by is None:
+            return "booked"
+        if self.red_voucher is None:
+            return "reversed — needs a red voucher"
+        return f"reversed by {self.reversed_by}, red voucher {self.red_voucher}"
+
+
+@dataclass(frozen=True)
+class ReceivedRed:
+    """A red receipt received (held) without a voucher."""
+
+    ref: ReceiptRef
+    """The red receipt."""
+    original: ReceiptRef
+    """The receipt it reverses."""
+    original_booked: bool
+    """Whether the original has an active booking here (it now needs a red voucher)."""
 
 
 def book(
@@ -59,18 +100,9 @@ def book(
     signer: HeadSigner | None = None,
 ) -> BookingRecord:
     """Book a verified receipt; a second booking of the same receipt is refused."""
-    receipt = verification.receipt
-    if not verification.valid or receipt is None:
-        first = verification.findings[0].message if verification.findings else "not valid"
-        raise RefusedBooking(f"{verification.source}: not booked, the receipt is invalid: {first}")
     if not voucher.strip() or len(voucher) > 64 or not booked_by.strip() or len(booked_by) > 100:
         raise InvalidInput("--voucher (1-64 characters) and --by (1-100) are required")
-    if receipt.payer.uscc != payer_uscc:
-        raise RefusedBooking(
-            f"receipt {receipt.ref} was issued to {receipt.payer.name} "
-            f"({receipt.payer.uscc or receipt.payer.other_id or 'no USCC'}), not to this payer "
-            f"({payer_uscc})"
-        )
+    receipt = _ours(verification, payer_uscc)
     with db.write() as (session, state):
         earlier = _active_booking(session, receipt.ref)
         if earlier is not None:
@@ -111,6 +143,55 @@ def book(
         )
         sign_head(session, state, signer)
     return BookingRecord(receipt.ref, voucher, booked_by, moment, f"{receipt.total:.2f}", None)
+
+
+def _ours(verification: ReceiptVerification, payer_uscc: str) -> Receipt:
+    """The verified receipt, if it is valid and was issued to this payer."""
+    receipt = verification.receipt
+    if not verification.valid or receipt is None:
+        first = verification.findings[0].message if verification.findings else "not valid"
+        raise RefusedBooking(f"{verification.source}: not booked, the receipt is invalid: {first}")
+    if receipt.payer.uscc != payer_uscc:
+        raise RefusedBooking(
+            f"receipt {receipt.ref} was issued to {receipt.payer.name} "
+            f"({receipt.payer.uscc or receipt.payer.other_id or 'no USCC'}), not to this payer "
+            f"({payer_uscc})"
+        )
+    return receipt
+
+
+def receive_red(
+    db: Database,
+    verification: ReceiptVerification,
+    xml: bytes,
+    payer_uscc: str,
+    received_by: str,
+    signer: HeadSigner | None = None,
+) -> ReceivedRed:
+    """Hold a verified red receipt without booking it, so its original is flagged (if booked)
+    or refused (if not); receiving one already held records nothing new."""
+    if not received_by.strip() or len(received_by) > 100:
+        raise InvalidInput("--by (1-100 characters) is required")
+    receipt = _ours(verification, payer_uscc)
+    if receipt.kind is ReceiptKind.NORMAL or receipt.original is None:
+        raise InvalidInput(
+            f"receipt {receipt.ref} is not a red receipt: book it with --voucher and --by"
+        )
+    with db.write() as (session, state):
+        held = session.get(ReceiptRow, (receipt.code, receipt.number)) is not None
+        _store(session, receipt, xml, verification.digest or "")
+        if not held:
+            payload = {
+                "code": receipt.code,
+                "number": receipt.number,
+                "digest": verification.digest,
+                "by": received_by,
+            }
+            moment = datetime.now(UTC).replace(microsecond=0)
+            append_event(session, state, "receipt.received", payload, moment)
+            sign_head(session, state, signer)
+        booked = _active_booking(session, receipt.original) is not None
+    return ReceivedRed(receipt.ref, receipt.original, booked)
 
 
 def _active_booking(session: Session, ref: ReceiptRef) -> Booking | None:
@@ -197,12 +278,28 @@ def undo_booking(
 
 
 def list_bookings(db: Database) -> list[BookingRecord]:
-    """Every booking, undone ones included, in the order they were made."""
+    """Every booking, undone ones included, in the order they were made; a booked receipt whose
+    red receipt is held here names it, and the red voucher once the red receipt is booked."""
     with db.read() as session:
-        return [_record(b) for b in session.scalars(select(Booking).order_by(Booking.id))]
+        reds = {
+            (r.original_code, r.original_number): ReceiptRef(r.code, r.number)
+            for r in session.scalars(
+                select(ReceiptRow).where(ReceiptRow.original_code.is_not(None))
+            )
+        }
+        bookings = list(session.scalars(select(Booking).order_by(Booking.id)))
+    vouchers = {(b.code, b.number): b.voucher for b in bookings if b.undone_at is None}
+    out = []
+    for b in bookings:
+        red = reds.get((b.code, b.number))
+        voucher = vouchers.get((red.code, red.number)) if red is not None else None
+        out.append(_record(b, red, voucher))
+    return out
 
 
-def _record(b: Booking) -> BookingRecord:
+def _record(
+    b: Booking, reversed_by: ReceiptRef | None = None, red_voucher: str | None = None
+) -> BookingRecord:
     return BookingRecord(
         ReceiptRef(b.code, b.number),
         b.voucher,
@@ -210,4 +307,6 @@ def _record(b: Booking) -> BookingRecord:
         b.booked_at,
         f"{from_fen(b.amount_fen):.2f}",
         b.undone_at,
+        reversed_by,
+        red_voucher,
     )

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
 
 from cli import main
+from receipts.ledger.database import default_url
 from tests.support.tier_pki import tier_pki
 from tests.support.workspaces import ENV, federation, receipts
 
@@ -169,3 +171,64 @@ def test_verify_online_checks_the_ledger(world: dict[str, Path]) -> None:
     elsewhere = receipts(other, "verify", str(tmp / "r1.xml"), "--online")
     assert elsewhere.exit_code == 1
     assert f"not-in-ledger: {code}-0000000001 is not in this ledger" in elsewhere.stdout
+
+
+def test_a_red_receipt_flags_the_booked_original_until_its_red_voucher(
+    world: dict[str, Path],
+) -> None:
+    payer, city, tmp, code = world["payer"], world["city"], world["tmp"], str(world["code"])
+    ok(city, "render", code, "2", "-o", str(tmp / "r2.pdf"))
+    ok(city, "reverse", code, "2", "--reason", "金额有误", "--handler", "甲", "--reviewer", "乙")
+    ok(city, "render", code, "4", "-o", str(tmp / "red.pdf"))
+    # Offline the payer cannot see the reversal: the original books.
+    ok(payer, "book", str(tmp / "r2.pdf"), "--voucher", "记-2026-11-0042", "--by", "王会计")
+    # The red receipt arrives; received without a voucher, it flags the booked original.
+    out = ok(payer, "book", str(tmp / "red.pdf"), "--by", "王会计")
+    assert out == (
+        f"received red receipt {code}-0000000004, which reverses {code}-0000000002: "
+        f"book it with --voucher (the red voucher, 冲红凭证)\n"
+    )
+    listing = json.loads(ok(payer, "--json", "book", "--list"))
+    assert [
+        (b["receipt"][-2:], b["status"], b["reversed_by"], b["red_voucher"]) for b in listing
+    ] == [("02", "reversed — needs a red voucher", f"{code}-0000000004", None)]
+    assert "reversed — needs a red voucher" in ok(payer, "book", "--list")
+    # Booking the red receipt under its own voucher is the red voucher.
+    ok(payer, "book", str(tmp / "red.pdf"), "--voucher", "记-2026-12-0001", "--by", "王会计")
+    listing = json.loads(ok(payer, "--json", "book", "--list"))
+    settled = f"reversed by {code}-0000000004, red voucher 记-2026-12-0001"
+    assert [(b["receipt"][-2:], b["amount"], b["status"], b["red_voucher"]) for b in listing] == [
+        ("02", "200.00", settled, "记-2026-12-0001"),
+        ("04", "-200.00", "booked", None),
+    ]
+    # Undoing the red booking brings the flag back; the log re-derives every row.
+    ok(payer, "book", "--undo", code, "4", "--by", "王会计", "--reason", "凭证号有误")
+    listing = json.loads(ok(payer, "--json", "book", "--list"))
+    assert listing[0]["status"] == "reversed — needs a red voucher"
+    assert receipts(payer, "audit").exit_code == 0
+    # The flag rests on the held red receipt, which its receive event names: dropping the row
+    # to hide the reversal is an audit finding.
+    with create_engine(default_url(payer)).begin() as conn:
+        conn.execute(text("DELETE FROM receipt_items WHERE number = 4"))
+        conn.execute(text("DELETE FROM receipts WHERE number = 4"))
+    assert json.loads(ok(payer, "--json", "book", "--list"))[0]["status"] == "booked"
+    hidden = receipts(payer, "audit")
+    assert hidden.exit_code == 1 and f"receipt {code}-0000000004 was issued but" in hidden.stdout
+
+
+def test_a_red_receipt_received_first_refuses_its_original(world: dict[str, Path]) -> None:
+    payer, city, tmp, code = world["payer"], world["city"], world["tmp"], str(world["code"])
+    ok(city, "reverse", code, "1", "--reason", "金额有误", "--handler", "甲", "--reviewer", "乙")
+    red = CliRunner(env=ENV).invoke(main, ["--home", str(city), "show", code, "4", "--xml"])
+    (tmp / "red.xml").write_bytes(red.stdout_bytes)
+    out = ok(payer, "book", str(tmp / "red.xml"), "--by", "王会计")
+    assert out == (
+        f"received red receipt {code}-0000000004, which reverses {code}-0000000001 "
+        "(not booked here; it cannot be booked now)\n"
+    )
+    late = receipts(payer, "book", str(tmp / "r1.xml"), "--voucher", "记-1", "--by", "王会计")
+    assert late.exit_code == 1
+    assert f"was reversed by {code}-0000000004, which this payer holds" in late.stderr
+    plain = receipts(payer, "book", str(tmp / "r2.xml"), "--by", "王会计")
+    assert plain.exit_code == 2 and "--voucher" in plain.stderr
+    assert receipts(payer, "audit").exit_code == 0

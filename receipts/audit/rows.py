@@ -39,7 +39,13 @@ __all__ = [
 
 #: Events through which a receipt's signed XML enters a ledger.
 RECEIPT_EVENTS = frozenset(
-    {"receipt.issued", "booking.recorded", "receipt.imported", "receipt.restored"}
+    {
+        "receipt.issued",
+        "booking.recorded",
+        "receipt.received",
+        "receipt.imported",
+        "receipt.restored",
+    }
 )
 
 _RECEIPT_FIELDS = (

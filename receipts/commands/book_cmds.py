@@ -1,5 +1,6 @@
 """``receipts book``: what a payer's accountant does with a receipt it received: book it into the
-accounts (入账) once, list the bookings, undo one."""
+accounts (入账) once, receive a red receipt before its red voucher is made, list the bookings (a
+reversed original shows whether its red voucher is booked), undo one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import click
 
 from receipts.booking import book as book_receipt
-from receipts.booking import list_bookings, undo_booking
+from receipts.booking import list_bookings, receive_red, undo_booking
 from receipts.commands.runtime import Context, with_context
 from receipts.commands.tables import format_table
 from receipts.domain.identifiers import validate_number, validate_receipt_code
@@ -25,6 +26,7 @@ __all__ = ["book"]
 _EXAMPLES = """\b
 Examples:
   receipts book receipt.pdf --voucher 记-2026-11-0042 --by 王会计
+  receipts book red-receipt.pdf --by 王会计     # received; the red voucher comes later
   receipts book --list
   receipts book --undo 64710126 0000000042 --by 王会计 --reason 重复入账"""
 
@@ -55,6 +57,8 @@ def book(
         _list(ctx, db)
     elif undo is not None:
         _undo(ctx, ws, db, undo, booked_by or "", reason or "")
+    elif file is not None and voucher is None and booked_by is not None:
+        _receive(ctx, ws, db, file, booked_by)
     elif file is None or voucher is None or booked_by is None:
         raise InvalidInput("give FILE, --voucher and --by (or --list, or --undo)")
     else:
@@ -62,21 +66,44 @@ def book(
 
 
 def _list(ctx: Context, db: Database) -> None:
+    records = list_bookings(db)
     rows = [
-        [
-            str(r.ref),
-            r.amount,
-            r.voucher,
-            r.booked_by,
-            f"{r.booked_at:%Y-%m-%d}",
-            "undone" if r.undone_at else "booked",
-        ]
-        for r in list_bookings(db)
+        [str(r.ref), r.amount, r.voucher, r.booked_by, f"{r.booked_at:%Y-%m-%d}", r.status]
+        for r in records
     ]
     headers = ["receipt", "amount", "voucher", "by", "date", "status"]
     ctx.emit(
-        [dict(zip(headers, r, strict=True)) for r in rows],
+        [
+            dict(
+                zip(headers, row, strict=True),
+                reversed_by=str(r.reversed_by) if r.reversed_by else None,
+                red_voucher=r.red_voucher,
+            )
+            for r, row in zip(records, rows, strict=True)
+        ],
         lambda: format_table(headers, rows) if rows else "no bookings",
+    )
+
+
+def _receive(ctx: Context, ws: Workspace, db: Database, file: Path, by: str) -> None:
+    creds = ctx.credentials(ws)
+    verification = verify_file(file, creds.validator, ws.config.font)
+    assert ws.config.uscc is not None
+    red = receive_red(
+        db, verification, _signed_xml(file), ws.config.uscc, by, creds.signer_if_any()
+    )
+    then = (
+        ": book it with --voucher (the red voucher, 冲红凭证)"
+        if red.original_booked
+        else " (not booked here; it cannot be booked now)"
+    )
+    ctx.emit(
+        {
+            "receipt": str(red.ref),
+            "reverses": str(red.original),
+            "original_booked": red.original_booked,
+        },
+        lambda: f"received red receipt {red.ref}, which reverses {red.original}{then}",
     )
 
 
