@@ -18,7 +18,7 @@ from receipts.ledger.models import ReceiptRow
 from receipts.ledger.queries import load_receipt
 from receipts.support.safezip import write_zip
 from tests.support.ledger import SHANGHAI, fixed_clock, make_issuer, request
-from tests.support.workspaces import federation, receipts
+from tests.support.workspaces import federation, ok, receipts
 
 
 def month_start(months_ago: int) -> datetime:
@@ -27,12 +27,6 @@ def month_start(months_ago: int) -> datetime:
     while month < 1:
         year, month = year - 1, month + 12
     return datetime(year, month, 10, 9, 0, 0, tzinfo=SHANGHAI)
-
-
-def ok(home: Path, *args: str) -> str:
-    result = receipts(home, *args)
-    assert result.exit_code == 0, f"{args}: {result.output}"
-    return result.stdout
 
 
 @pytest.fixture

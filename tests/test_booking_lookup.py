@@ -12,15 +12,9 @@ from sqlalchemy import create_engine, text
 from cli import main
 from receipts.ledger.database import default_url
 from tests.support.tier_pki import tier_pki
-from tests.support.workspaces import ENV, federation, receipts
+from tests.support.workspaces import ENV, federation, ok, receipts
 
 PAYER_USCC = "91640100MA7600001J"
-
-
-def ok(home: Path, *args: str) -> str:
-    result = receipts(home, *args)
-    assert result.exit_code == 0, f"{args}: {result.output}"
-    return result.stdout
 
 
 @pytest.fixture

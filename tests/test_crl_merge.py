@@ -20,7 +20,7 @@ from signing.errors import UntrustedCertificate
 from signing.keys import PrivateKey
 from signing.trust import TrustBundle
 from tests.support.tier_pki import tier_pki
-from tests.support.workspaces import federation, receipts
+from tests.support.workspaces import federation, ok, receipts
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 REVOKED_SERIAL = 0x5EED
@@ -106,12 +106,6 @@ ISSUE = [
     *("--handler", "张晓梅", "--reviewer", "李建国"),
     *("--payer-name", "银川企业", "--item", "01:2026-10:100.00"),
 ]
-
-
-def ok(home: Path, *args: str) -> str:
-    result = receipts(home, *args)
-    assert result.exit_code == 0, f"{args}: {result.output}"
-    return result.stdout
 
 
 def test_transmit_import_refuses_a_package_carrying_a_forged_crl(tmp_path: Path) -> None:

@@ -9,13 +9,7 @@ from pathlib import Path
 import pytest
 
 from receipts.errors import InvalidInput
-from tests.support.workspaces import federation, receipts
-
-
-def ok(home: Path, *args: str) -> str:
-    result = receipts(home, *args)
-    assert result.exit_code == 0, f"{args}: {result.output}"
-    return result.stdout
+from tests.support.workspaces import federation, ok, receipts
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from receipts.ledger.models import ReceiptRow
 from receipts.support.safezip import write_zip
 from receipts.transmission.export import export_package
 from tests.support.tier_pki import tier_pki
-from tests.support.workspaces import federation, receipts
+from tests.support.workspaces import federation, ok, receipts
 
 ISSUE = [
     "issue",
@@ -28,12 +28,6 @@ ISSUE = [
     "--reviewer",
     "李建国",
 ]
-
-
-def ok(home: Path, *args: str) -> str:
-    result = receipts(home, *args)
-    assert result.exit_code == 0, f"{args}: {result.output}"
-    return result.stdout
 
 
 def issue(home: Path, payer: str, amount: str) -> None:

@@ -17,7 +17,7 @@ from receipts.workspace import Workspace, WorkspaceConfig, WorkspaceKind
 from signing.certificates import certificates_to_pem
 from tests.support.tier_pki import tier_pki
 
-__all__ = ["ENV", "PASSPHRASE", "federation", "receipts"]
+__all__ = ["ENV", "PASSPHRASE", "federation", "ok", "receipts"]
 
 PASSPHRASE = "correct horse battery staple"
 ENV = {"RECEIPTS_KEY_PASSPHRASE": PASSPHRASE}
@@ -52,3 +52,10 @@ def receipts(home: Path, *args: str, db: str | None = None) -> Result:
     """Run ``receipts --home HOME ARGS`` with the signing passphrase in the environment."""
     prefix = ["--home", str(home)] + (["--db", db] if db else [])
     return CliRunner(env=ENV).invoke(main, [*prefix, *args], catch_exceptions=False)
+
+
+def ok(home: Path, *args: str) -> str:
+    """Run a command that must succeed; its standard output."""
+    result = receipts(home, *args)
+    assert result.exit_code == 0, f"{args}: {result.output}"
+    return result.stdout
