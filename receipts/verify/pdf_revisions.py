@@ -73,6 +73,8 @@ def _signed_update_findings(reader: Any, signature: Any) -> list[Finding]:
     except SuspiciousModification as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return [_mismatch(f"the signed update changes more than a signature adds: {first}")]
+    # A hostile file can drive pyHanko's analysis into any of these (NotImplementedError for
+    # constructs it does not model): what cannot be analysed is refused, never trusted.
     except (PdfError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError) as exc:
         return [_mismatch(f"the signed update cannot be analysed: {exc}")]
     extra = sorted(result.changed_form_fields - {signature.field_name})
