@@ -277,8 +277,10 @@ def reverse(
     reason: str,
     handler: str,
     reviewer: str,
+    then: Callable[[Session, LedgerState, IssueOutcome], None] | None = None,
 ) -> IssueOutcome:
-    """Issue the red receipt (冲红) that cancels ``ref`` in full, dated now."""
+    """Issue the red receipt (冲红) that cancels ``ref`` in full, dated now; ``then`` runs in the
+    same transaction after it is stored (an approved reversal request records its decision)."""
     issued_at = issuer.now()
     check_own_certificate(issuer.pool.signer, issuer.trust, issued_at)
     org = issuer.organisation.code
@@ -321,5 +323,7 @@ def reverse(
         receipt = draft.numbered(number, new_check_code())
         (xml,) = issuer.pool.sign([receipt])
         outcome = store_receipt(session, state, receipt, xml)
+        if then is not None:
+            then(session, state, outcome)
         sign_head(session, state, issuer.pool.signer)
     return outcome

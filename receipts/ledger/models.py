@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -29,17 +30,20 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Archive",
     "Base",
+    "BatchApprovalRow",
     "Booking",
     "ChainHead",
     "ClientReference",
     "Event",
     "LedgerState",
     "NumberCounter",
+    "OperatorRow",
     "OrganisationRow",
     "PeerHead",
     "PeriodClose",
     "ReceiptItemRow",
     "ReceiptRow",
+    "ReversalRequestRow",
     "Segment",
     "Transmission",
 ]
@@ -93,6 +97,8 @@ class Event(Base):
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    operator: Mapped[str | None] = mapped_column(String(40))
+    """The named operator who wrote it (None: the workspace had no operators); hashed when set."""
 
 
 class ChainHead(Base):
@@ -275,4 +281,56 @@ class Archive(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     receipts: Mapped[int] = mapped_column(Integer)
+    event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
+
+
+class OperatorRow(Base):
+    """A named operator: a cache of the ``operator.added`` and ``operator.disabled`` events,
+    which are the truth (``receipts audit`` re-derives it; docs/security.md)."""
+
+    __tablename__ = "operators"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    role: Mapped[str] = mapped_column(String(12))
+    active: Mapped[bool] = mapped_column(Boolean)
+    slot: Mapped[str] = mapped_column(String(64))
+    added_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
+    disabled_seq: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("events.seq"))
+
+
+class ReversalRequestRow(Base):
+    """A request to red-reverse a receipt, and its decision: the two-person rule of a reversal
+    (docs/operations.md). Re-derived from the ``reversal.*`` events by ``receipts audit``."""
+
+    __tablename__ = "reversal_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    code: Mapped[str] = mapped_column(String(8))
+    number: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(200))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(10))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decision_reason: Mapped[str | None] = mapped_column(String(200))
+    red_code: Mapped[str | None] = mapped_column(String(8))
+    red_number: Mapped[int | None] = mapped_column(BigInteger)
+    event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
+
+    __table_args__ = (Index("reversal_requests_receipt", "code", "number"),)
+
+
+class BatchApprovalRow(Base):
+    """A reviewer's approval of one batch file (by its SHA-256) over the workspace's threshold
+    (docs/operations.md). Re-derived from the ``batch.approved`` events by ``receipts audit``."""
+
+    __tablename__ = "batch_approvals"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    rows: Mapped[int] = mapped_column(Integer)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    approved_by: Mapped[str] = mapped_column(String(100))
+    approved_at: Mapped[datetime] = mapped_column(UtcDateTime())
     event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
