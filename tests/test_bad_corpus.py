@@ -24,7 +24,7 @@ EXPECTED = {
     "amount-too-large.xml": "line 31: Element 'Amount': [facet 'pattern'] The value "
     f"'99999999999999.00' is not accepted by the pattern {AMOUNT}.",
     "bad-period.xml": "line 22: Element 'Period': [facet 'pattern'] The value '2026-13' is not "
-    "accepted by the pattern '[0-9]{4}-(0[1-9]|1[0-2])'.",
+    "accepted by the pattern '[0-9]{4}(-(0[1-9]|1[0-2])(~[0-9]{4}-(0[1-9]|1[0-2]))?|Q[1-4])?'.",
     "basis-times-rate-wrong.xml": "line 19: Item: item amount 2001.00 is not basis 100000.00 × "
     "rate 0.02 = 2000.00",
     "billion-laughs.xml": DOCTYPE,

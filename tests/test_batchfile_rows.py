@@ -22,7 +22,13 @@ ROW_CASES = {
     "unknown item code": ([row(item_code="07")], [f"3:6: unknown item code '07' {KNOWN}"]),
     "malformed item code": ([row(item_code="1")], ["3:6: item code '1' must be 2 to 4 digits"]),
     "wrong item name": ([row(item_name="会费")], ["3:7: item 01 is '工会经费(拨缴)', not '会费'"]),
-    "bad period": ([row(period="2026-13")], ["3:8: item period '2026-13' must be YYYY-MM"]),
+    "bad period": (
+        [row(period="2026-13")],
+        [
+            "3:8: item period '2026-13' must be a month (2026-10), a quarter (2026Q4), a range "
+            "(2026-01~2026-06) or a year (2026)"
+        ],
+    ),
     "basis × rate disagrees": (
         [row(amount="2000.01", basis="100000.00", rate="0.02")],
         ["3:9: amount 2000.01 is not basis 100000.00 × rate 0.02 = 2000.00"],

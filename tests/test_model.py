@@ -76,7 +76,7 @@ def test_item_rules() -> None:
         make_item(amount=Decimal("2000.01"))
     with pytest.raises(InvalidInput, match="basis and rate go together"):
         make_item(rate=None)
-    with pytest.raises(InvalidInput, match="period '2026-1' must be YYYY-MM"):
+    with pytest.raises(InvalidInput, match="item period '2026-1' must be a month"):
         make_item(period="2026-1")
     with pytest.raises(InvalidInput, match="must not be zero"):
         make_item(amount=Decimal("0"), basis=None, rate=None)

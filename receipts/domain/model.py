@@ -25,6 +25,7 @@ from receipts.domain.identifiers import (
     validate_uscc,
 )
 from receipts.domain.money import compute_amount, parse_amount, parse_rate
+from receipts.domain.payment_period import PaymentPeriod, parse_payment_period
 from receipts.errors import InvalidInput, InvalidReceipt
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 MAX_ITEMS = 8
-_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 _OTHER_ID = re.compile(r"[0-9A-Za-z\-]{1,32}")
 # Characters XML 1.0 cannot carry, and controls that have no place in a printed field.
 _FORBIDDEN = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
@@ -143,7 +143,8 @@ class Item:
     name: str
     """Catalogue name as printed, e.g. 工会经费(拨缴)."""
     period: str
-    """The month the payment is for, ``YYYY-MM``."""
+    """所属期, canonical: a month ``2026-10``, a quarter ``2026Q4``, a range ``2026-01~2026-06``
+    or a year ``2026`` (receipts.domain.payment_period); other spellings are canonicalised."""
     amount: Decimal
     """Amount in yuan (negative on a reversal)."""
     basis: Decimal | None = None
@@ -154,8 +155,8 @@ class Item:
     def __post_init__(self) -> None:
         validate_item_code(self.code)
         check_text(self.name, "item name", maximum=100)
-        if not isinstance(self.period, str) or not _PERIOD.fullmatch(self.period):
-            raise InvalidInput(f"item period {self.period!r} must be YYYY-MM")
+        period = parse_payment_period(self.period, what="item period")
+        object.__setattr__(self, "period", period.text)
         object.__setattr__(self, "amount", parse_amount(self.amount, allow_negative=True))
         if self.amount == 0:
             raise InvalidInput("item amount must not be zero")
@@ -171,6 +172,11 @@ class Item:
                     f"item amount {self.amount} is not basis {basis} × rate {rate} "
                     f"= {compute_amount(basis, rate)}"
                 )
+
+    @property
+    def payment_period(self) -> PaymentPeriod:
+        """The period as months (first and last), for checks and statistics."""
+        return parse_payment_period(self.period)
 
     def negated(self) -> Item:
         """The same line with its amount negated, for a red reversal."""

@@ -65,13 +65,14 @@ class PaymentPeriod:
         return self.text
 
 
-def parse_payment_period(text: str) -> PaymentPeriod:
+def parse_payment_period(text: str, *, what: str = "payment period") -> PaymentPeriod:
     """Return the :class:`PaymentPeriod` that ``text`` names, or raise :class:`InvalidInput`.
 
-    Surrounding spaces are ignored; anything but the four forms is refused in one line.
+    Surrounding spaces are ignored; anything but the four forms is refused in one line that
+    begins with ``what`` (e.g. ``item period``).
     """
     if not isinstance(text, str):
-        raise InvalidInput(f"payment period must be text, not {type(text).__name__}")
+        raise InvalidInput(f"{what} must be text, not {type(text).__name__}")
     value = text.strip()
     if m := _MONTH_RE.fullmatch(value):
         month = date(int(m[1]), int(m[2]), 1)
@@ -81,11 +82,11 @@ def parse_payment_period(text: str) -> PaymentPeriod:
         first = date(year, 3 * quarter - 2, 1)
         return PaymentPeriod(first, add_months(first, 2), f"{year}Q{quarter}")
     if m := _RANGE_RE.fullmatch(value):
-        return _range(date(int(m[1]), int(m[2]), 1), date(int(m[3]), int(m[4]), 1), text)
+        return _range(date(int(m[1]), int(m[2]), 1), date(int(m[3]), int(m[4]), 1), text, what)
     if m := _YEAR_RE.fullmatch(value):
         year = int(m[1])
         return PaymentPeriod(date(year, 1, 1), date(year, 12, 1), value)
-    raise InvalidInput(f"payment period {text!r} must be {_FORMS}")
+    raise InvalidInput(f"{what} {text!r} must be {_FORMS}")
 
 
 def check_period_window(
@@ -126,13 +127,13 @@ def _index(month: date) -> int:
     return month.year * 12 + month.month - 1
 
 
-def _range(first: date, last: date, text: str) -> PaymentPeriod:
+def _range(first: date, last: date, text: str, what: str) -> PaymentPeriod:
     if last < first:
-        raise InvalidInput(f"payment period {text!r}: the range ends before it begins")
+        raise InvalidInput(f"{what} {text!r}: the range ends before it begins")
     span = _index(last) - _index(first) + 1
     if span > MAX_RANGE_MONTHS:
         raise InvalidInput(
-            f"payment period {text!r}: a range covers at most {MAX_RANGE_MONTHS} months, not {span}"
+            f"{what} {text!r}: a range covers at most {MAX_RANGE_MONTHS} months, not {span}"
         )
     if span == 1:
         return PaymentPeriod(first, first, f"{first:%Y-%m}")

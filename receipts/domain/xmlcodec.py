@@ -226,7 +226,7 @@ def _item(el: etree._Element) -> Item:
     def build() -> Item:
         basis = kids.opt("Basis")
         rate = kids.opt("Rate")
-        return Item(
+        item = Item(
             code=kids.text("Code"),
             name=kids.text("Name"),
             period=kids.text("Period"),
@@ -234,6 +234,9 @@ def _item(el: etree._Element) -> Item:
             basis=parse_amount(basis) if basis is not None else None,
             rate=Decimal(rate) if rate is not None else None,
         )
+        if item.period != kids.text("Period"):  # a signed document carries the canonical form
+            raise InvalidInput(f"Period {kids.text('Period')!r} is not written as {item.period!r}")
+        return item
 
     return _at(el, build)
 

@@ -194,7 +194,7 @@ class ReceiptItemRow(Base):
     number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     line: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_code: Mapped[str] = mapped_column(String(4))
-    item_period: Mapped[str] = mapped_column(String(7))
+    item_period: Mapped[str] = mapped_column(String(15))  # 所属期, canonical (0005)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
 
 
