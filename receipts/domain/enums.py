@@ -32,6 +32,8 @@ class PayerKind(_DomainEnum):
     """Who paid."""
 
     ENTERPRISE = "enterprise"
+    INSTITUTION = "institution"
+    """事业单位 or 机关 (a public institution or a government organ), identified by its USCC."""
     GRASSROOTS_UNION = "grassroots_union"
     FEDERATION = "federation"
     INDIVIDUAL = "individual"
