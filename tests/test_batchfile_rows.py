@@ -39,7 +39,7 @@ ROW_CASES = {
         [row(basis="1.001", rate="0.5")],
         ["3:10: basis: amount 1.001 has a fraction of a fen"],
     ),
-    "bad rate": ([row(basis="100.00", rate="2%")], ["3:11: not a rate: '2%'"]),
+    "bad rate": ([row(basis="100.00", rate="2 percent")], ["3:11: not a rate: '2 percent'"]),
     "USCC check character": (
         [row(payer_uscc="91110000600037341K")],
         ["3:4: USCC '91110000600037341K' has a wrong check character (expected L)"],

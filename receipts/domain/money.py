@@ -22,6 +22,8 @@ __all__ = [
 ]
 
 FEN = Decimal("0.01")
+# A rate's trailing sign and how many places it moves the decimal point.
+_RATE_SIGNS = {"%": 2, "％": 2, "‰": 3}
 #: The largest amount a receipt, an item or a total may carry.
 MAX_AMOUNT = Decimal("9999999999999.99")
 
@@ -57,12 +59,22 @@ def parse_amount(value: str | int | Decimal, *, allow_negative: bool = False) ->
 
 
 def parse_rate(value: str | Decimal) -> Decimal:
-    """Parse a rate such as ``0.02`` (2 %): a finite, non-negative decimal of at most 6 places."""
+    """Parse a rate: ``0.02``, ``2%`` (also the full-width ``2％`` of spreadsheets) or ``20‰``.
+
+    The result is the exact decimal (``2%`` → ``0.02``, ``2‰`` → ``0.002``; the point is moved,
+    nothing is divided or rounded), finite, between 0 and 1, of at most 6 places
+    (docs/formats.md, "所属期 and rates").
+    """
+    if isinstance(value, bool) or not isinstance(value, str | Decimal):
+        raise InvalidAmount(f"rate must be text or Decimal, not {type(value).__name__}")
     text = str(value).strip()
-    if not _plain_decimal(text) or text.startswith("-"):
+    shift = _RATE_SIGNS.get(text[-1:], 0)
+    if shift:
+        text = text[:-1].rstrip()
+    if not _plain_decimal(text) or text[:1] in "-+":
         raise InvalidAmount(f"not a rate: {value!r}")
-    rate = Decimal(text)
-    if rate != rate.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP) or rate > 1:
+    rate = Decimal(text).scaleb(-shift)
+    if rate > 1 or rate != rate.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP):
         raise InvalidAmount(f"rate {value} must be between 0 and 1 with at most 6 decimals")
     return rate
 
