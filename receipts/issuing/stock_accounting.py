@@ -25,6 +25,7 @@ __all__ = [
     "WriteOffReport",
     "segment_usage",
     "take_numbers",
+    "usage_in",
     "usage_report",
     "write_off",
 ]
@@ -203,6 +204,12 @@ def usage_report(db: Database, segment_id: int) -> WriteOffReport:
         if segment is None:
             raise InvalidInput(f"no segment {segment_id}")
         return _usage_report(session, segment)
+
+
+def usage_in(session: Session, segment: Segment) -> WriteOffReport:
+    """The write-off report of a segment inside an open transaction: the tier above checks a
+    write-off it receives against the receipts it holds (receipts.transmission.write_offs)."""
+    return _usage_report(session, segment)
 
 
 def _usage_report(session: Session, segment: Segment) -> WriteOffReport:

@@ -4,7 +4,9 @@ A package holds a signed manifest (:mod:`receipts.transmission.package`), the se
 not yet acknowledged (``events.jsonl``: the chain fragment, whose signed head the tier above
 keeps as its outside copy of the sender's ledger), the signed receipts those events issued or
 imported, and, for a province forwarding its children's receipts, what the national tier needs
-to check them: the children's signed allocations, registry entries and CRLs (docs/formats.md).
+to check them: the children's signed allocations, registry entries and CRLs; and the signed
+allocation of every segment this federation allocated that its events write off
+(docs/formats.md).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from receipts.transmission.package import (
     RefusedPackage,
     manifest_element,
 )
+from receipts.transmission.write_offs import WRITE_OFF_EVENT
 
 __all__ = ["NothingToSend", "export_package"]
 
@@ -67,6 +70,7 @@ def export_package(
         contents = _Contents({"events.jsonl": events_jsonl(events)})
         _add_receipts(session, events, contents)
         _add_children(session, me, contents)
+        _add_written_off(session, me, events, contents)
     members, listed, totals = contents.members, contents.listed, contents.totals
     if crls_pem:
         members["crls.pem"] = crls_pem
@@ -165,6 +169,26 @@ def _add_children(session: Session, me: str, contents: _Contents) -> None:
     )
     if registry:
         contents.members["registry.json"] = canonical_json({"organisations": registry}).encode()
+
+
+def _add_written_off(session: Session, me: str, events: list[Event], contents: _Contents) -> None:
+    """The allocations this federation made of the segments its events write off: the tier
+    above may never have seen a segment from which no receipt travelled, and it closes the
+    segment only once it knows it (:mod:`receipts.transmission.write_offs`)."""
+    for event in events:
+        if event.kind != WRITE_OFF_EVENT:
+            continue
+        p = json.loads(event.payload)
+        segment = session.scalars(
+            select(Segment).where(
+                Segment.code == p["code"],
+                Segment.first == p["first"],
+                Segment.holder == p["holder"],
+                Segment.allocated_by == me,
+            )
+        ).first()
+        if segment is not None:
+            contents.members[f"allocations/{segment.digest[:32]}.xml"] = segment.document
 
 
 def _record_sent(db: Database, parsed: Manifest, total_fen: int) -> None:

@@ -4,7 +4,9 @@ signed acknowledgement (:mod:`receipts.transmission.acknowledgement`).
 Everything is checked before anything is written, and written in one transaction: every
 signature and chain, that the sender's upstream is this federation (or, forwarded, that the
 issuers descend from the sender), that numbers lie in segments allocated to their issuer, that
-the digests match. Importing the same package twice changes nothing and says so.
+the digests match, that a write-off the sender's chain carries closes one of its own segments
+and agrees with its receipts (:mod:`receipts.transmission.write_offs`). Importing the same
+package twice changes nothing and says so.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from receipts.pki.signer import ReceiptSigner
 from receipts.transmission.acknowledgement import build_acknowledgement
 from receipts.transmission.chain_fragment import check_event_fragment
 from receipts.transmission.package import Manifest, RefusedPackage, package_crls, read_package
+from receipts.transmission.write_offs import close_written_off, write_offs_in
 from receipts.verify.receipt import verify_receipt_xml
 from signing.seal import verify_seal
 from signing.trust import ChainValidator
@@ -112,6 +115,9 @@ def import_package(
         for entry in registry:
             _register(session, state, entry)
         added, known = _store_receipts(session, state, checked, manifest.sender, what)
+        # After the receipts: a write-off is checked against every receipt of its segment.
+        write_offs = write_offs_in(events, what)
+        close_written_off(session, state, write_offs, manifest.sender, signer.org_code, what)
         now = datetime.now(UTC).replace(microsecond=0)
         _keep_peer_head(session, peer, manifest, sender_cert, now)
         _record_received(session, state, manifest, len(checked), added, now)

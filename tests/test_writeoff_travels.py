@@ -1,0 +1,260 @@
+"""Issue 15, defect 3: a stock write-off (核销) at the city travels up in its signed chain and
+closes the segment at the allocator (and, forwarded, at the national tier); a package whose
+write-off names a segment that is not the sender's from this allocator, or that disagrees with
+the receipts issued from it, is refused whole."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from receipts.ledger.database import Database, default_url
+from receipts.ledger.events import append_event
+from receipts.ledger.models import Event, ReceiptRow, Segment
+from tests.support.workspaces import federation, ok, receipts
+
+ISSUE = [
+    "issue",
+    "--payer-name",
+    "宁夏贺兰山实业有限公司",
+    "--payer-kind",
+    "enterprise",
+    "--payer-uscc",
+    "91640100MA7600001J",
+    "--handler",
+    "张晓梅",
+    "--reviewer",
+    "李建国",
+]
+
+
+def issue(home: Path, amount: str = "100.00") -> None:
+    ok(home, *ISSUE, "--item", f"01:2026-10:{amount}")
+
+
+@pytest.fixture
+def tiers(tmp_path: Path) -> dict[str, Path]:
+    """National, 宁夏 and two of its city-tier federations, each city holding 10 numbers."""
+    homes = {org: tmp_path / org for org in ("000000", "640000", "640100", "640104")}
+    for org, home in homes.items():
+        federation(home, org)
+    prov = homes["640000"]
+    for child in ("640100", "640104"):
+        ok(prov, "org", "add", "--code", child)
+        alloc = tmp_path / f"alloc-{child}.xml"
+        ok(prov, "stock", "allocate", "--to", child, "--count", "10", "-o", str(alloc))
+        ok(homes[child], "stock", "import", str(alloc))
+    return homes
+
+
+def segment_of(home: Path) -> str:
+    [entry] = json.loads(ok(home, "--json", "stock", "list"))
+    return str(entry["segment"])
+
+
+def send(sender: Path, receiver: Path, package: Path, ack: bool = True) -> None:
+    ok(sender, "transmit", "export", "-o", str(package))
+    ok(receiver, "transmit", "import", str(package))
+    if ack:
+        ok(sender, "transmit", "ack", str(package.with_name(package.stem + ".ack.xml")))
+
+
+def stock_at(home: Path, segment: str) -> dict[str, Any]:
+    listing = json.loads(ok(home, "--json", "stock", "list"))
+    return next(e for e in listing if e["segment"] == segment)
+
+
+def reconciled_at(home: Path, segment: str) -> dict[str, Any]:
+    data = json.loads(receipts(home, "--json", "reconcile", "stock").stdout)
+    return next(line for line in data["lines"] if line["subject"] == segment)
+
+
+def test_write_off_closes_the_segment_at_the_province_and_the_nation(
+    tiers: dict[str, Path], tmp_path: Path
+) -> None:
+    city, prov, nation = tiers["640100"], tiers["640000"], tiers["000000"]
+    label = segment_of(city)
+    issue(city)
+    issue(city)
+    send(city, prov, tmp_path / "c1.zip")
+    issue(city)
+    ok(city, "stock", "write-off", label)
+    send(city, prov, tmp_path / "c2.zip")
+
+    at_prov = stock_at(prov, label)
+    assert (at_prov["holder"], at_prov["used"], at_prov["free"], at_prov["status"]) == (
+        "640100",
+        3,
+        0,
+        "written off",
+    )
+    line = reconciled_at(prov, label)
+    assert (line["status"], line["issued"], line["unused"], line["gaps"]) == (
+        "written off",
+        3,
+        7,
+        0,
+    )
+    assert receipts(prov, "audit").exit_code == 0
+    # The city's other segment-holder is untouched.
+    other = segment_of(tiers["640104"])
+    assert stock_at(prov, other)["status"] == "open"
+
+    # Forwarded: the province's own chain records the write-off, and the nation closes it too.
+    send(prov, nation, tmp_path / "p1.zip")
+    assert stock_at(nation, label)["status"] == "written off"
+    assert receipts(nation, "audit").exit_code == 0
+
+
+def test_a_write_off_with_no_receipts_travels_alone(tiers: dict[str, Path], tmp_path: Path) -> None:
+    """No receipt was issued from the segment: the package carries only the event, and the
+    province forwards the allocation with it so that the nation, which never saw the segment,
+    can close it."""
+    county, prov, nation = tiers["640104"], tiers["640000"], tiers["000000"]
+    label = segment_of(county)
+    ok(county, "stock", "write-off", label)
+    send(county, prov, tmp_path / "c1.zip")
+    assert (stock_at(prov, label)["status"], stock_at(prov, label)["free"]) == ("written off", 0)
+    send(prov, nation, tmp_path / "p1.zip")
+    assert stock_at(nation, label)["status"] == "written off"
+
+
+def test_a_resent_write_off_changes_nothing(tiers: dict[str, Path], tmp_path: Path) -> None:
+    """The acknowledgement was lost: the next package carries the write-off again."""
+    city, prov = tiers["640100"], tiers["640000"]
+    label = segment_of(city)
+    issue(city)
+    ok(city, "stock", "write-off", label)
+    send(city, prov, tmp_path / "c1.zip", ack=False)
+    send(city, prov, tmp_path / "c2.zip")
+    assert stock_at(prov, label)["status"] == "written off"
+    assert receipts(prov, "audit").exit_code == 0
+    assert count_events(prov, "stock.written_off") == 1
+
+
+# --- the attacker's cases: the city's own signed chain carries a write-off it should not -------
+
+
+def count_events(home: Path, kind: str) -> int:
+    db = Database(default_url(home))
+    with db.read() as session:
+        n = session.scalar(select(func.count()).select_from(Event).where(Event.kind == kind))
+    db.dispose()
+    return int(n or 0)
+
+
+def stored(home: Path) -> tuple[object, ...]:
+    db = Database(default_url(home))
+    with db.read() as session:
+        facts = (
+            session.scalar(select(func.count()).select_from(Event)),
+            sorted(session.execute(select(ReceiptRow.code, ReceiptRow.number)).all()),
+            sorted(
+                session.execute(select(Segment.code, Segment.first, Segment.written_off_at)).all()
+            ),
+        )
+    db.dispose()
+    return facts
+
+
+def forge_write_off(home: Path, payload: dict[str, Any]) -> None:
+    """Append a ``stock.written_off`` event to the ledger's chain without closing anything: what
+    whoever holds the city's key can make its next package carry, signed."""
+    db = Database(default_url(home))
+    with db.write() as (session, state):
+        append_event(session, state, "stock.written_off", payload)
+    db.dispose()
+
+
+def write_off_payload(label: str, holder: str, issued: int, unused: int) -> dict[str, Any]:
+    code, numbers = label.split(":")
+    first, last = (int(n) for n in numbers.split("-"))
+    return {
+        "code": code,
+        "first": first,
+        "last": last,
+        "holder": holder,
+        "issued": issued,
+        "red": 0,
+        "unused": unused,
+    }
+
+
+def refused(sender: Path, receiver: Path, package: Path, message: str) -> None:
+    ok(sender, "transmit", "export", "-o", str(package))
+    before = stored(receiver)
+    result = receipts(receiver, "transmit", "import", str(package))
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr, result.stderr
+    assert stored(receiver) == before
+
+
+def test_a_write_off_of_a_segment_held_by_another_city_is_refused(
+    tiers: dict[str, Path], tmp_path: Path
+) -> None:
+    city, county, prov = tiers["640100"], tiers["640104"], tiers["640000"]
+    issue(city)
+    theirs = segment_of(county)
+    # Naming the other city as holder, then naming itself over the other city's numbers.
+    forge_write_off(city, write_off_payload(theirs, "640104", 0, 10))
+    refused(city, prov, tmp_path / "a.zip", "writes off a segment of 640104")
+    assert stock_at(prov, theirs)["status"] == "open"
+
+
+def test_a_write_off_of_numbers_held_by_another_city_is_refused(
+    tiers: dict[str, Path], tmp_path: Path
+) -> None:
+    city, county, prov = tiers["640100"], tiers["640104"], tiers["640000"]
+    theirs = segment_of(county)
+    forge_write_off(city, write_off_payload(theirs, "640100", 0, 10))
+    refused(city, prov, tmp_path / "a.zip", f"no segment {theirs} allocated to 640100 by 640000")
+    assert stock_at(prov, theirs)["status"] == "open"
+
+
+def test_a_write_off_of_a_segment_this_province_never_allocated_is_refused(
+    tiers: dict[str, Path], tmp_path: Path
+) -> None:
+    city, prov = tiers["640100"], tiers["640000"]
+    code = segment_of(city).split(":")[0]
+    unknown = f"{code}:900-999"
+    forge_write_off(city, write_off_payload(unknown, "640100", 0, 100))
+    refused(city, prov, tmp_path / "a.zip", f"no segment {unknown} allocated to 640100 by 640000")
+
+
+def test_a_write_off_voiding_numbers_issued_in_the_same_package_is_refused(
+    tiers: dict[str, Path], tmp_path: Path
+) -> None:
+    city, prov = tiers["640100"], tiers["640000"]
+    label = segment_of(city)
+    issue(city)
+    issue(city)
+    forge_write_off(city, write_off_payload(label, "640100", 0, 10))
+    refused(city, prov, tmp_path / "a.zip", f"{label} states 0 issued, 0 red, 10 unused")
+    assert stock_at(prov, label)["status"] == "open"
+
+
+def test_a_write_off_voiding_numbers_the_province_holds_is_refused(
+    tiers: dict[str, Path], tmp_path: Path
+) -> None:
+    city, prov = tiers["640100"], tiers["640000"]
+    label = segment_of(city)
+    issue(city)
+    issue(city)
+    send(city, prov, tmp_path / "c1.zip")
+    issue(city)
+    # Only the receipt in this package is counted: the two the province already holds are not.
+    forge_write_off(city, write_off_payload(label, "640100", 1, 9))
+    refused(city, prov, tmp_path / "a.zip", f"{label} states 1 issued, 0 red, 9 unused")
+    assert stock_at(prov, label)["status"] == "open"
+
+
+def test_a_malformed_write_off_event_is_refused(tiers: dict[str, Path], tmp_path: Path) -> None:
+    city, prov = tiers["640100"], tiers["640000"]
+    payload = write_off_payload(segment_of(city), "640100", 0, 10)
+    payload["first"] = "1"
+    forge_write_off(city, payload)
+    refused(city, prov, tmp_path / "a.zip", "stock.written_off event")
