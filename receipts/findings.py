@@ -273,6 +273,20 @@ class FindingCode(StrEnum):
         "A booking row, or its undo status, differs from its events.",
     )
     BOOKING_MISSING = "booking-missing", "A booking recorded by an event is gone."
+    OPERATOR_MISMATCH = (
+        "operator-mismatch",
+        "The operators table (name, role, state, pinned key slot) differs from the operator "
+        "events.",
+    )
+    OPERATOR_NOT_PERMITTED = (
+        "operator-not-permitted",
+        "An event names an operator who was never added, was disabled, or is an auditor.",
+    )
+    APPROVAL_MISMATCH = (
+        "approval-mismatch",
+        "A reversal request or a batch approval row differs from the events that recorded it "
+        "(edited, inserted or deleted outside the ledger).",
+    )
 
     # --- reconciliation between tiers -----------------------------------------------------
     TIER_MISSING = "missing", "A receipt in the other side's file, not in this ledger."

@@ -84,6 +84,9 @@ CODES = [
     "period-mismatch",
     "booking-mismatch",
     "booking-missing",
+    "operator-mismatch",
+    "operator-not-permitted",
+    "approval-mismatch",
     # reconciliation: tiers, bank, stock
     "missing",
     "extra",

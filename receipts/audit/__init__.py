@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from receipts.audit.anchoring import AnchorRead, check_anchor, read_anchor
+from receipts.audit.approvals import check_approvals
 from receipts.audit.chain import HeadKeys, check_chain, check_heads
 from receipts.audit.rows import (
     RECEIPT_EVENTS,
@@ -116,6 +117,7 @@ def audit(
         findings += check_counters_and_references(session, events)
         findings += check_periods(session, events)
         findings += check_bookings(session, events)
+        findings += check_approvals(session, events)
         if trust.anchor is not None:
             anchor_findings, anchor_notes = check_anchor(session, trust.anchor, org_code, trust.own)
             findings += anchor_findings
