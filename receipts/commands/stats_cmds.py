@@ -21,13 +21,16 @@ Examples:
   receipts stats                                  (summary and every breakdown)
   receipts stats --by issuer --from 2026-01 --to 2026-06
   receipts --json stats --by period
+  receipts stats --by period-paid --from 2026-01 --to 2026-12   (by 所属期)
   receipts stats --csv stats-2026.csv --pdf stats-2026.pdf --from 2026-01 --to 2026-12
 
 \b
 Counting: issued = normal receipts (gross); reversed = those of them a red receipt
 cancelled (part of issued, never added again); red = red receipts (negative), in the
 month they were issued; net = issued + red. Rows of every breakdown add up to the total;
-by item, a receipt with two items counts once under each (amounts still add up)."""
+by item, a receipt with two items counts once under each (amounts still add up);
+so does --by period-paid, by 所属期 (the period an item pays for: 2026-10, 2026Q4,
+2026-01~2026-06, 2026), while --by period is the month of issue, which --from/--to filter."""
 
 
 @click.command("stats", epilog=_EXAMPLES)
@@ -37,7 +40,8 @@ by item, a receipt with two items counts once under each (amounts still add up).
     "--by",
     type=click.Choice(DIMENSIONS),
     multiple=True,
-    help="Only this breakdown (repeatable). Default: the summary and every breakdown.",
+    help="Only this breakdown (repeatable): period = month of issue, period-paid = 所属期. "
+    "Default: the summary and every breakdown.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine output (as the group's).")
 @click.option(
@@ -62,8 +66,8 @@ def stats(
     csv_file: Path | None,
     pdf_file: Path | None,
 ) -> None:
-    """Count receipts and sum their amounts by tier, issuer, month, item, payer kind and
-    status; at provincial and national tiers, children's imported receipts too."""
+    """Count receipts and sum their amounts by tier, issuer, month of issue, item, payer kind,
+    status and 所属期; at provincial and national tiers, children's imported receipts too."""
     ctx.json = ctx.json or as_json
     ws = ctx.workspace()
     figures = ledger_stats(

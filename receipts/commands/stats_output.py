@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DIMENSIONS", "FIGURE_COLUMNS", "RULE", "human_report", "stats_to_json", "write_csv"]
 
-DIMENSIONS = ("tier", "issuer", "period", "item", "payer-kind", "status")
+DIMENSIONS = ("tier", "issuer", "period", "item", "payer-kind", "status", "period-paid")
 """The values of ``--by``: those of :class:`receipts.stats.figures.Dimension`, spelt out here so
 that this module needs no SQLAlchemy (a test keeps the two equal)."""
 FIGURE_COLUMNS = (
@@ -122,4 +122,6 @@ def _table(breakdown: Breakdown, total: Figures) -> str:
     text = f"by {key}\n" + format_table([key, "name", *_HUMAN_COLUMNS], rows)
     if key == "item":
         text += "\n(a receipt with lines of several items counts once under each)"
+    elif key == "period-paid":
+        text += "\n(所属期, the period paid for: a receipt with several counts once under each)"
     return text

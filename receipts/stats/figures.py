@@ -14,10 +14,11 @@ Every receipt falls in exactly one row of each breakdown (a red receipt carries 
 issuer and payer), so the rows of a breakdown add up to the summary. Over a whole ledger, when
 every red receipt's original is in it, ``net = issued - reversed``. Only the item breakdown
 overlaps: it sums receipt lines, so its amounts add up to the summary, but a receipt with lines
-of two items counts once under each. The status breakdown puts each receipt under ``issued``
-(a normal receipt still standing), ``reversed`` or ``red``; archiving and booking are not
-statuses here. ``period`` is the month of issue in the issuer's calendar (``--from``/``--to``
-filter on it).
+of two items counts once under each; so does ``period-paid``, by 所属期 (the period an item
+pays for: a month, quarter, range or year; a red receipt's lines carry its original's). The
+status breakdown puts each receipt under ``issued`` (a normal receipt still standing),
+``reversed`` or ``red``; archiving and booking are not statuses here. ``period`` is the month
+of issue in the issuer's calendar (``--from``/``--to`` filter on it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from receipts.domain.catalogue import Catalogue
 from receipts.domain.divisions import NATIONAL, known_federation
 from receipts.domain.enums import PayerKind, ReceiptKind, Tier
 from receipts.domain.money import from_fen
+from receipts.domain.payment_period import parse_payment_period
 from receipts.errors import InvalidInput, ReceiptError
 from receipts.ledger.database import Database
 from receipts.ledger.models import LedgerState, OrganisationRow, ReceiptItemRow, ReceiptRow
@@ -66,6 +68,8 @@ class Dimension(StrEnum):
     ITEM = "item"
     PAYER_KIND = "payer-kind"
     STATUS = "status"
+    PERIOD_PAID = "period-paid"
+    """所属期: the period an item pays for, beside ``period``, the month of issue."""
 
 
 #: Statuses of the status breakdown: a normal receipt still standing, one reversed, a red one.
@@ -126,7 +130,7 @@ class StatsRow:
 
     key: str
     """What the row groups by: a tier, an org code, ``YYYY-MM``, an item code, a payer kind,
-    a status."""
+    a status, a 所属期 (``2026-10``, ``2026Q4``, ``2026-01~2026-06``, ``2026``)."""
     name: str
     """A readable name: the issuer's or item's name (empty where the key says it all)."""
     figures: Figures
@@ -261,20 +265,22 @@ def _sums(rows: Subquery) -> list[ColumnElement[Any]]:
 def _breakdown(
     session: Session, base: Subquery, dimension: Dimension, catalogue: Catalogue
 ) -> Breakdown:
-    if dimension is Dimension.ITEM:
-        # Sum each receipt's lines per item first, so a receipt counts once under an item.
+    if dimension in _LINE_KEYS:
+        # Sum each receipt's lines per key first, so a receipt counts once under an item (or a
+        # 所属期).
+        line_key = _LINE_KEYS[dimension]
         lines = (
             select(
                 base.c.kind,
                 base.c.rev,
-                ReceiptItemRow.item_code.label("key"),
+                line_key.label("key"),
                 func.sum(ReceiptItemRow.amount_fen).label("fen"),
             )
             .join(
                 ReceiptItemRow,
                 and_(ReceiptItemRow.code == base.c.code, ReceiptItemRow.number == base.c.number),
             )
-            .group_by(base.c.code, base.c.number, base.c.kind, base.c.rev, ReceiptItemRow.item_code)
+            .group_by(base.c.code, base.c.number, base.c.kind, base.c.rev, line_key)
             .subquery("lines")
         )
         query: Select[Any] = select(lines.c.key, *_sums(lines)).group_by(lines.c.key)
@@ -289,6 +295,10 @@ def _breakdown(
     return Breakdown(dimension, rows)
 
 
+_LINE_KEYS: dict[Dimension, Any] = {
+    Dimension.ITEM: ReceiptItemRow.item_code,
+    Dimension.PERIOD_PAID: ReceiptItemRow.item_period,
+}
 _COLUMNS = {
     Dimension.TIER: "tier",
     Dimension.ISSUER: "issuer",
@@ -299,7 +309,10 @@ _COLUMNS = {
 
 
 def _ordered(dimension: Dimension, keys: Iterable[str]) -> list[str]:
-    """Tiers top down, payer kinds and statuses in their defined order, the rest by key."""
+    """Tiers top down, payer kinds and statuses in their defined order, 所属期 by first then last
+    month, the rest by key."""
+    if dimension is Dimension.PERIOD_PAID:
+        return sorted(keys, key=_paid_order)
     order: tuple[str, ...] = ()
     if dimension is Dimension.TIER:
         order = tuple(t.value for t in Tier)
@@ -327,6 +340,8 @@ def _names(
             known = known_federation(code) if code not in names else None
             if known is not None:
                 names[code] = known.name
+    elif dimension is Dimension.PERIOD_PAID:
+        names = {key: _paid_name(key) for key in keys}
     elif dimension is Dimension.ITEM:
         for code in keys:
             name = catalogue.items.get(code)
@@ -356,3 +371,27 @@ def _item_name_from_receipt(session: Session, item_code: str) -> str:
     except ReceiptError:  # a damaged receipt is for ``receipts audit`` to report, not stats
         return ""
     return next((item.name for item in receipt.items if item.code == item_code), "")
+
+
+def _paid_order(key: str) -> tuple[int, str, str, str]:
+    try:
+        period = parse_payment_period(key)
+    except InvalidInput:  # a damaged row is for ``receipts audit``; list it last
+        return (1, "", "", key)
+    return (0, period.first_month.isoformat(), period.last_month.isoformat(), key)
+
+
+def _paid_name(key: str) -> str:
+    """所属期 in words: 2026年10月, 2026年第4季度, 2026年1月至2026年6月, 2026年度."""
+    try:
+        period = parse_payment_period(key)
+    except InvalidInput:
+        return ""
+    first, last = period.first_month, period.last_month
+    if "Q" in period.text:
+        return f"{first.year}年第{(first.month + 2) // 3}季度"
+    if "-" not in period.text:
+        return f"{first.year}年度"
+    if first == last:
+        return f"{first.year}年{first.month}月"
+    return f"{first.year}年{first.month}月至{last.year}年{last.month}月"

@@ -26,6 +26,7 @@ BREAKDOWN_TITLES = {
     Dimension.ITEM: "按项目",
     Dimension.PAYER_KIND: "按交款人类型",
     Dimension.STATUS: "按状态",
+    Dimension.PERIOD_PAID: "按所属期",
 }
 _KEY_TITLES = {
     Dimension.TIER: "层级",
@@ -34,6 +35,7 @@ _KEY_TITLES = {
     Dimension.ITEM: "项目编码",
     Dimension.PAYER_KIND: "交款人类型",
     Dimension.STATUS: "状态",
+    Dimension.PERIOD_PAID: "所属期",
 }
 #: Column headings of the figures, in :class:`Figures` order, then the net amount.
 COLUMN_TITLES = (
@@ -49,7 +51,7 @@ COLUMN_TITLES = (
 RULE_TEXT = (
     "统计口径：开具＝正常收据（含其后被冲红的）；已冲红＝其中已被红字收据冲销的部分（已含在开具中，"
     "不再重复计算）；红字＝红字收据，金额为负，计入红字收据开具的月份；净额＝开具＋红字。"
-    "按项目统计按收据行汇总，一张收据含多个项目时在各项目下各计一张。"
+    "按项目、按所属期统计按收据行汇总，一张收据含多个项目或所属期时在各项下各计一张。"
 )
 #: Bars per chart at most; a longer breakdown charts its largest groups by amount issued.
 MAX_BARS = 30
