@@ -34,6 +34,10 @@ COMMANDS = {
         _C + "ledger_cmds:backup",
         "A consistent copy of the workspace and its SQLite ledger, while in use.",
     ),
+    "batch": LazyCommand(
+        _C + "batch_cmds:batch",
+        "Batch files over the approval threshold: a reviewer approves each one.",
+    ),
     "book": LazyCommand(
         _C + "book_cmds:book",
         "Book a verified receipt into a payer's accounts (入账), at most once.",
@@ -58,6 +62,14 @@ COMMANDS = {
         _C + "show_cmds:lookup",
         "Public look-up (查验): the status, only when every detail matches.",
     ),
+    "log": LazyCommand(
+        _C + "log_cmds:log",
+        "Who did what: the event log by operator, kind and time.",
+    ),
+    "operator": LazyCommand(
+        _C + "operator_cmds:operator",
+        "Named operators and their roles (clerk, reviewer, auditor, admin).",
+    ),
     "org": LazyCommand(_C + "org_cmds:org", "Organisations known to this ledger."),
     "period": LazyCommand(
         _C + "period_cmds:period",
@@ -75,9 +87,13 @@ COMMANDS = {
         _C + "render_cmds:render",
         "Write the PDF of a receipt (XML file, or CODE NUMBER from the ledger).",
     ),
+    "reversal": LazyCommand(
+        _C + "reverse_cmds:reversal",
+        "Reversal requests: approved or rejected by a reviewer other than the requester.",
+    ),
     "reverse": LazyCommand(
-        _C + "issue_cmds:reverse",
-        "Red-reverse (冲红) an issued receipt in full; the original becomes reversed.",
+        _C + "reverse_cmds:reverse",
+        "Red-reverse (冲红) an issued receipt in full; with operators, request it for approval.",
     ),
     "show": LazyCommand(
         _C + "show_cmds:show",
@@ -127,6 +143,13 @@ COMMANDS = {
     is_flag=True,
     help="Load key files that other users may read or write (refused by default).",
 )
+@click.option(
+    "--operator",
+    default=None,
+    envvar="RECEIPTS_OPERATOR",
+    help="Who acts, in a workspace with operators (env RECEIPTS_OPERATOR); the secret is "
+    "prompted, or read from RECEIPTS_OPERATOR_SECRET for batch jobs.",
+)
 @click.version_option(__version__, prog_name="receipts")
 @click.pass_context
 def main(
@@ -137,6 +160,7 @@ def main(
     verbose: int,
     quiet: int,
     allow_insecure_permissions: bool,
+    operator: str | None,
 ) -> None:
     """Electronic union-funds receipts (工会经费收入专用收据(电子)): issue, verify, book,
     transmit, reconcile and archive them across the national, provincial and city tiers.
@@ -151,6 +175,7 @@ def main(
         json=as_json,
         verbosity=verbose - quiet,
         allow_insecure_permissions=allow_insecure_permissions,
+        operator=operator or None,
     )
 
 

@@ -9,6 +9,7 @@ __all__ = [
     "InvalidAmount",
     "InvalidInput",
     "InvalidReceipt",
+    "NotPermitted",
     "ReceiptError",
     "SchemaError",
     "StockExhausted",
@@ -42,6 +43,11 @@ class SchemaError(InvalidReceipt):
     def __init__(self, message: str, error_log: object | None = None) -> None:
         super().__init__(message)
         self.error_log = error_log
+
+
+class NotPermitted(ReceiptError):
+    """An operator's role does not allow the action, or the operator is unknown, disabled or not
+    authenticated (docs/security.md, "Operators and key slots"); exit 2, changes nothing."""
 
 
 class WorkspaceError(ReceiptError):

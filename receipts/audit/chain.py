@@ -55,7 +55,9 @@ def check_chain(session: Session, events: list[Event]) -> list[Finding]:
                 f"event {event.seq} does not link to event {event.seq - 1} (reordered or replaced)"
             )
             return [Finding(FindingCode.CHAIN_BROKEN, unlinked)]
-        recomputed = event_hash(prev, event.seq, rfc3339(event.at), event.kind, event.payload)
+        recomputed = event_hash(
+            prev, event.seq, rfc3339(event.at), event.kind, event.payload, event.operator
+        )
         if recomputed != event.hash:
             altered = (
                 f"event {event.seq} ({event.kind}) was altered: its hash does not match its content"

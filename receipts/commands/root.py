@@ -56,6 +56,8 @@ class GroupOptions:
     """``-v`` count minus ``-q`` count."""
     allow_insecure_permissions: bool = False
     """``--allow-insecure-permissions``: load key files other users may read or write."""
+    operator: str | None = None
+    """``--operator`` (or ``RECEIPTS_OPERATOR``): who acts, in a workspace with operators."""
 
 
 class RootGroup(LazyGroup):

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,8 +32,13 @@ from receipts.workspace import CONFIG_NAME, Workspace, default_home
 if TYPE_CHECKING:
     from receipts.ledger.database import Database
     from receipts.pki.credentials import Credentials
+    from receipts.pki.operator_auth import Authenticated
+    from receipts.pki.operators import Operator
 
-__all__ = ["Context", "with_context"]
+__all__ = ["SECRET_ENV", "Context", "with_context"]
+
+SECRET_ENV = "RECEIPTS_OPERATOR_SECRET"  # noqa: S105 - a variable's name
+"""The operator's secret for batch jobs (docs/operations.md); people type it at the prompt."""
 
 _R = TypeVar("_R")
 
@@ -51,6 +57,9 @@ class Context:
     """``-v`` count minus ``-q`` count."""
     allow_insecure_permissions: bool = False
     """``--allow-insecure-permissions``: key files open to other users are loaded anyway."""
+    operator_name: str | None = None
+    """``--operator`` (or ``RECEIPTS_OPERATOR``): who acts, in a workspace with operators."""
+    _auth: dict[Path, Authenticated | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_options(cls, options: GroupOptions) -> Context:
@@ -61,6 +70,7 @@ class Context:
             options.json,
             options.verbosity,
             options.allow_insecure_permissions,
+            options.operator,
         )
 
     def has_workspace(self) -> bool:
@@ -80,12 +90,14 @@ class Context:
         from receipts.pki.credentials import Credentials
 
         prompt = _prompt if sys.stdin.isatty() else None
-        return Credentials(
+        creds = Credentials(
             workspace,
             prompt,
             allow_insecure_permissions=self.allow_insecure_permissions,
             notify=_note,
         )
+        creds.key_unlock = lambda: self._key_passphrase(workspace)
+        return creds
 
     def database(self, workspace: Workspace) -> Database:
         """The workspace's ledger (``--db`` or its SQLite file), migrated to the newest schema."""
@@ -98,6 +110,62 @@ class Context:
         # Writes keep the ledger's signed anchor in the workspace folder, and refuse a ledger
         # behind it (docs/security.md).
         db.anchor = WorkspaceAnchor(workspace)
+        # Every write records the authenticated operator; without one (or as an auditor) a
+        # workspace with operators refuses it (docs/security.md, "Operators and key slots").
+        db.authorise = lambda: self._writer(workspace, db)
+        return db
+
+    def operator(self, workspace: Workspace) -> Operator | None:
+        """The authenticated operator (``--operator``, secret prompted or from
+        ``RECEIPTS_OPERATOR_SECRET``); None in a workspace without operators (legacy mode).
+
+        Authenticates once per command; refuses (:class:`receipts.errors.NotPermitted`) an
+        unknown or disabled operator, a wrong secret, a slot the ledger did not pin, and a
+        workspace with operators when no ``--operator`` was given.
+        """
+        auth = self._authenticated(workspace, None)
+        return None if auth is None else auth.operator
+
+    def authenticated(self, workspace: Workspace) -> Authenticated | None:
+        """Like :meth:`operator`, with the unwrapped volume key (for ``operator add``)."""
+        return self._authenticated(workspace, None)
+
+    def _authenticated(self, workspace: Workspace, db: Database | None) -> Authenticated | None:
+        key = workspace.home.resolve()
+        if key not in self._auth:
+            from receipts.pki.operator_auth import authenticate
+
+            ledger = db if db is not None else self._ledger(workspace)
+            try:
+                self._auth[key] = authenticate(
+                    ledger, workspace.keys_dir, self.operator_name, _operator_secret
+                )
+            finally:
+                if db is None:
+                    ledger.dispose()
+        return self._auth[key]
+
+    def _writer(self, workspace: Workspace, db: Database) -> str | None:
+        from receipts.pki.operator_auth import writer_of
+
+        return writer_of(self._authenticated(workspace, db))
+
+    def _key_passphrase(self, workspace: Workspace) -> str | None:
+        """The signing key's passphrase from the operator's slot; None in legacy mode (the
+        workspace passphrase then applies, as before operators)."""
+        from receipts.pki.key_slots import slots_dir
+
+        if not slots_dir(workspace.keys_dir).is_dir():
+            return None
+        auth = self._authenticated(workspace, None)
+        return None if auth is None else auth.key_passphrase()
+
+    def _ledger(self, workspace: Workspace) -> Database:
+        from receipts.ledger.database import Database, default_url
+        from receipts.ledger.migrate import open_ledger
+
+        db = Database(self.db_url or default_url(workspace.home))
+        open_ledger(db, workspace.ledger_owner)
         return db
 
     def echo(self, text: str = "") -> None:
@@ -146,6 +214,20 @@ class _NullBar:
 def _note(text: str) -> None:
     """A note on stderr (a key re-encrypted on load), so ``--json`` output stays clean."""
     click.echo(f"note: {text}", err=True)
+
+
+def _operator_secret(name: str) -> str:
+    """The operator's own secret: typed, hidden; from the environment only without a terminal."""
+    if sys.stdin.isatty():
+        return _prompt(f"Secret of operator {name}")
+    secret = os.environ.get(SECRET_ENV)
+    if secret:
+        return secret
+    from receipts.errors import NotPermitted
+
+    raise NotPermitted(
+        f"no secret for operator {name}: type it on a terminal, or set {SECRET_ENV} (batch jobs)"
+    )
 
 
 def _prompt(text: str) -> str:

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from receipts.errors import InvalidInput
 
-__all__ = ["PayerKind", "ReceiptKind", "ReceiptStatus", "Tier"]
+__all__ = ["OperatorRole", "PayerKind", "ReceiptKind", "ReceiptStatus", "Tier"]
 
 
 class _DomainEnum(StrEnum):
@@ -53,6 +53,19 @@ class ReceiptKind(_DomainEnum):
     @classmethod
     def _label(cls) -> str:
         return "receipt kind"
+
+
+class OperatorRole(_DomainEnum):
+    """What a named operator of a workspace may do (docs/security.md, "Operators and key slots")."""
+
+    CLERK = "clerk"
+    REVIEWER = "reviewer"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+    @classmethod
+    def _label(cls) -> str:
+        return "operator role"
 
 
 class ReceiptStatus(_DomainEnum):

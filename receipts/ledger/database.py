@@ -9,7 +9,7 @@ that one lock, so two clerks never get the same number and a crash rolls everyth
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from receipts.errors import EnvironmentFailure, InvalidInput
 from receipts.ledger.anchor import ANCHOR_PENDING, ANCHOR_WANTED, LedgerAnchor
+from receipts.ledger.events import OPERATOR
 from receipts.ledger.models import LedgerState
 
 __all__ = ["Database", "default_url"]
@@ -57,6 +58,9 @@ class Database:
         #: Where the ledger's signed anchor is kept outside the database (none: not anchored).
         self.anchor: LedgerAnchor | None = None
         self._anchor_checked = False
+        #: Called before each write transaction: the operator its events record (None in a
+        #: workspace without operators); raises to refuse the write (docs/security.md).
+        self.authorise: Callable[[], str | None] | None = None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -73,7 +77,10 @@ class Database:
         between leaves the anchor behind the ledger, which the next write repairs; never the
         ledger behind the anchor, which is what truncation looks like).
         """
+        operator = self.authorise() if self.authorise is not None else None
         with self._write_sessions() as session:
+            if operator is not None:
+                session.info[OPERATOR] = operator
             with session.begin():
                 query = select(LedgerState).where(LedgerState.id == 1)
                 if not self.is_sqlite:

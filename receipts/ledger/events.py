@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from receipts.ledger.anchor import (
     ANCHOR_PENDING,
@@ -28,16 +28,23 @@ from receipts.ledger.anchor import (
 from receipts.ledger.models import ChainHead, Event, LedgerState
 
 __all__ = [
+    "OPERATOR",
     "HeadSigner",
     "SignedHead",
     "append_event",
     "canonical_json",
+    "current_operator",
     "event_hash",
     "head_message",
     "next_event",
     "rfc3339",
     "sign_head",
 ]
+
+
+OPERATOR = "receipts.operator"
+"""Key of a write session's ``info`` naming the authenticated operator; the ledger's
+:class:`~receipts.ledger.database.Database` puts it there and every event records it."""
 
 
 class HeadSigner(Protocol):
@@ -81,12 +88,35 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def event_hash(prev_hash: str, seq: int, at: str, kind: str, payload: str) -> str:
-    """SHA-256 of the canonical JSON of the event and the previous hash."""
-    body = canonical_json(
-        {"at": at, "kind": kind, "payload": json.loads(payload), "prev": prev_hash, "seq": seq}
-    )
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+def event_hash(
+    prev_hash: str, seq: int, at: str, kind: str, payload: str, operator: str | None = None
+) -> str:
+    """SHA-256 of the canonical JSON of the event and the previous hash.
+
+    The operator who wrote the event is part of the hashed body only when there is one, so the
+    events of workspaces without operators (and every chain written before them) keep their
+    hashes (docs/security.md, "Operators and key slots").
+    """
+    fields: dict[str, Any] = {
+        "at": at,
+        "kind": kind,
+        "payload": json.loads(payload),
+        "prev": prev_hash,
+        "seq": seq,
+    }
+    if operator is not None:
+        fields["operator"] = operator
+    return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
+
+
+def current_operator(state: LedgerState) -> str | None:
+    """The operator the command layer authenticated for this write transaction
+    (:data:`OPERATOR` in the session's ``info``), None in a workspace without operators."""
+    session = object_session(state)
+    if session is None:
+        return None
+    name = session.info.get(OPERATOR)
+    return name if isinstance(name, str) else None
 
 
 def head_message(org_code: str, event_count: int, head_hash: str) -> bytes:
@@ -104,7 +134,8 @@ def next_event(
     moment = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     seq = state.event_count + 1
     body = canonical_json(payload)
-    digest = event_hash(state.head_hash, seq, rfc3339(moment), kind, body)
+    operator = current_operator(state)
+    digest = event_hash(state.head_hash, seq, rfc3339(moment), kind, body, operator)
     row = {
         "seq": seq,
         "at": moment,
@@ -112,6 +143,7 @@ def next_event(
         "payload": body,
         "prev_hash": state.head_hash,
         "hash": digest,
+        "operator": operator,
     }
     state.event_count = seq
     state.head_hash = digest

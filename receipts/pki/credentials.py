@@ -58,6 +58,10 @@ class Credentials:
         """``--allow-insecure-permissions``: load keys that other users may read."""
         self.notify = notify
         """Where notes go (a key re-encrypted with today's parameters)."""
+        self.key_unlock: Callable[[], str | None] | None = None
+        """The signing key's passphrase from the operator's key slot (the command layer sets
+        it); it answers None in a workspace without operators, where the workspace passphrase
+        applies (docs/security.md, "Operators and key slots")."""
 
     def load_key(self, path: Path, passphrase: Callable[[], str]) -> PrivateKey:
         """Load one of this workspace's keys (:func:`receipts.pki.keyfile.load_key_file`).
@@ -70,7 +74,20 @@ class Credentials:
         return load_key_file(path, passphrase(), allow_insecure=allow, notify=self.notify)
 
     def _signing_passphrase(self) -> str:
+        unlocked = self.operator_key_passphrase()
+        if unlocked is not None:
+            return unlocked
+        return self.legacy_passphrase()
+
+    def legacy_passphrase(self) -> str:
+        """The workspace passphrase of the signing key (``RECEIPTS_KEY_PASSPHRASE`` or typed),
+        as in a workspace without operators."""
         return signing_key_passphrase(prompt=self.prompt, key_path=self.signing_key_path)
+
+    def operator_key_passphrase(self) -> str | None:
+        """The signing key's passphrase unwrapped from the operator's key slot; None in a
+        workspace without operators (an auditor is refused: their slot unwraps nothing)."""
+        return self.key_unlock() if self.key_unlock is not None else None
 
     def refused_passphrases(self) -> tuple[str, ...]:
         """What a new key's passphrase may not be: the organisation's code, USCC and name."""

@@ -31,6 +31,8 @@ def events_jsonl(events: Iterable[Event]) -> bytes:
                 "payload": json.loads(e.payload),
                 "prev": e.prev_hash,
                 "hash": e.hash,
+                # Who wrote it, only when someone did: it is part of the hash (docs/security.md).
+                **({"operator": e.operator} if e.operator is not None else {}),
             }
         )
         for e in events
@@ -70,6 +72,7 @@ def _check_links(events: list[dict[str, Any]], manifest: Manifest, what: str) ->
                 event["at"],
                 event["kind"],
                 canonical_json(event["payload"]) if isinstance(event["payload"], dict) else "",
+                event.get("operator"),
             )
         except (KeyError, TypeError, ValueError):
             raise RefusedPackage(f"{what}: event {event.get('seq')} is malformed") from None
