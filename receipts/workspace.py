@@ -18,6 +18,8 @@ import tomli_w
 
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.enums import Tier
+from receipts.domain.finance_rules import RuleOverrides
+from receipts.domain.finance_rules_codec import overrides_from_toml
 from receipts.domain.identifiers import DEFAULT_CATEGORY, DEFAULT_SERIES, validate_uscc
 from receipts.domain.model import Organisation, check_text
 from receipts.errors import ConfigurationError, InvalidInput, WorkspaceError
@@ -66,6 +68,9 @@ class WorkspaceConfig:
     """Items beyond the default catalogue, code → name."""
     font: str | None = None
     """A fuller TrueType font for rendering, instead of the shipped one."""
+    rules: dict[str, Any] = field(default_factory=dict)
+    """The ``[rules]`` table: union-finance rules over the national defaults (a province, the
+    national federation) or tightening its province's (a city); docs/formats.md."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", WorkspaceKind(self.kind))
@@ -86,6 +91,7 @@ class WorkspaceConfig:
             if not (len(value) == 2 and value.isdigit()):
                 raise InvalidInput(f"receipt {part} {value!r} must be 2 digits")
         Catalogue(self.catalogue)
+        overrides_from_toml(self.rules)
 
     def organisation(self) -> Organisation:
         """The federation this workspace belongs to."""
@@ -97,6 +103,11 @@ class WorkspaceConfig:
     def zone(self) -> ZoneInfo:
         """The configured time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def rule_overrides(self) -> RuleOverrides:
+        """The ``[rules]`` table, validated."""
+        return overrides_from_toml(self.rules)
 
     def to_toml(self) -> dict[str, Any]:
         """The TOML document."""
@@ -114,6 +125,8 @@ class WorkspaceConfig:
         }
         if self.font:
             doc["render"] = {"font": self.font}
+        if self.rules:
+            doc["rules"] = dict(self.rules)
         return doc
 
     @classmethod
@@ -125,13 +138,16 @@ class WorkspaceConfig:
         catalogue = doc.get("catalogue", {})
         known = {"kind", "name", "org_code", "tier", "uscc", "timezone"}
         unknown = (set(ws) - known) | (set(rec) - {"category", "series"}) | (set(render) - {"font"})
-        unknown |= set(doc) - {"workspace", "receipts", "render", "catalogue"}
+        unknown |= set(doc) - {"workspace", "receipts", "render", "catalogue", "rules"}
         if unknown:
             raise InvalidInput(f"unknown configuration keys: {', '.join(sorted(unknown))}")
         if not isinstance(catalogue, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in catalogue.items()
         ):
             raise InvalidInput("[catalogue] must map item codes to names")
+        rules = doc.get("rules", {})
+        if not isinstance(rules, dict):
+            raise InvalidInput("[rules] must be a table")
         try:
             return cls(
                 kind=WorkspaceKind(ws["kind"]),
@@ -144,6 +160,7 @@ class WorkspaceConfig:
                 series=rec.get("series", DEFAULT_SERIES),
                 catalogue=dict(catalogue),
                 font=render.get("font"),
+                rules=dict(rules),
             )
         except KeyError as exc:
             key = exc.args[0]

@@ -51,8 +51,8 @@ ROW_CASES = {
     "payer kind": (
         [row(payer_kind="company")],
         [
-            "3:3: 'company' is not a valid payer kind (one of: enterprise, grassroots_union, "
-            "federation, individual, other)"
+            "3:3: 'company' is not a valid payer kind (one of: enterprise, institution, "
+            "grassroots_union, federation, individual, other)"
         ],
     ),
     "no payer name": ([row(payer_name="")], ["3:2: payer_name is required"]),

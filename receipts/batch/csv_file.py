@@ -70,6 +70,7 @@ class _Gathering:
     fields: dict[str, str]
     payer: Payer | None
     items: list[Item] = field(default_factory=list)
+    item_lines: list[int] = field(default_factory=list)
     rows: int = 0
     bad: bool = False
 
@@ -114,7 +115,11 @@ def read_csv(
         for ref, g in receipts.items()
         if not g.bad and g.payer is not None
     )
-    return [BatchEntry(g.where.line, request) for g, request in built if request is not None]
+    return [
+        BatchEntry(g.where.line, request, tuple(g.item_lines))
+        for g, request in built
+        if request is not None
+    ]
 
 
 def _check_header(header: list[str], name: str, line: int) -> BatchProblem | None:
@@ -175,4 +180,5 @@ def _csv_row(
         item = item_from(values, catalogue, where)
         if item is not None:
             gathering.items.append(item)
+            gathering.item_lines.append(where.line)
     gathering.bad = gathering.bad or len(where.problems) > before

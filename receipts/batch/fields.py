@@ -74,6 +74,8 @@ class BatchEntry:
     """The receipt's first line in the file."""
     request: IssueRequest
     """What to issue; its ``client_ref`` is set."""
+    item_lines: tuple[int, ...] = ()
+    """The line of each item (a CSV row each); empty when they are all on ``line``."""
 
 
 @dataclass(slots=True)

@@ -11,7 +11,8 @@ read them, and :mod:`receipts.batch.fields` checks what either finds.
 ``client_ref``  required   the source system's reference of the receipt, unique per issuer
                            forever: 1-64 of ``A-Z a-z 0-9 . _ : / -``
 ``payer_name``  required   交款人, 1-100 characters
-``payer_kind``  required   ``enterprise|grassroots_union|federation|individual|other``
+``payer_kind``  required   ``enterprise``, ``institution`` (事业单位/机关), ``grassroots_union``,
+                           ``federation``, ``individual`` or ``other``
 ``payer_uscc``  optional   统一社会信用代码, 18 characters, check character verified
 ``payer_id``    optional   another identifier (1-32 letters, digits, ``-``); not with a USCC
 ``item_code``   required   catalogue code, e.g. ``01``
@@ -29,7 +30,9 @@ read them, and :mod:`receipts.batch.fields` checks what either finds.
 basis × rate rounded half up to the fen, and if all three are given they must agree. Rows sharing
 a ``client_ref`` are one receipt of 1-8 items in row order (adjacent or not) and must agree on
 ``payer_*``, ``handler``, ``reviewer`` and ``remark``. Blank rows are skipped; cells are taken as
-they are, not trimmed.
+they are, not trimmed. Receipts that read well are then held to the union-finance rules
+(:mod:`receipts.batch.rules`): ``issue --batch`` refuses a file with any rule violation whole,
+every violating row reported.
 
 **Encodings**: UTF-8 (with or without a BOM) is tried, then GB 18030 (a superset of GBK), which
 Chinese spreadsheets export; ``encoding`` (``utf-8``, ``gbk``, ``gb18030``...) forces one. An

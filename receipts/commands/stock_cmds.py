@@ -11,6 +11,7 @@ from receipts.commands.runtime import Context, with_context
 from receipts.commands.tables import format_table
 from receipts.domain.identifiers import make_receipt_code, parse_segment
 from receipts.errors import InvalidInput
+from receipts.issuing.effective_rules import rules_to_allocate
 from receipts.issuing.registry import find_organisation
 from receipts.issuing.stock_accounting import segment_usage, write_off
 from receipts.issuing.stock_allocation import allocate, import_allocation
@@ -57,7 +58,10 @@ def stock_allocate(
     if year is not None:
         when = when.replace(year=year, month=1, day=1)
     code = make_receipt_code(me.province, when, ws.config.category, ws.config.series)
-    allocation, document = allocate(db, ctx.credentials(ws).signer, target, code, count)
+    rules = rules_to_allocate(ws.config)  # signed into the file: the holder applies them
+    allocation, document = allocate(
+        db, ctx.credentials(ws).signer, target, code, count, None, rules
+    )
     if output is not None:
         write_atomic(output, document)
     label = allocation.label

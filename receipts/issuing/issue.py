@@ -1,7 +1,8 @@
 """Issuing and reversing receipts: atomic, gapless, concurrency-safe, rerunnable
 (docs/architecture.md).
 
-Per transaction: refuse what cannot be rendered or signed (before a number is taken), take a
+Per transaction: refuse what breaks a union-finance rule (:mod:`receipts.domain.finance_rules`)
+or cannot be rendered or signed (before a number is taken), take a
 block of numbers under the ledger's write lock, seal and sign (on both cores for a batch), store
 the signed bytes, append one event per receipt and sign the chain head, commit. A crash anywhere
 rolls the whole transaction back: no gap, no duplicate, no half-written receipt. Client
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.enums import ReceiptKind
+from receipts.domain.finance_rules import DEFAULT_RULES, FinanceRules
 from receipts.domain.identifiers import make_receipt_code, new_check_code
 from receipts.domain.issue_request import IssueRequest, request_differences
 from receipts.domain.model import Organisation, Receipt, ReceiptRef
@@ -99,6 +101,10 @@ class Issuer:
     """Font coverage check: raises when a receipt could not be rendered."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     """Now (tests set it)."""
+    rules: FinanceRules = DEFAULT_RULES
+    """The union-finance rules every request must follow
+    (:func:`receipts.issuing.effective_rules.effective_rules`); red receipts are not checked:
+    they cancel what was issued under the rules of its day."""
 
     def now(self) -> datetime:
         """The issue time: now in the issuer's calendar, whole seconds."""
@@ -147,6 +153,7 @@ def issue_batch(
 def _draft(issuer: Issuer, request: IssueRequest, issued_at: datetime) -> Receipt:
     """The receipt as it will be, with placeholder number and check code: for checks only."""
     request.check_catalogue(issuer.catalogue)
+    issuer.rules.check(request, issued_at.date())
     return Receipt(
         code=_code(issuer, issued_at),
         number=1,

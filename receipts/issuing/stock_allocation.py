@@ -5,7 +5,10 @@ One receipt code per province and year of issue (national: ``00``). The federati
 code (the province, or the national federation for ``00``) allocates segments of it to itself
 and to the city-tier federations of its province. An allocation crosses ledgers as an XML file
 signed by the allocating federation; the holder imports it after verifying it against its
-trust. Segments of a code never overlap. A federation issues only from segments it holds;
+trust. An allocation carries the allocator's union-finance rules (``<Rules>``, signed with it);
+a city applies those of the newest allocation it imported from its province
+(:func:`upstream_rules`, docs/formats.md "Union-finance rules"). Segments of a code never
+overlap. A federation issues only from segments it holds;
 taking numbers from them and writing them off is :mod:`receipts.issuing.stock_accounting`.
 """
 
@@ -20,6 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from receipts.domain import divisions
+from receipts.domain.finance_rules import FinanceRules
+from receipts.domain.finance_rules_codec import rules_from_element, rules_to_element
 from receipts.domain.identifiers import format_number, validate_number
 from receipts.domain.model import Organisation
 from receipts.domain.signed_documents import verify_document
@@ -39,6 +44,7 @@ __all__ = [
     "import_allocation",
     "owner_of_code",
     "store_segment",
+    "upstream_rules",
 ]
 
 ALLOCATION_NS = "urn:union-dues-receipt:allocation:1"
@@ -63,6 +69,9 @@ class Allocation:
     """Last number."""
     allocated_at: datetime
     """When it was allocated."""
+    rules: FinanceRules | None = None
+    """The allocator's union-finance rules, signed with the allocation (None in allocations
+    made before rules travelled)."""
 
     @property
     def label(self) -> str:
@@ -96,10 +105,12 @@ def allocate(
     code: str,
     count: int,
     now: datetime | None = None,
+    rules: FinanceRules | None = None,
 ) -> tuple[Allocation, bytes]:
     """Allocate the next ``count`` free numbers of ``code`` to ``holder``, with the signed file.
 
     When the holder is the allocator itself, the segment is held at once (no import needed).
+    ``rules``, the allocator's union-finance rules, travel in the signed file.
     """
     if not 1 <= count <= 10_000_000:
         raise InvalidInput(f"count {count} must be between 1 and 10,000,000")
@@ -110,7 +121,7 @@ def allocate(
         first, last = highest + 1, highest + count
         validate_number(last)
         allocation = Allocation(
-            signer.org_code, holder.code, holder.name, code, first, last, moment
+            signer.org_code, holder.code, holder.name, code, first, last, moment, rules
         )
         document = signer.sign_document(_to_element(allocation), moment)
         store_segment(session, allocation, document)
@@ -205,6 +216,8 @@ def _to_element(allocation: Allocation) -> etree._Element:
         ("AllocatedAt", allocation.allocated_at.isoformat(timespec="seconds")),
     ):
         etree.SubElement(root, _A + name).text = value
+    if allocation.rules is not None:
+        root.append(rules_to_element(allocation.rules, ALLOCATION_NS))
     return root
 
 
@@ -217,6 +230,7 @@ def allocation_from_element(root: etree._Element) -> Allocation:
     first, last = int(text("First")), int(text("Last"))
     if first < 1 or first > last:
         raise InvalidInput(f"allocation has an empty or invalid range {first}-{last}")
+    rules = root.find(_A + "Rules")
     return Allocation(
         allocator=text("Allocator"),
         holder=text("Holder"),
@@ -225,4 +239,41 @@ def allocation_from_element(root: etree._Element) -> Allocation:
         first=first,
         last=last,
         allocated_at=datetime.fromisoformat(text("AllocatedAt")),
+        rules=None if rules is None else rules_from_element(rules, ALLOCATION_NS),
     )
+
+
+def upstream_rules(
+    session: Session, holder: str, validator: ChainValidator
+) -> tuple[FinanceRules, Allocation] | None:
+    """The rules of the newest allocation (by its signed time) that ``holder``'s upstream made
+    to it and that carries rules, with that allocation; None when there is none.
+
+    Every stored file is verified again against ``validator`` and the newest is chosen by what
+    was signed: the rules a city applies come from its upstream's signature, never from
+    anything the city can edit (its ledger's columns included).
+    """
+    upstream = divisions.upstream_of(holder)
+    newest: Allocation | None = None
+    for segment in session.scalars(
+        select(Segment).where(Segment.holder == holder, Segment.allocated_by == upstream)
+    ):
+        label = f"{segment.code}:{segment.first}-{segment.last}"
+        root, _ = verify_document(
+            segment.document,
+            validator,
+            expected_org=upstream,
+            schema="allocation.xsd",
+            what=f"allocation {label}",
+        )
+        allocation = allocation_from_element(root)
+        if allocation.holder != holder or allocation.label != label:
+            raise InvalidInput(f"stored allocation {label} does not match its signed file")
+        if allocation.rules is not None and (
+            newest is None
+            or (allocation.allocated_at, allocation.first) > (newest.allocated_at, newest.first)
+        ):
+            newest = allocation
+    if newest is None or newest.rules is None:
+        return None
+    return newest.rules, newest
