@@ -17,7 +17,7 @@ from receipts.domain.identifiers import parse_check_code
 from receipts.domain.model import ReceiptRef
 from receipts.domain.money import from_fen
 from receipts.ledger.database import Database
-from receipts.ledger.models import Archive, LedgerState, ReceiptRow
+from receipts.ledger.models import LedgerState, ReceiptRow
 
 __all__ = ["LookupAnswer", "lookup"]
 
@@ -27,7 +27,7 @@ _DUMMY = "\x00" * 6
 """Compared against when there is no receipt: the length of a real check code."""
 
 
-def _receipt_query() -> Select[str, str, int, datetime, str, str, str, int]:
+def _receipt_query() -> Select[str, str, int, datetime, str, int]:
     """One row whether or not the receipt exists: the ledger's single state row, with the
     receipt's columns and those of a red receipt cancelling it, NULL when there is none. Built
     once (with bound parameters) so that every look-up runs the same compiled statement."""
@@ -39,8 +39,6 @@ def _receipt_query() -> Select[str, str, int, datetime, str, str, str, int]:
             receipt.check_code,
             receipt.total_fen,
             receipt.issued_at,
-            receipt.issuer,
-            receipt.period,
             red.code.label("red_code"),
             red.number.label("red_number"),
         )
@@ -51,7 +49,6 @@ def _receipt_query() -> Select[str, str, int, datetime, str, str, str, int]:
 
 
 _RECEIPT = _receipt_query()
-_ARCHIVED = select(Archive.months).where(Archive.kind == "main")
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,8 @@ class LookupAnswer:
     message: str
     """What to tell the person asking."""
     status: ReceiptStatus | None = None
-    """The receipt's status when found."""
+    """The receipt's travelling status when found: issued or reversed, as every tier holding
+    it answers (never a state of this ledger only, such as archived)."""
     total: Decimal | None = None
     """Its total when found."""
     issued_on: str | None = None
@@ -80,9 +78,9 @@ def lookup(
     answer depends on the input alone.
 
     Every look-up does the same work whether the receipt exists, the check code is wrong, the
-    amount is wrong or everything matches: the same two SQL statements, each answering one row
-    shape whether or not the receipt exists (the receipt with the ledger's owner and any red
-    receipt cancelling it, then the archived months), one constant-time comparison of the check
+    amount is wrong or everything matches: the same SQL statement, answering one row shape
+    whether or not the receipt exists (the receipt with the ledger's owner and any red receipt
+    cancelling it), one constant-time comparison of the check
     code (against a dummy when there is no receipt) and one of the amount, so neither the answer
     nor its timing tells whether the receipt exists (``bench/lookup.py`` measures what is left:
     the database's own index hit or miss).
@@ -90,7 +88,6 @@ def lookup(
     typed = parse_check_code(check_code)
     with db.read() as session:
         row = session.execute(_RECEIPT, {"code": ref.code, "number": ref.number}).first()
-        archived = session.scalars(_ARCHIVED).all()
     stored, fen = _DUMMY, -1
     if row is not None and row.check_code is not None:
         stored, fen = row.check_code, row.total_fen
@@ -102,8 +99,6 @@ def lookup(
     if row.red_code is not None:
         reversed_by = ReceiptRef(row.red_code, row.red_number)
         status, note = ReceiptStatus.REVERSED, f" (reversed by {reversed_by})"
-    elif row.issuer == row.org_code and any(row.period in m.split(",") for m in archived):
-        status, note = ReceiptStatus.ARCHIVED, ""
     else:
         status, note = ReceiptStatus.ISSUED, ""
     day = row.issued_at.date().isoformat()

@@ -28,7 +28,8 @@ __all__ = ["lookup", "show"]
 @click.option("--xml", "as_xml", is_flag=True, help="Print the signed XML as stored.")
 @with_context
 def show(ctx: Context, code: str, number: str, as_xml: bool) -> None:
-    """Print a receipt from the ledger, with its status."""
+    """Print a receipt from the ledger: its status, which every tier agrees on (issued,
+    reversed), and ``here``, what is true in this ledger only (archived, booked)."""
     ws = ctx.workspace()
     ref = ReceiptRef(validate_receipt_code(code), parse_number(number))
     stored = load_receipt(ctx.database(ws), ref)
@@ -42,6 +43,7 @@ def show(ctx: Context, code: str, number: str, as_xml: bool) -> None:
         "number": r.formatted_number,
         "kind": r.kind.value,
         "status": stored.status,
+        "here": stored.here,
         "issued_at": r.issued_at.isoformat(),
         "issuer": r.issuer.code,
         "payer": r.payer.name,
@@ -51,10 +53,12 @@ def show(ctx: Context, code: str, number: str, as_xml: bool) -> None:
         "digest": stored.digest,
         "items": [dict(zip(("code", "name", "period", "amount"), i, strict=True)) for i in items],
     }
+    if stored.reversed_by is not None:
+        data["reversed_by"] = str(stored.reversed_by)
     if r.original is not None:
         data["original"] = str(r.original)
         data["reason"] = r.reason
-    lines = [f"{k}: {v}" for k, v in data.items() if k != "items"]
+    lines = [f"{k}: {v}" for k, v in data.items() if k != "items" and v is not None]
     table = format_table(["item", "name", "period", "amount"], items)
     ctx.emit(data, lambda: "\n".join([*lines, "", table]))
 

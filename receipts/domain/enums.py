@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from receipts.errors import InvalidInput
 
-__all__ = ["OperatorRole", "PayerKind", "ReceiptKind", "ReceiptStatus", "Tier"]
+__all__ = ["LocalState", "OperatorRole", "PayerKind", "ReceiptKind", "ReceiptStatus", "Tier"]
 
 
 class _DomainEnum(StrEnum):
@@ -69,13 +69,24 @@ class OperatorRole(_DomainEnum):
 
 
 class ReceiptStatus(_DomainEnum):
-    """A receipt's status, derived from the event log (docs/architecture.md)."""
+    """A receipt's travelling status: what every tier holding it agrees on once the events that
+    set it were transmitted (docs/formats.md, "Statuses: travelling and local")."""
 
     ISSUED = "issued"
     REVERSED = "reversed"
-    BOOKED = "booked"
-    ARCHIVED = "archived"
 
     @classmethod
     def _label(cls) -> str:
         return "receipt status"
+
+
+class LocalState(_DomainEnum):
+    """What is true of a receipt in one ledger only, shown apart from its status as ``here``
+    (docs/formats.md, "Statuses: travelling and local")."""
+
+    ARCHIVED = "archived"
+    BOOKED = "booked"
+
+    @classmethod
+    def _label(cls) -> str:
+        return "local state"
