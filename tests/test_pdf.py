@@ -3,6 +3,7 @@ byte-for-byte determinism, checked with outside tools (pdftotext, pdffonts, pdfd
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -30,10 +31,19 @@ from tests.support.pdf import (
     pdftotext,
     reversal_pdf,
     reversal_receipt,
+    reversal_xml,
     run_tool,
 )
 
-# What the normal receipt's page must show, written out by hand.
+
+@functools.cache
+def _v1(pdf: str) -> bytes:
+    """The normal or reversal receipt drawn with layout 1 (the labels checked below are its)."""
+    return render_pdf(normal_xml() if pdf == "normal" else reversal_xml(), layout_version=1)
+
+
+# What the normal receipt's page must show in layout 1, written out by hand (layout 2's labels:
+# tests/test_pdf_layout_v2.py).
 NORMAL_TEXT = [
     "工会经费收入专用收据(电子)",
     "64710126",
@@ -78,8 +88,8 @@ REVERSAL_TEXT = [
 ]
 
 
-def test_page_shows_every_field_of_a_normal_receipt() -> None:
-    text = pdftotext(normal_pdf())
+def test_layout_1_page_shows_every_field_of_a_normal_receipt() -> None:
+    text = pdftotext(_v1("normal"))
     for expected in NORMAL_TEXT:
         assert expected in text, expected
     assert "冲红" not in text
@@ -88,8 +98,8 @@ def test_page_shows_every_field_of_a_normal_receipt() -> None:
         assert value in text, field
 
 
-def test_page_marks_a_reversal_and_its_original() -> None:
-    text = pdftotext(reversal_pdf())
+def test_layout_1_page_marks_a_reversal_and_its_original() -> None:
+    text = pdftotext(_v1("reversal"))
     for expected in REVERSAL_TEXT:
         assert expected in text, expected
     for field, value in LAYOUT.printed(reversal_receipt()):
@@ -98,7 +108,13 @@ def test_page_marks_a_reversal_and_its_original() -> None:
 
 @pytest.mark.parametrize(
     ("pdf", "name"),
-    [(normal_pdf, "receipt_page.txt"), (reversal_pdf, "receipt_page_reversal.txt")],
+    [
+        (lambda: _v1("normal"), "receipt_page.txt"),
+        (lambda: _v1("reversal"), "receipt_page_reversal.txt"),
+        (lambda: render_pdf(normal_xml(), layout_version=2), "receipt_page_v2.txt"),
+        (lambda: render_pdf(reversal_xml(), layout_version=2), "receipt_page_reversal_v2.txt"),
+    ],
+    ids=["v1", "v1-reversal", "v2", "v2-reversal"],
 )
 def test_page_text_matches_the_golden_file(pdf: object, name: str) -> None:
     assert callable(pdf)
@@ -189,8 +205,9 @@ def test_pdfa3b_structure() -> None:
 
 
 def test_document_information_and_xmp_agree_and_come_from_the_receipt() -> None:
+    # Layout 1's title; layout 2's (full-width brackets): tests/test_pdf_layout_v2.py.
     receipt = normal_receipt()
-    with pikepdf.open(io.BytesIO(normal_pdf())) as pdf:
+    with pikepdf.open(io.BytesIO(_v1("normal"))) as pdf:
         info = pdf.docinfo
         meta = pdf.open_metadata()
         assert str(info.CreationDate) == str(info.ModDate) == "D:20261128103000+08'00'"
@@ -242,12 +259,13 @@ def test_page_content_of_layout_1_never_changes() -> None:
 
 
 def test_layout_version_is_recorded() -> None:
-    assert read_layout_version(normal_pdf()) == LATEST_LAYOUT == 1
-    assert render_pdf(normal_xml(), layout_version=1) == normal_pdf()
+    assert read_layout_version(normal_pdf()) == LATEST_LAYOUT == 2
+    assert render_pdf(normal_xml(), layout_version=2) == normal_pdf()
+    assert read_layout_version(_v1("normal")) == 1
 
 
 def test_unknown_layout_version_is_refused() -> None:
-    with pytest.raises(RenderError, match=r"unknown layout version 99 \(known: 1\)"):
+    with pytest.raises(RenderError, match=r"unknown layout version 99 \(known: 1, 2\)"):
         render_pdf(normal_xml(), layout_version=99)
 
 

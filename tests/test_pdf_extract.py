@@ -12,7 +12,13 @@ from reportlab.pdfgen.canvas import Canvas
 
 from receipts.errors import InvalidInput
 from receipts.render.batch import RenderResult, render_many
-from receipts.render.receipt_pdf import InvalidPDF, extract_xml, read_layout_version, render_pdf
+from receipts.render.receipt_pdf import (
+    LATEST_LAYOUT,
+    InvalidPDF,
+    extract_xml,
+    read_layout_version,
+    render_pdf,
+)
 from tests.support.pdf import normal_pdf, normal_xml, reversal_pdf, reversal_xml
 
 
@@ -60,7 +66,8 @@ def test_extract_refuses_what_is_not_an_intact_receipt_pdf(data: bytes, message:
 def test_layout_version_of_a_pdf_without_our_metadata_is_refused() -> None:
     with pytest.raises(InvalidPDF, match="no XMP metadata"):
         read_layout_version(_plain_pdf())
-    assert read_layout_version(reversal_pdf()) == 1
+    assert read_layout_version(reversal_pdf()) == LATEST_LAYOUT == 2
+    assert read_layout_version(render_pdf(reversal_xml(), layout_version=1)) == 1
 
 
 def test_render_many_across_processes(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Layout 1 at its limits: the longest fields the model allows, eight items, the largest total.
-Everything must still be printed, inside the page margins, without text running into text."""
+"""Layouts 1 and 2 at their limits: the longest fields the model allows, eight items, the largest
+total. Everything must still be printed, inside the page margins, without text running into text
+(layout 1 still renders for the PDFs it made; layout 2 is what new receipts get)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import dataclasses
 import functools
 import re
 from decimal import Decimal
+
+import pytest
 
 from receipts.domain.enums import PayerKind
 from receipts.domain.model import Payer, Receipt
@@ -22,7 +25,7 @@ BIG = Decimal("1249999999999.99")
 
 
 @functools.cache
-def _extreme_pdf(reversal: bool) -> tuple[Receipt, bytes]:
+def _extreme_pdf(reversal: bool, version: int) -> tuple[Receipt, bytes]:
     base = normal_receipt()
     receipt = dataclasses.replace(
         base,
@@ -44,7 +47,7 @@ def _extreme_pdf(reversal: bool) -> tuple[Receipt, bytes]:
             reviewer=receipt.reviewer,
             reason=LONG_REMARK,
         )
-    return receipt, render_pdf(sign_receipt(receipt))
+    return receipt, render_pdf(sign_receipt(receipt), layout_version=version)
 
 
 def _squash(text: str) -> str:
@@ -63,9 +66,10 @@ def _words(pdf: bytes) -> list[tuple[float, float, float, float, str]]:
     return words
 
 
-def test_longest_fields_are_printed_in_full() -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_longest_fields_are_printed_in_full(version: int) -> None:
     for reversal in (False, True):
-        receipt, pdf = _extreme_pdf(reversal)
+        receipt, pdf = _extreme_pdf(reversal, version)
         text = _squash(pdftotext(pdf))
         for value in (LONG_NAME, ITEM_NAME, receipt.capitals):
             assert _squash(value) in text
@@ -79,9 +83,10 @@ def test_longest_fields_are_printed_in_full() -> None:
         assert "A" * 32 in text
 
 
-def test_text_stays_within_the_margins_and_never_overlaps() -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_text_stays_within_the_margins_and_never_overlaps(version: int) -> None:
     for reversal in (False, True):
-        words = _words(_extreme_pdf(reversal)[1])
+        words = _words(_extreme_pdf(reversal, version)[1])
         assert words
         for x0, _, x1, _, word in words:
             assert x0 >= LEFT - 1 and x1 <= RIGHT + 1 <= WIDTH, word

@@ -15,6 +15,7 @@ from receipts.domain.enums import PayerKind, ReceiptKind
 from receipts.domain.identifiers import format_number
 from receipts.domain.model import Receipt
 from receipts.domain.money import format_amount
+from receipts.render.errors import RenderError
 from receipts.render.fonts import FontFace
 from receipts.render.page import BLACK, RGB, Layout, PageOps
 from receipts.render.qr import qr_matrix, qr_operators, qr_text
@@ -73,6 +74,15 @@ def issue_time_text(receipt: Receipt) -> str:
     return receipt.issued_at.isoformat(sep=" ", timespec="seconds")
 
 
+def _kind_label(receipt: Receipt) -> str:
+    # Payer kinds added after layout 1 (an institution) never appeared on a layout-1 page: a
+    # "layout 1" PDF of one was not made by this product, and fails to render, not to verify.
+    label = PAYER_KIND_LABELS.get(receipt.payer.kind)
+    if label is None:
+        raise RenderError(f"layout 1 cannot print payer kind {receipt.payer.kind.value!r}")
+    return label
+
+
 def _payer_id(receipt: Receipt) -> tuple[str, str]:
     if receipt.payer.uscc:
         return "统一社会信用代码", receipt.payer.uscc
@@ -101,7 +111,7 @@ def printed(receipt: Receipt) -> list[tuple[str, str]]:
         ("issue time", issue_time_text(receipt)),
         ("payer name", receipt.payer.name),
         ("payer ID", _payer_id(receipt)[1]),
-        ("payer kind", PAYER_KIND_LABELS[receipt.payer.kind]),
+        ("payer kind", _kind_label(receipt)),
     ]
     for number, item in enumerate(receipt.items, start=1):
         fields += [
@@ -187,7 +197,7 @@ def _table(page: PageOps, receipt: Receipt, reversal: bool) -> None:
     label(id_label, y, 20)
     value(id_value, y, 20, value_x, VALUE_W)
     label("交款人类型", y, 20, kind_x, KIND_LABEL_W)
-    value(PAYER_KIND_LABELS[receipt.payer.kind], y, 20, kind_value_x, RIGHT - kind_value_x)
+    value(_kind_label(receipt), y, 20, kind_value_x, RIGHT - kind_value_x)
     lines += [(LEFT, y - 20, RIGHT, y - 20)]
     lines += [(x, y, x, y - 20) for x in (value_x, kind_x, kind_value_x)]
     y -= 20
