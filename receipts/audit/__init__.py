@@ -15,13 +15,14 @@ chain and its signed heads, :mod:`receipts.audit.signatures` the receipts' signa
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
 from receipts.audit.anchoring import AnchorRead, check_anchor, read_anchor
 from receipts.audit.approvals import check_approvals
 from receipts.audit.chain import HeadKeys, check_chain, check_heads
+from receipts.audit.operators import check_operators, per_operator
 from receipts.audit.rows import (
     RECEIPT_EVENTS,
     check_bookings,
@@ -84,6 +85,8 @@ class AuditReport:
     """Problems; empty when the ledger is intact."""
     notes: tuple[str, ...] = ()
     """Facts worth knowing that are not problems (the anchor lagging after a crash, say)."""
+    operators: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Events per operator and kind (``-``: written without an operator)."""
 
     @property
     def ok(self) -> bool:
@@ -118,10 +121,17 @@ def audit(
         findings += check_periods(session, events)
         findings += check_bookings(session, events)
         findings += check_approvals(session, events)
+        findings += check_operators(session, events)
         if trust.anchor is not None:
             anchor_findings, anchor_notes = check_anchor(session, trust.anchor, org_code, trust.own)
             findings += anchor_findings
             notes += anchor_notes
         return AuditReport(
-            len(events), heads, len(recorded), unanchored, tuple(findings), tuple(notes)
+            len(events),
+            heads,
+            len(recorded),
+            unanchored,
+            tuple(findings),
+            tuple(notes),
+            per_operator(events),
         )

@@ -46,6 +46,7 @@ def audit(ctx: Context, trust_file: Path | None) -> None:
         "unanchored": report.unanchored,
         "findings": [{"code": f.code, "message": f.message} for f in report.findings],
         "notes": list(report.notes),
+        "operators": report.operators,
     }
 
     def human() -> str:
@@ -57,6 +58,12 @@ def audit(ctx: Context, trust_file: Path | None) -> None:
             head += f"; {report.unanchored} events not yet anchored (no signing key yet)"
         lines = [f"{f.code}: {f.message}" for f in report.findings]
         lines += [f"note: {note}" for note in report.notes]
+        if set(report.operators) - {"-"}:  # per operator, once the workspace has operators
+            lines += [
+                f"by {who if who != '-' else '(no operator)'}: "
+                + ", ".join(f"{kind} {n}" for kind, n in kinds.items())
+                for who, kinds in report.operators.items()
+            ]
         return "\n".join([("OK: " if report.ok else "PROBLEMS: ") + head, *lines])
 
     ctx.emit(data, human)

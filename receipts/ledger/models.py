@@ -100,6 +100,9 @@ class Event(Base):
     operator: Mapped[str | None] = mapped_column(String(40))
     """The named operator who wrote it (None: the workspace had no operators); hashed when set."""
 
+    # Operators are derived from their events on every authentication; `receipts log --kind`.
+    __table_args__ = (Index("events_kind", "kind"),)
+
 
 class ChainHead(Base):
     """A signed (count, hash) of the event chain, written after each transaction or batch."""

@@ -12,16 +12,17 @@ action through, as before operators existed.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from receipts.domain.enums import OperatorRole
 from receipts.errors import InvalidInput, NotPermitted
-from receipts.ledger.events import append_event
+from receipts.ledger.events import append_event, event_hash, rfc3339
 from receipts.ledger.models import Event, LedgerState, OperatorRow
 
 __all__ = [
@@ -82,31 +83,61 @@ def check_operator_name(name: str) -> str:
     return name
 
 
-def _operator(row: OperatorRow) -> Operator:
-    return Operator(row.name, OperatorRole(row.role), bool(row.active))
+@dataclass(frozen=True)
+class _Record:
+    operator: Operator
+    slot: str
+
+
+def _records(session: Session) -> dict[str, _Record]:
+    """Every operator as the ``operator.*`` events make them, each event's hash recomputed:
+    a role, slot pin or state edited in the database (table or event) is refused here, before
+    ``receipts audit`` reports it."""
+    records: dict[str, _Record] = {}
+    query = select(Event).where(Event.kind.in_((ADDED, DISABLED))).order_by(Event.seq)
+    for event in session.scalars(query):
+        recomputed = event_hash(
+            event.prev_hash, event.seq, rfc3339(event.at), event.kind, event.payload, event.operator
+        )
+        if recomputed != event.hash:
+            raise NotPermitted(
+                f"event {event.seq} ({event.kind}) was altered: the ledger's record of its "
+                "operators cannot be trusted; run 'receipts audit'"
+            )
+        facts = json.loads(event.payload)
+        name = str(facts["name"])
+        if event.kind == ADDED:
+            added = Operator(name, OperatorRole(facts["role"]), True)
+            records[name] = _Record(added, str(facts["slot"]))
+        elif name in records:
+            was = records[name]
+            records[name] = _Record(replace(was.operator, active=False), was.slot)
+    return records
 
 
 def find_operator(session: Session, name: str) -> Operator | None:
-    """The operator called ``name`` (active or disabled), None when the ledger has none."""
-    row = session.get(OperatorRow, name)
-    return None if row is None else _operator(row)
+    """The operator called ``name`` (active or disabled), None when the ledger has none. The
+    event log decides, not the ``operators`` table (a cache)."""
+    record = _records(session).get(name)
+    return None if record is None else record.operator
 
 
 def list_operators(session: Session) -> list[Operator]:
     """Every operator the ledger knows, in the order they were added."""
-    rows = session.scalars(select(OperatorRow).order_by(OperatorRow.added_seq))
-    return [_operator(row) for row in rows]
+    return [record.operator for record in _records(session).values()]
 
 
 def has_operators(session: Session) -> bool:
-    """Whether the workspace has left legacy mode (it has had an operator, even a disabled one)."""
-    return session.scalars(select(OperatorRow.name).limit(1)).first() is not None
+    """Whether the workspace has left legacy mode (it has had an operator, even a disabled one);
+    asked of the events, so deleting the table's rows does not bring legacy mode back."""
+    query = select(Event.seq).where(Event.kind == ADDED).limit(1)
+    return session.scalars(query).first() is not None
 
 
 def slot_fingerprint(session: Session, name: str) -> str | None:
     """The SHA-256 of the key slot the ledger pinned for ``name`` (None: no such operator)."""
-    row = session.get(OperatorRow, name)
-    return None if row is None else row.slot
+    record = _records(session).get(name)
+    return None if record is None else record.slot
 
 
 def add_operator(
@@ -114,7 +145,7 @@ def add_operator(
 ) -> Event:
     """Record a new operator (event and cache row); a name once used is refused."""
     check_operator_name(name)
-    existing = session.get(OperatorRow, name)
+    existing = find_operator(session, name)
     if existing is not None:
         what = "an operator" if existing.active else "a disabled operator (names are not reused)"
         raise InvalidInput(f"{name} is already {what}")
@@ -137,23 +168,21 @@ def add_operator(
 
 def disable_operator(session: Session, state: LedgerState, name: str) -> Event:
     """Record that ``name`` may no longer act; the last active admin cannot be disabled."""
-    row = session.get(OperatorRow, name)
-    if row is None:
+    operators = list_operators(session)
+    target = next((o for o in operators if o.name == name), None)
+    if target is None:
         raise InvalidInput(f"{name} is not an operator of this workspace")
-    if not row.active:
+    if not target.active:
         raise InvalidInput(f"{name} is disabled already")
-    if row.role == OperatorRole.ADMIN.value:
-        admins = session.scalars(
-            select(OperatorRow.name).where(
-                OperatorRow.role == OperatorRole.ADMIN.value, OperatorRow.active.is_(True)
-            )
-        ).all()
-        if len(admins) <= 1:
-            raise NotPermitted(f"{name} is the last active admin; add another admin first")
+    admins = [o for o in operators if o.active and o.role is OperatorRole.ADMIN]
+    if target.role is OperatorRole.ADMIN and len(admins) <= 1:
+        raise NotPermitted(f"{name} is the last active admin; add another admin first")
     event = append_event(session, state, DISABLED, {"name": name})
     session.flush()
-    row.active = False
-    row.disabled_seq = event.seq
+    row = session.get(OperatorRow, name)
+    if row is not None:
+        row.active = False
+        row.disabled_seq = event.seq
     return event
 
 

@@ -1,5 +1,6 @@
 """Named operators: every event records who wrote it (nullable: events before operators, and
-workspaces without any, have none), and a cache of the operators the events add and disable
+workspaces without any, have none), an index on the event kind (operators are derived from
+their events), and a cache of the operators the events add and disable
 (docs/security.md, "Operators and key slots").
 
 Revision ID: 0006
@@ -19,6 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("events", sa.Column("operator", sa.String(40), nullable=True))
+    op.create_index("events_kind", "events", ["kind"])
     op.create_table(
         "operators",
         sa.Column("name", sa.String(40), primary_key=True),
@@ -32,5 +34,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("operators")
+    op.drop_index("events_kind", table_name="events")
     with op.batch_alter_table("events") as batch:
         batch.drop_column("operator")
