@@ -215,13 +215,31 @@ def check_counters_and_references(session: Session, events: list[Event]) -> list
 
 
 def check_periods(session: Session, events: list[Event]) -> list[Finding]:
-    """The closed periods against the period-close events."""
-    closes = {p["period"] for _, p in _payloads(events, "period.closed")}
-    closed_rows = {r.period for r in session.scalars(select(PeriodClose))}
-    if closes == closed_rows:
-        return []
-    differ = f"closed periods {sorted(closed_rows)} differ from the events {sorted(closes)}"
-    return [Finding(FindingCode.PERIOD_MISMATCH, differ)]
+    """The closed periods against the period-close and -reopen events, replayed in order: each
+    close row names its latest close event; a reopen follows a close and precedes any archive
+    of the month (receipts.issuing.periods)."""
+    closes: dict[str, int] = {}
+    archived: set[str] = set()
+    out: list[Finding] = []
+    for event in events:
+        if event.kind not in ("period.closed", "period.reopened", "archive.created"):
+            continue
+        payload = json.loads(event.payload)
+        if event.kind == "archive.created":
+            archived |= set(payload["months"]) if payload.get("kind") == "main" else set()
+        elif event.kind == "period.closed":
+            closes[payload["period"]] = event.seq
+        elif closes.pop(month := payload["period"], None) is None or month in archived:
+            state = "archived" if month in archived else "not closed"
+            wrong = f"event {event.seq} reopens {month}, which was {state}"
+            out.append(Finding(FindingCode.PERIOD_MISMATCH, wrong))
+    rows = {r.period: r.event_seq for r in session.scalars(select(PeriodClose))}
+    if rows != closes:
+        differ = f"closed periods {sorted(rows)} differ from the events {sorted(closes)}"
+        if set(rows) == set(closes):
+            differ = f"closed periods {sorted(rows)} name other close events than the log's"
+        out.append(Finding(FindingCode.PERIOD_MISMATCH, differ))
+    return out
 
 
 def check_bookings(session: Session, events: list[Event]) -> list[Finding]:
