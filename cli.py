@@ -34,6 +34,10 @@ COMMANDS = {
         _C + "ledger_cmds:backup",
         "A consistent copy of the workspace and its SQLite ledger, while in use.",
     ),
+    "batch": LazyCommand(
+        _C + "batch_cmds:batch",
+        "Batch files over the approval threshold: a reviewer approves each one.",
+    ),
     "book": LazyCommand(
         _C + "book_cmds:book",
         "Book a verified receipt into a payer's accounts (入账), at most once.",
@@ -83,9 +87,13 @@ COMMANDS = {
         _C + "render_cmds:render",
         "Write the PDF of a receipt (XML file, or CODE NUMBER from the ledger).",
     ),
+    "reversal": LazyCommand(
+        _C + "reverse_cmds:reversal",
+        "Reversal requests: approved or rejected by a reviewer other than the requester.",
+    ),
     "reverse": LazyCommand(
-        _C + "issue_cmds:reverse",
-        "Red-reverse (冲红) an issued receipt in full; the original becomes reversed.",
+        _C + "reverse_cmds:reverse",
+        "Red-reverse (冲红) an issued receipt in full; with operators, request it for approval.",
     ),
     "show": LazyCommand(
         _C + "show_cmds:show",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from receipts.domain.finance_rules import RuleOverrides
 from receipts.domain.finance_rules_codec import overrides_from_toml
 from receipts.domain.identifiers import DEFAULT_CATEGORY, DEFAULT_SERIES, validate_uscc
 from receipts.domain.model import Organisation, check_text
+from receipts.domain.money import parse_amount
 from receipts.errors import ConfigurationError, InvalidInput, WorkspaceError
 from receipts.support.atomic import write_atomic
 
@@ -68,6 +70,10 @@ class WorkspaceConfig:
     """Items beyond the default catalogue, code → name."""
     font: str | None = None
     """A fuller TrueType font for rendering, instead of the shipped one."""
+    approvals: dict[str, Any] = field(default_factory=dict)
+    """The ``[approvals]`` table: a batch file of more receipts than ``batch_receipts`` (default
+    100) or a larger total than ``batch_total`` (default "1000000.00") needs a reviewer's
+    approval in a workspace with operators (docs/operations.md)."""
     rules: dict[str, Any] = field(default_factory=dict)
     """The ``[rules]`` table: union-finance rules over the national defaults (a province, the
     national federation) or tightening its province's (a city); docs/formats.md."""
@@ -91,6 +97,7 @@ class WorkspaceConfig:
             if not (len(value) == 2 and value.isdigit()):
                 raise InvalidInput(f"receipt {part} {value!r} must be 2 digits")
         Catalogue(self.catalogue)
+        self.batch_threshold  # noqa: B018 (validates [approvals])
         overrides_from_toml(self.rules)
 
     def organisation(self) -> Organisation:
@@ -103,6 +110,20 @@ class WorkspaceConfig:
     def zone(self) -> ZoneInfo:
         """The configured time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def batch_threshold(self) -> tuple[int, Decimal]:
+        """``[approvals]``: (receipts, total) above which a batch needs a reviewer's approval."""
+        unknown = set(self.approvals) - {"batch_receipts", "batch_total"}
+        if unknown:
+            raise InvalidInput(f"unknown keys in [approvals]: {', '.join(sorted(unknown))}")
+        receipts = self.approvals.get("batch_receipts", 100)
+        if isinstance(receipts, bool) or not isinstance(receipts, int) or receipts < 0:
+            raise InvalidInput("[approvals] batch_receipts must be a whole number, 0 or more")
+        total = self.approvals.get("batch_total", "1000000.00")
+        if not isinstance(total, str):
+            raise InvalidInput('[approvals] batch_total must be an amount in quotes: "1000000.00"')
+        return receipts, parse_amount(total)
 
     @property
     def rule_overrides(self) -> RuleOverrides:
@@ -125,6 +146,8 @@ class WorkspaceConfig:
         }
         if self.font:
             doc["render"] = {"font": self.font}
+        if self.approvals:
+            doc["approvals"] = dict(self.approvals)
         if self.rules:
             doc["rules"] = dict(self.rules)
         return doc
@@ -138,7 +161,7 @@ class WorkspaceConfig:
         catalogue = doc.get("catalogue", {})
         known = {"kind", "name", "org_code", "tier", "uscc", "timezone"}
         unknown = (set(ws) - known) | (set(rec) - {"category", "series"}) | (set(render) - {"font"})
-        unknown |= set(doc) - {"workspace", "receipts", "render", "catalogue", "rules"}
+        unknown |= set(doc) - {"workspace", "receipts", "render", "catalogue", "rules", "approvals"}
         if unknown:
             raise InvalidInput(f"unknown configuration keys: {', '.join(sorted(unknown))}")
         if not isinstance(catalogue, dict) or not all(
@@ -160,6 +183,7 @@ class WorkspaceConfig:
                 series=rec.get("series", DEFAULT_SERIES),
                 catalogue=dict(catalogue),
                 font=render.get("font"),
+                approvals=_table(doc, "approvals"),
                 rules=dict(rules),
             )
         except KeyError as exc:
@@ -266,3 +290,11 @@ class Workspace:
         if self.kind is not kind:
             raise WorkspaceError(f"{self.home} is a {self.kind} workspace; this needs a {kind} one")
         return self
+
+
+def _table(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    """The TOML table ``[name]`` (empty when absent)."""
+    table = doc.get(name, {})
+    if not isinstance(table, dict):
+        raise InvalidInput(f"[{name}] must be a table")
+    return dict(table)
