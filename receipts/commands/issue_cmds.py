@@ -1,4 +1,4 @@
-"""``receipts issue`` and ``reverse``: what finance clerks do."""
+"""``receipts issue``: what finance clerks do (``reverse`` is in ``reverse_cmds``)."""
 
 from __future__ import annotations
 
@@ -12,27 +12,25 @@ import click
 from receipts.batch.jsonl_file import read_request_json
 from receipts.batch.reader import read_batch
 from receipts.batch.rules import rule_problems
-from receipts.commands.arguments import parse_number
+from receipts.commands.batch_gate import require_batch_approval
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
 from receipts.commands.tables import format_table
 from receipts.domain.enums import PayerKind
 from receipts.domain.finance_rules import RuleViolation
-from receipts.domain.identifiers import validate_receipt_code
 from receipts.domain.issue_request import IssueRequest
-from receipts.domain.model import Item, Payer, Receipt, ReceiptRef
+from receipts.domain.model import Item, Payer, Receipt
 from receipts.domain.money import compute_amount, parse_amount, parse_rate
 from receipts.errors import InvalidInput
 from receipts.issuing.effective_rules import effective_rules
 from receipts.issuing.issue import IssueOutcome, Issuer, issue_batch
 from receipts.issuing.issue import issue as issue_receipt
-from receipts.issuing.issue import reverse as reverse_receipt
 from receipts.issuing.signing_pool import SigningPool
 from receipts.render.receipt_pdf import check_printable
 from receipts.support.interrupts import CommandTerminated, Terminated, sigterm_raises
 from receipts.workspace import Workspace, WorkspaceKind
 
-__all__ = ["issue", "reverse"]
+__all__ = ["issue"]
 
 _ISSUE_EXAMPLES = """\b
 Examples:
@@ -42,11 +40,6 @@ Examples:
   receipts issue --item 01:2026-10:100000.00*0.02 ...     (basis × rate)
   receipts issue --from-json receipt.json
   receipts issue --batch october.csv            (CSV or JSON lines; see the README)"""
-
-_REVERSE_EXAMPLE = (
-    "\b\nExample:\n  receipts reverse 64710126 0000000042 --reason 交款人名称开具错误 "
-    "--handler 张晓梅 --reviewer 李建国"
-)
 
 
 @click.command("issue", epilog=_ISSUE_EXAMPLES)
@@ -89,22 +82,6 @@ def issue(ctx: Context, **options: Any) -> None:
     request = _one_request(ws, options)
     issuer = _issuer(ctx, ws, workers=1)
     outcome = issue_receipt(ctx.database(ws), issuer, request)
-    _print_outcomes(ctx, [outcome])
-
-
-@click.command("reverse", epilog=_REVERSE_EXAMPLE)
-@click.argument("code")
-@click.argument("number")
-@click.option("--reason", required=True, help="Why (1-200 characters).")
-@click.option("--handler", required=True)
-@click.option("--reviewer", required=True)
-@with_context
-def reverse(ctx: Context, code: str, number: str, reason: str, handler: str, reviewer: str) -> None:
-    """Red-reverse (冲红) an issued receipt in full; the original becomes reversed."""
-    ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
-    ref = ReceiptRef(validate_receipt_code(code), parse_number(number))
-    issuer = _issuer(ctx, ws, workers=1)
-    outcome = reverse_receipt(ctx.database(ws), issuer, ref, reason, handler, reviewer)
     _print_outcomes(ctx, [outcome])
 
 
@@ -180,6 +157,7 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
     if problems and (options["stop_on_error"] or not entries):
         click.echo(f"error: {len(problems)} problem(s); nothing was issued", err=True)
         fail_with_findings()
+    require_batch_approval(ctx, ws, path, entries)  # over the threshold: a reviewer's approval
     issuer = _issuer(ctx, ws, workers=options["workers"])
     # A file breaking a union-finance rule is refused whole, every violating row reported.
     violations = rule_problems(str(path), entries, issuer.rules, issuer.now().date())
