@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.events import append_event
@@ -258,3 +258,27 @@ def test_a_malformed_write_off_event_is_refused(tiers: dict[str, Path], tmp_path
     payload["first"] = "1"
     forge_write_off(city, payload)
     refused(city, prov, tmp_path / "a.zip", "stock.written_off event")
+
+
+def test_a_receipt_in_a_number_written_off_is_refused(
+    tiers: dict[str, Path], tmp_path: Path
+) -> None:
+    """The city reopens its own written-off segment behind the product's back and issues from
+    it: the province, where the segment is closed, refuses the receipt."""
+    city, prov = tiers["640100"], tiers["640000"]
+    label = segment_of(city)
+    issue(city)
+    ok(city, "stock", "write-off", label)
+    send(city, prov, tmp_path / "c1.zip")
+    db = Database(default_url(city))
+    with db.write() as (session, _):
+        session.execute(update(Segment).values(written_off_at=None))
+    db.dispose()
+    issue(city)
+    code = label.split(":")[0]
+    refused(
+        city,
+        prov,
+        tmp_path / "a.zip",
+        f"receipt {code}-0000000002 lies in segment {label}, which 640100 wrote off",
+    )

@@ -50,7 +50,11 @@ from receipts.pki.signer import ReceiptSigner
 from receipts.transmission.acknowledgement import build_acknowledgement
 from receipts.transmission.chain_fragment import check_event_fragment
 from receipts.transmission.package import Manifest, RefusedPackage, package_crls, read_package
-from receipts.transmission.write_offs import close_written_off, write_offs_in
+from receipts.transmission.write_offs import (
+    check_not_written_off,
+    close_written_off,
+    write_offs_in,
+)
 from receipts.verify.receipt import verify_receipt_xml
 from signing.seal import verify_seal
 from signing.trust import ChainValidator
@@ -152,7 +156,7 @@ def _store_receipts(
     items: list[dict[str, Any]] = []
     new_events: list[dict[str, Any]] = []
     for c in checked:
-        _check_in_segment(session, c.receipt, what)
+        segment = _check_in_segment(session, c.receipt, what)
         existing = session.get(ReceiptRow, (c.receipt.code, c.receipt.number))
         if existing is not None:
             if existing.digest != c.digest:
@@ -162,6 +166,7 @@ def _store_receipts(
                 )
             known += 1
             continue
+        check_not_written_off(segment, c.receipt.ref, what)
         rows.append(receipt_columns(c.receipt, c.xml, c.digest))
         items.extend(item_columns(c.receipt))
         new_events.append(
@@ -371,9 +376,9 @@ def _register(session: Session, state: Any, entry: dict[str, Any]) -> None:
     append_event(session, state, "org.added", facts)
 
 
-def _check_in_segment(session: Session, receipt: Receipt, what: str) -> None:
+def _check_in_segment(session: Session, receipt: Receipt, what: str) -> Segment:
     found = session.scalar(
-        select(Segment.id).where(
+        select(Segment).where(
             Segment.holder == receipt.issuer.code,
             Segment.code == receipt.code,
             Segment.first <= receipt.number,
@@ -385,3 +390,4 @@ def _check_in_segment(session: Session, receipt: Receipt, what: str) -> None:
             f"{what}: receipt {receipt.ref} lies outside every segment "
             f"allocated to {receipt.issuer.code}"
         )
+    return found

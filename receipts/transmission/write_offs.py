@@ -13,9 +13,11 @@ before it closes anything (docs/security.md, "Write-offs that travel up"):
   ledger holds in the segment once the package's own receipts are stored: a write-off that would
   void numbers already issued, or leave a gap, refuses the package.
 
-A segment closed here already is left as it is (a resent fragment carries its write-off again).
-The tier above records the write-off as its own ``stock.written_off`` event, with ``from``, so
-that its audit re-derives it and its own package forwards it to the tier above it.
+Once closed here, the segment takes no new receipt: one that arrives later, in a number the
+write-off voided, refuses its package. A segment closed here already is left as it is (a resent
+fragment carries its write-off again). The tier above records the write-off as its own
+``stock.written_off`` event, with ``from``, so that its audit re-derives it and its own package
+forwards it to the tier above it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from receipts.domain import divisions
 from receipts.domain.identifiers import validate_number, validate_receipt_code
+from receipts.domain.model import ReceiptRef
 from receipts.errors import InvalidInput
 from receipts.issuing.stock_accounting import usage_in
 from receipts.issuing.stock_allocation import owner_of_code
@@ -36,7 +39,13 @@ from receipts.ledger.events import append_event
 from receipts.ledger.models import Segment
 from receipts.transmission.package import RefusedPackage
 
-__all__ = ["WRITE_OFF_EVENT", "TravellingWriteOff", "close_written_off", "write_offs_in"]
+__all__ = [
+    "WRITE_OFF_EVENT",
+    "TravellingWriteOff",
+    "check_not_written_off",
+    "close_written_off",
+    "write_offs_in",
+]
 
 #: The event a write-off appends, in the holder's ledger and in every ledger above it.
 WRITE_OFF_EVENT = "stock.written_off"
@@ -188,4 +197,15 @@ def _check_counts(session: Session, segment: Segment, w: TravellingWriteOff, wha
         raise RefusedPackage(
             f"{what}: event {w.seq}: the write-off of {w.label} states {stated}; the receipts "
             f"of {w.holder} this ledger holds in it make {holds}{gaps}"
+        )
+
+
+def check_not_written_off(segment: Segment, ref: ReceiptRef, what: str) -> None:
+    """A receipt new to this ledger may not lie in a segment written off here: the write-off
+    came after every receipt issued from it in the holder's chain, so this one is in a number
+    the write-off voided."""
+    if segment.written_off_at is not None:
+        raise RefusedPackage(
+            f"{what}: receipt {ref} lies in segment {segment.code}:{segment.first}-"
+            f"{segment.last}, which {segment.holder} wrote off: its unused numbers are void"
         )
