@@ -255,7 +255,7 @@ def reconcile(demo: Demo) -> None:
 def close_and_archive(demo: Demo) -> None:
     month = dt.datetime.now(_SHANGHAI).strftime("%Y-%m")
     demo.step(f"Month end: 银川 closes {month}, archives it for 30 years, verifies the archive")
-    demo.run("640100", "period", "close", month, show=True)
+    demo.run("640100", "period", "close", month, "--force", show=True)
     archive = demo.path("640100-archive.zip")
     demo.run("640100", "archive", "create", "--period", month, "-o", archive, show=True)
     demo.run("640100", "archive", "verify", archive, show=True)
