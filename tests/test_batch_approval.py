@@ -4,6 +4,7 @@ by operator name, and the ``[approvals]`` threshold in receipts.toml."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -138,12 +139,12 @@ def test_file_digest_is_the_sha256_of_the_bytes(tmp_path: Path) -> None:
         file_digest(tmp_path / "missing.csv")
 
 
-def _config(approvals: dict[str, object]) -> WorkspaceConfig:
+def _config(approvals: Mapping[str, object]) -> WorkspaceConfig:
     return WorkspaceConfig.from_toml(
         {
             "workspace": {"kind": "federation", "name": "银川市总工会", "org_code": "640100"}
             | {"tier": "city"},
-            "approvals": approvals,
+            "approvals": dict(approvals),
         }
     )
 
