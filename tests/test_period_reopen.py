@@ -224,3 +224,44 @@ def test_audit_reports_a_reopen_of_an_archived_month(city: Path, tmp_path: Path)
     assert audit_codes(city) == [
         ("period-mismatch", f"event {seq} reopens {month}, which was archived")
     ]
+
+
+def test_reopen_records_the_operator(tmp_path: Path) -> None:
+    from tests.support.operators import as_operator, with_operators
+
+    home = with_operators(tmp_path / "yc", names=("李静", "李建国"))
+    running = datetime.now(SHANGHAI).strftime("%Y-%m")
+    closed = as_operator(home, "李建国", "period", "close", running, "--force")
+    assert closed.exit_code == 0, closed.output
+    reopened = as_operator(
+        home, "李建国", "--json", "period", "reopen", running, "--reason", "补开"
+    )
+    assert reopened.exit_code == 0, reopened.output
+    assert json.loads(reopened.stdout)["operator"] == "李建国"
+    db = Database(default_url(home))
+    with db.read() as session:
+        kinds = {"period.closed", "period.reopened"}
+        events = session.scalars(select(Event).where(Event.kind.in_(kinds)).order_by(Event.seq))
+        payloads = [json.loads(e.payload) for e in events]
+    db.dispose()
+    assert payloads == [
+        {"period": running, "operator": "李建国"},
+        {"period": running, "reason": "补开", "operator": "李建国"},
+    ]
+
+
+def test_close_and_reopen_on_each_back_end(ledger_db: Database) -> None:
+    from receipts.issuing.periods import (
+        close_period,
+        closed_periods,
+        reopen_period,
+        reopened_periods,
+    )
+
+    assert close_period(ledger_db, "2026-09", "2026-11", None)
+    reopen_period(ledger_db, "2026-09", "补开", None, operator="李建国")
+    assert (closed_periods(ledger_db), reopened_periods(ledger_db)) == ([], ["2026-09"])
+    assert close_period(ledger_db, "2026-09", "2026-11", None)
+    [period] = closed_periods(ledger_db)
+    assert (period.period, period.reopened) == ("2026-09", 1)
+    assert reopened_periods(ledger_db) == []
