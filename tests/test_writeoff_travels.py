@@ -14,7 +14,9 @@ from sqlalchemy import func, select, update
 
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.events import append_event
+from receipts.ledger.migrate import initialise
 from receipts.ledger.models import Event, ReceiptRow, Segment
+from tests.support.postgres import PgSchemas
 from tests.support.workspaces import federation, ok, receipts
 
 ISSUE = [
@@ -282,3 +284,61 @@ def test_a_receipt_in_a_number_written_off_is_refused(
         tmp_path / "a.zip",
         f"receipt {code}-0000000002 lies in segment {label}, which 640100 wrote off",
     )
+
+
+# --- the province's ledger on each back end ------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def province_db(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    """The province's ledger URL: its workspace's SQLite file (None) or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return None
+    schemas: PgSchemas = request.getfixturevalue("pg_schemas")
+    url = schemas.new()
+    db = Database(url)
+    initialise(db, "640000")
+    db.dispose()
+    return url
+
+
+def test_write_off_on_each_back_end(province_db: str | None, tmp_path: Path) -> None:
+    prov, city = tmp_path / "prov", tmp_path / "city"
+    federation(prov, "640000")
+    federation(city, "640100")
+
+    def at_prov(*args: str) -> Any:
+        result = receipts(prov, "--json", *args, db=province_db)
+        assert result.exit_code in (0, 1), result.output
+        return json.loads(result.stdout)
+
+    at_prov("org", "add", "--code", "640100")
+    alloc = tmp_path / "alloc.xml"
+    at_prov("stock", "allocate", "--to", "640100", "--count", "10", "-o", str(alloc))
+    ok(city, "stock", "import", str(alloc))
+    label = segment_of(city)
+    issue(city)
+    issue(city)
+    ok(city, "stock", "write-off", label)
+    ok(city, "transmit", "export", "-o", str(tmp_path / "c1.zip"))
+    good = receipts(prov, "transmit", "import", str(tmp_path / "c1.zip"), db=province_db)
+    assert good.exit_code == 0, good.output
+    ok(city, "transmit", "ack", str(tmp_path / "c1.ack.xml"))
+    [segment] = at_prov("stock", "list")
+    assert (segment["used"], segment["free"], segment["status"]) == (2, 0, "written off")
+    [line] = at_prov("reconcile", "stock")["lines"]
+    assert (line["status"], line["issued"], line["unused"]) == ("written off", 2, 8)
+    assert receipts(prov, "audit", db=province_db).exit_code == 0
+
+    second = tmp_path / "alloc-2.xml"
+    at_prov("stock", "allocate", "--to", "640100", "--count", "10", "-o", str(second))
+    ok(city, "stock", "import", str(second))
+    issue(city)
+    next_label = f"{label.split(':')[0]}:11-20"
+    forge_write_off(city, write_off_payload(next_label, "640100", 0, 10))
+    ok(city, "transmit", "export", "-o", str(tmp_path / "forged.zip"))
+    transmissions = at_prov("transmit", "list")
+    bad = receipts(prov, "transmit", "import", str(tmp_path / "forged.zip"), db=province_db)
+    assert bad.exit_code == 1 and f"{next_label} states 0 issued" in bad.stderr, bad.output
+    assert [s["status"] for s in at_prov("stock", "list")] == ["written off", "open"]
+    assert at_prov("transmit", "list") == transmissions
