@@ -267,7 +267,11 @@ class FindingCode(StrEnum):
         "reference-mismatch",
         "A batch client reference row differs from the issue events.",
     )
-    PERIOD_MISMATCH = "period-mismatch", "The closed periods differ from the period-close events."
+    PERIOD_MISMATCH = (
+        "period-mismatch",
+        "The closed periods differ from the period-close and -reopen events, or a month was "
+        "reopened when not closed or once archived.",
+    )
     BOOKING_MISMATCH = (
         "booking-mismatch",
         "A booking row, or its undo status, differs from its events.",
