@@ -16,7 +16,7 @@ from receipts.commands.batch_gate import require_batch_approval
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
 from receipts.commands.tables import format_table
-from receipts.domain.enums import PayerKind
+from receipts.domain.enums import OperatorRole, PayerKind
 from receipts.domain.finance_rules import RuleViolation
 from receipts.domain.issue_request import IssueRequest
 from receipts.domain.model import Item, Payer, Receipt
@@ -26,6 +26,7 @@ from receipts.issuing.effective_rules import effective_rules
 from receipts.issuing.issue import IssueOutcome, Issuer, issue_batch
 from receipts.issuing.issue import issue as issue_receipt
 from receipts.issuing.signing_pool import SigningPool
+from receipts.pki.operators import check_handler_and_reviewer, require_role
 from receipts.render.receipt_pdf import check_printable
 from receipts.support.interrupts import CommandTerminated, Terminated, sigterm_raises
 from receipts.workspace import Workspace, WorkspaceKind
@@ -76,10 +77,19 @@ Examples:
 def issue(ctx: Context, **options: Any) -> None:
     """Issue receipts: one from options or --from-json, many with --batch."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    # With operators, the 开票人 is the authenticated clerk and the 复核人 another operator, a
+    # reviewer (docs/security.md, "Operators and key slots"); without, both stay free text.
+    operator = ctx.operator(ws)
+    require_role(operator, OperatorRole.CLERK, action="issuing receipts")
+    if operator is not None and not options["handler"]:
+        options["handler"] = operator.name
     if options["batch"] is not None:
         _issue_batch(ctx, ws, options)
         return
     request = _one_request(ws, options)
+    if operator is not None:
+        with ctx.database(ws).read() as session:
+            check_handler_and_reviewer(session, operator, request.handler, request.reviewer)
     issuer = _issuer(ctx, ws, workers=1)
     outcome = issue_receipt(ctx.database(ws), issuer, request)
     _print_outcomes(ctx, [outcome])

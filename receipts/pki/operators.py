@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -31,13 +32,16 @@ __all__ = [
     "Operator",
     "OperatorRole",
     "add_operator",
+    "check_handler_and_reviewer",
     "check_operator_name",
     "disable_operator",
     "find_operator",
+    "handler_and_reviewer_problems",
     "has_operators",
     "list_operators",
     "require_reviewer",
     "require_role",
+    "same_name",
 ]
 
 ADDED = "operator.added"
@@ -208,12 +212,21 @@ def require_role(operator: Operator | None, *roles: OperatorRole, action: str) -
     raise NotPermitted(f"{operator.name} is {_ARTICLE[operator.role]}; {action} needs {needed}")
 
 
+def same_name(first: str, second: str) -> bool:
+    """Whether two names are one person's: equal once case and full-width forms are ignored."""
+
+    def key(name: str) -> str:
+        return unicodedata.normalize("NFKC", name).casefold().strip()
+
+    return key(first) == key(second)
+
+
 def require_reviewer(
     session: Session, name: str | None, handler: Operator, *, what: str = "reviewer"
 ) -> Operator:
     """The active reviewer ``name``, who must not be ``handler`` (the two-person rule):
     ``reviewer must be an operator other than the handler 张晓梅``."""
-    if not name or name == handler.name:
+    if not name or same_name(name, handler.name):
         raise NotPermitted(f"{what} must be an operator other than the handler {handler.name}")
     reviewer = find_operator(session, name)
     if reviewer is None:
@@ -225,3 +238,30 @@ def require_reviewer(
 def names(operators: Iterable[Operator]) -> list[str]:
     """The operators' names (for messages)."""
     return [o.name for o in operators]
+
+
+def check_handler_and_reviewer(
+    session: Session, operator: Operator, handler: str, reviewer: str
+) -> None:
+    """A receipt's 开票人 and 复核人 in a workspace with operators: the handler is ``operator``,
+    the authenticated clerk, and the reviewer an active reviewer other than them."""
+    require_role(operator, OperatorRole.CLERK, action="issuing receipts")
+    if not same_name(handler, operator.name):
+        raise NotPermitted(
+            f"the handler (开票人) is the operator who issues, {operator.name}, not {handler}"
+        )
+    require_reviewer(session, reviewer, operator)
+
+
+def handler_and_reviewer_problems(
+    session: Session, operator: Operator, rows: Iterable[tuple[str, str, str]]
+) -> list[str]:
+    """:func:`check_handler_and_reviewer` for each ``(where, handler, reviewer)`` of a batch:
+    every row that breaks it, as ``where: rule``."""
+    problems = []
+    for where, handler, reviewer in rows:
+        try:
+            check_handler_and_reviewer(session, operator, handler, reviewer)
+        except NotPermitted as exc:
+            problems.append(f"{where}: {exc}")
+    return problems
