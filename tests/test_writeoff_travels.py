@@ -58,11 +58,13 @@ def segment_of(home: Path) -> str:
     return str(entry["segment"])
 
 
-def send(sender: Path, receiver: Path, package: Path, ack: bool = True) -> None:
+def send(sender: Path, receiver: Path, package: Path, ack: bool = True) -> str:
+    """Export, import and (unless ``ack`` is False) acknowledge; what the import printed."""
     ok(sender, "transmit", "export", "-o", str(package))
-    ok(receiver, "transmit", "import", str(package))
+    imported = ok(receiver, "transmit", "import", str(package))
     if ack:
         ok(sender, "transmit", "ack", str(package.with_name(package.stem + ".ack.xml")))
+    return imported
 
 
 def stock_at(home: Path, segment: str) -> dict[str, Any]:
@@ -85,7 +87,7 @@ def test_write_off_closes_the_segment_at_the_province_and_the_nation(
     send(city, prov, tmp_path / "c1.zip")
     issue(city)
     ok(city, "stock", "write-off", label)
-    send(city, prov, tmp_path / "c2.zip")
+    assert f" written off: {label};" in send(city, prov, tmp_path / "c2.zip")
 
     at_prov = stock_at(prov, label)
     assert (at_prov["holder"], at_prov["used"], at_prov["free"], at_prov["status"]) == (
@@ -131,8 +133,8 @@ def test_a_resent_write_off_changes_nothing(tiers: dict[str, Path], tmp_path: Pa
     label = segment_of(city)
     issue(city)
     ok(city, "stock", "write-off", label)
-    send(city, prov, tmp_path / "c1.zip", ack=False)
-    send(city, prov, tmp_path / "c2.zip")
+    assert "written off" in send(city, prov, tmp_path / "c1.zip", ack=False)
+    assert "written off" not in send(city, prov, tmp_path / "c2.zip")
     assert stock_at(prov, label)["status"] == "written off"
     assert receipts(prov, "audit").exit_code == 0
     assert count_events(prov, "stock.written_off") == 1

@@ -107,12 +107,14 @@ def transmit_import(ctx: Context, package: Path, ack_out: Path | None) -> None:
             "new": result.new,
             "added": result.added,
             "known": result.known,
+            "written_off": list(result.written_off),
             "ack": str(target),
         },
         lambda: (
             f"{verb}: {package.name} from {m.sender}, events {m.first_seq}-{m.last_seq},"
             f" {result.added} receipt(s) added, {result.known} known;"
-            f" acknowledgement → {target}"
+            + "".join(f" written off: {label};" for label in result.written_off)
+            + f" acknowledgement → {target}"
         ),
     )
 

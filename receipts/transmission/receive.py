@@ -79,6 +79,8 @@ class ImportResult:
     crls: tuple[x509.CertificateRevocationList, ...]
     """CRLs the package carried, each signed by a CA this workspace trusts, for the caller to
     merge into the workspace's trust (the same merge, which checks them again)."""
+    written_off: tuple[str, ...] = ()
+    """Segments (``CODE:FIRST-LAST``) the package's write-offs closed in this ledger."""
 
 
 @dataclass(frozen=True)
@@ -121,12 +123,15 @@ def import_package(
         added, known = _store_receipts(session, state, checked, manifest.sender, what)
         # After the receipts: a write-off is checked against every receipt of its segment.
         write_offs = write_offs_in(events, what)
-        close_written_off(session, state, write_offs, manifest.sender, signer.org_code, what)
+        closed = close_written_off(
+            session, state, write_offs, manifest.sender, signer.org_code, what
+        )
         now = datetime.now(UTC).replace(microsecond=0)
         _keep_peer_head(session, peer, manifest, sender_cert, now)
         _record_received(session, state, manifest, len(checked), added, now)
         sign_head(session, state, signer)
-    return ImportResult(manifest, True, added, known, build_acknowledgement(signer, manifest), crls)
+    ack = build_acknowledgement(signer, manifest)
+    return ImportResult(manifest, True, added, known, ack, crls, closed)
 
 
 def _check_sender(manifest: Manifest, sender_cert: x509.Certificate, me: str, what: str) -> None:

@@ -127,10 +127,11 @@ def close_written_off(
     sender: str,
     me: str,
     what: str,
-) -> int:
-    """Close the segments the sender wrote off, after the checks above; how many were closed.
-    Runs inside the import's write transaction, after the package's receipts are stored."""
-    closed = 0
+) -> tuple[str, ...]:
+    """Close the segments the sender wrote off, after the checks above; the labels of those
+    closed. Runs inside the import's write transaction, after the package's receipts are
+    stored."""
+    closed: list[str] = []
     for w in write_offs:
         segment = _segment(session, w, sender, me, what)
         if segment.written_off_at is not None:
@@ -153,8 +154,8 @@ def close_written_off(
                 "from": sender,
             },
         )
-        closed += 1
-    return closed
+        closed.append(w.label)
+    return tuple(closed)
 
 
 def _segment(session: Session, w: TravellingWriteOff, sender: str, me: str, what: str) -> Segment:
