@@ -239,3 +239,19 @@ def test_audit_rederives_the_requests_from_the_events(
 def _payloads(db: Database, kind: str) -> list[str]:
     with db.read() as session:
         return list(session.scalars(select(Event.payload).where(Event.kind == kind)))
+
+
+def test_nobody_acts_under_another_operators_name(
+    ledger_db: Database, issued: IssueOutcome
+) -> None:
+    """The names passed in must be the operator the write is recorded as (the CLI's
+    authenticated one): a reviewer cannot request as a clerk, nor withdraw a clerk's request."""
+    asked = request_reversal(ledger_db, issued.ref, "金额有误", "张晓梅", SIGNER)
+    ledger_db.authorise = lambda: "李建国"
+    with pytest.raises(NotPermitted, match=r"^李建国 is signed in; 李建国 cannot act as 张晓梅$"):
+        request_reversal(ledger_db, ReceiptRef(issued.ref.code, 1), "x", "张晓梅", SIGNER)
+    with pytest.raises(NotPermitted, match="cannot act as 张晓梅"):
+        reject_reversal(ledger_db, asked.id, "张晓梅", "撤回", SIGNER)
+    with pytest.raises(NotPermitted, match="cannot act as 王芳"):
+        approve_reversal(ledger_db, make_issuer(), asked.id, "王芳")
+    assert approve_reversal(ledger_db, make_issuer(), asked.id, "李建国").ref.number == 2

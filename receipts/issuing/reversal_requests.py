@@ -22,7 +22,7 @@ from receipts.domain.enums import OperatorRole, ReceiptKind
 from receipts.domain.model import ReceiptRef, check_text
 from receipts.errors import InvalidInput, NotPermitted, ReceiptError
 from receipts.issuing.issue import AlreadyReversed, IssueOutcome, Issuer, reverse
-from receipts.issuing.operator_roles import require_role, same_person
+from receipts.issuing.operator_roles import require_actor, require_role, same_person
 from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.ledger.models import LedgerState, ReceiptRow, ReversalRequestRow
@@ -199,6 +199,7 @@ def reject_reversal(
     moment = _now()
     with db.write() as (session, state):
         row = _decidable(session, request_id)
+        require_actor(session, rejected_by)
         if not same_person(row.requested_by, rejected_by):
             require_role(session, rejected_by, "rejecting a reversal", OperatorRole.REVIEWER)
         payload = {"id": request_id, "rejected_by": rejected_by, "reason": reason}
