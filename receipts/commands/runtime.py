@@ -126,6 +126,16 @@ class Context:
         auth = self._authenticated(workspace, None)
         return None if auth is None else auth.operator
 
+    def require(self, workspace: Workspace, *roles: str, action: str) -> Operator | None:
+        """The authenticated operator, refused unless one of ``roles`` (``"clerk"``...) does
+        ``action`` (docs/security.md, the command → role matrix); None in legacy mode."""
+        from receipts.domain.enums import OperatorRole
+        from receipts.pki.operators import require_role
+
+        operator = self.operator(workspace)
+        require_role(operator, *(OperatorRole(r) for r in roles), action=action)
+        return operator
+
     def authenticated(self, workspace: Workspace) -> Authenticated | None:
         """Like :meth:`operator`, with the unwrapped volume key (for ``operator add``)."""
         return self._authenticated(workspace, None)
