@@ -28,8 +28,10 @@ __all__ = ["lookup", "show"]
 @click.option("--xml", "as_xml", is_flag=True, help="Print the signed XML as stored.")
 @with_context
 def show(ctx: Context, code: str, number: str, as_xml: bool) -> None:
-    """Print a receipt from the ledger: its status, which every tier agrees on (issued,
-    reversed), and ``here``, what is true in this ledger only (archived, booked)."""
+    """Print a receipt from the ledger, with its status.
+
+    The status is what every tier agrees on (issued, reversed); ``here`` is what is true in this
+    ledger only (archived, booked)."""
     ws = ctx.workspace()
     ref = ReceiptRef(validate_receipt_code(code), parse_number(number))
     stored = load_receipt(ctx.database(ws), ref)
