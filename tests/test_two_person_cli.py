@@ -213,6 +213,11 @@ def test_a_big_batch_needs_another_reviewers_approval_of_that_file(
     assert json.loads(issued.stdout)["issued"] == 3
     small = as_operator(home, "张晓梅", "issue", "--batch", str(_batch(tmp_path / "s.csv", 2, 20)))
     assert small.exit_code == 0, small.output  # within the threshold: no approval
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + f"X1,{PAYER},01,2026-10,1.001,张晓梅,李建国\n", encoding="utf-8")
+    refused_bad = as_operator(home, "李建国", "batch", "approve", str(bad))
+    assert refused_bad.exit_code == 1, refused_bad.output
+    assert refused_bad.stderr.splitlines()[-1] == f"error: 1 problem(s); {bad} was not approved"
     listed = json.loads(ok(home, "--json", "batch", "approvals"))
     assert [a["file"] for a in listed] == ["other.csv", "big.csv"]
     assert receipts(home, "audit").exit_code == 0
