@@ -22,7 +22,7 @@ def test_demo_runs_the_whole_life(tmp_path: Path) -> None:
     root = tmp_path / "demo"
     code, out = cli("demo", str(root))
     assert code == 0, out
-    assert re.search(r"Done in \d+\.\d s: 13 steps", out)
+    assert re.search(r"Done in \d+\.\d s: 14 steps", out)
     # Every step printed the command behind it.
     assert out.count("\n      $ receipts --home ") >= 60
     # Batch issuing, rerun without duplicates.
@@ -34,7 +34,8 @@ def test_demo_runs_the_whole_life(tmp_path: Path) -> None:
     listing = json.loads(
         runner.invoke(main, ["--home", str(root / "640100"), "--json", "transmit", "list"]).stdout
     )
-    assert [t["status"] for t in listing] == ["acknowledged"]
+    # The second: the operators' events, sent by the clerk 刘洋 in the last step.
+    assert [t["status"] for t in listing] == ["acknowledged", "acknowledged"]
     stats = json.loads(
         runner.invoke(
             main, ["--home", str(root / "000000"), "--json", "stats", "--by", "issuer"]
@@ -50,6 +51,9 @@ def test_demo_runs_the_whole_life(tmp_path: Path) -> None:
     # The closed month was archived and the archive verified; issuing into it was refused.
     assert re.search(r"OK  \S+640100-archive\.zip: main archive of \d{4}-\d{2}, 153 receipt", out)
     assert re.search(r"error: period \d{4}-\d{2} is closed; nothing can be issued into it", out)
+    # 银川's operators: two clerks and a reviewer; a clerk is refused as their own reviewer.
+    assert "error: reviewer must be an operator other than the handler 张晓梅" in out
+    assert re.search(r"by 刘洋: transmission\.acknowledged 1", out)
     for org in ("000000", "640000", "640100", "640104", "payer"):
         audit = runner.invoke(main, ["--home", str(root / org), "audit"])
         assert audit.exit_code == 0, (org, audit.output)

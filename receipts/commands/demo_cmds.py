@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from receipts.commands import demo_steps
+from receipts.commands import demo_operators, demo_steps
 from receipts.commands.demo_runner import Demo, demo_environment
 from receipts.commands.runtime import Context, with_context
 from receipts.errors import WorkspaceError
@@ -60,6 +60,7 @@ def run_demo(
         run.step("Statistics of the province, where everything below it arrived")
         run.run("640000", "stats", "--by", "issuer", show=True)
         run.run("640000", "audit", show=True)
+        demo_operators.operators(run)
     elapsed = time.perf_counter() - run.started
     paths = {
         "receipt PDF": run.path("receipt-640100.pdf"),

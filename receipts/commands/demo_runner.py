@@ -40,12 +40,20 @@ class Demo:
     def home(self, name: str) -> Path:
         return self.root / name
 
-    def run(self, where: str, *args: str, expect: int = 0, show: bool | int = False) -> str:
+    def run(
+        self,
+        where: str,
+        *args: str,
+        expect: int = 0,
+        show: bool | int = False,
+        env: dict[str, str] | None = None,
+    ) -> str:
         """Run ``receipts --home ROOT/where ARGS`` in-process and check its exit code; ``show``
-        prints the output (True) or its first ``show`` lines."""
+        prints the output (True) or its first ``show`` lines; ``env`` adds environment
+        variables for this command only (an operator's secret)."""
         argv = ["--home", str(self.home(where)), *args]
         # The real command, run in this process (its output captured so the demo can narrate).
-        result = CliRunner().invoke(self.group, argv, catch_exceptions=False)
+        result = CliRunner(env=env).invoke(self.group, argv, catch_exceptions=False)
         shown = "receipts " + " ".join(shlex.quote(a) for a in argv)
         self.say(f"      $ {shown.replace(str(self.root) + '/', '')}")
         if result.exit_code != expect:
@@ -80,12 +88,16 @@ def demo_environment() -> Iterator[None]:
             "RECEIPTS_CA_PASSPHRASE",
             "RECEIPTS_DB",
             "RECEIPTS_HOME",
+            "RECEIPTS_OPERATOR",
+            "RECEIPTS_OPERATOR_SECRET",
         )
     }
     os.environ["RECEIPTS_KEY_PASSPHRASE"] = DEMO_PASSPHRASE
     os.environ["RECEIPTS_CA_PASSPHRASE"] = DEMO_PASSPHRASE
     os.environ.pop("RECEIPTS_DB", None)
     os.environ.pop("RECEIPTS_HOME", None)
+    os.environ.pop("RECEIPTS_OPERATOR", None)
+    os.environ.pop("RECEIPTS_OPERATOR_SECRET", None)
     try:
         yield
     finally:
