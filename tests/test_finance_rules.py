@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from receipts.domain.enums import PayerKind
+from receipts.domain.enums import PayerKind, Tier
 from receipts.domain.finance_rules import (
     DEFAULT_RULES,
     FinanceRules,
@@ -136,7 +136,9 @@ def test_every_violation_of_a_request_is_listed_in_order() -> None:
 
 
 def test_base_required_when_configured() -> None:
-    rules = DEFAULT_RULES.overridden(overrides_from_toml({"items": {"01": {"basis_required": True}}}))
+    rules = DEFAULT_RULES.overridden(
+        overrides_from_toml({"items": {"01": {"basis_required": True}}})
+    )
     assert messages(rules, req(line("01", "2026-10", "2000.00"))) == [
         "item 1: 工会经费(拨缴) needs its base (计拨工资总额) and rate"
     ]
@@ -169,7 +171,9 @@ def test_a_province_overrides_the_defaults() -> None:
     rules = DEFAULT_RULES.overridden(overrides_from_toml(PROVINCE_TOML))
     assert (rules.period_future_months, rules.period_past_years) == (2, 3)
     one = Decimal("0.01")
-    assert rules.items["03"] == ItemRule(RateRange(one, one), DEFAULT_RULES.items["03"].payers, True)
+    assert rules.items["03"] == ItemRule(
+        RateRange(one, one), DEFAULT_RULES.items["03"].payers, True
+    )
     assert rules.items["01"].rate == RateRange(Decimal("0.015"), Decimal("0.02"))
     assert rules.items["01"].payers == {PayerKind.ENTERPRISE, PayerKind.INSTITUTION}
     assert rules.items["02"] == DEFAULT_RULES.items["02"]  # not configured: the default
@@ -302,3 +306,50 @@ def test_the_issuer_refuses_before_a_number_is_taken(ledger_db: Database, tmp_pa
     loose = DEFAULT_RULES.overridden(overrides_from_toml({"items": {"01": {"rate": "3%"}}}))
     issuer = dataclasses.replace(issuer, rules=loose)
     assert issue(ledger_db, issuer, req(line("01", "2026-10", "100000.00", "0.03"))).ref.number == 2
+
+
+def test_a_city_with_only_old_allocations_applies_the_defaults(
+    ledger_db: Database, tmp_path: Path
+) -> None:
+    """Allocations made before rules travelled carry none: the city applies the national
+    defaults, tightened by its own [rules] only."""
+    from receipts.issuing.effective_rules import effective_rules
+    from receipts.workspace import WorkspaceConfig, WorkspaceKind
+    from tests.support.tier_pki import tier_pki
+
+    stock_city(ledger_db, tmp_path, count=5)  # allocate() without rules: no <Rules>
+    config = WorkspaceConfig(WorkspaceKind.FEDERATION, "银川市总工会", "640100", Tier.CITY)
+    assert effective_rules(ledger_db, config, tier_pki().validator()) == DEFAULT_RULES
+    loosen = dataclasses.replace(config, rules={"items": {"01": {"payers": ["enterprise"]}}})
+    rules = effective_rules(ledger_db, loosen, tier_pki().validator())
+    assert rules.items["01"].payers == {PayerKind.ENTERPRISE}
+    assert WorkspaceConfig.from_toml(loosen.to_toml()) == loosen  # [rules] is written back
+
+
+def test_batch_rule_problems_are_reported_at_each_items_row() -> None:
+    from receipts.batch.fields import BatchEntry
+    from receipts.batch.rules import rule_problems
+
+    bad = req(line("01"), line("01", "2026-11", "100000.00", "0.03"), payer=INDIVIDUAL)
+    entries = [
+        BatchEntry(7, dataclasses.replace(bad, client_ref="CSV"), (7, 9)),  # CSV: a row an item
+        BatchEntry(3, dataclasses.replace(bad, client_ref="JSON")),  # a JSON line
+        BatchEntry(5, req()),
+    ]
+    assert [str(p) for p in rule_problems("f", entries, DEFAULT_RULES, TODAY)] == [
+        f"f:3: reference JSON: {m}"
+        for m in (
+            f"item 1: 工会经费(拨缴) is not paid by an individual payer {PAYERS_01}",
+            f"item 2: 工会经费(拨缴) is not paid by an individual payer {PAYERS_01}",
+            "item 2: 工会经费(拨缴) rate 3% is outside the allowed 2%",
+        )
+    ] + [
+        f"f:7: reference CSV: item 1: 工会经费(拨缴) is not paid by an individual payer "
+        f"{PAYERS_01}",
+        f"f:9: reference CSV: item 2: 工会经费(拨缴) is not paid by an individual payer "
+        f"{PAYERS_01}",
+        "f:9: reference CSV: item 2: 工会经费(拨缴) rate 3% is outside the allowed 2%",
+    ]
+
+
+PAYERS_01 = "(allowed: enterprise, grassroots_union, institution, other)"

@@ -141,7 +141,8 @@ def test_a_batch_with_violations_reports_every_row_and_issues_nothing(corpus_cit
         "allowed 2%",
         f"error: {path}:4: reference BAD-PAYER: item 1: 工会经费(拨缴) is not paid by an "
         f"individual payer {UNION_FUNDS_PAYERS}",
-        f"error: {path}:6: reference BAD-USCC: an enterprise payer needs its USCC (统一社会信用代码)",
+        f"error: {path}:6: reference BAD-USCC: an enterprise payer needs its USCC "
+        "(统一社会信用代码)",
         f"error: {path}:8: reference BAD-TWICE: items 1 and 2: 工会经费(拨缴) for 2026-10 twice "
         "(one line per item and period)",
         f"error: {path}:10: reference BAD-PERIOD: item 2: payment period 2099-12 ends after "
@@ -229,7 +230,7 @@ def test_a_city_rate_outside_its_provinces_is_a_configuration_error(tmp_path: Pa
     result = receipts(city, *issue_args("enterprise", "01:2026-10:100000.00*3%"))
     assert result.exit_code == 2
     assert result.stderr == (
-        '''error: receipts.toml: [rules.items."01"] rate 3% leaves none of the upstream's 2% '''
+        """error: receipts.toml: [rules.items."01"] rate 3% leaves none of the upstream's 2% """
         "(a city may only tighten)\n"
     )
     assert receipt_count(city) == 0
