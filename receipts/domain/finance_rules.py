@@ -27,7 +27,10 @@ from receipts.errors import InvalidInput
 __all__ = [
     "ALL_PAYERS",
     "DEFAULT_RULES",
+    "MAX_FUTURE_MONTHS",
+    "MAX_PAST_YEARS",
     "NO_RULE",
+    "USCC_REQUIRED",
     "FinanceRules",
     "ItemOverride",
     "ItemRule",
