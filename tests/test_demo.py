@@ -53,6 +53,7 @@ def test_demo_runs_the_whole_life(tmp_path: Path) -> None:
     assert re.search(r"error: period \d{4}-\d{2} is closed; nothing can be issued into it", out)
     # 银川's operators: two clerks and a reviewer; a clerk is refused as their own reviewer.
     assert "error: reviewer must be an operator other than the handler 张晓梅" in out
+    assert "error: reversal needs approval by a reviewer other than 李建国" in out
     assert re.search(r"by 刘洋: transmission\.acknowledged 1", out)
     for org in ("000000", "640000", "640100", "640104", "payer"):
         audit = runner.invoke(main, ["--home", str(root / org), "audit"])

@@ -60,7 +60,7 @@ def run_demo(
         run.step("Statistics of the province, where everything below it arrived")
         run.run("640000", "stats", "--by", "issuer", show=True)
         run.run("640000", "audit", show=True)
-        demo_operators.operators(run)
+        demo_operators.operators(run, first)
     elapsed = time.perf_counter() - run.started
     paths = {
         "receipt PDF": run.path("receipt-640100.pdf"),

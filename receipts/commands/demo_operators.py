@@ -4,6 +4,8 @@ and the audit (docs/operations.md, "Operators")."""
 
 from __future__ import annotations
 
+import json
+
 from receipts.commands.demo_runner import Demo
 from receipts.commands.demo_steps import PAYER_NAME, PAYER_USCC
 
@@ -25,10 +27,11 @@ def _as(name: str) -> dict[str, str]:
     return {"RECEIPTS_OPERATOR": name, "RECEIPTS_OPERATOR_SECRET": OPERATORS[name][1]}
 
 
-def operators(demo: Demo) -> None:
+def operators(demo: Demo, first: str) -> None:
+    """``first``: a receipt of 银川 as ``CODE NUMBER`` (the demo's others are numbered on)."""
     demo.step(
         "Operators at 银川: an admin, two clerks and a reviewer, each with their own secret; "
-        "a clerk cannot be their own reviewer"
+        "nobody is their own reviewer"
     )
     for name, (role, secret) in OPERATORS.items():
         # The first is added with the workspace passphrase, which then opens nothing; the
@@ -54,6 +57,15 @@ def operators(demo: Demo) -> None:
         show=True,
         env=_as("张晓梅"),
     )
+    # A reversal is asked for by one operator and approved by another: the reviewer who asks
+    # cannot approve his own request (he withdraws it instead).
+    code = first.split()[0]
+    asked = demo.run(
+        _CITY, "--json", "reverse", code, "3", "--reason", "金额有误", env=_as("李建国")
+    )
+    request = str(json.loads(asked)["id"])
+    demo.run(_CITY, "reversal", "approve", request, expect=2, show=True, env=_as("李建国"))
+    demo.run(_CITY, "reversal", "reject", request, "--reason", "撤回", show=True, env=_as("李建国"))
     # The other clerk sends the operators' events up; the province recomputes their hashes,
     # operator names included.
     package = demo.path("640100-operators.zip")
