@@ -233,3 +233,34 @@ def test_operators_on_postgresql(pg_schemas: PgSchemas, tmp_path: Path) -> None:
     assert json.loads(audit.stdout)["operators"]["张晓梅"] == {"receipt.issued": 1}
     log = json.loads(as_operator(home, None, "log", "--operator", "李静", "--json", db=db).stdout)
     assert [e["kind"] for e in log] == ["operator.added"] * 4 + ["stock.imported"]
+
+
+def test_a_package_carries_each_events_operator_and_the_tier_above_checks_it(
+    ledger_db: Database,
+) -> None:
+    """The chain fragment of a transmission keeps the operator, hashed: a package whose
+    operator was changed on the way is refused (the demo sends one up for real)."""
+    from datetime import UTC, datetime
+
+    from receipts.ledger.migrate import GENESIS_HASH
+    from receipts.transmission.chain_fragment import check_event_fragment, events_jsonl
+    from receipts.transmission.package import Manifest, RefusedPackage
+
+    with ledger_db.write() as (session, state):
+        append_event(session, state, "org.added", {"code": "640104"})
+    ledger_db.authorise = lambda: "张晓梅"
+    with ledger_db.write() as (session, state):
+        append_event(session, state, "org.added", {"code": "640105"})
+    with ledger_db.read() as session:
+        events = list(session.scalars(select(Event).order_by(Event.seq)))
+    data = events_jsonl(events)
+    lines = data.decode("utf-8").splitlines()
+    assert '"operator"' not in lines[0] and '"operator":"张晓梅"' in lines[1]
+    manifest = Manifest(
+        "640100", "640000", datetime.now(UTC), 1, 2, events[-1].hash, "", {}, (), {}, ""
+    )
+    assert events[0].prev_hash == GENESIS_HASH
+    assert len(check_event_fragment(data, manifest, None, "p.zip")) == 2
+    forged = data.replace("张晓梅".encode(), "刘洋".encode())
+    with pytest.raises(RefusedPackage, match="broken at event 2"):
+        check_event_fragment(forged, manifest, None, "p.zip")
