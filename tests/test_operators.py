@@ -244,3 +244,21 @@ def test_require_role_names_the_rule() -> None:
     disabled = Operator("刘洋", OperatorRole.CLERK, False)
     with pytest.raises(NotPermitted):
         require_role(disabled, OperatorRole.CLERK, action="issuing receipts")
+
+
+def test_an_operator_changes_their_own_secret(home: Path) -> None:
+    new = {"RECEIPTS_NEW_OPERATOR_SECRET": "zhang xiaomei's new secret"}
+    changed = as_operator(home, "张晓梅", "operator", "secret", env=new)
+    assert changed.exit_code == 0, changed.output
+    old = as_operator(home, "张晓梅", *ORG_ADD)
+    assert _error(old) == "error: wrong secret for operator 张晓梅"
+    done = as_operator(home, "张晓梅", *ORG_ADD, secret="zhang xiaomei's new secret")
+    assert done.exit_code == 0, done.output
+    audit = as_operator(home, None, "--json", "audit")
+    assert audit.exit_code == 0, audit.output
+    assert json.loads(audit.stdout)["operators"]["张晓梅"] == {
+        "operator.secret-changed": 1,
+        "org.added": 1,
+    }
+    refused = as_operator(home, "王芳", "operator", "secret", env=new)
+    assert _error(refused).startswith("error: 王芳 is an auditor; changing a secret")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from receipts.domain.enums import OperatorRole
 from receipts.findings import Finding, FindingCode
 from receipts.ledger.models import Event, OperatorRow
-from receipts.pki.operators import ADDED, DISABLED
+from receipts.pki.operators import ADDED, DISABLED, SECRET_CHANGED
 
 __all__ = ["NO_OPERATOR", "LogEntry", "check_operators", "event_log", "per_operator"]
 
@@ -112,6 +112,11 @@ def check_operators(session: Session, events: list[Event]) -> list[Finding]:
         if event.kind == ADDED:
             p = json.loads(event.payload)
             derived[p["name"]] = (p["role"], True, p["slot"], event.seq, None)
+        elif event.kind == SECRET_CHANGED:
+            p = json.loads(event.payload)
+            if p["name"] in derived:
+                role, active, _, added, disabled = derived[p["name"]]
+                derived[p["name"]] = (role, active, p["slot"], added, disabled)
         elif event.kind == DISABLED:
             name = json.loads(event.payload)["name"]
             if name in derived:

@@ -13,7 +13,14 @@ from receipts.commands.tables import format_table
 from receipts.domain.enums import OperatorRole
 from receipts.errors import NotPermitted
 
-__all__ = ["NEW_SECRET_ENV", "operator", "operator_add", "operator_disable", "operator_list"]
+__all__ = [
+    "NEW_SECRET_ENV",
+    "operator",
+    "operator_add",
+    "operator_disable",
+    "operator_list",
+    "operator_secret",
+]
 
 NEW_SECRET_ENV = "RECEIPTS_NEW_OPERATOR_SECRET"  # noqa: S105 - a variable's name
 """The new operator's secret when no terminal is attached (scripted set-up, tests)."""
@@ -112,6 +119,23 @@ def operator_disable(ctx: Context, name: str) -> None:
         {"name": name, "disabled": True, "slot_removed": removed},
         lambda: f"disabled {name}" + ("; key slot removed" if removed else ""),
     )
+
+
+@operator.command("secret", epilog="\b\nExample:\n  receipts --operator 张晓梅 operator secret")
+@with_context
+def operator_secret(ctx: Context) -> None:
+    """Change your own secret (typed twice, hidden): a new key slot, recorded in the ledger.
+    An auditor, who never writes the ledger, is re-added by an admin under a new name."""
+    from receipts.pki.operator_admin import change_secret
+
+    ws = ctx.workspace()
+    creds = ctx.credentials(ws)
+    db = ctx.database(ws)
+    actor = ctx.authenticated(ws)
+    path = change_secret(
+        db, creds, actor, lambda: _new_secret(actor.operator.name if actor else "")
+    )
+    ctx.emit({"slot": str(path)}, lambda: f"new secret set; key slot {path}")
 
 
 def _new_secret(name: str) -> str:

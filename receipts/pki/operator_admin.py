@@ -24,6 +24,7 @@ from receipts.pki.key_slots import (
     make_slot,
     new_volume_key,
     remove_slot,
+    slot_path,
     volume_passphrase,
     write_slot,
 )
@@ -31,6 +32,7 @@ from receipts.pki.operator_auth import Authenticated
 from receipts.pki.operators import (
     add_operator,
     article,
+    change_slot,
     check_operator_name,
     disable_operator,
     find_operator,
@@ -40,7 +42,7 @@ from receipts.pki.operators import (
 from receipts.support.atomic import PRIVATE, write_atomic
 from signing.keys import check_new_passphrase, key_to_pem
 
-__all__ = ["AddedOperator", "add", "disable"]
+__all__ = ["AddedOperator", "add", "change_secret", "disable"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,31 @@ def disable(db: Database, creds: Credentials, actor: Authenticated | None, name:
         raise NotPermitted("this workspace has no operators to disable")
     _record(db, creds, lambda s, st: disable_operator(s, st, name))
     return remove_slot(creds.workspace.keys_dir, name)
+
+
+def change_secret(
+    db: Database, creds: Credentials, actor: Authenticated | None, secret: Callable[[], str]
+) -> Path:
+    """The authenticated operator's own new secret: a new slot wrapping the same volume key,
+    whose pin the ledger records; a failed write puts the old slot back. An auditor never writes
+    the ledger: an admin re-adds them under a new name instead."""
+    if actor is None:
+        raise NotPermitted("this workspace has no operators: its key has a passphrase instead")
+    name, role = actor.operator.name, actor.operator.role
+    writers = (OperatorRole.CLERK, OperatorRole.REVIEWER, OperatorRole.ADMIN)
+    require_role(actor.operator, *writers, action="changing a secret (recorded in the ledger)")
+    typed = secret()
+    check_new_passphrase(typed, refuse=(name, *creds.refused_passphrases()))
+    slot = make_slot(name, role, typed, actor.volume_key)
+    path = slot_path(creds.workspace.keys_dir, name)
+    old = path.read_bytes()
+    write_atomic(path, slot, mode=PRIVATE, overwrite=True)
+    try:
+        _record(db, creds, lambda s, st: change_slot(s, st, name, fingerprint(slot)))
+    except BaseException:
+        write_atomic(path, old, mode=PRIVATE, overwrite=True)
+        raise
+    return path
 
 
 def _require_admin(actor: Authenticated | None, action: str) -> None:

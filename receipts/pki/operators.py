@@ -29,9 +29,11 @@ from receipts.ledger.models import Event, LedgerState, OperatorRow
 __all__ = [
     "ADDED",
     "DISABLED",
+    "SECRET_CHANGED",
     "Operator",
     "OperatorRole",
     "add_operator",
+    "change_slot",
     "check_handler_and_reviewer",
     "check_operator_name",
     "disable_operator",
@@ -48,6 +50,8 @@ ADDED = "operator.added"
 """Event kind: an operator with a role and a pinned key slot."""
 DISABLED = "operator.disabled"
 """Event kind: an operator who may no longer act (their slot is removed)."""
+SECRET_CHANGED = "operator.secret-changed"  # noqa: S105 - an event kind
+"""Event kind: an operator's new key slot (they changed their own secret)."""
 
 _NAME = re.compile(r"^[^\x00-\x1f\x7f/\\:*?\"<>|]{1,40}$")
 
@@ -98,7 +102,8 @@ def _records(session: Session) -> dict[str, _Record]:
     a role, slot pin or state edited in the database (table or event) is refused here, before
     ``receipts audit`` reports it."""
     records: dict[str, _Record] = {}
-    query = select(Event).where(Event.kind.in_((ADDED, DISABLED))).order_by(Event.seq)
+    kinds = (ADDED, DISABLED, SECRET_CHANGED)
+    query = select(Event).where(Event.kind.in_(kinds)).order_by(Event.seq)
     for event in session.scalars(query):
         recomputed = event_hash(
             event.prev_hash, event.seq, rfc3339(event.at), event.kind, event.payload, event.operator
@@ -113,6 +118,8 @@ def _records(session: Session) -> dict[str, _Record]:
         if event.kind == ADDED:
             added = Operator(name, OperatorRole(facts["role"]), True)
             records[name] = _Record(added, str(facts["slot"]))
+        elif name in records and event.kind == SECRET_CHANGED:
+            records[name] = _Record(records[name].operator, str(facts["slot"]))
         elif name in records:
             was = records[name]
             records[name] = _Record(replace(was.operator, active=False), was.slot)
@@ -187,6 +194,18 @@ def disable_operator(session: Session, state: LedgerState, name: str) -> Event:
     if row is not None:
         row.active = False
         row.disabled_seq = event.seq
+    return event
+
+
+def change_slot(session: Session, state: LedgerState, name: str, slot: str) -> Event:
+    """Record ``name``'s new key slot (their own new secret); only an active operator."""
+    operator = find_operator(session, name)
+    if operator is None or not operator.active:
+        raise NotPermitted(f"{name} is not an active operator of this workspace")
+    event = append_event(session, state, SECRET_CHANGED, {"name": name, "slot": slot})
+    row = session.get(OperatorRow, name)
+    if row is not None:
+        row.slot = slot
     return event
 
 
