@@ -66,8 +66,8 @@ def stats(
     csv_file: Path | None,
     pdf_file: Path | None,
 ) -> None:
-    """Count receipts and sum their amounts by tier, issuer, month of issue, item, payer kind,
-    status and 所属期; at provincial and national tiers, children's imported receipts too."""
+    """Count receipts and sum their amounts by tier, issuer, month, item, payer kind and
+    status; at provincial and national tiers, children's imported receipts too."""
     ctx.json = ctx.json or as_json
     ws = ctx.workspace()
     figures = ledger_stats(
