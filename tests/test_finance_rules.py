@@ -353,3 +353,33 @@ def test_batch_rule_problems_are_reported_at_each_items_row() -> None:
 
 
 PAYERS_01 = "(allowed: enterprise, grassroots_union, institution, other)"
+
+
+def test_a_city_applies_the_newest_signed_rules_on_each_back_end(
+    ledger_db: Database, tmp_path: Path
+) -> None:
+    from receipts.domain.model import Organisation
+    from receipts.issuing.effective_rules import effective_rules
+    from receipts.issuing.stock_allocation import allocate, import_allocation
+    from receipts.ledger.migrate import initialise
+    from receipts.workspace import WorkspaceConfig, WorkspaceKind
+    from tests.support.tier_pki import tier_pki
+
+    pki, city = tier_pki(), Organisation("640100", "银川市总工会", Tier.CITY)
+    prov_db = Database(f"sqlite:///{tmp_path / 'province.sqlite'}")
+    initialise(prov_db, "640000")
+    tight = DEFAULT_RULES.overridden(overrides_from_toml({"items": {"01": {"rate": "2%"}}}))
+    tight = dataclasses.replace(tight, period_past_years=2)
+    documents = [
+        allocate(prov_db, pki.signers["640000"], city, "64710126", 5, when, rules)[1]
+        for when, rules in (
+            (datetime(2026, 1, 5, tzinfo=SHANGHAI), DEFAULT_RULES),
+            (datetime(2026, 6, 5, tzinfo=SHANGHAI), tight),
+            (datetime(2026, 9, 5, tzinfo=SHANGHAI), None),  # made the old way: no rules
+        )
+    ]
+    prov_db.dispose()
+    for document in reversed(documents):  # imported newest first
+        import_allocation(ledger_db, document, pki.validator(), "640100", pki.signers["640100"])
+    config = WorkspaceConfig(WorkspaceKind.FEDERATION, "银川市总工会", "640100", Tier.CITY)
+    assert effective_rules(ledger_db, config, pki.validator()) == tight
