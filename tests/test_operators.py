@@ -262,3 +262,15 @@ def test_an_operator_changes_their_own_secret(home: Path) -> None:
     }
     refused = as_operator(home, "王芳", "operator", "secret", env=new)
     assert _error(refused).startswith("error: 王芳 is an auditor; changing a secret")
+
+
+def test_a_key_file_put_back_from_before_operators_is_named(home: Path) -> None:
+    from receipts.support.atomic import PRIVATE, write_atomic
+    from tests.support.workspaces import _key_file
+
+    write_atomic(home / "keys" / "signing.key", _key_file("640100"), mode=PRIVATE)
+    result = as_operator(home, "张晓梅", *ORG_ADD)
+    assert result.exit_code == 2
+    assert _error(result).startswith(
+        f"error: the operators' volume key does not decrypt {home / 'keys' / 'signing.key'}"
+    )

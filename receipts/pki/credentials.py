@@ -30,7 +30,7 @@ from receipts.workspace import Workspace
 from signing.certificate_profile import org_code_of
 from signing.certificates import certificates_from_pem
 from signing.crl import merge_crls
-from signing.errors import UntrustedCertificate
+from signing.errors import UntrustedCertificate, WrongPassphrase
 from signing.keys import PrivateKey, signing_key_passphrase
 from signing.trust import ChainValidator, TrustBundle
 
@@ -78,6 +78,20 @@ class Credentials:
         if unlocked is not None:
             return unlocked
         return self.legacy_passphrase()
+
+    def _load_signing_key(self) -> PrivateKey:
+        try:
+            return self.load_key(self.signing_key_path, self._signing_passphrase)
+        except WrongPassphrase:
+            if self.key_unlock is None or self.key_unlock() is None:
+                raise
+            # Operators exist, yet the key is not under their volume key: an interrupted first
+            # 'operator add', or a key file put back from before operators.
+            raise WrongPassphrase(
+                f"the operators' volume key does not decrypt {self.signing_key_path}: it is "
+                "still under a passphrase (restore the key file re-encrypted by the first "
+                "'operator add')"
+            ) from None
 
     def legacy_passphrase(self) -> str:
         """The workspace passphrase of the signing key (``RECEIPTS_KEY_PASSPHRASE`` or typed),
@@ -132,7 +146,7 @@ class Credentials:
                 "have the upstream CA issue it, then 'receipts pki import-cert'"
             )
         chain = _read_certs(self.signing_cert_path)
-        key = self.load_key(self.signing_key_path, self._signing_passphrase)
+        key = self._load_signing_key()
         if chain[0].public_key() != key.public_key():
             raise MissingCredentials(
                 f"{self.signing_cert_path} does not belong to the key {self.signing_key_path}"
@@ -163,7 +177,7 @@ class Credentials:
         """A payer's ledger key, loaded (its passphrase derived) once per command."""
         from receipts.pki.ledger_key import load_ledger_key
 
-        key = self.load_key(self.signing_key_path, self._signing_passphrase)
+        key = self._load_signing_key()
         return load_ledger_key(key, self.ledger_cert_path)
 
     @functools.cached_property
