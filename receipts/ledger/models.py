@@ -43,6 +43,7 @@ __all__ = [
     "PeriodClose",
     "ReceiptItemRow",
     "ReceiptRow",
+    "RequestNonce",
     "ReversalRequestRow",
     "Segment",
     "Transmission",
@@ -337,3 +338,17 @@ class BatchApprovalRow(Base):
     approved_by: Mapped[str] = mapped_column(String(100))
     approved_at: Mapped[datetime] = mapped_column(UtcDateTime())
     event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
+
+
+class RequestNonce(Base):
+    """A signed tier API request's nonce, kept while its timestamp is inside the accepted window
+    so that a replay is refused by every worker process (docs/security.md, "Tier API
+    authentication"). Not part of the event chain: purged as it ages."""
+
+    __tablename__ = "request_nonces"
+
+    org_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("request_nonces_seen", "seen_at"),)
