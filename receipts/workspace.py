@@ -24,6 +24,7 @@ from receipts.domain.finance_rules_codec import overrides_from_toml
 from receipts.domain.identifiers import DEFAULT_CATEGORY, DEFAULT_SERIES, validate_uscc
 from receipts.domain.model import Organisation, check_text
 from receipts.domain.money import parse_amount
+from receipts.domain.qr_url import canonical_base_url
 from receipts.errors import ConfigurationError, InvalidInput, WorkspaceError
 from receipts.support.atomic import write_atomic
 
@@ -77,6 +78,9 @@ class WorkspaceConfig:
     rules: dict[str, Any] = field(default_factory=dict)
     """The ``[rules]`` table: union-finance rules over the national defaults (a province, the
     national federation) or tightening its province's (a city); docs/formats.md."""
+    serve: dict[str, Any] = field(default_factory=dict)
+    """The ``[serve]`` table as written: ``receipts serve`` (receipts.node.config) reads its
+    keys; ``public_base_url`` is validated here, since issuing signs it into receipts."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", WorkspaceKind(self.kind))
@@ -99,6 +103,16 @@ class WorkspaceConfig:
         Catalogue(self.catalogue)
         self.batch_threshold  # noqa: B018 (validates [approvals])
         overrides_from_toml(self.rules)
+        self.public_base_url  # noqa: B018 (validates [serve] public_base_url)
+
+    @property
+    def public_base_url(self) -> str | None:
+        """``[serve] public_base_url`` in canonical form: signed into every receipt issued, its
+        QR code a URL under it (docs/formats.md, "The QR URL"); None when not configured."""
+        value = self.serve.get("public_base_url")
+        if value is None:
+            return None
+        return canonical_base_url(value, "[serve] public_base_url")
 
     def organisation(self) -> Organisation:
         """The federation this workspace belongs to."""
@@ -150,6 +164,8 @@ class WorkspaceConfig:
             doc["approvals"] = dict(self.approvals)
         if self.rules:
             doc["rules"] = dict(self.rules)
+        if self.serve:
+            doc["serve"] = dict(self.serve)
         return doc
 
     @classmethod
@@ -161,7 +177,10 @@ class WorkspaceConfig:
         catalogue = doc.get("catalogue", {})
         known = {"kind", "name", "org_code", "tier", "uscc", "timezone"}
         unknown = (set(ws) - known) | (set(rec) - {"category", "series"}) | (set(render) - {"font"})
-        unknown |= set(doc) - {"workspace", "receipts", "render", "catalogue", "rules", "approvals"}
+        # [serve] is read and validated by receipts.node.config (`receipts serve`); its
+        # public_base_url also here (WorkspaceConfig.public_base_url), since issuing signs it.
+        tables = {"workspace", "receipts", "render", "catalogue", "rules", "approvals", "serve"}
+        unknown |= set(doc) - tables
         if unknown:
             raise InvalidInput(f"unknown configuration keys: {', '.join(sorted(unknown))}")
         if not isinstance(catalogue, dict) or not all(
@@ -185,6 +204,7 @@ class WorkspaceConfig:
                 font=render.get("font"),
                 approvals=_table(doc, "approvals"),
                 rules=dict(rules),
+                serve=_table(doc, "serve"),
             )
         except KeyError as exc:
             key = exc.args[0]

@@ -259,13 +259,13 @@ def test_page_content_of_layout_1_never_changes() -> None:
 
 
 def test_layout_version_is_recorded() -> None:
-    assert read_layout_version(normal_pdf()) == LATEST_LAYOUT == 2
-    assert render_pdf(normal_xml(), layout_version=2) == normal_pdf()
+    assert read_layout_version(normal_pdf()) == LATEST_LAYOUT == 3
+    assert render_pdf(normal_xml(), layout_version=3) == normal_pdf()
     assert read_layout_version(_v1("normal")) == 1
 
 
 def test_unknown_layout_version_is_refused() -> None:
-    with pytest.raises(RenderError, match=r"unknown layout version 99 \(known: 1, 2\)"):
+    with pytest.raises(RenderError, match=r"unknown layout version 99 \(known: 1, 2, 3\)"):
         render_pdf(normal_xml(), layout_version=99)
 
 

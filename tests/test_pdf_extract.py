@@ -66,7 +66,7 @@ def test_extract_refuses_what_is_not_an_intact_receipt_pdf(data: bytes, message:
 def test_layout_version_of_a_pdf_without_our_metadata_is_refused() -> None:
     with pytest.raises(InvalidPDF, match="no XMP metadata"):
         read_layout_version(_plain_pdf())
-    assert read_layout_version(reversal_pdf()) == LATEST_LAYOUT == 2
+    assert read_layout_version(reversal_pdf()) == LATEST_LAYOUT == 3
     assert read_layout_version(render_pdf(reversal_xml(), layout_version=1)) == 1
 
 

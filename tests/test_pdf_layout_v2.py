@@ -74,11 +74,12 @@ def _v1_validator() -> ChainValidator:
     return ChainValidator(bundle, issuer_may_certify=issuer_may_certify)
 
 
-def test_latest_layout_is_2_and_1_is_still_registered() -> None:
-    assert LATEST_LAYOUT == 2
-    assert sorted(LAYOUTS) == [1, 2]
+def test_layouts_2_and_1_are_still_registered_beside_3() -> None:
+    # Layout 3 (the QR URL, tests/test_qr_url.py) is the latest since issue 16.
+    assert LATEST_LAYOUT == 3
+    assert sorted(LAYOUTS) == [1, 2, 3]
     assert LAYOUTS[2] is LAYOUT and LAYOUTS[1] is layout_v1.LAYOUT
-    assert read_layout_version(normal_pdf()) == 2
+    assert read_layout_version(_v2_pdf()) == 2
 
 
 def test_page_shows_the_labels_of_fiscal_e_bills() -> None:
@@ -199,15 +200,14 @@ def _v2_pdf() -> bytes:
 
 
 def test_a_new_render_is_layout_2_and_verifies() -> None:
-    assert _v2_pdf() == normal_pdf()
-    result = verify_pdf(normal_pdf(), build_pki().validator, "r.pdf")
+    result = verify_pdf(_v2_pdf(), build_pki().validator, "r.pdf")
     assert result.valid, result.findings
     red = verify_pdf(reversal_pdf(), build_pki().validator, "red.pdf")
     assert red.valid, red.findings
 
 
 def test_layout_2_renders_byte_identically() -> None:
-    assert render_pdf(normal_xml()) == render_pdf(normal_xml(), layout_version=2) == _v2_pdf()
+    assert render_pdf(normal_xml(), layout_version=2) == _v2_pdf()
 
 
 def test_page_content_of_layout_2_never_changes() -> None:
@@ -251,7 +251,7 @@ def test_the_render_command_draws_layout_2(tmp_path: Path) -> None:
         main, ["--home", str(tmp_path / "none"), "render", str(source), "-o", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert read_layout_version(out.read_bytes()) == 2
+    assert read_layout_version(out.read_bytes()) == 3  # the latest layout
     assert out.read_bytes() == normal_pdf()
     # And the verify command takes both layouts.
     v1 = V1 / "normal-pades.pdf"

@@ -54,7 +54,7 @@ def test_the_signed_revision_holds_the_attachment_and_metadata() -> None:
     signed = _signed()
     assert signed.startswith(normal_pdf())  # an incremental update over the rendered PDF
     assert extract_xml(signed) == normal_xml()
-    assert read_layout_version(signed) == LATEST_LAYOUT == 2
+    assert read_layout_version(signed) == LATEST_LAYOUT == 3
     with pikepdf.open(io.BytesIO(signed)) as pdf:
         meta = pdf.open_metadata()
         assert meta["pdfaid:part"] == "3"

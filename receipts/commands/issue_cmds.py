@@ -110,6 +110,7 @@ def _issuer(ctx: Context, ws: Workspace, workers: int) -> Issuer:
         series=ws.config.series,
         printable=_printable(ws),
         rules=rules,
+        public_base_url=ws.config.public_base_url,
     )
 
 

@@ -28,6 +28,7 @@ def issuer_of(ctx: Context, ws: Workspace, workers: int = 1) -> Issuer:
         series=ws.config.series,
         # The font coverage check, run before a number is taken: a refusal costs no number.
         printable=lambda receipt: check_printable(receipt, font),
+        public_base_url=ws.config.public_base_url,
     )
 
 

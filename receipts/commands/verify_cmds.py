@@ -27,6 +27,7 @@ Examples:
   receipts verify receipt.pdf --trust national-trust.pem        (an auditor, offline)
   receipts verify ./received/ --trust national-trust.pem        (a folder, recursively)
   receipts verify --qr 'UDR1|64710126|0000000042|…' --trust national-trust.pem
+  receipts verify --qr 'https://ghzs.example.cn/q?c=64710126&n=…' --trust national-trust.pem
   receipts verify receipt.xml --online                          (in the issuer's workspace)"""
 
 _Checker = Callable[[ReceiptVerification], ReceiptVerification]
@@ -34,7 +35,11 @@ _Checker = Callable[[ReceiptVerification], ReceiptVerification]
 
 @click.command("verify", epilog=_VERIFY_EXAMPLES)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--qr", "qr_text", help="A scanned QR text to verify on its own.")
+@click.option(
+    "--qr",
+    "qr_text",
+    help="A scanned QR code to verify on its own: its URL (layout 3) or UDR1| text.",
+)
 @click.option(
     "--trust",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

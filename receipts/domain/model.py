@@ -26,6 +26,7 @@ from receipts.domain.identifiers import (
 )
 from receipts.domain.money import compute_amount, parse_amount, parse_rate
 from receipts.domain.payment_period import PaymentPeriod, parse_payment_period
+from receipts.domain.qr_url import validate_base_url
 from receipts.errors import InvalidInput, InvalidReceipt
 
 __all__ = [
@@ -248,6 +249,9 @@ class Receipt:
     """For a reversal: why, 1-200 characters."""
     seal: QRSeal | None = field(default=None, compare=True)
     """The QR seal; None until the receipt is sealed at issue."""
+    public_base_url: str | None = None
+    """The issuer's public base URL (``[serve] public_base_url`` at issue): the QR code of layout
+    3 is a URL under it, and the seal covers it (docs/formats.md, "The QR URL")."""
 
     def __post_init__(self) -> None:
         validate_receipt_code(self.code)
@@ -259,6 +263,8 @@ class Receipt:
         check_text(self.handler, "handler", maximum=100)
         check_text(self.reviewer, "reviewer", maximum=100)
         check_text(self.remark, "remark", maximum=200, minimum=0)
+        if self.public_base_url is not None:
+            validate_base_url(self.public_base_url)
         if not 1 <= len(self.items) <= MAX_ITEMS:
             raise InvalidReceipt(f"a receipt has 1-{MAX_ITEMS} items, not {len(self.items)}")
         self._check_kind()

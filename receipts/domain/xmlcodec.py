@@ -83,6 +83,8 @@ def receipt_to_element(receipt: Receipt) -> etree._Element:
     _sub(root, "Reviewer", receipt.reviewer)
     if receipt.remark:
         _sub(root, "Remark", receipt.remark)
+    if receipt.public_base_url is not None:
+        _sub(root, "PublicBaseUrl", receipt.public_base_url)
     if receipt.seal is not None:
         seal = _sub(root, "QRSeal")
         _sub(seal, "KeyId", receipt.seal.key_id)
@@ -172,6 +174,7 @@ def receipt_from_element(root: etree._Element) -> Receipt:
             original=original,
             reason=doc.opt("Reason") or "",
             seal=seal,
+            public_base_url=doc.opt("PublicBaseUrl"),
         ),
     )
     total = _Children(doc.one("Total"))
@@ -192,11 +195,13 @@ def receipt_from_element(root: etree._Element) -> Receipt:
 
 
 def qr_payload(receipt: Receipt, key_id: str) -> bytes:
-    """The text the QR seal signs (docs/formats.md)."""
+    """The text the QR seal signs (docs/formats.md): ``UDR1|…|key_id``, or for a receipt that
+    carries its issuer's public base URL ``UDR2|…|key_id|base_url`` (the seal covers the URL the
+    QR code opens, docs/security.md "The QR URL")."""
     amount = format_amount(receipt.total)
     day = receipt.issued_at.strftime("%Y%m%d")
     fields = [
-        "UDR1",
+        "UDR1" if receipt.public_base_url is None else "UDR2",
         receipt.code,
         receipt.formatted_number,
         receipt.check_code,
@@ -205,6 +210,8 @@ def qr_payload(receipt: Receipt, key_id: str) -> bytes:
         receipt.issuer.code,
         key_id,
     ]
+    if receipt.public_base_url is not None:
+        fields.append(receipt.public_base_url)
     return "|".join(fields).encode("utf-8")
 
 

@@ -105,6 +105,9 @@ class Issuer:
     """The union-finance rules every request must follow
     (:func:`receipts.issuing.effective_rules.effective_rules`); red receipts are not checked:
     they cancel what was issued under the rules of its day."""
+    public_base_url: str | None = None
+    """``[serve] public_base_url``, signed into each receipt (its QR code a URL under it,
+    docs/formats.md "The QR URL"); None issues receipts whose QR is the classic text."""
 
     def now(self) -> datetime:
         """The issue time: now in the issuer's calendar, whole seconds."""
@@ -166,6 +169,7 @@ def _draft(issuer: Issuer, request: IssueRequest, issued_at: datetime) -> Receip
         handler=request.handler,
         reviewer=request.reviewer,
         remark=request.remark,
+        public_base_url=issuer.public_base_url,
     )
 
 
@@ -323,6 +327,7 @@ def reverse(
             reviewer=reviewer,
             original=ref,
             reason=reason,
+            public_base_url=issuer.public_base_url,
         )
         if issuer.printable is not None:
             issuer.printable(draft)

@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from receipts.render import layout_v1, layout_v2
+from receipts.render import layout_v1, layout_v2, layout_v3
 from receipts.render.errors import RenderError
 from receipts.render.page import Layout
 
 __all__ = ["LATEST_LAYOUT", "LAYOUTS", "get_layout"]
 
 #: Layouts by version; a PDF names its version, so every released one stays here.
-LAYOUTS: Mapping[int, Layout] = MappingProxyType({1: layout_v1.LAYOUT, 2: layout_v2.LAYOUT})
+LAYOUTS: Mapping[int, Layout] = MappingProxyType(
+    {1: layout_v1.LAYOUT, 2: layout_v2.LAYOUT, 3: layout_v3.LAYOUT}
+)
 #: The version new PDFs are drawn with.
 LATEST_LAYOUT = max(LAYOUTS)
 

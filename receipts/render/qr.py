@@ -1,4 +1,5 @@
-"""The QR code: its text from the receipt's stored QR seal, and its modules as vector rectangles.
+"""The QR code: its text from the receipt's stored QR seal (the classic ``UDR1|…`` text, or from
+layout 3 the URL of docs/formats.md "The QR URL"), and its modules as vector rectangles.
 
 Rendering never needs a key: the seal was signed at issue and stored in the XML
 (docs/formats.md). The encoder is zxing-cpp (~0.7 ms a code); reportlab's own QR widget costs
@@ -10,11 +11,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from receipts.domain.model import Receipt
+from receipts.domain.model import QRSeal, Receipt
+from receipts.domain.qr_url import qr_url
 from receipts.domain.xmlcodec import qr_payload
 from receipts.render.errors import RenderError
 
-__all__ = ["QR_ERROR_CORRECTION", "QRMatrix", "qr_matrix", "qr_operators", "qr_text"]
+__all__ = [
+    "QR_ERROR_CORRECTION",
+    "QRMatrix",
+    "qr_content",
+    "qr_matrix",
+    "qr_operators",
+    "qr_text",
+]
 
 #: Error correction level: M (15 %) survives a crease or a smudge at a modest size.
 QR_ERROR_CORRECTION = "M"
@@ -22,13 +31,35 @@ _DARK_RUN = re.compile(b"\\x00+")
 
 
 def qr_text(receipt: Receipt) -> str:
-    """``UDR1|code|number|check|yyyymmdd|amount|issuer|key_id|seal`` from the stored QR seal."""
+    """``UDR1|code|number|check|yyyymmdd|amount|issuer|key_id|seal`` from the stored QR seal:
+    the QR code of layouts 1 and 2. A receipt that carries a public base URL is refused: its
+    seal signs the URL too, so only its URL verifies (layout 3, :func:`qr_content`)."""
+    seal = _seal(receipt)
+    if receipt.public_base_url is not None:
+        raise RenderError(
+            f"receipt {receipt.ref} carries a public base URL, which its QR seal signs: its QR "
+            "code is a URL, drawn by layout 3 or later"
+        )
+    return f"{qr_payload(receipt, seal.key_id).decode('utf-8')}|{seal.value}"
+
+
+def qr_content(receipt: Receipt) -> str:
+    """What layout 3 encodes (docs/formats.md, "The QR URL"): the URL
+    ``{public_base_url}/q?c=…&s=…`` when the receipt carries its issuer's public base URL, else
+    the classic text of :func:`qr_text` (nothing else could verify: the URL is signed)."""
+    seal = _seal(receipt)
+    if receipt.public_base_url is None:
+        return qr_text(receipt)
+    fields = qr_payload(receipt, seal.key_id).decode("utf-8").split("|")[1:-1]
+    return qr_url(receipt.public_base_url, "|".join(["UDR1", *fields, seal.value]))
+
+
+def _seal(receipt: Receipt) -> QRSeal:
     if receipt.seal is None:
         raise RenderError(
             f"receipt {receipt.ref} has no QR seal; only issued (sealed) receipts are rendered"
         )
-    payload = qr_payload(receipt, receipt.seal.key_id).decode("utf-8")
-    return f"{payload}|{receipt.seal.value}"
+    return receipt.seal
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.render.errors import FontCoverageError, FontError, InvalidPDF, RenderError
 from receipts.render.fonts import check_coverage, load_face, register_font, resolve_font
 from receipts.render.layout import LATEST_LAYOUT, LAYOUTS, get_layout
-from receipts.render.qr import qr_text
+from receipts.render.qr import qr_content, qr_text
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -66,7 +66,7 @@ def render_pdf(
     layout = get_layout(layout_version)
     path = resolve_font(font_path)
     face = load_face(path)
-    qr_text(receipt)  # refuses an unsealed receipt before anything is drawn
+    qr_content(receipt)  # refuses an unsealed receipt before anything is drawn
     check_coverage(face, [*layout.printed(receipt), ("layout text", layout.fixed_text)])
     font = register_font(path)
     from receipts.render.document import write_receipt

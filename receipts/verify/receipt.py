@@ -156,12 +156,15 @@ class QRFields:
     """Signing key id."""
     seal: str
     """The seal value."""
+    base_url: str | None = None
+    """The public base URL of a QR URL (layout 3), which the seal signs too."""
 
     @property
     def payload(self) -> bytes:
-        """The signed part of the text."""
+        """The signed part of the text: ``UDR1|…|key_id``, or ``UDR2|…|key_id|base_url`` for a
+        QR URL (as :func:`receipts.domain.xmlcodec.qr_payload`)."""
         parts = [
-            "UDR1",
+            "UDR1" if self.base_url is None else "UDR2",
             self.code,
             self.number,
             self.check_code,
@@ -170,20 +173,31 @@ class QRFields:
             self.issuer,
             self.key_id,
         ]
+        if self.base_url is not None:
+            parts.append(self.base_url)
         return "|".join(parts).encode("utf-8")
 
 
 def parse_qr_text(text: str) -> QRFields:
-    """Split a QR text; a malformed one is an input error."""
+    """Split a QR text, the classic ``UDR1|…`` or a QR URL (docs/formats.md, "The QR URL"); a
+    malformed one is an input error."""
     from receipts.domain.identifiers import (
         validate_check_code,
         validate_number,
         validate_receipt_code,
     )
     from receipts.domain.money import parse_amount
+    from receipts.domain.qr_url import split_qr_url
     from receipts.errors import InvalidInput
 
-    parts = text.strip().split("|")
+    base_url = None
+    text = text.strip()
+    if text[:8].lower().startswith(("https://", "http://")):
+        try:
+            base_url, text = split_qr_url(text)
+        except InvalidInput as exc:
+            raise InvalidInput(f"not a receipt QR code: {exc}") from None
+    parts = text.split("|")
     if len(parts) != 9 or parts[0] != "UDR1":
         raise InvalidInput(
             "not a receipt QR code (expected UDR1|code|number|check code|date|"
@@ -198,7 +212,19 @@ def parse_qr_text(text: str) -> QRFields:
     except ValueError:
         raise InvalidInput(f"QR date {day!r} is not yyyymmdd") from None
     parse_amount(amount, allow_negative=True)
-    return QRFields(code, number, check_code, day, amount, issuer, kid, seal)
+    return QRFields(code, number, check_code, day, amount, issuer, kid, seal, base_url)
+
+
+def _seal_invalid(fields: QRFields) -> str:
+    if fields.base_url is None:
+        return (
+            "the QR seal does not verify: the text was altered or was not issued by this "
+            "federation (a QR code that is a URL is verified as the whole URL)"
+        )
+    return (
+        f"the QR seal does not verify: the URL (under {fields.base_url}) or its fields were "
+        "altered, or it was not issued by this federation; do not trust the page it opens"
+    )
 
 
 def _whole_day_findings(
@@ -233,6 +259,8 @@ def verify_qr_text(text: str, validator: ChainValidator) -> ReceiptVerification:
     signing time and is verified as of that (``docs/security.md``)."""
     fields = parse_qr_text(text)
     source = f"QR {fields.code}-{fields.number} {fields.amount} of {fields.issuer}, {fields.day}"
+    if fields.base_url is not None:
+        source += f", URL under {fields.base_url}"
     bundle = validator.bundle
     cert = bundle.signing_certificate(fields.issuer, fields.key_id)
     if cert is None:
@@ -249,12 +277,6 @@ def verify_qr_text(text: str, validator: ChainValidator) -> ReceiptVerification:
         )
     findings: list[Finding] = []
     if not verify_seal(cert, fields.payload, fields.seal):
-        findings.append(
-            Finding(
-                FindingCode.SEAL_INVALID,
-                "the QR seal does not verify: the text was "
-                "altered or was not issued by this federation",
-            )
-        )
+        findings.append(Finding(FindingCode.SEAL_INVALID, _seal_invalid(fields)))
     findings.extend(_whole_day_findings(validator, cert, fields.day))
     return ReceiptVerification(source, not findings, tuple(findings))
