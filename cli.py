@@ -95,6 +95,10 @@ COMMANDS = {
         _C + "reverse_cmds:reverse",
         "Red-reverse (冲红) an issued receipt in full; with operators, request it for approval.",
     ),
+    "serve": LazyCommand(
+        _C + "serve_cmds:serve",
+        "Run the federation node: public 查验 page and API, tier API.",
+    ),
     "show": LazyCommand(
         _C + "show_cmds:show",
         "Print a receipt from the ledger, with its status.",

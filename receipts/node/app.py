@@ -1,0 +1,60 @@
+"""The node's ASGI application (docs/architecture.md, "The federation node").
+
+:func:`create_app` builds the FastAPI app over one :class:`NodeState`: the public 查验 pages and
+API, the health route, and the tier API's router; :func:`app_from_env` is the factory each
+uvicorn worker process calls (``receipts serve`` passes the workspace in ``RECEIPTS_HOME`` and
+the ledger URL in ``RECEIPTS_DB``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+
+from receipts import __version__
+from receipts.node.api import api_router
+from receipts.node.health import health_router
+from receipts.node.middleware import NodeMiddleware
+from receipts.node.problems import install_handlers
+from receipts.node.state import DB_ENV, HOME_ENV, NodeState
+
+__all__ = ["app_from_env", "create_app"]
+
+
+def _routers(state: NodeState) -> list[APIRouter]:
+    """Every router the node serves. The tier API (authenticated, ``/api/v1/tier/…``) adds its
+    router here."""
+    return [
+        health_router(),
+        api_router(),
+    ]
+
+
+def create_app(state: NodeState) -> FastAPI:
+    """The node's app over ``state``. No interactive docs pages (they load scripts from other
+    sites); the OpenAPI description is at ``/openapi.json``."""
+    app = FastAPI(
+        title=f"{state.workspace.config.name} — receipts node",
+        version=__version__,
+        description="The federation node: public 查验 (look-up, verification, PDF) and the "
+        "tier API between federations.",
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.node = state
+    for router in _routers(state):
+        app.include_router(router)
+    install_handlers(app)
+    app.add_middleware(NodeMiddleware, state=state)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory for uvicorn's workers (``uvicorn --factory receipts.node.app:app_from_env``)."""
+    home = os.environ.get(HOME_ENV)
+    if not home:
+        raise RuntimeError(f"{HOME_ENV} is not set: start the node with 'receipts serve'")
+    return create_app(NodeState.open(Path(home), os.environ.get(DB_ENV) or None))

@@ -1,0 +1,99 @@
+"""The public look-up as the node answers it (docs/security.md, "The public surface"): the
+ledger's look-up (:mod:`receipts.lookup`, the same work whether the receipt is missing or the
+check code wrong), and only after every detail matched, the receipt's issuer and masked payer.
+
+The answer for a wrong check code, a wrong amount, a missing receipt and a written-off number
+is one and the same :data:`NOT_FOUND`: a written-off number was never issued, so it has no
+check code that could match, and saying "written off" would tell anyone without the paper
+which numbers a federation spoiled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from receipts.domain.enums import ReceiptStatus
+from receipts.domain.identifiers import validate_number, validate_receipt_code
+from receipts.domain.model import ReceiptRef
+from receipts.domain.money import parse_amount
+from receipts.errors import InvalidInput
+from receipts.ledger.queries import load_receipt
+from receipts.lookup import lookup
+from receipts.node.masking import mask_payer
+from receipts.node.state import NodeState
+
+__all__ = ["NOT_FOUND", "PublicReceipt", "parse_details", "public_lookup"]
+
+
+@dataclass(frozen=True)
+class PublicReceipt:
+    """What the public learns of a receipt: everything when found, nothing otherwise."""
+
+    found: bool
+    """Every detail matched a receipt of this ledger."""
+    ref: ReceiptRef | None = None
+    """The receipt, when found."""
+    status: ReceiptStatus | None = None
+    """Issued or reversed."""
+    reversed_by: ReceiptRef | None = None
+    """The red receipt cancelling it, when reversed."""
+    issuer: str | None = None
+    """The issuer's org code."""
+    issuer_name: str | None = None
+    """The issuer's name."""
+    issued_on: date | None = None
+    """The issue date (China time)."""
+    amount: Decimal | None = None
+    """The total."""
+    payer: str | None = None
+    """The payer's name, masked (:func:`receipts.node.masking.mask_payer`)."""
+
+
+NOT_FOUND = PublicReceipt(False)
+"""The one answer for every look-up that did not match."""
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a person typed, validated."""
+
+    ref: ReceiptRef
+    """票据代码 and 票据号码."""
+    check_code: str
+    """校验码 as typed (either case; :func:`receipts.lookup.lookup` normalises it)."""
+    amount: Decimal | None
+    """金额, when given."""
+
+
+def parse_details(code: str, number: str, check: str, amount: str | None) -> Details:
+    """Validate the typed details; a malformed one is :class:`InvalidInput` (answered before
+    the ledger is read, so the answer depends on the input alone)."""
+    code, number = code.strip(), number.strip()
+    if not number.isdigit() or len(number) > 10:
+        raise InvalidInput("the receipt number must be 1 to 10 digits")
+    ref = ReceiptRef(validate_receipt_code(code), validate_number(number.zfill(10)))
+    typed = amount.strip() if amount is not None else ""
+    value = parse_amount(typed, allow_negative=True) if typed else None
+    return Details(ref, check, value)
+
+
+def public_lookup(state: NodeState, details: Details) -> PublicReceipt:
+    """Look the receipt up; blocking (call it from a worker thread)."""
+    answer = lookup(state.db, details.ref, details.check_code, details.amount)
+    if not answer.found:
+        return NOT_FOUND
+    stored = load_receipt(state.db, details.ref)
+    receipt = stored.receipt
+    return PublicReceipt(
+        True,
+        details.ref,
+        answer.status,
+        stored.reversed_by if answer.status is ReceiptStatus.REVERSED else None,
+        receipt.issuer.code,
+        receipt.issuer.name,
+        date.fromisoformat(answer.issued_on) if answer.issued_on else None,
+        answer.total,
+        mask_payer(receipt.payer.name, receipt.payer.kind),
+    )

@@ -1,0 +1,108 @@
+"""What one worker process of the node holds: the workspace, its ledger, the trust that uploads
+are verified against, the ``[serve]`` configuration, the rate limiter and the access log
+(docs/architecture.md, "The federation node").
+
+A :class:`NodeState` is made once per worker process (``app_from_env``) and shared by every
+request that process serves. It holds no key: the public routes read the ledger, and the tier
+API's signed requests are checked against certificates, never signed with the node's key.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from receipts.ledger.database import Database, default_url
+from receipts.node.access_log import AccessLog
+from receipts.node.config import ServeConfig, load_serve_config
+from receipts.node.ratelimit import RateLimiter
+from receipts.pki.credentials import Credentials
+from receipts.workspace import Workspace, WorkspaceKind
+from signing.trust import ChainValidator
+
+__all__ = ["DB_ENV", "HOME_ENV", "SALT_NAME", "NodeState", "log_salt"]
+
+HOME_ENV, DB_ENV = "RECEIPTS_HOME", "RECEIPTS_DB"
+"""The environment ``receipts serve`` sets for its uvicorn workers (``app_from_env``)."""
+SALT_NAME = "access-log.salt"
+"""The file under ``logs/`` holding the secret salt of client-address hashes in the access log."""
+
+
+@dataclass
+class NodeState:
+    """One worker's view of its federation."""
+
+    workspace: Workspace
+    """The federation's workspace (a payer workspace runs no node)."""
+    db: Database
+    """Its ledger; reads for the public routes, transactions for the tier API."""
+    config: ServeConfig
+    """The validated ``[serve]`` table, with the command line's overrides."""
+    clock: Callable[[], float] = time.monotonic
+    """Seconds, for the rate limiter's buckets (tests move it by hand)."""
+    wall_clock: Callable[[], float] = time.time
+    """Seconds since the epoch, for the access log's times."""
+    limiter: RateLimiter = field(init=False)
+    """Token buckets per client address (per process: docs/operations.md)."""
+    access_log: AccessLog = field(init=False)
+    """Where each request is logged, one JSON line, without personal data."""
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.config.rate, self.clock)
+        self.access_log = AccessLog(
+            self.config.access_log, log_salt(self.workspace), self.wall_clock
+        )
+
+    @classmethod
+    def open(
+        cls,
+        home: Path,
+        db_url: str | None = None,
+        config: ServeConfig | None = None,
+        **kwargs: Callable[[], float],
+    ) -> NodeState:
+        """The state of the workspace at ``home``. The ledger is opened, not migrated: ``receipts
+        serve`` migrates it once before starting workers, and ``/healthz`` reports a schema
+        behind the code."""
+        workspace = Workspace.open(home).require(WorkspaceKind.FEDERATION)
+        db = Database(db_url or default_url(home))
+        return cls(workspace, db, config or load_serve_config(workspace), **kwargs)
+
+    @functools.cached_property
+    def credentials(self) -> Credentials:
+        """The workspace's trust (never its keys: no passphrase reaches a worker)."""
+        return Credentials(self.workspace)
+
+    @property
+    def validator(self) -> ChainValidator:
+        """Chain validation against the workspace's trust bundle, for uploads and QR seals."""
+        return self.credentials.validator
+
+    @functools.cached_property
+    def issuer_name(self) -> str:
+        """This federation's name."""
+        return self.workspace.config.name
+
+
+def log_salt(workspace: Workspace) -> bytes:
+    """The access log's salt: 32 random bytes made once per workspace (mode 0600), so a client's
+    hash is the same in every worker and across restarts, and unknown to whoever reads the log."""
+    path = workspace.home / "logs" / SALT_NAME
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data
+        # A salt cut short (a crash between create and write): replace it.
+        path.unlink()
+        return log_salt(workspace)
+    salt = secrets.token_bytes(32)
+    with open(fd, "wb") as handle:
+        handle.write(salt)
+    return salt
