@@ -5,6 +5,7 @@ differences, not with the ledgers (docs/architecture.md)."""
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +13,29 @@ import click
 
 from receipts.commands.reconcile_report import csv_option, finish, json_option, table
 from receipts.commands.runtime import Context, with_context
+from receipts.errors import InvalidInput
+from receipts.ledger.database import Database
+from receipts.pki.credentials import Credentials
 from receipts.reconcile.blocks import Slot
 from receipts.reconcile.exchange import TierFinding
+from receipts.reconcile.remote import reconcile_remote
 from receipts.reconcile.tiers import SummaryResult, TierResult, make_summary
 from receipts.reconcile.tiers import reconcile_tiers as compare_tiers
 from receipts.support.atomic import write_atomic
 from receipts.support.sizes import MAX_XML_FILE_BYTES, read_bounded
-from receipts.workspace import WorkspaceKind
+from receipts.transmission.http_client import TierClient
+from receipts.workspace import Workspace, WorkspaceKind
 
-__all__ = ["reconcile_summary", "reconcile_tiers"]
+__all__ = ["NodeReconciliation", "reconcile_summary", "reconcile_tiers", "reconcile_with_node"]
 
 _SUMMARY_EXAMPLES = (
     "\b\nExamples:\n  receipts reconcile summary -o yinchuan-2026-10.xml\n"
     "  receipts reconcile summary --blocks yinchuan-2026-10.request.xml -o answer.xml"
 )
-_TIERS_EXAMPLE = "\b\nExample:\n  receipts reconcile tiers --with yinchuan-2026-10.xml"
+_TIERS_EXAMPLE = (
+    "\b\nExamples:\n  receipts reconcile tiers --with yinchuan-2026-10.xml\n"
+    "  receipts reconcile tiers --with https://node.nx.example.cn"
+)
 _TIERS_HELP = """Compare another tier's signed summary FILE with this ledger.
 
 \b
@@ -43,6 +52,9 @@ The exchange takes two rounds, and its data grows with the differences, not with
      reads only those blocks and names every missing (in the file, not here), extra (here, not
      in the file) and differing (same number, another digest or amount) receipt.
 A listing that would not fit in one file, or that changed in between, is asked for again.
+
+With the URL of the tier above's node instead of a file, both rounds run over HTTP at once
+(signed requests, docs/formats.md "The tier API"), over this ledger's issuers.
 
 Exit 1 while anything differs or remains to be listed, 0 when both sides agree."""
 
@@ -123,10 +135,14 @@ def _summary_text(result: SummaryResult, output: Path, listed: int, *, answering
 @click.command("tiers", help=_TIERS_HELP, epilog=_TIERS_EXAMPLE)
 @click.option(
     "--with",
-    "file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "source",
     required=True,
-    help="The other side's signed summary.",
+    help="The other side's signed summary file, or the URL of the tier above's node.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    help="With a URL: seconds to keep retrying (default: [upstream] timeout, else 120).",
 )
 @click.option(
     "--request-out",
@@ -137,11 +153,34 @@ def _summary_text(result: SummaryResult, output: Path, listed: int, *, answering
 @json_option
 @with_context
 def reconcile_tiers(
-    ctx: Context, file: Path, request_out: Path | None, csv_path: Path | None, as_json: bool
+    ctx: Context,
+    source: str,
+    timeout: float | None,
+    request_out: Path | None,
+    csv_path: Path | None,
+    as_json: bool,
 ) -> None:
     ctx.json = ctx.json or as_json
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     creds = ctx.credentials(ws)
+    if source.startswith(("http://", "https://")):
+        from receipts.commands.sync_cmds import tier_client
+
+        with tier_client(ws, creds, source, timeout) as client:
+            report = reconcile_with_node(ctx.database(ws), ws, creds, client)
+        finish(
+            ctx,
+            report.data,
+            lambda: report.text,
+            report.rows,
+            _TIER_COLUMNS,
+            csv_path,
+            report.failed,
+        )
+        return
+    file = Path(source)
+    if not file.is_file():
+        raise InvalidInput(f"--with {source}: no such file (or give an http(s):// URL)")
     result = compare_tiers(
         ctx.database(ws),
         read_bounded(file, MAX_XML_FILE_BYTES, "a reconciliation summary"),
@@ -220,3 +259,51 @@ def _tier_row(f: TierFinding) -> dict[str, Any]:
         "here_total": here_total,
         "detail": f.detail,
     }
+
+
+@dataclass(frozen=True)
+class NodeReconciliation:
+    """Both rounds with a node, as a report."""
+
+    data: dict[str, Any]
+    """The --json document."""
+    text: str
+    """The human report."""
+    rows: list[dict[str, Any]]
+    """One row per finding (--csv)."""
+    failed: bool
+    """Anything differs or remains to be listed."""
+
+
+def reconcile_with_node(
+    db: Database, ws: Workspace, creds: Credentials, client: TierClient
+) -> NodeReconciliation:
+    """Reconcile this ledger with the node ``client`` calls, both rounds (docs/operations.md)."""
+    done = reconcile_remote(
+        db, creds.validator, ws.ledger_owner, creds.signer_if_any(), client.summary
+    )
+    rows = [_tier_row(f) for f in done.findings]
+    first, last = done.rounds[0], done.rounds[-1]
+    data = {
+        "with": client.base_url,
+        "org": first.theirs.org,
+        "issuers": list(done.issuers),
+        "rounds": len(done.rounds),
+        "agree": done.agree,
+        "settled": done.settled,
+        "their_root": first.theirs.root,
+        "our_root": first.our_root,
+        "bytes_read": sum(r.file_bytes for r in done.rounds),
+        "findings": rows,
+    }
+    lines = [
+        f"reconciled {', '.join(done.issuers)} with {first.theirs.org} at {client.base_url}: "
+        f"{len(done.rounds)} round(s), {data['bytes_read']:,} bytes read"
+    ]
+    if rows:
+        lines += ["", table(rows, ["kind", "receipt", "file_total", "here_total", "detail"])]
+    if not done.settled:
+        lines.append(f"{len(last.comparison.requests):,} block(s) still to list: run again")
+    elif not rows:
+        lines.append(f"OK: both sides agree (root {first.our_root})")
+    return NodeReconciliation(data, "\n".join(lines), rows, not done.agree)

@@ -22,7 +22,14 @@ from receipts.transmission.receive import import_package
 from receipts.workspace import WorkspaceKind
 from signing.pem import crls_to_pem
 
-__all__ = ["transmit", "transmit_ack", "transmit_export", "transmit_import", "transmit_list"]
+__all__ = [
+    "transmit",
+    "transmit_ack",
+    "transmit_export",
+    "transmit_import",
+    "transmit_list",
+    "transmit_push",
+]
 
 
 @click.group("transmit")
@@ -35,6 +42,7 @@ def transmit() -> None:
       province  receipts transmit import 640100-1.zip      (writes 640100-1.ack.xml)
       city      receipts transmit ack 640100-1.ack.xml
     A lost package or acknowledgement is simply covered by the next export.
+    Over HTTP, when the tier above runs a node: receipts transmit push URL
     """
 
 
@@ -141,6 +149,42 @@ def transmit_ack(ctx: Context, ack: Path) -> None:
             else "already recorded"
         ),
     )
+
+
+@transmit.command(
+    "push",
+    epilog="\b\nExamples:\n  receipts transmit push https://node.nx.example.cn\n"
+    "  receipts transmit push --package 640100-2026-11.zip",
+)
+@click.argument("url", required=False)
+@click.option(
+    "--package",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Push this package file instead of exporting what is unacknowledged.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    help="Seconds to keep retrying (default: [upstream] timeout, else 120).",
+)
+@with_context
+def transmit_push(
+    ctx: Context, url: str | None, package: Path | None, timeout: float | None
+) -> None:
+    """Push to the tier above's node and record its acknowledgement (URL: [upstream] url).
+
+    Sends everything the tier above has not acknowledged (or --package), signed with this
+    federation's key; a dropped connection is retried, and a push repeated imports nothing
+    twice. Exit 3 when the node cannot be reached in time (nothing is lost: run again).
+    """
+    from receipts.commands.sync_cmds import push_once
+
+    ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    data = (
+        read_bounded(package, MAX_PACKAGE_FILE_BYTES, "a transmission package") if package else None
+    )
+    report = push_once(ctx, ws, url, timeout, data)
+    ctx.emit(report.data, lambda: report.text)
 
 
 @transmit.command("list", epilog="\b\nExample:\n  receipts transmit list")

@@ -1,0 +1,266 @@
+"""The tier API (docs/formats.md, "The tier API"): a child pushes its transmission package and
+gets the signed acknowledgement back; either side asks for the other's signed reconciliation
+summary, both rounds. Never anonymous: every request is signed by the sender's own key and
+certificate and checked by :mod:`receipts.node.request_auth` before its body is read.
+
+A push is checked exactly as ``receipts transmit import`` checks a file
+(:func:`receipts.transmission.receive.import_package`), after one more check: the package is the
+authenticated sender's own. Pushing the same package again imports nothing and answers with the
+acknowledgement stored for it the first time, byte for byte, so a client that lost the answer
+simply pushes again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from receipts.domain.divisions import upstream_of
+from receipts.errors import EnvironmentFailure, ReceiptError
+from receipts.ledger.models import Transmission
+from receipts.node.problems import Problem, error_response
+from receipts.node.request_auth import Peer, TierRefused, authenticate
+from receipts.node.state import NodeState
+from receipts.pki.credentials import Credentials
+from receipts.pki.signer import ReceiptSigner
+from receipts.reconcile.summary_file import read_request
+from receipts.reconcile.tiers import make_summary
+from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_XML_FILE_BYTES
+from receipts.transmission.package import read_package
+from receipts.transmission.receive import ImportResult, import_package
+from signing.errors import SigningError
+
+__all__ = ["tier_router"]
+
+_CHUNK_SPOOL = 8 * 1024 * 1024
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": why}
+    for status, why in (
+        (401, "Not authenticated: unsigned, badly signed, stale, replayed, untrusted."),
+        (403, "Not this node's parent or registered child, or not its own package."),
+        (413, "The body is larger than the node accepts."),
+        (422, "The content was refused (nothing was imported)."),
+        (503, "The node cannot sign answers (its key is not unlocked)."),
+    )
+}
+
+
+def _body(media: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": False,
+            "content": {media: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+
+
+def _xml(description: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": description, "content": {"application/xml": {}}}, **_PROBLEMS}
+
+
+def tier_router() -> APIRouter:
+    """The tier API's routes."""
+    router = APIRouter(prefix="/api/v1/tier", tags=["tier"])
+
+    @router.post(
+        "/packages",
+        response_class=Response,
+        responses=_xml("The signed acknowledgement (the same one for a package pushed again)."),
+        openapi_extra=_body("application/zip"),
+        summary="A child pushes its transmission package (signed request)",
+    )
+    async def push(request: Request) -> Response:
+        try:
+            state, peer = await _authenticated(request)
+            if peer.relation != "child":
+                raise TierRefused(403, "not-a-child", f"{peer.org} pushes to its own upstream")
+            data = await _read_body(request, peer, _push_limit(state))
+            signer = await run_in_threadpool(_signer, request)
+            ack, result = await run_in_threadpool(_import, state, signer, peer, data)
+        except TierRefused as exc:
+            return error_response(request.url.path, exc.status, exc.detail)
+        return Response(
+            ack,
+            media_type="application/xml",
+            headers={
+                "Receipts-Package": result.manifest.digest,
+                "Receipts-Imported": "new" if result.new else "already",
+            },
+        )
+
+    @router.post(
+        "/summary",
+        response_class=Response,
+        responses=_xml("The node's signed number-space summary (or its answer to a request)."),
+        openapi_extra=_body("application/xml"),
+        summary="Reconciliation: the node's signed summary, either round (signed request)",
+    )
+    async def summary(
+        request: Request,
+        issuer: Annotated[list[str] | None, Query(max_length=6)] = None,
+    ) -> Response:
+        try:
+            state, peer = await _authenticated(request)
+            data = await _read_body(request, peer, MAX_XML_FILE_BYTES)
+            signer = await run_in_threadpool(_signer, request)
+            document = await run_in_threadpool(
+                _summary, state, signer, peer, tuple(issuer or ()), data
+            )
+        except TierRefused as exc:
+            return error_response(request.url.path, exc.status, exc.detail)
+        return Response(document, media_type="application/xml")
+
+    return router
+
+
+def _push_limit(state: NodeState) -> int:
+    return min(state.config.max_push_bytes, MAX_PACKAGE_FILE_BYTES)
+
+
+async def _authenticated(request: Request) -> tuple[NodeState, Peer]:
+    state: NodeState = request.app.state.node
+    me = state.workspace.ledger_owner
+    peer = await run_in_threadpool(
+        lambda: authenticate(
+            request.headers,
+            request.method,
+            request.url.path,
+            request.url.query,
+            me=me,
+            validator=_validator(state),
+            db=state.db,
+            now=datetime.now(UTC),
+        )
+    )
+    return state, peer
+
+
+async def _read_body(request: Request, peer: Peer, limit: int) -> bytes:
+    """The body, spooled to a temporary file as it streams in, refused once it passes
+    ``limit`` and unless its SHA-256 is the signed one."""
+    digest, size = hashlib.sha256(), 0
+    with tempfile.SpooledTemporaryFile(max_size=_CHUNK_SPOOL) as spool:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TierRefused(413, "too-large", f"the body is larger than {limit:,} bytes")
+            digest.update(chunk)
+            spool.write(chunk)
+        if digest.hexdigest() != peer.request.content_sha256:
+            raise TierRefused(
+                401, "body-not-signed", "the body is not the one the request's signature covers"
+            )
+        spool.seek(0)
+        return spool.read()
+
+
+def _validator(state: NodeState) -> Any:
+    """The workspace's trust as of now: reloaded when the bundle file changed (another worker
+    merged a CRL a package carried)."""
+    creds = state.credentials
+    try:
+        stamp = creds.bundle_path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    if creds.__dict__.get("_tier_bundle_stamp") != stamp:
+        creds.__dict__.pop("trust", None)
+        creds.__dict__.pop("validator", None)
+        creds.__dict__["_tier_bundle_stamp"] = stamp
+    return state.validator
+
+
+def _signer(request: Request) -> ReceiptSigner:
+    """The node's signing identity for acknowledgements and summaries, unlocked once per worker
+    by ``RECEIPTS_KEY_PASSPHRASE`` (docs/operations.md)."""
+    cached: ReceiptSigner | None = getattr(request.app.state, "tier_signer", None)
+    if cached is not None:
+        return cached
+    state: NodeState = request.app.state.node
+    try:
+        signer = Credentials(state.workspace).signer
+    except (ReceiptError, SigningError, OSError, ValueError) as exc:
+        raise TierRefused(
+            503, "no-signing-key", f"this node cannot sign its answers: {exc}"
+        ) from None
+    request.app.state.tier_signer = signer
+    return signer
+
+
+def _import(
+    state: NodeState, signer: ReceiptSigner, peer: Peer, data: bytes
+) -> tuple[bytes, ImportResult]:
+    """Import a pushed package as ``transmit import`` does; the acknowledgement stored for it."""
+    what = f"the package pushed by {peer.org}"
+    validator = _validator(state)
+    try:
+        manifest, _, _ = read_package(data, validator, what)
+        if manifest.sender != peer.org:
+            raise TierRefused(403, "not-own-package", f"{what} is {manifest.sender}'s, not its own")
+        result = import_package(state.db, data, validator, signer, what)
+        if result.crls:
+            state.credentials.add_to_trust(crls=result.crls)
+    except EnvironmentFailure as exc:
+        raise TierRefused(503, "unavailable", str(exc)) from None
+    except (ReceiptError, SigningError) as exc:
+        if isinstance(exc, TierRefused):
+            raise
+        raise TierRefused(422, "refused", str(exc)) from None
+    return _stored_acknowledgement(state, result), result
+
+
+def _stored_acknowledgement(state: NodeState, result: ImportResult) -> bytes:
+    """The acknowledgement kept with the imported package's row: the first one made for it."""
+    with state.db.write() as (session, _):
+        row = session.scalars(
+            select(Transmission).where(
+                Transmission.digest == result.manifest.digest, Transmission.direction == "in"
+            )
+        ).one_or_none()
+        if row is None:
+            return result.acknowledgement
+        if row.acknowledgement is None:
+            row.acknowledgement = result.acknowledgement
+        return row.acknowledgement
+
+
+def _in_scope(peer: Peer, issuer: str) -> bool:
+    """A child may see the summary of itself and of the federations under it; the parent of
+    every issuer this ledger holds."""
+    if peer.relation == "parent":
+        return True
+    try:
+        return issuer == peer.org or upstream_of(issuer) == peer.org
+    except ReceiptError:
+        return False
+
+
+def _summary(
+    state: NodeState, signer: ReceiptSigner, peer: Peer, issuers: tuple[str, ...], data: bytes
+) -> bytes:
+    """This ledger's signed summary for ``peer`` (first round), or the answer to its request."""
+    try:
+        request = data or None
+        if request is not None:
+            issuers = issuers or read_request(request).scope
+        if not issuers:
+            raise TierRefused(422, "refused", "name the issuers to summarise (?issuer=CODE)")
+        if outside := [i for i in issuers if not _in_scope(peer, i)]:
+            raise TierRefused(
+                403,
+                "outside-scope",
+                f"{peer.org} may not ask for the summary of {', '.join(sorted(outside))}",
+            )
+        return make_summary(state.db, signer, issuers, request).document
+    except EnvironmentFailure as exc:
+        raise TierRefused(503, "unavailable", str(exc)) from None
+    except (ReceiptError, SigningError) as exc:
+        if isinstance(exc, TierRefused):
+            raise
+        raise TierRefused(422, "refused", str(exc)) from None

@@ -1,0 +1,65 @@
+"""Pushing to the tier above over HTTP (docs/operations.md, "Push and sync"): export what it has
+not acknowledged (or take a package file), push it, and record the signed acknowledgement of the
+answer exactly as ``receipts transmit ack`` records a file.
+
+Nothing is lost or duplicated by a failure at any byte: the ledger records a package as
+acknowledged only from the tier above's signed acknowledgement, the tier above imports a package
+at most once (a later package overlapping it adds only what it lacks), and the next push exports
+again from the last acknowledged event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from receipts.ledger.database import Database
+from receipts.pki.signer import ReceiptSigner
+from receipts.transmission.acknowledgement import AckResult, record_acknowledgement
+from receipts.transmission.export import NothingToSend, export_package
+from receipts.transmission.http_client import TierClient
+from receipts.transmission.package import read_package
+from signing.trust import ChainValidator
+
+__all__ = ["PushOutcome", "push_pending"]
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """What one push did."""
+
+    package: str
+    """The package's digest."""
+    first_seq: int
+    """Its first event."""
+    last_seq: int
+    """Its last event (the tier above now holds our chain up to it)."""
+    receipts: int
+    """Receipts it carried."""
+    ack: AckResult
+    """The recorded acknowledgement."""
+
+
+def push_pending(
+    db: Database,
+    signer: ReceiptSigner,
+    validator: ChainValidator,
+    client: TierClient,
+    crls_pem: bytes = b"",
+    package: bytes | None = None,
+) -> PushOutcome | None:
+    """Push ``package``, or everything the tier above has not acknowledged; None when there is
+    nothing to send."""
+    if package is None:
+        try:
+            package, manifest = export_package(db, signer, client.recipient, crls_pem)
+        except NothingToSend:
+            return None
+    else:
+        manifest, _, _ = read_package(package, validator, "the package")
+    answer = client.push(package)
+    ack = record_acknowledgement(
+        db, answer, validator, signer, f"the acknowledgement from {client.base_url}"
+    )
+    return PushOutcome(
+        manifest.digest, manifest.first_seq, manifest.last_seq, len(manifest.receipts), ack
+    )
