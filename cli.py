@@ -109,6 +109,10 @@ COMMANDS = {
         "status; at provincial and national tiers, children's imported receipts too.",
     ),
     "stock": LazyCommand(_C + "stock_cmds:stock", "Receipt number segments (票据领用, 核销)."),
+    "sync": LazyCommand(
+        _C + "sync_cmds:sync",
+        "Push to the tier above's node, record its acknowledgement, reconcile (cron job).",
+    ),
     "transmit": LazyCommand(
         _C + "transmit_cmds:transmit",
         "Transmission packages to the tier above, and their acknowledgements.",

@@ -19,6 +19,7 @@ from receipts.node.health import health_router
 from receipts.node.middleware import NodeMiddleware
 from receipts.node.problems import install_handlers
 from receipts.node.state import DB_ENV, HOME_ENV, NodeState
+from receipts.node.tier import tier_router
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -29,6 +30,7 @@ def _routers(state: NodeState) -> list[APIRouter]:
     return [
         health_router(),
         api_router(),
+        tier_router(),
     ]
 
 
