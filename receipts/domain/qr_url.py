@@ -61,9 +61,10 @@ _AUTHORITY = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[^:/\[\]]+)(:(?P<port>[0-9
 
 
 def canonical_base_url(value: str, what: str = "public base URL") -> str:
-    """``value`` as a base URL in canonical form (scheme and host in lower case, no trailing
-    ``/``), or :class:`InvalidInput` with one line: https only (http for a loopback host), no
-    credentials, query, fragment or percent-escapes, at most :data:`MAX_BASE_URL` characters."""
+    """``value`` as a base URL in canonical form (scheme and host in lower case, no default port,
+    no trailing ``/``), or :class:`InvalidInput` with one line: https only (http for a loopback
+    host), no credentials, query, fragment or percent-escapes, at most :data:`MAX_BASE_URL`
+    characters."""
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be text")
     if len(value) > MAX_BASE_URL:
@@ -97,6 +98,8 @@ def canonical_base_url(value: str, what: str = "public base URL") -> str:
         raise InvalidInput(f"{what} {value!r} must use https (http only for a loopback host)")
     if not _PATH.fullmatch(path) or any(seg in (".", "..") for seg in path.split("/")):
         raise InvalidInput(f"{what} {value!r} has a path other than plain segments")
+    if port == {"https": "443", "http": "80"}[scheme]:
+        port = None  # the scheme's default port is not written
     return f"{scheme}://{host}{'' if port is None else ':' + port}{path}"
 
 
