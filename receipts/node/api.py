@@ -7,14 +7,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from receipts.node.documents import UploadReport, receipt_pdf, verify_upload
 from receipts.node.guards import admit, charge_failed_lookup, node_of
 from receipts.node.lookups import PublicReceipt, parse_details, public_lookup
-from receipts.node.problems import Problem
+from receipts.node.problems import Problem, error_response
 
-__all__ = ["LookupResult", "api_router", "lookup_result"]
+__all__ = ["LookupResult", "VerifyResult", "api_router", "lookup_result", "pdf_response"]
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": Problem, "description": "A detail is malformed."},
@@ -38,6 +41,50 @@ class LookupResult(BaseModel):
         description="The total, two decimals.", pattern=r"^-?[0-9]+\.[0-9]{2}$"
     )
     payer: str | None = Field(description="The payer's name, partly masked (docs/security.md).")
+
+
+class FindingResult(BaseModel):
+    """One finding of a verification (docs/finding-codes.md)."""
+
+    code: str = Field(description="The finding's stable code.")
+    message: str = Field(description="What was found, in one sentence.")
+
+
+class VerifyResult(BaseModel):
+    """What an uploaded receipt verified to: the findings ``receipts verify`` reports."""
+
+    valid: bool = Field(description="Nothing was found against it.")
+    receipt: str | None = Field(description="CODE-NUMBER, when the receipt could be read.")
+    issuer: str | None = Field(description="The issuer's org code, when it could be read.")
+    amount: str | None = Field(description="The total, when it could be read.")
+    findings: list[FindingResult] = Field(description="Every problem found.")
+    ledger: LookupResult | None = Field(
+        description="For a valid receipt, what this node's ledger says of it (not found: it "
+        "is not in this ledger)."
+    )
+
+
+def verify_result(report: UploadReport) -> VerifyResult:
+    """The API's view of an upload's verification."""
+    result, receipt = report.verification, report.verification.receipt
+    return VerifyResult(
+        valid=result.valid,
+        receipt=result.label or None,
+        issuer=receipt.issuer.code if receipt is not None else None,
+        amount=f"{receipt.total:.2f}" if receipt is not None else None,
+        findings=[FindingResult(code=str(f.code), message=f.message) for f in result.findings],
+        ledger=lookup_result(report.here) if report.here is not None else None,
+    )
+
+
+def pdf_response(answer: PublicReceipt, pdf: bytes) -> Response:
+    """A receipt's PDF as a download (never cached)."""
+    name = f"{answer.ref}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def lookup_result(answer: PublicReceipt) -> LookupResult:
@@ -78,5 +125,45 @@ def api_router() -> APIRouter:
         if not answer.found:
             charge_failed_lookup(request)
         return lookup_result(answer)
+
+    @router.post(
+        "/verify",
+        response_model=VerifyResult,
+        responses={413: {"model": Problem, "description": "The file is too large."}, **_ERRORS},
+        summary="Verify an uploaded receipt (PDF or XML) as `receipts verify` does",
+    )
+    async def verify(
+        request: Request,
+        file: Annotated[UploadFile, File(description="A receipt PDF or its signed XML.")],
+    ) -> VerifyResult:
+        admit(request, node_of(request).config.rate.upload_cost)
+        data = await file.read()
+        report = await run_in_threadpool(verify_upload, node_of(request), data, file.filename or "")
+        return verify_result(report)
+
+    @router.post(
+        "/receipt.pdf",
+        response_class=Response,
+        responses={
+            200: {"content": {"application/pdf": {}}, "description": "The receipt's PDF."},
+            404: {"model": Problem, "description": "No receipt matches these details."},
+            **_ERRORS,
+        },
+        summary="The signed PDF of a receipt, for whoever holds its code, number and check code",
+    )
+    def pdf(
+        request: Request,
+        code: Annotated[str, Form(max_length=20, description="票据代码.")],
+        number: Annotated[str, Form(max_length=20, description="票据号码.")],
+        check: Annotated[str, Form(max_length=20, description="校验码 (any case).")],
+        amount: Annotated[str | None, Form(max_length=30, description="The total.")] = None,
+    ) -> Response:
+        admit(request, node_of(request).config.rate.pdf_cost)
+        details = parse_details(code, number, check, amount)
+        answer, pdf = receipt_pdf(node_of(request), details)
+        if pdf is None:
+            charge_failed_lookup(request)
+            return error_response(request.url.path, 404, "no receipt matches these details")
+        return pdf_response(answer, pdf)
 
     return router

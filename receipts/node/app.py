@@ -17,6 +17,7 @@ from receipts import __version__
 from receipts.node.api import api_router
 from receipts.node.health import health_router
 from receipts.node.middleware import NodeMiddleware
+from receipts.node.pages import pages_router
 from receipts.node.problems import install_handlers
 from receipts.node.state import DB_ENV, HOME_ENV, NodeState
 from receipts.node.tier import tier_router
@@ -30,6 +31,7 @@ def _routers(state: NodeState) -> list[APIRouter]:
     return [
         health_router(),
         api_router(),
+        pages_router(),
         tier_router(),
     ]
 

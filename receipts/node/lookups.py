@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 from receipts.domain.enums import ReceiptStatus
-from receipts.domain.identifiers import validate_number, validate_receipt_code
+from receipts.domain.identifiers import parse_check_code, validate_number, validate_receipt_code
 from receipts.domain.model import ReceiptRef
 from receipts.domain.money import parse_amount
 from receipts.errors import InvalidInput
@@ -62,7 +62,7 @@ class Details:
     ref: ReceiptRef
     """票据代码 and 票据号码."""
     check_code: str
-    """校验码 as typed (either case; :func:`receipts.lookup.lookup` normalises it)."""
+    """校验码 in the canonical lower case (typed in either case)."""
     amount: Decimal | None
     """金额, when given."""
 
@@ -76,7 +76,7 @@ def parse_details(code: str, number: str, check: str, amount: str | None) -> Det
     ref = ReceiptRef(validate_receipt_code(code), validate_number(number.zfill(10)))
     typed = amount.strip() if amount is not None else ""
     value = parse_amount(typed, allow_negative=True) if typed else None
-    return Details(ref, check, value)
+    return Details(ref, parse_check_code(check), value)
 
 
 def public_lookup(state: NodeState, details: Details) -> PublicReceipt:

@@ -75,7 +75,10 @@ def install_handlers(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else None
         headers = dict(exc.headers) if exc.headers else None
-        return error_response(request.url.path, exc.status_code, detail, headers)
+        message = None
+        if exc.status_code == 429 and headers and "retry-after" in headers:
+            message = f"查询过于频繁，请 {headers['retry-after']} 秒后再试。"
+        return error_response(request.url.path, exc.status_code, detail, headers, message)
 
     async def invalid_request(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
