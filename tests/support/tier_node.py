@@ -32,7 +32,16 @@ from receipts.node.tier import tier_router
 from receipts.workspace import Workspace
 from tests.support.workspaces import ENV, federation, receipts
 
-__all__ = ["ISSUE", "Tiers", "free_port", "node_app", "serve_process", "serve_thread", "tiers"]
+__all__ = [
+    "ISSUE",
+    "Tiers",
+    "free_port",
+    "node_app",
+    "register",
+    "serve_process",
+    "serve_thread",
+    "tiers",
+]
 
 ISSUE = [
     "issue",
@@ -79,18 +88,27 @@ class Tiers:
         config.write_text(text + f'\n[upstream]\nurl = "{url}"\ntimeout = {timeout}\n', "utf-8")
 
 
-def tiers(tmp: Path, dbs: dict[str, str | None] | None = None) -> Tiers:
-    """The province, its two registered children with stock, and an unregistered sibling's
-    workspace is not made: 640104 is registered, 640100 too."""
+def tiers(
+    tmp: Path,
+    dbs: dict[str, str | None] | None = None,
+    registered: tuple[str, ...] = ("640100", "640104"),
+) -> Tiers:
+    """The province and its two children; the ``registered`` ones are in the province's
+    registry (``org add``) and hold stock from it, the other knows nothing yet."""
     t = Tiers({org: tmp / org for org in ("640000", "640100", "640104")}, dict(dbs or {}))
     for home in t.homes.values():
         federation(home, home.name)
-    for child in ("640100", "640104"):
-        t.ok("640000", "org", "add", "--code", child)
-        alloc = tmp / f"alloc-{child}.xml"
-        t.ok("640000", "stock", "allocate", "--to", child, "--count", "50", "-o", str(alloc))
-        t.ok(child, "stock", "import", str(alloc))
+    for child in registered:
+        register(t, child, tmp)
     return t
+
+
+def register(t: Tiers, child: str, tmp: Path) -> None:
+    """Register ``child`` at the province and give it 50 numbers."""
+    t.ok("640000", "org", "add", "--code", child)
+    alloc = tmp / f"alloc-{child}.xml"
+    t.ok("640000", "stock", "allocate", "--to", child, "--count", "50", "-o", str(alloc))
+    t.ok(child, "stock", "import", str(alloc))
 
 
 def node_app(home: Path, db: str | None = None) -> FastAPI:
@@ -152,12 +170,14 @@ uvicorn.run(node_app(home, db), host="127.0.0.1", port=port, log_level="warning"
 
 
 @contextlib.contextmanager
-def serve_process(home: Path, db: str | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def serve_process(
+    home: Path, db: str | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """Serve ``home``'s node in a subprocess (uvicorn, one worker); the process and its URL.
     The caller may kill it; it is killed at the end in any case."""
     port = free_port()
     env = {**os.environ, **ENV, HOME_ENV: str(home), DB_ENV: db or ""}
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+    proc = subprocess.Popen(
         [sys.executable, "-c", _SERVER, str(home), db or "", str(port)],
         env=env,
         cwd=Path(__file__).resolve().parents[2],
