@@ -28,14 +28,18 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.node.app import create_app
 from receipts.node.config import ServeConfig
 from receipts.node.state import NodeState
+from receipts.render.qr import qr_content
+from receipts.workspace import CONFIG_NAME
 from tests.support.workspaces import federation, ok, receipts
 
 __all__ = [
     "CITY_PAYER",
     "PERSON_PAYER",
+    "PUBLIC_BASE_URL",
     "Clock",
     "SeededCity",
     "SeededReceipt",
@@ -44,6 +48,8 @@ __all__ = [
     "seeded_city",
 ]
 
+PUBLIC_BASE_URL = "https://cx.yinchuan.example"
+"""银川's ``[serve] public_base_url``: its receipts' QR codes are URLs under it."""
 CITY_PAYER = "宁夏贺兰山实业有限公司"
 PERSON_PAYER = "张晓梅"
 
@@ -60,6 +66,8 @@ class SeededReceipt:
     """Its total."""
     payer: str
     """The payer's full name."""
+    qr: str
+    """What its QR code holds: the URL under :data:`PUBLIC_BASE_URL`."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,8 @@ def _build(base: Path, db: str | None) -> SeededCity:
     prov, city = base / "prov", base / "city"
     federation(prov, "640000")
     federation(city, "640100")
+    with (city / CONFIG_NAME).open("a", encoding="utf-8") as config:
+        config.write(f'\n[serve]\npublic_base_url = "{PUBLIC_BASE_URL}"\n')
 
     def run(home: Path, *args: str) -> str:
         result = receipts(home, *args, db=db if home == city else None)
@@ -146,8 +156,9 @@ def _build(base: Path, db: str | None) -> SeededCity:
     seeded = {}
     for number in (1, 2, 3):
         shown = json.loads(run(city, "--json", "show", code, str(number)))
+        qr = qr_content(parse_receipt_xml(run(city, "show", code, str(number), "--xml").encode()))
         seeded[number] = SeededReceipt(
-            number, shown["check_code"], Decimal(shown["total"]), shown["payer"]
+            number, shown["check_code"], Decimal(shown["total"]), shown["payer"], qr
         )
     return SeededCity(city, prov, code, seeded, db)
 
@@ -160,6 +171,7 @@ def node_state(
     """A :class:`NodeState` over ``city`` with ``[serve]`` values ``serve`` (ServeConfig fields)
     and the access log in ``logs/access.jsonl`` unless given."""
     serve.setdefault("access_log", str(city.home / "logs" / "access.jsonl"))
+    serve.setdefault("public_base_url", PUBLIC_BASE_URL)
     config = ServeConfig(**serve)
     kwargs: dict[str, Callable[[], float]] = {} if clock is None else {"clock": clock}
     return NodeState.open(city.home, city.db, config, **kwargs)
