@@ -10,6 +10,7 @@ form :func:`qr_url` writes, so one receipt has one URL and nothing can hide in i
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from datetime import datetime
@@ -106,6 +107,15 @@ def canonical_base_url(value: str, what: str = "public base URL") -> str:
 def validate_base_url(value: str, what: str = "public base URL") -> str:
     """``value`` if it is a base URL already in canonical form (as a signed receipt must carry
     it), else :class:`InvalidInput`."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be text")
+    return _validate_base_url(value, what)
+
+
+# A batch of receipts repeats one base URL: validating it once is enough (a refusal raises and
+# so is never cached).
+@functools.lru_cache(maxsize=64)
+def _validate_base_url(value: str, what: str) -> str:
     canonical = canonical_base_url(value, what)
     if canonical != value:
         raise InvalidInput(f"{what} {value!r} is not in canonical form ({canonical!r})")
