@@ -51,6 +51,11 @@ EXPECTED = {
     "reason",
     "not-a-province.xml": "line 8: Issuer: organisation code '990100': '99' is not a "
     "province-level code",
+    "public-base-url-http.xml": "line 2: Receipt: public base URL "
+    "'http://ghzs.yinchuan.example.cn' must use https (http only for a loopback host)",
+    "public-base-url-with-query.xml": "line 41: Element 'PublicBaseUrl': [facet 'pattern'] The "
+    "value 'https://ghzs.yinchuan.example.cn/?r=1' is not accepted by the pattern "
+    r"'https?://[a-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-]+)*'.",
     "reversal-with-positive-amounts.xml": "line 2: Receipt: a reversal's amounts must all be "
     "negative",
     "reversal-without-original.xml": "line 2: Receipt: a reversal must reference the receipt it "
