@@ -5,11 +5,12 @@ reversed original shows whether its red voucher is booked), undo one."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from receipts.booking import RefusedBooking, list_bookings, receive_red, undo_booking
 from receipts.booking import book as book_receipt
-from receipts.booking import list_bookings, receive_red, undo_booking
 from receipts.commands.runtime import Context, with_context
 from receipts.commands.tables import format_table
 from receipts.domain.identifiers import validate_number, validate_receipt_code
@@ -18,7 +19,10 @@ from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
 from receipts.render.receipt_pdf import extract_xml
 from receipts.support.sizes import MAX_PDF_BYTES, read_bounded
+from receipts.transmission.http_client import lookup_status
+from receipts.transmission.node_urls import issuer_urls
 from receipts.verify.many import verify_file
+from receipts.verify.receipt import ReceiptVerification
 from receipts.workspace import Workspace, WorkspaceKind
 
 __all__ = ["book"]
@@ -125,13 +129,45 @@ def _book(
     verification = verify_file(file, creds.validator, ws.config.font)
     xml = _signed_xml(file)
     assert ws.config.uscc is not None
+    asked = _ask_issuer(ws, verification)
     record = book_receipt(
         db, verification, xml, ws.config.uscc, voucher, booked_by, creds.signer_if_any()
     )
-    ctx.emit(
-        {"receipt": str(record.ref), "amount": record.amount, "voucher": voucher},
-        lambda: f"booked {record.ref} ({record.amount}) under voucher {voucher}",
-    )
+    data: dict[str, Any] = {"receipt": str(record.ref), "amount": record.amount, "voucher": voucher}
+    if asked is not None:
+        data["issuer_node"] = asked
+    note = f"\nnote: {asked['note']}" if asked is not None and asked.get("note") else ""
+    ctx.emit(data, lambda: f"booked {record.ref} ({record.amount}) under voucher {voucher}{note}")
+
+
+def _ask_issuer(ws: Workspace, verification: ReceiptVerification) -> dict[str, Any] | None:
+    """The issuer's node's word on a receipt about to be booked, when its URL is known (the
+    payer's ``[issuers]`` table, else the URL the receipt's QR code carries); a reversed receipt
+    is refused (nothing is stored), an unreachable node noted (booked offline). None when no
+    node is known, or the receipt will be refused anyway (nobody is asked about it)."""
+    receipt = verification.receipt
+    if not verification.valid or receipt is None or receipt.payer.uscc != ws.config.uscc:
+        return None
+    url = issuer_urls(ws).get(receipt.issuer.code) or receipt.public_base_url
+    if url is None:
+        return None
+    answer = lookup_status(url, receipt.code, receipt.number, receipt.check_code, receipt.total)
+    if answer is None:
+        return {
+            "url": url,
+            "status": "unreachable",
+            "note": f"the issuer's node at {url} could not be reached: booked offline, "
+            "its status not checked",
+        }
+    if answer["found"] and answer.get("status") == "reversed":
+        raise RefusedBooking(
+            f"reversed: receipt {receipt.ref} was reversed by {answer.get('reversed_by')} "
+            f"(the issuer's node at {url}); a reversed receipt cannot be booked"
+        )
+    if not answer["found"]:
+        note = f"the issuer's node at {url} does not know {receipt.ref}: booked on its signature"
+        return {"url": url, "status": "not-found", "note": note}
+    return {"url": url, "status": "issued"}
 
 
 def _signed_xml(path: Path) -> bytes:

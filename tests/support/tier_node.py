@@ -142,10 +142,10 @@ def _wait_healthy(url: str, timeout: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def serve_thread(home: Path, db: str | None = None) -> Iterator[str]:
-    """Serve ``home``'s node in a thread; its base URL."""
+def serve_thread(home: Path, db: str | None = None, port: int | None = None) -> Iterator[str]:
+    """Serve ``home``'s node in a thread (on ``port``, else a free one); its base URL."""
     os.environ.setdefault("RECEIPTS_KEY_PASSPHRASE", ENV["RECEIPTS_KEY_PASSPHRASE"])
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(node_app(home, db), host="127.0.0.1", port=port, log_level="warning")
     )
