@@ -9,6 +9,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -44,10 +45,13 @@ def good_pdf(city: SeededCity, tmp_path_factory: pytest.TempPathFactory) -> byte
     return out.read_bytes()
 
 
-def _verify(client: TestClient, name: str, data: bytes, kind: str = "application/pdf") -> dict:
+def _verify(
+    client: TestClient, name: str, data: bytes, kind: str = "application/pdf"
+) -> dict[str, Any]:
     answer = client.post("/api/v1/verify", files={"file": (name, data, kind)})
     assert answer.status_code == 200, answer.text
-    return answer.json()
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def test_a_genuine_pdf_verifies_with_its_ledger_status(
