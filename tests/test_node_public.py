@@ -238,3 +238,25 @@ def test_a_malformed_qr_url_is_refused(client: TestClient) -> None:
         page = client.get("/q?" + query)
         assert page.status_code == 422
         assert "无法识别的二维码" in page.text
+
+
+def test_a_wrong_check_code_and_a_missing_receipt_do_the_same_work(
+    city: SeededCity, client: TestClient
+) -> None:
+    """The node adds no branch to the ledger's look-up: the same SQL statements either way."""
+    from sqlalchemy import event
+
+    state = client.app.state.node  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(state.db.engine, "before_cursor_execute", record)
+    runs = []
+    for params in (city.query(2, check="zzzzzz"), city.query(2, number="7")):
+        statements.clear()
+        client.get("/api/v1/lookup", params=params)
+        client.post("/lookup", data=params)
+        runs.append(list(statements))
+    assert runs[0] == runs[1] and runs[0]

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -112,7 +113,7 @@ def test_the_node_serves_and_stops_gracefully(city: SeededCity, node: Node) -> N
     page = httpx.post(node.url + "/lookup", data=city.query(2))
     assert page.status_code == 200 and "有效" in page.text
 
-    started, result = threading.Event(), []
+    started, result = threading.Event(), list[httpx.Response]()
     upload = threading.Thread(target=_slow_upload, args=(node.url, started, result))
     upload.start()
     assert started.wait(10)
@@ -169,3 +170,74 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+def test_the_node_serves_https_when_configured(city: SeededCity, tmp_path: Path) -> None:
+    cert, key = _self_signed(city.home)
+    with (city.home / "receipts.toml").open("a", encoding="utf-8") as config:
+        config.write(f'tls_cert = "{cert.name}"\ntls_key = "{key.name}"\n')  # under [serve]
+    node = Node.__new__(Node)
+    node.port = _free_port()
+    node.url = f"https://127.0.0.1:{node.port}"
+    node.log = city.home / "logs" / "access.jsonl"
+    command = [RECEIPTS, "--home", str(city.home), "serve", "--port", str(node.port)]
+    node.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(
+                    node.url + "/api/v1/lookup", params=city.query(2), verify=trusted
+                )
+                break
+            except httpx.TransportError:
+                assert node.process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        assert answer.status_code == 200 and answer.json()["found"] is True
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{node.port}/healthz", timeout=2)
+        assert node.stop() == 0
+    finally:
+        node.kill()
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM files in ``folder``)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "tls.pem", folder / "tls.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
