@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from receipts.commands.node_client import tier_client
 from receipts.commands.reconcile_report import csv_option, finish, json_option, table
 from receipts.commands.runtime import Context, with_context
 from receipts.errors import InvalidInput
@@ -164,19 +165,7 @@ def reconcile_tiers(
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     creds = ctx.credentials(ws)
     if source.startswith(("http://", "https://")):
-        from receipts.commands.sync_cmds import tier_client
-
-        with tier_client(ws, creds, source, timeout) as client:
-            report = reconcile_with_node(ctx.database(ws), ws, creds, client)
-        finish(
-            ctx,
-            report.data,
-            lambda: report.text,
-            report.rows,
-            _TIER_COLUMNS,
-            csv_path,
-            report.failed,
-        )
+        _with_node(ctx, ws, creds, source, timeout, csv_path)
         return
     file = Path(source)
     if not file.is_file():
@@ -213,6 +202,22 @@ def reconcile_tiers(
     }
     human = functools.partial(_tiers_text, result, rows, target)
     finish(ctx, data, human, rows, _TIER_COLUMNS, csv_path, c.discrepancies)
+
+
+def _with_node(
+    ctx: Context,
+    ws: Workspace,
+    creds: Credentials,
+    url: str,
+    timeout: float | None,
+    csv_path: Path | None,
+) -> None:
+    """``--with URL``: both rounds with the node, then the report."""
+    with tier_client(ws, creds, url, timeout) as client:
+        report = reconcile_with_node(ctx.database(ws), ws, creds, client)
+    finish(
+        ctx, report.data, lambda: report.text, report.rows, _TIER_COLUMNS, csv_path, report.failed
+    )
 
 
 def _tiers_text(result: TierResult, rows: list[dict[str, Any]], target: Path | None) -> str:

@@ -12,26 +12,23 @@ registered up there, for one), 3 when the node could not be reached in time.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
+from receipts.commands.node_client import tier_client
+from receipts.commands.reconcile_tiers_cmds import reconcile_with_node
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
-from receipts.domain.divisions import upstream_of
-from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
 from receipts.pki.credentials import Credentials
-from receipts.transmission.http_client import Retry, TierClient
-from receipts.transmission.node_urls import sync_seconds, upstream_url
+from receipts.transmission.http_client import TierClient
 from receipts.transmission.push import PushOutcome, push_pending
 from receipts.workspace import Workspace, WorkspaceKind
 from signing.pem import crls_to_pem
 
-__all__ = ["PushReport", "push_once", "sync", "tier_client"]
+__all__ = ["PushReport", "push_once", "sync"]
 
 _SYNC_EPILOG = """\b
 Examples:
@@ -51,26 +48,6 @@ class PushReport:
     """The --json document."""
     text: str
     """The human line."""
-
-
-@contextlib.contextmanager
-def tier_client(
-    ws: Workspace, creds: Credentials, url: str | None, timeout: float | None
-) -> Iterator[TierClient]:
-    """A signed client to the tier above's node (``url`` or ``[upstream] url``)."""
-    recipient = upstream_of(ws.ledger_owner)
-    if recipient is None:
-        raise InvalidInput("the national federation has no tier above to call")
-    client = TierClient(
-        upstream_url(ws, url),
-        creds.signer,
-        recipient,
-        retry=Retry(total=sync_seconds(ws, timeout)),
-    )
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def _push(
@@ -133,8 +110,6 @@ def sync(ctx: Context, url: str | None, timeout: float | None, as_json: bool) ->
     input or configuration, 3 when the node could not be reached in time (run again: nothing
     is lost, nothing is sent twice).
     """
-    from receipts.commands.reconcile_tiers_cmds import reconcile_with_node
-
     ctx.json = ctx.json or as_json
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     creds = ctx.credentials(ws)
