@@ -174,9 +174,8 @@ def _detail(response: httpx.Response) -> str:
         data: Any = response.json()
     except ValueError:
         return response.text[:200] or response.reason_phrase
-    if isinstance(data, dict) and isinstance(data.get("detail"), str):
-        return data["detail"][:500]
-    return str(data)[:200]
+    detail = data.get("detail") if isinstance(data, dict) else None
+    return detail[:500] if isinstance(detail, str) else str(data)[:200]
 
 
 def lookup_status(

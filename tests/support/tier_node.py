@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -90,7 +90,7 @@ class Tiers:
 
 def tiers(
     tmp: Path,
-    dbs: dict[str, str | None] | None = None,
+    dbs: Mapping[str, str | None] | None = None,
     registered: tuple[str, ...] = ("640100", "640104"),
 ) -> Tiers:
     """The province and its two children; the ``registered`` ones are in the province's
