@@ -19,9 +19,26 @@ from receipts.node.problems import Problem, error_response
 
 __all__ = ["LookupResult", "VerifyResult", "api_router", "lookup_result", "pdf_response"]
 
+
+def _problem(description: str) -> dict[str, object]:
+    """An error response as the node sends it: a JSON problem (``application/problem+json``)."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {"application/problem+json": {"schema": schema}},
+    }
+
+
 _ERRORS: dict[int | str, dict[str, object]] = {
-    422: {"model": Problem, "description": "A detail is malformed."},
-    429: {"model": Problem, "description": "Too many requests from this address."},
+    413: _problem("The request body is larger than the route accepts."),
+    422: _problem("A detail is missing or malformed."),
+    429: _problem("Too many requests from this address (see Retry-After)."),
+    500: _problem("The node failed to answer."),
+}
+_BODY_ERRORS: dict[int | str, dict[str, object]] = {
+    400: _problem("The body cannot be parsed (a broken multipart or form body)."),
+    **_ERRORS,
 }
 
 
@@ -129,7 +146,7 @@ def api_router() -> APIRouter:
     @router.post(
         "/verify",
         response_model=VerifyResult,
-        responses={413: {"model": Problem, "description": "The file is too large."}, **_ERRORS},
+        responses=_BODY_ERRORS,
         summary="Verify an uploaded receipt (PDF or XML) as `receipts verify` does",
     )
     async def verify(
@@ -146,8 +163,8 @@ def api_router() -> APIRouter:
         response_class=Response,
         responses={
             200: {"content": {"application/pdf": {}}, "description": "The receipt's PDF."},
-            404: {"model": Problem, "description": "No receipt matches these details."},
-            **_ERRORS,
+            404: _problem("No receipt matches these details."),
+            **_BODY_ERRORS,
         },
         summary="The signed PDF of a receipt, for whoever holds its code, number and check code",
     )
