@@ -156,6 +156,10 @@ class TierClient:
             else:
                 if response.status_code == 200:
                     return response.content
+                if response.status_code >= 500 and response.status_code not in _RETRY_STATUSES:
+                    raise NetworkFailure(
+                        f"{self.base_url} failed ({response.status_code}): {_detail(response)}"
+                    )
                 if response.status_code not in _RETRY_STATUSES:
                     raise TierRequestRefused(response.status_code, _detail(response))
                 last = f"HTTP {response.status_code}: {_detail(response)}"
