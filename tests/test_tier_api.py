@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from receipts.domain.divisions import upstream_of
 from receipts.ledger.models import ReceiptRow, RequestNonce
@@ -30,7 +30,7 @@ from signing.keys import generate_key
 from tests.support.postgres import PgSchemas, pg_url_or_skip
 from tests.support.tier_node import Tiers, node_app, register, serve_thread, tiers
 from tests.support.tier_pki import tier_pki
-from tests.support.workspaces import ENV
+from tests.support.workspaces import ENV, federation
 
 PROVINCE, CITY, COUNTY = "640000", "640100", "640104"
 
@@ -138,6 +138,11 @@ def test_a_replayed_or_stale_request_is_refused(world: Tiers) -> None:
     package = package_of(world, CITY)
     city = tier_pki().signers[CITY]
     headers = signed(city, package)
+    db = world.database(PROVINCE)
+    with db.engine.begin() as conn:  # a nonce seen an hour ago is purged by the next request
+        old = datetime.now(UTC) - timedelta(hours=1)
+        conn.execute(insert(RequestNonce).values(org_code=CITY, nonce="0" * 32, seen_at=old))
+    db.dispose()
     with client_for(world) as client:
         assert client.post(PACKAGES_PATH, content=package, headers=headers).status_code == 200
         replay = client.post(PACKAGES_PATH, content=package, headers=headers)
@@ -295,3 +300,18 @@ def test_the_node_url_comes_from_the_configuration(world: Tiers, tmp_path: Path)
     bad = world.run(CITY, "sync")
     assert bad.exit_code == 2 and "http:// or https://" in bad.stderr
     assert load_serve_config(Workspace.open(world.homes[CITY])) is not None
+
+
+def test_a_province_forwards_upward_the_same_way(world: Tiers, tmp_path: Path) -> None:
+    nation = tmp_path / "000000"
+    federation(nation, "000000")
+    world.homes["000000"] = nation
+    world.ok("000000", "org", "add", "--code", PROVINCE)
+    with serve_thread(world.homes[PROVINCE], world.dbs.get(PROVINCE)) as province_url:
+        world.ok(CITY, "sync", "--url", province_url)
+    with serve_thread(nation) as national_url:
+        report = json.loads(world.ok(PROVINCE, "sync", "--url", national_url, "--json"))
+        assert report["ok"] and report["push"]["receipts"] == 2
+        assert report["reconcile"]["issuers"] == [PROVINCE, CITY]
+    assert receipt_count(world, "000000") == 2
+    assert world.run("000000", "audit").exit_code == 0
