@@ -260,3 +260,16 @@ def test_a_wrong_check_code_and_a_missing_receipt_do_the_same_work(
         client.post("/lookup", data=params)
         runs.append(list(statements))
     assert runs[0] == runs[1] and runs[0]
+
+
+def test_health_says_when_the_schema_is_behind_the_code(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    own = seeded_city(tmp_path)
+    state = node_state(own)
+    with state.db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM alembic_version"))
+        connection.execute(text("INSERT INTO alembic_version VALUES ('0001')"))
+    answer = node_client(state).get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "unavailable", "ledger": True, "schema_at_head": False}

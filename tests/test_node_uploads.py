@@ -194,3 +194,15 @@ def test_a_lying_content_length_is_caught_while_the_body_streams(
 def test_a_look_up_with_a_body_over_the_small_limit_is_refused(small_limit: TestClient) -> None:
     answer = small_limit.post("/lookup", data={"code": "1" * 20_000})
     assert answer.status_code == 413
+
+
+def test_a_new_trust_bundle_counts_from_the_next_upload(tmp_path: Path) -> None:
+    own = seeded_city(tmp_path)
+    client = node_client(node_state(own))
+    xml = ok(own.home, "show", own.code, "2", "--xml").encode("utf-8")
+    assert _verify(client, "r2.xml", xml, "application/xml")["valid"] is True
+    bundle = own.home / "trust" / "bundle.pem"
+    bundle.write_bytes((BAD / "cross-province-trust.pem").read_bytes())  # another federation's
+    result = _verify(client, "r2.xml", xml, "application/xml")
+    assert result["valid"] is False
+    assert result["findings"]

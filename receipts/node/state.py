@@ -73,15 +73,29 @@ class NodeState:
         db = Database(db_url or default_url(home))
         return cls(workspace, db, config or load_serve_config(workspace), **kwargs)
 
-    @functools.cached_property
+    _trust: tuple[int, Credentials] | None = field(default=None, init=False, repr=False)
+
+    @property
     def credentials(self) -> Credentials:
-        """The workspace's trust (never its keys: no passphrase reaches a worker)."""
-        return Credentials(self.workspace)
+        """The workspace's trust (never its keys: no passphrase reaches a worker), read again
+        when the bundle file changes (``pki import-trust``, a new CRL), so a revocation counts
+        from the next request without a restart."""
+        stamp = self._bundle_stamp()
+        if self._trust is None or self._trust[0] != stamp:
+            self._trust = (stamp, Credentials(self.workspace))
+        return self._trust[1]
 
     @property
     def validator(self) -> ChainValidator:
         """Chain validation against the workspace's trust bundle, for uploads and QR seals."""
         return self.credentials.validator
+
+    def _bundle_stamp(self) -> int:
+        try:
+            info = (self.workspace.trust_dir / "bundle.pem").stat()
+        except OSError:
+            return -1
+        return hash((info.st_mtime_ns, info.st_size, info.st_ino))
 
     @functools.cached_property
     def issuer_name(self) -> str:
