@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.node import PERSON_PAYER, SeededCity, seeded_city
+from tests.support.node import PERSON_PAYER, PUBLIC_BASE_URL, SeededCity, seeded_city
 from tests.support.processes import wait_until
 from tests.support.skips import need_tool, skip_or_fail
 from tests.support.workspaces import ENV, ok, receipts
@@ -307,3 +307,22 @@ def test_chinese_text_renders_with_glyphs(
     assert page.locator("h1").first.inner_text() == "查验结果"
     result = page.locator("h1").first.screenshot()
     assert front != result, "Chinese text renders as empty boxes: is fonts-wqy-zenhei installed?"
+
+
+def test_a_phone_opening_the_qr_code_sees_the_result(
+    browser: Browser, node: str, city: SeededCity
+) -> None:
+    """The QR code's URL (under the city's public base URL, here served on loopback) opens the
+    result page, its seal checked."""
+    scanned = city.receipts[2].qr
+    assert scanned.startswith(PUBLIC_BASE_URL + "/q?")
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, locale="zh-CN")
+    try:
+        page = phone.new_page()
+        page.goto(node + scanned.removeprefix(PUBLIC_BASE_URL))
+        shot(page, "phone-qr-scan")
+        assert page.inner_text("#status") == "有效"
+        assert page.inner_text("#seal") == "二维码签章核验通过。"
+        assert _fits(page) <= PHONE["width"]
+    finally:
+        phone.close()
