@@ -3,8 +3,8 @@ are verified against, the ``[serve]`` configuration, the rate limiter and the ac
 (docs/architecture.md, "The federation node").
 
 A :class:`NodeState` is made once per worker process (``app_from_env``) and shared by every
-request that process serves. It holds no key: the public routes read the ledger, and the tier
-API's signed requests are checked against certificates, never signed with the node's key.
+request that process serves. It holds no key: the public routes only read the ledger; the tier
+API unlocks the signing key itself, for its acknowledgements, once per worker (``tier.py``).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class NodeState:
 
     @property
     def credentials(self) -> Credentials:
-        """The workspace's trust (never its keys: no passphrase reaches a worker), read again
+        """The workspace's trust (not its keys), read again
         when the bundle file changes (``pki import-trust``, a new CRL), so a revocation counts
         from the next request without a restart."""
         stamp = self._bundle_stamp()
