@@ -273,3 +273,24 @@ def test_health_says_when_the_schema_is_behind_the_code(tmp_path: Path) -> None:
     answer = node_client(state).get("/healthz")
     assert answer.status_code == 503
     assert answer.json() == {"status": "unavailable", "ledger": True, "schema_at_head": False}
+
+
+def test_the_issue_date_is_the_one_printed_on_the_receipt(tmp_path: Path) -> None:
+    """Issued at 01:30 in China, the day before in UTC (as the ledger stores the time)."""
+    from datetime import datetime, timedelta, timezone
+
+    from receipts.issuing.issue import issue
+    from receipts.ledger.queries import load_receipt
+    from tests.support.ledger import fixed_clock, make_issuer, request
+
+    own = seeded_city(tmp_path)
+    state = node_state(own)
+    china = timezone(timedelta(hours=8))
+    early = datetime.now(china).replace(hour=1, minute=30, second=0, microsecond=0)
+    outcome = issue(state.db, make_issuer(clock=fixed_clock(early)), request(amount="300.00"))
+    receipt = load_receipt(state.db, outcome.ref).receipt
+    answer = node_client(state).get(
+        "/api/v1/lookup",
+        params={"code": own.code, "number": str(outcome.ref.number), "check": receipt.check_code},
+    )
+    assert answer.json()["issued_on"] == early.date().isoformat()

@@ -44,7 +44,7 @@ class PublicReceipt:
     issuer_name: str | None = None
     """The issuer's name."""
     issued_on: date | None = None
-    """The issue date (China time)."""
+    """The issue date printed on the receipt (the issuer's time zone)."""
     amount: Decimal | None = None
     """The total."""
     payer: str | None = None
@@ -93,7 +93,9 @@ def public_lookup(state: NodeState, details: Details) -> PublicReceipt:
         stored.reversed_by if answer.status is ReceiptStatus.REVERSED else None,
         receipt.issuer.code,
         receipt.issuer.name,
-        date.fromisoformat(answer.issued_on) if answer.issued_on else None,
+        # The date printed on the receipt: its issue time as signed, in the issuer's zone (the
+        # ledger keeps the time in UTC, whose date is the day before for 00:00-08:00 in China).
+        receipt.issued_at.date(),
         answer.total,
         mask_payer(receipt.payer.name, receipt.payer.kind),
     )
