@@ -315,3 +315,17 @@ def test_a_province_forwards_upward_the_same_way(world: Tiers, tmp_path: Path) -
         assert report["reconcile"]["issuers"] == [PROVINCE, CITY]
     assert receipt_count(world, "000000") == 2
     assert world.run("000000", "audit").exit_code == 0
+
+
+def test_a_file_imported_twice_gets_the_same_acknowledgement(world: Tiers, tmp_path: Path) -> None:
+    package = tmp_path / "city.zip"
+    package.write_bytes(package_of(world, CITY))
+    world.ok(PROVINCE, "transmit", "import", str(package), "-o", str(tmp_path / "a1.xml"))
+    world.ok(PROVINCE, "transmit", "import", str(package), "-o", str(tmp_path / "a2.xml"))
+    first = (tmp_path / "a1.xml").read_bytes()
+    assert first == (tmp_path / "a2.xml").read_bytes()
+    city = tier_pki().signers[CITY]
+    body = package.read_bytes()
+    with client_for(world) as client:
+        pushed = client.post(PACKAGES_PATH, content=body, headers=signed(city, body))
+    assert pushed.headers["receipts-imported"] == "already" and pushed.content == first

@@ -19,6 +19,7 @@ from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_XML_FILE_BYTES, r
 from receipts.transmission.acknowledgement import record_acknowledgement
 from receipts.transmission.export import NothingToSend, export_package
 from receipts.transmission.receive import import_package
+from receipts.transmission.stored_ack import stored_acknowledgement
 from receipts.workspace import WorkspaceKind
 from signing.pem import crls_to_pem
 
@@ -95,8 +96,9 @@ def transmit_import(ctx: Context, package: Path, ack_out: Path | None) -> None:
     """Import a package from a lower tier, all or nothing; write the acknowledgement."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     creds = ctx.credentials(ws)
+    db = ctx.database(ws)
     result = import_package(
-        ctx.database(ws),
+        db,
         read_bounded(package, MAX_PACKAGE_FILE_BYTES, "a transmission package"),
         creds.validator,
         creds.signer,
@@ -105,7 +107,8 @@ def transmit_import(ctx: Context, package: Path, ack_out: Path | None) -> None:
     if result.crls:
         creds.add_to_trust(crls=result.crls)
     target = ack_out or package.with_name(package.stem + ".ack.xml")
-    write_atomic(target, result.acknowledgement)
+    # The acknowledgement stored the first time: the same bytes for a package imported again.
+    write_atomic(target, stored_acknowledgement(db, result))
     m = result.manifest
     verb = "imported" if result.new else "already imported (nothing changed)"
     ctx.emit(

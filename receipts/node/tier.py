@@ -19,12 +19,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from receipts.domain.divisions import upstream_of
 from receipts.errors import EnvironmentFailure, ReceiptError
-from receipts.ledger.models import Transmission
 from receipts.node.problems import Problem, error_response
 from receipts.node.request_auth import Peer, TierRefused, authenticate
 from receipts.node.state import NodeState
@@ -35,6 +33,7 @@ from receipts.reconcile.tiers import make_summary
 from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_XML_FILE_BYTES
 from receipts.transmission.package import read_package
 from receipts.transmission.receive import ImportResult, import_package
+from receipts.transmission.stored_ack import stored_acknowledgement
 from signing.errors import SigningError
 
 __all__ = ["tier_router"]
@@ -212,22 +211,7 @@ def _import(
         if isinstance(exc, TierRefused):
             raise
         raise TierRefused(422, "refused", str(exc)) from None
-    return _stored_acknowledgement(state, result), result
-
-
-def _stored_acknowledgement(state: NodeState, result: ImportResult) -> bytes:
-    """The acknowledgement kept with the imported package's row: the first one made for it."""
-    with state.db.write() as (session, _):
-        row = session.scalars(
-            select(Transmission).where(
-                Transmission.digest == result.manifest.digest, Transmission.direction == "in"
-            )
-        ).one_or_none()
-        if row is None:
-            return result.acknowledgement
-        if row.acknowledgement is None:
-            row.acknowledgement = result.acknowledgement
-        return row.acknowledgement
+    return stored_acknowledgement(state.db, result), result
 
 
 def _in_scope(peer: Peer, issuer: str) -> bool:
