@@ -302,3 +302,26 @@ def test_node_state_refuses_a_payer_workspace(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     with pytest.raises(Exception, match="federation"):
         NodeState.open(home)
+
+
+# --- masking --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "shown"),
+    [
+        ("宁夏贺兰山实业有限公司", "enterprise", "宁夏********司"),
+        ("银川市总工会", "federation", "银川***会"),
+        ("某某厂", "other", "某*厂"),
+        ("工厂", "enterprise", "工*"),
+        ("厂", "enterprise", "*"),
+        ("张晓梅", "individual", "张**"),
+        ("欧阳", "individual", "欧*"),
+    ],
+)
+def test_payer_names_are_masked(name: str, kind: str, shown: str) -> None:
+    from receipts.domain.enums import PayerKind
+    from receipts.node.masking import mask_payer
+
+    assert mask_payer(name, PayerKind(kind)) == shown
+    assert len(shown) == len(name)
