@@ -28,7 +28,6 @@ from receipts.ledger.database import Database, default_url
 from receipts.node.app import create_app
 from receipts.node.config import load_serve_config
 from receipts.node.state import DB_ENV, HOME_ENV, NodeState
-from receipts.node.tier import tier_router
 from receipts.workspace import Workspace
 from tests.support.workspaces import ENV, federation, receipts
 
@@ -112,14 +111,10 @@ def register(t: Tiers, child: str, tmp: Path) -> None:
 
 
 def node_app(home: Path, db: str | None = None) -> FastAPI:
-    """The node's app over ``home`` (access log to a file), with the tier router (whether or
-    not create_app has it)."""
+    """The node's app over ``home``, its access log in a file (not the test's standard output)."""
     workspace = Workspace.open(home)
     config = replace(load_serve_config(workspace), access_log=str(home / "logs" / "access.log"))
-    app = create_app(NodeState.open(home, db, config))
-    if not any(getattr(r, "path", "").startswith("/api/v1/tier/") for r in app.routes):
-        app.include_router(tier_router())
-    return app
+    return create_app(NodeState.open(home, db, config))
 
 
 def free_port() -> int:
