@@ -103,8 +103,11 @@ def push_once(
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @with_context
 def sync(ctx: Context, url: str | None, timeout: float | None, as_json: bool) -> None:
-    """Push what the tier above has not acknowledged, record its acknowledgement, reconcile with
-    it (both rounds) and report: the cron or systemd-timer job of a city or province.
+    """Push to the tier above's node, record its acknowledgement, reconcile (cron job).
+
+    Pushes what the tier above has not acknowledged, records its signed acknowledgement,
+    reconciles with it (both rounds) and reports: the cron or systemd-timer job of a city or
+    province.
 
     Exit 0 when both ledgers agree, 1 when they differ (or the package was refused), 2 for bad
     input or configuration, 3 when the node could not be reached in time (run again: nothing
