@@ -329,3 +329,15 @@ def test_a_file_imported_twice_gets_the_same_acknowledgement(world: Tiers, tmp_p
     with client_for(world) as client:
         pushed = client.post(PACKAGES_PATH, content=body, headers=signed(city, body))
     assert pushed.headers["receipts-imported"] == "already" and pushed.content == first
+
+
+def test_a_node_without_its_key_unlocked_answers_503(
+    world: Tiers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = package_of(world, CITY)
+    monkeypatch.delenv("RECEIPTS_KEY_PASSPHRASE")
+    city = tier_pki().signers[CITY]
+    with client_for(world) as client:
+        response = client.post(PACKAGES_PATH, content=package, headers=signed(city, package))
+    refused(response, 503, "cannot sign its answers")
+    assert receipt_count(world, PROVINCE) == 0
