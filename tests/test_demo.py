@@ -22,7 +22,7 @@ def test_demo_runs_the_whole_life(tmp_path: Path) -> None:
     root = tmp_path / "demo"
     code, out = cli("demo", str(root))
     assert code == 0, out
-    assert re.search(r"Done in \d+\.\d s: 14 steps", out)
+    assert re.search(r"Done in \d+\.\d s: 15 steps", out)
     # Every step printed the command behind it.
     assert out.count("\n      $ receipts --home ") >= 60
     # Batch issuing, rerun without duplicates.
@@ -34,8 +34,14 @@ def test_demo_runs_the_whole_life(tmp_path: Path) -> None:
     listing = json.loads(
         runner.invoke(main, ["--home", str(root / "640100"), "--json", "transmit", "list"]).stdout
     )
-    # The second: the operators' events, sent by the clerk 刘洋 in the last step.
-    assert [t["status"] for t in listing] == ["acknowledged", "acknowledged"]
+    # The second: pushed over HTTP by sync; the third: the operators' events, sent by the clerk
+    # 刘洋 in the last step.
+    assert [t["status"] for t in listing] == ["acknowledged"] * 3
+    # Online: the nodes of 宁夏 and the national federation; sync agrees; the 查验 page answers.
+    assert out.count("OK: both sides agree") == 2
+    assert re.search(r"查验 page of 宁夏: http://127\.0\.0\.1:\d+/", out)
+    assert "→ 有效" in out and re.search(r"→ 已冲红：本收据已被红字收据 6471\d{4}-0000000152", out)
+    assert out.count("stopped cleanly (SIGTERM, exit 0)") == 2
     stats = json.loads(
         runner.invoke(
             main, ["--home", str(root / "000000"), "--json", "stats", "--by", "issuer"]
