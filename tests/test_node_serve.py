@@ -113,6 +113,15 @@ def test_the_node_serves_and_stops_gracefully(city: SeededCity, node: Node) -> N
     page = httpx.post(node.url + "/lookup", data=city.query(2))
     assert page.status_code == 200 and "有效" in page.text
 
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n'
+        for _ in range(80):
+            yield b"0" * 65536
+
+    kind = {"content-type": "multipart/form-data; boundary=x"}
+    big = httpx.post(node.url + "/api/v1/verify", content=chunked(), headers=kind, timeout=30)
+    assert big.status_code == 413
+
     started, result = threading.Event(), list[httpx.Response]()
     upload = threading.Thread(target=_slow_upload, args=(node.url, started, result))
     upload.start()
