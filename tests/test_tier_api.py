@@ -174,7 +174,7 @@ def test_an_unregistered_federation_with_a_valid_certificate_is_refused(world: T
         # The parent is registered, but does not push downwards.
         nation = tier_pki().signers["000000"]
         down = client.post(PACKAGES_PATH, content=b"", headers=signed(nation, b""))
-        refused(down, 403, "pushes to its own upstream")
+        refused(down, 403, "is this node's parent: only children push")
     assert receipt_count(world, PROVINCE) == 0
 
 

@@ -13,12 +13,14 @@ simply pushes again.
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from receipts.domain.divisions import upstream_of
@@ -37,6 +39,8 @@ from receipts.transmission.stored_ack import stored_acknowledgement
 from signing.errors import SigningError
 
 __all__ = ["tier_router"]
+
+logger = logging.getLogger("receipts.node")
 
 _CHUNK_SPOOL = 8 * 1024 * 1024
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -79,12 +83,17 @@ def tier_router() -> APIRouter:
         try:
             state, peer = await _authenticated(request)
             if peer.relation != "child":
-                raise TierRefused(403, "not-a-child", f"{peer.org} pushes to its own upstream")
+                raise TierRefused(
+                    403, "not-a-child", f"{peer.org} is this node's parent: only children push"
+                )
             data = await _read_body(request, peer, _push_limit(state))
             signer = await run_in_threadpool(_signer, request)
             ack, result = await run_in_threadpool(_import, state, signer, peer, data)
         except TierRefused as exc:
             return error_response(request.url.path, exc.status, exc.detail)
+        except SQLAlchemyError:
+            logger.exception("the ledger failed during a push")
+            return error_response(request.url.path, 503, "the ledger does not answer; try later")
         return Response(
             ack,
             media_type="application/xml",
@@ -114,6 +123,9 @@ def tier_router() -> APIRouter:
             )
         except TierRefused as exc:
             return error_response(request.url.path, exc.status, exc.detail)
+        except SQLAlchemyError:
+            logger.exception("the ledger failed during a summary")
+            return error_response(request.url.path, 503, "the ledger does not answer; try later")
         return Response(document, media_type="application/xml")
 
     return router
