@@ -82,17 +82,23 @@ class NodeMiddleware:
         client = client_address(scope, self.state.config.trusted_proxies)
         scope.setdefault("state", {})["client"] = client
         status = [500]
-        responded = [False]
+        responded, finished = [False], [False]
 
         async def send_wrapped(message: Message) -> None:
+            # One response per request: whatever comes after it (an app answering a request
+            # this middleware already refused) is dropped.
+            if finished[0]:
+                return
             if message["type"] == "http.response.start":
                 if responded[0]:
                     return
                 responded[0] = True
                 status[0] = message["status"]
                 message["headers"] = _secured(message.get("headers", []))
-            elif message["type"] == "http.response.body" and not responded[0]:
-                return
+            elif message["type"] == "http.response.body":
+                if not responded[0]:
+                    return
+                finished[0] = not message.get("more_body", False)
             await send(message)
 
         limit = self.body_limit(path)
@@ -112,7 +118,10 @@ class NodeMiddleware:
                 await response(scope, receive, send_wrapped)
         finally:
             elapsed = time.perf_counter() - started
-            self.state.access_log.record(scope["method"], path, status[0], elapsed, client)
+            try:
+                self.state.access_log.record(scope["method"], path, status[0], elapsed, client)
+            except OSError:  # a full disk must not turn answers into errors
+                logger.exception("cannot write the access log")
 
     async def _refuse(
         self,
