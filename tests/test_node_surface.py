@@ -325,3 +325,10 @@ def test_payer_names_are_masked(name: str, kind: str, shown: str) -> None:
 
     assert mask_payer(name, PayerKind(kind)) == shown
     assert len(shown) == len(name)
+
+
+def test_an_access_log_that_cannot_be_written_does_not_fail_requests(
+    city: SeededCity, tmp_path: Path
+) -> None:
+    client = node_client(node_state(city, access_log=str(tmp_path)))  # a folder: unwritable
+    assert client.get("/api/v1/lookup", params=city.query(2)).json()["found"] is True
