@@ -332,3 +332,11 @@ def test_an_access_log_that_cannot_be_written_does_not_fail_requests(
 ) -> None:
     client = node_client(node_state(city, access_log=str(tmp_path)))  # a folder: unwritable
     assert client.get("/api/v1/lookup", params=city.query(2)).json()["found"] is True
+
+
+def test_serve_refuses_to_start_without_trust(tmp_path: Path) -> None:
+    home = seeded_city(tmp_path).home
+    (home / "trust" / "bundle.pem").unlink()
+    result = receipts(home, "serve")
+    assert result.exit_code == 2
+    assert "trusts nothing yet" in result.output
