@@ -17,6 +17,7 @@ from tests.support.node import (
     node_state,
     seeded_city,
 )
+from tests.support.postgres import PgSchemas
 from tests.support.workspaces import ok, receipts
 
 
@@ -294,3 +295,19 @@ def test_the_issue_date_is_the_one_printed_on_the_receipt(tmp_path: Path) -> Non
         params={"code": own.code, "number": str(outcome.ref.number), "check": receipt.check_code},
     )
     assert answer.json()["issued_on"] == early.date().isoformat()
+
+
+def test_the_public_routes_on_postgresql(tmp_path: Path, pg_schemas: PgSchemas) -> None:
+    own = seeded_city(tmp_path, db=pg_schemas.new())
+    client = node_client(node_state(own, rate=RateLimit(per_minute=6000, burst=10_000)))
+    found = client.get("/api/v1/lookup", params=own.query(1)).json()
+    assert (found["status"], found["reversed_by"]) == ("reversed", f"{own.code}-0000000003")
+    assert found["payer"] == "宁夏********司"
+    wrong = client.get("/api/v1/lookup", params=own.query(2, check="zzzzzz"))
+    missing = client.get("/api/v1/lookup", params=own.query(2, number="7"))
+    assert wrong.content == missing.content
+    pdf = client.post("/pdf", data=own.query(2))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    upload = client.post("/api/v1/verify", files={"file": ("r.pdf", pdf.content)}).json()
+    assert upload["valid"] is True and upload["ledger"]["status"] == "issued"
+    assert client.get("/healthz").json()["status"] == "ok"
