@@ -16,6 +16,7 @@ adjust and whose clock it may move (the rate limiter's).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import shutil
@@ -118,7 +119,9 @@ def seeded_city(base: Path, db: str | None = None) -> SeededCity:
 
 @functools.cache
 def _template() -> SeededCity:
-    return _build(Path(tempfile.mkdtemp(prefix="seeded-node-")), None)
+    base = Path(tempfile.mkdtemp(prefix="seeded-node-"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)  # copied from, never served
+    return _build(base, None)
 
 
 def _build(base: Path, db: str | None) -> SeededCity:
