@@ -95,12 +95,13 @@ def test_the_node_killed_during_a_push(world: Tiers) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     assert count(world, PROVINCE) == 0
-    with serve_process(home, db) as (proc, url):
-        raw_push(url, package, len(package))  # all of it in; killed while it imports
-        time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    assert count(world, PROVINCE) in (0, 6)  # all or nothing
+    for delay in (0.0, 0.05, 0.15):  # all of it in; killed as it checks, imports, answers
+        with serve_process(home, db) as (proc, url):
+            raw_push(url, package, len(package))
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        assert count(world, PROVINCE) in (0, 6)  # all or nothing
     with serve_process(home, db) as (_, url):
         out = world.ok(CITY, "transmit", "push", url)
         assert "acknowledged" in out
