@@ -42,9 +42,12 @@ _WIDE_OPEN = 'rate_per_minute = 100000\nrate_burst = 10000\naccess_log = "logs/a
 """``[serve]`` keys opening the rate limit for the tests' many look-ups from one address."""
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread while
+# it is open, and any later test in the same worker that calls asyncio.run (pyHanko's PAdES
+# signing does) would fail. pytest tears a module fixture down before the next module's tests.
+@pytest.fixture(scope="module")
 def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
-    """Headless Chromium (Debian's), one for the session."""
+    """Headless Chromium (Debian's), one for this module."""
     executable = need_tool("chromium", "chromium")
     try:
         from playwright.sync_api import sync_playwright
