@@ -140,10 +140,5 @@ def _refused(case: Case[Operation]) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /api/v1/tier/summary validates its query (422) before authenticating the "
-    "request; when authentication comes first, this passes: remove the mark",
-)
 def test_tier_api_refuses_every_unauthenticated_request(node_schema: BaseSchema) -> None:
     _fuzz_each(_operations(node_schema, "tier"), _refused)

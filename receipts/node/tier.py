@@ -16,9 +16,9 @@ import hashlib
 import logging
 import tempfile
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -107,15 +107,15 @@ def tier_router() -> APIRouter:
         "/summary",
         response_class=Response,
         responses=_xml("The node's signed number-space summary (or its answer to a request)."),
-        openapi_extra=_body("application/xml"),
+        # The query is read by hand after authentication, not declared to FastAPI, which would
+        # validate it (422) before an unauthenticated caller is refused; it is documented here.
+        openapi_extra={**_body("application/xml"), "parameters": [_ISSUER_PARAMETER]},
         summary="Reconciliation: the node's signed summary, either round (signed request)",
     )
-    async def summary(
-        request: Request,
-        issuer: Annotated[list[str] | None, Query(max_length=6)] = None,
-    ) -> Response:
+    async def summary(request: Request) -> Response:
         try:
             state, peer = await _authenticated(request)
+            issuer = _issuers(request)
             data = await _read_body(request, peer, MAX_XML_FILE_BYTES)
             signer = await run_in_threadpool(_signer, request)
             document = await run_in_threadpool(
@@ -129,6 +129,26 @@ def tier_router() -> APIRouter:
         return Response(document, media_type="application/xml")
 
     return router
+
+
+_ISSUER_PARAMETER: dict[str, Any] = {
+    "name": "issuer",
+    "in": "query",
+    "required": False,
+    "description": "An issuer to summarise (repeat for more); or name them in the request body.",
+    "schema": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{6}$"}},
+    "style": "form",
+    "explode": True,
+}
+
+
+def _issuers(request: Request) -> list[str]:
+    """The ``issuer`` query values of an authenticated request, each a division code."""
+    values = request.query_params.getlist("issuer")
+    for value in values:
+        if not (len(value) == 6 and value.isascii() and value.isdigit()):
+            raise TierRefused(422, "refused", f"issuer {value[:20]!r} is not a 6-digit code")
+    return values
 
 
 def _push_limit(state: NodeState) -> int:
