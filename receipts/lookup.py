@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Select, String, and_, bindparam, select
@@ -69,9 +69,15 @@ class LookupAnswer:
 
 
 def lookup(
-    db: Database, ref: ReceiptRef, check_code: str, amount: Decimal | None = None
+    db: Database,
+    ref: ReceiptRef,
+    check_code: str,
+    amount: Decimal | None = None,
+    zone: tzinfo = UTC,
 ) -> LookupAnswer:
-    """Look a receipt up by the details printed on it.
+    """Look a receipt up by the details printed on it; its issue date is the day in ``zone``
+    (the federation's calendar, as printed: the ledger keeps UTC, which is the day before for a
+    receipt issued between 00:00 and 08:00 in China).
 
     ``check_code`` is taken as typed, in either case (:func:`parse_check_code`); one that is not
     6 characters 0-9 or a-z at all is an input error, raised before the ledger is read, so that
@@ -101,5 +107,5 @@ def lookup(
         status, note = ReceiptStatus.REVERSED, f" (reversed by {reversed_by})"
     else:
         status, note = ReceiptStatus.ISSUED, ""
-    day = row.issued_at.date().isoformat()
+    day = row.issued_at.astimezone(zone).date().isoformat()
     return LookupAnswer(True, f"receipt {ref} is {status.value}{note}", status, total, day)

@@ -87,3 +87,25 @@ def test_every_look_up_runs_the_same_statements_and_one_comparison(
         assert compared == 1, name
     assert [m for _sql, _n, m in seen.values()].count(NO_MATCH) == 4
     assert seen["exists, right code"][2] == f"receipt {CODE}-0000000001 is issued"
+
+
+def test_the_answer_gives_the_issue_day_in_the_federations_calendar(tmp_path: Path) -> None:
+    """A receipt issued at 01:30 in Yinchuan is stored at 17:30 UTC the day before; the look-up
+    answers the day printed on the receipt, not the UTC day."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    home = tmp_path / "yinchuan"
+    federation(home, "640100")
+    database = Database(default_url(home))
+    initialise(database, "640100")
+    early = datetime(2026, 11, 27, 17, 30, tzinfo=UTC)  # 2026-11-28 01:30 +08:00
+    add_receipts(database, [row(1, check_code="abc123", total_fen=20_000, issued_at=early)])
+    try:
+        ref = ReceiptRef(CODE, 1)
+        assert lookup(database, ref, "abc123", zone=ZoneInfo("Asia/Shanghai")).issued_on == (
+            "2026-11-28"
+        )
+        assert lookup(database, ref, "abc123").issued_on == "2026-11-27"
+    finally:
+        database.dispose()

@@ -79,7 +79,7 @@ def lookup(ctx: Context, code: str, number: str, check_code: str, amount: str | 
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     ref = ReceiptRef(validate_receipt_code(code), validate_number(number.zfill(10)))
     value = parse_amount(amount, allow_negative=True) if amount is not None else None
-    answer = public_lookup(ctx.database(ws), ref, check_code, value)
+    answer = public_lookup(ctx.database(ws), ref, check_code, value, ws.config.zone)
     data: dict[str, Any] = {"found": answer.found, "message": answer.message}
     if answer.found:
         data |= {
