@@ -180,7 +180,7 @@ class WorkspaceConfig:
         # [serve] is read and validated by receipts.node.config (`receipts serve`); its
         # public_base_url also here (WorkspaceConfig.public_base_url), since issuing signs it.
         tables = {"workspace", "receipts", "render", "catalogue", "rules", "approvals", "serve"}
-        # [upstream] and [issuers]: the nodes this workspace calls (receipts.transmission.node_urls).
+        # [upstream], [issuers]: the nodes this workspace calls (receipts.transmission.node_urls).
         unknown |= set(doc) - tables - {"upstream", "issuers"}
         if unknown:
             raise InvalidInput(f"unknown configuration keys: {', '.join(sorted(unknown))}")
