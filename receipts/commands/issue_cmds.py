@@ -13,21 +13,18 @@ from receipts.batch.jsonl_file import read_request_json
 from receipts.batch.reader import read_batch
 from receipts.batch.rules import rule_problems
 from receipts.commands.batch_gate import require_batch_approval
+from receipts.commands.issuers import issuer_of, print_outcomes
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
-from receipts.commands.tables import format_table
 from receipts.domain.enums import OperatorRole, PayerKind
 from receipts.domain.finance_rules import RuleViolation
 from receipts.domain.issue_request import IssueRequest
-from receipts.domain.model import Item, Payer, Receipt
+from receipts.domain.model import Item, Payer
 from receipts.domain.money import compute_amount, parse_amount, parse_rate
 from receipts.errors import InvalidInput
-from receipts.issuing.effective_rules import effective_rules
-from receipts.issuing.issue import IssueOutcome, Issuer, issue_batch
+from receipts.issuing.issue import IssueOutcome, issue_batch
 from receipts.issuing.issue import issue as issue_receipt
-from receipts.issuing.signing_pool import SigningPool
 from receipts.pki.operators import check_handler_and_reviewer, require_role
-from receipts.render.receipt_pdf import check_printable
 from receipts.support.interrupts import CommandTerminated, Terminated, sigterm_raises
 from receipts.workspace import Workspace, WorkspaceKind
 
@@ -90,34 +87,9 @@ def issue(ctx: Context, **options: Any) -> None:
     if operator is not None:
         with ctx.database(ws).read() as session:
             check_handler_and_reviewer(session, operator, request.handler, request.reviewer)
-    issuer = _issuer(ctx, ws, workers=1)
+    issuer = issuer_of(ctx, ws, workers=1)
     outcome = issue_receipt(ctx.database(ws), issuer, request)
-    _print_outcomes(ctx, [outcome])
-
-
-def _issuer(ctx: Context, ws: Workspace, workers: int) -> Issuer:
-    creds = ctx.credentials(ws)
-    # The union-finance rules are found before the key is loaded: a bad [rules] table costs no
-    # passphrase.
-    rules = effective_rules(ctx.database(ws), ws.config, creds.validator)
-    return Issuer(
-        organisation=ws.config.organisation(),
-        pool=SigningPool(creds.signer, workers),
-        zone=ws.config.zone,
-        catalogue=ws.catalogue,
-        trust=creds.validator,
-        category=ws.config.category,
-        series=ws.config.series,
-        printable=_printable(ws),
-        rules=rules,
-        public_base_url=ws.config.public_base_url,
-    )
-
-
-def _printable(ws: Workspace) -> Callable[[Receipt], None]:
-    """The font coverage check of the configured (or shipped) font, run before numbering."""
-    font = ws.config.font
-    return lambda receipt: check_printable(receipt, font)
+    print_outcomes(ctx, [outcome])
 
 
 def _one_request(ws: Workspace, options: dict[str, Any]) -> IssueRequest:
@@ -169,7 +141,7 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
         click.echo(f"error: {len(problems)} problem(s); nothing was issued", err=True)
         fail_with_findings()
     require_batch_approval(ctx, ws, path, entries)  # over the threshold: a reviewer's approval
-    issuer = _issuer(ctx, ws, workers=options["workers"])
+    issuer = issuer_of(ctx, ws, workers=options["workers"])
     # A file breaking a union-finance rule is refused whole, every violating row reported.
     violations = rule_problems(str(path), entries, issuer.rules, issuer.now().date())
     if violations:
@@ -242,24 +214,3 @@ def _batch_summary(
         return "\n".join(lines)
 
     return summary, human
-
-
-def _print_outcomes(ctx: Context, outcomes: list[IssueOutcome]) -> None:
-    rows = [
-        [
-            o.ref.code,
-            f"{o.ref.number:010d}",
-            o.total,
-            o.client_ref or "",
-            "already issued" if o.already_issued else "issued",
-        ]
-        for o in outcomes
-    ]
-    headers = ["code", "number", "total", "client ref", "status"]
-    ctx.emit(
-        [
-            {**dict(zip(headers, r, strict=True)), "digest": o.digest}
-            for r, o in zip(rows, outcomes, strict=True)
-        ],
-        lambda: format_table(headers, rows),
-    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from receipts.commands.runtime import Context
 from receipts.commands.tables import format_table
+from receipts.issuing.effective_rules import effective_rules
 from receipts.issuing.issue import IssueOutcome, Issuer
 from receipts.issuing.signing_pool import SigningPool
 from receipts.render.receipt_pdf import check_printable
@@ -15,8 +16,11 @@ __all__ = ["issuer_of", "print_outcomes"]
 
 
 def issuer_of(ctx: Context, ws: Workspace, workers: int = 1) -> Issuer:
-    """The workspace's issuer, signing in ``workers`` processes."""
+    """The workspace's issuer, signing in ``workers`` processes, under the union-finance rules
+    in force here (docs/formats.md)."""
     creds = ctx.credentials(ws)
+    # The rules are found before the key is loaded: a bad [rules] table costs no passphrase.
+    rules = effective_rules(ctx.database(ws), ws.config, creds.validator)
     font = ws.config.font
     return Issuer(
         organisation=ws.config.organisation(),
@@ -28,6 +32,7 @@ def issuer_of(ctx: Context, ws: Workspace, workers: int = 1) -> Issuer:
         series=ws.config.series,
         # The font coverage check, run before a number is taken: a refusal costs no number.
         printable=lambda receipt: check_printable(receipt, font),
+        rules=rules,
         public_base_url=ws.config.public_base_url,
     )
 
