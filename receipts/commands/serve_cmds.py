@@ -43,14 +43,19 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     import uvicorn
 
     from receipts.node.config import load_serve_config
-    from receipts.node.state import DB_ENV, HOME_ENV, log_salt
+    from receipts.node.state import DB_ENV, HOME_ENV, log_salt, node_operator
     from receipts.pki.credentials import Credentials
 
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     config = load_serve_config(ws).override(host, port, workers)
     db = ctx.database(ws)  # migrated once here, before any worker starts
     sqlite = db.is_sqlite
-    db.dispose()
+    try:
+        # A workspace with operators: who the node acts as is checked once here, so a missing or
+        # wrong secret is one line now rather than a worker failing to start.
+        node_operator(ws, db)
+    finally:
+        db.dispose()
     if sqlite and config.workers > 1:
         raise InvalidInput(
             f"{config.workers} workers need a PostgreSQL ledger (--db): SQLite has one writer at "

@@ -4,7 +4,10 @@ are verified against, the ``[serve]`` configuration, the rate limiter and the ac
 
 A :class:`NodeState` is made once per worker process (``app_from_env``) and shared by every
 request that process serves. It holds no key: the public routes only read the ledger; the tier
-API unlocks the signing key itself, for its acknowledgements, once per worker (``tier.py``).
+API unlocks the signing key itself, for its acknowledgements, once per worker (``tier.py``). In a
+workspace with operators the node acts as one of them, named by ``RECEIPTS_OPERATOR`` and proved
+by ``RECEIPTS_OPERATOR_SECRET`` (a batch job's way, docs/operations.md): their key slot unlocks
+the signing key, and every event the node writes records them.
 """
 
 from __future__ import annotations
@@ -17,18 +20,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from receipts.errors import NotPermitted
 from receipts.ledger.database import Database, default_url
 from receipts.node.access_log import AccessLog
 from receipts.node.config import ServeConfig, load_serve_config
 from receipts.node.ratelimit import RateLimiter
 from receipts.pki.credentials import Credentials
+from receipts.pki.operator_auth import Authenticated, authenticate, writer_of
 from receipts.workspace import Workspace, WorkspaceKind
 from signing.trust import ChainValidator
 
-__all__ = ["DB_ENV", "HOME_ENV", "SALT_NAME", "NodeState", "log_salt"]
+__all__ = [
+    "DB_ENV",
+    "HOME_ENV",
+    "OPERATOR_ENV",
+    "SALT_NAME",
+    "SECRET_ENV",
+    "NodeState",
+    "log_salt",
+    "node_operator",
+]
 
 HOME_ENV, DB_ENV = "RECEIPTS_HOME", "RECEIPTS_DB"
 """The environment ``receipts serve`` sets for its uvicorn workers (``app_from_env``)."""
+OPERATOR_ENV, SECRET_ENV = "RECEIPTS_OPERATOR", "RECEIPTS_OPERATOR_SECRET"
+"""Who the node acts as in a workspace with operators, and their secret."""
 SALT_NAME = "access-log.salt"
 """The file under ``logs/`` holding the secret salt of client-address hashes in the access log."""
 
@@ -51,6 +67,8 @@ class NodeState:
     """Token buckets per client address (per process: docs/operations.md)."""
     access_log: AccessLog = field(init=False)
     """Where each request is logged, one JSON line, without personal data."""
+    operator: Authenticated | None = field(default=None, init=False)
+    """The operator the node acts as; None in a workspace without operators."""
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.rate, self.clock)
@@ -71,7 +89,19 @@ class NodeState:
         behind the code."""
         workspace = Workspace.open(home).require(WorkspaceKind.FEDERATION)
         db = Database(db_url or default_url(home))
-        return cls(workspace, db, config or load_serve_config(workspace), **kwargs)
+        state = cls(workspace, db, config or load_serve_config(workspace), **kwargs)
+        state.operator = node_operator(workspace, db)
+        if state.operator is not None:
+            operator = state.operator
+            db.authorise = lambda: writer_of(operator)
+        return state
+
+    def unlock(self, credentials: Credentials) -> Credentials:
+        """``credentials`` whose signing key the node's operator unlocks (their key slot); as
+        they are in a workspace without operators (``RECEIPTS_KEY_PASSPHRASE``)."""
+        if self.operator is not None:
+            credentials.key_unlock = self.operator.key_passphrase
+        return credentials
 
     _trust: tuple[int, Credentials] | None = field(default=None, init=False, repr=False)
 
@@ -120,3 +150,23 @@ def log_salt(workspace: Workspace) -> bytes:
     with open(fd, "wb") as handle:
         handle.write(salt)
     return salt
+
+
+def node_operator(workspace: Workspace, db: Database) -> Authenticated | None:
+    """The operator named by ``RECEIPTS_OPERATOR``, proved by ``RECEIPTS_OPERATOR_SECRET``;
+    None in a workspace without operators. Refused in one line (:class:`NotPermitted`): a
+    workspace with operators and no name, an unknown or disabled operator, a wrong secret, an
+    auditor (who never writes the ledger, and the tier API writes what it imports)."""
+    auth = authenticate(
+        db, workspace.keys_dir, os.environ.get(OPERATOR_ENV), lambda _name: _secret()
+    )
+    if auth is not None:
+        writer_of(auth)  # refuses an auditor before the node starts, not at its first push
+    return auth
+
+
+def _secret() -> str:
+    secret = os.environ.get(SECRET_ENV)
+    if not secret:
+        raise NotPermitted(f"the node's operator proves who they are with {SECRET_ENV}")
+    return secret

@@ -209,13 +209,14 @@ def _validator(state: NodeState) -> Any:
 
 def _signer(request: Request) -> ReceiptSigner:
     """The node's signing identity for acknowledgements and summaries, unlocked once per worker
-    by ``RECEIPTS_KEY_PASSPHRASE`` (docs/operations.md)."""
+    by its operator's key slot, or by ``RECEIPTS_KEY_PASSPHRASE`` in a workspace without
+    operators (docs/operations.md)."""
     cached: ReceiptSigner | None = getattr(request.app.state, "tier_signer", None)
     if cached is not None:
         return cached
     state: NodeState = request.app.state.node
     try:
-        signer = Credentials(state.workspace).signer
+        signer = state.unlock(Credentials(state.workspace)).signer
     except (ReceiptError, SigningError, OSError, ValueError) as exc:
         raise TierRefused(
             503, "no-signing-key", f"this node cannot sign its answers: {exc}"
