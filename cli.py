@@ -71,6 +71,10 @@ COMMANDS = {
         "Named operators and their roles (clerk, reviewer, auditor, admin).",
     ),
     "org": LazyCommand(_C + "org_cmds:org", "Organisations known to this ledger."),
+    "payer": LazyCommand(
+        _C + "payer_cmds:payer",
+        "The payer register: payers by USCC, their names over time, union and email.",
+    ),
     "period": LazyCommand(
         _C + "period_cmds:period",
         "Closed periods: months in which nothing changes any more.",

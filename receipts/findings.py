@@ -291,6 +291,11 @@ class FindingCode(StrEnum):
         "A reversal request or a batch approval row differs from the events that recorded it "
         "(edited, inserted or deleted outside the ledger).",
     )
+    PAYER_MISMATCH = (
+        "payer-mismatch",
+        "A payer register row or its name history differs from the payer events "
+        "(edited, inserted or deleted outside the ledger).",
+    )
 
     # --- reconciliation between tiers -----------------------------------------------------
     TIER_MISSING = "missing", "A receipt in the other side's file, not in this ledger."

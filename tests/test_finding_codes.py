@@ -87,6 +87,7 @@ CODES = [
     "operator-mismatch",
     "operator-not-permitted",
     "approval-mismatch",
+    "payer-mismatch",
     # reconciliation: tiers, bank, stock
     "missing",
     "extra",

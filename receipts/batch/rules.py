@@ -4,13 +4,14 @@ at its row, so that a file breaking a rule can be refused whole (docs/formats.md
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from receipts.batch.fields import BatchEntry, BatchProblem
 from receipts.domain.finance_rules import FinanceRules
+from receipts.domain.model import Payer
 
-__all__ = ["rule_problems"]
+__all__ = ["payer_problems", "rule_problems"]
 
 
 def rule_problems(
@@ -27,4 +28,18 @@ def rule_problems(
             ref = entry.request.client_ref
             out.append(BatchProblem(path, line, None, f"reference {ref}: {violation}"))
     out.sort(key=lambda problem: problem.line)
+    return out
+
+
+def payer_problems(
+    path: str, entries: Iterable[BatchEntry], mismatch: Callable[[Payer], str | None]
+) -> list[BatchProblem]:
+    """Every receipt whose payer the payer register contradicts (``mismatch`` says why), at the
+    receipt's first row (docs/operations.md, "The payer register")."""
+    out: list[BatchProblem] = []
+    for entry in entries:
+        why = mismatch(entry.request.payer)
+        if why is not None:
+            ref = entry.request.client_ref
+            out.append(BatchProblem(path, entry.line, None, f"reference {ref}: {why}"))
     return out

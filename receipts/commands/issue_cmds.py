@@ -11,7 +11,7 @@ import click
 
 from receipts.batch.jsonl_file import read_request_json
 from receipts.batch.reader import read_batch
-from receipts.batch.rules import rule_problems
+from receipts.batch.rules import payer_problems, rule_problems
 from receipts.commands.batch_gate import require_batch_approval
 from receipts.commands.issuers import issuer_of, print_outcomes
 from receipts.commands.root import fail_with_findings
@@ -24,6 +24,7 @@ from receipts.domain.money import compute_amount, parse_amount, parse_rate
 from receipts.errors import InvalidInput
 from receipts.issuing.issue import IssueOutcome, issue_batch
 from receipts.issuing.issue import issue as issue_receipt
+from receipts.issuing.payer_register import mismatch_check
 from receipts.pki.operators import check_handler_and_reviewer, require_role
 from receipts.support.interrupts import CommandTerminated, Terminated, sigterm_raises
 from receipts.workspace import Workspace, WorkspaceKind
@@ -144,6 +145,8 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
     issuer = issuer_of(ctx, ws, workers=options["workers"])
     # A file breaking a union-finance rule is refused whole, every violating row reported.
     violations = rule_problems(str(path), entries, issuer.rules, issuer.now().date())
+    payers = [e.request.payer for e in entries]
+    violations += payer_problems(str(path), entries, mismatch_check(ctx.database(ws), payers))
     if violations:
         for problem in violations:
             click.echo(f"error: {problem}", err=True)

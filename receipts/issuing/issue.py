@@ -30,6 +30,7 @@ from receipts.domain.money import format_amount
 from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput, ReceiptError
 from receipts.issuing.own_certificate import check_own_certificate
+from receipts.issuing.payer_register import check_payers
 from receipts.issuing.receipt_rows import ReceiptRows
 from receipts.issuing.signing_pool import SigningPool
 from receipts.issuing.stock_accounting import take_numbers
@@ -216,6 +217,8 @@ def _issue_chunk(
             else:
                 outcomes[n] = _already_issued(session, found, request)
         if fresh:
+            # A registered USCC under another name is refused before a number is taken.
+            check_payers(session, [request.payer for _, request in fresh])
             code = _code(issuer, issued_at)
             numbers = take_numbers(session, org, code, len(fresh))
             receipts = [

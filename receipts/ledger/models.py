@@ -352,3 +352,35 @@ class RequestNonce(Base):
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("request_nonces_seen", "seen_at"),)
+
+
+class PayerRow(Base):
+    """A registered payer, by USCC, with its current name: a cache of the ``payer.registered``,
+    ``payer.renamed`` and ``payer.updated`` events (docs/operations.md, "The payer register"),
+    re-derived by ``receipts audit``."""
+
+    __tablename__ = "payers"
+
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    union_uscc: Mapped[str | None] = mapped_column(String(18))
+    email: Mapped[str | None] = mapped_column(String(254))
+    event_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.seq"))
+
+
+class PayerNameRow(Base):
+    """One name of a registered payer from its effective time: the first from registration, one
+    per rename (re-derived from the payer events by ``receipts audit``)."""
+
+    __tablename__ = "payer_names"
+
+    event_seq: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.seq"), primary_key=True, autoincrement=False
+    )
+    uscc: Mapped[str] = mapped_column(String(18))
+    name: Mapped[str] = mapped_column(String(100))
+    effective_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (Index("payer_names_uscc", "uscc", "effective_at"),)
