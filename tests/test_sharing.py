@@ -147,6 +147,22 @@ def test_a_rule_change_applies_from_its_date_only() -> None:
         shares_of(Decimal("1.00"), "01", FULL, date(2019, 12, 31), rules)
 
 
+@given(
+    days=st.sets(st.integers(0, 3000), min_size=1, max_size=8),
+    on=st.integers(-5, 3005),
+)
+def test_the_version_in_force_is_the_latest_on_or_before_the_day(days: set[int], on: int) -> None:
+    start = date(2020, 1, 1)
+    rules = _rules(*[(start + timedelta(days=d), [OLD]) for d in days])
+    day = start + timedelta(days=on)
+    earlier = [d for d in days if d <= on]
+    if not earlier:
+        with pytest.raises(InvalidInput, match="no sharing rules in force"):
+            rules.version_on(day)
+    else:
+        assert rules.version_on(day).effective_from == start + timedelta(days=max(earlier))
+
+
 def test_a_new_table_may_not_change_what_receipts_already_used() -> None:
     current = _rules((date(2020, 1, 1), [OLD]))
     later = _rules((date(2020, 1, 1), [OLD]), (CHANGE, [NEW]))
@@ -280,3 +296,14 @@ def test_a_row_is_frozen_in_party_order() -> None:
     assert list(row.shares) == list(PARTY_ORDER)
     with pytest.raises(TypeError):
         row.shares[Party.CITY] = Decimal(1)  # type: ignore[index]
+
+
+def test_a_party_stated_twice_in_xml_is_refused() -> None:
+    """The schema counts five Shares but cannot say they name five different parties."""
+    element = rules_to_element(_rules((date(2020, 1, 1), [OLD])))
+    share = element.find(".//{*}Share[@party='county']")
+    assert share is not None
+    share.set("party", "city")
+    load_schema("sharing.xsd").assertValid(element)
+    with pytest.raises(InvalidInput, match="party city stated twice"):
+        rules_from_element(element)
