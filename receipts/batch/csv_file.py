@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from receipts.batch.fields import (
@@ -19,7 +20,7 @@ from receipts.batch.fields import (
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.model import MAX_ITEMS, Item, Payer
 
-__all__ = ["COLUMNS", "REQUIRED_COLUMNS", "read_csv"]
+__all__ = ["COLUMNS", "REQUIRED_COLUMNS", "read_csv", "read_rows"]
 
 #: Every CSV column, in the documented order.
 COLUMNS = (
@@ -80,32 +81,50 @@ def read_csv(
 ) -> list[BatchEntry]:
     """The receipts of a decoded CSV batch file ``name``; its problems go to ``problems``."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    ended = [0]  # the line the last record read ended on
+
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        for row in reader:
+            yield ended[0] + 1, row
+            ended[0] = reader.line_num
+
+    try:
+        return read_rows(numbered(), name, catalogue, problems)
+    except csv.Error as error:  # reported where the record it could not read begins
+        problems[:] = [BatchProblem(name, ended[0] + 1, None, f"not valid CSV: {error}")]
+        return []
+
+
+def read_rows(
+    rows: Iterable[tuple[int, list[str]]],
+    name: str,
+    catalogue: Catalogue,
+    problems: list[BatchProblem],
+) -> list[BatchEntry]:
+    """The receipts of a batch's rows, each with the line (or spreadsheet row) it starts on, as
+    text cells: a CSV file's records, or an .xlsx sheet's rows (:mod:`receipts.batch.xlsx_file`)."""
     header: list[str] = []
     columns: dict[str, int] = {}
     receipts: dict[str, _Gathering] = {}
     last = 0
-    try:
-        for row in reader:
-            line, last = last + 1, reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if not header:
-                header = row[: max(n for n, cell in enumerate(row, 1) if cell)]  # no empty tail
-                if problem := _check_header(header, name, line):
-                    problems.append(problem)
-                    return []
-                columns = {column: n for n, column in enumerate(header, 1)}
-                continue
-            where, before = Where(name, line, problems, columns), len(problems)
-            if any(row[len(header) :]):
-                where.report(
-                    None, f"row has {len(row)} fields, the header {len(header)}", len(header) + 1
-                )
-            values = dict(zip(header, row, strict=False))
-            _csv_row({c: values.get(c, "") for c in COLUMNS}, where, receipts, catalogue, before)
-    except csv.Error as error:  # reported where the record it could not read begins
-        problems[:] = [BatchProblem(name, last + 1, None, f"not valid CSV: {error}")]
-        return []
+    for line, row in rows:
+        last = line
+        if not any(cell.strip() for cell in row):
+            continue
+        if not header:
+            header = row[: max(n for n, cell in enumerate(row, 1) if cell)]  # no empty tail
+            if problem := _check_header(header, name, line):
+                problems.append(problem)
+                return []
+            columns = {column: n for n, column in enumerate(header, 1)}
+            continue
+        where, before = Where(name, line, problems, columns), len(problems)
+        if any(row[len(header) :]):
+            where.report(
+                None, f"row has {len(row)} fields, the header {len(header)}", len(header) + 1
+            )
+        values = dict(zip(header, row, strict=False))
+        _csv_row({c: values.get(c, "") for c in COLUMNS}, where, receipts, catalogue, before)
     if not header:
         problems.append(BatchProblem(name, 1, None, _NO_HEADER))
     elif not receipts and not problems:

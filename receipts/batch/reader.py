@@ -48,6 +48,10 @@ line, the same fields and rules, amounts as JSON strings, ``null`` as absent, e.
      "reviewer": "李建国", "remark": "2026年10月工会经费"}
 
 ``payer`` may have ``other_id`` instead of ``uscc``; an item may have its ``name``.
+
+**Excel** (``.xlsx``, or a file that is a zip): the CSV columns and rows on one worksheet, rows
+numbered as Excel shows them; :mod:`receipts.batch.xlsx_file` says which sheet, and how numbers,
+dates, formulas and hidden rows are read.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from pathlib import Path
 from receipts.batch.csv_file import read_csv
 from receipts.batch.fields import BatchEntry, BatchProblem
 from receipts.batch.jsonl_file import read_jsonl
+from receipts.batch.xlsx_file import ZIP_MAGIC, read_xlsx
 from receipts.domain.catalogue import Catalogue
 from receipts.errors import InvalidInput
 from receipts.support.sizes import MAX_BATCH_FILE_BYTES, read_bounded
@@ -80,13 +85,18 @@ def read_batch(
         data = read_bounded(path, MAX_BATCH_FILE_BYTES, "a batch file")
     except OSError as error:
         raise InvalidInput(f"cannot read {name}: {error.strerror or error}") from None
+    if path.suffix.lower() == ".xlsx" or data.startswith(ZIP_MAGIC):
+        problems: list[BatchProblem] = []
+        entries = read_xlsx(data, name, catalogue, problems)
+        problems.sort(key=lambda problem: problem.line)
+        return entries, problems
     try:
         text = decode_text(data, name, encoding)
     except UndecodableText as error:
         return [], [BatchProblem(name, error.line, error.column, error.reason)]
     if not text.strip():
         return [], [BatchProblem(name, 1, None, "file is empty")]
-    problems: list[BatchProblem] = []
+    problems = []
     if path.suffix.lower() in _JSON_SUFFIXES or text.lstrip().startswith("{"):
         entries = read_jsonl(text, name, catalogue, problems)
     else:

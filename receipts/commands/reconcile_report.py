@@ -13,19 +13,38 @@ import click
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context
 from receipts.commands.spreadsheet import spreadsheet_csv
+from receipts.commands.spreadsheet_xlsx import spreadsheet_xlsx
 from receipts.commands.tables import format_table
 
 __all__ = ["NUMBER_COLUMNS", "csv_option", "finish", "json_option", "table"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Same as receipts --json.")
 """``--json`` after the command name, as well as before it."""
-csv_option = click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write every line of the report to this CSV file.",
-)
-"""``--csv FILE``: every line of the report, also those the table leaves out."""
+_XLSX_KEY = "receipts.reconcile.xlsx"
+
+
+def _remember_xlsx(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    ctx.meta[_XLSX_KEY] = value
+
+
+def csv_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--csv FILE`` and ``--xlsx FILE``: every line of the report, also those the table leaves
+    out, as CSV or as an Excel workbook (sheet 对账). ``--xlsx`` reaches :func:`finish` through
+    the click context, so the commands' parameters are only ``csv_path``."""
+    command = click.option(
+        "--xlsx",
+        type=click.Path(dir_okay=False, path_type=Path),
+        expose_value=False,
+        callback=_remember_xlsx,
+        help="Also write every line of the report to this Excel workbook (sheet 对账).",
+    )(command)
+    return click.option(
+        "--csv",
+        "csv_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write every line of the report to this CSV file.",
+    )(command)
+
 
 _SHOWN = 200
 
@@ -47,12 +66,18 @@ def finish(
     csv_path: Path | None,
     failed: bool,
 ) -> None:
-    """Write the CSV file (if asked), print the report, and exit 1 if anything ``failed``."""
+    """Write the CSV file and the workbook (if asked), print the report, and exit 1 if anything
+    ``failed``."""
+    numeric = NUMBER_COLUMNS.intersection(columns)
     if csv_path is not None:
-        numeric = NUMBER_COLUMNS.intersection(columns)
         with spreadsheet_csv(csv_path, columns, numeric) as sheet:
             for row in rows:
                 sheet.record(row)
+    xlsx_path = click.get_current_context().meta.get(_XLSX_KEY)
+    if xlsx_path is not None:
+        with spreadsheet_xlsx(xlsx_path, columns, numeric, sheet="对账") as book:
+            for row in rows:
+                book.record(row)
     ctx.emit(data, human)
     if failed:
         fail_with_findings()

@@ -51,6 +51,12 @@ so does --by period-paid, by 所属期 (the period an item pays for: 2026-10, 20
     help="Also write the figures as CSV (UTF-8 with BOM, for spreadsheets).",
 )
 @click.option(
+    "--xlsx",
+    "xlsx_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the figures as an Excel workbook (sheet 统计).",
+)
+@click.option(
     "--pdf",
     "pdf_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -64,6 +70,7 @@ def stats(
     by: tuple[str, ...],
     as_json: bool,
     csv_file: Path | None,
+    xlsx_file: Path | None,
     pdf_file: Path | None,
 ) -> None:
     """Count receipts and sum their amounts by tier, issuer, month, item, payer kind and
@@ -79,10 +86,12 @@ def stats(
     )
     if csv_file is not None:
         write_csv(figures, csv_file)
+    if xlsx_file is not None:
+        write_csv(figures, xlsx_file, xlsx=True)
     if pdf_file is not None:
         title = f"{ws.config.name}({ws.config.org_code})"
         write_atomic(pdf_file, render_stats_pdf(figures, title=title, font_path=ws.config.font))
     ctx.emit(stats_to_json(figures), lambda: human_report(figures, summary=not by))
-    for written in (csv_file, pdf_file):
+    for written in (csv_file, xlsx_file, pdf_file):
         if written is not None:
             ctx.echo(f"wrote {written}")

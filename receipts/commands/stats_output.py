@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from receipts.commands.spreadsheet import spreadsheet_csv
+from receipts.commands.spreadsheet_xlsx import spreadsheet_xlsx
 from receipts.commands.tables import format_table
 from receipts.domain.money import format_amount
 
@@ -63,12 +64,18 @@ def stats_to_json(stats: LedgerStats) -> dict[str, Any]:
     }
 
 
-def write_csv(stats: LedgerStats, path: Path) -> None:
+def write_csv(stats: LedgerStats, path: Path, *, xlsx: bool = False) -> None:
     """One table: the summary row (``summary,total``), then every breakdown's rows; UTF-8 with a
     byte-order mark and CRLF line ends, written atomically; names neutralised against formula
-    injection, the figures columns numbers."""
+    injection, the figures columns numbers. With ``xlsx``, the same table as an Excel workbook's
+    sheet 统计 (:mod:`receipts.commands.spreadsheet_xlsx`)."""
     columns = ("breakdown", "key", "name", *FIGURE_COLUMNS)
-    with spreadsheet_csv(path, columns, numeric=FIGURE_COLUMNS) as sheet:
+    writer = (
+        spreadsheet_xlsx(path, columns, numeric=FIGURE_COLUMNS, sheet="统计")
+        if xlsx
+        else spreadsheet_csv(path, columns, numeric=FIGURE_COLUMNS)
+    )
+    with writer as sheet:
         sheet.row(["summary", "total", "合计", *_figures_json(stats.summary).values()])
         for breakdown in stats.breakdowns:
             for row in breakdown.rows:
