@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.operators import as_operator, with_operators
 from tests.support.workspaces import federation, ok, receipts
 
 USCC = "91640100MA7600001J"
@@ -130,6 +131,9 @@ def test_export_round_trip_neutralises_formulas(city: Path, tmp_path: Path) -> N
     rows = list(csv.reader(out.read_text("utf-8-sig").splitlines()))
     assert rows[0] == ["uscc", "name", "kind", "union_uscc", "email"]
     assert [r[1] for r in rows[1:]] == [NAME, "'" + evil]
+    listed = tmp_path / "listed.csv"
+    ok(city, "payer", "list", "--csv", str(listed))
+    assert listed.read_bytes() == out.read_bytes()
     again = tmp_path / "again"
     federation(again, "640100")
     assert ok(again, "payer", "import", str(out)) == "registered 2, updated 0, unchanged 0\n"
@@ -173,3 +177,23 @@ def test_issue_is_held_against_the_register(city: Path, tmp_path: Path) -> None:
     ok(city, "payer", "rename", USCC, "--name", wrong, "--reason", "更名")
     ok(city, *args)
     assert count(city, "receipts") == 1
+
+
+def test_roles_clerk_or_admin_change_the_register(tmp_path: Path) -> None:
+    home = with_operators(tmp_path / "ops", names=("李静", "张晓梅", "李建国", "王芳"))
+    args = ["payer", "add", "--uscc", USCC, "--name", NAME, "--kind", "enterprise"]
+    for name, role in (("王芳", "an auditor"), ("李建国", "a reviewer")):
+        result = as_operator(home, name, *args)
+        assert result.exit_code == 2, result.output
+        assert result.stderr == (
+            f"error: {name} is {role}; registering payers needs an admin or a clerk\n"
+        )
+    assert as_operator(home, "张晓梅", *args).exit_code == 0
+    renamed = as_operator(
+        home, "李静", "payer", "rename", USCC, "--name", "新名", "--reason", "更名"
+    )
+    assert renamed.exit_code == 0, renamed.output
+    listed = as_operator(home, "王芳", "--json", "payer", "list")  # reading needs no writer role
+    assert json.loads(listed.stdout)[0]["name"] == "新名"
+    log = json.loads(as_operator(home, "王芳", "--json", "log").stdout)
+    assert {"张晓梅", "李静"} <= {str(e.get("operator")) for e in log}
