@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from receipts.audit import audit
 from receipts.domain.enums import PayerKind
@@ -27,7 +27,7 @@ from receipts.issuing.payer_register import (
     update_payer,
 )
 from receipts.ledger.database import Database
-from receipts.ledger.models import Event, PayerRow, ReceiptRow
+from receipts.ledger.models import Event, PayerNameRow, PayerRow, ReceiptRow
 from tests.support.ledger import audit_trust, make_issuer, request, stock_city
 from tests.support.tier_pki import tier_pki
 
@@ -142,3 +142,13 @@ def test_audit_finds_a_payer_row_edited_in_sql(ledger_db: Database, column: str)
         conn.execute(update(PayerRow).where(PayerRow.uscc == USCC).values({column: value}))
     report = audit(ledger_db, "640100", audit_trust())
     assert [f.code for f in report.findings] == [FindingCode.PAYER_MISMATCH]
+
+
+def test_audit_finds_a_name_history_row_deleted_in_sql(ledger_db: Database) -> None:
+    register_payer(ledger_db, _entry(), SIGNER)
+    rename_payer(ledger_db, USCC, "宁夏贺兰山实业集团有限公司", "工商变更", SIGNER)
+    with ledger_db.engine.begin() as conn:
+        conn.execute(delete(PayerNameRow).where(PayerNameRow.reason == "工商变更"))
+    report = audit(ledger_db, "640100", audit_trust())
+    assert [f.code for f in report.findings] == [FindingCode.PAYER_MISMATCH]
+    assert "event" in report.findings[0].message
