@@ -224,3 +224,56 @@ def test_stats_and_reconcile_write_xlsx(tmp_path: Path) -> None:
     assert result.exit_code in (0, 1), result.output
     book = openpyxl.load_workbook(tmp_path / "stock.xlsx")
     assert book.sheetnames == ["对账"] and book["对账"].freeze_panes == "A2"
+
+
+def test_reconcile_bank_xlsx_keeps_a_hostile_payer_a_string(tmp_path: Path) -> None:
+    home = tmp_path / "yinchuan"
+    federation(home, "640100")
+    hostile = '=HYPERLINK("http://example.invalid","点我")'
+    statement = tmp_path / "statement.csv"
+    quoted = hostile.replace('"', '""')
+    statement.write_text(
+        f'date,amount,payer_name,payer_account,reference,serial\n2026-10-08,1409.50,"{quoted}",,,S1\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "bank.xlsx"
+    result = receipts(home, "reconcile", "bank", str(statement), "--xlsx", str(out))
+    assert result.exit_code == 1, result.output  # an unmatched credit
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["对账"]
+    ws = book["对账"]
+    header = [c.value for c in ws[1]]
+    assert header == ["status", "credit", "date", "amount", "payer", "receipts", "note"]
+    payer, amount = ws.cell(2, 5), ws.cell(2, 4)
+    assert (payer.value, payer.data_type) == (hostile, "s")
+    assert (amount.value, amount.number_format) == (1409.5, "#,##0.00")
+    assert ws.freeze_panes == "A2"
+
+
+def test_entities_in_the_sheet_are_refused() -> None:
+    path = as_xlsx([row()])
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    laughs = b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa">]>'
+    sheet = "xl/worksheets/sheet1.xml"
+    members[sheet] = laughs + members[sheet].split(b"?>", 1)[-1]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
+    assert read(path) == (
+        [],
+        [f"batch.xlsx:1: {sheet} has a DOCTYPE (DTDs and entities are refused)"],
+    )
+
+
+def test_text_typed_with_a_quote_and_whole_numbers() -> None:
+    path = as_xlsx([row()])
+    book = openpyxl.load_workbook(path)
+    sheet = book.active
+    assert isinstance(sheet, Worksheet)
+    sheet["A2"] = 1001  # client_ref typed as a number
+    sheet["F2"].quotePrefix = True  # item_code '01, as Excel stores a leading '
+    book.save(path)
+    [entry], problems = read_batch(path, CATALOGUE)
+    assert problems == [] and entry.request.client_ref == "1001"
+    assert entry.request.items[0].code == "01"

@@ -19,6 +19,7 @@ inflates beyond the limits. Then:
   allow at most two decimals of yuan: a value Excel computed as ``0.30000000000000004`` is refused;
 - **dates**: a date cell in the ``period`` column on the 1st of a month, as Excel makes of
   ``2026-10``, becomes ``2026-10``; any other date or time cell is refused at its cell;
+- **XML**: a member with a DOCTYPE (the door to entity expansion, "billion laughs") is refused;
 - **text** is taken as it is (a ``'`` typed in front to keep Excel from converting is not part of
   the value); TRUE/FALSE cells are refused.
 
@@ -79,7 +80,11 @@ def read_xlsx(
         problems.append(BatchProblem(name, 1, None, message))
         return []
     cell_problems: list[BatchProblem] = []
-    text_rows = list(_text_rows(rows, name, cell_problems))
+    try:  # openpyxl parses the sheet while its rows are read
+        text_rows = list(_text_rows(rows, name, cell_problems))
+    except Exception as error:
+        problems.append(BatchProblem(name, 1, None, f"not a readable .xlsx workbook: {error!r}"))
+        return []
     if cell_problems:
         problems.extend(cell_problems)
         return []
@@ -94,6 +99,9 @@ def _sheet_rows(data: bytes, name: str) -> Iterator[tuple[Any, ...]]:
             f"{name}: not an .xlsx workbook (an .xlsx file is a zip; save it from Excel)"
         )
     members = read_zip(data, f"{name} (an .xlsx workbook)", XLSX_LIMITS)
+    for member, content in members.items():
+        if b"<!DOCTYPE" in content:  # "<" is escaped in XML text: this is markup
+            raise InvalidInput(f"{name}: {member} has a DOCTYPE (DTDs and entities are refused)")
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, KeyError, ValueError, OSError, etree.LxmlError) as error:
