@@ -38,7 +38,7 @@ Examples:
       --handler 张晓梅 --reviewer 李建国
   receipts issue --item 01:2026-10:100000.00*0.02 ...     (basis × rate)
   receipts issue --from-json receipt.json
-  receipts issue --batch october.csv            (CSV or JSON lines; see the README)"""
+  receipts issue --batch october.csv            (CSV, JSON lines or .xlsx; see the README)"""
 
 
 @click.command("issue", epilog=_ISSUE_EXAMPLES)
