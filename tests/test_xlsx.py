@@ -277,3 +277,36 @@ def test_text_typed_with_a_quote_and_whole_numbers() -> None:
     [entry], problems = read_batch(path, CATALOGUE)
     assert problems == [] and entry.request.client_ref == "1001"
     assert entry.request.items[0].code == "01"
+
+
+def _patch_sheet(path: Path, old: bytes, new: bytes) -> None:
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert old in members[sheet]
+    members[sheet] = members[sheet].replace(old, new)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
+
+
+def test_a_formula_is_read_as_its_saved_value_never_computed() -> None:
+    cells: dict[str, Any] = {**GOOD, "amount": "=1000*3"}
+    path = write_xlsx([list(COLUMNS), [cells[c] or None for c in COLUMNS]])
+    _patch_sheet(path, b"<f>1000*3</f><v></v>", b"<f>1000*3</f><v>2000</v>")
+    [entry], problems = read_batch(path, CATALOGUE)
+    assert problems == [] and entry.request.items[0].amount == Decimal("2000.00")
+
+
+def test_error_cells_and_hidden_sheets_are_refused() -> None:
+    cells: dict[str, Any] = {**GOOD, "payer_name": "#DIV/0!"}
+    path = write_xlsx([list(COLUMNS), [cells[c] or None for c in COLUMNS]])
+    refs, problems = read(path)
+    assert refs == [] and problems[0].startswith("batch.xlsx:1: cell B2 is an error value")
+    path = as_xlsx([row()])
+    book = openpyxl.load_workbook(path)
+    book.active.title = "收据"  # type: ignore[union-attr]
+    book.create_sheet("说明")
+    book["收据"].sheet_state = "hidden"
+    book.save(path)
+    assert read(path) == ([], ["batch.xlsx:1: sheet 收据 is hidden; show it or remove it"])
