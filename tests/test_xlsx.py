@@ -310,3 +310,11 @@ def test_error_cells_and_hidden_sheets_are_refused() -> None:
     book["收据"].sheet_state = "hidden"
     book.save(path)
     assert read(path) == ([], ["batch.xlsx:1: sheet 收据 is hidden; show it or remove it"])
+
+
+def test_a_damaged_sheet_is_one_problem() -> None:
+    path = as_xlsx([row()])
+    _patch_sheet(path, b"</sheetData>", b"</sheetDat>")
+    refs, problems = read(path)
+    assert refs == [] and len(problems) == 1
+    assert problems[0].startswith("batch.xlsx:1: not a readable .xlsx workbook: xl/worksheets/")

@@ -109,6 +109,8 @@ def _sheet_rows(data: bytes, name: str) -> Iterator[tuple[Any, ...]]:
     except Exception as error:  # openpyxl's parsers raise many kinds on a damaged file
         raise InvalidInput(f"{name}: not a readable .xlsx workbook: {error!r}") from None
     names = book.sheetnames
+    if not names:
+        raise InvalidInput(f"{name}: the workbook has no sheet")
     if len(names) > 1 and XLSX_SHEET not in names:
         raise InvalidInput(
             f"{name}: the workbook has {len(names)} sheets ({', '.join(names)}); name the one "
@@ -120,7 +122,10 @@ def _sheet_rows(data: bytes, name: str) -> Iterator[tuple[Any, ...]]:
     path = str(getattr(sheet, "_worksheet_path", "")).lstrip("/")
     if path not in members:
         raise InvalidInput(f"{name}: not a readable .xlsx workbook (no sheet {path!r})")
-    _check_sheet_xml(members[path], name)
+    try:
+        _check_sheet_xml(members[path], name)
+    except etree.XMLSyntaxError as error:
+        raise InvalidInput(f"{name}: not a readable .xlsx workbook: {path}: {error}") from None
     sheet.reset_dimensions()  # a wrong <dimension> must not cut rows off
     return sheet.iter_rows(values_only=True)
 
