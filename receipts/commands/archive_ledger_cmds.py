@@ -37,6 +37,7 @@ Example:
 def archive_create(ctx: Context, label: str, output: Path) -> None:
     """Package a closed period for long-term keeping (30 years)."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "reviewer", action="archiving periods")
     creds = ctx.credentials(ws)
     if output.exists():
         raise InvalidInput(f"{output} exists; an archive is never overwritten")

@@ -59,7 +59,9 @@ def book(
     db = ctx.database(ws)
     if list_only:
         _list(ctx, db)
-    elif undo is not None:
+        return
+    ctx.require(ws, "clerk", action="booking receipts")
+    if undo is not None:
         _undo(ctx, ws, db, undo, booked_by or "", reason or "")
     elif file is not None and voucher is None and booked_by is not None:
         _receive(ctx, ws, db, file, booked_by)

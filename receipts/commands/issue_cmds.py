@@ -13,6 +13,7 @@ from receipts.batch.jsonl_file import read_request_json
 from receipts.batch.reader import read_batch
 from receipts.batch.rules import payer_problems, rule_problems
 from receipts.commands.batch_gate import require_batch_approval
+from receipts.commands.operator_rows import check_batch_operators
 from receipts.commands.issuers import issuer_of, print_outcomes
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
@@ -141,6 +142,7 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
     if problems and (options["stop_on_error"] or not entries):
         click.echo(f"error: {len(problems)} problem(s); nothing was issued", err=True)
         fail_with_findings()
+    check_batch_operators(ctx, ws, path, entries)  # with operators: each row's two people
     require_batch_approval(ctx, ws, path, entries)  # over the threshold: a reviewer's approval
     issuer = issuer_of(ctx, ws, workers=options["workers"])
     # A file breaking a union-finance rule is refused whole, every violating row reported.

@@ -37,6 +37,7 @@ def org_add(ctx: Context, code: str, name: str | None, tier: str | None, uscc: s
         name = known.name
     organisation = Organisation(code, name, Tier(tier) if tier else tier_of(code), uscc)
     ws = ctx.workspace()
+    ctx.require(ws, "admin", action="adding organisations")
     db = ctx.database(ws)
     new = add_organisation(db, organisation, ctx.credentials(ws).signer_if_any())
     ctx.emit(

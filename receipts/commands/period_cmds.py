@@ -38,6 +38,7 @@ Examples:
 def period_close(ctx: Context, month: str, force: bool) -> None:
     """Close a month of this federation's own issuing (imports are not blocked)."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "reviewer", action="closing periods")
     now = datetime.now(ws.config.zone).strftime("%Y-%m")
     operator = _operator_name(ctx, ws)
     signer = ctx.credentials(ws).signer_if_any()
@@ -64,6 +65,7 @@ receipt in the running month; its archive adds a supplementary package)."""
 def period_reopen(ctx: Context, month: str, reason: str) -> None:
     """Reopen a closed, not yet archived month (an event naming the reason and operator)."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "reviewer", action="reopening periods")
     operator = _operator_name(ctx, ws)
     signer = ctx.credentials(ws).signer_if_any()
     reopen_period(ctx.database(ws), month, reason, signer, operator=operator)

@@ -23,6 +23,10 @@ from signing.pkcs8 import KDF_ITERATIONS
 
 __all__ = ["NEW_PASSPHRASE_ENV", "rekey"]
 
+_OPERATORS_KEY = (
+    "the signing key opens with the operators' key slots, not a passphrase: each operator "
+    "changes their own secret ('operator secret')"
+)
 NEW_PASSPHRASE_ENV = "RECEIPTS_NEW_KEY_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
 """Where an unattended ``pki rekey`` reads the new passphrase (for a CA key only with
 ``--allow-env-passphrase``)."""
@@ -42,7 +46,10 @@ def rekey(ctx: Context, as_ca: bool, allow_env_passphrase: bool) -> None:
     workspace = ctx.workspace()
     if as_ca:
         workspace.require(WorkspaceKind.FEDERATION)
+    ctx.require(workspace, "admin", action="changing a key's passphrase")
     creds = ctx.credentials(workspace)
+    if not as_ca and creds.operator_key_passphrase() is not None:
+        raise WorkspaceError(_OPERATORS_KEY)
     path = creds.ca_key_path if as_ca else creds.signing_key_path
     if not path.is_file():
         raise WorkspaceError(f"{workspace.home} has no key {path} to rekey")

@@ -81,7 +81,9 @@ class ReasonChoice(click.Choice[str]):
 
 def federation_credentials(ctx: Context) -> Credentials:
     """The credentials of the ``--home`` workspace, which must be a federation's."""
-    return ctx.credentials(ctx.workspace().require(WorkspaceKind.FEDERATION))
+    ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "admin", action="managing keys and certificates")
+    return ctx.credentials(ws)
 
 
 def utc_now() -> datetime:
@@ -118,6 +120,9 @@ def signing_passphrase(creds: Credentials) -> Passphrase:
     """The signing key's passphrase, from the environment or typed (twice for a new key)."""
 
     def get(new: bool) -> str:
+        unlocked = creds.operator_key_passphrase()  # with operators: under their volume key
+        if unlocked is not None:
+            return unlocked
         prompt = _confirming(creds) if new else creds.prompt
         return signing_key_passphrase(prompt=prompt, key_path=creds.signing_key_path)
 

@@ -125,6 +125,7 @@ def export_trust(ctx: Context, output: Path) -> None:
 @with_context
 def import_trust(ctx: Context, bundle_file: Path, add_root: bool) -> None:
     """Merge certificates and CRLs from a bundle into this workspace's trust."""
+    ctx.require(ctx.workspace(), "admin", action="changing the trust bundle")
     creds = ctx.credentials(ctx.workspace())
     data = read_bounded(bundle_file, MAX_PEM_BYTES, "a trust bundle")
     result = requester.import_trust(creds, data, str(bundle_file), add_root=add_root)

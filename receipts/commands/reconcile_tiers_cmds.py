@@ -92,6 +92,7 @@ def reconcile_summary(
     count, total and hash of every block of 1,024 numbers, and the Merkle roots."""
     ctx.json = ctx.json or as_json
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "clerk", "reviewer", action="recording reconciliation summaries")
     result = make_summary(
         ctx.database(ws),
         ctx.credentials(ws).signer,
@@ -163,6 +164,7 @@ def reconcile_tiers(
 ) -> None:
     ctx.json = ctx.json or as_json
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "clerk", "reviewer", action="reconciling tiers")
     creds = ctx.credentials(ws)
     if source.startswith(("http://", "https://")):
         _with_node(ctx, ws, creds, source, timeout, csv_path)

@@ -53,6 +53,7 @@ def render(
         raise InvalidInput("give -o FILE.pdf (or --out-dir DIR for many files)")
     pdf = render_pdf(_source_xml(ctx, sources), font_path=font)
     if sign_pdf:
+        ctx.require(ctx.workspace(), "clerk", action="signing receipt PDFs")
         signer = ctx.credentials(ctx.workspace()).signer
         pdf = add_pades_signature(pdf, signer.key, signer.certificate, signer.intermediates)
     write_atomic(output, pdf)
@@ -83,6 +84,7 @@ def _source_xml(ctx: Context, sources: tuple[str, ...]) -> bytes:
 
         ref = ReceiptRef(validate_receipt_code(sources[0]), validate_number(sources[1].zfill(10)))
         ws = ctx.workspace()
+        ctx.require(ws, "clerk", action="rendering receipts")
         return load_receipt(ctx.database(ws), ref).xml
     if len(sources) != 1:
         raise InvalidInput("give one XML file, or CODE NUMBER of a receipt in the ledger")

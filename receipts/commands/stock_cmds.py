@@ -42,6 +42,7 @@ def stock_allocate(
 ) -> None:
     """Allocate the next free numbers of this federation's receipt code to a holder."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "admin", action="allocating stock")
     me = ws.config.organisation()
     # Refuse before any number is taken: allocated numbers with no file to send are lost to both.
     if output is None and holder != me.code:
@@ -77,6 +78,7 @@ def stock_allocate(
 def stock_import(ctx: Context, file: Path) -> None:
     """Import a signed allocation made to this federation (twice changes nothing)."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "admin", action="importing stock")
     creds = ctx.credentials(ws)
     allocation, new = import_allocation(
         ctx.database(ws),
@@ -127,6 +129,7 @@ def stock_write_off(ctx: Context, segment: str) -> None:
     """Close a segment (核销): issued, reversed and unused numbers accounted for."""
     code, first, last = parse_segment(segment)
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "admin", action="writing off stock")
     report = write_off(
         ctx.database(ws),
         ws.ledger_owner,

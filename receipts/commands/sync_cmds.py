@@ -87,6 +87,7 @@ def push_once(
     ctx: Context, ws: Workspace, url: str | None, timeout: float | None, package: bytes | None
 ) -> PushReport:
     """``transmit push``: one push with its acknowledgement recorded."""
+    ctx.require(ws, "clerk", action="transmitting")
     creds = ctx.credentials(ws)
     db = ctx.database(ws)
     with tier_client(ws, creds, url, timeout) as client:
@@ -115,6 +116,7 @@ def sync(ctx: Context, url: str | None, timeout: float | None, as_json: bool) ->
     """
     ctx.json = ctx.json or as_json
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "clerk", action="synchronising with the tier above")
     creds = ctx.credentials(ws)
     db = ctx.database(ws)
     with tier_client(ws, creds, url, timeout) as client:

@@ -53,6 +53,7 @@ def transmit() -> None:
 def transmit_export(ctx: Context, output: Path) -> None:
     """Everything the tier above has not acknowledged, as one signed package."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "clerk", action="transmitting")
     recipient = upstream_of(ws.ledger_owner)
     if recipient is None:
         raise InvalidInput("the national federation has no tier above to transmit to")
@@ -95,6 +96,7 @@ def transmit_export(ctx: Context, output: Path) -> None:
 def transmit_import(ctx: Context, package: Path, ack_out: Path | None) -> None:
     """Import a package from a lower tier, all or nothing; write the acknowledgement."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "clerk", action="importing packages")
     creds = ctx.credentials(ws)
     db = ctx.database(ws)
     result = import_package(
@@ -136,6 +138,7 @@ def transmit_import(ctx: Context, package: Path, ack_out: Path | None) -> None:
 def transmit_ack(ctx: Context, ack: Path) -> None:
     """Record the tier above's acknowledgement: its copy of our chain head is our anchor."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
+    ctx.require(ws, "clerk", action="recording acknowledgements")
     creds = ctx.credentials(ws)
     result = record_acknowledgement(
         ctx.database(ws),
