@@ -264,3 +264,32 @@ def test_a_package_carries_each_events_operator_and_the_tier_above_checks_it(
     forged = data.replace("张晓梅".encode(), "刘洋".encode())
     with pytest.raises(RefusedPackage, match="broken at event 2"):
         check_event_fragment(forged, manifest, None, "p.zip")
+
+
+CSV_HEADER = (
+    "client_ref,payer_name,payer_kind,payer_uscc,item_code,period,amount,handler,reviewer\n"
+)
+
+
+def test_batch_rows_follow_the_same_rule_every_bad_row_reported(home: Path, tmp_path: Path) -> None:
+    rows = [
+        "B1,甲公司,enterprise,91640100MA7600001J,02,2026-10,100.00,张晓梅,李建国",
+        "B2,乙公司,enterprise,91640100MA7600001J,02,2026-10,200.00,张晓梅,张晓梅",
+        "B3,丙公司,enterprise,91640100MA7600001J,02,2026-10,300.00,刘洋,李建国",
+    ]
+    batch = tmp_path / "november.csv"
+    batch.write_text(CSV_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    before = len(_events(home))
+    refused = as_operator(home, "张晓梅", "issue", "--batch", str(batch))
+    assert refused.exit_code == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"error: {batch}:3: reviewer must be an operator other than the handler 张晓梅",
+        f"error: {batch}:4: the handler (开票人) is the operator who issues, 张晓梅, not 刘洋",
+        f"error: 2 row(s) of {batch} break the two-person rule; nothing was issued from it",
+    ]
+    assert len(_events(home)) == before
+    batch.write_text(CSV_HEADER + rows[0] + "\n", encoding="utf-8")
+    done = as_operator(home, "张晓梅", "--json", "issue", "--batch", str(batch))
+    assert done.exit_code == 0, done.output
+    issued = [e for e in _events(home) if e.kind == "receipt.issued"]
+    assert [e.operator for e in issued] == ["张晓梅"]
