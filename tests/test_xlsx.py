@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
+import os
 import subprocess
 import zipfile
 from datetime import datetime
@@ -23,6 +23,7 @@ from receipts.batch.csv_file import COLUMNS
 from receipts.batch.reader import read_batch
 from receipts.commands.spreadsheet_xlsx import spreadsheet_xlsx
 from tests.support.batch_files import CATALOGUE, GOOD, SAMPLES, read, row, write_csv
+from tests.support.skips import need_tool
 from tests.support.workspaces import federation, receipts
 
 pytestmark = pytest.mark.usefixtures("in_tmp_path")
@@ -176,26 +177,26 @@ def test_xlsx_writer_types_cells_by_column() -> None:
         assert b"<f>" not in archive.read("xl/worksheets/sheet1.xml")
 
 
-def test_libreoffice_opens_the_workbook() -> None:
-    """Where LibreOffice is installed, it converts a workbook headless. LibreOffice is optional
-    (openpyxl reads every workbook back above), so its absence is a plain skip, also under
-    CI=true (not tests.support.skips, which fails under CI)."""
-    office = shutil.which("libreoffice") or shutil.which("soffice")
-    if office is None:
-        pytest.skip(
-            "libreoffice is not installed (optional): the workbooks were read with openpyxl"
-        )
-    path = Path("out.xlsx")
+def test_libreoffice_opens_the_workbook(tmp_path: Path) -> None:
+    """LibreOffice (Debian's libreoffice-calc-nogui; .ci/run installs it) opens a workbook we
+    wrote, headless, and reads the hostile text cell as text, not as a formula."""
+    office = need_tool("soffice", "libreoffice-calc-nogui")
+    path = tmp_path / "out.xlsx"
     with spreadsheet_xlsx(path, ("name", "amount"), {"amount"}, sheet="统计") as sheet:
         sheet.row(["=1+1", Decimal("1409.50")])
-    out = path.parent / "converted"
+    out = tmp_path / "converted"
     subprocess.run(
         [office, "--headless", "--convert-to", "csv", "--outdir", str(out), str(path)],
         check=True,
         timeout=120,
         capture_output=True,
+        # LibreOffice keeps a user profile; a fresh one under tmp_path, never the machine's.
+        env={**os.environ, "HOME": str(tmp_path)},
     )
-    assert (out / path.with_suffix(".csv").name).exists()
+    rows = list(csv.reader(io.StringIO((out / "out.csv").read_text("utf-8"))))
+    assert rows[0] == ["name", "amount"]
+    assert rows[1][0] == "=1+1"  # text, not the formula's value 2
+    assert Decimal(rows[1][1].replace(",", "")) == Decimal("1409.50")
 
 
 def test_stats_and_reconcile_write_xlsx(tmp_path: Path) -> None:
