@@ -13,8 +13,8 @@ from receipts.batch.jsonl_file import read_request_json
 from receipts.batch.reader import read_batch
 from receipts.batch.rules import payer_problems, rule_problems
 from receipts.commands.batch_gate import require_batch_approval
-from receipts.commands.operator_rows import check_batch_operators
 from receipts.commands.issuers import issuer_of, print_outcomes
+from receipts.commands.operator_rows import check_batch_operators
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
 from receipts.domain.enums import OperatorRole, PayerKind
