@@ -53,7 +53,7 @@ from signing.errors import InvalidSignature, SigningError
 from signing.keys import PrivateKey
 from signing.result import Finding, FindingCode, VerificationResult
 from signing.trust import ChainValidator
-from signing.xmlparse import UnsafeXML, parse_untrusted
+from signing.xmlparse import MAX_XML_BYTES, UnsafeXML, parse_untrusted
 from signing.xmlprofile import DS_NS, XADES_NS, SignatureShape, inspect_signature
 
 __all__ = [
@@ -265,16 +265,19 @@ def verify_enveloped(
     *,
     expected_org: str | None,
     now: datetime | None = None,
+    max_bytes: int = MAX_XML_BYTES,
 ) -> VerificationResult:
     """Verify one signed XML document; every problem found comes back as a finding.
 
     ``expected_org`` is the issuer's org code the signer must have (``None`` skips that check).
+    ``max_bytes`` bounds the document (a receipt's 1,000,000 by default; a manifest that lists
+    every receipt of a package or an archive is given more by its reader).
     The chain is validated as of the document's SigningTime, so a receipt signed while its
     certificate was valid still verifies after the certificate expires. ``now`` (default: the
     clock) only serves to refuse signing times in the future.
     """
     try:
-        root = parse_untrusted(data)
+        root = parse_untrusted(data, max_bytes=max_bytes)
     except UnsafeXML as exc:
         message = str(exc)
         malformed = message.startswith("malformed XML") or message.endswith("is empty")

@@ -20,6 +20,7 @@ from schemas import load_schema
 from signing.certificate_profile import org_code_of
 from signing.trust import ChainValidator, TrustBundle
 from signing.xmldsig import verify_enveloped
+from signing.xmlparse import MAX_XML_BYTES
 
 __all__ = [
     "InvalidSignedDocument",
@@ -42,20 +43,33 @@ class InvalidSignedDocument(ReceiptError):
 
 
 def verify_document(
-    data: bytes, validator: ChainValidator, *, expected_org: str | None, schema: str, what: str
+    data: bytes,
+    validator: ChainValidator,
+    *,
+    expected_org: str | None,
+    schema: str,
+    what: str,
+    max_bytes: int = MAX_XML_BYTES,
 ) -> tuple[etree._Element, str]:
     """Verify ``data``; return its signed root (schema-checked) and the signer's org code."""
     root, signer = verify_document_signer(
-        data, validator, expected_org=expected_org, schema=schema, what=what
+        data, validator, expected_org=expected_org, schema=schema, what=what, max_bytes=max_bytes
     )
     return root, org_code_of(signer)
 
 
 def verify_document_signer(
-    data: bytes, validator: ChainValidator, *, expected_org: str | None, schema: str, what: str
+    data: bytes,
+    validator: ChainValidator,
+    *,
+    expected_org: str | None,
+    schema: str,
+    what: str,
+    max_bytes: int = MAX_XML_BYTES,
 ) -> tuple[etree._Element, x509.Certificate]:
-    """Like :func:`verify_document`, returning the signer's certificate."""
-    result = verify_enveloped(data, validator, expected_org=expected_org)
+    """Like :func:`verify_document`, returning the signer's certificate. ``max_bytes`` bounds
+    the document: a receipt's limit unless the caller reads a manifest (``MAX_MANIFEST_BYTES``)."""
+    result = verify_enveloped(data, validator, expected_org=expected_org, max_bytes=max_bytes)
     if not result.valid or result.signed_root is None:
         detail = "; ".join(f"{f.code}: {f.message}" for f in result.findings) or "not valid"
         raise InvalidSignedDocument(f"{what}: {detail}")

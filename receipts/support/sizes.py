@@ -26,6 +26,7 @@ from receipts.errors import InvalidInput
 __all__ = [
     "MAX_BANK_STATEMENT_BYTES",
     "MAX_BATCH_FILE_BYTES",
+    "MAX_MANIFEST_BYTES",
     "MAX_PACKAGE_FILE_BYTES",
     "MAX_PDF_BYTES",
     "MAX_PEM_BYTES",
@@ -53,6 +54,11 @@ MAX_PACKAGE_FILE_BYTES = 512 * _MIB
 """A zip file (transmission package, archive, stock allocation file): the file itself, before its
 members are checked against :class:`receipts.support.safezip.ZipLimits` (which bounds what they
 inflate to); a month's package of 60 MB compresses to less, an archive with PDFs does not."""
+MAX_MANIFEST_BYTES = 64 * _MIB
+"""The signed manifest of a transmission package or an archive, which lists every receipt it
+carries (~265 bytes each): 10,000 receipts make 2.6 MB, past the 1,000,000 bytes a receipt or a
+small signed document may have, so a manifest is parsed up to 64 MiB (about 250,000 receipts per
+package; larger exports are a national-scale question, docs/operations.md)."""
 MAX_PEM_BYTES = 16 * _MIB
 """A trust bundle, a certificate or a CSR: a bundle with every federation's certificate (a few
 thousand, ~1.5 KB each) and CRLs is a few MB."""

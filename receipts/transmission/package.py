@@ -22,6 +22,7 @@ from receipts.domain.money import format_amount, from_fen
 from receipts.domain.signed_documents import verify_document_signer
 from receipts.errors import ReceiptError
 from receipts.support.safezip import read_zip
+from receipts.support.sizes import MAX_MANIFEST_BYTES
 from signing.certificate_profile import org_code_of
 from signing.crl import crls_from_pem, merge_crls
 from signing.errors import SigningError
@@ -151,6 +152,7 @@ def read_package(
         expected_org=None,
         schema="transmission.xsd",
         what=f"{what} manifest",
+        max_bytes=MAX_MANIFEST_BYTES,
     )
     if root.tag != _T + "Transmission":
         raise RefusedPackage(f"{what}: the signed document is not a transmission manifest")

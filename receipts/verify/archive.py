@@ -12,6 +12,7 @@ from receipts.domain.signed_documents import InvalidSignedDocument, verify_docum
 from receipts.errors import InvalidInput
 from receipts.findings import Finding, FindingCode
 from receipts.support.safezip import read_zip
+from receipts.support.sizes import MAX_MANIFEST_BYTES
 from receipts.verify.receipt import verify_receipt_xml
 from signing.trust import ChainValidator
 from signing.xmlparse import UnsafeXML, parse_untrusted
@@ -70,7 +71,12 @@ def read_archive_manifest(
     if data is None:
         raise InvalidInput(f"{what} has no manifest.xml")
     root, signer_org = verify_document(
-        data, validator, expected_org=None, schema="archive.xsd", what=f"{what}: manifest.xml"
+        data,
+        validator,
+        expected_org=None,
+        schema="archive.xsd",
+        what=f"{what}: manifest.xml",
+        max_bytes=MAX_MANIFEST_BYTES,
     )
     if root.tag != _A + "ArchiveManifest":
         raise InvalidInput(f"{what}: manifest.xml is not an archive manifest")
