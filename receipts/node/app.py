@@ -8,7 +8,9 @@ the ledger URL in ``RECEIPTS_DB``).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
@@ -39,7 +41,15 @@ def _routers(state: NodeState) -> list[APIRouter]:
 def create_app(state: NodeState) -> FastAPI:
     """The node's app over ``state``. No interactive docs pages (they load scripts from other
     sites); the OpenAPI description is at ``/openapi.json``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # A graceful stop (SIGTERM) writes the access log's kept lines.
+        state.access_log.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title=f"{state.workspace.config.name} — receipts node",
         version=__version__,
         description="The federation node: public 查验 (look-up, verification, PDF) and the "
