@@ -1,19 +1,20 @@
 """The federation node over loopback: public look-ups at 50 concurrent clients, and a push.
 
     python -m bench.serve [--receipts 10000] [--lookups 20000] [--clients 50] [--seconds 30]
-                          [--no-push]                       (from the repository root)
+                          [--no-push] [--db POSTGRESQL-URL [--workers 2]]   (from the repo root)
 
 One data set: 银川 (640100) issues ``--receipts`` real receipts (``issue --batch``, signed and
 stored); 宁夏 (640000) is its province.
 
 Look-ups. Baseline, in the same run: ``receipts.lookup.lookup`` called in-process, one after
 another, on the city's ledger: its rate (1 / mean) and p50/p99. Ours: ``receipts serve`` (one
-uvicorn worker: the ledger is SQLite) in a subprocess on a free loopback port, asked
-``GET /api/v1/lookup`` by ``--clients`` concurrent keep-alive connections of a small asyncio
-HTTP/1.1 client (far cheaper per request than a general client, so the figure is the node's,
-not the client's); one look-up in ten has a wrong check code. Bounded by ``--lookups`` and
-``--seconds``. The node's rate limit is opened wide for the run (``[serve]``); its access log
-goes to a file, as in production. Targets: >= 1,000 look-ups/s on 2 cores, p99 <= 50 ms.
+uvicorn worker: the ledger is SQLite; with ``--db`` the city's ledger is on PostgreSQL, as in
+production, and the node runs ``--workers`` processes, 2 by default) in a subprocess on a free
+loopback port, asked ``GET /api/v1/lookup`` by ``--clients`` concurrent keep-alive connections of a
+small asyncio HTTP/1.1 client (far cheaper per request than a general client, so the figure is the
+node's, not the client's); one look-up in ten has a wrong check code. Bounded by ``--lookups`` and
+``--seconds``. The node's rate limit is opened wide for the run (``[serve]``); its access log goes
+to a file, as in production. Targets: >= 1,000 look-ups/s on 2 cores, p99 <= 50 ms.
 
 Push. The city's package of all its receipts (``transmit export``) is imported by a copy of the
 province's workspace with ``transmit import`` (baseline), and pushed with ``transmit push`` to
@@ -49,7 +50,8 @@ from receipts.domain.model import ReceiptRef
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import ReceiptRow
 from receipts.lookup import lookup
-from tests.support.workspaces import ENV, federation, ok
+from tests.support.postgres import PgSchemas
+from tests.support.workspaces import ENV, federation, ok, receipts
 
 Query = tuple[str, int, str]
 """Receipt code, number, check code."""
@@ -62,28 +64,35 @@ access_log = "logs/access.jsonl"
 """
 
 
-def build(tmp: Path, n: int) -> tuple[Path, Path, list[Query]]:
-    """The city with ``n`` issued receipts and its province; the receipts' look-up details."""
+def build(tmp: Path, n: int, db: str | None = None) -> tuple[Path, Path, list[Query]]:
+    """The city with ``n`` issued receipts (its ledger at ``db``, else its SQLite file) and its
+    province; the receipts' look-up details."""
     city, province = tmp / "city", tmp / "province"
     federation(province, "640000")
     federation(city, "640100")
     ok(province, "org", "add", "--code", "640100")
     allocation = str(tmp / "allocation.xml")
     ok(province, "stock", "allocate", "--to", "640100", "--count", str(n), "-o", allocation)
-    ok(city, "stock", "import", allocation)
+    in_city(city, db, "stock", "import", allocation)
     batch = tmp / "batch.csv"
     batch.write_text(batch_csv(n, 16, "BENCH"), encoding="utf-8")
-    ok(city, "issue", "--batch", str(batch))
+    in_city(city, db, "issue", "--batch", str(batch))
     for home in (city, province):
         with (home / "receipts.toml").open("a", encoding="utf-8") as config:
             config.write(_WIDE_OPEN)
-    db = Database(default_url(city))
-    with db.read() as session:
+    ledger = Database(db or default_url(city))
+    with ledger.read() as session:
         rows = session.execute(
             select(ReceiptRow.code, ReceiptRow.number, ReceiptRow.check_code)
         ).all()
-    db.dispose()
+    ledger.dispose()
     return city, province, [(code, number, check) for code, number, check in rows]
+
+
+def in_city(home: Path, db: str | None, *args: str) -> None:
+    """``receipts --home HOME [--db DB] ARGS``, which must succeed."""
+    result = receipts(home, *args, db=db)
+    assert result.exit_code == 0, f"{args}: {result.output}"
 
 
 def workload(queries: list[Query], count: int, seed: int) -> list[Query]:
@@ -96,9 +105,9 @@ def workload(queries: list[Query], count: int, seed: int) -> list[Query]:
     return picked
 
 
-def in_process(home: Path, work: list[Query], seconds: float) -> list[float]:
+def in_process(home: Path, url: str | None, work: list[Query], seconds: float) -> list[float]:
     """Latencies (s) of ``lookup`` called one after another on the city's ledger."""
-    db = Database(default_url(home))
+    db = Database(url or default_url(home))
     for code, number, check in work[:200]:  # warm up: statement cache, connection pool
         lookup(db, ReceiptRef(code, number), check)
     latencies = []
@@ -121,10 +130,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def node(home: Path) -> Iterator[str]:
+def node(home: Path, db: str | None = None, workers: int = 1) -> Iterator[str]:
     """``receipts serve`` over ``home`` on a free loopback port; its base URL; stopped after."""
     port = free_port()
-    argv = [sys.executable, "-m", "cli", "--home", str(home), "serve", "--port", str(port)]
+    argv = [sys.executable, "-m", "cli", "--home", str(home), *(["--db", db] if db else [])]
+    argv += ["serve", "--port", str(port), "--workers", str(workers)]
     env = os.environ | ENV
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -205,14 +215,16 @@ def quantiles(latencies: list[float]) -> tuple[float, float]:
 
 def run_lookups(args: argparse.Namespace, city: Path, queries: list[Query]) -> None:
     work = workload(queries, args.lookups, args.seed)
-    baseline = in_process(city, work, args.seconds)
+    baseline = in_process(city, args.db, work, args.seconds)
     base_rate = len(baseline) / sum(baseline)
     b50, b99 = quantiles(baseline)
     print(
         f"in-process lookup():   {base_rate:8,.0f} look-ups/s (one caller)   "
         f"p50 {b50:6.2f} ms  p99 {b99:6.2f} ms  ({len(baseline):,} look-ups)"
     )
-    with node(city) as base:
+    workers = args.workers or (2 if args.db else 1)
+    print(f"node: {workers} worker(s), ledger on {'PostgreSQL' if args.db else 'SQLite'}")
+    with node(city, args.db, workers) as base:
         latencies, elapsed, bad = over_http(base, work, args.clients, args.seconds)
     rate = len(latencies) / elapsed
     p50, p99 = quantiles(latencies)
@@ -267,18 +279,29 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--no-push", action="store_true", help="Measure the look-ups only.")
+    parser.add_argument(
+        "--db", help="A PostgreSQL URL for the city's ledger (a fresh schema is made in it)."
+    )
+    parser.add_argument("--workers", type=int, help="Node processes (default: 2 with --db).")
     args = parser.parse_args()
+    schemas = PgSchemas(args.db) if args.db else None
+    if schemas is not None:
+        args.db = schemas.new()
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     try:
         start = time.perf_counter()
-        city, province, queries = build(tmp, args.receipts)
+        city, province, queries = build(tmp, args.receipts, args.db)
         took = time.perf_counter() - start
         print(f"{len(queries):,} receipts issued in {took:.1f} s; {os.cpu_count()} cores")
         run_lookups(args, city, queries)
-        if not args.no_push:
+        if args.db:
+            print("push: measured with SQLite ledgers only (run without --db)")
+        elif not args.no_push:
             run_push(args, tmp, city, province, len(queries))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if schemas is not None:
+            schemas.drop_all()
 
 
 if __name__ == "__main__":
