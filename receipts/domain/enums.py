@@ -6,10 +6,20 @@ from enum import StrEnum
 
 from receipts.errors import InvalidInput
 
-__all__ = ["LocalState", "OperatorRole", "PayerKind", "ReceiptKind", "ReceiptStatus", "Tier"]
+__all__ = [
+    "DomainEnum",
+    "LocalState",
+    "OperatorRole",
+    "PayerKind",
+    "ReceiptKind",
+    "ReceiptStatus",
+    "Tier",
+]
 
 
-class _DomainEnum(StrEnum):
+class DomainEnum(StrEnum):
+    """A closed set of values from outside: an unknown one is an input error listing the known."""
+
     @classmethod
     def _missing_(cls, value: object) -> None:
         allowed = ", ".join(m.value for m in cls)
@@ -20,7 +30,7 @@ class _DomainEnum(StrEnum):
         return cls.__name__.lower()
 
 
-class Tier(_DomainEnum):
+class Tier(DomainEnum):
     """Tier of a federation; county/district federations belong to the city tier."""
 
     NATIONAL = "national"
@@ -28,7 +38,7 @@ class Tier(_DomainEnum):
     CITY = "city"
 
 
-class PayerKind(_DomainEnum):
+class PayerKind(DomainEnum):
     """Who paid."""
 
     ENTERPRISE = "enterprise"
@@ -44,7 +54,7 @@ class PayerKind(_DomainEnum):
         return "payer kind"
 
 
-class ReceiptKind(_DomainEnum):
+class ReceiptKind(DomainEnum):
     """A normal receipt, or a red reversal that cancels one in full."""
 
     NORMAL = "normal"
@@ -55,7 +65,7 @@ class ReceiptKind(_DomainEnum):
         return "receipt kind"
 
 
-class OperatorRole(_DomainEnum):
+class OperatorRole(DomainEnum):
     """What a named operator of a workspace may do (docs/security.md, "Operators and key slots")."""
 
     CLERK = "clerk"
@@ -68,7 +78,7 @@ class OperatorRole(_DomainEnum):
         return "operator role"
 
 
-class ReceiptStatus(_DomainEnum):
+class ReceiptStatus(DomainEnum):
     """A receipt's travelling status: what every tier holding it agrees on once the events that
     set it were transmitted (docs/formats.md, "Statuses: travelling and local")."""
 
@@ -80,7 +90,7 @@ class ReceiptStatus(_DomainEnum):
         return "receipt status"
 
 
-class LocalState(_DomainEnum):
+class LocalState(DomainEnum):
     """What is true of a receipt in one ledger only, shown apart from its status as ``here``
     (docs/formats.md, "Statuses: travelling and local")."""
 

@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from fractions import Fraction
 from itertools import pairwise
 from types import MappingProxyType
 
 from receipts.domain.catalogue import validate_item_code
+from receipts.domain.enums import DomainEnum
 from receipts.domain.money import FEN, MAX_AMOUNT
 from receipts.errors import InvalidAmount, InvalidInput
 
@@ -34,18 +34,7 @@ __all__ = [
 ]
 
 
-class _SharingEnum(StrEnum):
-    @classmethod
-    def _missing_(cls, value: object) -> None:
-        allowed = ", ".join(m.value for m in cls)
-        raise InvalidInput(f"{value!r} is not a valid {cls._label()} (one of: {allowed})")
-
-    @classmethod
-    def _label(cls) -> str:
-        return cls.__name__.lower()
-
-
-class Party(_SharingEnum):
+class Party(DomainEnum):
     """Who receives a share of a receipt's amount."""
 
     GRASSROOTS = "grassroots"
@@ -72,7 +61,7 @@ PARTY_ORDER: tuple[Party, ...] = (
 )
 
 
-class PayerSituation(_SharingEnum):
+class PayerSituation(DomainEnum):
     """How the money on the receipt reached the issuing federation."""
 
     ENTERPRISE_FULL = "enterprise_full"

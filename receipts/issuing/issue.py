@@ -53,6 +53,7 @@ __all__ = [
     "issue",
     "issue_batch",
     "reverse",
+    "reversible",
     "store_receipt",
 ]
 
@@ -284,6 +285,24 @@ def _refuse_closed_period(session: Session, issued_at: datetime) -> None:
         raise PeriodClosed(f"period {period} is closed; nothing can be issued into it")
 
 
+def reversible(session: Session, org: str, ref: ReceiptRef) -> ReceiptRow:
+    """The row of ``ref`` when ``org`` may reverse it: its own normal receipt, not reversed yet
+    (refused otherwise, in one line)."""
+    row = session.get(ReceiptRow, (ref.code, ref.number))
+    if row is None or row.issuer != org:
+        raise InvalidInput(f"receipt {ref} was not issued by {org}")
+    if row.kind != ReceiptKind.NORMAL.value:
+        raise AlreadyReversed(f"{ref} is a red receipt; it cannot be reversed")
+    earlier = session.scalars(
+        select(ReceiptRow).where(
+            ReceiptRow.original_code == ref.code, ReceiptRow.original_number == ref.number
+        )
+    ).first()
+    if earlier is not None:
+        raise AlreadyReversed(f"{ref} was already reversed by {earlier.code}-{earlier.number:010d}")
+    return row
+
+
 def reverse(
     db: Database,
     issuer: Issuer,
@@ -299,20 +318,7 @@ def reverse(
     check_own_certificate(issuer.pool.signer, issuer.trust, issued_at)
     org = issuer.organisation.code
     with db.write() as (session, state):
-        row = session.get(ReceiptRow, (ref.code, ref.number))
-        if row is None or row.issuer != org:
-            raise InvalidInput(f"receipt {ref} was not issued by {org}")
-        if row.kind != ReceiptKind.NORMAL.value:
-            raise AlreadyReversed(f"{ref} is a red receipt; it cannot be reversed")
-        earlier = session.scalars(
-            select(ReceiptRow).where(
-                ReceiptRow.original_code == ref.code, ReceiptRow.original_number == ref.number
-            )
-        ).first()
-        if earlier is not None:
-            raise AlreadyReversed(
-                f"{ref} was already reversed by {earlier.code}-{earlier.number:010d}"
-            )
+        row = reversible(session, org, ref)
         _refuse_closed_period(session, issued_at)
         original = parse_receipt_xml(row.xml)
         code = _code(issuer, issued_at)

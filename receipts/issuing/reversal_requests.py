@@ -18,14 +18,14 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from receipts.domain.enums import OperatorRole, ReceiptKind
+from receipts.domain.enums import OperatorRole
 from receipts.domain.model import ReceiptRef, check_text
 from receipts.errors import InvalidInput, NotPermitted, ReceiptError
-from receipts.issuing.issue import AlreadyReversed, IssueOutcome, Issuer, reverse
+from receipts.issuing.issue import IssueOutcome, Issuer, reverse, reversible
 from receipts.issuing.operator_roles import require_actor, require_role, same_person
 from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, sign_head
-from receipts.ledger.models import LedgerState, ReceiptRow, ReversalRequestRow
+from receipts.ledger.models import LedgerState, ReversalRequestRow
 
 __all__ = [
     "RequestDecided",
@@ -123,7 +123,7 @@ def request_reversal(
             OperatorRole.CLERK,
             OperatorRole.REVIEWER,
         )
-        _refuse_unreversible(session, state, ref)
+        reversible(session, state.org_code, ref)
         pending = _open_request(session, ref)
         if pending is not None:
             raise RequestPending(
@@ -217,21 +217,6 @@ def list_requests(db: Database, *, open_only: bool = False) -> list[ReversalRequ
         query = query.where(ReversalRequestRow.status == RequestStatus.OPEN.value)
     with db.read() as session:
         return [_request(row) for row in session.scalars(query)]
-
-
-def _refuse_unreversible(session: Session, state: LedgerState, ref: ReceiptRef) -> None:
-    row = session.get(ReceiptRow, (ref.code, ref.number))
-    if row is None or row.issuer != state.org_code:
-        raise InvalidInput(f"receipt {ref} was not issued by {state.org_code}")
-    if row.kind != ReceiptKind.NORMAL.value:
-        raise AlreadyReversed(f"{ref} is a red receipt; it cannot be reversed")
-    red = session.scalars(
-        select(ReceiptRow).where(
-            ReceiptRow.original_code == ref.code, ReceiptRow.original_number == ref.number
-        )
-    ).first()
-    if red is not None:
-        raise AlreadyReversed(f"{ref} was already reversed by {red.code}-{red.number:010d}")
 
 
 def _open_request(session: Session, ref: ReceiptRef) -> ReversalRequestRow | None:
