@@ -179,6 +179,30 @@ def test_issue_is_held_against_the_register(city: Path, tmp_path: Path) -> None:
     assert count(city, "receipts") == 1
 
 
+def test_a_batch_rerun_after_a_rename_issues_nothing_twice(city: Path, tmp_path: Path) -> None:
+    """A batch issued under the old name is rerun after the payer was renamed: its rows are
+    issued already, so the register (which now says another name) does not refuse the file."""
+    prov = tmp_path / "prov"
+    federation(prov, "640000")
+    ok(prov, "org", "add", "--code", "640100")
+    stock = tmp_path / "a.xml"
+    ok(prov, "stock", "allocate", "--to", "640100", "--count", "20", "-o", str(stock))
+    ok(city, "stock", "import", str(stock))
+    add(city)
+    batch = tmp_path / "batch.csv"
+    batch.write_text(
+        "client_ref,payer_name,payer_kind,payer_uscc,item_code,period,amount,handler,reviewer\n"
+        f"R1,{NAME},enterprise,{USCC},01,2026-10,2000.00,张晓梅,李建国\n",
+        "utf-8",
+    )
+    ok(city, "issue", "--batch", str(batch))
+    ok(city, "payer", "rename", USCC, "--name", "宁夏贺兰山实业集团有限公司", "--reason", "更名")
+    rerun = receipts(city, "--json", "issue", "--batch", str(batch))
+    assert rerun.exit_code == 0, rerun.output
+    assert '"already_issued": 1' in rerun.stdout
+    assert count(city, "receipts") == 1
+
+
 def test_roles_clerk_or_admin_change_the_register(tmp_path: Path) -> None:
     home = with_operators(tmp_path / "ops", names=("李静", "张晓梅", "李建国", "王芳"))
     args = ["payer", "add", "--uscc", USCC, "--name", NAME, "--kind", "enterprise"]

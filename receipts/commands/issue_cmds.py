@@ -23,6 +23,7 @@ from receipts.domain.issue_request import IssueRequest
 from receipts.domain.model import Item, Payer
 from receipts.domain.money import compute_amount, parse_amount, parse_rate
 from receipts.errors import InvalidInput
+from receipts.issuing.client_refs import issued_references
 from receipts.issuing.issue import IssueOutcome, issue_batch
 from receipts.issuing.issue import issue as issue_receipt
 from receipts.issuing.payer_register import mismatch_check
@@ -145,10 +146,18 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
     check_batch_operators(ctx, ws, path, entries)  # with operators: each row's two people
     require_batch_approval(ctx, ws, path, entries)  # over the threshold: a reviewer's approval
     issuer = issuer_of(ctx, ws, workers=options["workers"])
-    # A file breaking a union-finance rule is refused whole, every violating row reported.
-    violations = rule_problems(str(path), entries, issuer.rules, issuer.now().date())
-    payers = [e.request.payer for e in entries]
-    violations += payer_problems(str(path), entries, mismatch_check(ctx.database(ws), payers))
+    # A file breaking a union-finance rule is refused whole, every violating row reported. Rows
+    # a rerun finds issued already are not issued again, so they are not held against rules or
+    # a register that changed since (a payer renamed, a new rate).
+    issued = issued_references(
+        ctx.database(ws),
+        issuer.organisation.code,
+        (e.request.client_ref for e in entries if e.request.client_ref is not None),
+    )
+    fresh = [e for e in entries if e.request.client_ref not in issued]
+    violations = rule_problems(str(path), fresh, issuer.rules, issuer.now().date())
+    payers = [e.request.payer for e in fresh]
+    violations += payer_problems(str(path), fresh, mismatch_check(ctx.database(ws), payers))
     if violations:
         for problem in violations:
             click.echo(f"error: {problem}", err=True)
