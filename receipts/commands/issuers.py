@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from receipts.commands.runtime import Context
 from receipts.commands.tables import format_table
+from receipts.domain.finance_rules import DEFAULT_RULES
 from receipts.issuing.effective_rules import effective_rules
 from receipts.issuing.issue import IssueOutcome, Issuer
 from receipts.issuing.signing_pool import SigningPool
@@ -15,12 +16,19 @@ from receipts.workspace import Workspace
 __all__ = ["issuer_of", "print_outcomes"]
 
 
-def issuer_of(ctx: Context, ws: Workspace, workers: int = 1) -> Issuer:
+def issuer_of(
+    ctx: Context, ws: Workspace, workers: int = 1, *, reversals_only: bool = False
+) -> Issuer:
     """The workspace's issuer, signing in ``workers`` processes, under the union-finance rules
-    in force here (docs/formats.md)."""
+    in force here (docs/formats.md). ``reversals_only``: an issuer of red receipts, which the
+    rules do not apply to, so their search (every signed allocation re-verified) is skipped."""
     creds = ctx.credentials(ws)
     # The rules are found before the key is loaded: a bad [rules] table costs no passphrase.
-    rules = effective_rules(ctx.database(ws), ws.config, creds.validator)
+    rules = (
+        DEFAULT_RULES
+        if reversals_only
+        else effective_rules(ctx.database(ws), ws.config, creds.validator)
+    )
     font = ws.config.font
     return Issuer(
         organisation=ws.config.organisation(),

@@ -64,7 +64,7 @@ def reverse(
         if missing:
             raise InvalidInput("missing " + ", ".join(missing))
         assert handler is not None and reviewer is not None
-        issuer = issuer_of(ctx, ws)
+        issuer = issuer_of(ctx, ws, reversals_only=True)
         try:
             outcome = reverse_in_person(ctx.database(ws), issuer, ref, reason, handler, reviewer)
         finally:
@@ -99,7 +99,7 @@ def reversal_approve(ctx: Context, request_id: int) -> None:
     """Approve a request: the red receipt is issued, the requester its handler, you its reviewer."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     operator = _operator(ctx, ws)
-    issuer = issuer_of(ctx, ws)
+    issuer = issuer_of(ctx, ws, reversals_only=True)
     try:
         outcome = approve_reversal(ctx.database(ws), issuer, request_id, operator.name)
     finally:
