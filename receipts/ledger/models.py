@@ -384,3 +384,7 @@ class PayerNameRow(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (Index("payer_names_uscc", "uscc", "effective_at"),)
+
+
+# The areas' own tables (each module imports Base from here; imported last so that every table is
+# on Base.metadata whenever the ledger's models are).

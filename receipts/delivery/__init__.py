@@ -1,0 +1,1 @@
+"""Delivery of receipts to payers by email (SMTP): docs/delivery.md."""
