@@ -11,15 +11,19 @@ change: when a later period reverses an archived receipt, that period's archivin
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from lxml import etree
 from sqlalchemy import select
 
+from receipts import __version__
+from receipts.archive.generic_check import generic_check_files, root_files
 from receipts.domain.model import Receipt
 from receipts.domain.money import format_amount
 from receipts.domain.xmlcodec import parse_receipt_xml
@@ -30,6 +34,7 @@ from receipts.ledger.events import append_event, sign_head
 from receipts.ledger.models import Archive, PeriodClose, ReceiptRow
 from receipts.pki.signer import ReceiptSigner
 from receipts.support.safezip import write_zip
+from signing.trust import TrustBundle
 
 __all__ = ["ARCHIVE_NS", "RETENTION_YEARS", "ArchivePackage", "create_archives", "metadata_element"]
 
@@ -38,6 +43,18 @@ _A = f"{{{ARCHIVE_NS}}}"
 #: Accounting records are kept 30 years (会计档案管理办法).
 RETENTION_YEARS = 30
 BILL_TYPE = "工会经费收入专用收据(电子)"
+#: The libraries whose output a PDF or a signature depends on; the manifest records their versions
+#: so that a verifier years later knows what made the package (docs/formats.md).
+RENDERING_LIBRARIES = (
+    "reportlab",
+    "pikepdf",
+    "fonttools",
+    "zxing-cpp",
+    "pyhanko",
+    "lxml",
+    "signxml",
+    "cryptography",
+)
 
 
 @dataclass(frozen=True)
@@ -70,16 +87,19 @@ def create_archives(
         _check_archivable(session, months)
         rows, reds, amended = _period_receipts(session, signer.org_code, months)
     files: dict[str, bytes] = {"trust/bundle.pem": trust_pem}
+    times: dict[str, datetime] = {}
     total = Decimal("0.00")
     for row in rows:
         receipt = parse_receipt_xml(row.xml)
         stem = f"{row.code}-{row.number:010d}"
         files[f"receipts/{stem}.xml"] = row.xml
+        times[f"receipts/{stem}.xml"] = receipt.issued_at
         files[f"pdf/{stem}.pdf"] = render(row.xml)
         files[f"metadata/{stem}.xml"] = _metadata(
             receipt, row, reds.get((row.code, row.number)), now
         )
         total += receipt.total
+    files = _with_generic_check(files, times, trust_pem, signer.org_code, label, now)
     packages = [_package(signer, org_name, "main", label, months, now, files, len(rows), total, ())]
     if amended:
         packages.append(_supplementary(signer, org_name, label, months, now, trust_pem, amended))
@@ -145,12 +165,15 @@ def _supplementary(
 ) -> ArchivePackage:
     """The amended metadata of receipts archived before, with the red receipts that amend them."""
     extra: dict[str, bytes] = {"trust/bundle.pem": trust_pem}
+    times: dict[str, datetime] = {}
     for original, red, _ in amended:
         stem = f"{original.code}-{original.number:010d}"
         extra[f"metadata/{stem}.xml"] = _metadata(
             parse_receipt_xml(original.xml), original, red, now
         )
         extra[f"receipts/{red.code}-{red.number:010d}.xml"] = red.xml
+        times[f"receipts/{red.code}-{red.number:010d}.xml"] = red.issued_at
+    extra = _with_generic_check(extra, times, trust_pem, signer.org_code, label, now)
     amends = tuple(sorted({digest for _, _, digest in amended}))
     return _package(
         signer,
@@ -164,6 +187,35 @@ def _supplementary(
         Decimal("0.00"),
         amends,
     )
+
+
+def _with_generic_check(
+    files: dict[str, bytes],
+    times: dict[str, datetime],
+    trust_pem: bytes,
+    org: str,
+    label: str,
+    now: datetime,
+) -> dict[str, bytes]:
+    """``files`` with the roots one per file, ``SHA256SUMS``, ``SIGNING-TIMES`` and the
+    ``README.txt`` that checks them with generic tools (receipts/archive/generic_check.py)."""
+    roots = TrustBundle.from_pem(trust_pem).roots
+    files = {**files, **root_files(roots)}
+    return {**files, **generic_check_files(files, times, roots, now, org, label)}
+
+
+def _software(root: etree._Element) -> None:
+    """The product's version and the rendering libraries' versions (issue 18, item 5)."""
+    software = etree.SubElement(
+        root, _A + "Software", product="union-dues-receipts", version=__version__
+    )
+    for name in RENDERING_LIBRARIES:
+        try:
+            found = version(name)
+        except PackageNotFoundError:
+            continue
+        etree.SubElement(software, _A + "Library", name=name, version=found)
+    etree.SubElement(software, _A + "Library", name="zlib", version=zlib.ZLIB_RUNTIME_VERSION)
 
 
 def _record_archives(
@@ -258,6 +310,7 @@ def _package(
             sha256=hashlib.sha256(files[name]).hexdigest(),
             bytes=str(len(files[name])),
         )
+    _software(root)
     manifest = signer.sign_document(root, now)
     data = write_zip({**files, "manifest.xml": manifest})
     return ArchivePackage(kind, data, hashlib.sha256(manifest).hexdigest(), count)

@@ -13,7 +13,7 @@ from receipts.archive.restore import restore_archives
 from receipts.commands.archive_cmds import ARCHIVES
 from receipts.commands.runtime import Context, with_context
 from receipts.errors import InvalidInput
-from receipts.render.receipt_pdf import render_pdf
+from receipts.render.receipt_pdf import pdf_signer, render_pdf
 from receipts.support.atomic import write_atomic
 from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_PEM_BYTES, read_bounded
 from receipts.workspace import WorkspaceKind
@@ -42,13 +42,16 @@ def archive_create(ctx: Context, label: str, output: Path) -> None:
     if output.exists():
         raise InvalidInput(f"{output} exists; an archive is never overwritten")
     font = ws.config.font
+    # Archived PDFs carry a PAdES signature over the whole file, so that pdfsig checks them
+    # without this product (the package's README.txt says how).
+    pades = pdf_signer(creds.signer.key, creds.signer.certificate, creds.signer.intermediates)
     packages = create_archives(
         ctx.database(ws),
         creds.signer,
         ws.config.name,
         label,
         creds.trust.to_pem(),
-        lambda xml: render_pdf(xml, font_path=font),
+        lambda xml: pades.sign(render_pdf(xml, font_path=font)),
     )
     written = [_write_package(package, output) for package in packages]
     ctx.emit(
