@@ -81,6 +81,12 @@ class WorkspaceConfig:
     serve: dict[str, Any] = field(default_factory=dict)
     """The ``[serve]`` table as written: ``receipts serve`` (receipts.node.config) reads its
     keys; ``public_base_url`` is validated here, since issuing signs it into receipts."""
+    vouchers: dict[str, Any] = field(default_factory=dict)
+    """The ``[vouchers]`` table as written: account codes of ``voucher export`` over the shipped
+    defaults, read and validated by receipts.vouchers.accounts (docs/vouchers.md)."""
+    smtp: dict[str, Any] = field(default_factory=dict)
+    """The ``[smtp]`` table as written: ``receipts deliver`` (receipts.delivery.config) reads
+    and validates it (docs/delivery.md)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", WorkspaceKind(self.kind))
@@ -166,6 +172,10 @@ class WorkspaceConfig:
             doc["rules"] = dict(self.rules)
         if self.serve:
             doc["serve"] = dict(self.serve)
+        if self.vouchers:
+            doc["vouchers"] = dict(self.vouchers)
+        if self.smtp:
+            doc["smtp"] = dict(self.smtp)
         return doc
 
     @classmethod
@@ -180,6 +190,8 @@ class WorkspaceConfig:
         # [serve] is read and validated by receipts.node.config (`receipts serve`); its
         # public_base_url also here (WorkspaceConfig.public_base_url), since issuing signs it.
         tables = {"workspace", "receipts", "render", "catalogue", "rules", "approvals", "serve"}
+        tables.add("vouchers")  # read by receipts.vouchers.accounts (`voucher export`)
+        tables.add("smtp")  # read and validated by receipts.delivery.config (`receipts deliver`)
         # [upstream], [issuers]: the nodes this workspace calls (receipts.transmission.node_urls).
         unknown |= set(doc) - tables - {"upstream", "issuers"}
         if unknown:
@@ -206,6 +218,8 @@ class WorkspaceConfig:
                 approvals=_table(doc, "approvals"),
                 rules=dict(rules),
                 serve=_table(doc, "serve"),
+                vouchers=_table(doc, "vouchers"),
+                smtp=_table(doc, "smtp"),
             )
         except KeyError as exc:
             key = exc.args[0]
