@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from receipts.commands.payer_csv import read_payers, register_conflicts, write_payers
+from receipts.commands.payer_wage_cmds import arrears, collection_rate_cmd, wages
 from receipts.commands.runtime import Context, with_context
 from receipts.commands.tables import format_table
 from receipts.errors import InvalidInput
@@ -40,7 +41,15 @@ _WRITERS = ("admin", "clerk")
 
 @click.group("payer")
 def payer() -> None:
-    """The payer register: payers by USCC, their names over time, union and email."""
+    """The payer register: payers by USCC, their names over time, union and email.
+
+    Declared wage bills, arrears and collection rate: payer wages, payer arrears, payer
+    collection-rate (docs/arrears.md)."""
+
+
+payer.add_command(wages)
+payer.add_command(arrears)
+payer.add_command(collection_rate_cmd)
 
 
 def _writable(ctx: Context, action: str) -> Workspace:
@@ -174,12 +183,16 @@ def payer_show(ctx: Context, uscc: str) -> None:
     ctx.emit({**_data(entry), "names": history}, human)
 
 
-@payer.command("import", epilog="\b\nExample:\n  receipts payer import payers.csv")
+@payer.command(
+    "import",
+    epilog="\b\nExamples:\n  receipts payer import payers.csv\n  receipts payer import payers.xlsx",
+)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--encoding", default=None, help="Text encoding (default: UTF-8, else GB 18030).")
 @with_context
 def payer_import(ctx: Context, path: Path, encoding: str | None) -> None:
-    """Register the file's new payers and update known ones' email and union: all or nothing."""
+    """Register the file's (CSV or .xlsx) new payers and update known ones' email and union:
+    all or nothing."""
     ws = _writable(ctx, "importing payers")
     entries, problems = read_payers(path, encoding)
     db = ctx.database(ws)
@@ -197,11 +210,15 @@ def payer_import(ctx: Context, path: Path, encoding: str | None) -> None:
     )
 
 
-@payer.command("export", epilog="\b\nExample:\n  receipts payer export payers.csv")
+@payer.command(
+    "export",
+    epilog="\b\nExamples:\n  receipts payer export payers.csv\n  receipts payer export payers.xlsx",
+)
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @with_context
 def payer_export(ctx: Context, path: Path) -> None:
-    """Write the register as CSV (UTF-8 with BOM; formula-like cells neutralised)."""
+    """Write the register as CSV (UTF-8 with BOM; formula-like cells neutralised), or as an
+    Excel workbook (sheet 交款人) when FILE ends in .xlsx."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     entries = list_payers(ctx.database(ws))
     write_payers(path, entries)

@@ -1,19 +1,20 @@
-"""The payer register's CSV file (docs/formats.md, "Payer register CSV"): read for
-``receipts payer import`` (every bad row reported with its row and column, nothing imported from
-a bad file) and written by ``receipts payer export`` through :func:`spreadsheet_csv`."""
+"""The payer register's CSV file or Excel workbook (docs/formats.md, "Payer register CSV"): read
+for ``receipts payer import`` (every bad row reported with its row and column, nothing imported
+from a bad file) and written by ``receipts payer export`` through :func:`spreadsheet_csv` or, for
+a ``.xlsx`` file, :func:`receipts.commands.spreadsheet_xlsx.spreadsheet_xlsx`."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from receipts.commands.spreadsheet import FORMULA_PREFIXES, spreadsheet_csv
+from receipts.commands.sheet_rows import is_xlsx, read_sheet_rows
+from receipts.commands.spreadsheet import spreadsheet_csv
 from receipts.domain.enums import PayerKind
 from receipts.domain.identifiers import validate_uscc
 from receipts.domain.model import check_text
-from receipts.errors import InvalidInput, ReceiptError
+from receipts.errors import ReceiptError
 from receipts.issuing.payer_register import (
     PayerEntry,
     entry_conflict,
@@ -22,15 +23,16 @@ from receipts.issuing.payer_register import (
     validate_union_uscc,
 )
 from receipts.ledger.database import Database
-from receipts.support.sizes import MAX_BATCH_FILE_BYTES, read_bounded
-from receipts.support.text import decode_text
 
-__all__ = ["COLUMNS", "read_payers", "register_conflicts", "write_payers"]
+__all__ = ["COLUMNS", "PAYER_SHEET", "read_payers", "register_conflicts", "write_payers"]
 
 COLUMNS = ("uscc", "name", "kind", "union_uscc", "email")
 """The columns, in this order in an exported file (an imported one may order them freely)."""
 
 _REQUIRED = ("uscc", "name", "kind")
+
+PAYER_SHEET = "交款人"
+"""The sheet of an exported workbook (a workbook with one sheet is read whatever its name)."""
 
 _CHECKS: dict[str, Callable[[str], object]] = {
     "uscc": validate_uscc,
@@ -41,46 +43,18 @@ _CHECKS: dict[str, Callable[[str], object]] = {
 }
 
 
-def _cell(value: str | None) -> str | None:
-    """A cell's text; empty is None, and the ``'`` that :func:`spreadsheet_csv` puts before a
-    formula-like cell is taken off again, so an exported file imports as it was."""
-    if value is None or value == "":
-        return None
-    if value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
-        return value[1:]
-    return value
-
-
 def read_payers(
     path: Path, encoding: str | None = None
 ) -> tuple[list[tuple[int, PayerEntry]], list[str]]:
-    """The file's payers with their rows, and every problem (``FILE:ROW: column C: why``); any
-    problem means the file is refused whole."""
+    """The file's payers (CSV, or Excel .xlsx) with their rows, and every problem
+    (``FILE:ROW: column C: why``); any problem means the file is refused whole."""
     name = str(path)
-    text = decode_text(read_bounded(path, MAX_BATCH_FILE_BYTES, "payer file"), name, encoding)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
-    unknown = [c for c in header if c not in COLUMNS]
-    missing = [c for c in _REQUIRED if c not in header]
-    if unknown or missing or len(set(header)) != len(header):
-        raise InvalidInput(
-            f"{name}:1: the header must name the columns {', '.join(COLUMNS)} once each "
-            f"({', '.join(_REQUIRED)} required); "
-            + "; ".join(
-                [f"unknown column {c!r}" for c in unknown] + [f"missing {c!r}" for c in missing]
-            )
-        )
+    sheet = read_sheet_rows(path, "payer file", _REQUIRED, COLUMNS, encoding)
     entries: list[tuple[int, PayerEntry]] = []
-    problems: list[str] = []
+    problems = list(sheet.problems)
     seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            problems.append(f"{name}:{line}: more cells than the header has columns")
-            continue
-        values = {c: _cell(row.get(c)) for c in COLUMNS}
-        if all(v is None for v in values.values()):
-            continue
+    for line, row in sheet.rows:
+        values = {c: row.get(c) for c in COLUMNS}
         bad = _row_problems(values)
         problems += [f"{name}:{line}: column {c}: {why}" for c, why in bad]
         if bad:
@@ -133,7 +107,14 @@ def register_conflicts(
 
 
 def write_payers(path: Path, entries: list[PayerEntry]) -> None:
-    """The register as CSV (formula-like cells neutralised)."""
-    with spreadsheet_csv(path, COLUMNS) as sheet:
+    """The register as CSV (formula-like cells neutralised), or as an Excel workbook (sheet
+    交款人, every cell text) when ``path`` ends in ``.xlsx``."""
+    if is_xlsx(path):
+        from receipts.commands.spreadsheet_xlsx import spreadsheet_xlsx  # openpyxl: only here
+
+        writer: Any = spreadsheet_xlsx(path, COLUMNS, sheet=PAYER_SHEET)
+    else:
+        writer = spreadsheet_csv(path, COLUMNS)
+    with writer as sheet:
         for e in entries:
             sheet.row([e.uscc, e.name, e.kind.value, e.union_uscc, e.email])
