@@ -125,6 +125,9 @@ COMMANDS = {
         _C + "verify_cmds:verify",
         "Verify receipts: XML, PDF (attachment, page and PAdES), or QR text.",
     ),
+    "voucher": LazyCommand(
+        _C + "voucher_cmds:voucher", "Accounting vouchers (记账凭证) of receipts issued or booked."
+    ),
 }
 """Every top-level command: name → import path and one-line help."""
 
