@@ -104,6 +104,20 @@ class FindingCode(StrEnum):
         "signature-invalid",
         "The signature value does not verify with the signer's key.",
     )
+    TIMESTAMP_INVALID = (
+        "timestamp-invalid",
+        "The signature's time-stamp does not verify: unreadable, over another signature value, "
+        "badly signed, or not from a trusted time-stamping certificate.",
+    )
+    SIGNING_TIME_BACKDATED = (
+        "signing-time-backdated",
+        "The claimed signing time lies further before the signature's time-stamp than the "
+        "tolerance allows: the signature may have been made later and backdated.",
+    )
+    TIMESTAMP_BEFORE_SIGNING = (
+        "timestamp-before-signing",
+        "The signature's time-stamp is earlier than its claimed signing time, beyond clock skew.",
+    )
 
     # --- the receipt and its QR seal -----------------------------------------------------
     INVALID_RECEIPT = (

@@ -58,6 +58,15 @@ class FindingCode(StrEnum):
     """Signed content was changed after signing."""
     SIGNATURE_INVALID = "signature-invalid"
     """The signature value does not verify with the signer's key."""
+    TIMESTAMP_INVALID = "timestamp-invalid"
+    """The signature's time-stamp (XAdES-T) does not verify: unreadable, over another signature
+    value, badly signed, or from a certificate that is not a trusted time-stamping one."""
+    SIGNING_TIME_BACKDATED = "signing-time-backdated"
+    """The claimed signing time lies further before the signature's time-stamp than the
+    tolerance allows: the signature may have been made later and backdated."""
+    TIMESTAMP_BEFORE_SIGNING = "timestamp-before-signing"
+    """The signature's time-stamp is earlier than its claimed signing time (beyond clock skew):
+    a signature cannot be time-stamped before it exists."""
 
 
 @dataclass(frozen=True)

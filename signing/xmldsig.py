@@ -266,6 +266,7 @@ def verify_enveloped(
     expected_org: str | None,
     now: datetime | None = None,
     max_bytes: int = MAX_XML_BYTES,
+    chain_time: datetime | None = None,
 ) -> VerificationResult:
     """Verify one signed XML document; every problem found comes back as a finding.
 
@@ -274,7 +275,9 @@ def verify_enveloped(
     every receipt of a package or an archive is given more by its reader).
     The chain is validated as of the document's SigningTime, so a receipt signed while its
     certificate was valid still verifies after the certificate expires. ``now`` (default: the
-    clock) only serves to refuse signing times in the future.
+    clock) only serves to refuse signing times in the future. ``chain_time``, when given, is
+    the moment the chain is validated at instead: a verified signature time-stamp's
+    (:mod:`signing.xades_t`), which the signer cannot choose.
     """
     try:
         root = parse_untrusted(data, max_bytes=max_bytes)
@@ -298,7 +301,8 @@ def verify_enveloped(
         message = f"SigningTime {shape.signing_time_text!r} is not a date-time with a UTC offset"
         return _result([Finding.of(FindingCode.MALFORMED_SIGNATURE, message)], leaf)
 
-    findings = list(validator.validate(leaf, intermediates, at=signing_time).findings)
+    at = signing_time if chain_time is None else chain_time
+    findings = list(validator.validate(leaf, intermediates, at=at).findings)
     clock = datetime.now(UTC) if now is None else now
     if signing_time > clock + FUTURE_TOLERANCE:
         findings.append(

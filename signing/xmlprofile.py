@@ -5,6 +5,10 @@ another. Our defence is to accept only what :func:`signing.xmldsig.sign_envelope
 ``ds:Signature``, a direct child of the root, whose references are exactly the whole document
 (``URI=""``, enveloped-signature + canonicalisation), its own XAdES ``SignedProperties`` and
 optionally its own ``KeyInfo``, each Id unique in the document, with only the algorithms we use.
+The one unsigned addition accepted is a XAdES-T signature time-stamp
+(:mod:`signing.xades_t`): ``xades:UnsignedProperties/xades:UnsignedSignatureProperties/
+xades:SignatureTimeStamp`` holding an optional ``ds:CanonicalizationMethod`` and one
+``xades:EncapsulatedTimeStamp``, without attributes beyond the c14n algorithm; nothing else.
 This module only *looks*; it resolves no reference and canonicalises nothing (signxml does that).
 """
 
@@ -50,6 +54,10 @@ SIGNATURE_METHODS = frozenset(
     }
 )
 _C14N_TRANSFORMS = [[algorithm] for algorithm in sorted(C14N_ALGORITHMS)]
+#: Canonicalisations a signature time-stamp may name: the ones lxml computes (no C14N 1.1).
+_TS_C14N = frozenset(
+    {"http://www.w3.org/TR/2001/REC-xml-c14n-20010315", "http://www.w3.org/2001/10/xml-exc-c14n#"}
+)
 # Every attribute signxml (or another verifier) might resolve a "#..." reference by; xml:id's
 # local name is "id". Compiled XPath runs in C: this check must cost little next to signxml's.
 _ID_VALUES = etree.XPath("//@*[local-name()='Id' or local-name()='ID' or local-name()='id']")
@@ -85,6 +93,13 @@ class SignatureShape:
 
     signing_time_text: str
     """The text of the XAdES ``SigningTime``."""
+
+    timestamp_b64: str | None = None
+    """The base64 text of the XAdES-T ``EncapsulatedTimeStamp``, when the signature has one."""
+
+    timestamp_c14n: str | None = None
+    """The canonicalisation the time-stamp's imprint was computed with (XAdES's default,
+    inclusive C14N 1.0, when the SignatureTimeStamp names none)."""
 
 
 class _Refused(Exception):
@@ -135,7 +150,8 @@ def _inspect(root: etree._Element) -> SignatureShape:
         )
     signed_info, _value, key_info, ds_object = parts
     signature_method = _check_signed_info_algorithms(signed_info)
-    signed_properties = _signed_properties(signature, ds_object)
+    signed_properties, unsigned = _signed_properties(signature, ds_object)
+    timestamp = _signature_timestamp(unsigned) if unsigned is not None else None
     ids = _ids(root)
     references = [ref for ref in _elements(signed_info) if ref.tag == _ds("Reference")]
     data_index = _check_references(references, signed_properties, key_info, ids)
@@ -146,6 +162,8 @@ def _inspect(root: etree._Element) -> SignatureShape:
         data_reference_index=data_index,
         certificates_b64=_certificates(key_info),
         signing_time_text=_signing_time(signed_properties),
+        timestamp_b64=timestamp[0] if timestamp else None,
+        timestamp_c14n=timestamp[1] if timestamp else None,
     )
 
 
@@ -186,7 +204,9 @@ def _check_signed_info_algorithms(signed_info: etree._Element) -> str:
     return method
 
 
-def _signed_properties(signature: etree._Element, ds_object: etree._Element) -> etree._Element:
+def _signed_properties(
+    signature: etree._Element, ds_object: etree._Element
+) -> tuple[etree._Element, etree._Element | None]:
     qualifying = _elements(ds_object)
     if len(qualifying) != 1 or qualifying[0].tag != _xades("QualifyingProperties"):
         raise _wrapping("the signature's Object must hold exactly one xades:QualifyingProperties")
@@ -194,9 +214,53 @@ def _signed_properties(signature: etree._Element, ds_object: etree._Element) -> 
     if not signature_id or qualifying[0].get("Target") != f"#{signature_id}":
         raise _wrapping("xades:QualifyingProperties does not target this signature")
     props = _elements(qualifying[0])
-    if len(props) != 1 or props[0].tag != _xades("SignedProperties"):
+    if not props or props[0].tag != _xades("SignedProperties"):
         raise _wrapping("xades:QualifyingProperties must hold exactly one SignedProperties")
-    return props[0]
+    if len(props) == 1:
+        return props[0], None
+    if len(props) != 2 or props[1].tag != _xades("UnsignedProperties"):
+        raise _wrapping(
+            "xades:QualifyingProperties may hold only SignedProperties and, after it, "
+            "one UnsignedProperties"
+        )
+    return props[0], props[1]
+
+
+def _only(parent: etree._Element, tag: str, what: str) -> etree._Element:
+    """The one child of ``parent``, which must be ``tag``; ``parent`` carries no attributes."""
+    children = _elements(parent)
+    if parent.attrib or len(children) != 1 or children[0].tag != tag:
+        raise _wrapping(
+            f"{what} must hold exactly one {etree.QName(tag).localname} and nothing else"
+        )
+    return children[0]
+
+
+def _signature_timestamp(unsigned: etree._Element) -> tuple[str, str]:
+    """(base64 token, c14n algorithm) of the one XAdES-T time-stamp; anything else refused."""
+    usp = _only(unsigned, _xades("UnsignedSignatureProperties"), "xades:UnsignedProperties")
+    stamp = _only(usp, _xades("SignatureTimeStamp"), "xades:UnsignedSignatureProperties")
+    if stamp.attrib:
+        raise _wrapping("xades:SignatureTimeStamp carries attributes we never write")
+    parts = _elements(stamp)
+    c14n = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+    if len(parts) == 2 and parts[0].tag == _ds("CanonicalizationMethod"):
+        method, parts = parts[0], parts[1:]
+        c14n = method.get("Algorithm", "")
+        if set(method.attrib) != {"Algorithm"} or _elements(method) or c14n not in _TS_C14N:
+            raise _Refused(
+                FindingCode.UNSUPPORTED_ALGORITHM,
+                f"time-stamp canonicalisation {c14n!r} is refused",
+            )
+    if len(parts) != 1 or parts[0].tag != _xades("EncapsulatedTimeStamp") or parts[0].attrib:
+        raise _wrapping(
+            "xades:SignatureTimeStamp must hold one EncapsulatedTimeStamp (after an optional "
+            "CanonicalizationMethod) and nothing else"
+        )
+    token = "".join((parts[0].text or "").split())
+    if not token or _elements(parts[0]):
+        raise _Refused(FindingCode.MALFORMED_SIGNATURE, "the EncapsulatedTimeStamp is empty")
+    return token, c14n
 
 
 def _ids(root: etree._Element) -> dict[str, list[etree._Element]]:

@@ -35,6 +35,9 @@ CODES = [
     "wrong-signer-org",
     "digest-mismatch",
     "signature-invalid",
+    "timestamp-invalid",
+    "signing-time-backdated",
+    "timestamp-before-signing",
     # the receipt, its QR seal, its PDF, the files given to verify, verify --online
     "invalid-receipt",
     "signing-time-mismatch",

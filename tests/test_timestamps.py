@@ -1,0 +1,441 @@
+"""RFC 3161 tokens and XAdES-T signature time-stamps (docs/security.md, "Time-stamps"): tokens
+OpenSSL accepts, stamped signatures that still verify (here and with xmlsec1), and every way a
+time-stamp is refused or exposes a backdated signature."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from asn1crypto import tsp  # type: ignore[import-untyped]
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from lxml import etree
+
+from signing.certificates import create_root_ca
+from signing.keys import generate_key
+from signing.timestamps import (
+    DEFAULT_POLICY,
+    TimeStampAuthority,
+    TimeStampError,
+    TimeStampReply,
+    TokenCheck,
+    _TokenSigner,
+    check_token,
+)
+from signing.trust import ChainValidator, TrustBundle
+from signing.tsa_certificate import issue_tsa_certificate
+from signing.xades_t import (
+    add_signature_timestamp,
+    signature_timestamp_input,
+    split_signature_timestamp,
+    verify_timestamped,
+)
+from signing.xmldsig import sign_enveloped
+from tests.support.pki import SHANGHAI, Pki, Signer, sample_document
+from tests.support.skips import need_tool
+
+XADES = "http://uri.etsi.org/01903/v1.3.2#"
+
+
+class _Clock:
+    """The authority's clock, settable by the test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class _SerialLog:
+    def __init__(self) -> None:
+        self.serials: list[int] = []
+
+    def __call__(self, serial: int, _at: datetime, _imprint: bytes) -> bool:
+        if serial in self.serials:
+            return False
+        self.serials.append(serial)
+        return True
+
+
+@pytest.fixture(scope="module")
+def tsa_chain(pki: Pki) -> tuple[object, x509.Certificate]:
+    key = generate_key()
+    cert = issue_tsa_certificate(
+        pki.root, pki.root_key, key.public_key(), now=pki.now - timedelta(days=800)
+    )
+    return key, cert
+
+
+@pytest.fixture
+def authority(pki: Pki, tsa_chain: tuple[object, x509.Certificate]) -> TimeStampAuthority:
+    key, cert = tsa_chain
+    return TimeStampAuthority(key, [cert], record=_SerialLog(), clock=_Clock(pki.now))  # type: ignore[arg-type]
+
+
+def _sign(signer: Signer, at: datetime) -> bytes:
+    signed = sign_enveloped(sample_document(), signer.key, signer.cert, signer.intermediates, at)
+    return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+
+
+def _stamped(authority: TimeStampAuthority, xml: bytes) -> bytes:
+    return add_signature_timestamp(xml, authority.stamp(signature_timestamp_input(xml)))
+
+
+def _hours_ago(pki: Pki, hours: float) -> datetime:
+    return (pki.now - timedelta(hours=hours)).astimezone(SHANGHAI)
+
+
+def _codes(pki: Pki, data: bytes) -> tuple[str, ...]:
+    checked = verify_timestamped(data, pki.validator, expected_org="640100", now=pki.now)
+    return checked.result.codes
+
+
+# Tokens ---------------------------------------------------------------------------------------
+
+
+def _openssl() -> str:
+    return need_tool("openssl", "openssl")
+
+
+def test_openssl_verifies_a_token_for_its_own_query(
+    tmp_path: Path,
+    pki: Pki,
+    authority: TimeStampAuthority,
+    tsa_chain: tuple[object, x509.Certificate],
+) -> None:
+    tool = _openssl()
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"any bytes at all")
+    query = tmp_path / "query.tsq"
+    subprocess.run(
+        [tool, "ts", "-query", "-data", str(data), "-sha256", "-cert", "-out", str(query)],
+        check=True,
+        capture_output=True,
+    )
+    reply = tmp_path / "reply.tsr"
+    reply.write_bytes(authority.respond(query.read_bytes()))
+    root = tmp_path / "root.pem"
+    root.write_bytes(pki.root.public_bytes(Encoding.PEM))
+    tsa = tmp_path / "tsa.pem"
+    tsa.write_bytes(tsa_chain[1].public_bytes(Encoding.PEM))
+    common = ["-CAfile", str(root), "-untrusted", str(tsa)]
+    for how in (["-queryfile", str(query)], ["-data", str(data)]):
+        run = subprocess.run(
+            [tool, "ts", "-verify", *how, "-in", str(reply), *common],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.returncode == 0 and "Verification: OK" in run.stdout, run.stdout + run.stderr
+    token = tmp_path / "token.der"
+    token.write_bytes(tsp.TimeStampResp.load(reply.read_bytes())["time_stamp_token"].dump())
+    run = subprocess.run(
+        [tool, "ts", "-verify", "-data", str(data), "-in", str(token), "-token_in", *common],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    data.write_bytes(b"other bytes")
+    run = subprocess.run(
+        [tool, "ts", "-verify", "-data", str(data), "-in", str(token), "-token_in", *common],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode != 0
+    text = subprocess.run(
+        [tool, "ts", "-reply", "-in", str(reply), "-text"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"Policy OID: {DEFAULT_POLICY}" in text
+    assert "Nonce: 0x" in text
+    assert "Hash Algorithm: sha256" in text
+
+
+def test_tokens_carry_the_authority_clock_nonce_and_fresh_serials(
+    pki: Pki, authority: TimeStampAuthority
+) -> None:
+    seen = set()
+    for n in range(5):
+        token = authority.stamp(f"document {n}".encode())
+        checked = check_token(token, f"document {n}".encode(), pki.validator)
+        assert isinstance(checked, TokenCheck), checked
+        assert checked.gen_time == pki.now
+        assert checked.policy == DEFAULT_POLICY
+        seen.add(checked.serial)
+    assert len(seen) == 5
+
+
+def test_bad_queries_are_rejected_not_stamped(authority: TimeStampAuthority) -> None:
+    sha1 = tsp.TimeStampReq(
+        {
+            "version": "v1",
+            "message_imprint": {
+                "hash_algorithm": {"algorithm": "sha1"},
+                "hashed_message": b"1" * 20,
+            },
+        }
+    )
+    other_policy = tsp.TimeStampReq(
+        {
+            "version": "v1",
+            "message_imprint": {
+                "hash_algorithm": {"algorithm": "sha256"},
+                "hashed_message": b"1" * 32,
+            },
+            "req_policy": "1.2.3.4",
+        }
+    )
+    for query, failure in (
+        (sha1.dump(), "bad_alg"),
+        (other_policy.dump(), "unaccepted_policy"),
+        (b"\x30\x03\x02\x01\x01", "bad_request"),
+        (b"not DER", "bad_request"),
+    ):
+        reply = TimeStampReply.load(authority.respond(query))
+        assert reply["status"]["status"].native == "rejection"
+        assert reply["status"]["fail_info"].native == {failure}
+        assert reply["time_stamp_token"].native is None
+
+
+def test_an_authority_needs_the_time_stamping_certificate(pki: Pki) -> None:
+    with pytest.raises(TimeStampError, match="id-kp-timeStamping"):
+        TimeStampAuthority(pki.city.key, [pki.city.cert, *pki.city.intermediates])
+
+
+# XAdES-T --------------------------------------------------------------------------------------
+
+
+def test_a_stamped_signature_verifies_and_gives_back_the_original(
+    pki: Pki, authority: TimeStampAuthority
+) -> None:
+    xml = _sign(pki.city, _hours_ago(pki, 2))
+    stamped = _stamped(authority, xml)
+    assert stamped != xml and stamped.count(b"EncapsulatedTimeStamp") == 2
+    checked = verify_timestamped(stamped, pki.validator, expected_org="640100", now=pki.now)
+    assert checked.result.valid, checked.result.findings
+    assert checked.timestamp is not None and checked.timestamp.gen_time == pki.now
+    assert split_signature_timestamp(stamped) == (xml, authority_token(stamped))
+    assert split_signature_timestamp(xml) == (xml, None)
+    with pytest.raises(ValueError, match="already"):
+        _stamped(authority, stamped)
+
+
+def authority_token(stamped: bytes) -> bytes:
+    import base64
+
+    root = etree.fromstring(stamped)
+    text = root.findtext(f".//{{{XADES}}}EncapsulatedTimeStamp")
+    assert text is not None
+    return base64.b64decode(text)
+
+
+def test_xmlsec1_verifies_a_stamped_signature(
+    tmp_path: Path, pki: Pki, authority: TimeStampAuthority
+) -> None:
+    tool = need_tool("xmlsec1", "xmlsec1")
+    root_pem = tmp_path / "root.pem"
+    root_pem.write_bytes(pki.root.public_bytes(Encoding.PEM))
+    stamped = tmp_path / "stamped.xml"
+    stamped.write_bytes(_stamped(authority, _sign(pki.city, _hours_ago(pki, 1))))
+    run = subprocess.run(
+        [tool, "--verify", "--trusted-pem", str(root_pem), str(stamped)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    stamped.write_bytes(stamped.read_bytes().replace(b"12.50", b"92.50"))
+    refused = subprocess.run(
+        [tool, "--verify", "--trusted-pem", str(root_pem), str(stamped)],
+        capture_output=True,
+        check=False,
+    )
+    assert refused.returncode != 0
+
+
+def test_a_signature_claimed_a_year_before_its_time_stamp_is_backdated(
+    pki: Pki, authority: TimeStampAuthority
+) -> None:
+    xml = _sign(pki.city, _hours_ago(pki, 365 * 24))
+    assert _codes(pki, xml) == ()  # without a time-stamp nothing tells
+    assert _codes(pki, _stamped(authority, xml)) == ("signing-time-backdated",)
+    within = _sign(pki.city, _hours_ago(pki, 23))
+    assert _codes(pki, _stamped(authority, within)) == ()
+    checked = verify_timestamped(
+        _stamped(authority, within),
+        pki.validator,
+        expected_org="640100",
+        now=pki.now,
+        tolerance=timedelta(hours=1),
+    )
+    assert checked.result.codes == ("signing-time-backdated",)
+
+
+def test_a_time_stamp_earlier_than_the_claimed_time_is_reported(
+    pki: Pki, authority: TimeStampAuthority
+) -> None:
+    xml = _sign(pki.city, _hours_ago(pki, -1))  # claims an hour after the authority's clock
+    later = pki.now + timedelta(hours=2)  # verified later, so the claim is not in the future
+    checked = verify_timestamped(
+        _stamped(authority, xml), pki.validator, expected_org="640100", now=later
+    )
+    assert checked.result.codes == ("timestamp-before-signing",)
+
+
+def test_the_chain_is_judged_at_the_time_stamp_not_the_claim(
+    pki: Pki, authority: TimeStampAuthority
+) -> None:
+    # A key revoked 30 days ago signs "60 days ago": its own claim passes, its time-stamp does not.
+    claimed = (pki.revoked_at - timedelta(days=30)).astimezone(SHANGHAI)
+    xml = _sign(pki.revoked, claimed)
+    assert _codes(pki, xml) == ()
+    assert _codes(pki, _stamped(authority, xml)) == ("revoked", "signing-time-backdated")
+
+
+def test_a_token_over_another_signature_is_refused(pki: Pki, authority: TimeStampAuthority) -> None:
+    first = _stamped(authority, _sign(pki.city, _hours_ago(pki, 1)))
+    other = _sign(pki.city, _hours_ago(pki, 2))
+    moved = add_signature_timestamp(other, authority_token(first))
+    assert _codes(pki, moved) == ("timestamp-invalid",)
+    checked = verify_timestamped(moved, pki.validator, expected_org="640100", now=pki.now)
+    assert "message imprint" in checked.result.findings[0].message
+
+
+def test_a_token_from_a_certificate_without_the_time_stamping_usage_is_refused(
+    pki: Pki,
+) -> None:
+    xml = _sign(pki.city, _hours_ago(pki, 1))
+    # The city's own signing certificate, trusted but not for time-stamps, signs a token.
+    signer = _TokenSigner(
+        pki.city_rsa.key,
+        [pki.city_rsa.cert, *pki.city_rsa.intermediates],
+        DEFAULT_POLICY,
+        None,
+        lambda: pki.now,
+    )
+    token = _token_from(signer, signature_timestamp_input(xml))
+    codes = _codes(pki, add_signature_timestamp(xml, token))
+    assert codes == ("timestamp-invalid",)
+    checked = verify_timestamped(
+        add_signature_timestamp(xml, token), pki.validator, expected_org="640100", now=pki.now
+    )
+    assert "id-kp-timeStamping" in checked.result.findings[0].message
+
+
+def _token_from(signer: _TokenSigner, data: bytes) -> bytes:
+    import hashlib
+
+    req = tsp.TimeStampReq(
+        {
+            "version": "v1",
+            "message_imprint": {
+                "hash_algorithm": {"algorithm": "sha256"},
+                "hashed_message": hashlib.sha256(data).digest(),
+            },
+            "cert_req": True,
+        }
+    )
+    return bytes(signer.respond(req)["time_stamp_token"].dump())
+
+
+def test_a_token_from_an_untrusted_authority_is_refused(pki: Pki) -> None:
+    rogue_root_key = generate_key()
+    rogue_root = create_root_ca(rogue_root_key, "中华全国总工会", now=pki.now - timedelta(days=10))
+    key = generate_key()
+    cert = issue_tsa_certificate(rogue_root, rogue_root_key, key.public_key(), now=pki.now)
+    rogue = TimeStampAuthority(key, [cert], clock=lambda: pki.now)
+    xml = _sign(pki.city, _hours_ago(pki, 1))
+    assert _codes(pki, _stamped(rogue, xml)) == ("timestamp-invalid",)
+
+
+def test_a_time_stamping_certificate_never_signs_a_document(
+    pki: Pki, tsa_chain: tuple[object, x509.Certificate]
+) -> None:
+    key, cert = tsa_chain
+    national = _sign(Signer(key, cert, ()), _hours_ago(pki, 1))  # type: ignore[arg-type]
+    checked = verify_timestamped(national, pki.validator, expected_org=None, now=pki.now)
+    assert "bad-key-usage" in checked.result.codes
+
+
+def _edit(stamped: bytes, change: Callable[[etree._Element], None]) -> bytes:
+    root = etree.fromstring(stamped)
+    change(root)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return data
+
+
+def _q(tag: str) -> str:
+    return f"{{{XADES}}}{tag}"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(
+            lambda r: r.find(f".//{_q('UnsignedSignatureProperties')}").append(
+                etree.Element(_q("SignatureTimeStamp"))
+            ),
+            id="two-time-stamps",
+        ),
+        pytest.param(
+            lambda r: r.find(f".//{_q('UnsignedProperties')}").append(
+                etree.Element(_q("UnsignedDataObjectProperties"))
+            ),
+            id="unsigned-data-object-properties",
+        ),
+        pytest.param(
+            lambda r: r.find(f".//{_q('QualifyingProperties')}").append(
+                etree.Element(_q("UnsignedProperties"))
+            ),
+            id="second-unsigned-properties",
+        ),
+        pytest.param(
+            lambda r: r.find(f".//{_q('UnsignedProperties')}").set("Id", "x"),
+            id="an-id-to-point-at",
+        ),
+        pytest.param(
+            lambda r: r.find(f".//{_q('SignatureTimeStamp')}").append(
+                etree.Element("{urn:test}Doc")
+            ),
+            id="foreign-content",
+        ),
+        pytest.param(
+            lambda r: r.find(f".//{_q('QualifyingProperties')}").insert(
+                0, r.find(f".//{_q('UnsignedProperties')}")
+            ),
+            id="unsigned-before-signed",
+        ),
+    ],
+)
+def test_any_other_unsigned_shape_is_refused(
+    pki: Pki, authority: TimeStampAuthority, change: Callable[[etree._Element], None]
+) -> None:
+    stamped = _stamped(authority, _sign(pki.city, _hours_ago(pki, 1)))
+    codes = _codes(pki, _edit(stamped, change))
+    assert codes == ("signature-wrapping",), codes
+
+
+def test_a_split_refuses_a_time_stamp_that_carries_other_changes(
+    pki: Pki, authority: TimeStampAuthority
+) -> None:
+    xml = _sign(pki.city, _hours_ago(pki, 1))
+    stamped = _stamped(authority, xml)
+    reformatted = _edit(stamped, lambda r: None)
+    with pytest.raises(ValueError):
+        split_signature_timestamp(reformatted.replace(b"<xades:Unsigned", b"<xades:Unsigned "))
+
+
+def test_trust_needs_the_root_only(pki: Pki, authority: TimeStampAuthority) -> None:
+    # The TSA certificate travels in the token; the verifier needs no copy of it.
+    only_root = ChainValidator(TrustBundle.of([pki.root]), issuer_may_certify=None)
+    token = authority.stamp(b"x")
+    assert isinstance(check_token(token, b"x", only_root), TokenCheck)
