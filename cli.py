@@ -46,6 +46,10 @@ COMMANDS = {
         _C + "demo_cmds:demo",
         "The whole life of receipts across three tiers on SQLite, in a fresh folder.",
     ),
+    "deliver": LazyCommand(
+        _C + "deliver_cmds:deliver_command",
+        "Send each new receipt's PDF (and XML) to its payer's registered email.",
+    ),
     "extract": LazyCommand(
         _C + "render_cmds:extract",
         "Write the signed XML attached to a receipt PDF, byte for byte.",

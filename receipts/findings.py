@@ -310,6 +310,11 @@ class FindingCode(StrEnum):
         "A payer register row or its name history differs from the payer events "
         "(edited, inserted or deleted outside the ledger).",
     )
+    DELIVERY_MISMATCH = (
+        "delivery-mismatch",
+        "A delivery row differs from the delivery events (edited, inserted or deleted outside "
+        "the ledger), or a delivery went to an address that was not the payer's registered one.",
+    )
 
     # --- reconciliation between tiers -----------------------------------------------------
     TIER_MISSING = "missing", "A receipt in the other side's file, not in this ledger."

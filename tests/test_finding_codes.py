@@ -91,6 +91,7 @@ CODES = [
     "operator-not-permitted",
     "approval-mismatch",
     "payer-mismatch",
+    "delivery-mismatch",
     # reconciliation: tiers, bank, stock
     "missing",
     "extra",

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from receipts.audit.anchoring import AnchorRead, check_anchor, read_anchor
 from receipts.audit.approvals import check_approvals
 from receipts.audit.chain import HeadKeys, check_chain, check_heads
+from receipts.audit.deliveries import check_deliveries
 from receipts.audit.operators import check_operators, per_operator
 from receipts.audit.payers import check_payers
 from receipts.audit.rows import (
@@ -123,6 +124,7 @@ def audit(
         findings += check_bookings(session, events)
         findings += check_approvals(session, events)
         findings += check_payers(session, events)
+        findings += check_deliveries(session, events)
         findings += check_operators(session, events)
         if trust.anchor is not None:
             anchor_findings, anchor_notes = check_anchor(session, trust.anchor, org_code, trust.own)

@@ -27,6 +27,7 @@ from receipts.issuing.client_refs import issued_references
 from receipts.issuing.issue import IssueOutcome, issue_batch
 from receipts.issuing.issue import issue as issue_receipt
 from receipts.issuing.payer_register import mismatch_check
+from receipts.issuing.tax_check import batch_tax_problems, check_override_reason
 from receipts.pki.operators import check_handler_and_reviewer, require_role
 from receipts.support.interrupts import CommandTerminated, Terminated, sigterm_raises
 from receipts.workspace import Workspace, WorkspaceKind
@@ -67,6 +68,11 @@ Examples:
 )
 @click.option("--stop-on-error", is_flag=True, help="Issue nothing if any row is bad.")
 @click.option(
+    "--override-tax",
+    metavar="REASON",
+    help="Issue even where the tax bureau collected the payment (税务代收); recorded.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(1, 64),
     default=2,
@@ -83,6 +89,8 @@ def issue(ctx: Context, **options: Any) -> None:
     require_role(operator, OperatorRole.CLERK, action="issuing receipts")
     if operator is not None and not options["handler"]:
         options["handler"] = operator.name
+    if options["override_tax"] is not None:
+        check_override_reason(options["override_tax"])
     if options["batch"] is not None:
         _issue_batch(ctx, ws, options)
         return
@@ -91,6 +99,7 @@ def issue(ctx: Context, **options: Any) -> None:
         with ctx.database(ws).read() as session:
             check_handler_and_reviewer(session, operator, request.handler, request.reviewer)
     issuer = issuer_of(ctx, ws, workers=1)
+    issuer.tax_override = options["override_tax"]
     outcome = issue_receipt(ctx.database(ws), issuer, request)
     print_outcomes(ctx, [outcome])
 
@@ -146,6 +155,7 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
     check_batch_operators(ctx, ws, path, entries)  # with operators: each row's two people
     require_batch_approval(ctx, ws, path, entries)  # over the threshold: a reviewer's approval
     issuer = issuer_of(ctx, ws, workers=options["workers"])
+    issuer.tax_override = options["override_tax"]
     # A file breaking a union-finance rule is refused whole, every violating row reported. Rows
     # a rerun finds issued already are not issued again, so they are not held against rules or
     # a register that changed since (a payer renamed, a new rate).
@@ -158,6 +168,8 @@ def _issue_batch(ctx: Context, ws: Workspace, options: dict[str, Any]) -> None:
     violations = rule_problems(str(path), fresh, issuer.rules, issuer.now().date())
     payers = [e.request.payer for e in fresh]
     violations += payer_problems(str(path), fresh, mismatch_check(ctx.database(ws), payers))
+    org, reason = issuer.organisation.code, options["override_tax"]
+    violations += batch_tax_problems(ctx.database(ws), org, str(path), fresh, reason)
     if violations:
         for problem in violations:
             click.echo(f"error: {problem}", err=True)

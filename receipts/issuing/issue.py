@@ -34,6 +34,7 @@ from receipts.issuing.payer_register import check_payers
 from receipts.issuing.receipt_rows import ReceiptRows
 from receipts.issuing.signing_pool import SigningPool
 from receipts.issuing.stock_accounting import take_numbers
+from receipts.issuing.tax_check import check_tax, record_tax_overrides
 from receipts.ledger.database import Database
 from receipts.ledger.events import sign_head
 from receipts.ledger.models import (
@@ -110,6 +111,9 @@ class Issuer:
     public_base_url: str | None = None
     """``[serve] public_base_url``, signed into each receipt (its QR code a URL under it,
     docs/formats.md "The QR URL"); None issues receipts whose QR is the classic text."""
+    tax_override: str | None = None
+    """The reason to issue over a payment the tax bureau collected (``--override-tax``), recorded
+    in a ``tax.overridden`` event (docs/tax.md); None refuses such a receipt."""
 
     def now(self) -> datetime:
         """The issue time: now in the issuer's calendar, whole seconds."""
@@ -220,6 +224,7 @@ def _issue_chunk(
         if fresh:
             # A registered USCC under another name is refused before a number is taken.
             check_payers(session, [request.payer for _, request in fresh])
+            taxed = check_tax(session, org, [r for _, r in fresh], issuer.tax_override)
             code = _code(issuer, issued_at)
             numbers = take_numbers(session, org, code, len(fresh))
             receipts = [
@@ -234,6 +239,8 @@ def _issue_chunk(
                     # The database works on these while the workers sign the next ones.
                     rows.insert(session)
             rows.insert(session)
+            issued = [outcomes[n].ref for n, _ in fresh]
+            record_tax_overrides(session, state, taxed, issued, issuer.tax_override)
         sign_head(session, state, issuer.pool.signer)
     return [outcomes[n] for n in range(len(requests))]
 
