@@ -121,6 +121,10 @@ COMMANDS = {
         _C + "sync_cmds:sync",
         "Push to the tier above's node, record its acknowledgement, reconcile (cron job).",
     ),
+    "tax": LazyCommand(
+        _C + "tax_cmds:tax",
+        "Tax-collected dues (税务代收): import the tax bureau's records, reconcile its transfers.",
+    ),
     "transmit": LazyCommand(
         _C + "transmit_cmds:transmit",
         "Transmission packages to the tier above, and their acknowledgements.",

@@ -315,6 +315,11 @@ class FindingCode(StrEnum):
         "A delivery row differs from the delivery events (edited, inserted or deleted outside "
         "the ledger), or a delivery went to an address that was not the payer's registered one.",
     )
+    TAX_COLLECTION_MISMATCH = (
+        "tax-collection-mismatch",
+        "A tax-collected record (税务代收) differs from the tax.imported event that imported it "
+        "(edited, inserted or deleted outside the ledger).",
+    )
 
     # --- reconciliation between tiers -----------------------------------------------------
     TIER_MISSING = "missing", "A receipt in the other side's file, not in this ledger."
@@ -345,6 +350,19 @@ class FindingCode(StrEnum):
     )
     UNMATCHED_CREDIT = "unmatched-credit", "A credit no receipt explains."
     UNMATCHED_RECEIPT = "unmatched-receipt", "A receipt no credit pays."
+    TAX_TRANSFER_MISSING = (
+        "tax-transfer-missing",
+        "A transfer the imported tax records call for, with no credit from the tax bureau.",
+    )
+    TAX_TRANSFER_DIFFERING = (
+        "tax-transfer-differing",
+        "A credit from the tax bureau of another amount than the transfer it is the only "
+        "candidate for; the difference is named.",
+    )
+    TAX_CREDIT_UNEXPLAINED = (
+        "tax-credit-unexplained",
+        "A credit from the tax bureau that no imported tax records call for.",
+    )
     REVERSED_EXCLUDED = (
         "reversed-excluded",
         "Not a problem: a reversed receipt of the period, left out of the matching.",

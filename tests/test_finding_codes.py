@@ -92,6 +92,7 @@ CODES = [
     "approval-mismatch",
     "payer-mismatch",
     "delivery-mismatch",
+    "tax-collection-mismatch",
     # reconciliation: tiers, bank, stock
     "missing",
     "extra",
@@ -103,6 +104,9 @@ CODES = [
     "ambiguous",
     "unmatched-credit",
     "unmatched-receipt",
+    "tax-transfer-missing",
+    "tax-transfer-differing",
+    "tax-credit-unexplained",
     "reversed-excluded",
     "bad-row",
     "segment",

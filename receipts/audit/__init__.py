@@ -35,6 +35,7 @@ from receipts.audit.rows import (
     recorded_receipts,
 )
 from receipts.audit.signatures import check_signatures
+from receipts.audit.tax import check_tax_collections
 from receipts.domain.signed_documents import chain_validator
 from receipts.findings import Finding
 from receipts.ledger.database import Database
@@ -125,6 +126,7 @@ def audit(
         findings += check_approvals(session, events)
         findings += check_payers(session, events)
         findings += check_deliveries(session, events)
+        findings += check_tax_collections(session, events)
         findings += check_operators(session, events)
         if trust.anchor is not None:
             anchor_findings, anchor_notes = check_anchor(session, trust.anchor, org_code, trust.own)

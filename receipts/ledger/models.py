@@ -390,3 +390,4 @@ class PayerNameRow(Base):
 # on Base.metadata whenever the ledger's models are).
 from receipts.ledger.delivery_models import *  # noqa: E402,F403
 from receipts.ledger.wages_models import *  # noqa: E402,F403
+from receipts.ledger.tax_models import *  # noqa: E402,F403
