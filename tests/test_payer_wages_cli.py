@@ -20,6 +20,7 @@ import openpyxl
 import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
+from tests.support.operators import as_operator, with_operators
 from tests.support.skips import need_tool
 from tests.support.workspaces import federation, ok, receipts
 
@@ -356,3 +357,81 @@ def test_libreoffice_opens_the_arrears_workbook(city: Path, tmp_path: Path) -> N
     assert rows[0][:3] == ["uscc", "name", "item"]
     assert rows[1][0] == A and Decimal(rows[1][8].replace(",", "")) == Decimal("25000.00")
     assert rows[2][1] == '=HYPERLINK("http://x")'  # text, not a formula
+
+
+def test_a_province_reports_its_citys_receipts_from_transmission(
+    city: Path, tmp_path: Path
+) -> None:
+    """银川 declares and issues, then transmits (its wage events travel as opaque events); 宁夏
+    keeps its own register and declaration, and counts 银川's receipt, attributed to 银川."""
+    _issue(city, tmp_path)
+    ok(
+        city,
+        "payer",
+        "wages",
+        "set",
+        A,
+        "2026-10",
+        "1250000.00",
+        "--source",
+        "企业申报",
+        "--declared-on",
+        "2026-11-05",
+    )
+    package = tmp_path / "640100-1.zip"
+    ok(city, "transmit", "export", "-o", str(package))
+    prov = tmp_path / "prov"
+    ok(prov, "transmit", "import", str(package))
+    ok(
+        prov,
+        "payer",
+        "add",
+        "--uscc",
+        A,
+        "--name",
+        "宁夏贺兰山实业有限公司",
+        "--kind",
+        "enterprise",
+    )
+    ok(
+        prov,
+        "payer",
+        "wages",
+        "set",
+        A,
+        "2026-10",
+        "1000000.00",
+        "--source",
+        "税务",
+        "--declared-on",
+        "2026-11-06",
+    )
+    rows = json.loads(ok(prov, "--json", "payer", "arrears"))
+    assert [
+        (r["issuer"], r["tier"], r["expected"], r["paid"], r["arrears"], r["rate_percent"])
+        for r in rows
+    ] == [("640100", "city", "20000.00", "20000.00", "0.00", "100.00")]
+    groups = json.loads(ok(prov, "--json", "payer", "collection-rate", "--by", "issuer"))
+    assert [(g["key"], g["rate_percent"]) for g in groups] == [
+        ("640100", "100.00"),
+        ("total", "100.00"),
+    ]
+    assert receipts(prov, "audit").exit_code == 0
+
+
+def test_roles_clerk_or_admin_declare_anyone_reads(tmp_path: Path) -> None:
+    home = with_operators(tmp_path / "ops", names=("李静", "张晓梅", "李建国", "王芳"))
+    add = ["payer", "add", "--uscc", A, "--name", "宁夏贺兰山实业有限公司", "--kind", "enterprise"]
+    assert as_operator(home, "张晓梅", *add).exit_code == 0
+    declare = ["payer", "wages", "set", A, "2026-10", "1.00", "--source", "企业申报"]
+    for name, role in (("王芳", "an auditor"), ("李建国", "a reviewer")):
+        result = as_operator(home, name, *declare)
+        assert result.exit_code == 2, result.output
+        assert result.stderr == (
+            f"error: {name} is {role}; declaring wage bills needs an admin or a clerk\n"
+        )
+    assert as_operator(home, "张晓梅", *declare).exit_code == 0
+    shown = as_operator(home, "王芳", "--json", "payer", "wages", "show", A)
+    assert json.loads(shown.stdout)[0]["wage"] == "1.00"
+    report = as_operator(home, "王芳", "--json", "payer", "arrears")
+    assert report.exit_code == 0, report.output
