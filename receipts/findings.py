@@ -310,11 +310,6 @@ class FindingCode(StrEnum):
         "A payer register row or its name history differs from the payer events "
         "(edited, inserted or deleted outside the ledger).",
     )
-    TAX_COLLECTION_MISMATCH = (
-        "tax-collection-mismatch",
-        "A tax-collected record (税务代收) differs from the tax.imported event that imported it "
-        "(edited, inserted or deleted outside the ledger).",
-    )
     DELIVERY_MISMATCH = (
         "delivery-mismatch",
         "A delivery row differs from the delivery events (edited, inserted or deleted outside "

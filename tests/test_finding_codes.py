@@ -91,7 +91,6 @@ CODES = [
     "operator-not-permitted",
     "approval-mismatch",
     "payer-mismatch",
-    "tax-collection-mismatch",
     "delivery-mismatch",
     "tax-collection-mismatch",
     # reconciliation: tiers, bank, stock

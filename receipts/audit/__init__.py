@@ -125,7 +125,6 @@ def audit(
         findings += check_bookings(session, events)
         findings += check_approvals(session, events)
         findings += check_payers(session, events)
-        findings += check_tax_collections(session, events)
         findings += check_deliveries(session, events)
         findings += check_tax_collections(session, events)
         findings += check_operators(session, events)
