@@ -310,15 +310,27 @@ class FindingCode(StrEnum):
         "A payer register row or its name history differs from the payer events "
         "(edited, inserted or deleted outside the ledger).",
     )
+    TAX_COLLECTION_MISMATCH = (
+        "tax-collection-mismatch",
+        "A tax-collected record (税务代收) differs from the tax.imported event that imported it "
+        "(edited, inserted or deleted outside the ledger).",
+    )
     DELIVERY_MISMATCH = (
         "delivery-mismatch",
         "A delivery row differs from the delivery events (edited, inserted or deleted outside "
         "the ledger), or a delivery went to an address that was not the payer's registered one.",
     )
-    TAX_COLLECTION_MISMATCH = (
-        "tax-collection-mismatch",
-        "A tax-collected record (税务代收) differs from the tax.imported event that imported it "
-        "(edited, inserted or deleted outside the ledger).",
+
+    SHARE_MISMATCH = (
+        "share-mismatch",
+        "A receipt's stored shares (分成) differ from those recomputed from its signed XML, the "
+        "situation its event records and the sharing table it names, or a stored sharing table "
+        "differs from its digest or events.",
+    )
+    SETTLEMENT_MISMATCH = (
+        "settlement-mismatch",
+        "A settlement statement or transfer row differs from the settlement events that "
+        "recorded it (edited, inserted or deleted outside the ledger).",
     )
 
     # --- reconciliation between tiers -----------------------------------------------------

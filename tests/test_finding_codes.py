@@ -91,8 +91,10 @@ CODES = [
     "operator-not-permitted",
     "approval-mismatch",
     "payer-mismatch",
-    "delivery-mismatch",
     "tax-collection-mismatch",
+    "delivery-mismatch",
+    "share-mismatch",
+    "settlement-mismatch",
     # reconciliation: tiers, bank, stock
     "missing",
     "extra",

@@ -34,6 +34,7 @@ from receipts.audit.rows import (
     check_segments,
     recorded_receipts,
 )
+from receipts.audit.shares import check_settlement, check_shares
 from receipts.audit.signatures import check_signatures
 from receipts.audit.tax import check_tax_collections
 from receipts.domain.signed_documents import chain_validator
@@ -125,9 +126,11 @@ def audit(
         findings += check_bookings(session, events)
         findings += check_approvals(session, events)
         findings += check_payers(session, events)
-        findings += check_deliveries(session, events)
         findings += check_tax_collections(session, events)
+        findings += check_deliveries(session, events)
         findings += check_operators(session, events)
+        findings += check_shares(session, events)
+        findings += check_settlement(session, events)
         if trust.anchor is not None:
             anchor_findings, anchor_notes = check_anchor(session, trust.anchor, org_code, trust.own)
             findings += anchor_findings

@@ -14,6 +14,7 @@ from typing import Any
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.model import MAX_ITEMS, Item, Payer, check_text
 from receipts.domain.money import format_amount, parse_amount
+from receipts.domain.sharing import PayerSituation
 from receipts.errors import InvalidInput
 
 __all__ = ["CLIENT_REF_PATTERN", "IssueRequest", "request_differences"]
@@ -38,9 +39,15 @@ class IssueRequest:
     """Optional remark."""
     client_ref: str | None = None
     """The batch's reference, unique per issuer forever (None for a one-off receipt)."""
+    situation: PayerSituation | str | None = None
+    """How the money was paid, for the sharing rules (分成); a value of :class:`PayerSituation`
+    (a string is converted, an unknown one refused); None: from the payer's kind
+    (docs/settlement.md, "Shares at issue")."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "items", tuple(self.items))
+        if self.situation is not None:
+            object.__setattr__(self, "situation", PayerSituation(self.situation))
         if not 1 <= len(self.items) <= MAX_ITEMS:
             raise InvalidInput(f"a receipt has 1-{MAX_ITEMS} items, not {len(self.items)}")
         if any(item.amount <= 0 for item in self.items):
@@ -84,7 +91,7 @@ class IssueRequest:
             "handler": self.handler,
             "reviewer": self.reviewer,
             "remark": self.remark,
-        }
+        } | ({} if self.situation is None else {"situation": PayerSituation(self.situation).value})
 
 
 def request_differences(stored: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

@@ -27,11 +27,13 @@ from receipts.domain.identifiers import make_receipt_code, new_check_code
 from receipts.domain.issue_request import IssueRequest, request_differences
 from receipts.domain.model import Organisation, Receipt, ReceiptRef
 from receipts.domain.money import format_amount
+from receipts.domain.sharing import PayerSituation
 from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput, ReceiptError
+from receipts.issuing.effective_rules import sharing_in_force, sharing_rules_of
 from receipts.issuing.own_certificate import check_own_certificate
 from receipts.issuing.payer_register import check_payers
-from receipts.issuing.receipt_rows import ReceiptRows
+from receipts.issuing.receipt_rows import ReceiptRows, Sharing, default_situation, shares_for
 from receipts.issuing.signing_pool import SigningPool
 from receipts.issuing.stock_accounting import take_numbers
 from receipts.issuing.tax_check import check_tax, record_tax_overrides
@@ -42,6 +44,8 @@ from receipts.ledger.models import (
     LedgerState,
     PeriodClose,
     ReceiptRow,
+    ReceiptShareRow,
+    SharingTableRow,
 )
 from signing.trust import ChainValidator
 
@@ -225,6 +229,9 @@ def _issue_chunk(
             # A registered USCC under another name is refused before a number is taken.
             check_payers(session, [request.payer for _, request in fresh])
             taxed = check_tax(session, org, [r for _, r in fresh], issuer.tax_override)
+            sharings = _sharings(session, [r for _, r in fresh], issued_at)
+            for (n, _), sharing in zip(fresh, sharings, strict=True):
+                shares_for(drafts[n], sharing)  # a line the rules refuse costs no number either
             code = _code(issuer, issued_at)
             numbers = take_numbers(session, org, code, len(fresh))
             receipts = [
@@ -233,8 +240,11 @@ def _issue_chunk(
             ]
             rows = ReceiptRows()
             signed = issuer.pool.sign(receipts)
-            for (n, request), receipt, xml in zip(fresh, receipts, signed, strict=True):
-                outcomes[n] = _outcome(receipt, rows.add(state, receipt, xml, request), request)
+            for (n, request), receipt, xml, sharing in zip(
+                fresh, receipts, signed, sharings, strict=True
+            ):
+                digest = rows.add(state, receipt, xml, request, sharing)
+                outcomes[n] = _outcome(receipt, digest, request)
                 if len(rows.receipts) == _INSERT_EVERY:
                     # The database works on these while the workers sign the next ones.
                     rows.insert(session)
@@ -245,16 +255,55 @@ def _issue_chunk(
     return [outcomes[n] for n in range(len(requests))]
 
 
+def _sharings(
+    session: Session, requests: Sequence[IssueRequest], issued_at: datetime
+) -> list[Sharing]:
+    """How each request is shared: its situation (or its payer kind's) under the table in force
+    on the issue day (docs/settlement.md, "Shares at issue")."""
+    rules, digest = sharing_in_force(session)
+    return [
+        Sharing(
+            PayerSituation(request.situation)
+            if request.situation is not None
+            else default_situation(request.payer.kind),
+            rules,
+            digest,
+            issued_at.date(),
+        )
+        for request in requests
+    ]
+
+
+def _reversal_sharing(session: Session, original: Receipt, ref: ReceiptRef) -> Sharing:
+    """A red receipt is shared as its original was (situation, table, day), negated."""
+    first = session.scalars(
+        select(ReceiptShareRow).where(
+            ReceiptShareRow.code == ref.code, ReceiptShareRow.number == ref.number
+        )
+    ).first()
+    if first is None:  # issued before shares were stored: shared as issued today would be
+        rules, digest = sharing_in_force(session)
+        situation = default_situation(original.payer.kind)
+    else:
+        table = session.get(SharingTableRow, first.rules_digest)
+        if table is None:
+            raise InvalidInput(f"{ref}: its sharing table {first.rules_digest[:12]} is missing")
+        rules, digest = sharing_rules_of(table.document), table.digest
+        situation = PayerSituation(first.situation)
+    return Sharing(situation, rules, digest, original.issued_at.date())
+
+
 def store_receipt(
     session: Session,
     state: LedgerState,
     receipt: Receipt,
     xml: bytes,
     request: IssueRequest | None = None,
+    sharing: Sharing | None = None,
 ) -> IssueOutcome:
-    """Store one signed receipt, its lines, its client reference and its event."""
+    """Store one signed receipt, its lines, its shares, its client reference and its event."""
     rows = ReceiptRows()
-    digest = rows.add(state, receipt, xml, request)
+    digest = rows.add(state, receipt, xml, request, sharing)
     rows.insert(session)
     return _outcome(receipt, digest, request)
 
@@ -347,10 +396,11 @@ def reverse(
         )
         if issuer.printable is not None:
             issuer.printable(draft)
+        sharing = _reversal_sharing(session, original, ref)
         (number,) = take_numbers(session, org, code, 1)
         receipt = draft.numbered(number, new_check_code())
         (xml,) = issuer.pool.sign([receipt])
-        outcome = store_receipt(session, state, receipt, xml)
+        outcome = store_receipt(session, state, receipt, xml, sharing=sharing)
         if then is not None:
             then(session, state, outcome)
         sign_head(session, state, issuer.pool.signer)

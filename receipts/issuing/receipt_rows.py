@@ -9,15 +9,19 @@ backup and the audit derive the same columns with :func:`receipt_columns` and
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, date
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from receipts.domain.divisions import tier_of
+from receipts.domain.enums import PayerKind, Tier
 from receipts.domain.issue_request import IssueRequest
 from receipts.domain.model import Receipt
 from receipts.domain.money import format_amount, to_fen
+from receipts.domain.sharing import PARTY_ORDER, Party, PayerSituation, SharingRules, shares_of
 from receipts.ledger.events import canonical_json, next_event
 from receipts.ledger.models import (
     ClientReference,
@@ -25,15 +29,92 @@ from receipts.ledger.models import (
     LedgerState,
     ReceiptItemRow,
     ReceiptRow,
+    ReceiptShareRow,
 )
 
 __all__ = [
     "ReceiptRows",
+    "Sharing",
     "bulk_insert",
+    "default_situation",
     "item_columns",
+    "own_party",
     "receipt_columns",
     "receipt_event_payload",
+    "share_columns",
+    "shares_for",
 ]
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How a receipt is shared (docs/settlement.md, "Shares at issue"): the situation, the table
+    in force (with the digest the event records) and the day whose version applies (the issue
+    day; a red receipt's original's issue day, so it cancels its original share by share)."""
+
+    situation: PayerSituation
+    rules: SharingRules
+    digest: str
+    on: date
+
+
+def own_party(org_code: str) -> Party:
+    """The party a federation is: national, province, city (``XXYY00``) or county."""
+    tier = tier_of(org_code)
+    if tier is Tier.NATIONAL:
+        return Party.NATIONAL
+    if tier is Tier.PROVINCIAL:
+        return Party.PROVINCE
+    return Party.CITY if org_code[4:] == "00" else Party.COUNTY
+
+
+def default_situation(payer_kind: PayerKind) -> PayerSituation:
+    """The situation of a request that states none: a grassroots union pays the part it
+    remits upward; anyone else is taken to pay in full (docs/settlement.md)."""
+    if payer_kind is PayerKind.GRASSROOTS_UNION:
+        return PayerSituation.GRASSROOTS_REMITS
+    return PayerSituation.ENTERPRISE_FULL
+
+
+def shares_for(receipt: Receipt, sharing: Sharing) -> list[dict[Party, int]]:
+    """Each line's shares in fen, in line order. A line whose item the version in force has no
+    row for is the issuer's own; an item with rows but none for the situation is refused."""
+    version = sharing.rules.version_on(sharing.on)
+    shared_items = {item for item, _ in version.rows}
+    out: list[dict[Party, int]] = []
+    for item in receipt.items:
+        if item.code not in shared_items:
+            whole = {party: 0 for party in PARTY_ORDER}
+            whole[own_party(receipt.issuer.code)] = to_fen(item.amount)
+            out.append(whole)
+            continue
+        split = shares_of(item.amount, item.code, sharing.situation, sharing.on, sharing.rules)
+        out.append({party: to_fen(value) for party, value in split.items()})
+    return out
+
+
+def share_columns(receipt: Receipt, sharing: Sharing) -> list[dict[str, Any]]:
+    """The ``receipt_shares`` rows of a receipt: a row per line, a column per party."""
+    period = receipt.issued_at.strftime("%Y-%m")
+    rows = []
+    for n, (item, split) in enumerate(
+        zip(receipt.items, shares_for(receipt, sharing), strict=True), 1
+    ):
+        row: dict[str, Any] = {
+            "code": receipt.code,
+            "number": receipt.number,
+            "line": n,
+            "issuer": receipt.issuer.code,
+            "period": period,
+            "item_code": item.code,
+            "situation": sharing.situation.value,
+            "rules_digest": sharing.digest,
+            "amount_fen": to_fen(item.amount),
+        }
+        for party in PARTY_ORDER:
+            row[f"{party.value}_fen"] = split[party]
+        rows.append(row)
+    return rows
 
 
 class ReceiptRows:
@@ -45,14 +126,23 @@ class ReceiptRows:
         self.items: list[dict[str, Any]] = []
         self.refs: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
+        self.shares: list[dict[str, Any]] = []
 
     def add(
-        self, state: LedgerState, receipt: Receipt, xml: bytes, request: IssueRequest | None
+        self,
+        state: LedgerState,
+        receipt: Receipt,
+        xml: bytes,
+        request: IssueRequest | None,
+        sharing: Sharing | None = None,
     ) -> str:
-        """Add a signed receipt's rows and its event (chained onto ``state``); its XML's digest."""
+        """Add a signed receipt's rows, its shares under ``sharing`` and its event (chained onto
+        ``state``); its XML's digest."""
         digest = hashlib.sha256(xml).hexdigest()
         self.receipts.append(receipt_columns(receipt, xml, digest))
         self.items.extend(item_columns(receipt))
+        if sharing is not None:
+            self.shares.extend(share_columns(receipt, sharing))
         client_ref = request.client_ref if request is not None else None
         request_json = None
         if request is not None and client_ref is not None:
@@ -67,6 +157,13 @@ class ReceiptRows:
                 }
             )
         payload = receipt_event_payload(receipt, digest, client_ref, request_json)
+        if sharing is not None:
+            # What the shares are recomputed from besides the signed receipt (``ledger audit``).
+            payload["sharing"] = {
+                "situation": sharing.situation.value,
+                "rules": sharing.digest,
+                "on": sharing.on.isoformat(),
+            }
         self.events.append(next_event(state, "receipt.issued", payload, receipt.issued_at))
         return digest
 
@@ -77,6 +174,7 @@ class ReceiptRows:
             (ReceiptRow, self.receipts),
             (ReceiptItemRow, self.items),
             (ClientReference, self.refs),
+            (ReceiptShareRow, self.shares),
         ):
             if rows:
                 bulk_insert(session, table, rows)

@@ -1,1 +1,2 @@
-"""Settlement between the tiers (上解 upward, 回拨 back to grassroots unions): docs/settlement.md."""
+"""Settlement between the tiers (上解 upward, 回拨 back to grassroots unions):
+docs/settlement.md."""
