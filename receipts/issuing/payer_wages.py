@@ -241,7 +241,7 @@ def declaration_problems(
     usccs = {d.uscc for d in declarations}
     registered = set(session.scalars(select(PayerRow.uscc).where(PayerRow.uscc.in_(usccs))))
     current = _current_rows(session, usccs)
-    seen: dict[tuple[str, str], int] = {}
+    seen: set[tuple[str, str]] = set()
     for n, declaration in enumerate(declarations):
         if declaration.uscc not in registered:
             why = f"payer {declaration.uscc} is not registered; add it with receipts payer add"
@@ -252,10 +252,10 @@ def declaration_problems(
             out.append((n, "declared_on", why))
         key = (declaration.uscc, declaration.period.text)
         if key in seen:
-            why = f"{key[0]} {key[1]} is declared twice in this input (first at {seen[key] + 1})"
+            why = f"{key[0]} {key[1]} is declared twice in this input"
             out.append((n, "period", why))
             continue
-        seen[key] = n
+        seen.add(key)
         conflict = declaration_conflict(current.get(declaration.uscc, []), declaration)
         if conflict is None:
             conflict = _overlap_in_input(declarations[:n], declaration)

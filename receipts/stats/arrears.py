@@ -28,7 +28,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from receipts.domain.divisions import tier_of
 from receipts.domain.enums import ReceiptKind, Tier
@@ -146,10 +146,13 @@ class CollectionGroup:
 
 @dataclass
 class _Line:
+    """The lines of one payer's receipts of one issuer and kind for one 所属期, summed."""
+
     period: PaymentPeriod
     fen: int
     issuer: str
     issued_at: datetime
+    """When the latest of those receipts was issued."""
     normal: bool
 
 
@@ -180,14 +183,16 @@ def arrears_report(
         declared: dict[str, list[DeclarationRecord]] = defaultdict(list)
         for record in current_declarations(session):
             declared[record.uscc].append(record)
+        # Summed in SQL per payer, 所属期, issuer and kind: the rows that reach Python are as
+        # many as a payer has periods and issuers, not as many as it has receipts.
         query = (
             select(
                 ReceiptRow.payer_id,
                 ReceiptRow.issuer,
                 ReceiptRow.kind,
-                ReceiptRow.issued_at,
+                func.max(ReceiptRow.issued_at),
                 ReceiptItemRow.item_period,
-                ReceiptItemRow.amount_fen,
+                func.sum(ReceiptItemRow.amount_fen),
             )
             .join(
                 ReceiptItemRow,
@@ -198,6 +203,9 @@ def arrears_report(
             )
             .join(PayerRow, PayerRow.uscc == ReceiptRow.payer_id)
             .where(ReceiptItemRow.item_code == item)
+            .group_by(
+                ReceiptRow.payer_id, ReceiptRow.issuer, ReceiptRow.kind, ReceiptItemRow.item_period
+            )
         )
         lines: dict[str, list[_Line]] = defaultdict(list)
         for uscc, by, kind, at, line_period, fen in session.execute(query):
