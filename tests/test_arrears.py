@@ -213,6 +213,10 @@ def test_filters_and_refusals(city: Database) -> None:
         arrears_report(city, DEFAULT_RULES, item="03")
     with pytest.raises(InvalidInput, match="--period '2026-13' must be"):
         arrears_report(city, DEFAULT_RULES, period="2026-13")
+    with pytest.raises(InvalidInput, match="--issuer"):
+        arrears_report(city, DEFAULT_RULES, issuer="64010")
+    with pytest.raises(InvalidInput, match="item code '1' must be 2 to 4 digits"):
+        arrears_report(city, DEFAULT_RULES, item="1")
 
 
 def _held(

@@ -30,7 +30,8 @@ from enum import StrEnum
 
 from sqlalchemy import and_, func, select
 
-from receipts.domain.divisions import tier_of
+from receipts.domain.catalogue import validate_item_code
+from receipts.domain.divisions import tier_of, validate_division_code
 from receipts.domain.enums import ReceiptKind, Tier
 from receipts.domain.finance_rules import FinanceRules
 from receipts.domain.money import from_fen, to_fen
@@ -175,7 +176,9 @@ def arrears_report(
 ) -> ArrearsReport:
     """Every registered payer's rows for ``item`` (within the 所属期 ``period`` and of
     ``issuer`` when given), by USCC then period."""
-    rate = item_rate(rules, item)
+    rate = item_rate(rules, validate_item_code(item))
+    if issuer is not None:
+        validate_division_code(issuer, what="--issuer")
     within = None if period is None else parse_payment_period(period, what="--period")
     with db.read() as session:
         owner = session.scalars(select(LedgerState.org_code)).one()
