@@ -165,6 +165,39 @@ class FindingCode(StrEnum):
         "The PDF carries an update after its PAdES signature: what it shows may not be what "
         "was signed.",
     )
+    PDF_TEXT_MISMATCH = (
+        "pdf-text-mismatch",
+        "The text on the PDF's page (read through its fonts' Unicode maps) is not, field by "
+        "field and place by place, what its layout prints for the attached XML.",
+    )
+    PDF_QR_MISMATCH = (
+        "pdf-qr-mismatch",
+        "The QR code on the PDF's page is missing, misplaced or does not decode to the "
+        "attached XML's QR seal.",
+    )
+    PDF_OVERLAY = (
+        "pdf-overlay",
+        "The PDF's page draws something its layout does not (graphics, XObjects, another page "
+        "or page box), or its content cannot be read as a layout writes it.",
+    )
+    PDF_INTERACTIVE_CONTENT = (
+        "pdf-interactive-content",
+        "The PDF carries annotations, form fields, JavaScript, actions or optional content "
+        "(other than one PAdES signature field).",
+    )
+    PDF_INCREMENTAL_UPDATE = (
+        "pdf-incremental-update",
+        "The PDF carries an incremental update other than one PAdES signature.",
+    )
+    PDF_FONT_NOT_EMBEDDED = (
+        "pdf-font-not-embedded",
+        "A font of the PDF's page is not embedded, or has no readable Unicode map or program.",
+    )
+    PDF_FONT_GLYPH_MISMATCH = (
+        "pdf-font-glyph-mismatch",
+        "An embedded font draws a digit or a character of amounts in capitals with another "
+        "glyph, or gives a character another width, than the reference font.",
+    )
 
     # --- files given to verify -----------------------------------------------------------
     UNREADABLE = "unreadable", "The file cannot be read."
@@ -310,17 +343,16 @@ class FindingCode(StrEnum):
         "A payer register row or its name history differs from the payer events "
         "(edited, inserted or deleted outside the ledger).",
     )
-    TAX_COLLECTION_MISMATCH = (
-        "tax-collection-mismatch",
-        "A tax-collected record (税务代收) differs from the tax.imported event that imported it "
-        "(edited, inserted or deleted outside the ledger).",
-    )
     DELIVERY_MISMATCH = (
         "delivery-mismatch",
         "A delivery row differs from the delivery events (edited, inserted or deleted outside "
         "the ledger), or a delivery went to an address that was not the payer's registered one.",
     )
-
+    TAX_COLLECTION_MISMATCH = (
+        "tax-collection-mismatch",
+        "A tax-collected record (税务代收) differs from the tax.imported event that imported it "
+        "(edited, inserted or deleted outside the ledger).",
+    )
     SHARE_MISMATCH = (
         "share-mismatch",
         "A receipt's stored shares (分成) differ from those recomputed from its signed XML, the "

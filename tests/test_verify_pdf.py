@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from cli import main
 from receipts.render.receipt_pdf import render_pdf, sign_pdf
-from receipts.verify.pdf import verify_pdf
+from receipts.verify.pdf import Method, verify_pdf
 from tests.support.pki import build_pki
 from tests.support.receipt_corpus import good_xml
 
@@ -22,8 +22,9 @@ def pdf() -> bytes:
     return render_pdf(good_xml())
 
 
-def codes(data: bytes) -> list[str]:
-    return [f.code for f in verify_pdf(data, build_pki().validator, "x.pdf").findings]
+def codes(data: bytes, method: Method = "auto") -> list[str]:
+    result = verify_pdf(data, build_pki().validator, "x.pdf", method=method)
+    return [f.code for f in result.findings]
 
 
 def test_a_rendered_pdf_verifies(pdf: bytes) -> None:
@@ -47,7 +48,9 @@ def test_attachment_replaced_by_another_valid_receipt(pdf: bytes) -> None:
         (name,) = list(doc.attachments)
         doc.attachments[name] = pikepdf.AttachedFileSpec(doc, other, mime_type="text/xml")
 
-    assert codes(_edit(pdf, swap)) == ["pdf-content-mismatch"]
+    assert codes(_edit(pdf, swap), "render") == ["pdf-content-mismatch"]
+    # By content: the page shows receipt 1, the XML is receipt 2.
+    assert codes(_edit(pdf, swap)) == ["pdf-qr-mismatch", "pdf-text-mismatch"]
 
 
 def test_visible_page_edited(pdf: bytes) -> None:
@@ -56,7 +59,8 @@ def test_visible_page_edited(pdf: bytes) -> None:
         content = page.Contents.read_bytes()
         page.Contents.write(content + b"\nq 1 0 0 rg 10 10 50 50 re f Q\n")
 
-    assert codes(_edit(pdf, deface)) == ["pdf-content-mismatch"]
+    assert codes(_edit(pdf, deface), "render") == ["pdf-content-mismatch"]
+    assert codes(_edit(pdf, deface)) == ["pdf-overlay"]
 
 
 def test_attachment_removed(pdf: bytes) -> None:

@@ -18,7 +18,13 @@ from lxml import etree
 from receipts.render.errors import InvalidPDF
 from receipts.render.pdfa import ATTACHMENT_NAME, LAYOUT_VERSION_PROPERTY, UDR_XMP_NS
 
-__all__ = ["MAX_STREAM_BYTES", "extract_attachment", "layout_version_of"]
+__all__ = [
+    "MAX_STREAM_BYTES",
+    "decoded_stream",
+    "extract_attachment",
+    "layout_version_of",
+    "open_pdf",
+]
 
 # The PDF specification puts the header in the first 1024 bytes and "%%EOF" in the last 1024.
 _WINDOW = 1024
@@ -73,6 +79,17 @@ def _xmp_property(root: etree._Element, name: str) -> str:
         if value is not None:
             return value.strip()
     return ""
+
+
+def open_pdf(data: bytes) -> Any:
+    """A pikepdf ``Pdf`` of ``data`` (close it), or :class:`InvalidPDF` for something that is
+    not a whole PDF or needs repairing to open."""
+    return _open(data)
+
+
+def decoded_stream(stream: Any, what: str) -> bytes:
+    """A stream's data inflated with the cap of :data:`MAX_STREAM_BYTES` (:func:`_decoded`)."""
+    return _decoded(stream, what)
 
 
 def _open(data: bytes) -> Any:

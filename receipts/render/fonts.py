@@ -22,6 +22,7 @@ __all__ = [
     "FontFace",
     "Glyph",
     "check_coverage",
+    "glyph_outline",
     "load_face",
     "register_font",
     "resolve_font",
@@ -162,11 +163,16 @@ def _keep_tables(face: Any) -> None:
 
 @functools.lru_cache(maxsize=4096)
 def _glyph(face: FontFace, char: str) -> Glyph:
+    font = face._font
+    return glyph_outline(font, font.getBestCmap().get(ord(char), ".notdef"))
+
+
+def glyph_outline(font: Any, name: str) -> Glyph:
+    """The outline of glyph ``name`` of a fontTools ``TTFont`` as PDF path operators (also
+    read from a PDF's embedded font subset by ``receipts.verify.pdf_fonts``)."""
     from fontTools.pens.basePen import BasePen
 
-    font = face._font
     glyph_set = font.getGlyphSet()
-    name = font.getBestCmap().get(ord(char), ".notdef")
 
     class PathPen(BasePen):  # type: ignore[misc]  # fontTools is untyped
         """Collects a glyph outline as PDF operators; quadratic curves become cubic."""

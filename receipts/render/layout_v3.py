@@ -45,4 +45,5 @@ LAYOUT = Layout(
     draw=draw,
     printed=v2.printed,
     fixed_text=v2.LAYOUT.fixed_text,
+    qr=qr_content,
 )

@@ -13,6 +13,7 @@ from typing import Any
 
 from receipts.domain.model import Receipt
 from receipts.render.fonts import FontFace
+from receipts.render.qr import qr_text
 
 __all__ = ["BLACK", "RGB", "Layout", "PageOps", "wrap_text"]
 
@@ -33,6 +34,8 @@ class Layout:
     """Every (field, text) the page prints for a receipt, for the font coverage check."""
     fixed_text: str
     """Every fixed label and title of the page, for the font coverage check."""
+    qr: Callable[[Receipt], str] = qr_text
+    """The text its QR code encodes (checked by verification by content)."""
 
 
 RGB = tuple[float, float, float]
@@ -48,6 +51,14 @@ class PageOps:
     numbers are written with two decimals and strings in hex. The canvas still keeps the books:
     which glyph has which code in which font subset (``splitString``), resources, the document.
     """
+
+    def __new__(cls, canvas: Any, font: str) -> PageOps:
+        # The released layouts construct their PageOps themselves; a canvas that records a
+        # page instead of drawing it (receipts.render.page_model) names the class to use.
+        chosen = getattr(canvas, "page_ops_class", cls)
+        return super().__new__(
+            chosen if isinstance(chosen, type) and issubclass(chosen, cls) else cls
+        )
 
     def __init__(self, canvas: Any, font: str) -> None:
         from reportlab.pdfbase.pdfmetrics import getFont

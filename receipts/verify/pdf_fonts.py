@@ -1,0 +1,306 @@
+"""The fonts of a receipt page: embedded, mapped to Unicode, and drawing the expected glyphs
+(``docs/security.md``, "A receipt PDF").
+
+Text is read from the page through each font's ``/ToUnicode`` map, so what the map says is
+what is compared with the XML. A doctored font could still draw a 7 for the code the map calls
+1, or give a 1 no width so that it vanishes under its neighbour. So every font must be embedded
+(``/FontFile2``), and for each digit and each character amounts in capitals are written with
+(and the few signs printed in amounts), the embedded glyph's outline and the advance width the
+page declares must be the reference font's (the shipped font) for the same code point. Other
+characters are checked for their advance width when the reference font has them; a character
+the reference font lacks (a rare character printed with a fuller font) cannot be checked
+against it, and is only read through the map.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from struct import error as struct_error
+from typing import Any
+
+from receipts.errors import ReceiptError
+from receipts.findings import Finding, FindingCode
+from receipts.render.extract import decoded_stream
+from receipts.render.fonts import FontFace, Glyph, glyph_outline, load_face, shipped_font
+
+__all__ = ["CHECKED_GLYPHS", "EmbeddedFace", "PageFonts", "glyph_findings", "read_fonts"]
+
+#: Characters whose embedded glyphs must be the reference font's: the digits, the characters of
+#: amounts in capitals (receipts.domain.capitals writes 零…玖 拾佰仟万亿 元角分 整 负; its parser
+#: also reads 圆 and 正), and the signs of amounts in figures.
+CHECKED_GLYPHS = frozenset("0123456789零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整负圆正¥.,-%")
+# A width may differ from the reference's by rounding in the /Widths array (1/1000 em).
+_WIDTH_TOLERANCE = 0.01
+_BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.S)
+_BFRANGE = re.compile(rb"beginbfrange(.*?)endbfrange", re.S)
+_HEX = re.compile(rb"<([0-9A-Fa-f\s]*)>")
+
+
+@dataclass(frozen=True)
+class EmbeddedFont:
+    """One simple TrueType font resource of the page."""
+
+    resource: str
+    to_unicode: dict[int, str]
+    """Character code → the text it stands for."""
+    widths: dict[int, float]
+    """Character code → advance width in 1/1000 em (``/Widths``)."""
+    font_file: bytes
+    """The embedded TrueType program (``/FontFile2``)."""
+
+
+class PageFonts:
+    """The page's fonts by resource name, read once."""
+
+    def __init__(self, fonts: dict[str, EmbeddedFont]) -> None:
+        self.fonts = fonts
+        self._width: dict[str, float] = {}
+        self._programs: dict[str, tuple[Any, dict[int, str]]] = {}
+        for font in fonts.values():
+            for code, char in font.to_unicode.items():
+                if code in font.widths:
+                    self._width.setdefault(char, font.widths[code] / 1000)
+
+    def decode(self, resource: str, codes: bytes) -> str | None:
+        """The text of ``codes`` shown in font ``resource``; None when a code has no mapping."""
+        font = self.fonts.get(resource)
+        if font is None:
+            return None
+        mapping = font.to_unicode
+        try:
+            return "".join(mapping[code] for code in codes)
+        except KeyError:
+            return None
+
+    def program(self, font: EmbeddedFont) -> tuple[Any, dict[int, str]]:
+        """The embedded TrueType program (fontTools, lazy) and its code → glyph name map."""
+        found = self._programs.get(font.resource)
+        if found is None:
+            program = _program(font.font_file)
+            found = self._programs[font.resource] = (program, _code_glyphs(program))
+        return found
+
+    def width(self, char: str) -> float:
+        """A character's advance at 1 pt as the page declares it (0 if no font maps it)."""
+        return self._width.get(char, 0.0)
+
+    def covers(self, char: str) -> bool:
+        return char in self._width
+
+
+def read_fonts(resources: Any) -> tuple[PageFonts, list[Finding]]:
+    """The fonts of a page's ``/Resources``; a finding for each that is not an embedded
+    TrueType font with a readable Unicode map and widths."""
+    import pikepdf
+
+    fonts: dict[str, EmbeddedFont] = {}
+    findings: list[Finding] = []
+    table = resources.get("/Font") if resources is not None else None
+    for name, font in table.items() if table is not None else []:
+        try:
+            fonts[str(name)] = _embedded(str(name), font)
+        except (ValueError, KeyError, AttributeError, TypeError, pikepdf.PdfError) as exc:
+            findings.append(_not_embedded(f"font {name} {exc}"))
+        except ReceiptError as exc:
+            findings.append(_not_embedded(f"font {name}: {exc}"))
+    return PageFonts(fonts), findings
+
+
+def _not_embedded(what: str) -> Finding:
+    return Finding(FindingCode.PDF_FONT_NOT_EMBEDDED, what)
+
+
+def _embedded(name: str, font: Any) -> EmbeddedFont:
+    if font.get("/Subtype") != "/TrueType":
+        raise ValueError(f"is a {font.get('/Subtype')} font; a receipt page uses TrueType fonts")
+    descriptor = font.get("/FontDescriptor")
+    program = descriptor.get("/FontFile2") if descriptor is not None else None
+    if program is None:
+        raise ValueError("is not embedded (no /FontFile2): a reader would draw it with any font")
+    if "/ToUnicode" not in font:
+        raise ValueError("has no /ToUnicode map: its text cannot be read")
+    first = int(font.get("/FirstChar", 0))
+    widths = {first + i: float(w) for i, w in enumerate(font.get("/Widths", []))}
+    mapping = _to_unicode(decoded_stream(font.ToUnicode, f"the /ToUnicode map of font {name}"))
+    return EmbeddedFont(name, mapping, widths, decoded_stream(program, f"the embedded font {name}"))
+
+
+def _to_unicode(data: bytes) -> dict[int, str]:
+    """The one-byte codes of a ToUnicode CMap (``bfchar`` and ``bfrange``)."""
+    mapping: dict[int, str] = {}
+    for block in _BFCHAR.findall(data):
+        values = _HEX.findall(block)
+        for source, target in zip(values[::2], values[1::2], strict=False):
+            mapping[_code(source)] = _text(target)
+    for block in _BFRANGE.findall(data):
+        values = _HEX.findall(block)
+        for low, high, start in zip(values[::3], values[1::3], values[2::3], strict=False):
+            first, base = _code(low), ord(_text(start)[-1])
+            for offset in range(_code(high) - first + 1):
+                mapping[first + offset] = chr(base + offset)
+    return mapping
+
+
+def _code(hex_digits: bytes) -> int:
+    code = int(b"".join(hex_digits.split()) or b"0", 16)
+    if code > 0xFF:
+        raise ValueError("maps codes of more than one byte; a receipt page uses one-byte codes")
+    return code
+
+
+def _text(hex_digits: bytes) -> str:
+    return bytes.fromhex(b"".join(hex_digits.split()).decode("ascii")).decode("utf-16-be")
+
+
+class EmbeddedFace(FontFace):
+    """The page's embedded fonts as a :class:`FontFace` for drawing the seal's glyphs: the
+    issuer's name is printed as text too, so its characters are in the embedded subsets."""
+
+    def __init__(self, fonts: PageFonts) -> None:
+        glyphs: dict[str, tuple[Any, str]] = {}
+        units = 1000
+        for font in fonts.fonts.values():
+            program, names = fonts.program(font)
+            units = int(program["head"].unitsPerEm)
+            for code, char in font.to_unicode.items():
+                if code in names:
+                    glyphs.setdefault(char, (program, names[code]))
+        super().__init__(Path("<embedded>"), frozenset(map(ord, glyphs)), units, None)
+        object.__setattr__(self, "_glyphs", glyphs)
+
+    def glyph(self, char: str) -> Glyph:
+        found: dict[str, tuple[Any, str]] = self._glyphs  # type: ignore[attr-defined]
+        program, name = found.get(char) or next(iter(found.values()))
+        name = name if char in found else ".notdef"
+        data = getattr(program["glyf"].glyphs.get(name), "data", None)
+        # A simple glyph (contour count >= 0) is its bytes alone: the same bytes are the same
+        # outline in any subset, so outlines are drawn once per process.
+        if data and data[0] < 0x80:
+            return _simple_outline(data, program, name)
+        return glyph_outline(program, name)
+
+
+_OUTLINES: dict[bytes, Glyph] = {}
+
+
+def _simple_outline(data: bytes, program: Any, name: str) -> Glyph:
+    found = _OUTLINES.get(data)
+    if found is None:
+        found = glyph_outline(program, name)
+        if len(_OUTLINES) < 4096:
+            _OUTLINES[data] = found
+    return found
+
+
+def glyph_findings(fonts: PageFonts) -> list[Finding]:
+    """A finding for each embedded glyph or advance width of a checked character that is not
+    the reference font's (:data:`CHECKED_GLYPHS`; widths of every character it has)."""
+    from fontTools.ttLib import TTLibError
+
+    reference = _reference()
+    findings: list[Finding] = []
+    for font in fonts.fonts.values():
+        try:
+            program, names = fonts.program(font)
+            glyf = program["glyf"]
+        except (TTLibError, KeyError, ValueError, AssertionError, struct_error) as exc:
+            findings.append(
+                _not_embedded(f"the embedded font {font.resource} cannot be read: {exc}")
+            )
+            continue
+        units = int(program["head"].unitsPerEm)
+        for code, char in sorted(font.to_unicode.items()):
+            expected = reference.get(char)
+            if expected is None:
+                continue
+            width = font.widths.get(code)
+            if width is None or abs(width - expected[0]) > _WIDTH_TOLERANCE:
+                findings.append(_doctored(font, char, f"is {width} wide, not {expected[0]:.4f}"))
+                continue
+            if char not in CHECKED_GLYPHS:
+                continue
+            name = names.get(code)
+            raw = glyf.glyphs.get(name) if name is not None else None
+            if raw is not None and _same_bytes(getattr(raw, "data", None), expected[1]):
+                continue
+            try:
+                outline = None if name is None else _outline(glyf, name, units)
+            except (KeyError, ValueError, AssertionError, struct_error) as exc:
+                findings.append(_doctored(font, char, f"has an unreadable glyph ({exc})"))
+                continue
+            if outline != expected[2]:
+                findings.append(_doctored(font, char, "is drawn with another glyph"))
+    return findings
+
+
+def _same_bytes(embedded: bytes | None, reference: bytes | None) -> bool:
+    """The reference glyph's very bytes (reportlab copies them), padded with up to three zero
+    bytes to a 4-byte boundary; a glyph's own data says where it ends, so the padding is never
+    read."""
+    if embedded is None or reference is None or not embedded.startswith(reference):
+        return False
+    padding = embedded[len(reference) :]
+    return len(padding) < 4 and not padding.strip(b"\x00")
+
+
+def _doctored(font: EmbeddedFont, char: str, what: str) -> Finding:
+    return Finding(
+        FindingCode.PDF_FONT_GLYPH_MISMATCH,
+        f"in the embedded font {font.resource}, {char!r} (U+{ord(char):04X}) {what} than the "
+        "reference font's: the page may not show what its text says"
+        if what.startswith("is drawn")
+        else f"in the embedded font {font.resource}, {char!r} (U+{ord(char):04X}) {what}",
+    )
+
+
+def _program(data: bytes) -> Any:
+    from fontTools.ttLib import TTFont
+
+    return TTFont(io.BytesIO(data), lazy=True)
+
+
+def _code_glyphs(program: Any) -> dict[int, str]:
+    """Character code → glyph name of a simple embedded font (its first cmap subtable; a
+    subset maps its one-byte codes)."""
+    tables = program["cmap"].tables
+    if not tables:
+        raise ValueError("the embedded font has no character map")
+    return dict(tables[0].cmap)
+
+
+def _outline(glyf: Any, name: str, units: int) -> tuple[object, ...]:
+    """A glyph's outline, independent of glyph numbering (composites resolved), scaled to
+    1000 units per em."""
+    glyph = glyf[name]
+    coordinates, ends, flags = glyph.getCoordinates(glyf)
+    scale = 1000 / units
+    return (
+        tuple((round(x * scale, 3), round(y * scale, 3)) for x, y in coordinates),
+        tuple(ends),
+        tuple(flag & 1 for flag in flags),
+    )
+
+
+@functools.cache
+def _reference() -> dict[str, tuple[float, bytes | None, tuple[object, ...] | None]]:
+    """Width (1/1000 em) and, for :data:`CHECKED_GLYPHS`, the glyph's bytes and outline of
+    every character of the reference (shipped) font."""
+    face = load_face(shipped_font())
+    font = face._font
+    cmap = font.getBestCmap()
+    metrics = font["hmtx"].metrics
+    glyf = font["glyf"]
+    units = face.units_per_em
+    table: dict[str, tuple[float, bytes | None, tuple[object, ...] | None]] = {}
+    for codepoint, name in cmap.items():
+        char = chr(codepoint)
+        raw = outline = None
+        if char in CHECKED_GLYPHS:
+            raw = getattr(glyf.glyphs[name], "data", None)
+            outline = _outline(glyf, name, units)
+        table[char] = (metrics[name][0] * 1000 / units, raw, outline)
+    return table

@@ -1,0 +1,49 @@
+"""Decode the QR code a receipt page draws (``docs/security.md``, "A receipt PDF").
+
+The code is drawn as vector rectangles, one unit a module (``receipts.render.qr``), so it is
+rasterised here exactly, with its quiet zone, and decoded with zxing-cpp: what a phone would
+read, without rendering the page.
+"""
+
+from __future__ import annotations
+
+__all__ = ["decode_modules"]
+
+_QUIET = 4  # modules of quiet zone around the symbol (ISO/IEC 18004)
+
+
+def decode_modules(rects: list[tuple[float, ...]]) -> str | None:
+    """The text of the QR symbol whose dark modules are ``rects`` (x, y, width, height in
+    modules, y upwards); None when they are not whole modules or do not decode. One pixel a
+    module is enough for zxing on a pure, axis-aligned symbol."""
+    import zxingcpp
+
+    cells = []
+    for rect in rects:
+        if len(rect) != 4:
+            return None
+        x, y, w, h = rect
+        cell = (int(x), int(y), int(w), int(h))
+        if cell != rect or min(cell) < 0:
+            return None
+        cells.append(cell)
+    size = max(max(x + w, y + h) for x, y, w, h in cells) if cells else 0
+    if not 21 <= size <= 177:  # QR versions 1 to 40
+        return None
+    side = size + 2 * _QUIET
+    image = bytearray(b"\xff" * side * side)
+    for x, y, w, h in cells:
+        for row in range(size - y - h, size - y):
+            start = (row + _QUIET) * side + x + _QUIET
+            image[start : start + w] = b"\x00" * w
+    found = zxingcpp.read_barcodes(
+        memoryview(image).cast("B", (side, side)),
+        formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
+        try_rotate=False,
+        try_downscale=False,
+        is_pure=True,
+    )
+    if len(found) != 1:
+        return None
+    text: str = found[0].text
+    return text
