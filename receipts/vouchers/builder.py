@@ -10,7 +10,7 @@ file is written only when every voucher in it balances.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from zoneinfo import ZoneInfo
@@ -18,11 +18,19 @@ from zoneinfo import ZoneInfo
 from receipts.domain.catalogue import Catalogue
 from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
-from receipts.vouchers.accounts import issuer_accounts, payer_accounts
+from receipts.vouchers.accounts import IssuerAccounts, issuer_accounts, payer_accounts
 from receipts.vouchers.model import Voucher, VoucherDraft
-from receipts.vouchers.sources import EntrySource, MonthSpan, issuer_sources, payer_sources
+from receipts.vouchers.settlement_entries import SettlementShares
+from receipts.vouchers.sources import EntrySource, MonthSpan, ReceiptIncome, payer_sources
 
-__all__ = ["VoucherSet", "build_vouchers", "issuer_vouchers", "month_span", "payer_vouchers"]
+__all__ = [
+    "VoucherSet",
+    "build_vouchers",
+    "issuer_sources",
+    "issuer_vouchers",
+    "month_span",
+    "payer_vouchers",
+]
 
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
@@ -78,6 +86,17 @@ def build_vouchers(
             sequence += draft.number is None
             vouchers.append(Voucher.checked(_number(prefix, month, sequence, draft), draft))
     return tuple(vouchers)
+
+
+def issuer_sources(
+    accounts: IssuerAccounts, issuer: str, item_names: Mapping[str, str]
+) -> list[EntrySource]:
+    """A federation's entry sources, in the order their vouchers are numbered within a month:
+    the income of its receipts, then what their shares owe to other parties (上解, 回拨)."""
+    return [
+        ReceiptIncome(accounts, issuer, item_names),
+        SettlementShares(accounts, issuer, item_names),
+    ]
 
 
 def issuer_vouchers(

@@ -13,9 +13,9 @@ the balance again. Two sources exist:
   ``book --voucher``, in the month booked, debiting each item's account (应付职工薪酬 for 工会经费)
   and crediting the bank.
 
-Settlement entries (上解 and 回拨, from ``receipts.settlement``) are a third source of the same
-shape, added to :func:`issuer_sources`' list once that package offers its statements; see
-docs/vouchers.md, "Settlement entries".
+Settlement entries (上解 and 回拨, from the shares ``receipts.settlement`` stores) are a third
+source of the same shape, :class:`receipts.vouchers.settlement_entries.SettlementShares`; a
+federation's list is :func:`receipts.vouchers.builder.issuer_sources`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ __all__ = [
     "EntrySource",
     "MonthSpan",
     "ReceiptIncome",
-    "issuer_sources",
+    "month_end",
+    "month_words",
     "payer_sources",
 ]
 
@@ -75,17 +76,6 @@ class EntrySource(Protocol):
     def drafts(self, session: Session, span: MonthSpan) -> Iterator[VoucherDraft]:
         """The vouchers of ``span``, in any order; each must balance."""
         ...
-
-
-def issuer_sources(
-    accounts: IssuerAccounts, issuer: str, item_names: Mapping[str, str]
-) -> list[EntrySource]:
-    """A federation's entry sources, in the order their vouchers are numbered within a month.
-
-    Extension point: the settlement source (上解, 回拨; ``accounts.upward`` and
-    ``accounts.downward``) is appended here when ``receipts.settlement`` offers its statements
-    (docs/vouchers.md, "Settlement entries")."""
-    return [ReceiptIncome(accounts, issuer, item_names)]
 
 
 def payer_sources(
@@ -162,7 +152,7 @@ class ReceiptIncome:
         lines: list[tuple[str, str, str, int]],
     ) -> VoucherDraft:
         bank = self._accounts.bank
-        words = _month_words(month)
+        words = month_words(month)
         debits = []
         for kind, (count, fen) in sorted(totals.items(), key=lambda kv: kv[0] == _RED):
             summary = (
@@ -180,7 +170,7 @@ class ReceiptIncome:
                 VoucherLine(summary, self._accounts.income_of(item), detail, Side.CREDIT, fen)
             )
         documents = sum(count for count, _ in totals.values())
-        return VoucherDraft(month, _month_end(month), self.name, (*debits, *credits), documents)
+        return VoucherDraft(month, month_end(month), self.name, (*debits, *credits), documents)
 
 
 class BookedReceipts:
@@ -262,10 +252,12 @@ def _line_order(line: tuple[str, str, str, int]) -> tuple[bool, str, str, str, s
     return (kind == _RED, item, first, last, paid_for)
 
 
-def _month_end(month: str) -> date:
+def month_end(month: str) -> date:
+    """The last day of ``month`` (``YYYY-MM``): the date of a month's voucher."""
     year, number = int(month[:4]), int(month[5:7])
     return date(year, number, calendar.monthrange(year, number)[1])
 
 
-def _month_words(month: str) -> str:
+def month_words(month: str) -> str:
+    """``2026年10月``."""
     return f"{int(month[:4])}年{int(month[5:7])}月"
