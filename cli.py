@@ -129,6 +129,10 @@ COMMANDS = {
         _C + "transmit_cmds:transmit",
         "Transmission packages to the tier above, and their acknowledgements.",
     ),
+    "tsa": LazyCommand(
+        _C + "tsa_cmds:tsa",
+        "The RFC 3161 time-stamp authority (serve it), and time-stamping receipts.",
+    ),
     "verify": LazyCommand(
         _C + "verify_cmds:verify",
         "Verify receipts: XML, PDF (attachment, page and PAdES), or QR text.",

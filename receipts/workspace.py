@@ -193,7 +193,8 @@ class WorkspaceConfig:
         tables.add("vouchers")  # read by receipts.vouchers.accounts (`voucher export`)
         tables.add("smtp")  # read and validated by receipts.delivery.config (`receipts deliver`)
         # [upstream], [issuers]: the nodes this workspace calls (receipts.transmission.node_urls).
-        unknown |= set(doc) - tables - {"upstream", "issuers"}
+        # [tsa]: read and validated by receipts.tsa.config (the time-stamp authority).
+        unknown |= set(doc) - tables - {"upstream", "issuers", "tsa"}
         if unknown:
             raise InvalidInput(f"unknown configuration keys: {', '.join(sorted(unknown))}")
         if not isinstance(catalogue, dict) or not all(

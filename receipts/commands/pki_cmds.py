@@ -55,6 +55,10 @@ The usual order:
             _CERT + "init_root",
             "Create the national root CA key and certificate (national workspace 000000 only).",
         ),
+        "issue-tsa": LazyCommand(
+            "receipts.commands.tsa_cmds:issue_tsa",
+            "Create this CA's time-stamp authority: its key and a time-stamping certificate.",
+        ),
         "issue-cert": LazyCommand(
             _CERT + "issue_cert",
             "Issue the certificate a request asks for (a CA workspace: national root or province).",

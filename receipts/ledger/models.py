@@ -392,3 +392,4 @@ from receipts.ledger.delivery_models import *  # noqa: E402,F403
 from receipts.ledger.tax_models import *  # noqa: E402,F403
 from receipts.ledger.wages_models import *  # noqa: E402,F403
 from receipts.ledger.settlement_models import *  # noqa: E402,F403
+from receipts.ledger.timestamp_models import *  # noqa: E402,F403

@@ -35,6 +35,7 @@ from receipts.transmission.package import (
     manifest_element,
 )
 from receipts.transmission.write_offs import WRITE_OFF_EVENT
+from receipts.tsa.stamping import stamped_xml, tokens_for
 
 __all__ = ["NothingToSend", "export_package"]
 
@@ -127,18 +128,20 @@ def _unacknowledged_events(session: Session) -> list[Event]:
 
 
 def _add_receipts(session: Session, events: list[Event], contents: _Contents) -> None:
-    """The signed receipt of every event that issued or imported one."""
-    for event in events:
-        if event.kind not in _CARRIES_RECEIPT:
-            continue
-        p = json.loads(event.payload)
+    """The signed receipt of every event that issued or imported one, with its signature
+    time-stamp in it when it has one (XAdES-T; the listed digest stays the one of the receipt
+    as issued, which the events name)."""
+    carried = [(e.seq, json.loads(e.payload)) for e in events if e.kind in _CARRIES_RECEIPT]
+    tokens = tokens_for(session, [(p["code"], p["number"]) for _, p in carried])
+    for seq, p in carried:
         row = session.get(ReceiptRow, (p["code"], p["number"]))
         if row is None:
             raise RefusedPackage(
                 f"receipt {p['code']}-{p['number']:010d} of event "
-                f"{event.seq} is missing from this ledger: run receipts audit"
+                f"{seq} is missing from this ledger: run receipts audit"
             )
-        contents.members[f"receipts/{row.code}-{row.number:010d}.xml"] = row.xml
+        xml = stamped_xml(row.xml, tokens.get((row.code, row.number)))
+        contents.members[f"receipts/{row.code}-{row.number:010d}.xml"] = xml
         contents.listed.append(ListedReceipt(row.code, row.number, row.issuer, row.digest))
         count_total = contents.totals.setdefault(row.issuer, [0, 0])
         count_total[0] += 1

@@ -26,7 +26,12 @@ from signing.certificate_profile import key_id, org_code_of
 from signing.keys import PublicKey
 from signing.seal import verify_seal
 from signing.trust import ChainValidator
-from signing.xmldsig import verify_enveloped
+from signing.xades_t import (
+    DEFAULT_TOLERANCE,
+    TimestampError,
+    split_signature_timestamp,
+    verify_timestamped,
+)
 
 __all__ = [
     "ReceiptVerification",
@@ -52,7 +57,9 @@ class ReceiptVerification:
     receipt: Receipt | None = None
     """The receipt as signed (only what the signature covers), when it could be read."""
     digest: str | None = None
-    """SHA-256 of the signed XML."""
+    """SHA-256 of the signed XML as issued (without a signature time-stamp it may carry)."""
+    timestamped_at: datetime | None = None
+    """The time of its verified signature time-stamp (XAdES-T), when it carries one."""
 
     @property
     def label(self) -> str:
@@ -61,11 +68,23 @@ class ReceiptVerification:
 
 
 def verify_receipt_xml(
-    data: bytes, validator: ChainValidator, source: str = ""
+    data: bytes,
+    validator: ChainValidator,
+    source: str = "",
+    *,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> ReceiptVerification:
-    """Verify the signed XML of a receipt."""
-    digest = hashlib.sha256(data).hexdigest()
-    result = verify_enveloped(data, validator, expected_org=None)
+    """Verify the signed XML of a receipt. A signature time-stamp it carries is verified too;
+    the chain is then judged at its time, and a claimed signing time more than ``tolerance``
+    before it is reported (docs/security.md, "Time-stamps")."""
+    try:
+        issued = split_signature_timestamp(data)[0]
+    except TimestampError:
+        issued = data  # the verification below reports what is wrong with it
+    digest = hashlib.sha256(issued).hexdigest()
+    checked = verify_timestamped(data, validator, expected_org=None, tolerance=tolerance)
+    result = checked.result
+    stamped_at = checked.timestamp.gen_time if checked.timestamp else None
     findings = from_signing(result.findings)
     receipt: Receipt | None = None
     if result.signed_root is not None:
@@ -93,7 +112,7 @@ def verify_receipt_xml(
                 )
             )
         findings.extend(_seal_findings(receipt, result.signer))
-    return ReceiptVerification(source, not findings, tuple(findings), receipt, digest)
+    return ReceiptVerification(source, not findings, tuple(findings), receipt, digest, stamped_at)
 
 
 def from_signing(found: Iterable[signing_result.Finding]) -> list[Finding]:
