@@ -107,6 +107,10 @@ COMMANDS = {
         _C + "serve_cmds:serve",
         "Run the federation node: public 查验 page and API, tier API.",
     ),
+    "settle": LazyCommand(
+        _C + "settle_cmds:settle",
+        "Shares (分成) and settlement between tiers: statements, reconciliation, transfers.",
+    ),
     "show": LazyCommand(
         _C + "show_cmds:show",
         "Print a receipt from the ledger, with its status.",

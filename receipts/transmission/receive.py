@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,10 +25,18 @@ from sqlalchemy.orm import Session
 
 from receipts.domain import divisions
 from receipts.domain.model import Receipt
+from receipts.domain.sharing import PayerSituation
 from receipts.domain.money import to_fen
 from receipts.domain.signed_documents import verify_document
 from receipts.errors import InvalidInput
-from receipts.issuing.receipt_rows import item_columns, receipt_columns
+from receipts.issuing.effective_rules import sharing_in_force
+from receipts.issuing.receipt_rows import (
+    Sharing,
+    default_situation,
+    item_columns,
+    receipt_columns,
+    share_columns,
+)
 from receipts.issuing.stock_allocation import (
     Allocation,
     allocation_from_element,
@@ -43,6 +51,7 @@ from receipts.ledger.models import (
     PeerHead,
     ReceiptItemRow,
     ReceiptRow,
+    ReceiptShareRow,
     Segment,
     Transmission,
 )
@@ -120,7 +129,8 @@ def import_package(
             _record_allocation(session, state, allocation, document, manifest.sender)
         for entry in registry:
             _register(session, state, entry)
-        added, known = _store_receipts(session, state, checked, manifest.sender, what)
+        sharing = _sharing_stated(events, what)
+        added, known = _store_receipts(session, state, checked, manifest.sender, what, sharing)
         # After the receipts: a write-off is checked against every receipt of its segment.
         write_offs = write_offs_in(events, what)
         closed = close_written_off(
@@ -151,15 +161,42 @@ def _check_sender(manifest: Manifest, sender_cert: x509.Certificate, me: str, wh
         raise RefusedPackage(f"{what}: the sender's chain-head signature does not verify")
 
 
+def _sharing_stated(
+    events: list[dict[str, Any]], what: str
+) -> dict[tuple[str, int], tuple[PayerSituation, date]]:
+    """The payer situation and sharing day the sender's events state for each receipt: this
+    ledger recomputes the shares under its own table in force (docs/settlement.md)."""
+    out: dict[tuple[str, int], tuple[PayerSituation, date]] = {}
+    for e in events:
+        stated = e["payload"].get("sharing") if isinstance(e["payload"], dict) else None
+        if e["kind"] not in ("receipt.issued", "receipt.imported") or stated is None:
+            continue
+        try:
+            situation = PayerSituation(stated["situation"])
+            on = date.fromisoformat(stated["on"])
+        except (InvalidInput, KeyError, TypeError, ValueError):
+            raise RefusedPackage(f"{what}: an event states an unreadable sharing") from None
+        out[(e["payload"]["code"], e["payload"]["number"])] = (situation, on)
+    return out
+
+
 def _store_receipts(
-    session: Session, state: Any, checked: list[_Checked], sender: str, what: str
+    session: Session,
+    state: Any,
+    checked: list[_Checked],
+    sender: str,
+    what: str,
+    stated: dict[tuple[str, int], tuple[PayerSituation, date]],
 ) -> tuple[int, int]:
-    """Add the receipts this ledger lacks, each with its ``receipt.imported`` event; (added,
-    known). A known number with other content refuses the package."""
+    """Add the receipts this ledger lacks, each with its shares (recomputed here) and its
+    ``receipt.imported`` event; (added, known). A known number with other content refuses the
+    package."""
     added = known = 0
     rows: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
+    shares: list[dict[str, Any]] = []
     new_events: list[dict[str, Any]] = []
+    rules, rules_digest = sharing_in_force(session)
     for c in checked:
         segment = _check_in_segment(session, c.receipt, what)
         existing = session.get(ReceiptRow, (c.receipt.code, c.receipt.number))
@@ -174,6 +211,15 @@ def _store_receipts(
         check_not_written_off(segment, c.receipt.ref, what)
         rows.append(receipt_columns(c.receipt, c.xml, c.digest))
         items.extend(item_columns(c.receipt))
+        situation, on = stated.get(
+            (c.receipt.code, c.receipt.number),
+            (default_situation(c.receipt.payer.kind), c.receipt.issued_at.date()),
+        )
+        sharing = Sharing(situation, rules, rules_digest, on)
+        try:
+            shares.extend(share_columns(c.receipt, sharing))
+        except InvalidInput as error:
+            raise RefusedPackage(f"{what}: receipt {c.receipt.ref}: {error}") from None
         new_events.append(
             next_event(
                 state,
@@ -184,11 +230,21 @@ def _store_receipts(
                     "digest": c.digest,
                     "issuer": c.receipt.issuer.code,
                     "from": sender,
+                    "sharing": {
+                        "situation": situation.value,
+                        "rules": rules_digest,
+                        "on": on.isoformat(),
+                    },
                 },
             )
         )
         added += 1
-    for table, values in ((Event, new_events), (ReceiptRow, rows), (ReceiptItemRow, items)):
+    for table, values in (
+        (Event, new_events),
+        (ReceiptRow, rows),
+        (ReceiptItemRow, items),
+        (ReceiptShareRow, shares),
+    ):
         if values:
             session.execute(insert(table), values)
     return added, known
