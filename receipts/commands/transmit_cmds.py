@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from receipts.commands.runtime import Context, with_context
 from receipts.commands.tables import format_table
+from receipts.commands.tsa_cmds import import_options, stamp_before_sending
 from receipts.domain.divisions import upstream_of
 from receipts.domain.money import format_amount, from_fen
 from receipts.errors import InvalidInput
@@ -59,6 +60,7 @@ def transmit_export(ctx: Context, output: Path) -> None:
         raise InvalidInput("the national federation has no tier above to transmit to")
     creds = ctx.credentials(ws)
     crls = crls_to_pem(creds.trust.crls)
+    stamp_before_sending(creds, ctx.database(ws))  # XAdES-T, when an authority is configured
     try:
         package, manifest = export_package(ctx.database(ws), creds.signer, recipient, crls)
     except NothingToSend as exc:
@@ -105,6 +107,7 @@ def transmit_import(ctx: Context, package: Path, ack_out: Path | None) -> None:
         creds.validator,
         creds.signer,
         package.name,
+        **import_options(creds, db),
     )
     if result.crls:
         creds.add_to_trust(crls=result.crls)
@@ -189,6 +192,9 @@ def transmit_push(
     data = (
         read_bounded(package, MAX_PACKAGE_FILE_BYTES, "a transmission package") if package else None
     )
+    if data is None:
+        ctx.require(ws, "clerk", action="transmitting")
+        stamp_before_sending(ctx.credentials(ws), ctx.database(ws))
     report = push_once(ctx, ws, url, timeout, data)
     ctx.emit(report.data, lambda: report.text)
 

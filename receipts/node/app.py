@@ -23,19 +23,25 @@ from receipts.node.pages import pages_router
 from receipts.node.problems import install_handlers
 from receipts.node.state import DB_ENV, HOME_ENV, NodeState
 from receipts.node.tier import tier_router
+from receipts.tsa.authority import has_authority, load_authority
+from receipts.tsa.http import tsa_router
 
 __all__ = ["app_from_env", "create_app"]
 
 
 def _routers(state: NodeState) -> list[APIRouter]:
     """Every router the node serves. The tier API (authenticated, ``/api/v1/tier/…``) adds its
-    router here."""
-    return [
+    router here, and the time-stamp authority (``POST /tsa``) when the workspace runs one."""
+    routers = [
         health_router(),
         api_router(),
         pages_router(),
         tier_router(),
     ]
+    # A CA workspace that runs a time-stamp authority serves it at /tsa (docs/operations.md).
+    if has_authority(state.credentials):
+        routers.append(tsa_router(load_authority(state.credentials, state.db)))
+    return routers
 
 
 def create_app(state: NodeState) -> FastAPI:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from receipts.domain import divisions
 from receipts.domain.model import Receipt
-from receipts.domain.sharing import PayerSituation
 from receipts.domain.money import to_fen
+from receipts.domain.sharing import PayerSituation
 from receipts.domain.signed_documents import verify_document
 from receipts.errors import InvalidInput
 from receipts.issuing.effective_rules import sharing_in_force
@@ -64,9 +64,18 @@ from receipts.transmission.write_offs import (
     close_written_off,
     write_offs_in,
 )
+from receipts.tsa.stamping import Stamper, record_token, tokens_for
 from receipts.verify.receipt import verify_receipt_xml
+from signing.result import Finding
 from signing.seal import verify_seal
+from signing.timestamps import TimeStampError, check_token
 from signing.trust import ChainValidator
+from signing.xades_t import (
+    DEFAULT_TOLERANCE,
+    TimestampError,
+    signature_timestamp_input,
+    split_signature_timestamp,
+)
 
 __all__ = ["ImportResult", "import_package"]
 
@@ -96,16 +105,33 @@ class ImportResult:
 class _Checked:
     receipt: Receipt
     xml: bytes
+    """The receipt as issued (a signature time-stamp it travelled with taken out)."""
     digest: str
+    token: bytes | None = None
+    """Its signature time-stamp (verified), from the package or this tier's authority."""
 
 
 def import_package(
-    db: Database, data: bytes, validator: ChainValidator, signer: ReceiptSigner, what: str
+    db: Database,
+    data: bytes,
+    validator: ChainValidator,
+    signer: ReceiptSigner,
+    what: str,
+    *,
+    stamper: Stamper | None = None,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> ImportResult:
-    """Import a package sent to this federation; refuse it whole on any problem."""
+    """Import a package sent to this federation; refuse it whole on any problem.
+
+    Receipts may travel time-stamped (XAdES-T): the time-stamp is verified with the receipt
+    (``tolerance``: how far its claimed signing time may lie before it) and kept beside it.
+    ``stamper`` (this tier's own authority) time-stamps those that arrive without one.
+    """
     manifest, members, sender_cert = read_package(data, validator, what)
     _check_sender(manifest, sender_cert, signer.org_code, what)
-    checked = _check_receipts(manifest, members, validator, what)
+    checked = _check_receipts(manifest, members, validator, what, tolerance)
+    if stamper is not None:
+        checked = _stamped_here(checked, stamper, validator, what)
     allocations = _check_allocations(manifest, members, validator, what)
     registry = _registry(members, manifest.sender, what)
     crls = package_crls(members, validator, what)
@@ -130,6 +156,7 @@ def import_package(
         for entry in registry:
             _register(session, state, entry)
         sharing = _sharing_stated(events, what)
+        _store_tokens(session, state, checked, validator)
         added, known = _store_receipts(session, state, checked, manifest.sender, what, sharing)
         # After the receipts: a write-off is checked against every receipt of its segment.
         write_offs = write_offs_in(events, what)
@@ -313,16 +340,61 @@ def _record_received(
     )
 
 
+def _stamped_here(
+    checked: list[_Checked], stamper: Stamper, validator: ChainValidator, what: str
+) -> list[_Checked]:
+    """``checked`` with a token from this tier's authority for each receipt that came without
+    one (before the import's transaction: the authority logs its serials on its own)."""
+    out: list[_Checked] = []
+    for c in checked:
+        if c.token is None:
+            try:
+                token = stamper(signature_timestamp_input(c.xml))
+            except TimeStampError as exc:
+                message = f"{what}: this tier's time-stamp authority failed: {exc}"
+                raise RefusedPackage(message) from None
+            c = _Checked(c.receipt, c.xml, c.digest, token)
+        out.append(c)
+    return out
+
+
+def _store_tokens(
+    session: Session, state: Any, checked: list[_Checked], validator: ChainValidator
+) -> None:
+    """Keep each receipt's time-stamp beside it, unless this ledger has one already."""
+    stamped = [c for c in checked if c.token is not None]
+    have = tokens_for(session, [(c.receipt.code, c.receipt.number) for c in stamped])
+    for c in stamped:
+        key = (c.receipt.code, c.receipt.number)
+        if key in have or c.token is None:
+            continue
+        result = check_token(c.token, signature_timestamp_input(c.xml), validator)
+        if isinstance(result, Finding):  # verified with the receipt already: cannot happen
+            raise RefusedPackage(f"receipt {c.receipt.ref}: {result.message}")
+        record_token(session, state, *key, c.token, result)
+
+
 def _check_receipts(
-    manifest: Manifest, members: dict[str, bytes], validator: ChainValidator, what: str
+    manifest: Manifest,
+    members: dict[str, bytes],
+    validator: ChainValidator,
+    what: str,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> list[_Checked]:
     out: list[_Checked] = []
     counts: dict[str, list[int]] = {}
     for listed in manifest.receipts:
         name = f"receipts/{listed.code}-{listed.number:010d}.xml"
         xml = members.get(name)
-        if xml is None or hashlib.sha256(xml).hexdigest() != listed.digest:
-            raise RefusedPackage(f"{what}: {name} is missing or not the listed receipt")
+        if xml is None:
+            raise RefusedPackage(f"{what}: {name} is missing")
+        try:
+            # The listed digest is the receipt's as issued: a time-stamp is not part of it.
+            issued, token = split_signature_timestamp(xml)
+        except TimestampError as exc:
+            raise RefusedPackage(f"{what}: {name}: {exc}") from None
+        if hashlib.sha256(issued).hexdigest() != listed.digest:
+            raise RefusedPackage(f"{what}: {name} is not the listed receipt")
         if listed.issuer != manifest.sender and (
             divisions.upstream_of(listed.issuer) != manifest.sender
         ):
@@ -331,7 +403,7 @@ def _check_receipts(
                 f"by {listed.issuer}, which is neither {manifest.sender} nor "
                 "one of its city-tier federations"
             )
-        result = verify_receipt_xml(xml, validator, name)
+        result = verify_receipt_xml(xml, validator, name, tolerance=tolerance)
         if not result.valid or result.receipt is None:
             first = result.findings[0]
             raise RefusedPackage(f"{what}: {name}: {first.code}: {first.message}")
@@ -345,7 +417,7 @@ def _check_receipts(
         tally = counts.setdefault(listed.issuer, [0, 0])
         tally[0] += 1
         tally[1] += to_fen(receipt.total)
-        out.append(_Checked(receipt, xml, listed.digest))
+        out.append(_Checked(receipt, issued, listed.digest, token))
     stated = {k: (c, to_fen(t)) for k, (c, t) in manifest.issuers.items()}
     if stated != {k: (v[0], v[1]) for k, v in counts.items()}:
         raise RefusedPackage(f"{what}: the counts and totals per issuer do not match the receipts")
