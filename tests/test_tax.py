@@ -26,8 +26,10 @@ from receipts.issuing.issue import issue, reverse
 from receipts.issuing.tax_check import TaxCollected
 from receipts.ledger.database import Database
 from receipts.ledger.models import Event, ReceiptRow, TaxCollectionRow
+from receipts.reconcile.bank_statement import Credit
 from receipts.tax.importing import TaxImportRefused, import_tax_file
 from receipts.tax.income import tax_income, tax_shares
+from receipts.tax.transfers import expected_transfers, match_transfers
 from tests.support.ledger import audit_trust, make_issuer, request, stock_city
 from tests.support.tier_pki import tier_pki
 
@@ -106,7 +108,7 @@ def test_csv_in_every_encoding_imports_the_same_records(
 
 def test_excel_with_english_headers_and_date_cells(ledger_db: Database, tmp_path: Path) -> None:
     header: list[object] = ["uscc", "payer_name", "period", "base", "amount", "voucher"]
-    rows: list[list[object]] = [[*header, "collected_on"]]
+    rows: list[list[object]] = [["缴费明细查询结果"], [], [*header, "collected_on"]]
     rows.append([USCC, "宁夏贺兰山实业有限公司", date(2026, 10, 1), 100000, 2000, "364016260000001",
                  date(2026, 11, 5)])  # fmt: skip
     rows.append([OTHER, "宁夏六盘山有限公司", "2026-10", 50000.0, 1000.0, "364016260000002",
@@ -332,3 +334,30 @@ def test_income_and_shares_of_a_month(ledger_db: Database, tmp_path: Path) -> No
         ("02", Party.PROVINCE): 0,
         ("02", Party.NATIONAL): 0,
     }
+
+
+def test_transfers_reconciled_with_a_planted_difference(
+    ledger_db: Database, tmp_path: Path
+) -> None:
+    _import(ledger_db, _write(tmp_path, "t.csv", _csv(CHINESE_HEADER, GOOD_ROWS).encode()))
+    with ledger_db.read() as session:
+        expected = expected_transfers(session, "640100", "2026-11")
+    assert [(t.label, t.amount, t.records) for t in expected] == [
+        ("2026-11-05", Decimal("3000.00"), 2),
+        ("2026-11-06", Decimal("600.00"), 1),
+    ]
+    bureau = "国家税务总局银川市税务局"
+    credits = [
+        Credit(2, date(2026, 11, 7), Decimal("3000.00"), bureau, "", "划缴", "B1"),
+        Credit(3, date(2026, 11, 8), Decimal("600.00"), "宁夏贺兰山实业有限公司", "", "", "B2"),
+        Credit(4, date(2026, 11, 9), Decimal("599.99"), bureau, "", "划缴", "B3"),
+    ]
+    report = match_transfers(expected, credits, "2026-11")
+    assert [(t.label, c.serial) for t, c in report.matched] == [("2026-11-05", "B1")]
+    (difference,) = report.differences
+    assert difference.code is FindingCode.TAX_TRANSFER_DIFFERING
+    assert difference.message.endswith("(serial B3): 0.01 short")
+    assert (report.expected_total, report.credited_total) == (
+        Decimal("3600.00"),
+        Decimal("3599.99"),
+    )

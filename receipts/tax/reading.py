@@ -84,6 +84,9 @@ def _records(
     for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
+        filled = [cell for cell in row if cell.strip()]
+        if not positions and len(filled) == 1 and column_of(filled[0]) is None:
+            continue  # a title above the header (缴费明细查询结果), as tax exports have
         if not positions:
             width = max(n for n, cell in enumerate(row, 1) if cell.strip())
             positions = _header(row[:width], name, line, problems)
