@@ -95,7 +95,11 @@ class Mailbox:
         content = envelope.original_content or b""
         login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
         assert envelope.mail_from is not None
-        tls = session.ssl is not None
+        # session.ssl is set by STARTTLS; with TLS from the first byte only the transport knows.
+        transport = server.transport
+        tls = session.ssl is not None or (
+            transport is not None and transport.get_extra_info("ssl_object") is not None
+        )
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), content, tls, login)
         )
@@ -186,31 +190,45 @@ def _authenticator(
     return AuthResult(success=ok, handled=False, auth_data=data if ok else None)
 
 
-@pytest.fixture
-def mail_server(tmp_path: Path) -> Iterator[MailServer]:
-    """An SMTP server on a free loopback port that requires STARTTLS and then AUTH."""
-    folder = tmp_path / "smtp"
+def _serve(tmp_path: Path, *, implicit_tls: bool) -> Iterator[MailServer]:
+    """An SMTP server on a free loopback port that requires TLS (STARTTLS, or from the first
+    byte) and then AUTH."""
+    folder = tmp_path / ("smtps" if implicit_tls else "smtp")
     folder.mkdir()
     ca_file, cert_file, key_file = _certificate(folder)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert_file, key_file)
     mailbox = Mailbox()
+    # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; with TLS from the first byte
+    # every command is encrypted anyway (the test checks the session was TLS).
+    where: dict[str, Any] = {"ssl_context": tls, "auth_require_tls": False} if implicit_tls else {
+        "tls_context": tls, "require_starttls": True, "auth_require_tls": True}  # fmt: skip
     controller = Controller(
         mailbox,
         loop=asyncio.new_event_loop(),
         hostname="127.0.0.1",
         port=_free_port(),
-        tls_context=tls,
-        require_starttls=True,
         authenticator=_authenticator,
         auth_required=True,
-        auth_require_tls=True,
+        **where,
     )
     controller.start()
     try:
         yield MailServer(controller.port, ca_file, mailbox)
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mail_server(tmp_path: Path) -> Iterator[MailServer]:
+    """A server that requires STARTTLS, then AUTH."""
+    yield from _serve(tmp_path, implicit_tls=False)
+
+
+@pytest.fixture
+def smtps_server(tmp_path: Path) -> Iterator[MailServer]:
+    """A server that speaks TLS from the first byte (port 465 style), then requires AUTH."""
+    yield from _serve(tmp_path, implicit_tls=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -413,3 +431,25 @@ def test_options_select_what_goes(
     human = city.run("deliver", "--receipt", *city.issued[0])
     assert human.exit_code == 0
     assert "delivered to" in human.stdout and "nothing to deliver" in human.stdout
+
+
+def test_implicit_tls(
+    tmp_path: Path,
+    mail_server: MailServer,
+    smtps_server: MailServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``implicit_tls = true``: TLS from the first byte, certificate verified, then AUTH."""
+    city = make_city(tmp_path, None, mail_server, monkeypatch)
+    (uscc, (name, email)), _ = PAYERS.items()
+    city.issue(uscc, name, "12.34")
+    configure_smtp(city.home, smtps_server, implicit_tls=True)
+    result, report = city.deliver()
+    assert result.exit_code == 0, result.output
+    assert report["counts"] == {"sent": 1}
+    assert mail_server.mailbox.received == []
+    (got,) = smtps_server.mailbox.received
+    assert got.rcpt_tos == [email] and got.login == USER.encode() and got.tls
+    configure_smtp(city.home, smtps_server, implicit_tls=True, starttls=True)
+    both = city.run("deliver")
+    assert both.exit_code == 2 and "give starttls or implicit_tls, not both" in both.stderr

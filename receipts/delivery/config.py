@@ -23,6 +23,7 @@ _KEYS = {
     "host",
     "port",
     "starttls",
+    "implicit_tls",
     "from",
     "username",
     "ca_file",
@@ -44,6 +45,8 @@ class SmtpConfig:
     """Its submission port (587 by default)."""
     starttls: bool
     """Upgrade to TLS before anything else is said (default); the certificate is verified."""
+    implicit_tls: bool
+    """TLS from the first byte (port 465, "SMTPS") instead of STARTTLS; verified alike."""
     sender: str
     """The envelope and ``From`` address."""
     username: str | None
@@ -89,13 +92,18 @@ def smtp_config(workspace: Workspace, environ: Mapping[str, str] = os.environ) -
         validate_email(sender)
     except ValueError as exc:
         raise ConfigurationError(f"{where}: from: {exc}") from None
-    starttls = table.get("starttls", True)
+    implicit_tls = table.get("implicit_tls", False)
+    if not isinstance(implicit_tls, bool):
+        raise ConfigurationError(f"{where}: implicit_tls must be true or false")
+    if implicit_tls and table.get("starttls") is True:
+        raise ConfigurationError(f"{where}: give starttls or implicit_tls, not both")
+    starttls = table.get("starttls", not implicit_tls)
     if not isinstance(starttls, bool):
         raise ConfigurationError(f"{where}: starttls must be true or false")
     username = _text(table, "username", where)
     password = None
     if username is not None:
-        if not starttls:
+        if not (starttls or implicit_tls):
             raise ConfigurationError(
                 f"{where}: username needs starttls = true (a password is never sent in clear)"
             )
@@ -112,8 +120,9 @@ def smtp_config(workspace: Workspace, environ: Mapping[str, str] = os.environ) -
             raise ConfigurationError(f"{where}: ca_file {ca_file} is not a file")
     return SmtpConfig(
         host=host,
-        port=_number(table, "port", where, 587, 1, 65535, whole=True),
+        port=_number(table, "port", where, 465 if implicit_tls else 587, 1, 65535, whole=True),
         starttls=starttls,
+        implicit_tls=implicit_tls,
         sender=sender,
         username=username,
         password=password,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -60,8 +61,10 @@ def receipt_letter(
     msg["From"] = Address(display_name=receipt.issuer.name, addr_spec=sender)
     msg["To"] = Address(display_name=receipt.payer.name, addr_spec=address)
     msg["Subject"] = _subject(receipt, name)
-    msg["Date"] = format_datetime(receipt.issued_at)
+    msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = ident
+    # RFC 3834: no vacation or out-of-office replies to a machine's message.
+    msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(_text(receipt), charset="utf-8")
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{name}.pdf")
     msg.add_attachment(signed_xml, maintype="application", subtype="xml", filename=f"{name}.xml")

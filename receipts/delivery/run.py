@@ -176,10 +176,19 @@ def _deliver_one(
         return DeliveryLine(item.label(), item.address, "render-failed", str(exc), ident), None
     if not record_attempt(db, item, ident, signer, retry=retry):
         return None, None  # another run took it meanwhile
-    result = _send(smtp, config, item.address, letter.message.as_bytes(policy=policy.SMTP), sleep)
+    try:
+        result = _send(
+            smtp, config, item.address, letter.message.as_bytes(policy=policy.SMTP), sleep
+        )
+    except EnvironmentFailure as exc:
+        # Reconnecting failed for good (a certificate no longer trusted, say): certainly not
+        # sent, so it is deferred rather than left of unknown outcome.
+        result = SendResult(Outcome.DEFERRED, None, str(exc)[:300], stop=True)
     record_outcome(db, item, ident, result, signer)
     stopped = None
-    if result.stop:
+    if result.stop and result.code is None:
+        stopped = result.reply
+    elif result.stop:
         stopped = f"the SMTP server refused the sender {config.sender}: {result.reply}"
     elif result.outcome is Outcome.DEFERRED and result.code is None:
         stopped = f"the SMTP server is unreachable: {result.reply}"

@@ -71,9 +71,14 @@ class SmtpSession:
         where = f"SMTP server {cfg.host}:{cfg.port}"
         smtp: smtplib.SMTP | None = None
         try:
-            # The host is given here, not to connect(): STARTTLS checks the certificate
-            # against the host the object was made with.
-            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+            # The host is given here, not to connect(): TLS checks the certificate against
+            # the host the object was made with.
+            if cfg.implicit_tls:
+                smtp = smtplib.SMTP_SSL(
+                    cfg.host, cfg.port, timeout=cfg.timeout, context=self._tls_context()
+                )
+            else:
+                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
             self._handshake(smtp)
         except ssl.SSLCertVerificationError as exc:
             _quietly_close(smtp)
@@ -110,11 +115,17 @@ class SmtpSession:
                 raise EnvironmentFailure(
                     f"SMTP server {cfg.host}:{cfg.port} does not offer STARTTLS"
                 )
-            cafile = None if cfg.ca_file is None else str(cfg.ca_file)
-            smtp.starttls(context=ssl.create_default_context(cafile=cafile))
+            smtp.starttls(context=self._tls_context())
             smtp.ehlo()
         if cfg.username is not None:
             smtp.login(cfg.username, cfg.password or "")
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The system's CAs (or ``ca_file``), host name checked, TLS 1.2 at least."""
+        cafile = None if self.config.ca_file is None else str(self.config.ca_file)
+        context = ssl.create_default_context(cafile=cafile)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
 
     def send(self, sender: str, address: str, message: bytes) -> SendResult:
         """Send ``message`` (CRLF line ends) from ``sender`` to ``address`` alone."""
