@@ -87,7 +87,7 @@ def _xml_of(pdf: str) -> str:
 @pytest.mark.parametrize("name", [n for n in PDFS if "pades" not in n])
 def test_a_fresh_render_gives_the_very_bytes(name: str) -> None:
     """The fast path: while the rendering libraries write what they wrote at release, a fixture
-    re-renders to itself (docs/formats.md, "Upgrading the rendering libraries")."""
+    re-renders to itself (docs/formats.md, "Receipt PDF", "Legacy fixtures")."""
     data = (LEGACY / name).read_bytes()
     font = None
     if "fuller-font" in name or "rare-name" in name:

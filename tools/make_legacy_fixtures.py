@@ -1,6 +1,7 @@
 """Write the legacy fixtures of this release under ``tests/data/legacy/`` (issue 18, item 2).
 
-    PYTHONPATH=. .venv/bin/python tools/make_legacy_fixtures.py
+    PYTHONPATH=. .venv/bin/python tools/make_legacy_fixtures.py            (write them)
+    PYTHONPATH=. .venv/bin/python tools/make_legacy_fixtures.py --check    (re-render, compare)
 
 For every layout version this release renders: the signed XML and its PDF, ordinary and red
 (a reversal), the ordinary one PAdES-signed, rendered with a fuller font (Debian's
@@ -16,7 +17,10 @@ The certificates were valid only from 2026-01-01 to 2026-07-01, and everything w
 signing time, so nothing in it expires while it is verified in 2056.
 
 Running this again writes new keys and so new files: do so only for a new release's fixtures
-(into a new folder), never over the old ones.
+(into a new folder), never over the old ones. ``--check`` writes nothing: it renders every
+unsigned fixture PDF's attached XML afresh (its layout version, the fuller font where it was
+used) and names those whose bytes differ (exit 1), for upgrading a rendering library
+(docs/operations.md); they must still verify by content either way.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ QR_BASE_URL = "https://receipts.example.cn"
 def main() -> None:
     if not FULLER_FONT.exists():
         sys.exit(f"{FULLER_FONT} is not installed (Debian: fonts-wqy-zenhei)")
+    if sys.argv[1:] == ["--check"]:
+        sys.exit(check())
     OUT.mkdir(parents=True, exist_ok=True)
     signer = _Signer()
     normal = replace(
@@ -84,6 +90,25 @@ def main() -> None:
     sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in sorted(files.items()))
     (OUT / "SHA256SUMS").write_text(sums, encoding="ascii")
     print("wrote", len(files) + 1, "files to", OUT.relative_to(ROOT))
+
+
+def check() -> int:
+    """Re-render every unsigned fixture PDF; 1 when any differs from the committed bytes."""
+    from receipts.render.receipt_pdf import extract_xml, read_layout_version
+
+    differing = []
+    for path in sorted(OUT.glob("*.pdf")):
+        if "pades" in path.name:
+            continue  # a signature is not reproducible; its rendered revision is another file's
+        data = path.read_bytes()
+        font = FULLER_FONT if "fuller-font" in path.name or "rare-name" in path.name else None
+        version = read_layout_version(data)
+        if render_pdf(extract_xml(data), font_path=font, layout_version=version) != data:
+            differing.append(path.name)
+    for name in differing:
+        print(f"{name}: a fresh render differs from the committed bytes")
+    print(f"{len(differing)} of the legacy PDFs re-render differently")
+    return 1 if differing else 0
 
 
 class _Signer:

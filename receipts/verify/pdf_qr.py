@@ -43,6 +43,7 @@ def decode_modules(rects: list[tuple[float, ...]]) -> str | None:
         try_downscale=False,
         is_pure=True,
     )
+    found = [barcode for barcode in found if barcode.valid]  # zxing may list a failed read
     if len(found) != 1:
         return None
     text: str = found[0].text
