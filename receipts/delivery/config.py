@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from receipts.errors import ConfigurationError
+from receipts.errors import ConfigurationError, InvalidInput
 from receipts.issuing.payer_register import validate_email
 from receipts.workspace import Workspace
 
@@ -90,7 +90,7 @@ def smtp_config(workspace: Workspace, environ: Mapping[str, str] = os.environ) -
     assert sender is not None
     try:
         validate_email(sender)
-    except ValueError as exc:
+    except InvalidInput as exc:
         raise ConfigurationError(f"{where}: from: {exc}") from None
     implicit_tls = table.get("implicit_tls", False)
     if not isinstance(implicit_tls, bool):
