@@ -71,3 +71,16 @@ def test_the_message_id_is_the_same_on_every_try() -> None:
     assert one.startswith("<udr.64710126.0000000042.") and one.endswith("@example.cn>")
     assert one != message_id("64710126", 42, digest, "other@helanshan.example.cn", "example.cn")
     assert one != message_id("64710126", 42, "cd" * 32, "caiwu@helanshan.example.cn", "example.cn")
+
+
+def test_with_operators_a_clerk_delivers_and_an_auditor_may_not(tmp_path: Path) -> None:
+    """docs/security.md, the role matrix: ``deliver`` is a clerk's."""
+    from tests.support.operators import as_operator, with_operators
+
+    home = with_operators(tmp_path / "city", names=("李静", "张晓梅", "王芳"))
+    refused = as_operator(home, "王芳", "deliver", "--dry-run")
+    assert refused.exit_code == 2, refused.output
+    assert refused.stderr.startswith("error: 王芳 is an auditor; delivering receipts needs a clerk")
+    allowed = as_operator(home, "张晓梅", "--json", "deliver", "--dry-run")
+    assert allowed.exit_code == 0, allowed.output
+    assert '"counts": {}' in allowed.stdout
