@@ -1,0 +1,129 @@
+"""Reads from a PostgreSQL streaming replica, writes to the primary (docs/operations.md, "A read
+replica for the public"; issue 19, item 3).
+
+The public look-up is most of a node's traffic and only reads, so a province can point it at a hot
+standby (``[serve] replica_url``). A standby can lag or be down: every ``check_seconds`` the node
+compares the standby's replayed WAL position with the primary's current one, and uses the standby
+only while it is reachable, still in recovery (a promoted standby has its own history now) and
+either caught up or behind by less than ``max_lag_seconds`` of replay. Otherwise reads go to the
+primary, and the change is logged once, not per request. The check costs two tiny queries a
+second, not one per request.
+
+A standby that is behind can still answer "not found" for a receipt issued a moment ago, or the
+old status of one reversed since: callers ask the primary again whenever the replica's answer is
+not a plain "found, valid" (``receipts/node/lookups.py``), so a lagging replica can make an
+answer slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from receipts.ledger.database import Database
+
+__all__ = ["ReplicaHealth", "ReplicaRouter", "lsn_value"]
+
+log = logging.getLogger("receipts.node.replica")
+
+
+def lsn_value(lsn: str) -> int:
+    """A PostgreSQL WAL position ``X/Y`` (hex) as one integer, so two can be compared."""
+    high, _, low = lsn.partition("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+@dataclass(frozen=True)
+class ReplicaHealth:
+    """What one check found."""
+
+    usable: bool
+    """Reads may go to the replica."""
+    reason: str
+    """Why not, or ``caught up`` / ``behind by N s``."""
+
+
+class ReplicaRouter:
+    """Chooses the database the public reads use: the replica while it is healthy."""
+
+    def __init__(
+        self,
+        primary: Database,
+        replica: Database | None,
+        *,
+        max_lag_seconds: float = 5.0,
+        check_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.primary = primary
+        self.replica = replica
+        self.max_lag_seconds = max_lag_seconds
+        self.check_seconds = check_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._checked_at: float | None = None
+        self._health = ReplicaHealth(False, "not checked yet")
+
+    def reader(self) -> Database:
+        """The replica when it is healthy (checked at most every ``check_seconds``), else the
+        primary."""
+        if self.replica is None:
+            return self.primary
+        now = self._clock()
+        if self._checked_at is None or now - self._checked_at >= self.check_seconds:
+            with self._lock:
+                if self._checked_at is None or now - self._checked_at >= self.check_seconds:
+                    self._update(self.check())
+                    self._checked_at = now
+        return self.replica if self._health.usable else self.primary
+
+    @property
+    def health(self) -> ReplicaHealth:
+        """The last check's finding."""
+        return self._health
+
+    def check(self) -> ReplicaHealth:
+        """Ask the primary and the replica where their WAL stands."""
+        if self.replica is None:
+            return ReplicaHealth(False, "no replica configured")
+        try:
+            with self.primary.engine.connect() as connection:
+                primary_lsn = connection.execute(text("SELECT pg_current_wal_lsn()::text")).scalar()
+        except SQLAlchemyError as exc:
+            # The primary itself is failing: nothing to compare with; the writes will say so.
+            return ReplicaHealth(False, f"primary unreachable ({type(exc).__name__})")
+        try:
+            with self.replica.engine.connect() as connection:
+                row = connection.execute(
+                    text(
+                        "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,"
+                        " EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
+                    )
+                ).one()
+        except SQLAlchemyError as exc:
+            return ReplicaHealth(False, f"replica unreachable ({type(exc).__name__})")
+        in_recovery, replay_lsn, replay_age = row
+        if not in_recovery:
+            return ReplicaHealth(False, "replica is not in recovery (promoted?)")
+        if replay_lsn is None or primary_lsn is None:
+            return ReplicaHealth(False, "replica has replayed nothing yet")
+        if lsn_value(replay_lsn) >= lsn_value(primary_lsn):
+            return ReplicaHealth(True, "caught up")
+        behind = float(replay_age) if replay_age is not None else float("inf")
+        if behind <= self.max_lag_seconds:
+            return ReplicaHealth(True, f"behind by {behind:.1f} s")
+        return ReplicaHealth(False, f"replica lags by {behind:.1f} s")
+
+    def _update(self, health: ReplicaHealth) -> None:
+        if health.usable != self._health.usable or self._checked_at is None:
+            if health.usable:
+                log.info("public reads from the replica (%s)", health.reason)
+            else:
+                log.warning("public reads from the primary: %s", health.reason)
+        self._health = health

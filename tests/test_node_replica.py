@@ -1,0 +1,134 @@
+"""Public reads from a real PostgreSQL hot standby, falling back to the primary when it lags or
+fails (issue 19, item 3; receipts/node/replica.py)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from receipts.issuing.issue import issue_batch
+from receipts.ledger.database import Database
+from receipts.ledger.migrate import initialise
+from receipts.lookup import lookup
+from receipts.node.replica import ReplicaRouter, lsn_value
+from tests.support.ledger import make_issuer, request, stock_city
+from tests.support.pg_standby import hot_standby
+from tests.support.postgres import PgSchemas, pg_url_or_skip
+
+
+def test_wal_positions_compare_as_numbers() -> None:
+    assert lsn_value("0/16B3748") == 0x16B3748
+    assert lsn_value("1/0") > lsn_value("0/FFFFFFFF")
+
+
+def test_without_a_replica_every_read_goes_to_the_primary(tmp_path: Path) -> None:
+    primary = Database(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    router = ReplicaRouter(primary, None)
+    assert router.reader() is primary
+    assert not router.check().usable
+
+
+class _Standby:
+    def __init__(self, primary: Database, replica: Database) -> None:
+        self.primary, self.replica = primary, replica
+
+    def wait_caught_up(self) -> None:
+        router = ReplicaRouter(self.primary, self.replica)
+        deadline = time.monotonic() + 30
+        while router.check().reason != "caught up":
+            assert time.monotonic() < deadline, router.check().reason
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def standby(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Standby]:
+    """A city ledger in a schema of the test server, and a hot standby streaming it."""
+    schemas = PgSchemas(pg_url_or_skip())
+    url = schemas.new()
+    primary = Database(url)
+    initialise(primary, "640100")
+    stock_city(primary, tmp_path_factory.mktemp("stock"), count=20)
+    try:
+        with hot_standby(url) as standby_url:
+            replica = Database(standby_url)
+            yield _Standby(primary, replica)
+            replica.dispose()
+    finally:
+        primary.dispose()
+        schemas.drop_all()
+
+
+def test_look_ups_read_from_the_caught_up_standby(standby: _Standby) -> None:
+    outcome = next(iter(issue_batch(standby.primary, make_issuer(), [request("R1", "12.50")])))
+    standby.wait_caught_up()
+    router = ReplicaRouter(standby.primary, standby.replica)
+    reader = router.reader()
+    assert reader is standby.replica, router.health.reason
+    with reader.read() as session:
+        assert session.execute(text("SELECT pg_is_in_recovery()")).scalar() is True
+    check = _check_code(standby.primary, outcome.ref)
+    answer = lookup(reader, outcome.ref, check)
+    assert answer.found and answer.total is not None and str(answer.total) == "12.50"
+    # The standby refuses writes: the primary takes them.
+    with pytest.raises(Exception, match="read-only"), reader.write():
+        pass
+
+
+def test_a_lagging_standby_sends_reads_to_the_primary(
+    standby: _Standby, caplog: pytest.LogCaptureFixture
+) -> None:
+    with standby.replica.engine.connect() as connection:
+        connection.execute(text("SELECT pg_wal_replay_pause()"))
+        connection.commit()
+    try:
+        outcome = next(iter(issue_batch(standby.primary, make_issuer(), [request("R2", "3.00")])))
+        time.sleep(0.3)
+        router = ReplicaRouter(standby.primary, standby.replica, max_lag_seconds=0.0)
+        with caplog.at_level(logging.WARNING, logger="receipts.node.replica"):
+            assert router.reader() is standby.primary
+        assert "lags" in router.health.reason
+        assert any("public reads from the primary" in r.message for r in caplog.records)
+        # The receipt issued while replay was paused is found through the primary.
+        check = _check_code(standby.primary, outcome.ref)
+        assert lookup(router.reader(), outcome.ref, check).found
+        assert not lookup(standby.replica, outcome.ref, check).found
+    finally:
+        with standby.replica.engine.connect() as connection:
+            connection.execute(text("SELECT pg_wal_replay_resume()"))
+            connection.commit()
+    standby.wait_caught_up()
+
+
+def test_an_unreachable_standby_sends_reads_to_the_primary(
+    standby: _Standby, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens there once the socket is closed
+    down = Database(str(make_url(standby.replica.url).set(port=closed)))
+    clock = [0.0]
+    router = ReplicaRouter(standby.primary, down, check_seconds=1.0, clock=lambda: clock[0])
+    with caplog.at_level(logging.WARNING, logger="receipts.node.replica"):
+        assert router.reader() is standby.primary
+    assert "unreachable" in router.health.reason
+    assert any("public reads from the primary" in r.message for r in caplog.records)
+    # Checked again only after check_seconds; the real standby would then be taken back.
+    router.replica = standby.replica
+    clock[0] += 0.5
+    assert router.reader() is standby.primary
+    clock[0] += 1.0
+    assert router.reader() is standby.replica
+    down.dispose()
+
+
+def _check_code(db: Database, ref: object) -> str:
+    from receipts.ledger.queries import load_receipt
+
+    return load_receipt(db, ref).receipt.check_code  # type: ignore[arg-type]
