@@ -20,7 +20,6 @@ from receipts.audit import audit
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.model import Item
 from receipts.domain.sharing import Party
-from receipts.domain.sharing_codec import default_sharing_rules
 from receipts.findings import FindingCode
 from receipts.issuing.issue import issue, reverse
 from receipts.issuing.tax_check import TaxCollected
@@ -268,7 +267,7 @@ def test_a_standing_receipt_refuses_the_tax_record_until_reversed(
     assert _import(ledger_db, path) == 3
 
 
-@pytest.mark.parametrize("change", ["amount", "delete", "insert"])
+@pytest.mark.parametrize("change", ["amount", "share", "delete", "insert"])
 def test_audit_catches_a_tax_row_changed_in_sql(
     ledger_db: Database, tmp_path: Path, change: str
 ) -> None:
@@ -278,7 +277,20 @@ def test_audit_catches_a_tax_row_changed_in_sql(
     with ledger_db.engine.begin() as conn:
         if change == "amount":
             stmt = update(TaxCollectionRow).where(TaxCollectionRow.voucher == voucher)
-            conn.execute(stmt.values(amount_fen=90_000))
+            # 900.00 instead of 1,000.00, the grassroots share lowered to keep the sum.
+            conn.execute(
+                stmt.values(
+                    amount_fen=90_000, grassroots_fen=TaxCollectionRow.grassroots_fen - 10_000
+                )
+            )
+        elif change == "share":  # a fen moved from the province to the city: sums still agree
+            stmt = update(TaxCollectionRow).where(TaxCollectionRow.voucher == voucher)
+            conn.execute(
+                stmt.values(
+                    city_fen=TaxCollectionRow.city_fen + 1,
+                    province_fen=TaxCollectionRow.province_fen - 1,
+                )
+            )
         elif change == "delete":
             conn.execute(delete(TaxCollectionRow).where(TaxCollectionRow.voucher == voucher))
         else:
@@ -287,14 +299,20 @@ def test_audit_catches_a_tax_row_changed_in_sql(
             conn.execute(
                 insert(TaxCollectionRow).values(
                     {**row, "voucher": "FORGED000001", "issuer": "640100", "payer_name": None,
-                     "first_month": "2026-10", "last_month": "2026-10", "event_seq": seq}
+                     "first_month": "2026-10", "last_month": "2026-10", "event_seq": seq,
+                     "rules_digest": "0" * 64, "grassroots_fen": 100_000, "county_fen": 0,
+                     "city_fen": 0, "province_fen": 0, "national_fen": 0}
                 )
             )  # fmt: skip
     findings = audit(ledger_db, "640100", audit_trust()).findings
     assert [f.code for f in findings] == [FindingCode.TAX_COLLECTION_MISMATCH]
-    assert {"amount": "in amount_fen", "delete": "is gone", "insert": "no tax.imported"}[
-        change
-    ] in findings[0].message
+    expected = {
+        "amount": "in amount_fen, grassroots_fen",
+        "share": "in city_fen, province_fen",
+        "delete": "is gone",
+        "insert": "no tax.imported",
+    }
+    assert expected[change] in findings[0].message
 
 
 EXPECTED_COLUMNS = (
@@ -319,7 +337,7 @@ def test_income_and_shares_of_a_month(ledger_db: Database, tmp_path: Path) -> No
         assert tax_income(session, "640100", "2026-11") == {"01": 360_000}
         assert tax_income(session, "640100", "2026-12") == {"01": 1_234_567, "02": 500}
         assert tax_income(session, "640100", "2026-10") == {}
-        shares = tax_shares(session, "640100", "2026-12", default_sharing_rules(), Party.CITY)
+        shares = tax_shares(session, "640100", "2026-12")
     # docs/sharing.md's worked example (default table, tax collected, 12,345.67); 会员会费 has
     # no row in the default table: not shared, the issuing city's own.
     assert shares == {

@@ -9,12 +9,18 @@ tax record is refused in one line naming the voucher, unless the clerk overrides
 ``tax.overridden`` event naming the receipt, the vouchers and the reason
 (:func:`record_tax_overrides`). ``issue --batch`` checks every row first
 (:func:`batch_tax_problems`), so a file is refused whole with each such row named.
+
+:func:`tax_record_shares` is how a tax record's amount is shared (分成) when it is imported, here
+beside issuing so that the import (:mod:`receipts.tax.importing`) and the audit
+(:mod:`receipts.audit.tax`) compute it alike, as receipts' lines are (``receipt_rows.shares_for``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,8 +28,11 @@ from sqlalchemy.orm import Session
 from receipts.batch.fields import BatchEntry, BatchProblem
 from receipts.domain.issue_request import IssueRequest
 from receipts.domain.model import ReceiptRef, check_text
+from receipts.domain.money import to_fen
 from receipts.domain.payment_period import parse_payment_period
+from receipts.domain.sharing import PARTY_ORDER, Party, PayerSituation, SharingRules, shares_of
 from receipts.errors import InvalidInput
+from receipts.issuing.receipt_rows import own_party
 from receipts.ledger.database import Database
 from receipts.ledger.events import append_event
 from receipts.ledger.models import LedgerState, TaxCollectionRow
@@ -36,6 +45,7 @@ __all__ = [
     "check_tax",
     "record_tax_overrides",
     "tax_conflicts",
+    "tax_record_shares",
 ]
 
 _IN_CHUNK = 500
@@ -182,3 +192,20 @@ def batch_tax_problems(
         ref = entry.request.client_ref
         out.append(BatchProblem(path, row, None, f"reference {ref}: {conflict}"))
     return out
+
+
+def tax_record_shares(
+    amount: Decimal, item: str, on: date, rules: SharingRules, issuer: str
+) -> dict[Party, int]:
+    """Each party's share in fen of a tax record of ``amount`` for ``item`` collected on ``on``,
+    under the version of ``rules`` in force that day and the situation ``tax_collected``
+    (docs/tax.md "Income and settlement"). An item the version has no row for at all is not
+    shared: the whole amount is ``issuer``'s own (docs/settlement.md); an item with rows but none
+    for ``tax_collected`` is refused (:class:`InvalidInput`)."""
+    version = rules.version_on(on)
+    if not any(code == item for code, _ in version.rows):
+        whole = dict.fromkeys(PARTY_ORDER, 0)
+        whole[own_party(issuer)] = to_fen(amount)
+        return whole
+    split = shares_of(amount, item, PayerSituation.TAX_COLLECTED, on, rules)
+    return {party: to_fen(split[party]) for party in PARTY_ORDER}

@@ -24,7 +24,10 @@ from receipts.batch.fields import BatchProblem
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.money import format_amount, to_fen
 from receipts.domain.payment_period import parse_payment_period
+from receipts.domain.sharing import PARTY_ORDER, Party, SharingRules
 from receipts.errors import InvalidInput
+from receipts.issuing.effective_rules import sharing_in_force
+from receipts.issuing.tax_check import tax_record_shares
 from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.ledger.models import Event, ReceiptItemRow, ReceiptRow, TaxCollectionRow
@@ -85,11 +88,14 @@ def import_tax_records(
     signer: HeadSigner | None,
 ) -> TaxImport:
     """Import ``records`` read from the file ``name`` (bytes ``data``) in one transaction, after
-    holding them against the vouchers imported before and the receipts issued."""
+    holding them against the vouchers imported before and the receipts issued; each record's
+    shares (分成) are computed under the sharing table in force and stored with it."""
     sha256 = hashlib.sha256(data).hexdigest()
     with db.write() as (session, state):
         problems = list(_earlier_vouchers(session, name, records))
         problems += _receipts_issued(session, issuer, name, records)
+        rules, digest = sharing_in_force(session)
+        shares = [_shares(issuer, name, r, rules, problems) for r in records]
         if problems:
             problems.sort(key=lambda p: (p.line, p.column or 0))
             raise TaxImportRefused(name, problems)  # rolls the transaction back
@@ -99,16 +105,38 @@ def import_tax_records(
             "file": Path(name).name,
             "sha256": sha256,
             "total": format_amount(total),
+            "sharing": digest,
             "records": [r.payload() for r in records],
         }
         event = append_event(session, state, "tax.imported", payload)
         session.flush()
-        session.add_all(_row(issuer, r, event.seq) for r in records)
+        session.add_all(
+            _row(issuer, r, split, digest, event.seq)
+            for r, split in zip(records, shares, strict=True)
+        )
         sign_head(session, state, signer)
     return TaxImport(len(records), total, event.seq, sha256)
 
 
-def _row(issuer: str, record: TaxRecord, seq: int) -> TaxCollectionRow:
+def _shares(
+    issuer: str,
+    name: str,
+    record: TaxRecord,
+    rules: SharingRules,
+    problems: list[BatchProblem],
+) -> dict[Party, int]:
+    """The record's shares; a record the rules cannot share is a problem at its item."""
+    try:
+        return tax_record_shares(record.amount, record.item, record.collected_on, rules, issuer)
+    except InvalidInput as error:
+        column = record.columns.get("item", record.columns.get("collected_on"))
+        problems.append(BatchProblem(name, record.line, column, f"item: {error}"))
+        return {}
+
+
+def _row(
+    issuer: str, record: TaxRecord, shares: dict[Party, int], digest: str, seq: int
+) -> TaxCollectionRow:
     return TaxCollectionRow(
         voucher=record.voucher,
         issuer=issuer,
@@ -121,6 +149,8 @@ def _row(issuer: str, record: TaxRecord, seq: int) -> TaxCollectionRow:
         base_fen=to_fen(record.base),
         amount_fen=to_fen(record.amount),
         collected_on=record.collected_on,
+        rules_digest=digest,
+        **{f"{party.value}_fen": shares[party] for party in PARTY_ORDER},
         event_seq=seq,
     )
 

@@ -5,29 +5,24 @@ as the receipts' stored shares (``receipts.settlement.shares.period_shares``), s
 statement adds the two.
 
 The month of a tax record is the month the tax bureau collected it (``collected_on``), as a
-receipt's is the month it was issued; its 所属期 stays on the record. Each record is shared on
-its own (as each receipt is), under the version of the sharing table in force on its collection
-day, with the largest-remainder rounding of docs/sharing.md: the shares of a record always sum to
-its amount. An item the table has no row for at all is not shared: the whole amount is the
-issuer's own (as for receipts, docs/settlement.md).
+receipt's is the month it was issued; its 所属期 stays on the record. Each record's shares were
+computed when it was imported and stored with it
+(:func:`receipts.issuing.tax_check.tax_record_shares`), so these are sums, as for receipts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from receipts.domain.money import from_fen, to_fen
 from receipts.domain.payment_period import add_months, parse_payment_period
-from receipts.domain.sharing import PARTY_ORDER, Party, PayerSituation, SharingRules, shares_of
+from receipts.domain.sharing import PARTY_ORDER, Party
 from receipts.errors import InvalidInput
 from receipts.ledger.models import TaxCollectionRow
 
-__all__ = ["collection_month", "tax_income", "tax_records_of", "tax_shares"]
+__all__ = ["collection_month", "tax_income", "tax_shares"]
 
 
 def collection_month(period: str) -> tuple[date, date]:
@@ -54,41 +49,23 @@ def tax_income(session: Session, issuer: str, period: str) -> dict[str, int]:
     return {item: int(total) for item, total in session.execute(query)}
 
 
-def tax_records_of(
-    session: Session, issuer: str, period: str
-) -> Iterator[tuple[str, date, Decimal]]:
-    """(item, collection day, amount) of each record ``issuer`` has for the month ``period``."""
+def tax_shares(session: Session, issuer: str, period: str) -> dict[tuple[str, Party], int]:
+    """(item code, party) → fen: the stored shares of ``issuer``'s tax-collected records of the
+    month ``period`` (by collection day), every party of an item present; the shape of
+    ``receipts.settlement.shares.period_shares``, to be added to it key by key."""
     start, end = collection_month(period)
+    columns = [getattr(TaxCollectionRow, f"{party.value}_fen") for party in PARTY_ORDER]
     query = (
-        select(
-            TaxCollectionRow.item_code, TaxCollectionRow.collected_on, TaxCollectionRow.amount_fen
-        )
+        select(TaxCollectionRow.item_code, *(func.sum(c) for c in columns))
         .where(
             TaxCollectionRow.issuer == issuer,
             TaxCollectionRow.collected_on >= start,
             TaxCollectionRow.collected_on < end,
         )
-        .order_by(TaxCollectionRow.collected_on, TaxCollectionRow.voucher)
+        .group_by(TaxCollectionRow.item_code)
     )
-    for item, on, fen in session.execute(query):
-        yield item, on, from_fen(fen)
-
-
-def tax_shares(
-    session: Session, issuer: str, period: str, rules: SharingRules, own: Party
-) -> dict[tuple[str, Party], int]:
-    """(item code, party) → fen: the shares of ``issuer``'s tax-collected records of the month
-    ``period`` under ``rules`` (situation ``tax_collected``), every party of an item present; the
-    shape of ``receipts.settlement.shares.period_shares``, to be added to it. ``own`` is the party
-    ``issuer`` is (``receipts.settlement.shares.own_party``), who keeps an unshared item."""
     out: dict[tuple[str, Party], int] = {}
-    for item, on, amount in tax_records_of(session, issuer, period):
-        version = rules.version_on(on)
-        if any(key[0] == item for key in version.rows):
-            shares = shares_of(amount, item, PayerSituation.TAX_COLLECTED, on, rules)
-        else:
-            shares = {p: (amount if p is own else Decimal("0.00")) for p in PARTY_ORDER}
-        for party in PARTY_ORDER:
-            key = (item, party)
-            out[key] = out.get(key, 0) + to_fen(shares[party])
+    for item, *sums in session.execute(query):
+        for party, fen in zip(PARTY_ORDER, sums, strict=True):
+            out[(item, party)] = int(fen or 0)
     return out

@@ -1,4 +1,4 @@
-"""Tax-collected union dues (税务代收, docs/tax.md): the tax bureau's collection records, a cache
+"""Tax-collected union dues (税务代收, docs/tax.md): the tax bureau's collection records with their shares (分成), a cache
 of the ``tax.imported`` events.
 
 Revision ID: 0011
@@ -30,7 +30,17 @@ def upgrade() -> None:
         sa.Column("base_fen", sa.BigInteger(), nullable=False),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
         sa.Column("collected_on", sa.Date(), nullable=False),
+        sa.Column("rules_digest", sa.String(64), nullable=False),
+        sa.Column("grassroots_fen", sa.BigInteger(), nullable=False),
+        sa.Column("county_fen", sa.BigInteger(), nullable=False),
+        sa.Column("city_fen", sa.BigInteger(), nullable=False),
+        sa.Column("province_fen", sa.BigInteger(), nullable=False),
+        sa.Column("national_fen", sa.BigInteger(), nullable=False),
         sa.Column("event_seq", sa.BigInteger(), sa.ForeignKey("events.seq"), nullable=False),
+        sa.CheckConstraint(
+            "grassroots_fen + county_fen + city_fen + province_fen + national_fen = amount_fen",
+            name="tax_collections_shares_sum",
+        ),
     )
     op.create_index("tax_collections_payer", "tax_collections", ["issuer", "uscc", "item_code"])
     op.create_index("tax_collections_collected", "tax_collections", ["issuer", "collected_on"])
