@@ -9,10 +9,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 
 from receipts.audit import audit
 from receipts.domain.finance_rules import DEFAULT_RULES, ItemOverride, RateRange, RuleOverrides
+from receipts.domain.money import compute_amount, from_fen, to_fen
 from receipts.errors import InvalidInput
 from receipts.findings import FindingCode
 from receipts.issuing.payer_register import PayerEntry, register_payer
@@ -67,6 +70,17 @@ EXPECTED = [
 @pytest.mark.parametrize(("wage", "rate", "fen"), EXPECTED)
 def test_expected_amount_rounds_half_up_to_the_fen(wage: str, rate: str, fen: int) -> None:
     assert expected_fen(int(Decimal(wage) * 100), Decimal(rate)) == fen
+
+
+@given(
+    st.integers(min_value=0, max_value=10**15),
+    st.decimals(min_value=0, max_value=1, places=6, allow_nan=False, allow_infinity=False),
+)
+def test_expected_amount_is_what_a_receipt_computes(wage_fen: int, rate: Decimal) -> None:
+    """Computed on fen, it equals a receipt's base × rate (yuan, half up to the fen)."""
+    expected = compute_amount(from_fen(wage_fen), rate) if wage_fen * rate < 10**15 - 1 else None
+    if expected is not None:
+        assert expected_fen(wage_fen, rate) == to_fen(expected)
 
 
 def test_the_rate_comes_from_the_rules_not_the_code() -> None:

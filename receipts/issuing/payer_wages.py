@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 from receipts.domain.finance_rules import FinanceRules
 from receipts.domain.identifiers import validate_uscc
 from receipts.domain.model import check_text
-from receipts.domain.money import compute_amount, from_fen, parse_amount, to_fen
+from receipts.domain.money import from_fen, parse_amount, to_fen
 from receipts.domain.payment_period import PaymentPeriod, parse_payment_period
 from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
@@ -44,6 +45,7 @@ __all__ = [
     "expected_fen",
     "item_rate",
     "parse_declared_on",
+    "stored_period",
     "wage_history",
 ]
 
@@ -112,6 +114,17 @@ class DeclarationRecord:
     current: bool
     """Whether no later declaration supersedes it."""
 
+    @property
+    def first_month(self) -> date:
+        """Day 1 of the first month of its 所属期 (for ordering)."""
+        return stored_period(self.period).first_month
+
+
+@lru_cache(maxsize=4096)
+def stored_period(text: str) -> PaymentPeriod:
+    """A stored 所属期, parsed once (reports meet the same few periods many times)."""
+    return parse_payment_period(text)
+
 
 def parse_declared_on(value: str) -> date:
     """A declaration date ``YYYY-MM-DD``."""
@@ -138,8 +151,11 @@ def item_rate(rules: FinanceRules, item: str) -> Decimal:
 
 def expected_fen(wage_fen: int, rate: Decimal) -> int:
     """The expected amount in fen: wage bill × rate, rounded half up to the fen, as a receipt's
-    base × rate is (receipts.domain.money.compute_amount)."""
-    return to_fen(compute_amount(from_fen(wage_fen), rate))
+    base × rate is (receipts.domain.money.compute_amount: yuan × rate to 0.01 half up is fen ×
+    rate to a whole number half up; computed on fen here, exactly, without parsing)."""
+    if wage_fen < 0:
+        raise InvalidInput(f"a wage bill cannot be negative ({from_fen(wage_fen)})")
+    return int((Decimal(wage_fen) * rate).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def _payload(declaration: WageDeclaration, supersedes: int | None) -> dict[str, Any]:
@@ -331,8 +347,24 @@ def wage_history(db: Database, uscc: str) -> list[DeclarationRecord]:
 
 
 def current_declarations(session: Session) -> list[DeclarationRecord]:
-    """Every payer's current declarations, by USCC then period."""
-    rows = list(session.scalars(select(WageDeclarationRow).order_by(WageDeclarationRow.event_seq)))
+    """Every payer's current declarations, by USCC then period (read as plain rows, not ORM
+    objects: a report reads one per payer and month)."""
+    table = WageDeclarationRow.__table__
+    rows = session.execute(select(table).order_by(table.c.event_seq)).all()
     replaced = {r.supersedes for r in rows if r.supersedes is not None}
-    current = [_record(r, replaced) for r in rows if r.event_seq not in replaced]
-    return sorted(current, key=lambda r: (r.uscc, parse_payment_period(r.period), r.event_seq))
+    current = [
+        DeclarationRecord(
+            r.event_seq,
+            r.uscc,
+            r.period,
+            from_fen(r.wage_fen),
+            r.declared_on,
+            r.source,
+            r.supersedes,
+            r.reason,
+            True,
+        )
+        for r in rows
+        if r.event_seq not in replaced
+    ]
+    return sorted(current, key=lambda r: (r.uscc, r.first_month, r.event_seq))

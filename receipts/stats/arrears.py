@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from sqlalchemy import and_, func, select
 
@@ -35,13 +36,14 @@ from receipts.domain.divisions import tier_of, validate_division_code
 from receipts.domain.enums import ReceiptKind, Tier
 from receipts.domain.finance_rules import FinanceRules
 from receipts.domain.money import from_fen, to_fen
-from receipts.domain.payment_period import PaymentPeriod, parse_payment_period
+from receipts.domain.payment_period import PaymentPeriod, add_months, parse_payment_period
 from receipts.errors import InvalidInput
 from receipts.issuing.payer_wages import (
     DeclarationRecord,
     current_declarations,
     expected_fen,
     item_rate,
+    stored_period,
 )
 from receipts.ledger.database import Database
 from receipts.ledger.models import LedgerState, PayerRow, ReceiptItemRow, ReceiptRow
@@ -161,6 +163,16 @@ def _within(inner: PaymentPeriod, outer: PaymentPeriod) -> bool:
     return outer.first_month <= inner.first_month and inner.last_month <= outer.last_month
 
 
+@lru_cache(maxsize=1024)
+def _tier(issuer: str) -> str:
+    return tier_of(issuer).value
+
+
+def _months(period: PaymentPeriod) -> list[date]:
+    """Day 1 of each month of ``period``."""
+    return [add_months(period.first_month, k) for k in range(period.months)]
+
+
 def _latest_issuer(lines: Iterable[_Line]) -> str | None:
     normal = [line for line in lines if line.normal]
     return max(normal, key=lambda x: (x.issued_at, x.issuer)).issuer if normal else None
@@ -213,9 +225,7 @@ def arrears_report(
         lines: dict[str, list[_Line]] = defaultdict(list)
         for uscc, by, kind, at, line_period, fen in session.execute(query):
             normal = kind == ReceiptKind.NORMAL.value
-            lines[str(uscc)].append(
-                _Line(parse_payment_period(line_period), int(fen), by, at, normal)
-            )
+            lines[str(uscc)].append(_Line(stored_period(line_period), int(fen), by, at, normal))
     rows: list[ArrearsRow] = []
     for uscc in sorted(names):
         rows += _payer_rows(
@@ -250,7 +260,7 @@ def _payer_rows(
             item,
             period,
             by,
-            tier_of(by).value,
+            _tier(by),
             None if wage_fen is None else from_fen(wage_fen),
             None if expected is None else from_fen(expected),
             from_fen(paid),
@@ -259,16 +269,24 @@ def _payer_rows(
         )
 
     out: list[ArrearsRow] = []
-    periods = [parse_payment_period(record.period) for record in declarations]
-    for record, declared_period in zip(declarations, periods, strict=True):
-        if within is None or _within(declared_period, within):
-            matched = [line for line in lines if _within(line.period, declared_period)]
-            out.append(row(record.period, to_fen(record.wage), matched))
+    periods = [stored_period(record.period) for record in declarations]
+    # One payer's declarations never overlap, so each month belongs to at most one of them: a
+    # line lies within declaration n when its first and last months both belong to n.
+    owner_of: dict[date, int] = {}
+    for n, declared_period in enumerate(periods):
+        for month in _months(declared_period):
+            owner_of[month] = n
+    matched: dict[int, list[_Line]] = defaultdict(list)
     groups: dict[PaymentPeriod, list[_Line]] = defaultdict(list)
     for line in lines:
-        covered = any(_within(line.period, p) for p in periods)
-        if not covered and (within is None or _within(line.period, within)):
+        n = owner_of.get(line.period.first_month, -1)
+        if n >= 0 and owner_of.get(line.period.last_month) == n:
+            matched[n].append(line)
+        elif within is None or _within(line.period, within):
             groups[line.period].append(line)
+    for n, (record, declared_period) in enumerate(zip(declarations, periods, strict=True)):
+        if within is None or _within(declared_period, within):
+            out.append(row(record.period, to_fen(record.wage), matched[n]))
     for period in sorted(groups):
         out.append(row(period.text, None, groups[period]))
     if not out and (within is not None or not declarations):
