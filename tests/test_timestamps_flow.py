@@ -8,8 +8,10 @@ import asyncio
 import hashlib
 import io
 import json
+import os
 import stat
 import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -38,7 +40,7 @@ from signing.xades_t import split_signature_timestamp
 from tests.support import pki_cli
 from tests.support.pki_cli import Tiers
 from tests.support.skips import need_tool
-from tests.support.tier_node import serve_thread
+from tests.support.tier_node import free_port, serve_thread
 from tests.support.tier_pki import tier_pki
 from tests.support.workspaces import federation, ok, receipts
 
@@ -280,3 +282,32 @@ def test_pki_issues_the_time_stamping_certificate(
         stamper = RequestsHTTPTimeStamper(f"{url}/tsa")  # type: ignore[no-untyped-call]
         token = asyncio.run(stamper.async_timestamp(hashlib.sha256(b"x").digest(), "sha256"))
     assert token["content"]["certificates"][0].chosen.dump() == cert.public_bytes(Encoding.DER)
+
+
+def test_tsa_serve_answers_on_its_own(homes: dict[str, Path], tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, TSA_PASSPHRASE_ENV: TSA_PASSPHRASE}
+    command = [sys.executable, "-m", "cli", "--home", str(homes["640000"])]
+    proc = subprocess.Popen(
+        [*command, "tsa", "serve", "--port", str(port)],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/tsa"
+        deadline = time.monotonic() + 30
+        token = None
+        while token is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                stamper = RequestsHTTPTimeStamper(url)  # type: ignore[no-untyped-call]
+                digest = hashlib.sha256(b"y").digest()
+                token = asyncio.run(stamper.async_timestamp(digest, "sha256"))
+            except OSError:
+                time.sleep(0.2)
+        assert token is not None, proc.stderr.read() if proc.stderr and proc.poll() else ""
+        assert isinstance(check_token(token.dump(), b"y", tier_pki().validator()), TokenCheck)
+    finally:
+        proc.terminate()
+        proc.wait(20)
