@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from receipts.ledger.models import Base
+from receipts.ledger.base import Base
 
 __all__ = ["DELIVERY_STATUSES", "DeliveryRow"]
 

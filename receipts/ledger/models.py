@@ -8,24 +8,23 @@ signed XML and the events (``receipts audit`` does so).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
+
+from receipts.ledger.base import Base, UtcDateTime
 
 __all__ = [
     "Archive",
@@ -48,29 +47,6 @@ __all__ = [
     "Segment",
     "Transmission",
 ]
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps none)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("ledger timestamps must be timezone-aware")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every ledger table."""
 
 
 class LedgerState(Base):
@@ -389,7 +365,7 @@ class PayerNameRow(Base):
 # The areas' own tables (each module imports Base from here; imported last so that every table is
 # on Base.metadata whenever the ledger's models are).
 from receipts.ledger.delivery_models import *  # noqa: E402,F403
-from receipts.ledger.tax_models import *  # noqa: E402,F403
-from receipts.ledger.wages_models import *  # noqa: E402,F403
 from receipts.ledger.settlement_models import *  # noqa: E402,F403
+from receipts.ledger.tax_models import *  # noqa: E402,F403
 from receipts.ledger.timestamp_models import *  # noqa: E402,F403
+from receipts.ledger.wages_models import *  # noqa: E402,F403

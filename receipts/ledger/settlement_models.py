@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from receipts.ledger.models import Base, UtcDateTime
+from receipts.ledger.base import Base, UtcDateTime
 
 __all__ = ["ReceiptShareRow", "SettlementStatementRow", "SettlementTransferRow", "SharingTableRow"]
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from receipts.ledger.models import Base, UtcDateTime
+from receipts.ledger.base import Base, UtcDateTime
 
 __all__ = ["ReceiptTimestampRow", "TsaSerialRow"]
 

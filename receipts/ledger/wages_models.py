@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from receipts.ledger.models import Base
+from receipts.ledger.base import Base
 
 __all__ = ["WageDeclarationRow"]
 
