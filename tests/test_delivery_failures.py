@@ -16,12 +16,11 @@ from tests.test_delivery import (
     PAYERS,
     UNREGISTERED,
     City,
-    MailServer,
     configure_smtp,
     db_url,  # noqa: F401 - a fixture
-    mail_server,  # noqa: F401 - a fixture
     make_city,
 )
+from tests.test_delivery_server import MailServer, mail_server  # noqa: F401 - a fixture
 
 (A_USCC, (A_NAME, A_MAIL)), (B_USCC, (B_NAME, B_MAIL)) = PAYERS.items()
 EVIL = "collector@evil.example.com"
@@ -267,6 +266,6 @@ PASSWORD_IN_FILE = "hunter2"
 
 
 def closed_port() -> int:
-    from tests.test_delivery import _free_port
+    from tests.test_delivery_server import _free_port
 
     return _free_port()
