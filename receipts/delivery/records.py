@@ -74,10 +74,12 @@ def due_receipts(
     issuer: str,
     since: datetime | None = None,
     ref: ReceiptRef | None = None,
+    limit: int | None = None,
 ) -> tuple[list[Due], list[str]]:
     """The receipts ``issuer`` issued whose payer has a registered address, never delivered
-    (nor pending) and not bounced at that address, oldest first; and the problems of payers
-    whose register row disagrees with their events (their receipts are not due)."""
+    (nor pending) and not bounced at that address, oldest first (at most ``limit`` looked at,
+    so a first run over years of receipts stays small with ``--limit``); and the problems of
+    payers whose register row disagrees with their events (their receipts are not due)."""
     delivered = exists().where(
         DeliveryRow.code == ReceiptRow.code,
         DeliveryRow.number == ReceiptRow.number,
@@ -96,6 +98,8 @@ def due_receipts(
         query = query.where(ReceiptRow.issued_at >= since)
     if ref is not None:
         query = query.where(ReceiptRow.code == ref.code, ReceiptRow.number == ref.number)
+    if limit is not None:
+        query = query.limit(limit)
     rows = session.execute(query).all()
     if not rows:
         return [], []

@@ -105,7 +105,9 @@ def deliver(
 ) -> DeliveryReport:
     """Deliver what ``request`` selects; ``config`` may be None only for a dry run."""
     with db.read() as session:
-        due, problems = due_receipts(session, request.issuer, request.since, request.ref)
+        due, problems = due_receipts(
+            session, request.issuer, request.since, request.ref, request.limit
+        )
         held = held_deliveries(session, request.issuer, request.since, request.ref)
         truth = registered_addresses(session) if held else {}
         notes: list[str] = []
