@@ -191,7 +191,8 @@ class FindingCode(StrEnum):
     )
     PDF_FONT_NOT_EMBEDDED = (
         "pdf-font-not-embedded",
-        "A font of the PDF's page is not embedded, or has no readable Unicode map or program.",
+        "A font of the PDF's page is not an embedded TrueType font as rendering writes it (one "
+        "program, one character map, no encoding), or has no readable Unicode map or program.",
     )
     PDF_FONT_GLYPH_MISMATCH = (
         "pdf-font-glyph-mismatch",

@@ -129,6 +129,16 @@ def test_a_font_that_is_not_embedded_is_caught(pdf: bytes) -> None:
     assert "pdf-font-not-embedded" in codes(_edit(pdf, strip))
 
 
+def test_a_font_remapped_by_an_encoding_is_refused(pdf: bytes) -> None:
+    """/Differences would make a reader draw other glyphs for the same codes."""
+
+    def remap(doc: pikepdf.Pdf) -> None:
+        for font in doc.pages[0].Resources.Font.values():
+            font.Encoding = pikepdf.Dictionary(Differences=pikepdf.Array([49, pikepdf.Name.seven]))
+
+    assert codes(_edit(pdf, remap)) == ["pdf-font-not-embedded"]
+
+
 def test_an_annotation_over_the_amount_is_interactive_content(pdf: bytes) -> None:
     def annotate(doc: pikepdf.Pdf) -> None:
         note = pikepdf.Dictionary(

@@ -19,6 +19,7 @@ from typing import Any
 from receipts.domain.model import Receipt
 from receipts.render.fonts import FontFace
 from receipts.render.page import BLACK, RGB, Layout, PageOps
+from receipts.render.qr import QR_RECORDING
 
 __all__ = ["PageModel", "RecordingCanvas", "TextLine", "expected_page"]
 
@@ -45,7 +46,8 @@ class PageModel:
     lines: tuple[TextLine, ...]
     """The text, in drawing order."""
     graphics: tuple[str, ...]
-    """The graphics operators, in drawing order (the QR code first, the seal last)."""
+    """The graphics operators, in drawing order (the QR code first, with one placeholder
+    module: its place and size are what the layout decides; the seal last)."""
 
 
 @dataclass
@@ -75,6 +77,14 @@ class _PageRecorder(PageOps):
         self._widths = canvas.widths
         self._ops: list[str] = []
         self._lines: list[TextLine] = []
+        self._measured: dict[str, float] = {}
+
+    def width(self, text: str, size: float) -> float:
+        # PageOps.width's sum, kept per text: fitting and aligning measure a text twice.
+        found = self._measured.get(text)
+        if found is None:
+            found = self._measured[text] = sum(self._widths(char) for char in text)
+        return found * size
 
     def put(
         self,
@@ -106,5 +116,9 @@ def expected_page(
     """The page ``layout`` draws for ``receipt``, text measured with ``widths`` and the seal's
     glyphs taken from ``face``."""
     canvas = RecordingCanvas(widths)
-    layout.draw(canvas, receipt, "", face)
+    recording = QR_RECORDING.set(True)  # the QR code's place is recorded, not its modules
+    try:
+        layout.draw(canvas, receipt, "", face)
+    finally:
+        QR_RECORDING.reset(recording)
     return PageModel(tuple(canvas.lines), tuple(canvas.graphics))

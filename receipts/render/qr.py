@@ -9,6 +9,7 @@ Rendering never needs a key: the seal was signed at issue and stored in the XML
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from receipts.domain.model import QRSeal, Receipt
@@ -18,6 +19,7 @@ from receipts.render.errors import RenderError
 
 __all__ = [
     "QR_ERROR_CORRECTION",
+    "QR_RECORDING",
     "QRMatrix",
     "qr_content",
     "qr_matrix",
@@ -72,8 +74,18 @@ class QRMatrix:
     """Dark runs as (row from the top, first column, length)."""
 
 
+#: True while a page is recorded for verification (``receipts.render.page_model``): only where
+#: the code goes is compared, its modules are decoded from the PDF, so none are encoded.
+QR_RECORDING: ContextVar[bool] = ContextVar("QR_RECORDING", default=False)
+# A version 1 symbol's size with its top-left finder row: the smallest the operators describe.
+_PLACEHOLDER = QRMatrix(21, ((0, 0, 7),))
+
+
 def qr_matrix(text: str) -> QRMatrix:
-    """Encode ``text`` and collect horizontal runs of dark modules."""
+    """Encode ``text`` and collect horizontal runs of dark modules (a placeholder while
+    :data:`QR_RECORDING`)."""
+    if QR_RECORDING.get():
+        return _PLACEHOLDER
     import zxingcpp
 
     barcode = zxingcpp.create_barcode(

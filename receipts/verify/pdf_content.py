@@ -104,12 +104,16 @@ def _drawing_findings(
         else:
             wanted += parse_operators(text)
     actual = list(shown.graphics)
-    qr_actual = qr_block(actual)
+    qr_actual = shown.qr
+    if qr_actual is None:
+        block = qr_block(actual)
+        if block is not None:
+            del actual[block[0] : block[1] + 1]
+            qr_actual = block[2], block[3]
     if qr_actual is None:
         findings.append(Finding(FindingCode.PDF_QR_MISMATCH, "the page has no QR code"))
     else:
-        del actual[qr_actual[0] : qr_actual[1] + 1]
-        findings += _qr_findings(qr_actual[2], qr_actual[3], qr_wanted, layout, receipt)
+        findings += _qr_findings(qr_actual[0], qr_actual[1], qr_wanted, layout, receipt)
     difference = _first_difference(wanted, actual)
     if difference is not None:
         findings.append(
@@ -149,7 +153,8 @@ def _op(op: Op) -> str:
 def _qr_literal(text: str) -> tuple[tuple[float, ...], int]:
     """The matrix and module count of the QR code as :func:`receipts.render.qr.qr_operators`
     writes it: its first rectangle is on the symbol's top row (a finder pattern's), at
-    ``y = modules - 1``; the modules themselves are not parsed, the code is decoded instead."""
+    ``y = modules - 1``. Recorded with a placeholder symbol: the scale times the module count
+    is the side the layout gives the code, whatever symbol version the text needs."""
     head, first = text.split("\n", 2)[:2]
     matrix = parse_operators(head)[2][1]
     return matrix, int(float(first.split()[1])) + 1

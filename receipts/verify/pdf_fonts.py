@@ -35,6 +35,15 @@ __all__ = ["CHECKED_GLYPHS", "EmbeddedFace", "PageFonts", "glyph_findings", "rea
 CHECKED_GLYPHS = frozenset("0123456789零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整负圆正¥.,-%")
 # A width may differ from the reference's by rounding in the /Widths array (1/1000 em).
 _WIDTH_TOLERANCE = 0.01
+#: The keys of a font dictionary as reportlab writes a subset: a reader maps codes to glyphs
+#: through the program's own character map, and nothing else.
+_FONT_KEYS = frozenset(
+    {"/Type", "/Subtype", "/BaseFont", "/Name", "/FirstChar", "/LastChar", "/Widths"}
+    | {"/FontDescriptor", "/ToUnicode"}
+)
+_NON_SYMBOLIC = 32  # PDF 32000 §9.8.2, font flag 6
+# Stands for a code the map does not read (a map that yields it is refused all the same).
+_UNMAPPED = "\uffff"
 _BFCHAR = re.compile(rb"beginbfchar(.*?)endbfchar", re.S)
 _BFRANGE = re.compile(rb"beginbfrange(.*?)endbfrange", re.S)
 _HEX = re.compile(rb"<([0-9A-Fa-f\s]*)>")
@@ -60,6 +69,11 @@ class PageFonts:
         self.fonts = fonts
         self._width: dict[str, float] = {}
         self._programs: dict[str, tuple[Any, dict[int, str]]] = {}
+        # Per font, every one-byte code to its text, for str.translate.
+        self._tables = {
+            name: {code: font.to_unicode.get(code, _UNMAPPED) for code in range(256)}
+            for name, font in fonts.items()
+        }
         for font in fonts.values():
             for code, char in font.to_unicode.items():
                 if code in font.widths:
@@ -67,14 +81,11 @@ class PageFonts:
 
     def decode(self, resource: str, codes: bytes) -> str | None:
         """The text of ``codes`` shown in font ``resource``; None when a code has no mapping."""
-        font = self.fonts.get(resource)
-        if font is None:
+        table = self._tables.get(resource)
+        if table is None:
             return None
-        mapping = font.to_unicode
-        try:
-            return "".join(mapping[code] for code in codes)
-        except KeyError:
-            return None
+        text = codes.decode("latin-1").translate(table)
+        return None if _UNMAPPED in text else text
 
     def program(self, font: EmbeddedFont) -> tuple[Any, dict[int, str]]:
         """The embedded TrueType program (fontTools, lazy) and its code → glyph name map."""
@@ -117,10 +128,17 @@ def _not_embedded(what: str) -> Finding:
 def _embedded(name: str, font: Any) -> EmbeddedFont:
     if font.get("/Subtype") != "/TrueType":
         raise ValueError(f"is a {font.get('/Subtype')} font; a receipt page uses TrueType fonts")
+    extra = sorted(set(font.keys()) - _FONT_KEYS)
+    if extra:  # an /Encoding, say, would make a reader pick other glyphs for the same codes
+        raise ValueError(f"has {', '.join(extra)}, which a receipt's fonts do not")
     descriptor = font.get("/FontDescriptor")
     program = descriptor.get("/FontFile2") if descriptor is not None else None
     if program is None:
         raise ValueError("is not embedded (no /FontFile2): a reader would draw it with any font")
+    if "/FontFile" in descriptor or "/FontFile3" in descriptor:
+        raise ValueError("carries a second font program beside its /FontFile2")
+    if int(descriptor.get("/Flags", 0)) & _NON_SYMBOLIC:
+        raise ValueError("is marked non-symbolic: a reader would map its codes through an encoding")
     if "/ToUnicode" not in font:
         raise ValueError("has no /ToUnicode map: its text cannot be read")
     first = int(font.get("/FirstChar", 0))
@@ -264,11 +282,12 @@ def _program(data: bytes) -> Any:
 
 
 def _code_glyphs(program: Any) -> dict[int, str]:
-    """Character code → glyph name of a simple embedded font (its first cmap subtable; a
+    """Character code → glyph name of a simple embedded font (its one cmap subtable; a
     subset maps its one-byte codes)."""
     tables = program["cmap"].tables
-    if not tables:
-        raise ValueError("the embedded font has no character map")
+    if len(tables) != 1:
+        # With several, readers differ in which they use; the check must judge the one used.
+        raise ValueError(f"the embedded font has {len(tables)} character maps, not one")
     return dict(tables[0].cmap)
 
 

@@ -59,6 +59,9 @@ class PageContent:
     lines: list[ShownLine] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     """Syntax or operators no layout writes."""
+    qr: tuple[tuple[float, ...], list[tuple[float, ...]]] | None = None
+    """The QR code's matrix and rectangles when it is written exactly as
+    ``receipts.render.qr.qr_operators`` writes it (then left out of :attr:`graphics`)."""
 
 
 def _unescape(raw: bytes) -> bytes:
@@ -172,6 +175,7 @@ def parse_operators(text: str) -> tuple[Op, ...]:
 def read_page(content: bytes, fonts: PageFonts) -> PageContent:
     """The graphics and text lines of a page's (decoded) content stream."""
     page = PageContent()
+    content = _take_qr(content, page)
     graphics = page.graphics
     in_text = closing = False
     line: ShownLine | None = None
@@ -227,6 +231,29 @@ def read_page(content: bytes, fonts: PageFonts) -> PageContent:
     if in_text:
         page.problems.append("a text object that is never closed")
     return page
+
+
+# The QR code as qr_operators writes it: read with one expression, not operator by operator
+# (most of a page's operators are its modules).
+_QR_CODE = re.compile(
+    rb"q 0 0 0 rg ((?:[0-9.]+ ){6})cm\n((?:[0-9]+ [0-9]+ [0-9]+ 1 re\n)+)f Q(?=\s)"
+)
+_QR_MODULES = re.compile(rb"([0-9]+) ([0-9]+) ([0-9]+) 1 re")
+
+
+def _take_qr(content: bytes, page: PageContent) -> bytes:
+    """``content`` without the QR code when it comes, in the exact form the renderer writes,
+    before any text object; the code is then on ``page.qr``. Any other form is read operator
+    by operator (and found by :func:`qr_block`)."""
+    found = _QR_CODE.search(content)
+    if found is None or _keyword(content[: found.start()], b"BT", 0) >= 0:
+        return content
+    matrix = tuple(float(v) for v in found.group(1).split())
+    rects: list[tuple[float, ...]] = [
+        (int(x), int(y), int(w), 1) for x, y, w in _QR_MODULES.findall(found.group(2))
+    ]
+    page.qr = matrix, rects
+    return content[: found.start()] + b"\n" + content[found.end() :]
 
 
 def _show(

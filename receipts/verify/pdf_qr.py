@@ -18,24 +18,21 @@ def decode_modules(rects: list[tuple[float, ...]]) -> str | None:
     module is enough for zxing on a pure, axis-aligned symbol."""
     import zxingcpp
 
-    cells = []
-    for rect in rects:
-        if len(rect) != 4:
-            return None
-        x, y, w, h = rect
-        cell = (int(x), int(y), int(w), int(h))
-        if cell != rect or min(cell) < 0:
-            return None
-        cells.append(cell)
-    size = max(max(x + w, y + h) for x, y, w, h in cells) if cells else 0
+    if any(len(rect) != 4 for rect in rects):
+        return None
+    cells = [(int(x), int(y), int(w), int(h)) for x, y, w, h in rects]
+    if not cells or cells != rects or min(map(min, cells)) < 0:
+        return None  # not whole modules
+    size = max(max(x + w for x, _, w, _ in cells), max(y + h for _, y, _, h in cells))
     if not 21 <= size <= 177:  # QR versions 1 to 40
         return None
     side = size + 2 * _QUIET
     image = bytearray(b"\xff" * side * side)
+    dark = b"\x00" * side
     for x, y, w, h in cells:
         for row in range(size - y - h, size - y):
             start = (row + _QUIET) * side + x + _QUIET
-            image[start : start + w] = b"\x00" * w
+            image[start : start + w] = dark[:w]
     found = zxingcpp.read_barcodes(
         memoryview(image).cast("B", (side, side)),
         formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
