@@ -311,3 +311,34 @@ def test_tsa_serve_answers_on_its_own(homes: dict[str, Path], tmp_path: Path) ->
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_a_push_to_a_node_with_an_authority_is_stamped_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from receipts.transmission import request_signing
+    from receipts.transmission.export import export_package
+    from receipts.transmission.http_client import PACKAGES_PATH
+    from tests.support.tier_node import node_app, tiers
+
+    monkeypatch.setenv("RECEIPTS_KEY_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv(TSA_PASSPHRASE_ENV, TSA_PASSPHRASE)
+    world = tiers(tmp_path, registered=("640100",))
+    world.issue("640100", "银川甲", "100.00")
+    _install_authority(world.homes["640000"])
+    db = world.database("640100")
+    try:
+        package, _ = export_package(db, tier_pki().signers["640100"], "640000")
+    finally:
+        db.dispose()
+    headers = dict(
+        request_signing.sign_request(
+            tier_pki().signers["640100"], "640000", "POST", PACKAGES_PATH, "", package
+        )
+    )
+    with TestClient(node_app(world.homes["640000"])) as client:
+        answer = client.post(PACKAGES_PATH, content=package, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert (_tokens(world.homes["640000"]), _stamp_events(world.homes["640000"])) == (1, 1)

@@ -177,14 +177,7 @@ def stamp_before_sending(creds: Credentials, db: Database) -> None:
 
 
 def import_options(creds: Credentials, db: Database) -> dict[str, Any]:
-    """What ``transmit import`` passes to :func:`receipts.transmission.receive.import_package`:
-    the time-stamp tolerance of ``[tsa]``, and this workspace's own authority (a CA tier that
-    runs one), which stamps the receipts that arrive without a time-stamp."""
-    from receipts.tsa.authority import has_authority, load_authority
-    from receipts.tsa.config import tsa_settings
-    from receipts.tsa.stamping import local_stamper
+    """:func:`receipts.tsa.workspace_stamper.import_options` (``transmit import``)."""
+    from receipts.tsa.workspace_stamper import import_options as options
 
-    options: dict[str, Any] = {"tolerance": tsa_settings(creds.workspace).tolerance}
-    if has_authority(creds):
-        options["stamper"] = local_stamper(load_authority(creds, db))
-    return options
+    return options(creds, db)

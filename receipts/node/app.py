@@ -23,7 +23,7 @@ from receipts.node.pages import pages_router
 from receipts.node.problems import install_handlers
 from receipts.node.state import DB_ENV, HOME_ENV, NodeState
 from receipts.node.tier import tier_router
-from receipts.tsa.authority import has_authority, load_authority
+from receipts.tsa.authority import has_authority, shared_authority
 from receipts.tsa.http import tsa_router
 
 __all__ = ["app_from_env", "create_app"]
@@ -40,7 +40,7 @@ def _routers(state: NodeState) -> list[APIRouter]:
     ]
     # A CA workspace that runs a time-stamp authority serves it at /tsa (docs/operations.md).
     if has_authority(state.credentials):
-        routers.append(tsa_router(load_authority(state.credentials, state.db)))
+        routers.append(tsa_router(shared_authority(state.credentials, state.db)))
     return routers
 
 

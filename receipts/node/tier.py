@@ -35,6 +35,7 @@ from receipts.reconcile.tiers import make_summary
 from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_XML_FILE_BYTES
 from receipts.transmission.package import read_package
 from receipts.transmission.receive import ImportResult, import_package
+from receipts.tsa.workspace_stamper import import_options
 from receipts.transmission.stored_ack import stored_acknowledgement
 from signing.errors import SigningError
 
@@ -235,7 +236,9 @@ def _import(
         manifest, _, _ = read_package(data, validator, what)
         if manifest.sender != peer.org:
             raise TierRefused(403, "not-own-package", f"{what} is {manifest.sender}'s, not its own")
-        result = import_package(state.db, data, validator, signer, what)
+        # XAdES-T: [tsa]'s tolerance, and this tier's own authority stamps what comes unstamped.
+        options = import_options(state.credentials, state.db)
+        result = import_package(state.db, data, validator, signer, what, **options)
         if result.crls:
             state.credentials.add_to_trust(crls=result.crls)
     except EnvironmentFailure as exc:

@@ -19,7 +19,9 @@ from signing.certificates import load_certificates
 from signing.errors import PassphraseError
 from signing.timestamps import RecordSerial, TimeStampAuthority, TimeStampError
 
-__all__ = ["has_authority", "load_authority", "serial_log", "tsa_passphrase"]
+__all__ = ["has_authority", "load_authority", "serial_log", "shared_authority", "tsa_passphrase"]
+
+_LOADED: dict[tuple[str, str], TimeStampAuthority] = {}
 
 
 def has_authority(creds: Credentials) -> bool:
@@ -77,3 +79,13 @@ def load_authority(creds: Credentials, db: Database) -> TimeStampAuthority:
         )
     except TimeStampError as exc:
         raise WorkspaceError(f"{tsa_cert_path(ws)}: {exc}") from None
+
+
+def shared_authority(creds: Credentials, db: Database) -> TimeStampAuthority:
+    """:func:`load_authority`, once per workspace and ledger in this process: the node's
+    ``/tsa`` route and its imports share it (the key is decrypted once, not per request)."""
+    key = (str(creds.workspace.home.resolve()), db.url)
+    found = _LOADED.get(key)
+    if found is None:
+        found = _LOADED[key] = load_authority(creds, db)
+    return found
