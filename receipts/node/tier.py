@@ -35,8 +35,8 @@ from receipts.reconcile.tiers import make_summary
 from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_XML_FILE_BYTES
 from receipts.transmission.package import read_package
 from receipts.transmission.receive import ImportResult, import_package
-from receipts.tsa.workspace_stamper import import_options
 from receipts.transmission.stored_ack import stored_acknowledgement
+from receipts.tsa.workspace_stamper import import_options
 from signing.errors import SigningError
 
 __all__ = ["tier_router"]
