@@ -349,6 +349,11 @@ class FindingCode(StrEnum):
         "A delivery row differs from the delivery events (edited, inserted or deleted outside "
         "the ledger), or a delivery went to an address that was not the payer's registered one.",
     )
+    TIMESTAMP_MISMATCH = (
+        "timestamp-mismatch",
+        "A receipt's stored time-stamp differs from its receipt.timestamped event (token, time), "
+        "or one of the two is missing.",
+    )
     TAX_COLLECTION_MISMATCH = (
         "tax-collection-mismatch",
         "A tax-collected record (税务代收) differs from the tax.imported event that imported it "

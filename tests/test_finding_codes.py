@@ -99,6 +99,7 @@ CODES = [
     "approval-mismatch",
     "payer-mismatch",
     "delivery-mismatch",
+    "timestamp-mismatch",
     "tax-collection-mismatch",
     "share-mismatch",
     "settlement-mismatch",

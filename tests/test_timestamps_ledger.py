@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from receipts.audit import audit
 from receipts.domain.model import Item
@@ -89,3 +89,38 @@ def test_pending_receipts_are_stamped_once_and_kept_beside_them(
             assert result.timestamped_at is not None
     report = audit(ledger_db, "640100", audit_trust())
     assert not report.findings, report.findings
+
+
+def test_the_audit_catches_a_time_stamp_row_edited_outside_the_ledger(
+    ledger_db: Database, tmp_path: Path
+) -> None:
+    stock_city(ledger_db, tmp_path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    period = now.astimezone(SHANGHAI).strftime("%Y-%m")
+    item = (Item("01", "工会经费(拨缴)", period, Decimal("8.00")),)
+    issuer = make_issuer(clock=fixed_clock(now))
+    list(issue_batch(ledger_db, issuer, [request("A", items=item), request("B", items=item)]))
+    pki = tier_pki()
+    stamper = local_stamper(_authority(ledger_db))
+    stamp_pending(ledger_db, stamper, pki.validator(), pki.signers["640100"])
+    assert not audit(ledger_db, "640100", audit_trust()).findings
+    with ledger_db.engine.begin() as connection:
+        first, second = connection.execute(
+            select(ReceiptTimestampRow.code, ReceiptTimestampRow.number).order_by(
+                ReceiptTimestampRow.number
+            )
+        ).all()
+        # An insider swaps the first receipt's token for the second's, and deletes the second.
+        other = connection.execute(
+            select(ReceiptTimestampRow.token).where(ReceiptTimestampRow.number == second.number)
+        ).scalar_one()
+        connection.execute(
+            update(ReceiptTimestampRow)
+            .where(ReceiptTimestampRow.number == first.number)
+            .values(token=other)
+        )
+        connection.execute(
+            delete(ReceiptTimestampRow).where(ReceiptTimestampRow.number == second.number)
+        )
+    codes = [f.code for f in audit(ledger_db, "640100", audit_trust()).findings]
+    assert codes == ["timestamp-mismatch", "timestamp-mismatch"]

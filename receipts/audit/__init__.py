@@ -37,6 +37,7 @@ from receipts.audit.rows import (
 from receipts.audit.shares import check_settlement, check_shares
 from receipts.audit.signatures import check_signatures
 from receipts.audit.tax import check_tax_collections
+from receipts.audit.timestamps import check_timestamps
 from receipts.domain.signed_documents import chain_validator
 from receipts.findings import Finding
 from receipts.ledger.database import Database
@@ -128,6 +129,7 @@ def audit(
         findings += check_payers(session, events)
         findings += check_tax_collections(session, events)
         findings += check_deliveries(session, events)
+        findings += check_timestamps(session, events)
         findings += check_operators(session, events)
         findings += check_shares(session, events)
         findings += check_settlement(session, events)
