@@ -1,0 +1,120 @@
+"""What the strict-profile signer and verifier share: lxml's canonicalisation, SHA-256, and the
+signature value's encoding (docs/formats.md, "XML signature profile").
+
+Canonicalisation is always lxml's (``etree.tostring(method="c14n")``), never written here.
+lxml has no C14N 1.1; like signxml, a ``xml-c14n11`` name is computed as C14N 1.0, which gives
+the same bytes unless an ancestor of the canonicalised element carries an ``xml:`` attribute, and
+the strict verifier refuses exactly those (:mod:`signing.strict_verify`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from functools import lru_cache
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.hazmat.primitives.serialization import Encoding
+from lxml import etree
+
+from signing.errors import SigningError
+from signing.keys import PrivateKey
+
+__all__ = [
+    "C14N_10",
+    "C14N_11",
+    "ECDSA_SHA256",
+    "EXC_C14N",
+    "RSA_SHA256",
+    "XML_NS",
+    "b64_value",
+    "c14n",
+    "certificate_text",
+    "ecdsa_der",
+    "ecdsa_raw",
+    "sha256",
+    "signature_method_for",
+]
+
+C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+C14N_11 = "http://www.w3.org/2006/12/xml-c14n11"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+#: The namespace of ``xml:lang``, ``xml:space``, ``xml:base`` and ``xml:id``.
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+# XML whitespace, which base64 text in a signature may be wrapped with (XML-DSig's base64Binary).
+_XML_SPACE = b" \t\r\n"
+
+
+def c14n(node: etree._Element | etree._ElementTree, algorithm: str) -> bytes:
+    """lxml's canonical form of ``node`` (without comments) under the named algorithm."""
+    return etree.tostring(node, method="c14n", exclusive=algorithm == EXC_C14N, with_comments=False)
+
+
+def sha256(data: bytes) -> bytes:
+    """The SHA-256 digest, the only one the profile uses."""
+    return hashlib.sha256(data).digest()
+
+
+def b64_value(text: str | None) -> bytes | None:
+    """The bytes of a base64 element text (XML whitespace allowed), None if it is not base64.
+
+    Stricter than signxml, which drops any character outside the alphabet before decoding.
+    """
+    if text is None:
+        return None
+    packed = text.encode("ascii", "replace").translate(None, _XML_SPACE)
+    try:
+        return base64.b64decode(packed, validate=True) if packed else None
+    except (binascii.Error, ValueError):
+        return None
+
+
+@lru_cache(maxsize=64)
+def _certificate_text(der: bytes) -> str:
+    b64 = base64.b64encode(der).decode("ascii")
+    return "".join(b64[i : i + 64] + "\n" for i in range(0, len(b64), 64))
+
+
+def certificate_text(cert: x509.Certificate) -> str:
+    """A certificate as an ``X509Certificate`` text: its PEM body, 64-character lines, each
+    ending in a newline (what signxml writes)."""
+    return _certificate_text(cert.public_bytes(Encoding.DER))
+
+
+def signature_method_for(key: PrivateKey) -> str:
+    """The SignatureMethod of a key: ECDSA-SHA256 for EC keys, RSA-SHA256 for RSA keys."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return ECDSA_SHA256
+    if isinstance(key, rsa.RSAPrivateKey):
+        return RSA_SHA256
+    raise SigningError(f"cannot sign with a {type(key).__name__}")
+
+
+def _field_bytes(key_size: int) -> int:
+    return (key_size + 7) // 8
+
+
+def ecdsa_raw(der_signature: bytes, key_size: int) -> bytes:
+    """XML-DSig's ECDSA SignatureValue: r and s, each left-padded to the field size."""
+    r, s = decode_dss_signature(der_signature)
+    size = _field_bytes(key_size)
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def ecdsa_der(raw_signature: bytes, key_size: int) -> bytes | None:
+    """The DER form cryptography verifies, or None unless ``raw_signature`` is exactly r‖s."""
+    size = _field_bytes(key_size)
+    if len(raw_signature) != 2 * size:
+        return None
+    r = int.from_bytes(raw_signature[:size], "big")
+    s = int.from_bytes(raw_signature[size:], "big")
+    return encode_dss_signature(r, s)
