@@ -99,25 +99,7 @@ def test_round_trip_names_the_wrong_share_and_the_unpaid_transfer(tiers: Tiers) 
         ("grassroots", "360.00", "360.00"),
     ]
 
-    # Planted: an insider moves 1.00 of the second receipt's province share to the city (the
-    # row still sums to its amount), and the second transfer never reaches the bank.
-    with city_db.write() as (session, _):
-        session.execute(
-            text(
-                "UPDATE receipt_shares SET city_fen = city_fen + 100, "
-                "province_fen = province_fen - 100 WHERE code = :c AND number = :n"
-            ),
-            {"c": second[0], "n": second[1]},
-        )
-    city_db.dispose()
-    for amount, reference in (("50.00", "YC-2026-1"), ("21.00", "YC-2026-2")):
-        tiers.ok(
-            "640100", "settle", "transfer", "--to", "640000", "--period", period,
-            "--amount", amount, "--reference", reference, "--on", "2026-12-01",
-        )  # fmt: skip
-    city_file = tiers.tmp / "city.xml"
-    tiers.ok("640100", "settle", "statement", "--period", period, "-o", str(city_file))
-    assert "imported" in tiers.ok("640000", "settle", "import", str(city_file))
+    _plant_and_settle_city(tiers, city_db, period, second)
     bank = _bank(tiers.tmp / "prov-bank.csv", ("50.00", "YC-2026-1"))
     result = tiers.run(
         "640000", "--json", "settle", "reconcile", "--period", period, "--from", "640100",
@@ -142,8 +124,36 @@ def test_round_trip_names_the_wrong_share_and_the_unpaid_transfer(tiers: Tiers) 
     # The city's own audit names the rewritten row too.
     audit = tiers.run("640100", "--json", "audit")
     assert audit.exit_code == 1 and "share-mismatch" in audit.stdout
+    _province_settles_cleanly(tiers, period)
 
-    # The province passes the national shares up: 2% of its own 1,000.00 and of the city's 600.
+
+def _plant_and_settle_city(
+    tiers: Tiers, city_db: Database, period: str, second: tuple[str, int]
+) -> None:
+    """Planted: an insider moves 1.00 of the second receipt's province share to the city (the
+    row still sums to its amount), and the second transfer never reaches the bank."""
+    with city_db.write() as (session, _):
+        session.execute(
+            text(
+                "UPDATE receipt_shares SET city_fen = city_fen + 100, "
+                "province_fen = province_fen - 100 WHERE code = :c AND number = :n"
+            ),
+            {"c": second[0], "n": second[1]},
+        )
+    city_db.dispose()
+    for amount, reference in (("50.00", "YC-2026-1"), ("21.00", "YC-2026-2")):
+        tiers.ok(
+            "640100", "settle", "transfer", "--to", "640000", "--period", period,
+            "--amount", amount, "--reference", reference, "--on", "2026-12-01",
+        )  # fmt: skip
+    city_file = tiers.tmp / "city.xml"
+    tiers.ok("640100", "settle", "statement", "--period", period, "-o", str(city_file))
+    assert "imported" in tiers.ok("640000", "settle", "import", str(city_file))
+
+
+def _province_settles_cleanly(tiers: Tiers, period: str) -> None:
+    """The province passes the national shares up: 2% of its own 1,000.00 and of the city's
+    600.00; the national federation finds nothing to say."""
     tiers.ok(
         "640000", "settle", "transfer", "--to", "000000", "--period", period,
         "--amount", "32.00", "--reference", "NX-2026-1", "--on", "2026-12-02",
@@ -192,3 +202,56 @@ def test_bad_input_is_one_line_and_changes_nothing(tiers: Tiers) -> None:
         assert result.stderr.startswith("error: ") and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert json.loads(tiers.ok("640100", "--json", "settle", "balance")) == []
+
+
+_TABLE = """
+[sharing]
+province = "64"
+[[sharing.versions]]
+effective_from = 2000-01-01
+source = "宁夏测试分成办法"
+[[sharing.versions.rows]]
+item = "01"
+situation = "enterprise_full"
+grassroots = "60%"
+county = "0"
+city = "30%"
+province = "8%"
+national = "2%"
+"""
+
+
+def test_a_province_signs_its_table_and_the_city_adopts_it(tiers: Tiers) -> None:
+    table = tiers.tmp / "sharing-64.toml"
+    table.write_text(_TABLE, encoding="utf-8")
+    signed = tiers.tmp / "sharing-64.xml"
+    tiers.ok("640000", "settle", "adopt-rules", str(table))
+    tiers.ok("640000", "settle", "sign-rules", str(table), "-o", str(signed))
+    refused = tiers.run("640100", "settle", "adopt-rules", str(table))
+    assert refused.exit_code == 2 and "takes its sharing table from its province" in refused.stderr
+    forged = tiers.tmp / "forged.xml"
+    forged.write_bytes(signed.read_bytes().replace(b"0.08", b"0.02").replace(b"0.3", b"0.36"))
+    assert tiers.run("640100", "settle", "adopt-rules", str(forged)).exit_code != 0
+    tiers.ok("640100", "settle", "adopt-rules", str(signed))
+    tiers.ok("640100", *ISSUE, "--payer-name", "甲企业", "--item", "01:2026-10:100.00")
+    tiers.send("640100", "640000")
+    with tiers.db("640100").read() as session:
+        period = session.scalars(select(ReceiptRow.period)).one()
+    statement = tiers.tmp / "city.xml"
+    made = json.loads(
+        tiers.ok(
+            "640100", "--json", "settle", "statement", "--period", period, "-o", str(statement)
+        )
+    )
+    assert (made["upward"], made["retained"], made["grassroots"]) == ("10.00", "30.00", "60.00")
+    tiers.ok("640000", "settle", "import", str(statement))
+    clean = tiers.run("640000", "settle", "reconcile", "--period", period, "--from", "640100")
+    assert clean.exit_code == 0, clean.output
+    assert "credited not checked (no --bank)" in clean.stdout
+    # Once receipts were shared under it, the table's version cannot be changed any more.
+    changed = tiers.tmp / "changed.toml"
+    changed.write_text(_TABLE.replace('"30%"', '"29%"').replace('"8%"', '"9%"'), encoding="utf-8")
+    late = tiers.run("640000", "settle", "adopt-rules", str(changed))
+    assert late.exit_code == 2 and "already used for receipts" in late.stderr
+    for org in ("640100", "640000"):
+        assert tiers.run(org, "audit").exit_code == 0, org

@@ -32,17 +32,47 @@ __all__ = ["settle"]
 
 _MAX_TABLE_BYTES = 1_000_000
 
+#: The commands' examples (click's \b keeps their lines).
+_ADOPT_EXAMPLE = (
+    "\b\n"
+    "Example:\n"
+    "  receipts settle adopt-rules sharing-64.toml      (a province)\n"
+    "  receipts settle adopt-rules sharing-64.xml       (a city, the signed file)"
+)
+_SIGN_EXAMPLE = "\b\nExample:\n  receipts settle sign-rules sharing-64.toml -o sharing-64.xml"
+_STATEMENT_EXAMPLE = (
+    "\b\nExample:\n  receipts settle statement --period 2026-10 -o settlement-640100-2026-10.xml"
+)
+_IMPORT_EXAMPLE = "\b\nExample:\n  receipts settle import settlement-640100-2026-10.xml"
+_RECONCILE_EXAMPLE = (
+    "\b\n"
+    "Example:\n"
+    "  receipts settle reconcile --period 2026-10 --from 640100 --bank 2026-11-bank.csv"
+)
+_TRANSFER_EXAMPLE = (
+    "\b\n"
+    "Example:\n"
+    "  receipts settle transfer --to 640000 --period 2026-10 --amount 72.00 --reference YC-2026-10"
+)
+_BALANCE_EXAMPLE = "\b\nExample:\n  receipts settle balance --period 2026-10"
+
 
 @click.group("settle")
 def settle() -> None:
-    """Shares (分成) and the settlement between tiers: 上解 upward, 回拨 to grassroots unions."""
+    """Shares (分成) and settlement between tiers: statements, reconciliation, transfers.
+
+    上解 is what a federation owes upward, 回拨 what it returns to grassroots unions
+    (docs/settlement.md)."""
 
 
 def _yuan(fen: int) -> str:
     return format_amount(from_fen(fen))
 
 
-@settle.command("adopt-rules")
+@settle.command(
+    "adopt-rules",
+    epilog=_ADOPT_EXAMPLE,
+)
 @click.argument("table", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_context
 def settle_adopt_rules(ctx: Context, table: Path) -> None:
@@ -65,7 +95,10 @@ def settle_adopt_rules(ctx: Context, table: Path) -> None:
     ctx.emit({"adopted": digest}, lambda: f"adopted sharing table {digest[:12]}")
 
 
-@settle.command("sign-rules")
+@settle.command(
+    "sign-rules",
+    epilog=_SIGN_EXAMPLE,
+)
 @click.argument("table", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @with_context
@@ -78,7 +111,10 @@ def settle_sign_rules(ctx: Context, table: Path, output: Path) -> None:
     ctx.emit({"written": str(output)}, lambda: f"wrote {output}")
 
 
-@settle.command("statement")
+@settle.command(
+    "statement",
+    epilog=_STATEMENT_EXAMPLE,
+)
 @click.option("--period", required=True, help="The month, YYYY-MM.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
 @with_context
@@ -114,7 +150,7 @@ def settle_statement(ctx: Context, period: str, output: Path | None) -> None:
     )
 
 
-@settle.command("import")
+@settle.command("import", epilog=_IMPORT_EXAMPLE)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_context
 def settle_import(ctx: Context, file: Path) -> None:
@@ -134,7 +170,10 @@ def settle_import(ctx: Context, file: Path) -> None:
     )
 
 
-@settle.command("reconcile")
+@settle.command(
+    "reconcile",
+    epilog=_RECONCILE_EXAMPLE,
+)
 @click.option("--period", required=True, help="The month, YYYY-MM.")
 @click.option("--from", "child", required=True, help="The child federation's code.")
 @click.option(
@@ -190,7 +229,10 @@ def settle_reconcile(ctx: Context, period: str, child: str, bank: Path | None) -
         fail_with_findings()
 
 
-@settle.command("transfer")
+@settle.command(
+    "transfer",
+    epilog=_TRANSFER_EXAMPLE,
+)
 @click.option("--to", "payee", required=True, help="The upstream's code, or 'grassroots'.")
 @click.option("--period", required=True, help="The month settled, YYYY-MM.")
 @click.option("--amount", required=True, help="Yuan, two decimals.")
@@ -217,7 +259,7 @@ def settle_transfer(
     )
 
 
-@settle.command("balance")
+@settle.command("balance", epilog=_BALANCE_EXAMPLE)
 @click.option("--period", help="One month, YYYY-MM (default: every month).")
 @with_context
 def settle_balance(ctx: Context, period: str | None) -> None:

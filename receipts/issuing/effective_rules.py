@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -19,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from receipts.domain.enums import Tier
 from receipts.domain.finance_rules import DEFAULT_RULES, FinanceRules
-from receipts.domain.sharing import SharingRules
+from receipts.domain.issue_request import IssueRequest
+from receipts.domain.model import Receipt, ReceiptRef
+from receipts.domain.sharing import PayerSituation, SharingRules
 from receipts.domain.sharing_codec import (
     SHARING_NAMESPACE,
     default_sharing_rules,
@@ -27,10 +30,11 @@ from receipts.domain.sharing_codec import (
     rules_to_element,
 )
 from receipts.errors import ConfigurationError, InvalidInput
+from receipts.issuing.receipt_rows import Sharing, default_situation
 from receipts.issuing.stock_allocation import upstream_rules
 from receipts.ledger.database import Database
 from receipts.ledger.events import append_event
-from receipts.ledger.models import LedgerState, SharingTableRow
+from receipts.ledger.models import LedgerState, ReceiptShareRow, SharingTableRow
 from receipts.workspace import CONFIG_NAME, WorkspaceConfig
 from signing.trust import ChainValidator
 from signing.xmlparse import parse_untrusted
@@ -38,6 +42,8 @@ from signing.xmlparse import parse_untrusted
 __all__ = [
     "adopt_sharing_table",
     "effective_rules",
+    "request_sharings",
+    "reversal_sharing",
     "rules_to_allocate",
     "sharing_in_force",
     "sharing_rules_of",
@@ -122,3 +128,41 @@ def adopt_sharing_table(session: Session, state: LedgerState, document: bytes, o
     known.origin, known.adopted_at, known.event_seq = origin, now, event.seq
     session.flush()
     return digest
+
+
+def request_sharings(
+    session: Session, requests: Sequence[IssueRequest], issued_at: datetime
+) -> list[Sharing]:
+    """How each request is shared: its situation (or its payer kind's) under the table in force
+    on the issue day (docs/settlement.md, "Shares at issue")."""
+    rules, digest = sharing_in_force(session)
+    return [
+        Sharing(
+            PayerSituation(request.situation)
+            if request.situation is not None
+            else default_situation(request.payer.kind),
+            rules,
+            digest,
+            issued_at.date(),
+        )
+        for request in requests
+    ]
+
+
+def reversal_sharing(session: Session, original: Receipt, ref: ReceiptRef) -> Sharing:
+    """A red receipt is shared as its original was (situation, table, day), negated."""
+    first = session.scalars(
+        select(ReceiptShareRow).where(
+            ReceiptShareRow.code == ref.code, ReceiptShareRow.number == ref.number
+        )
+    ).first()
+    if first is None:  # issued before shares were stored: shared as issued today would be
+        rules, digest = sharing_in_force(session)
+        situation = default_situation(original.payer.kind)
+    else:
+        table = session.get(SharingTableRow, first.rules_digest)
+        if table is None:
+            raise InvalidInput(f"{ref}: its sharing table {first.rules_digest[:12]} is missing")
+        rules, digest = sharing_rules_of(table.document), table.digest
+        situation = PayerSituation(first.situation)
+    return Sharing(situation, rules, digest, original.issued_at.date())

@@ -27,13 +27,12 @@ from receipts.domain.identifiers import make_receipt_code, new_check_code
 from receipts.domain.issue_request import IssueRequest, request_differences
 from receipts.domain.model import Organisation, Receipt, ReceiptRef
 from receipts.domain.money import format_amount
-from receipts.domain.sharing import PayerSituation
 from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput, ReceiptError
-from receipts.issuing.effective_rules import sharing_in_force, sharing_rules_of
+from receipts.issuing.effective_rules import request_sharings, reversal_sharing
 from receipts.issuing.own_certificate import check_own_certificate
 from receipts.issuing.payer_register import check_payers
-from receipts.issuing.receipt_rows import ReceiptRows, Sharing, default_situation, shares_for
+from receipts.issuing.receipt_rows import ReceiptRows, Sharing, shares_for
 from receipts.issuing.signing_pool import SigningPool
 from receipts.issuing.stock_accounting import take_numbers
 from receipts.issuing.tax_check import check_tax, record_tax_overrides
@@ -44,8 +43,6 @@ from receipts.ledger.models import (
     LedgerState,
     PeriodClose,
     ReceiptRow,
-    ReceiptShareRow,
-    SharingTableRow,
 )
 from signing.trust import ChainValidator
 
@@ -229,7 +226,7 @@ def _issue_chunk(
             # A registered USCC under another name is refused before a number is taken.
             check_payers(session, [request.payer for _, request in fresh])
             taxed = check_tax(session, org, [r for _, r in fresh], issuer.tax_override)
-            sharings = _sharings(session, [r for _, r in fresh], issued_at)
+            sharings = request_sharings(session, [r for _, r in fresh], issued_at)
             for (n, _), sharing in zip(fresh, sharings, strict=True):
                 shares_for(drafts[n], sharing)  # a line the rules refuse costs no number either
             code = _code(issuer, issued_at)
@@ -253,44 +250,6 @@ def _issue_chunk(
             record_tax_overrides(session, state, taxed, issued, issuer.tax_override)
         sign_head(session, state, issuer.pool.signer)
     return [outcomes[n] for n in range(len(requests))]
-
-
-def _sharings(
-    session: Session, requests: Sequence[IssueRequest], issued_at: datetime
-) -> list[Sharing]:
-    """How each request is shared: its situation (or its payer kind's) under the table in force
-    on the issue day (docs/settlement.md, "Shares at issue")."""
-    rules, digest = sharing_in_force(session)
-    return [
-        Sharing(
-            PayerSituation(request.situation)
-            if request.situation is not None
-            else default_situation(request.payer.kind),
-            rules,
-            digest,
-            issued_at.date(),
-        )
-        for request in requests
-    ]
-
-
-def _reversal_sharing(session: Session, original: Receipt, ref: ReceiptRef) -> Sharing:
-    """A red receipt is shared as its original was (situation, table, day), negated."""
-    first = session.scalars(
-        select(ReceiptShareRow).where(
-            ReceiptShareRow.code == ref.code, ReceiptShareRow.number == ref.number
-        )
-    ).first()
-    if first is None:  # issued before shares were stored: shared as issued today would be
-        rules, digest = sharing_in_force(session)
-        situation = default_situation(original.payer.kind)
-    else:
-        table = session.get(SharingTableRow, first.rules_digest)
-        if table is None:
-            raise InvalidInput(f"{ref}: its sharing table {first.rules_digest[:12]} is missing")
-        rules, digest = sharing_rules_of(table.document), table.digest
-        situation = PayerSituation(first.situation)
-    return Sharing(situation, rules, digest, original.issued_at.date())
 
 
 def store_receipt(
@@ -396,7 +355,7 @@ def reverse(
         )
         if issuer.printable is not None:
             issuer.printable(draft)
-        sharing = _reversal_sharing(session, original, ref)
+        sharing = reversal_sharing(session, original, ref)
         (number,) = take_numbers(session, org, code, 1)
         receipt = draft.numbered(number, new_check_code())
         (xml,) = issuer.pool.sign([receipt])

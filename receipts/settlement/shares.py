@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from receipts.domain.sharing import PARTY_ORDER, Party, PayerSituation, SharingRules, supersede
@@ -86,25 +86,32 @@ class Totals:
 
 def period_totals(session: Session, federation: str, period: str) -> Totals:
     """``federation``'s settlement for ``period``: one GROUP BY over the stored shares (own
-    receipts apart from those below it), then the parties summed by where they stand."""
-    own = ReceiptShareRow.issuer == federation
-    query = (
-        select(
-            own.label("own"),
-            func.sum(ReceiptShareRow.amount_fen),
-            *(func.sum(c) for c in PARTY_COLUMNS.values()),
+    receipts apart from those below it; a city-tier federation has only its own), then the
+    parties summed by where they stand. The income is the parties' sum (a CHECK holds each
+    row's parties to its amount), so only the five party columns are summed."""
+    sums = [func.sum(c) for c in PARTY_COLUMNS.values()]
+    party = own_party(federation)
+    if party in (Party.CITY, Party.COUNTY):
+        query = select(literal(True), *sums).where(
+            ReceiptShareRow.issuer == federation, ReceiptShareRow.period == period
         )
-        .where(ReceiptShareRow.period == period, covered(federation))  # type: ignore[arg-type]
-        .group_by(own)
-    )
-    mine = PARTY_ORDER.index(own_party(federation))
+    else:
+        own = ReceiptShareRow.issuer == federation
+        query = (
+            select(own.label("own"), *sums)
+            .where(ReceiptShareRow.period == period, covered(federation))  # type: ignore[arg-type]
+            .group_by(own)
+        )
+    mine = PARTY_ORDER.index(party)
     upward = grassroots = downward = retained = income = 0
-    for is_own, amount, *sums in session.execute(query):
-        by_party = dict(zip(PARTY_ORDER, (int(s or 0) for s in sums), strict=True))
+    for is_own, *fen in session.execute(query):
+        if all(f is None for f in fen):
+            continue  # no receipt: the aggregate's one row of NULLs
+        by_party = dict(zip(PARTY_ORDER, (int(f or 0) for f in fen), strict=True))
         upward += sum(by_party[p] for p in PARTY_ORDER[mine + 1 :])
         retained += by_party[PARTY_ORDER[mine]]
         if is_own:
-            income += int(amount or 0)
+            income += sum(by_party.values())
             grassroots += by_party[Party.GRASSROOTS]
             downward += sum(by_party[p] for p in PARTY_ORDER[1:mine])
     return Totals(upward, grassroots, downward, retained, income)

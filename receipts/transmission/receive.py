@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,16 +26,11 @@ from sqlalchemy.orm import Session
 from receipts.domain import divisions
 from receipts.domain.model import Receipt
 from receipts.domain.money import to_fen
-from receipts.domain.sharing import PayerSituation
 from receipts.domain.signed_documents import verify_document
 from receipts.errors import InvalidInput
-from receipts.issuing.effective_rules import sharing_in_force
 from receipts.issuing.receipt_rows import (
-    Sharing,
-    default_situation,
     item_columns,
     receipt_columns,
-    share_columns,
 )
 from receipts.issuing.stock_allocation import (
     Allocation,
@@ -59,6 +54,7 @@ from receipts.pki.signer import ReceiptSigner
 from receipts.transmission.acknowledgement import build_acknowledgement
 from receipts.transmission.chain_fragment import check_event_fragment
 from receipts.transmission.package import Manifest, RefusedPackage, package_crls, read_package
+from receipts.transmission.received_shares import ReceivedShares
 from receipts.transmission.write_offs import (
     check_not_written_off,
     close_written_off,
@@ -155,9 +151,9 @@ def import_package(
             _record_allocation(session, state, allocation, document, manifest.sender)
         for entry in registry:
             _register(session, state, entry)
-        sharing = _sharing_stated(events, what)
+        shared = ReceivedShares(session, events, what)
         _store_tokens(session, state, checked, validator)
-        added, known = _store_receipts(session, state, checked, manifest.sender, what, sharing)
+        added, known = _store_receipts(session, state, checked, manifest.sender, what, shared)
         # After the receipts: a write-off is checked against every receipt of its segment.
         write_offs = write_offs_in(events, what)
         closed = close_written_off(
@@ -188,32 +184,13 @@ def _check_sender(manifest: Manifest, sender_cert: x509.Certificate, me: str, wh
         raise RefusedPackage(f"{what}: the sender's chain-head signature does not verify")
 
 
-def _sharing_stated(
-    events: list[dict[str, Any]], what: str
-) -> dict[tuple[str, int], tuple[PayerSituation, date]]:
-    """The payer situation and sharing day the sender's events state for each receipt: this
-    ledger recomputes the shares under its own table in force (docs/settlement.md)."""
-    out: dict[tuple[str, int], tuple[PayerSituation, date]] = {}
-    for e in events:
-        stated = e["payload"].get("sharing") if isinstance(e["payload"], dict) else None
-        if e["kind"] not in ("receipt.issued", "receipt.imported") or stated is None:
-            continue
-        try:
-            situation = PayerSituation(stated["situation"])
-            on = date.fromisoformat(stated["on"])
-        except (InvalidInput, KeyError, TypeError, ValueError):
-            raise RefusedPackage(f"{what}: an event states an unreadable sharing") from None
-        out[(e["payload"]["code"], e["payload"]["number"])] = (situation, on)
-    return out
-
-
 def _store_receipts(
     session: Session,
     state: Any,
     checked: list[_Checked],
     sender: str,
     what: str,
-    stated: dict[tuple[str, int], tuple[PayerSituation, date]],
+    shared: ReceivedShares,
 ) -> tuple[int, int]:
     """Add the receipts this ledger lacks, each with its shares (recomputed here) and its
     ``receipt.imported`` event; (added, known). A known number with other content refuses the
@@ -221,9 +198,7 @@ def _store_receipts(
     added = known = 0
     rows: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
-    shares: list[dict[str, Any]] = []
     new_events: list[dict[str, Any]] = []
-    rules, rules_digest = sharing_in_force(session)
     for c in checked:
         segment = _check_in_segment(session, c.receipt, what)
         existing = session.get(ReceiptRow, (c.receipt.code, c.receipt.number))
@@ -238,15 +213,6 @@ def _store_receipts(
         check_not_written_off(segment, c.receipt.ref, what)
         rows.append(receipt_columns(c.receipt, c.xml, c.digest))
         items.extend(item_columns(c.receipt))
-        situation, on = stated.get(
-            (c.receipt.code, c.receipt.number),
-            (default_situation(c.receipt.payer.kind), c.receipt.issued_at.date()),
-        )
-        sharing = Sharing(situation, rules, rules_digest, on)
-        try:
-            shares.extend(share_columns(c.receipt, sharing))
-        except InvalidInput as error:
-            raise RefusedPackage(f"{what}: receipt {c.receipt.ref}: {error}") from None
         new_events.append(
             next_event(
                 state,
@@ -257,11 +223,7 @@ def _store_receipts(
                     "digest": c.digest,
                     "issuer": c.receipt.issuer.code,
                     "from": sender,
-                    "sharing": {
-                        "situation": situation.value,
-                        "rules": rules_digest,
-                        "on": on.isoformat(),
-                    },
+                    "sharing": shared.add(c.receipt),
                 },
             )
         )
@@ -270,7 +232,7 @@ def _store_receipts(
         (Event, new_events),
         (ReceiptRow, rows),
         (ReceiptItemRow, items),
-        (ReceiptShareRow, shares),
+        (ReceiptShareRow, shared.rows),
     ):
         if values:
             session.execute(insert(table), values)

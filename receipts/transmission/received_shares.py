@@ -1,0 +1,62 @@
+"""The shares of receipts received from a lower tier (docs/settlement.md, "Copies at the tier
+above"): recomputed under this ledger's sharing table in force, with the payer situation and
+sharing day the sender's signed chain states for each (its payer kind and issue day when the
+sender's events state none)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from receipts.domain.model import Receipt
+from receipts.domain.sharing import PayerSituation
+from receipts.errors import InvalidInput
+from receipts.issuing.effective_rules import sharing_in_force
+from receipts.issuing.receipt_rows import Sharing, default_situation, share_columns
+from receipts.transmission.package import RefusedPackage
+
+__all__ = ["ReceivedShares"]
+
+
+class ReceivedShares:
+    """Share rows of the receipts a package adds, and what each ``receipt.imported`` event
+    records of them."""
+
+    def __init__(self, session: Session, events: list[dict[str, Any]], what: str) -> None:
+        self.what = what
+        self.rules, self.digest = sharing_in_force(session)
+        self.stated = _stated(events, what)
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, receipt: Receipt) -> dict[str, str]:
+        """Add ``receipt``'s share rows; the ``sharing`` its event records."""
+        situation, on = self.stated.get(
+            (receipt.code, receipt.number),
+            (default_situation(receipt.payer.kind), receipt.issued_at.date()),
+        )
+        try:
+            self.rows.extend(
+                share_columns(receipt, Sharing(situation, self.rules, self.digest, on))
+            )
+        except InvalidInput as error:
+            raise RefusedPackage(f"{self.what}: receipt {receipt.ref}: {error}") from None
+        return {"situation": situation.value, "rules": self.digest, "on": on.isoformat()}
+
+
+def _stated(
+    events: list[dict[str, Any]], what: str
+) -> dict[tuple[str, int], tuple[PayerSituation, date]]:
+    out: dict[tuple[str, int], tuple[PayerSituation, date]] = {}
+    for e in events:
+        stated = e["payload"].get("sharing") if isinstance(e["payload"], dict) else None
+        if e["kind"] not in ("receipt.issued", "receipt.imported") or stated is None:
+            continue
+        try:
+            situation = PayerSituation(stated["situation"])
+            on = date.fromisoformat(stated["on"])
+        except (InvalidInput, KeyError, TypeError, ValueError):
+            raise RefusedPackage(f"{what}: an event states an unreadable sharing") from None
+        out[(e["payload"]["code"], e["payload"]["number"])] = (situation, on)
+    return out
