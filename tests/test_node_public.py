@@ -254,6 +254,7 @@ def test_a_wrong_check_code_and_a_missing_receipt_do_the_same_work(
         statements.append(str(args[2]))
 
     event.listen(state.db.engine, "before_cursor_execute", record)
+    state.reader.trace = statements.append  # its own connections: no SQLAlchemy event
     runs = []
     for params in (city.query(2, check="zzzzzz"), city.query(2, number="7")):
         statements.clear()

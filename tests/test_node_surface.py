@@ -163,6 +163,7 @@ def test_an_unexpected_error_is_a_500_without_a_stack_trace(city: SeededCity) ->
         raise RuntimeError("secret detail of the failure")
 
     state.db.read = broken  # type: ignore[method-assign,assignment]
+    state.reader.fetch = broken  # type: ignore[method-assign,assignment]
     client = node_client(state)
     api = client.get("/api/v1/lookup", params=city.query(2))
     assert api.status_code == 500

@@ -91,7 +91,9 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         access_log=False,  # the node's own access log, without personal data
         log_level="warning" if ctx.verbosity <= 0 else "info",
         timeout_graceful_shutdown=_GRACE_SECONDS,
-        lifespan="off",
+        # On: the app's lifespan writes the access log's kept lines and closes the look-up
+        # connections once the requests in flight have finished (uvicorn runs it last).
+        lifespan="on",
     )
 
 

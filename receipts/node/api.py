@@ -5,22 +5,33 @@ contract: a payer's booking asks the issuer's node through ``/api/v1/lookup``)."
 from __future__ import annotations
 
 import asyncio
-import weakref
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Annotated, Literal
 
-import anyio
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.datastructures import QueryParams
+from starlette.types import Receive, Scope, Send
 
+from receipts.errors import InvalidInput
 from receipts.node.documents import UploadReport, receipt_pdf, verify_upload
-from receipts.node.guards import admit, charge_failed_lookup, node_of
+from receipts.node.guards import RateLimited, admit, charge_failed_lookup, client_of, node_of
 from receipts.node.lookups import PublicReceipt, parse_details, public_lookup
 from receipts.node.problems import Problem, error_response
+from receipts.node.state import NodeState
 
-__all__ = ["LookupResult", "VerifyResult", "api_router", "lookup_result", "pdf_response"]
+__all__ = [
+    "LOOKUP_PATH",
+    "LookupResult",
+    "VerifyResult",
+    "api_router",
+    "lookup_endpoint",
+    "lookup_result",
+    "pdf_response",
+]
 
 
 def _problem(description: str) -> dict[str, object]:
@@ -121,23 +132,75 @@ def lookup_result(answer: PublicReceipt) -> LookupResult:
     )
 
 
-_LOOKUP_THREADS = 2
-"""Look-ups read the ledger in at most this many threads per worker: each holds the GIL for most
-of its 0.4 ms, so more threads only queue behind it and slow the event loop's other requests
-(bench/serve.py: 2 threads 1.7 ms a request in-process, the default 40 threads 2.9 ms)."""
-_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
+_LOOKUP_THREADS = ThreadPoolExecutor(2, thread_name_prefix="lookup")
+"""Look-ups read the ledger in these two threads per worker process (the event loop never
+waits on the database). Two: each holds the GIL for most of its time, so more threads only
+queue behind it and slow the event loop's other requests (bench/serve.py: 2 threads 1.7 ms a
+request in-process, the default 40 threads 2.9 ms). A plain executor rather than
+``anyio.to_thread`` (its capacity limiter, cancel scope and thread hand-over): the same look-ups
+cost about 0.3 ms less CPU each through the executor (in-process ASGI, 50 at a time)."""
 
 
-def _lookup_threads() -> anyio.CapacityLimiter:
-    """The look-up threads' limiter of the running event loop (one per worker process; tests run
-    several loops, and a limiter belongs to the loop it first waited in)."""
+LOOKUP_PATH = "/api/v1/lookup"
+"""The public look-up's path; ``GET`` on it is answered by :func:`lookup_endpoint`."""
+_LOOKUP_LIMITS = {"code": 20, "number": 20, "check": 20, "amount": 30}
+"""Each query parameter's longest value, as the route's OpenAPI description declares."""
+_REQUIRED = ("code", "number", "check")
+
+
+async def _look_up(
+    state: NodeState, client: str, code: str, number: str, check: str, amount: str | None
+) -> LookupResult:
+    """The look-up after its parameters are present and short enough: the client's token,
+    the typed details checked, one hop to a look-up thread for the ledger read (the rest runs
+    on the event loop), the failed look-up's extra cost."""
+    admission = state.limiter.take(client, 1)
+    if not admission.allowed:
+        raise RateLimited(admission.retry_after)
+    details = parse_details(code, number, check, amount)
     loop = asyncio.get_running_loop()
-    limiter = _limiters.get(loop)
-    if limiter is None:
-        limiter = _limiters[loop] = anyio.CapacityLimiter(_LOOKUP_THREADS)
-    return limiter
+    answer = await loop.run_in_executor(_LOOKUP_THREADS, public_lookup, state, details)
+    if not answer.found:
+        state.limiter.charge(client, state.config.rate.failed_lookup_cost - 1)
+    return lookup_result(answer)
+
+
+async def lookup_endpoint(state: NodeState, scope: Scope, receive: Receive, send: Send) -> None:
+    """``GET /api/v1/lookup`` as plain ASGI, the node's busiest request: the same checks in the
+    same order, the same bytes and headers as the FastAPI route in :func:`api_router` (which
+    stays for the OpenAPI description; ``tests/test_node_lookup_fast.py`` holds the two against
+    each other), without FastAPI's routing, dependency solving, request validation and response
+    model, which cost more than the look-up itself (bench/serve.py). Runs inside
+    :class:`receipts.node.middleware.NodeMiddleware` (headers, access log, errors)."""
+    path: str = scope["path"]
+    params = QueryParams(scope["query_string"])
+    values = {name: params.get(name) for name in _LOOKUP_LIMITS}
+    invalid = sorted(
+        f"query.{name}"
+        for name, value in values.items()
+        if (value is None and name in _REQUIRED)
+        or (value is not None and len(value) > _LOOKUP_LIMITS[name])
+    )
+    client = scope.get("state", {}).get("client", "unknown")
+    try:
+        if invalid:
+            raise _Invalid("invalid request: " + ", ".join(invalid))
+        code, number, check = (str(values[name]) for name in _REQUIRED)
+        result = await _look_up(state, client, code, number, check, values["amount"])
+    except RateLimited as exc:
+        response = error_response(path, 429, str(exc.detail), dict(exc.headers or {}))
+    except _Invalid as exc:
+        response = error_response(path, 422, str(exc))
+    except InvalidInput as exc:
+        response = error_response(path, 422, str(exc))
+    else:
+        body = result.model_dump_json().encode()
+        response = Response(body, media_type="application/json")
+    await response(scope, receive, send)
+
+
+class _Invalid(Exception):
+    """A parameter missing or too long (FastAPI's request validation, as the node words it)."""
 
 
 def api_router() -> APIRouter:
@@ -159,16 +222,9 @@ def api_router() -> APIRouter:
             str | None, Query(max_length=30, description="The total, when it should be checked.")
         ] = None,
     ) -> LookupResult:
-        admit(request, 1)
-        details = parse_details(code, number, check, amount)
-        # One hop to a worker thread for the ledger read; the rest runs on the event loop (a
-        # sync route costs FastAPI several hops per request: bench/serve.py).
-        answer = await anyio.to_thread.run_sync(
-            public_lookup, node_of(request), details, limiter=_lookup_threads()
-        )
-        if not answer.found:
-            charge_failed_lookup(request)
-        return lookup_result(answer)
+        # Served by lookup_endpoint (plain ASGI) in the running node; this route describes it
+        # in the OpenAPI description, and answers the same when called (create_app(fast=False)).
+        return await _look_up(node_of(request), client_of(request), code, number, check, amount)
 
     @router.post(
         "/verify",

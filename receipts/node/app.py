@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from receipts import __version__
-from receipts.node.api import api_router
+from receipts.node.api import LOOKUP_PATH, api_router, lookup_endpoint
 from receipts.node.health import health_router
 from receipts.node.middleware import NodeMiddleware
 from receipts.node.pages import pages_router
@@ -44,15 +44,18 @@ def _routers(state: NodeState) -> list[APIRouter]:
     return routers
 
 
-def create_app(state: NodeState) -> FastAPI:
+def create_app(state: NodeState, *, fast: bool = True) -> FastAPI:
     """The node's app over ``state``. No interactive docs pages (they load scripts from other
-    sites); the OpenAPI description is at ``/openapi.json``."""
+    sites); the OpenAPI description is at ``/openapi.json``. ``fast``: ``GET /api/v1/lookup``
+    is answered in plain ASGI by the middleware (``api.lookup_endpoint``); without it, by its
+    FastAPI route (the tests compare the two)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         # A graceful stop (SIGTERM) writes the access log's kept lines.
         state.access_log.close()
+        state.reader.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -68,7 +71,8 @@ def create_app(state: NodeState) -> FastAPI:
     for router in _routers(state):
         app.include_router(router)
     install_handlers(app)
-    app.add_middleware(NodeMiddleware, state=state)
+    endpoints = {("GET", LOOKUP_PATH): lookup_endpoint} if fast else {}
+    app.add_middleware(NodeMiddleware, state=state, endpoints=endpoints)
     return app
 
 

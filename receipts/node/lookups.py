@@ -11,11 +11,8 @@ which numbers a federation spoiled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-
-from sqlalchemy import BigInteger, Select, String, and_, bindparam, select
-from sqlalchemy.orm import aliased
 
 from receipts.domain.divisions import known_federation
 from receipts.domain.enums import PayerKind, ReceiptStatus
@@ -23,8 +20,7 @@ from receipts.domain.identifiers import parse_check_code, validate_number, valid
 from receipts.domain.model import ReceiptRef
 from receipts.domain.money import parse_amount
 from receipts.errors import InvalidInput
-from receipts.ledger.models import OrganisationRow, ReceiptRow
-from receipts.lookup import lookup
+from receipts.lookup import answer
 from receipts.node.masking import mask_payer
 from receipts.node.state import NodeState
 
@@ -83,53 +79,28 @@ def parse_details(code: str, number: str, check: str, amount: str | None) -> Det
     return Details(ref, parse_check_code(check), value)
 
 
-def _shown_query() -> Select[str, str, str, datetime, str, int, str]:
-    """What the public sees of a matched receipt, in one statement of indexed columns (parsing
-    the signed XML would cost ten times the look-up itself)."""
-    red = aliased(ReceiptRow)
-    code, number = bindparam("code", type_=String), bindparam("number", type_=BigInteger)
-    return (
-        select(
-            ReceiptRow.issuer,
-            ReceiptRow.payer_name,
-            ReceiptRow.payer_kind,
-            ReceiptRow.issued_at,
-            red.code,
-            red.number,
-            OrganisationRow.name,
-        )
-        .select_from(ReceiptRow)
-        .where(ReceiptRow.code == code, ReceiptRow.number == number)
-        .outerjoin(red, and_(red.original_code == code, red.original_number == number))
-        .outerjoin(OrganisationRow, OrganisationRow.code == ReceiptRow.issuer)
-    )
-
-
-_SHOWN = _shown_query()
-
-
 def public_lookup(state: NodeState, details: Details) -> PublicReceipt:
-    """Look the receipt up; blocking (call it from a worker thread)."""
-    answer = lookup(state.db, details.ref, details.check_code, details.amount)
-    if not answer.found:
+    """Look the receipt up; blocking (call it from a worker thread). One statement whatever
+    the outcome (:class:`receipts.lookup.LookupReader`): what the public sees of a matched
+    receipt comes in the same row as its check code."""
+    row = state.reader.fetch(details.ref)
+    found = answer(row, details.ref, details.check_code, details.amount)
+    if not found.found:
         return NOT_FOUND
-    with state.db.read() as session:
-        row = session.execute(
-            _SHOWN, {"code": details.ref.code, "number": details.ref.number}
-        ).one()
-    issuer, payer, kind, issued_at, red_code, red_number, registered = row
+    assert found.issued_at is not None and found.issuer is not None
+    assert found.payer_name is not None and found.payer_kind is not None
     return PublicReceipt(
         True,
         details.ref,
-        answer.status,
-        ReceiptRef(red_code, red_number) if red_code is not None and red_number else None,
-        issuer,
-        _issuer_name(state, issuer, registered),
+        found.status,
+        found.reversed_by,
+        found.issuer,
+        _issuer_name(state, found.issuer, found.issuer_name),
         # The date printed on the receipt: the issue time in the federation's zone (the ledger
         # keeps it in UTC, whose date is the day before for 00:00-08:00 in China).
-        issued_at.astimezone(state.workspace.config.zone).date(),
-        answer.total,
-        mask_payer(payer, PayerKind(kind)),
+        found.issued_at.astimezone(state.workspace.config.zone).date(),
+        found.total,
+        mask_payer(found.payer_name, PayerKind(found.payer_kind)),
     )
 
 

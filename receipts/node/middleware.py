@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -21,7 +22,7 @@ from receipts.node.clients import client_address
 from receipts.node.problems import error_response
 from receipts.node.state import NodeState
 
-__all__ = ["SECURITY_HEADERS", "TIER_PREFIX", "BodyTooLarge", "NodeMiddleware"]
+__all__ = ["SECURITY_HEADERS", "TIER_PREFIX", "BodyTooLarge", "Endpoint", "NodeMiddleware"]
 
 logger = logging.getLogger("receipts.node")
 
@@ -58,12 +59,23 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, detail, {"connection": "close"})
 
 
-class NodeMiddleware:
-    """Body limits, security headers, access log and the 500 of last resort."""
+Endpoint = Callable[[NodeState, Scope, Receive, Send], Awaitable[None]]
+"""A route answered in plain ASGI, before FastAPI (``api.lookup_endpoint``)."""
 
-    def __init__(self, app: ASGIApp, state: NodeState) -> None:
+
+class NodeMiddleware:
+    """Body limits, security headers, access log and the 500 of last resort; and the routes
+    in ``endpoints`` (by method and path) answered directly, inside all of that."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        state: NodeState,
+        endpoints: Mapping[tuple[str, str], Endpoint] | None = None,
+    ) -> None:
         self.app = app
         self.state = state
+        self.endpoints = dict(endpoints or {})
 
     def body_limit(self, path: str) -> int:
         """How many body bytes ``path`` accepts."""
@@ -104,8 +116,11 @@ class NodeMiddleware:
         limit = self.body_limit(path)
         try:
             declared = Headers(scope=scope).get("content-length")
+            endpoint = self.endpoints.get((scope["method"], path))
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 await self._refuse(scope, receive, send_wrapped, path, limit)
+            elif endpoint is not None:
+                await endpoint(self.state, scope, _counting(receive, limit), send_wrapped)
             else:
                 await self.app(scope, _counting(receive, limit), send_wrapped)
         except BodyTooLarge:

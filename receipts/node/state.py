@@ -22,6 +22,7 @@ from pathlib import Path
 
 from receipts.errors import NotPermitted
 from receipts.ledger.database import Database, default_url
+from receipts.lookup import LookupReader
 from receipts.node.access_log import AccessLog
 from receipts.node.config import ServeConfig, load_serve_config
 from receipts.node.ratelimit import RateLimiter
@@ -67,6 +68,8 @@ class NodeState:
     """Token buckets per client address (per process: docs/operations.md)."""
     access_log: AccessLog = field(init=False)
     """Where each request is logged, one JSON line, without personal data."""
+    reader: LookupReader = field(init=False)
+    """The public look-ups' read-only connections to the ledger."""
     operator: Authenticated | None = field(default=None, init=False)
     """The operator the node acts as; None in a workspace without operators."""
 
@@ -75,6 +78,7 @@ class NodeState:
         self.access_log = AccessLog(
             self.config.access_log, log_salt(self.workspace), self.wall_clock
         )
+        self.reader = LookupReader(self.db)
 
     @classmethod
     def open(
