@@ -182,49 +182,52 @@ def match_transfers(
     differences: list[TransferDifference] = []
     for transfer in open_:
         near = [i for i in left if in_window(transfer, pool[i])]
-        what = (
-            f"the tax bureau's transfer for {transfer.label} ({transfer.records} record(s), "
-            f"{format_amount(transfer.amount)})"
-        )
-        if len(near) == 1:
-            credit = pool[near[0]]
+        credit = pool[near[0]] if len(near) == 1 else None
+        if credit is not None:
             left.remove(near[0])
-            gap = credit.amount - transfer.amount
-            side = "more" if gap > 0 else "short"
-            differences.append(
-                TransferDifference(
-                    FindingCode.TAX_TRANSFER_DIFFERING,
-                    f"{what} arrived as {format_amount(credit.amount)} on {credit.on} "
-                    f"({_credit_label(credit)}): {format_amount(abs(gap))} {side}",
-                    transfer,
-                    credit,
-                )
-            )
-        else:
-            differences.append(
-                TransferDifference(
-                    FindingCode.TAX_TRANSFER_MISSING,
-                    f"{what}: no credit from the tax bureau of that amount within "
-                    f"{window_days} day(s) after {transfer.last_day}",
-                    transfer,
-                    None,
-                )
-            )
-    for i in left:
-        credit = pool[i]
-        differences.append(
-            TransferDifference(
-                FindingCode.TAX_CREDIT_UNEXPLAINED,
-                f"credit of {format_amount(credit.amount)} on {credit.on} from "
-                f"{credit.payer_name} ({_credit_label(credit)}): no imported tax records "
-                "call for it",
-                None,
-                credit,
-            )
-        )
+        differences.append(_unmatched_transfer(transfer, credit, window_days))
+    differences += [_unexplained(pool[i]) for i in left]
     return TransferReport(
         tuple(matched),
         tuple(differences),
         sum((t.amount for t in expected), Decimal("0.00")),
         sum((c.amount for c in pool), Decimal("0.00")),
+    )
+
+
+def _unmatched_transfer(
+    transfer: ExpectedTransfer, credit: BankCredit | None, window_days: int
+) -> TransferDifference:
+    """A transfer without its credit: ``differing`` from the only credit left in its window,
+    else ``missing``."""
+    what = (
+        f"the tax bureau's transfer for {transfer.label} ({transfer.records} record(s), "
+        f"{format_amount(transfer.amount)})"
+    )
+    if credit is None:
+        return TransferDifference(
+            FindingCode.TAX_TRANSFER_MISSING,
+            f"{what}: no credit from the tax bureau of that amount within {window_days} day(s) "
+            f"after {transfer.last_day}",
+            transfer,
+            None,
+        )
+    gap = credit.amount - transfer.amount
+    side = "more" if gap > 0 else "short"
+    return TransferDifference(
+        FindingCode.TAX_TRANSFER_DIFFERING,
+        f"{what} arrived as {format_amount(credit.amount)} on {credit.on} "
+        f"({_credit_label(credit)}): {format_amount(abs(gap))} {side}",
+        transfer,
+        credit,
+    )
+
+
+def _unexplained(credit: BankCredit) -> TransferDifference:
+    return TransferDifference(
+        FindingCode.TAX_CREDIT_UNEXPLAINED,
+        f"credit of {format_amount(credit.amount)} on {credit.on} from {credit.payer_name} "
+        f"({_credit_label(credit)}): no imported tax records call for it",
+        None,
+        credit,
     )
