@@ -435,3 +435,55 @@ def test_roles_clerk_or_admin_declare_anyone_reads(tmp_path: Path) -> None:
     assert json.loads(shown.stdout)[0]["wage"] == "1.00"
     report = as_operator(home, "王芳", "--json", "payer", "arrears")
     assert report.exit_code == 0, report.output
+
+
+def test_wages_export_round_trip(city: Path, tmp_path: Path) -> None:
+    wages = tmp_path / "in.csv"
+    wages.write_text(
+        ",".join(WAGE_HEADER) + "\n"
+        f"{A},2026-10,1250000.00,2026-11-05,企业申报,\n"
+        f"{B},2026Q4,300.10,2026-11-05,税务,\n",
+        "utf-8",
+    )
+    ok(city, "payer", "wages", "import", str(wages))
+    ok(
+        city,
+        "payer",
+        "wages",
+        "set",
+        A,
+        "2026-10",
+        "1300000",
+        "--source",
+        "企业申报",
+        "--declared-on",
+        "2026-11-20",
+        "--reason",
+        "更正",
+    )
+    out = tmp_path / "wages.xlsx"
+    assert ok(city, "payer", "wages", "export", str(out)) == f"wrote 2 declarations to {out}\n"
+    sheet = sheet_of(out)
+    assert (sheet.title, sheet.freeze_panes) == ("工资总额", "A2")
+    assert [c.value for c in sheet[1]] == WAGE_HEADER
+    assert [c.value for c in sheet[2]][:3] == [A, "2026-10", 1300000]
+    assert sheet.cell(row=2, column=3).number_format == "#,##0.00"
+    assert sheet.cell(row=3, column=3).value == 300.1  # a number, as Excel holds it
+    assert (
+        ok(city, "payer", "wages", "import", str(out)) == "declared 0, corrected 0, unchanged 2\n"
+    )
+    as_csv = tmp_path / "wages.csv"
+    ok(city, "payer", "wages", "export", str(as_csv))
+    assert as_csv.read_text("utf-8-sig").splitlines()[1:] == [
+        f"{A},2026-10,1300000.00,2026-11-20,企业申报,更正",
+        f"{B},2026Q4,300.10,2026-11-05,税务,",
+    ]
+    fresh = tmp_path / "fresh"
+    federation(fresh, "640100")
+    register = tmp_path / "payers.xlsx"
+    ok(city, "payer", "export", str(register))
+    ok(fresh, "payer", "import", str(register))
+    assert (
+        ok(fresh, "payer", "wages", "import", str(out)) == "declared 2, corrected 0, unchanged 0\n"
+    )
+    assert ok(fresh, "--json", "payer", "arrears") == ok(city, "--json", "payer", "arrears")

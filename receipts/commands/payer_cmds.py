@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
+from receipts.commands.payer_arrears_cmds import arrears, collection_rate_cmd
 from receipts.commands.payer_csv import read_payers, register_conflicts, write_payers
-from receipts.commands.payer_wage_cmds import arrears, collection_rate_cmd, wages
+from receipts.commands.payer_wage_cmds import wages
 from receipts.commands.runtime import Context, with_context
 from receipts.commands.tables import format_table
 from receipts.errors import InvalidInput

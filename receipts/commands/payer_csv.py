@@ -1,16 +1,14 @@
 """The payer register's CSV file or Excel workbook (docs/formats.md, "Payer register CSV"): read
 for ``receipts payer import`` (every bad row reported with its row and column, nothing imported
-from a bad file) and written by ``receipts payer export`` through :func:`spreadsheet_csv` or, for
-a ``.xlsx`` file, :func:`receipts.commands.spreadsheet_xlsx.spreadsheet_xlsx`."""
+from a bad file) and written by ``receipts payer export`` as CSV or, for a ``.xlsx`` file, as a
+workbook (both through :func:`receipts.commands.sheet_rows.write_sheet`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from receipts.commands.sheet_rows import is_xlsx, read_sheet_rows
-from receipts.commands.spreadsheet import spreadsheet_csv
+from receipts.commands.sheet_rows import is_xlsx, read_sheet_rows, write_sheet
 from receipts.domain.enums import PayerKind
 from receipts.domain.identifiers import validate_uscc
 from receipts.domain.model import check_text
@@ -109,12 +107,5 @@ def register_conflicts(
 def write_payers(path: Path, entries: list[PayerEntry]) -> None:
     """The register as CSV (formula-like cells neutralised), or as an Excel workbook (sheet
     交款人, every cell text) when ``path`` ends in ``.xlsx``."""
-    if is_xlsx(path):
-        from receipts.commands.spreadsheet_xlsx import spreadsheet_xlsx  # openpyxl: only here
-
-        writer: Any = spreadsheet_xlsx(path, COLUMNS, sheet=PAYER_SHEET)
-    else:
-        writer = spreadsheet_csv(path, COLUMNS)
-    with writer as sheet:
-        for e in entries:
-            sheet.row([e.uscc, e.name, e.kind.value, e.union_uscc, e.email])
+    rows = [[e.uscc, e.name, e.kind.value, e.union_uscc, e.email] for e in entries]
+    write_sheet(path, COLUMNS, (), rows, sheet=PAYER_SHEET if is_xlsx(path) else None)

@@ -1,6 +1,6 @@
-"""``receipts payer wages import | set | show``, ``receipts payer arrears`` and ``receipts payer
-collection-rate``: declared wage bills (计拨工资总额) per payer and 所属期, and the arrears
-(欠缴) and collection rate (收缴率) they give against the receipts issued (docs/arrears.md)."""
+"""``receipts payer wages import | set | show | export``: declared wage bills (计拨工资总额) per
+payer and 所属期 (docs/arrears.md), the base of the arrears reports of
+:mod:`receipts.commands.payer_arrears_cmds`."""
 
 from __future__ import annotations
 
@@ -12,32 +12,24 @@ from typing import Any
 import click
 
 from receipts.commands.runtime import Context, with_context
-from receipts.commands.sheet_rows import read_sheet_rows
-from receipts.commands.spreadsheet import spreadsheet_csv
+from receipts.commands.sheet_rows import is_xlsx, read_sheet_rows, write_sheet
 from receipts.commands.tables import format_table
-from receipts.domain.finance_rules import FinanceRules, format_percent
 from receipts.domain.identifiers import validate_uscc
 from receipts.domain.model import check_text
 from receipts.domain.money import parse_amount
 from receipts.domain.payment_period import parse_payment_period
 from receipts.errors import InvalidInput, ReceiptError
-from receipts.issuing.effective_rules import effective_rules
 from receipts.issuing.payer_wages import (
     WageDeclaration,
+    current_declarations,
     declaration_problems,
     declare_wages,
     parse_declared_on,
     wage_history,
 )
-from receipts.stats.arrears import (
-    ArrearsReport,
-    GroupBy,
-    arrears_report,
-    collection_rate,
-)
 from receipts.workspace import Workspace, WorkspaceKind
 
-__all__ = ["WAGE_COLUMNS", "arrears", "collection_rate_cmd", "wages"]
+__all__ = ["WAGE_COLUMNS", "WAGE_SHEET", "wages"]
 
 #: Who may declare wage bills (as who may change the register: docs/security.md).
 _WRITERS = ("admin", "clerk")
@@ -45,34 +37,6 @@ _WRITERS = ("admin", "clerk")
 WAGE_COLUMNS = ("uscc", "period", "wage", "declared_on", "source", "reason")
 """A wage file's columns (docs/arrears.md); ``reason`` only for a correction."""
 _WAGE_REQUIRED = ("uscc", "period", "wage", "declared_on", "source")
-
-ARREARS_COLUMNS = (
-    "uscc",
-    "name",
-    "item",
-    "period",
-    "issuer",
-    "tier",
-    "status",
-    "wage",
-    "expected",
-    "paid",
-    "arrears",
-    "rate_percent",
-)
-_ARREARS_NUMBERS = ("wage", "expected", "paid", "arrears", "rate_percent")
-RATE_COLUMNS = (
-    "key",
-    "declared",
-    "expected",
-    "paid",
-    "arrears",
-    "overpaid",
-    "rate_percent",
-    "undeclared",
-    "undeclared_paid",
-)
-_RATE_NUMBERS = RATE_COLUMNS[1:]
 
 
 @click.group("wages")
@@ -236,159 +200,28 @@ def wages_show(ctx: Context, uscc: str) -> None:
     ctx.emit(data, human)
 
 
-def _rules(ctx: Context, ws: Workspace) -> FinanceRules:
-    """The union-finance rules in force here: the rate of each item is configured there."""
-    return effective_rules(ctx.database(ws), ws.config, ctx.credentials(ws).validator)
+WAGE_SHEET = "工资总额"
+"""The sheet of an exported workbook."""
 
 
-def _report(ctx: Context, item: str, period: str | None, issuer: str | None) -> ArrearsReport:
+@wages.command(
+    "export",
+    epilog="\b\nExamples:\n  receipts payer wages export wages.csv\n"
+    "  receipts payer wages export wages.xlsx",
+)
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_context
+def wages_export(ctx: Context, path: Path) -> None:
+    """Write every payer's current declarations in the layout import reads (CSV, or a workbook
+    on sheet 工资总额 when FILE ends in .xlsx); imported again, they change nothing."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
-    return arrears_report(
-        ctx.database(ws), _rules(ctx, ws), item=item, period=period, issuer=issuer
+    with ctx.database(ws).read() as session:
+        current = current_declarations(session)
+    rows = [
+        [r.uscc, r.period, r.wage, r.declared_on.isoformat(), r.source, r.reason] for r in current
+    ]
+    write_sheet(path, WAGE_COLUMNS, ("wage",), rows, sheet=WAGE_SHEET if is_xlsx(path) else None)
+    ctx.emit(
+        {"declarations": len(rows), "file": str(path)},
+        lambda: f"wrote {len(rows)} declarations to {path}",
     )
-
-
-def _write(
-    path: Path,
-    columns: tuple[str, ...],
-    numbers: tuple[str, ...],
-    rows: list[list[Any]],
-    *,
-    sheet: str | None,
-) -> None:
-    """The table as an Excel workbook on ``sheet`` (a Chinese name), or as CSV when None."""
-    if sheet is not None:
-        from receipts.commands.spreadsheet_xlsx import spreadsheet_xlsx  # openpyxl: only here
-
-        writer: Any = spreadsheet_xlsx(path, columns, numbers, sheet=sheet)
-    else:
-        writer = spreadsheet_csv(path, columns, numbers)
-    with writer as out:
-        for row in rows:
-            out.row(row)
-
-
-def _report_options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--item", default="01", show_default=True, help="Catalogue item."),
-            click.option("--period", default=None, help="所属期: rows within it (2026, 2026Q4…)."),
-            click.option("--issuer", default=None, help="Only rows attributed to this org code."),
-            click.option(
-                "--xlsx",
-                "xlsx_file",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Also write an Excel workbook.",
-            ),
-            click.option(
-                "--csv",
-                "csv_file",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Also write CSV (UTF-8 with BOM).",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-def _arrears_cells(report: ArrearsReport) -> list[list[Any]]:
-    return [
-        [
-            r.uscc,
-            r.name,
-            r.item,
-            r.period,
-            r.issuer,
-            r.tier,
-            r.status,
-            r.wage,
-            r.expected,
-            r.paid,
-            r.arrears,
-            r.rate,
-        ]
-        for r in report.rows
-    ]
-
-
-@click.command(
-    "arrears",
-    epilog="\b\nExamples:\n  receipts payer arrears --period 2026\n"
-    "  receipts payer arrears --period 2026Q4 --issuer 640100 --xlsx 欠缴-2026Q4.xlsx",
-)
-@_report_options
-@with_context
-def arrears(
-    ctx: Context,
-    item: str,
-    period: str | None,
-    issuer: str | None,
-    xlsx_file: Path | None,
-    csv_file: Path | None,
-) -> None:
-    """Expected (declared wage bill × the item's rate) against paid, per payer and 所属期;
-    payers without a declaration are listed as undeclared."""
-    report = _report(ctx, item, period, issuer)
-    cells = _arrears_cells(report)
-    if xlsx_file is not None:
-        _write(xlsx_file, ARREARS_COLUMNS, _ARREARS_NUMBERS, cells, sheet="欠缴明细")
-    if csv_file is not None:
-        _write(csv_file, ARREARS_COLUMNS, _ARREARS_NUMBERS, cells, sheet=None)
-    data = [dict(zip(ARREARS_COLUMNS, row, strict=True)) for row in cells]
-
-    def human() -> str:
-        head = f"item {report.item} at {format_percent(report.rate)} of the declared wage bill"
-        if not cells:
-            return head + "\nno payers"
-        return head + "\n" + format_table(ARREARS_COLUMNS, cells)
-
-    ctx.emit(data, human)
-
-
-@click.command(
-    "collection-rate",
-    epilog="\b\nExamples:\n  receipts payer collection-rate --by tier --period 2026\n"
-    "  receipts payer collection-rate --by period --xlsx 收缴率.xlsx",
-)
-@click.option(
-    "--by",
-    type=click.Choice([g.value for g in GroupBy]),
-    default=GroupBy.ISSUER.value,
-    show_default=True,
-    help="Group by issuer, tier or 所属期.",
-)
-@_report_options
-@with_context
-def collection_rate_cmd(
-    ctx: Context,
-    by: str,
-    item: str,
-    period: str | None,
-    issuer: str | None,
-    xlsx_file: Path | None,
-    csv_file: Path | None,
-) -> None:
-    """收缴率 = paid ÷ expected, in percent to two decimals, by issuer, tier or 所属期."""
-    report = _report(ctx, item, period, issuer)
-    groups = collection_rate(report, GroupBy(by))
-    cells = [
-        [
-            g.key,
-            g.declared,
-            g.expected,
-            g.paid,
-            g.arrears,
-            g.overpaid,
-            g.rate,
-            g.undeclared,
-            g.undeclared_paid,
-        ]
-        for g in groups
-    ]
-    if xlsx_file is not None:
-        _write(xlsx_file, RATE_COLUMNS, _RATE_NUMBERS, cells, sheet="收缴率")
-    if csv_file is not None:
-        _write(csv_file, RATE_COLUMNS, _RATE_NUMBERS, cells, sheet=None)
-    data = [dict(zip(RATE_COLUMNS, row, strict=True)) for row in cells]
-    ctx.emit(data, lambda: format_table([by, *RATE_COLUMNS[1:]], cells))

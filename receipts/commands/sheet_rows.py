@@ -5,6 +5,7 @@ of Excel batch files (:mod:`receipts.batch.xlsx_file`: zip limits, no DTD, hidde
 formulas without a saved value refused, numbers as their shortest decimal, a date on the 1st of
 the month in the ``period`` column as ``YYYY-MM``); a cell that cannot be read is a problem at
 its row and column, and any problem refuses the file (docs/formats.md, "Payer register CSV").
+Tables go out the other way through :func:`write_sheet`: CSV, or a workbook on a named sheet.
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from receipts.batch.fields import BatchProblem
 from receipts.batch.xlsx_file import ZIP_MAGIC
 from receipts.batch.xlsx_file import _sheet_rows as xlsx_sheet_rows
 from receipts.batch.xlsx_file import _text_rows as xlsx_text_rows
-from receipts.commands.spreadsheet import FORMULA_PREFIXES
+from receipts.commands.spreadsheet import FORMULA_PREFIXES, spreadsheet_csv
 from receipts.errors import InvalidInput
 from receipts.support.sizes import MAX_BATCH_FILE_BYTES, read_bounded
 from receipts.support.text import decode_text
 
-__all__ = ["SheetRows", "is_xlsx", "read_sheet_rows"]
+__all__ = ["SheetRows", "is_xlsx", "read_sheet_rows", "write_sheet"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +103,23 @@ def read_sheet_rows(
         padded = [*cells, *[""] * (len(header) - len(cells))]
         rows.append((number, {c: _cell(v) for c, v in zip(header, padded, strict=False)}))
     return SheetRows(header, tuple(rows), tuple(problems))
+
+
+def write_sheet(
+    path: Path,
+    columns: tuple[str, ...],
+    numbers: tuple[str, ...],
+    rows: list[list[Any]],
+    *,
+    sheet: str | None,
+) -> None:
+    """The table as an Excel workbook on ``sheet`` (a Chinese name), or as CSV when None."""
+    if sheet is not None:
+        from receipts.commands.spreadsheet_xlsx import spreadsheet_xlsx  # openpyxl: only here
+
+        writer: Any = spreadsheet_xlsx(path, columns, numbers, sheet=sheet)
+    else:
+        writer = spreadsheet_csv(path, columns, numbers)
+    with writer as out:
+        for row in rows:
+            out.row(row)
