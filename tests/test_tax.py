@@ -26,8 +26,9 @@ from receipts.issuing.tax_check import TaxCollected
 from receipts.ledger.database import Database
 from receipts.ledger.models import Event, ReceiptRow, TaxCollectionRow
 from receipts.reconcile.bank_statement import Credit
+from receipts.settlement.shares import Totals
 from receipts.tax.importing import TaxImportRefused, import_tax_file
-from receipts.tax.income import tax_income, tax_shares
+from receipts.tax.income import tax_income, tax_shares, tax_totals
 from receipts.tax.transfers import expected_transfers, match_transfers
 from tests.support.ledger import audit_trust, make_issuer, request, stock_city
 from tests.support.tier_pki import tier_pki
@@ -338,6 +339,7 @@ def test_income_and_shares_of_a_month(ledger_db: Database, tmp_path: Path) -> No
         assert tax_income(session, "640100", "2026-12") == {"01": 1_234_567, "02": 500}
         assert tax_income(session, "640100", "2026-10") == {}
         shares = tax_shares(session, "640100", "2026-12")
+        totals = tax_totals(session, "640100", "2026-12")
     # docs/sharing.md's worked example (default table, tax collected, 12,345.67); 会员会费 has
     # no row in the default table: not shared, the issuing city's own.
     assert shares == {
@@ -352,6 +354,15 @@ def test_income_and_shares_of_a_month(ledger_db: Database, tmp_path: Path) -> No
         ("02", Party.PROVINCE): 0,
         ("02", Party.NATIONAL): 0,
     }
+    # As the city's own receipts in its settlement: province and national upward (上解), the
+    # grassroots share returned (回拨), the city's own retained with the unshared 会员会费.
+    assert totals == Totals(
+        upward=123_457 + 24_691,
+        grassroots=740_740,
+        downward=0,
+        retained=345_679 + 500,
+        income=1_234_567 + 500,
+    )
 
 
 def test_transfers_reconciled_with_a_planted_difference(
