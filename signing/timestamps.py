@@ -383,7 +383,11 @@ def check_token(token: bytes, data: bytes, validator: ChainValidator) -> TokenCh
         return _invalid("the time-stamp was made over other data (its message imprint differs)")
     if len(signer_infos) != 1:
         return _invalid(f"the time-stamp token has {len(signer_infos)} signers, not one")
-    checked = _check_signer(signer_infos[0], tst_bytes, certs)
+    try:
+        checked = _check_signer(signer_infos[0], tst_bytes, certs)
+    except (ValueError, TypeError, KeyError) as exc:
+        # asn1crypto parses nested values lazily: a malformed signer shows up only here.
+        return _invalid(f"the time-stamp's signer information cannot be read: {exc}")
     if isinstance(checked, Finding):
         return checked
     gen_time = tst_info["gen_time"].native.astimezone(UTC)

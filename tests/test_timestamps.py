@@ -439,3 +439,30 @@ def test_trust_needs_the_root_only(pki: Pki, authority: TimeStampAuthority) -> N
     only_root = ChainValidator(TrustBundle.of([pki.root]), issuer_may_certify=None)
     token = authority.stamp(b"x")
     assert isinstance(check_token(token, b"x", only_root), TokenCheck)
+
+
+def test_a_token_whose_time_was_changed_or_bytes_damaged_is_refused(
+    pki: Pki, authority: TimeStampAuthority
+) -> None:
+    from asn1crypto import cms
+
+    token = authority.stamp(b"data")
+    info = cms.ContentInfo.load(token)
+    encap = info["content"]["encap_content_info"]
+    tst = tsp.TSTInfo.load(encap["content"].contents)
+    fields = {k: tst[k] for k in tst if tst[k].native is not None}
+    earlier = tsp.TSTInfo({**fields, "gen_time": pki.now - timedelta(days=365)})
+    encap["content"] = cms.ParsableOctetString(earlier.dump())
+    moved = info.dump(force=True)
+    refused = check_token(moved, b"data", pki.validator)
+    assert not isinstance(refused, TokenCheck)
+    assert "changed after it was signed" in refused.message
+    # What the signature covers: the TSTInfo (through its digest) and the signature itself.
+    signed_part = tst.dump()
+    start = token.index(signed_part)
+    places = [*range(start, start + len(signed_part), 7), *range(len(token) - 30, len(token))]
+    for at in places:
+        damaged = token[:at] + bytes([token[at] ^ 0x5A]) + token[at + 1 :]
+        result = check_token(damaged, b"data", pki.validator)
+        assert not isinstance(result, TokenCheck), at
+        assert result.code == "timestamp-invalid"
