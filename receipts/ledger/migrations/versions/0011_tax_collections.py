@@ -1,5 +1,5 @@
-"""Tax-collected union dues (税务代收, docs/tax.md): the tax bureau's collection records with their shares (分成), a cache
-of the ``tax.imported`` events.
+"""Tax-collected union dues (税务代收, docs/tax.md): the tax bureau's collection records with
+their shares (分成), a cache of the ``tax.imported`` events.
 
 Revision ID: 0011
 Revises: 0009
