@@ -38,6 +38,7 @@ __all__ = [
     "certificate_text",
     "ecdsa_der",
     "ecdsa_raw",
+    "non_ascii_name",
     "sha256",
     "signature_method_for",
 ]
@@ -57,6 +58,23 @@ _XML_SPACE = b" \t\r\n"
 def c14n(node: etree._Element | etree._ElementTree, algorithm: str) -> bytes:
     """lxml's canonical form of ``node`` (without comments) under the named algorithm."""
     return etree.tostring(node, method="c14n", exclusive=algorithm == EXC_C14N, with_comments=False)
+
+
+def non_ascii_name(root: etree._Element) -> str | None:
+    """The first element or attribute name in ``root`` that is not ASCII, if any.
+
+    lxml's default serialisation (ASCII) writes such a name as character references, which no
+    parser reads back: signxml, which copies the tree that way, fails on it. Our documents
+    name everything in ASCII, so both the strict signer and verifier refuse the rest.
+    """
+    for element in root.iter(etree.Element):
+        tag = str(element.tag)
+        if not tag.isascii():
+            return tag
+        for name in element.attrib:
+            if not str(name).isascii():
+                return str(name)
+    return None
 
 
 def sha256(data: bytes) -> bytes:

@@ -11,9 +11,11 @@ Canonicalisation is lxml's, digests are SHA-256, the signature is cryptography's
 from __future__ import annotations
 
 import base64
+import copy
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -28,10 +30,10 @@ from signing.strict_common import (
     c14n,
     certificate_text,
     ecdsa_raw,
+    non_ascii_name,
     sha256,
     signature_method_for,
 )
-from signing.xmlparse import parse_untrusted
 from signing.xmlprofile import DIGEST_SHA256, DS_NS, ENVELOPED, SIGNED_PROPERTIES_TYPE, XADES_NS
 
 __all__ = ["DATA_OBJECT_DESCRIPTION", "DATA_OBJECT_MIME_TYPE", "check_signable", "sign_strict"]
@@ -69,6 +71,9 @@ def check_signable(
         # C14N 1.0 gives the signature's parts the root's xml: attributes in xmlsec1 but not in
         # lxml or signxml: the signature would verify in one and not the other.
         raise SigningError("the document root must not carry xml: attributes (xml:lang, …)")
+    odd = non_ascii_name(root)
+    if odd is not None:
+        raise SigningError(f"element and attribute names must be ASCII, not {odd!r}")
     if next(root.iter(_ds("Signature")), None) is not None:
         raise SigningError("the document is already signed")
     if cert.public_key() != key.public_key():
@@ -82,66 +87,57 @@ def _sign_value(key: PrivateKey, data: bytes) -> bytes:
     return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
 
-def _reference(
-    signed_info: etree._Element, uri: str, ref_type: str | None = None
-) -> etree._Element:
-    reference = etree.SubElement(signed_info, _ds("Reference"), nsmap=_NSMAP)
-    reference.set("URI", uri)
-    if ref_type is not None:
-        reference.set("Type", ref_type)
-    return reference
-
-
-def _digest_parts(reference: etree._Element, digest: bytes) -> None:
+def _digest_parts(reference: etree._Element, digest: bytes | None) -> None:
     etree.SubElement(reference, _ds("DigestMethod"), nsmap=_NSMAP, Algorithm=DIGEST_SHA256)
     value = etree.SubElement(reference, _ds("DigestValue"), nsmap=_NSMAP)
-    value.text = base64.b64encode(digest).decode("ascii")
+    if digest is not None:
+        value.text = base64.b64encode(digest).decode("ascii")
 
 
-def _signed_info(signature: etree._Element, method: str, document_digest: bytes) -> etree._Element:
+@lru_cache(maxsize=16)
+def _template(chain: tuple[x509.Certificate, ...], method: str) -> etree._Element:
+    """The signature of one certificate chain with everything but the per-document values.
+
+    Elements are made in signxml's order with its namespace maps, and the attributes each
+    document fills in (Ids, Target, ObjectReference) are present already, empty, so that they
+    are written in signxml's order too.
+    """
+    signature = etree.Element(_ds("Signature"), nsmap=_NSMAP, Id="")
     signed_info = etree.SubElement(signature, _ds("SignedInfo"), nsmap=_NSMAP)
     etree.SubElement(signed_info, _ds("CanonicalizationMethod"), Algorithm=C14N_10)
     etree.SubElement(signed_info, _ds("SignatureMethod"), Algorithm=method)
-    reference = etree.SubElement(signed_info, _ds("Reference"), URI="")
+    reference = etree.SubElement(signed_info, _ds("Reference"), URI="", Id="")
     transforms = etree.SubElement(reference, _ds("Transforms"))
     etree.SubElement(transforms, _ds("Transform"), Algorithm=ENVELOPED)
     etree.SubElement(transforms, _ds("Transform"), Algorithm=C14N_10)
     etree.SubElement(reference, _ds("DigestMethod"), Algorithm=DIGEST_SHA256)
-    value = etree.SubElement(reference, _ds("DigestValue"))
-    value.text = base64.b64encode(document_digest).decode("ascii")
-    return signed_info
-
-
-def _key_info(signature: etree._Element, chain: Sequence[x509.Certificate]) -> etree._Element:
-    key_info = etree.SubElement(signature, _ds("KeyInfo"))
+    etree.SubElement(reference, _ds("DigestValue"))
+    for attributes in ({"URI": "", "Type": SIGNED_PROPERTIES_TYPE}, {"URI": ""}):
+        _digest_parts(etree.SubElement(signed_info, _ds("Reference"), attributes, _NSMAP), None)
+    etree.SubElement(signature, _ds("SignatureValue"))
+    key_info = etree.SubElement(signature, _ds("KeyInfo"), Id="")
     x509_data = etree.SubElement(key_info, _ds("X509Data"))
     for cert in chain:
         etree.SubElement(x509_data, _ds("X509Certificate")).text = certificate_text(cert)
-    return key_info
-
-
-def _signed_properties(
-    qualifying: etree._Element,
-    properties_id: str,
-    signing_time: str,
-    chain: Sequence[x509.Certificate],
-    reference_id: str,
-) -> etree._Element:
-    props = etree.SubElement(qualifying, _xades("SignedProperties"), nsmap=_NSMAP)
-    props.set("Id", properties_id)
+    ds_object = etree.SubElement(signature, _ds("Object"), nsmap=_NSMAP)
+    qualifying = etree.SubElement(ds_object, _xades("QualifyingProperties"), {"Target": ""}, _NSMAP)
+    props = etree.SubElement(qualifying, _xades("SignedProperties"), {"Id": ""}, _NSMAP)
     ssp = etree.SubElement(props, _xades("SignedSignatureProperties"), nsmap=_NSMAP)
-    etree.SubElement(ssp, _xades("SigningTime"), nsmap=_NSMAP).text = signing_time
+    etree.SubElement(ssp, _xades("SigningTime"), nsmap=_NSMAP)
     v2 = etree.SubElement(ssp, _xades("SigningCertificateV2"), nsmap=_NSMAP)
     for cert in chain:
         cert_node = etree.SubElement(v2, _xades("Cert"), nsmap=_NSMAP)
         cert_digest = etree.SubElement(cert_node, _xades("CertDigest"), nsmap=_NSMAP)
         _digest_parts(cert_digest, cert.fingerprint(hashes.SHA256()))
     sdop = etree.SubElement(props, _xades("SignedDataObjectProperties"), nsmap=_NSMAP)
-    dof = etree.SubElement(sdop, _xades("DataObjectFormat"), nsmap=_NSMAP)
-    dof.set("ObjectReference", f"#{reference_id}")
+    dof = etree.SubElement(sdop, _xades("DataObjectFormat"), {"ObjectReference": ""}, _NSMAP)
     etree.SubElement(dof, _xades("Description"), nsmap=_NSMAP).text = DATA_OBJECT_DESCRIPTION
     etree.SubElement(dof, _xades("MimeType"), nsmap=_NSMAP).text = DATA_OBJECT_MIME_TYPE
-    return props
+    return signature
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def sign_strict(
@@ -159,38 +155,35 @@ def sign_strict(
     document reference's, in that order); tests pass a fixed sequence to compare with signxml.
     """
     check_signable(root, key, cert, signing_time)
-    chain = [cert, *intermediates]
     # A fresh tree, as signxml makes one: the caller's element is left as it was, and whatever
     # sits outside the root element (processing instructions, comments) is not carried over.
-    data = etree.tostring(root)
-    doc = parse_untrusted(data, max_bytes=max(len(data), 1))
+    doc = copy.deepcopy(root)
     document_digest = sha256(c14n(doc, C14N_10))
 
-    signature = etree.Element(_ds("Signature"), nsmap=_NSMAP)
-    doc.append(signature)
-    signed_info = _signed_info(signature, signature_method_for(key), document_digest)
-    value = etree.SubElement(signature, _ds("SignatureValue"))
-    key_info = _key_info(signature, chain)
-    ds_object = etree.SubElement(signature, _ds("Object"), nsmap=_NSMAP)
+    signature = copy.deepcopy(_template((cert, *intermediates), signature_method_for(key)))
+    signed_info, value, key_info, ds_object = signature
+    _, _, data_ref, properties_ref, key_info_ref = signed_info
+    props = ds_object[0][0]
     fresh = _Tokens(token)
     signature_id = f"SignXMLSignature{fresh()}"
-    signature.set("Id", signature_id)
     key_info_id = f"SignXMLCertificate{fresh()}"
-    key_info.set("Id", key_info_id)
-    qualifying = etree.SubElement(ds_object, _xades("QualifyingProperties"), nsmap=_NSMAP)
-    qualifying.set("Target", f"#{signature_id}")
     properties_id = f"{signature_id}-SignedProperties{fresh()}"
     reference_id = f"SignXMLReference{fresh()}"
-    signed_info[2].set("Id", reference_id)
-    props = _signed_properties(
-        qualifying, properties_id, signing_time.isoformat(), chain, reference_id
-    )
-    properties_ref = _reference(signed_info, f"#{properties_id}", SIGNED_PROPERTIES_TYPE)
-    _digest_parts(properties_ref, sha256(c14n(props, C14N_10)))
-    key_info_ref = _reference(signed_info, f"#{key_info_id}")
-    _digest_parts(key_info_ref, sha256(c14n(key_info, C14N_10)))
-    signed = c14n(signed_info, C14N_10)
-    value.text = base64.b64encode(_sign_value(key, signed)).decode("ascii")
+    signature.set("Id", signature_id)
+    data_ref.set("Id", reference_id)
+    data_ref[2].text = _b64(document_digest)
+    key_info.set("Id", key_info_id)
+    ds_object[0].set("Target", f"#{signature_id}")
+    props.set("Id", properties_id)
+    props[0][0].text = signing_time.isoformat()
+    props[1][0].set("ObjectReference", f"#{reference_id}")
+    doc.append(signature)
+    # SignedProperties and KeyInfo are canonicalised in place, under the document's namespaces.
+    properties_ref.set("URI", f"#{properties_id}")
+    properties_ref[1].text = _b64(sha256(c14n(props, C14N_10)))
+    key_info_ref.set("URI", f"#{key_info_id}")
+    key_info_ref[1].text = _b64(sha256(c14n(key_info, C14N_10)))
+    value.text = _b64(_sign_value(key, c14n(signed_info, C14N_10)))
     return doc
 
 

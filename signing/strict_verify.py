@@ -14,12 +14,14 @@ What it refuses beyond the shape check, because a verifier could read it otherwi
 - an ``xml:`` attribute on the root, the signature, its Object or QualifyingProperties: C14N 1.0
   gives it to the canonical form of the signed parts below them in xmlsec1, not in lxml;
 - a comment or processing instruction anywhere inside ``ds:Signature``: it splits an element's
-  text, which verifiers read differently (lxml's ``.text`` stops at it);
+  text, which verifiers read differently (lxml's ``.text`` stops at it); and text other than
+  whitespace between the signature's elements (signxml fails on text after a referenced one);
 - children of algorithm elements (``InclusiveNamespaces``, XPath, …), anything in a Reference
   but ``Transforms``, ``DigestMethod``, ``DigestValue`` in that order, attributes we never write on
   the signature's unsigned parts, and a reference to SignedProperties or KeyInfo by any attribute
   but their ``Id``;
-- base64 values with characters outside the alphabet (signxml drops them before decoding).
+- base64 values with characters outside the alphabet (signxml drops them before decoding);
+- element or attribute names outside ASCII (signxml's copies of the tree cannot be read back).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from signing.strict_common import (
     b64_value,
     c14n,
     ecdsa_der,
+    non_ascii_name,
     sha256,
 )
 from signing.xmlparse import UnsafeXML, parse_untrusted
@@ -60,6 +63,10 @@ _REFERENCE_PARTS = (
     [f"{{{DS_NS}}}Transforms", f"{{{DS_NS}}}DigestMethod", f"{{{DS_NS}}}DigestValue"],
     [f"{{{DS_NS}}}DigestMethod", f"{{{DS_NS}}}DigestValue"],
 )
+# Text beside elements (a tail, or text in an element that holds elements): our signer writes
+# whitespace there at most, and signxml fails on text after a referenced element (it copies the
+# element with its tail and cannot parse the copy).
+_MIXED_TEXT = etree.XPath(".//text()[normalize-space()][../*]")
 _CERT_DIGEST = [f"{{{DS_NS}}}DigestMethod", f"{{{DS_NS}}}DigestValue"]
 
 
@@ -143,6 +150,13 @@ def _parts(root: etree._Element, signature: etree._Element) -> _Parts:
                 "a processing instruction outside the root element is refused (verifiers "
                 'disagree whether URI="" covers it)'
             )
+    odd = non_ascii_name(root)
+    if odd is not None:
+        raise _malformed(f"element and attribute names must be ASCII, not {odd!r}")
+    for text in _MIXED_TEXT(signature):  # type: ignore[union-attr]
+        raise _malformed(
+            f"text {str(text).strip()[:20]!r} between the signature's elements is refused"
+        )
     for node in signature.iter(etree.Comment, etree.ProcessingInstruction):
         raise _malformed(
             f"line {node.sourceline}: a comment or processing instruction inside the signature "
@@ -242,7 +256,10 @@ def _document_c14n(root: etree._Element, signature: etree._Element, algorithm: s
     signature.tail = None
     root.remove(signature)
     try:
-        return c14n(root, algorithm)
+        # The document, not the root element: lxml canonicalises a root element that has
+        # siblings (a comment after it) through a stand-in document and then writes xmlns=""
+        # on its children; the document's canonical form drops the comments, as C14N says.
+        return c14n(root.getroottree(), algorithm)
     finally:
         if previous is None:
             root.text = before

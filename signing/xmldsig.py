@@ -381,7 +381,14 @@ def _check_with_signxml(
     except SignXMLInvalidSignature:
         bad = "the signature value does not verify with the signing certificate's key"
         return None, [Finding.of(FindingCode.SIGNATURE_INVALID, bad)]
-    except (InvalidInput, SignXMLException, etree.DocumentInvalid, ValueError) as exc:
+    # XMLSyntaxError: signxml's own copy of a tree with a non-ASCII name cannot be read back.
+    except (
+        InvalidInput,
+        SignXMLException,
+        etree.DocumentInvalid,
+        etree.XMLSyntaxError,
+        ValueError,
+    ) as exc:
         return None, [Finding.of(FindingCode.MALFORMED_SIGNATURE, f"signxml refused it: {exc}")]
     signed_root = results[shape.data_reference_index].signed_xml
     signed_times = [
