@@ -255,3 +255,15 @@ def test_a_province_signs_its_table_and_the_city_adopts_it(tiers: Tiers) -> None
     assert late.exit_code == 2 and "already used for receipts" in late.stderr
     for org in ("640100", "640000"):
         assert tiers.run(org, "audit").exit_code == 0, org
+
+
+def test_issue_states_the_situation(tiers: Tiers) -> None:
+    args = ("--payer-name", "甲企业", "--item", "01:2026-10:400.00")
+    tiers.ok("640100", *ISSUE, *args, "--situation", "grassroots_remits")
+    bad = tiers.run("640100", *ISSUE, *args, "--situation", "gift")
+    assert bad.exit_code == 2 and "gift" in bad.output
+    with tiers.db("640100").read() as session:
+        row = session.execute(
+            text("SELECT situation, grassroots_fen, city_fen, province_fen FROM receipt_shares")
+        ).one()
+    assert tuple(row) == ("grassroots_remits", 0, 28000, 10000)

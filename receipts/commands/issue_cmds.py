@@ -60,6 +60,12 @@ Examples:
 @click.option("--remark", default="", help="Remark (at most 200 characters).")
 @click.option("--client-ref", help="Your reference; reusing it never issues twice.")
 @click.option(
+    "--situation",
+    type=click.Choice(["enterprise_full", "grassroots_remits", "tax_collected", "finance_budget"]),
+    help="How it was paid, for the sharing rules (default: from the payer kind; "
+    "docs/settlement.md).",
+)
+@click.option(
     "--from-json", "from_json", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -128,6 +134,7 @@ def _one_request(ws: Workspace, options: dict[str, Any]) -> IssueRequest:
         options["reviewer"],
         options["remark"],
         options["client_ref"],
+        options["situation"],
     )
 
 
