@@ -1,6 +1,6 @@
 """``receipts serve`` for real (issue 16): uvicorn in a subprocess on a free loopback port,
 queried with httpx; SIGTERM during a slow request lets it finish, then the node exits 0; several
-workers over a PostgreSQL ledger."""
+workers over a PostgreSQL or a SQLite ledger."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _free_port() -> int:
 class Node:
     """A running ``receipts serve``."""
 
-    def __init__(self, city: SeededCity, *args: str) -> None:
+    def __init__(self, city: SeededCity, *args: str, ready_within: float = 30) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = city.home / "logs" / "access.jsonl"
@@ -47,10 +47,10 @@ class Node:
         self.process = subprocess.Popen(
             [*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        self._wait_healthy()
+        self._wait_healthy(ready_within)
 
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + 30
+    def _wait_healthy(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 _, err = self.process.communicate()
@@ -61,7 +61,7 @@ class Node:
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        pytest.fail("receipts serve did not become healthy in 30 s")
+        pytest.fail(f"receipts serve did not become healthy in {seconds:.0f} s")
 
     def stop(self) -> int:
         """SIGTERM; the exit code."""
@@ -163,6 +163,35 @@ def test_several_workers_on_postgresql(
             assert health == {"status": "ok", "ledger": True, "schema_at_head": True}
         children = _children(node.process.pid)
         assert len(children) >= 2, children
+        assert node.stop() == 0
+    finally:
+        node.kill()
+
+
+def test_several_workers_on_sqlite_read_what_another_process_writes(city: SeededCity) -> None:
+    """Two workers over the SQLite ledger (WAL: readers never wait for the writer; writers are
+    serialised by ``BEGIN IMMEDIATE``, as several commands on one workspace are): both answer,
+    and a receipt another process issues meanwhile is found at once by the workers' long-lived
+    look-up connections."""
+    from receipts.issuing.issue import issue
+    from receipts.ledger.database import Database
+    from receipts.ledger.queries import load_receipt
+    from tests.support.ledger import make_issuer, request
+
+    # Each worker process imports the whole node (seconds on a busy machine) before it answers.
+    node = Node(city, "--workers", "2", ready_within=120)
+    try:
+        with httpx.Client(base_url=node.url) as client:
+            answers = [client.get("/api/v1/lookup", params=city.query(n)) for n in (1, 2, 3) * 4]
+            assert all(a.status_code == 200 and a.json()["found"] for a in answers)
+            db = Database(f"sqlite:///{city.home / 'ledger.sqlite'}")
+            outcome = issue(db, make_issuer(), request(amount="300.00"))
+            check = load_receipt(db, outcome.ref).receipt.check_code
+            db.dispose()
+            query = {"code": city.code, "number": str(outcome.ref.number), "check": check}
+            fresh = [client.get("/api/v1/lookup", params=query) for _ in range(6)]
+            assert all(a.status_code == 200 and a.json()["found"] for a in fresh)
+        assert len(_children(node.process.pid)) >= 2
         assert node.stop() == 0
     finally:
         node.kill()

@@ -282,12 +282,6 @@ def test_serve_config_defaults_and_relative_paths(tmp_path: Path) -> None:
     assert config.override(port=9000, workers=3).port == 9000
 
 
-def test_serve_refuses_several_workers_on_sqlite(city: SeededCity) -> None:
-    result = receipts(city.home, "serve", "--workers", "2")
-    assert result.exit_code == 2
-    assert "2 workers need a PostgreSQL ledger" in result.output
-
-
 def test_serve_refuses_a_bad_serve_table(tmp_path: Path) -> None:
     home = seeded_city(tmp_path).home
     with (home / "receipts.toml").open("a", encoding="utf-8") as config:

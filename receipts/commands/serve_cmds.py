@@ -10,7 +10,6 @@ from types import FrameType
 import click
 
 from receipts.commands.runtime import Context, with_context
-from receipts.errors import InvalidInput
 from receipts.workspace import WorkspaceKind
 
 __all__ = ["serve"]
@@ -31,15 +30,17 @@ _GRACE_SECONDS = 30
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    help="Worker processes (overrides [serve] workers; one on SQLite).",
+    help="Worker processes (overrides [serve] workers).",
 )
 @with_context
 def serve(ctx: Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the federation node: public 查验 page and API, tier API.
 
     Serves until SIGTERM or Ctrl-C, then lets requests in flight finish (every write is one
-    transaction, so a stop never leaves anything half-written). Several worker processes need
-    PostgreSQL: SQLite has one writer at a time, and each process keeps its own rate limits."""
+    transaction, so a stop never leaves anything half-written). Several worker processes serve
+    look-ups on every core, on PostgreSQL and on SQLite alike: SQLite's WAL lets readers run
+    beside the one writer, whose transactions are serialised as for several commands on one
+    workspace. Each process keeps its own rate-limit buckets (docs/operations.md)."""
     import uvicorn
 
     from receipts.node.config import load_serve_config
@@ -49,18 +50,12 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     config = load_serve_config(ws).override(host, port, workers)
     db = ctx.database(ws)  # migrated once here, before any worker starts
-    sqlite = db.is_sqlite
     try:
         # A workspace with operators: who the node acts as is checked once here, so a missing or
         # wrong secret is one line now rather than a worker failing to start.
         node_operator(ws, db)
     finally:
         db.dispose()
-    if sqlite and config.workers > 1:
-        raise InvalidInput(
-            f"{config.workers} workers need a PostgreSQL ledger (--db): SQLite has one writer at "
-            "a time and each worker would keep its own rate limits; run one worker on SQLite"
-        )
     Credentials(ws).trust  # noqa: B018 (refuse to start without trust: uploads verify against it)
     log_salt(ws)  # made before the workers, which only read it
     os.environ[HOME_ENV] = str(ws.home.resolve())
