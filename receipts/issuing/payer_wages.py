@@ -49,6 +49,10 @@ __all__ = [
     "wage_history",
 ]
 
+#: Up to this many payers are looked up by an ``IN`` list; a file of more reads the whole table
+#: instead (SQLite allows 32,766 bound parameters in a statement).
+_IN_LIST = 5_000
+
 WAGES_EVENT = "wages.declared"
 """The event kind of a declaration (and of a correction, which names what it ``supersedes``)."""
 
@@ -174,13 +178,10 @@ def _current_rows(session: Session, usccs: set[str]) -> dict[str, list[WageDecla
     """USCC → its current declarations (those no other supersedes)."""
     if not usccs:
         return {}
-    rows = list(
-        session.scalars(
-            select(WageDeclarationRow)
-            .where(WageDeclarationRow.uscc.in_(sorted(usccs)))
-            .order_by(WageDeclarationRow.event_seq)
-        )
-    )
+    query = select(WageDeclarationRow).order_by(WageDeclarationRow.event_seq)
+    if len(usccs) <= _IN_LIST:
+        query = query.where(WageDeclarationRow.uscc.in_(sorted(usccs)))
+    rows = [row for row in session.scalars(query) if row.uscc in usccs]
     replaced = {row.supersedes for row in rows if row.supersedes is not None}
     out: dict[str, list[WageDeclarationRow]] = {}
     for row in rows:
@@ -255,9 +256,13 @@ def declaration_problems(
     list, column, why); the file readers name the row from the index."""
     out: list[tuple[int, str, str]] = []
     usccs = {d.uscc for d in declarations}
-    registered = set(session.scalars(select(PayerRow.uscc).where(PayerRow.uscc.in_(usccs))))
+    query = select(PayerRow.uscc)
+    if len(usccs) <= _IN_LIST:
+        query = query.where(PayerRow.uscc.in_(sorted(usccs)))
+    registered = set(session.scalars(query)) & usccs
     current = _current_rows(session, usccs)
     seen: set[tuple[str, str]] = set()
+    earlier: dict[str, list[WageDeclaration]] = {}
     for n, declaration in enumerate(declarations):
         if declaration.uscc not in registered:
             why = f"payer {declaration.uscc} is not registered; add it with receipts payer add"
@@ -274,7 +279,8 @@ def declaration_problems(
         seen.add(key)
         conflict = declaration_conflict(current.get(declaration.uscc, []), declaration)
         if conflict is None:
-            conflict = _overlap_in_input(declarations[:n], declaration)
+            conflict = _overlap_in_input(earlier.get(declaration.uscc, []), declaration)
+        earlier.setdefault(declaration.uscc, []).append(declaration)
         if conflict is not None:
             out.append((n, *conflict))
     return out
@@ -283,10 +289,10 @@ def declaration_problems(
 def _overlap_in_input(
     earlier: list[WageDeclaration], declaration: WageDeclaration
 ) -> tuple[str, str] | None:
+    """Whether ``declaration`` overlaps one of its payer's ``earlier`` ones in the same input."""
     for other in earlier:
         if (
-            other.uscc == declaration.uscc
-            and other.period.text != declaration.period.text
+            other.period.text != declaration.period.text
             and other.period.first_month <= declaration.period.last_month
             and declaration.period.first_month <= other.period.last_month
         ):
@@ -301,8 +307,9 @@ def _store(
     earlier: WageDeclarationRow | None,
 ) -> WageDeclarationRow:
     supersedes = None if earlier is None else earlier.event_seq
+    # The event's seq is set when it is made; the flush at commit inserts the events before the
+    # rows that reference them (the unit of work orders tables by their foreign keys).
     event = append_event(session, state, WAGES_EVENT, _payload(declaration, supersedes))
-    session.flush()
     row = WageDeclarationRow(
         event_seq=event.seq,
         uscc=declaration.uscc,
