@@ -214,9 +214,12 @@ def test_an_authority_needs_the_time_stamping_certificate(pki: Pki) -> None:
 # XAdES-T --------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("engine", ["strict", "signxml"])
 def test_a_stamped_signature_verifies_and_gives_back_the_original(
-    pki: Pki, authority: TimeStampAuthority
+    pki: Pki, authority: TimeStampAuthority, engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Both verifiers of signing.xmldsig (its own strict one and signxml's) accept the stamp.
+    monkeypatch.setenv("RECEIPTS_XMLDSIG_ENGINE", engine)
     xml = _sign(pki.city, _hours_ago(pki, 2))
     stamped = _stamped(authority, xml)
     assert stamped != xml and stamped.count(b"EncapsulatedTimeStamp") == 2
