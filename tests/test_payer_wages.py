@@ -18,6 +18,7 @@ from receipts.domain.finance_rules import DEFAULT_RULES, ItemOverride, RateRange
 from receipts.domain.money import compute_amount, from_fen, to_fen
 from receipts.errors import InvalidInput
 from receipts.findings import FindingCode
+from receipts.issuing import payer_wages
 from receipts.issuing.payer_register import PayerEntry, register_payer
 from receipts.issuing.payer_wages import (
     WageDeclaration,
@@ -192,3 +193,16 @@ def test_audit_catches_a_deleted_declaration_row(register: Database) -> None:
         conn.execute(delete(WageDeclarationRow))
     report = audit(register, "640100", audit_trust())
     assert [f.code for f in report.findings] == [FindingCode.PAYER_MISMATCH]
+
+
+def test_a_large_input_reads_the_tables_whole_with_the_same_outcome(
+    register: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``_IN_LIST`` payers the look-ups read whole tables instead of an IN list."""
+    monkeypatch.setattr(payer_wages, "_IN_LIST", 0)
+    assert declare_wages(register, [declaration()], SIGNER, TODAY) == (1, 0, 0)
+    assert declare_wages(register, [declaration()], SIGNER, TODAY) == (0, 0, 1)
+    with pytest.raises(InvalidInput, match=f"payer {OTHER} is not registered"):
+        declare_wages(register, [declaration(uscc=OTHER)], SIGNER, TODAY)
+    with pytest.raises(InvalidInput, match="2026Q4 overlaps 2026-10"):
+        declare_wages(register, [declaration("2026Q4")], SIGNER, TODAY)
