@@ -71,9 +71,6 @@ def check_signable(
         # C14N 1.0 gives the signature's parts the root's xml: attributes in xmlsec1 but not in
         # lxml or signxml: the signature would verify in one and not the other.
         raise SigningError("the document root must not carry xml: attributes (xml:lang, …)")
-    odd = non_ascii_name(root)
-    if odd is not None:
-        raise SigningError(f"element and attribute names must be ASCII, not {odd!r}")
     if next(root.iter(_ds("Signature")), None) is not None:
         raise SigningError("the document is already signed")
     if cert.public_key() != key.public_key():
@@ -158,7 +155,11 @@ def sign_strict(
     # A fresh tree, as signxml makes one: the caller's element is left as it was, and whatever
     # sits outside the root element (processing instructions, comments) is not carried over.
     doc = copy.deepcopy(root)
-    document_digest = sha256(c14n(doc, C14N_10))
+    document = c14n(doc, C14N_10)
+    odd = non_ascii_name(doc, document)
+    if odd is not None:
+        raise SigningError(f"element and attribute names must be ASCII, not {odd!r}")
+    document_digest = sha256(document)
 
     signature = copy.deepcopy(_template((cert, *intermediates), signature_method_for(key)))
     signed_info, value, key_info, ds_object = signature

@@ -330,7 +330,7 @@ def verify_enveloped(
     if expected_org is not None:
         findings.extend(_org_findings(leaf, expected_org))
     if _engine(engine) == "strict":
-        signed_root, crypto = check_signature(root, shape, leaf)
+        signed_root, crypto = check_signature(root, shape, leaf, data)
     else:
         signed_root, crypto = _check_with_signxml(root, shape, leaf, signing_time)
     return _result(findings + crypto, leaf, signing_time, signed_root)

@@ -165,3 +165,21 @@ def test_verification_leaves_the_parsed_tree_as_it_was(pki: Pki) -> None:
     assert findings == [] and signed_root is not None
     assert etree.tostring(root) == data
     assert signed_root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is None
+
+
+@pytest.mark.parametrize(
+    ("xml", "odd"),
+    [
+        ("<Doc a='值'>中文 &lt;项目&gt;<!-- <项目> --><A>文</A></Doc>", None),
+        ("<Doc><项目>1</项目></Doc>", "项目"),
+        ("<Doc><A 项='1'/></Doc>", "项"),
+        ("<Doc xmlns:p='urn:p'><p:名/></Doc>", "{urn:p}名"),
+    ],
+)
+def test_non_ascii_names_are_found_with_and_without_the_bytes(xml: str, odd: str | None) -> None:
+    from signing.strict_common import non_ascii_name
+
+    data = xml.encode()
+    root = etree.fromstring(data)
+    assert non_ascii_name(root) == odd
+    assert non_ascii_name(root, data) == odd
