@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -36,6 +37,7 @@ __all__ = [
     "XML_NS",
     "b64_value",
     "c14n",
+    "certificate_key",
     "certificate_text",
     "ecdsa_der",
     "ecdsa_raw",
@@ -52,8 +54,8 @@ RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 #: The namespace of ``xml:lang``, ``xml:space``, ``xml:base`` and ``xml:id``.
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 
-# A start or end tag (not a comment, CDATA or PI) with a non-ASCII byte before its end.
-_TAG_WITH_NON_ASCII = re.compile(rb"<[^!?>][^>\x80-\xff]*[\x80-\xff]")
+# A start or end tag (not a comment, CDATA or PI), up to its end.
+_TAG = re.compile(rb"<[^!?>][^>]*")
 # XML whitespace, which base64 text in a signature may be wrapped with (XML-DSig's base64Binary).
 _XML_SPACE = b" \t\r\n"
 
@@ -72,7 +74,7 @@ def non_ascii_name(root: etree._Element, utf8: bytes | None = None) -> str | Non
     ``utf8``, the same document as UTF-8 bytes, answers faster: a name is written as it is
     (never as a character reference), so no tag holding a non-ASCII byte means no such name.
     """
-    if utf8 is not None and _TAG_WITH_NON_ASCII.search(utf8) is None:
+    if utf8 is not None and b"".join(_TAG.findall(utf8)).isascii():
         return None
     for element in root.iter(etree.Element):
         tag = str(element.tag)
@@ -113,6 +115,12 @@ def certificate_text(cert: x509.Certificate) -> str:
     """A certificate as an ``X509Certificate`` text: its PEM body, 64-character lines, each
     ending in a newline (what signxml writes)."""
     return _certificate_text(cert.public_bytes(Encoding.DER))
+
+
+@lru_cache(maxsize=256)
+def certificate_key(cert: x509.Certificate) -> CertificatePublicKeyTypes:
+    """The certificate's public key, parsed once per certificate (a batch repeats a few)."""
+    return cert.public_key()
 
 
 def signature_method_for(key: PrivateKey) -> str:

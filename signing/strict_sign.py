@@ -28,6 +28,7 @@ from signing.strict_common import (
     C14N_10,
     XML_NS,
     c14n,
+    certificate_key,
     certificate_text,
     ecdsa_raw,
     non_ascii_name,
@@ -73,7 +74,7 @@ def check_signable(
         raise SigningError("the document root must not carry xml: attributes (xml:lang, …)")
     if next(root.iter(_ds("Signature")), None) is not None:
         raise SigningError("the document is already signed")
-    if cert.public_key() != key.public_key():
+    if certificate_key(cert) != key.public_key():
         raise SigningError("the signing key does not match the signing certificate")
 
 

@@ -44,6 +44,7 @@ from signing.strict_common import (
     XML_NS,
     b64_value,
     c14n,
+    certificate_key,
     ecdsa_der,
     non_ascii_name,
     sha256,
@@ -201,7 +202,7 @@ def _check_value(
     bad = "the signature value does not verify with the signing certificate's key"
     if raw is None:
         raise _Refused(FindingCode.SIGNATURE_INVALID, f"{bad} (it is not base64)")
-    key = leaf.public_key()
+    key = certificate_key(leaf)
     try:
         if method == ECDSA_SHA256 and isinstance(key, ec.EllipticCurvePublicKey):
             der = ecdsa_der(raw, key.curve.key_size)
