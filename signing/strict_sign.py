@@ -52,9 +52,18 @@ def _xades(tag: str) -> str:
     return f"{{{XADES_NS}}}{tag}"
 
 
-def _token() -> str:
-    # signxml's Ids: 8 upper-case hex digits after a fixed prefix.
-    return secrets.token_hex(4).upper()
+class _RandomTokens:
+    """signxml's Ids' random parts (8 upper-case hex digits), four from one read of the
+    system's randomness: a read per Id cost a tenth of a signature."""
+
+    def __init__(self) -> None:
+        self._pending: list[str] = []
+
+    def __call__(self) -> str:
+        if not self._pending:
+            hexes = secrets.token_hex(16).upper()
+            self._pending = [hexes[i : i + 8] for i in range(0, 32, 8)]
+        return self._pending.pop()
 
 
 def check_signable(
@@ -145,7 +154,7 @@ def sign_strict(
     intermediates: Sequence[x509.Certificate],
     signing_time: datetime,
     *,
-    token: Callable[[], str] = _token,
+    token: Callable[[], str] | None = None,
 ) -> etree._Element:
     """A signed copy of ``root``: :func:`signing.xmldsig.sign_enveloped`'s contract and output.
 
@@ -166,7 +175,7 @@ def sign_strict(
     signed_info, value, key_info, ds_object = signature
     _, _, data_ref, properties_ref, key_info_ref = signed_info
     props = ds_object[0][0]
-    fresh = _Tokens(token)
+    fresh = _Tokens(_RandomTokens() if token is None else token)
     signature_id = f"SignXMLSignature{fresh()}"
     key_info_id = f"SignXMLCertificate{fresh()}"
     properties_id = f"{signature_id}-SignedProperties{fresh()}"
