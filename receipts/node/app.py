@@ -9,11 +9,13 @@ the ledger URL in ``RECEIPTS_DB``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import Receive, Scope, Send
 
 from receipts import __version__
 from receipts.node.api import LOOKUP_PATH, api_router, lookup_endpoint
@@ -26,7 +28,7 @@ from receipts.node.tier import tier_router
 from receipts.tsa.authority import has_authority, shared_authority
 from receipts.tsa.http import tsa_router
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["NodeApp", "app_from_env", "create_app"]
 
 
 def _routers(state: NodeState) -> list[APIRouter]:
@@ -44,11 +46,32 @@ def _routers(state: NodeState) -> list[APIRouter]:
     return routers
 
 
+class NodeApp(FastAPI):
+    """FastAPI, with the node's plain-ASGI routes (``fast_lane.endpoints``) taken before
+    FastAPI's own layers (its error, telemetry and body-limit middleware, a few per request
+    that the busiest request does not need: its answers are built by the node's middleware,
+    which answers errors itself)."""
+
+    fast_lane: NodeMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = self.fast_lane
+        if (
+            lane is not None
+            and scope["type"] == "http"
+            and (scope["method"], scope["path"]) in lane.endpoints
+        ):
+            scope["app"] = self
+            await lane(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(state: NodeState, *, fast: bool = True) -> FastAPI:
     """The node's app over ``state``. No interactive docs pages (they load scripts from other
     sites); the OpenAPI description is at ``/openapi.json``. ``fast``: ``GET /api/v1/lookup``
-    is answered in plain ASGI by the middleware (``api.lookup_endpoint``); without it, by its
-    FastAPI route (the tests compare the two)."""
+    is answered in plain ASGI (``api.lookup_endpoint``, in :attr:`NodeApp.fast_lane`); without
+    it, by its FastAPI route (the tests compare the two)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -57,7 +80,7 @@ def create_app(state: NodeState, *, fast: bool = True) -> FastAPI:
         state.access_log.close()
         state.reader.close()
 
-    app = FastAPI(
+    app = NodeApp(
         lifespan=lifespan,
         title=f"{state.workspace.config.name} — receipts node",
         version=__version__,
@@ -71,8 +94,15 @@ def create_app(state: NodeState, *, fast: bool = True) -> FastAPI:
     for router in _routers(state):
         app.include_router(router)
     install_handlers(app)
-    endpoints = {("GET", LOOKUP_PATH): lookup_endpoint} if fast else {}
-    app.add_middleware(NodeMiddleware, state=state, endpoints=endpoints)
+    app.add_middleware(NodeMiddleware, state=state)
+    if fast:
+        # The same middleware (headers, access log, body limit, 500 of last resort) around the
+        # plain-ASGI routes; it never calls FastAPI for them.
+        app.fast_lane = NodeMiddleware(
+            functools.partial(FastAPI.__call__, app),
+            state,
+            {("GET", LOOKUP_PATH): lookup_endpoint},
+        )
     return app
 
 
