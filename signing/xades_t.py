@@ -48,9 +48,11 @@ __all__ = [
 C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 _EXCLUSIVE = "http://www.w3.org/2001/10/xml-exc-c14n#"
 #: How far a claimed SigningTime may lie before its time-stamp before it is reported
-#: (``signing-time-backdated``); receipts are stamped when transmitted, so this must exceed the
-#: longest wait between issuing and transmitting (docs/security.md, "Time-stamps").
-DEFAULT_TOLERANCE = timedelta(hours=24)
+#: (``signing-time-backdated``); receipts are stamped at the latest when transmitted, so this must
+#: exceed the longest wait between issuing and transmitting. A city transmits at least at each
+#: month's close: 45 days covers a month of receipts and the close. A federation that stamps soon
+#: after issue (a timer) sets a tighter ``[tsa] tolerance_hours`` (docs/security.md, "Time-stamps").
+DEFAULT_TOLERANCE = timedelta(days=45)
 _MARKER = b"SignatureTimeStamp"
 
 

@@ -45,7 +45,7 @@ def test_pending_receipts_are_stamped_once_and_kept_beside_them(
     ledger_db: Database, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    earlier = now - timedelta(days=40)  # well beyond the 24 h tolerance
+    earlier = now - timedelta(days=60)  # well beyond the 45-day tolerance
     for year in sorted({now.astimezone(SHANGHAI).year, earlier.astimezone(SHANGHAI).year}):
         folder = tmp_path / str(year)
         folder.mkdir()

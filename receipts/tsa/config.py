@@ -4,7 +4,7 @@
     [tsa]
     url = "https://acftu.example.cn/tsa"   # the authority that stamps this workspace's receipts
     policy = "2.25.…"                      # the policy OID this workspace's own authority names
-    tolerance_hours = 24                   # claimed signing time vs. time-stamp, before reporting
+    tolerance_hours = 1080                 # claimed signing time vs. time-stamp (default 45 days)
     timeout_seconds = 10                   # how long to wait for the authority
 
     keys/tsa.key    the authority's key, encrypted (RECEIPTS_TSA_PASSPHRASE or a prompt)
