@@ -325,9 +325,6 @@ def _elements(root: etree._Element) -> list[etree._Element]:
     return [e for e in root.iter() if isinstance(e.tag, str)]
 
 
-Draw = Callable[..., object]
-
-
 def _pick(draw: st.DrawFn, items: list[etree._Element]) -> etree._Element:
     return items[draw(st.integers(0, len(items) - 1))]
 
