@@ -119,3 +119,39 @@ def test_the_reader_is_read_only_and_replaces_a_dead_connection(city: SeededCity
 
 def test_the_reader_on_postgresql(tmp_path: Path, pg_schemas: PgSchemas) -> None:
     _reader_checks(seeded_city(tmp_path, db=pg_schemas.new()))
+
+
+def test_the_access_log_line_is_the_json_the_encoder_makes(tmp_path: Path) -> None:
+    """The access log writes its lines by hand (per-request cost): the same bytes as
+    ``json.dumps`` of the fields, awkward paths included, and the same client hash."""
+    import json
+    from datetime import UTC, datetime
+
+    from receipts.node.access_log import AccessLog, client_hash
+
+    salt, now = b"s" * 32, 1764770000.1234
+    log = AccessLog(str(tmp_path / "access.jsonl"), salt, lambda: now)
+    cases = [
+        ("GET", "/api/v1/lookup", 200, 0.00123, "127.0.0.1"),
+        ("POST", '/x"y\\z\u2028é\x01/🙂', 413, 12.3456789, "::1"),
+        ("GET", "/", 500, 0.0, "unknown"),
+        ("GET", "/a", 200, 1e-7, "127.0.0.1"),
+    ]
+    for method, path, status, duration, client in cases:
+        log.record(method, path, status, duration, client)
+    log.close()
+    fields = [
+        {
+            "time": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round(duration * 1000, 2),
+            "client": client_hash(salt, client),
+        }
+        for method, path, status, duration, client in cases
+    ]
+    expected = "".join(
+        json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" for line in fields
+    )
+    assert (tmp_path / "access.jsonl").read_bytes() == expected.encode()
