@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -111,4 +112,9 @@ def app_from_env() -> FastAPI:
     home = os.environ.get(HOME_ENV)
     if not home:
         raise RuntimeError(f"{HOME_ENV} is not set: start the node with 'receipts serve'")
-    return create_app(NodeState.open(Path(home), os.environ.get(DB_ENV) or None))
+    app = create_app(NodeState.open(Path(home), os.environ.get(DB_ENV) or None))
+    # Everything loaded so far (about 170,000 objects: the libraries, the app, its routes) stays
+    # for the worker's life: out of the collector's sight, a full collection takes ~0 ms instead
+    # of ~200 ms (measured on this machine), a pause every request in flight would wait for.
+    gc.freeze()
+    return app
