@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from receipts.commands import demo_nodes, demo_operators, demo_steps
+from receipts.commands import demo_money, demo_nodes, demo_operators, demo_steps
 from receipts.commands.demo_runner import Demo, demo_environment
 from receipts.commands.runtime import Context, with_context
 from receipts.errors import WorkspaceError
@@ -56,6 +56,7 @@ def run_demo(
         demo_steps.audit_offline(run, first)
         demo_steps.book(run)
         demo_steps.reconcile(run)
+        demo_money.money(run)
         demo_steps.close_and_archive(run)
         demo_nodes.online(run, first, reversed_ref)
         run.step("Statistics of the province, where everything below it arrived")

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import ReceiptRow
 
-__all__ = ["bank_statement", "batch_csv"]
+__all__ = ["PAYERS", "bank_statement", "batch_csv"]
 
 _SHANGHAI = dt.timezone(dt.timedelta(hours=8))
-_PAYERS = [
+PAYERS = [
     ("宁夏贺兰山实业有限公司", "enterprise", "91640100MA7600001J"),
     ("银川市兴庆区某某商贸有限公司", "enterprise", "91640104MA7600002F"),
     ("宁夏塞上江南建设集团有限公司", "enterprise", "91640000MA7600003K"),
@@ -48,7 +48,7 @@ def batch_csv(rows: int, seed: int, prefix: str) -> str:
         ]
     )
     for n in range(1, rows + 1):
-        name, kind, uscc = _PAYERS[n % len(_PAYERS)]
+        name, kind, uscc = PAYERS[n % len(PAYERS)]
         if n % 4 == 0:
             writer.writerow(
                 [
