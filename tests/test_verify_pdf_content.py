@@ -275,3 +275,40 @@ def test_a_name_the_configured_font_cannot_draw_is_refused() -> None:
     font = _fuller()
     with pytest.raises(FontCoverageError, match=r"U\+2020C"):
         check_printable({"payer name": "王𠈌"}, font)
+
+
+def test_damaged_pages_and_fonts_are_findings_never_exceptions(pdf: bytes) -> None:
+    """Bytes flipped in the page and in the fonts' maps and programs: each result is a
+    finding (which, depends on the byte), never a traceback."""
+    import random
+
+    chance = random.Random(18)
+
+    def damage(doc: pikepdf.Pdf, which: str) -> None:
+        page = doc.pages[0]
+        font = next(iter(page.Resources.Font.values()))
+        stream = {
+            "page": page.Contents,
+            "map": font.ToUnicode,
+            "program": font.FontDescriptor.FontFile2,
+        }[which]
+        data = bytearray(stream.read_bytes())
+        for _ in range(3):
+            data[chance.randrange(len(data))] = chance.randrange(256)
+        stream.write(bytes(data))
+
+    for which in ("page", "map", "program"):
+        for _ in range(8):
+            result = verify_pdf(
+                _edit(pdf, lambda d, w=which: damage(d, w)),  # type: ignore[misc]
+                build_pki().validator,
+                method="content",
+            )
+            assert all(f.code.startswith(("pdf-", "invalid-pdf")) for f in result.findings)
+
+
+def test_a_page_without_fonts_is_a_text_mismatch(pdf: bytes) -> None:
+    def strip(doc: pikepdf.Pdf) -> None:
+        del doc.pages[0].Resources["/Font"]
+
+    assert "pdf-text-mismatch" in codes(_edit(pdf, strip), "content")

@@ -134,25 +134,17 @@ def _content_findings(
     signature's checks too."""
     from receipts.verify.pdf_content import content_findings
 
-    if not _has_updates(data):
-        return content_findings(data, receipt, version)
+    findings = content_findings(data, receipt, version)
+    updated = any(f.code is FindingCode.PDF_INCREMENTAL_UPDATE for f in findings)
+    if not updated or b"/ByteRange" not in data:
+        return findings  # no update, or one without a signature: judged as a reader shows it
     base = _signed_base(data)
     if isinstance(base, Finding):
         return [base]
-    if base is None:  # no signature: the update is judged with what the reader shows
-        return content_findings(data, receipt, version)
-    findings = _pades_findings(data, base, validator, receipt.issuer.code, receipt.issued_at)
-    return content_findings(base, receipt, version) + findings
-
-
-def _has_updates(data: bytes) -> bool:
-    from receipts.render.extract import open_pdf
-
-    try:
-        with open_pdf(data) as pdf:
-            return "/Prev" in pdf.trailer
-    except ReceiptError:
-        return False  # the content check reports what cannot be opened
+    if base is None:
+        return findings
+    signed = _pades_findings(data, base, validator, receipt.issuer.code, receipt.issued_at)
+    return content_findings(base, receipt, version) + signed
 
 
 def _signed_base(data: bytes) -> bytes | Finding | None:

@@ -114,7 +114,14 @@ def read_fonts(resources: Any) -> tuple[PageFonts, list[Finding]]:
     for name, font in table.items() if table is not None else []:
         try:
             fonts[str(name)] = _embedded(str(name), font)
-        except (ValueError, KeyError, AttributeError, TypeError, pikepdf.PdfError) as exc:
+        except (
+            ValueError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            TypeError,
+            pikepdf.PdfError,
+        ) as exc:
             findings.append(_not_embedded(f"font {name} {exc}"))
         except ReceiptError as exc:
             findings.append(_not_embedded(f"font {name}: {exc}"))
@@ -192,6 +199,8 @@ class EmbeddedFace(FontFace):
 
     def glyph(self, char: str) -> Glyph:
         found: dict[str, tuple[Any, str]] = self._glyphs  # type: ignore[attr-defined]
+        if not found:  # a page without fonts: its text check reports what is missing
+            return Glyph(0, "")
         program, name = found.get(char) or next(iter(found.values()))
         name = name if char in found else ".notdef"
         data = getattr(program["glyf"].glyphs.get(name), "data", None)

@@ -122,7 +122,9 @@ def _tokens(data: bytes) -> list[tuple[str, list[object]]]:
     return out
 
 
-_PLAIN_STRETCH = re.compile(rb"(?:\s*(?:[-+.0-9]+\s+)*[A-Za-z*]+)*\s*")
+# Numbers and operators, each ended by white space or the end: one way to match, so a hostile
+# stream cannot make the expression backtrack (time stays linear in its length).
+_PLAIN_STRETCH = re.compile(rb"\s*(?:(?:[-+.0-9]+|[A-Za-z*]+)(?:\s+|\Z))*")
 _PLAIN_OP = re.compile(rb"((?:[-+.0-9]+\s+)*)([A-Za-z*]+)")
 
 
