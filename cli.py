@@ -135,7 +135,7 @@ COMMANDS = {
     ),
     "tsa": LazyCommand(
         _C + "tsa_cmds:tsa",
-        "The RFC 3161 time-stamp authority (serve it), and time-stamping receipts.",
+        "The RFC 3161 time-stamp authority, and time-stamping receipts.",
     ),
     "verify": LazyCommand(
         _C + "verify_cmds:verify",

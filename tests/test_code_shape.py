@@ -2,7 +2,7 @@
 one sitting, and no citation of a document that is not in the repository.
 
 A module over 400 lines is split by topic, a function over 80 lines into named steps. One that
-truly must be longer goes in an allow-list below with the reason; the lists are empty today.
+truly must be longer goes in an allow-list below with the reason.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ CODE = ("cli.py", "receipts", "signing", "schemas", "bench", "tests")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
 #: Module path (relative to the repository root) → why it may be longer. Prefer none.
-LONG_MODULES: dict[str, str] = {}
+LONG_MODULES: dict[str, str] = {
+    "receipts/findings.py": "the one catalogue of finding codes, a member and its meaning per code "
+    "(docs/finding-codes.md mirrors it): a table, not logic; splitting it would split the enum",
+}
 #: "path:qualified.name" → why the function may be longer. Prefer none.
 LONG_FUNCTIONS: dict[str, str] = {}
 #: A citation of the specification or the working notes, documents outside the repository: the

@@ -101,38 +101,7 @@ def _readme(
         f"  {name}: SHA-256 {_fingerprint(cert)}\n    {cert.subject.rfc4514_string()}"
         for name, cert in zip(root_names, roots, strict=True)
     )
-    first_root = root_names[0]
-    commands = [
-        "# 1. Fixity of every file / 每个文件的完整性",
-        "$ sha256sum -c --quiet SHA256SUMS && echo 'files: all match SHA256SUMS'",
-        "# 2. The manifest's signature (it lists every file with its SHA-256) / 清单签名",
-        f'$ xmlsec1 --verify {trusted} --verification-gmt-time "{manifest_gmt}" manifest.xml'
-        " && echo 'manifest: signature verified'",
-        "# 3. SHA256SUMS is the one the signed manifest names / 清单中记载的 SHA256SUMS",
-        '$ grep -qF "path=\\"SHA256SUMS\\" sha256=\\"$(sha256sum SHA256SUMS | cut -c1-64)\\""'
-        " manifest.xml && echo 'SHA256SUMS: named by the signed manifest'",
-        "# 4. Every receipt's signature, certificates checked as of its signing time / 收据签名",
-        "$ fails=0; while read -r day time file; do xmlsec1 --verify"
-        f' {trusted} --verification-gmt-time "$day $time" "$file" >/dev/null 2>&1'
-        ' || { echo "FAILED: $file"; fails=1; }; done < SIGNING-TIMES;'
-        " [ \"$fails\" = 0 ] && echo 'receipts: all signatures verified'",
-    ]
-    if has_pdf:
-        commands += [
-            "# 5. Every PDF's PAdES signature covers the whole file / PDF 签名覆盖全文",
-            "$ rm -rf nssdb && mkdir nssdb && certutil -N -d sql:nssdb --empty-password"
-            f" && certutil -A -d sql:nssdb -n root -t CT,C,C -i {first_root}",
-            '$ fails=0; for f in pdf/*.pdf; do [ "$(pdfsig -nssdir sql:nssdb "$f" 2>&1'
-            " | grep -cE 'Signature is Valid\\.|Total document signed')\" = 2 ]"
-            ' || { echo "FAILED: $f"; fails=1; }; done;'
-            " [ \"$fails\" = 0 ] && echo 'pdf: all signatures valid'",
-            "# 6. Every PDF carries exactly its signed receipt XML / PDF 附件即签名收据",
-            "$ rm -rf attached && mkdir attached && fails=0; for f in pdf/*.pdf;"
-            ' do n=$(basename "$f" .pdf); pdfdetach -save 1 -o "attached/$n.xml" "$f"'
-            ' >/dev/null 2>&1 && cmp -s "attached/$n.xml" "receipts/$n.xml"'
-            ' || { echo "FAILED: $f"; fails=1; }; done;'
-            " [ \"$fails\" = 0 ] && echo 'pdf: every attachment is its receipt'",
-        ]
+    commands = _commands(trusted, root_names[0], manifest_gmt, has_pdf=has_pdf)
     block = "\n".join(commands)
     return f"""工会经费收入专用收据(电子) 归档包 / Union-funds receipts (electronic): archive
 {org} · {label}
@@ -169,3 +138,39 @@ Trusted roots / 根证书:
 Commands / 命令:
 {block}
 """
+
+
+def _commands(trusted: str, first_root: str, manifest_gmt: str, *, has_pdf: bool) -> list[str]:
+    """The README's command lines (``# `` comments and ``$ `` commands), in the order to run."""
+    commands = [
+        "# 1. Fixity of every file / 每个文件的完整性",
+        "$ sha256sum -c --quiet SHA256SUMS && echo 'files: all match SHA256SUMS'",
+        "# 2. The manifest's signature (it lists every file with its SHA-256) / 清单签名",
+        f'$ xmlsec1 --verify {trusted} --verification-gmt-time "{manifest_gmt}" manifest.xml'
+        " && echo 'manifest: signature verified'",
+        "# 3. SHA256SUMS is the one the signed manifest names / 清单中记载的 SHA256SUMS",
+        '$ grep -qF "path=\\"SHA256SUMS\\" sha256=\\"$(sha256sum SHA256SUMS | cut -c1-64)\\""'
+        " manifest.xml && echo 'SHA256SUMS: named by the signed manifest'",
+        "# 4. Every receipt's signature, certificates checked as of its signing time / 收据签名",
+        "$ fails=0; while read -r day time file; do xmlsec1 --verify"
+        f' {trusted} --verification-gmt-time "$day $time" "$file" >/dev/null 2>&1'
+        ' || { echo "FAILED: $file"; fails=1; }; done < SIGNING-TIMES;'
+        " [ \"$fails\" = 0 ] && echo 'receipts: all signatures verified'",
+    ]
+    if has_pdf:
+        commands += [
+            "# 5. Every PDF's PAdES signature covers the whole file / PDF 签名覆盖全文",
+            "$ rm -rf nssdb && mkdir nssdb && certutil -N -d sql:nssdb --empty-password"
+            f" && certutil -A -d sql:nssdb -n root -t CT,C,C -i {first_root}",
+            '$ fails=0; for f in pdf/*.pdf; do [ "$(pdfsig -nssdir sql:nssdb "$f" 2>&1'
+            " | grep -cE 'Signature is Valid\\.|Total document signed')\" = 2 ]"
+            ' || { echo "FAILED: $f"; fails=1; }; done;'
+            " [ \"$fails\" = 0 ] && echo 'pdf: all signatures valid'",
+            "# 6. Every PDF carries exactly its signed receipt XML / PDF 附件即签名收据",
+            "$ rm -rf attached && mkdir attached && fails=0; for f in pdf/*.pdf;"
+            ' do n=$(basename "$f" .pdf); pdfdetach -save 1 -o "attached/$n.xml" "$f"'
+            ' >/dev/null 2>&1 && cmp -s "attached/$n.xml" "receipts/$n.xml"'
+            ' || { echo "FAILED: $f"; fails=1; }; done;'
+            " [ \"$fails\" = 0 ] && echo 'pdf: every attachment is its receipt'",
+        ]
+    return commands

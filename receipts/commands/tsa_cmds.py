@@ -127,7 +127,12 @@ def serve(ctx: Context, host: str, port: int) -> None:
     )
 
 
-@tsa.command("stamp")
+_STAMP_EXAMPLE = """\b
+Example (from a timer, every few minutes):
+  receipts tsa stamp"""
+
+
+@tsa.command("stamp", epilog=_STAMP_EXAMPLE)
 @with_context
 def stamp(ctx: Context) -> None:
     """Time-stamp the receipts not yet transmitted that have no time-stamp ([tsa] url, or this
