@@ -17,7 +17,7 @@ from receipts.domain.money import format_amount, from_fen
 from receipts.domain.sharing import PARTY_ORDER
 from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
-from receipts.settlement.shares import period_totals
+from receipts.settlement.shares import period_totals, sharing_in_force
 from receipts.settlement.statement import (
     Statement,
     StatementReceipt,
@@ -26,6 +26,7 @@ from receipts.settlement.statement import (
     period_receipts,
     read_statement,
 )
+from receipts.settlement.tax_lines import StatementTax, recomputed_line, tax_lines_totals
 from signing.trust import ChainValidator
 
 __all__ = ["Difference", "DifferenceKind", "Payment", "SettlementReport", "reconcile_statement"]
@@ -109,7 +110,13 @@ def reconcile_statement(
         statement = read_statement(row.document, validator)
         ours = {(r.code, r.number): r for r in period_receipts(session, child, period)}
         recomputed = period_totals(session, child, period).upward
+        rules, _ = sharing_in_force(session)
+    # The child's tax records do not travel: their lines are the statement's own, each share
+    # recomputed here under this ledger's table (docs/settlement.md "Tax-collected income").
+    taxes = [recomputed_line(x, rules, child) for x in statement.taxes]
+    recomputed += tax_lines_totals(taxes, child).upward
     differences = _receipt_differences(statement, ours)
+    differences += _tax_differences(statement.taxes, taxes)
     if statement.totals.upward != recomputed:
         differences.append(
             Difference(
@@ -164,6 +171,24 @@ def _receipt_differences(
                     Difference(
                         DifferenceKind.WRONG_SHARE,
                         label,
+                        f"{party.value} share stated {_yuan(theirs.shares[party])}, "
+                        f"recomputed {_yuan(mine.shares[party])}",
+                    )
+                )
+    return out
+
+
+def _tax_differences(
+    stated: tuple[StatementTax, ...], recomputed: list[StatementTax]
+) -> list[Difference]:
+    out: list[Difference] = []
+    for theirs, mine in zip(stated, recomputed, strict=True):
+        for party in PARTY_ORDER:
+            if theirs.shares[party] != mine.shares[party]:
+                out.append(
+                    Difference(
+                        DifferenceKind.WRONG_SHARE,
+                        f"tax {theirs.voucher}",
                         f"{party.value} share stated {_yuan(theirs.shares[party])}, "
                         f"recomputed {_yuan(mine.shares[party])}",
                     )

@@ -30,6 +30,12 @@ from receipts.ledger.events import append_event, sign_head
 from receipts.ledger.models import ReceiptShareRow, SettlementStatementRow, SettlementTransferRow
 from receipts.pki.signer import ReceiptSigner
 from receipts.settlement.shares import PARTY_COLUMNS, Totals, covered, period_totals
+from receipts.settlement.tax_lines import (
+    StatementTax,
+    add_totals,
+    period_tax_lines,
+    tax_lines_totals,
+)
 from receipts.support.sizes import MAX_MANIFEST_BYTES
 from signing.trust import ChainValidator
 
@@ -84,6 +90,8 @@ class Statement:
     receipts: tuple[StatementReceipt, ...]
     transfers: tuple[tuple[str, date, int, str], ...]
     """(payee, paid on, fen, reference) of each transfer recorded for the period."""
+    taxes: tuple[StatementTax, ...] = ()
+    """The federation's own tax-collected records (税务代收) of the period."""
 
 
 def period_receipts(session: Session, federation: str, period: str) -> list[StatementReceipt]:
@@ -118,7 +126,10 @@ def make_statement(db: Database, signer: ReceiptSigner, period: str) -> tuple[St
     check_period(period)
     now = datetime.now(UTC).replace(microsecond=0)
     with db.write() as (session, state):
-        totals = period_totals(session, federation, period)
+        taxes = period_tax_lines(session, federation, period)
+        totals = add_totals(
+            period_totals(session, federation, period), tax_lines_totals(taxes, federation)
+        )
         receipts = period_receipts(session, federation, period)
         transfers = tuple(
             (t.payee, t.paid_on, t.amount_fen, t.reference)
@@ -139,6 +150,7 @@ def make_statement(db: Database, signer: ReceiptSigner, period: str) -> tuple[St
             totals,
             tuple(receipts),
             transfers,
+            tuple(taxes),
         )
         document = signer.sign_document(_to_element(statement), now)
         _record(session, state, "out", statement, document)
@@ -247,6 +259,17 @@ def _to_element(statement: Statement) -> etree._Element:
         attributes = {"code": r.code, "number": f"{r.number:010d}", "total": _amount(r.total)}
         attributes |= {p.value: _amount(r.shares[p]) for p in PARTY_ORDER}
         etree.SubElement(block, _S + "Receipt", attributes)
+    for x in statement.taxes:
+        attributes = {
+            "voucher": x.voucher,
+            "payer": x.payer,
+            "period": x.period,
+            "item": x.item,
+            "collectedOn": x.collected_on.isoformat(),
+            "amount": _amount(x.amount),
+        }
+        attributes |= {p.value: _amount(x.shares[p]) for p in PARTY_ORDER}
+        etree.SubElement(root, _S + "Tax", attributes)
     for payee, paid_on, fen, reference in statement.transfers:
         etree.SubElement(
             root,
@@ -297,6 +320,18 @@ def read_statement(data: bytes, validator: ChainValidator) -> Statement:
         )
         for t in root.iterfind(_S + "Transfer")
     )
+    taxes = tuple(
+        StatementTax(
+            x.get("voucher", ""),
+            x.get("payer", ""),
+            x.get("period", ""),
+            x.get("item", ""),
+            date.fromisoformat(x.get("collectedOn", "")),
+            _fen(x.get("amount")),
+            {p: _fen(x.get(p.value)) for p in PARTY_ORDER},
+        )
+        for x in root.iterfind(_S + "Tax")
+    )
     return Statement(
         federation,
         root.findtext(_S + "Upstream"),
@@ -310,6 +345,7 @@ def read_statement(data: bytes, validator: ChainValidator) -> Statement:
         ),
         receipts,
         transfers,
+        taxes,
     )
 
 
