@@ -12,10 +12,11 @@ another, on the city's ledger: its rate (1 / mean) and p50/p99. Ours: ``receipts
 ``--workers`` processes (2 by default: the target is for 2 cores) over the city's SQLite ledger,
 or with ``--db`` over PostgreSQL as in production, in a subprocess on a free loopback port, asked
 ``GET /api/v1/lookup`` by ``--clients`` concurrent keep-alive connections; one look-up in ten has
-a wrong check code. The load comes from ``wrk`` when it is installed (Debian's ``wrk``: written
-in C, it leaves the cores to the node; a Lua script sends the same look-ups in turn), otherwise
-from a small asyncio HTTP/1.1 client in Python (which needs a good part of a core itself, so the
-figure is then lower than the node's capacity); the output names the generator. Also printed:
+a wrong check code. The load (bench/serve_load.py) comes from ``wrk`` when it is installed
+(Debian's ``wrk``: written in C, it leaves the cores to the node; a Lua script sends the same
+look-ups in turn), otherwise from a small asyncio HTTP/1.1 client in Python (which needs a good
+part of a core itself, so the figure is then lower than the node's capacity); the output names the
+generator. Also printed:
 look-ups per CPU-second of the node's processes (from /proc), the figure least moved by other
 load on the machine. Bounded by ``--lookups`` and ``--seconds`` (wrk: by ``--seconds``, going
 through the ``--lookups`` look-ups again if it gets to their end). The node's rate limit is opened
@@ -51,6 +52,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bench.serve_load import Query, by_wrk, over_http
 from receipts.commands.demo_files import batch_csv
 from receipts.domain.model import ReceiptRef
 from receipts.ledger.database import Database, default_url
@@ -58,9 +60,6 @@ from receipts.ledger.models import ReceiptRow
 from receipts.lookup import lookup
 from tests.support.postgres import PgSchemas
 from tests.support.workspaces import ENV, federation, ok, receipts
-
-Query = tuple[str, int, str]
-"""Receipt code, number, check code."""
 
 _WIDE_OPEN = """
 [serve]
@@ -165,97 +164,6 @@ def node(
         process.wait(timeout=40)
 
 
-async def _client(
-    port: int, jobs: list[Query], latencies: list[float], deadline: float
-) -> tuple[int, int]:
-    """One keep-alive connection asking for ``jobs`` in turn; (answers, answers not 200)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    done = bad = 0
-    try:
-        for code, number, check in jobs:
-            if time.perf_counter() > deadline:
-                break
-            start = time.perf_counter()
-            writer.write(
-                f"GET /api/v1/lookup?code={code}&number={number}&check={check} HTTP/1.1\r\n"
-                f"Host: 127.0.0.1:{port}\r\n\r\n".encode()
-            )
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - start)
-            done += 1
-            bad += not head.startswith(b"HTTP/1.1 200 ")
-    finally:
-        writer.close()
-    return done, bad
-
-
-async def _over_http(
-    port: int, work: list[Query], clients: int, seconds: float
-) -> tuple[list[float], float, int]:
-    latencies: list[float] = []
-    start = time.perf_counter()
-    deadline = start + seconds
-    counts = await asyncio.gather(
-        *(_client(port, work[k::clients], latencies, deadline) for k in range(clients))
-    )
-    return latencies, time.perf_counter() - start, sum(bad for _, bad in counts)
-
-
-_WRK_SCRIPT = """
--- bench/serve.py: the look-ups listed in a file (one path a line) in turn, again and again.
-local threads = {}
-function setup(thread) threads[#threads + 1] = thread end
-function init(args)
-  paths, sent, bad = {}, 0, 0
-  for line in io.lines(args[1]) do paths[#paths + 1] = line end
-end
-function request()
-  sent = sent + 1
-  return wrk.format("GET", paths[(sent - 1) % #paths + 1])
-end
-function response(status, headers, body)
-  if status ~= 200 then bad = bad + 1 end
-end
-function done(summary, latency, requests)
-  local b = 0
-  for _, t in ipairs(threads) do b = b + t:get("bad") end
-  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), b))
-end
-"""
-
-
-def by_wrk(
-    base: str, work: list[Query], clients: int, seconds: float, tmp: Path
-) -> tuple[int, float, float, float, int]:
-    """``work`` sent by ``wrk`` (one thread, ``clients`` connections) for ``seconds``, from the
-    top again when it runs out (wrk stops on time only: its measured duration is the whole
-    ``-d`` even when a script stops early): answers, elapsed s, p50 and p99 in ms, answers
-    not 200."""
-    paths = tmp / "lookups.txt"
-    paths.write_text(
-        "".join(f"/api/v1/lookup?code={c}&number={n}&check={k}\n" for c, n, k in work),
-        encoding="ascii",
-    )
-    script = tmp / "lookups.lua"
-    script.write_text(_WRK_SCRIPT, encoding="utf-8")
-
-    def run(duration: float) -> list[str]:
-        argv = ["wrk", "-t", "1", "-c", str(clients), "-d", f"{max(1, round(duration))}s"]
-        argv += ["--timeout", "10s", "-s", str(script), base, "--", str(paths)]
-        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-        return next(line for line in out.splitlines() if line.startswith("RESULT")).split()
-
-    run(2)  # warm up
-    _, requests, micros, p50, p99, bad = run(seconds)
-    return int(requests), int(micros) / 1e6, int(p50) / 1000, int(p99) / 1000, int(bad)
-
-
 def cpu_seconds(pid: int) -> float | None:
     """CPU time (user + system) of ``pid`` and its descendants so far, from /proc (None
     without /proc)."""
@@ -301,11 +209,9 @@ def run_lookups(args: argparse.Namespace, tmp: Path, city: Path, queries: list[Q
             count, elapsed, p50, p99, bad = by_wrk(base, work, args.clients, args.seconds, tmp)
         else:
             port = int(base.rsplit(":", 1)[1])
-            asyncio.run(_over_http(port, work[:200], args.clients, 10))  # warm up
+            asyncio.run(over_http(port, work[:200], args.clients, 10))  # warm up
             cpu_before = cpu_seconds(process.pid)
-            latencies, elapsed, bad = asyncio.run(
-                _over_http(port, work, args.clients, args.seconds)
-            )
+            latencies, elapsed, bad = asyncio.run(over_http(port, work, args.clients, args.seconds))
             count, (p50, p99) = len(latencies), quantiles(latencies)
         cpu_after = cpu_seconds(process.pid)
     rate = count / elapsed

@@ -21,7 +21,7 @@ from receipts.tsa.authority import serial_log
 from receipts.tsa.stamping import local_stamper, stamp_pending, stamped_xml, tokens_for
 from receipts.verify.receipt import verify_receipt_xml
 from signing.keys import generate_key
-from signing.timestamps import TimeStampAuthority
+from signing.timestamp_authority import TimeStampAuthority
 from signing.tsa_certificate import issue_tsa_certificate
 from tests.support.ledger import (
     SHANGHAI,

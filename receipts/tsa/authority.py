@@ -17,7 +17,8 @@ from receipts.pki.credentials import Credentials
 from receipts.tsa.config import TSA_PASSPHRASE_ENV, tsa_cert_path, tsa_key_path, tsa_settings
 from signing.certificates import load_certificates
 from signing.errors import PassphraseError
-from signing.timestamps import RecordSerial, TimeStampAuthority, TimeStampError
+from signing.timestamp_authority import RecordSerial, TimeStampAuthority
+from signing.timestamps import TimeStampError
 
 __all__ = ["has_authority", "load_authority", "serial_log", "shared_authority", "tsa_passphrase"]
 

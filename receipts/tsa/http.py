@@ -8,7 +8,8 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from signing.timestamps import MAX_QUERY_BYTES, QUERY_TYPE, REPLY_TYPE, TimeStampAuthority
+from signing.timestamp_authority import TimeStampAuthority
+from signing.timestamps import MAX_QUERY_BYTES, QUERY_TYPE, REPLY_TYPE
 
 __all__ = ["TSA_PATH", "tsa_app", "tsa_router"]
 

@@ -25,8 +25,8 @@ from receipts.ledger.models import Event, ReceiptRow, Transmission
 from receipts.ledger.timestamp_models import ReceiptTimestampRow
 from receipts.tsa.client import http_sender
 from signing.result import Finding
+from signing.timestamp_authority import TimeStampAuthority
 from signing.timestamps import (
-    TimeStampAuthority,
     TimeStampError,
     TokenCheck,
     check_token,
