@@ -13,12 +13,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from receipts.errors import ConfigurationError
 from receipts.issuing.issue import issue_batch
 from receipts.ledger.database import Database
 from receipts.ledger.migrate import initialise
 from receipts.lookup import lookup
+from receipts.node.config import ReplicaConfig, parse_serve_config
 from receipts.node.replica import ReplicaRouter, lsn_value
+from receipts.node.state import NodeState
 from tests.support.ledger import make_issuer, request, stock_city
+from tests.support.node import SeededCity, node_client, node_state, seeded_city
 from tests.support.pg_standby import hot_standby
 from tests.support.postgres import PgSchemas, pg_url_or_skip
 
@@ -132,3 +136,87 @@ def _check_code(db: Database, ref: object) -> str:
     from receipts.ledger.queries import load_receipt
 
     return load_receipt(db, ref).receipt.check_code  # type: ignore[arg-type]
+
+
+# The node: [serve] replica_url -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def replicated_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SeededCity, str]]:
+    """The seeded city on PostgreSQL, and the URL of a hot standby streaming it."""
+    schemas = PgSchemas(pg_url_or_skip())
+    try:
+        city = seeded_city(tmp_path_factory.mktemp("node"), schemas.new())
+        assert city.db is not None
+        with hot_standby(city.db) as standby_url:
+            yield city, standby_url
+    finally:
+        schemas.drop_all()
+
+
+def _traced(state: NodeState) -> list[str]:
+    served: list[str] = []
+    state.reader.trace = lambda _sql: served.append("primary")
+    assert state.replica_reader is not None
+    state.replica_reader.trace = lambda _sql: served.append("replica")
+    return served
+
+
+def test_the_node_answers_look_ups_from_the_replica(
+    replicated_city: tuple[SeededCity, str],
+) -> None:
+    city, standby_url = replicated_city
+    assert city.db is not None
+    _Standby(Database(city.db), Database(standby_url)).wait_caught_up()
+    state = node_state(city, replica=ReplicaConfig(standby_url))
+    served = _traced(state)
+    with node_client(state) as client:
+        valid = client.get("/api/v1/lookup", params=city.query(2))
+        assert valid.json()["found"] and valid.json()["status"] == "issued"
+        assert served == ["replica"]
+        # Not found, or anything but valid (the reversed receipt 1): the primary is asked too,
+        # so a lagging replica is never the last word, and not-found costs the same either way.
+        served.clear()
+        missing = client.get("/api/v1/lookup", params=city.query(2, check="zzzzzz"))
+        assert missing.json()["found"] is False
+        assert served == ["replica", "primary"]
+        served.clear()
+        reversed_ = client.get("/api/v1/lookup", params=city.query(1))
+        assert reversed_.json()["status"] == "reversed"
+        assert served == ["replica", "primary"]
+
+
+def test_the_node_reads_the_primary_when_the_replica_is_down(
+    replicated_city: tuple[SeededCity, str],
+) -> None:
+    city, standby_url = replicated_city
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    down = str(make_url(standby_url).set(port=closed))
+    state = node_state(city, replica=ReplicaConfig(down))
+    served = _traced(state)
+    with node_client(state) as client:
+        valid = client.get("/api/v1/lookup", params=city.query(2))
+    assert valid.status_code == 200 and valid.json()["status"] == "issued"
+    assert served == ["primary"]
+    assert "unreachable" in state.router.health.reason
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"replica_url": "sqlite:///x.sqlite"}, "must be a postgresql:// URL"),
+        ({"replica_url": "postgresql://u:secret@h/db"}, "must not carry a password"),
+        ({"replica_max_lag_seconds": 3}, "needs replica_url"),
+        (
+            {"replica_url": "postgresql://h/db", "replica_check_seconds": 0},
+            "replica_check_seconds must be a number from 0.1 to 60",
+        ),
+    ],
+)
+def test_a_bad_replica_setting_is_one_clear_line(
+    tmp_path: Path, table: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_serve_config(table, tmp_path)

@@ -80,6 +80,8 @@ def create_app(state: NodeState, *, fast: bool = True) -> FastAPI:
         # A graceful stop (SIGTERM) writes the access log's kept lines.
         state.access_log.close()
         state.reader.close()
+        if state.replica_reader is not None:
+            state.replica_reader.close()
 
     app = NodeApp(
         lifespan=lifespan,

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from receipts.domain.qr_url import canonical_base_url
 from receipts.errors import ConfigurationError, InvalidInput
 from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_PDF_BYTES
@@ -38,6 +41,18 @@ class RateLimit:
     """What an upload to verify costs (it parses and verifies signatures: tens of ms)."""
     pdf_cost: int = 3
     """What a PDF download costs (it renders the receipt)."""
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    """``replica_url`` and its limits: where the public look-ups read while it keeps up."""
+
+    url: str
+    """A PostgreSQL URL without a password (libpq's ``PGPASSFILE`` or ``PGPASSWORD`` gives it)."""
+    max_lag_seconds: float = 5.0
+    """Behind the primary by more than this much replay, and the primary answers instead."""
+    check_seconds: float = 1.0
+    """How often each worker compares the replica's WAL position with the primary's."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,8 @@ class ServeConfig:
     the workspace)."""
     rate: RateLimit = dataclasses.field(default_factory=RateLimit)
     """The per-client token bucket of the public routes."""
+    replica: ReplicaConfig | None = None
+    """A PostgreSQL streaming replica for the public look-ups (receipts/node/replica.py)."""
 
     @property
     def tls(self) -> bool:
@@ -105,6 +122,9 @@ _KEYS = {
     "failed_lookup_cost",
     "upload_cost",
     "pdf_cost",
+    "replica_url",
+    "replica_max_lag_seconds",
+    "replica_check_seconds",
 }
 
 
@@ -141,11 +161,50 @@ def parse_serve_config(table: dict[str, Any], home: Path, where: str = "[serve]"
         problems.append('access_log must be "-" (standard output) or a file name')
         log = "-"
     rate = _rate(table, problems)
+    replica = _replica(table, problems)
     if problems:
         raise ConfigurationError("\nerror: ".join(f"{where} {p}" for p in problems))
     if log != "-":
         log = str(home / log)
-    return ServeConfig(host, port, cert, key, base, workers, upload, push, proxies, log, rate)
+    return ServeConfig(
+        host, port, cert, key, base, workers, upload, push, proxies, log, rate, replica
+    )
+
+
+def _replica(table: dict[str, Any], problems: list[str]) -> ReplicaConfig | None:
+    url = table.get("replica_url")
+    if url is None:
+        for key in ("replica_max_lag_seconds", "replica_check_seconds"):
+            if key in table:
+                problems.append(f"{key} needs replica_url")
+        return None
+    try:
+        parsed = make_url(url) if isinstance(url, str) else None
+    except ArgumentError:
+        parsed = None
+    if parsed is None or parsed.get_backend_name() != "postgresql":
+        problems.append("replica_url must be a postgresql:// URL (a streaming replica)")
+        return None
+    if parsed.password is not None:
+        problems.append(
+            "replica_url must not carry a password: give it through PGPASSFILE or PGPASSWORD"
+        )
+        return None
+    numbers = []
+    for key, default, low, high in (
+        ("replica_max_lag_seconds", 5.0, 0.0, 3600.0),
+        ("replica_check_seconds", 1.0, 0.1, 60.0),
+    ):
+        value = table.get(key, default)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            problems.append(f"{key} must be a number from {low:g} to {high:g}, not {value!r}")
+            value = default
+        numbers.append(float(value))
+    return ReplicaConfig(url, numbers[0], numbers[1])
 
 
 def _rate(table: dict[str, Any], problems: list[str]) -> RateLimit:

@@ -83,8 +83,15 @@ def public_lookup(state: NodeState, details: Details) -> PublicReceipt:
     """Look the receipt up; blocking (call it from a worker thread). One statement whatever
     the outcome (:class:`receipts.lookup.LookupReader`): what the public sees of a matched
     receipt comes in the same row as its check code."""
-    row = state.reader.fetch(details.ref)
+    reader = state.lookup_reader()
+    row = reader.fetch(details.ref)
     found = answer(row, details.ref, details.check_code, details.amount)
+    if reader is not state.reader and (not found.found or found.status is not ReceiptStatus.ISSUED):
+        # A replica a little behind may not hold a receipt issued a moment ago, nor a reversal:
+        # anything but "found, valid" is asked of the primary again (receipts/node/replica.py),
+        # whatever the reason, so a wrong check code and a missing receipt still cost the same.
+        row = state.reader.fetch(details.ref)
+        found = answer(row, details.ref, details.check_code, details.amount)
     if not found.found:
         return NOT_FOUND
     assert found.issued_at is not None and found.issuer is not None

@@ -26,6 +26,7 @@ from receipts.lookup import LookupReader
 from receipts.node.access_log import AccessLog
 from receipts.node.config import ServeConfig, load_serve_config
 from receipts.node.ratelimit import RateLimiter
+from receipts.node.replica import ReplicaRouter
 from receipts.pki.credentials import Credentials
 from receipts.pki.operator_auth import Authenticated, authenticate, writer_of
 from receipts.workspace import Workspace, WorkspaceKind
@@ -70,6 +71,10 @@ class NodeState:
     """Where each request is logged, one JSON line, without personal data."""
     reader: LookupReader = field(init=False)
     """The public look-ups' read-only connections to the ledger."""
+    replica_reader: LookupReader | None = field(default=None, init=False)
+    """The same on the streaming replica, when ``[serve] replica_url`` names one."""
+    router: ReplicaRouter = field(init=False)
+    """Whether the replica is fit to answer now (receipts/node/replica.py)."""
     operator: Authenticated | None = field(default=None, init=False)
     """The operator the node acts as; None in a workspace without operators."""
 
@@ -79,6 +84,22 @@ class NodeState:
             self.config.access_log, log_salt(self.workspace), self.wall_clock
         )
         self.reader = LookupReader(self.db)
+        replica = self.config.replica
+        replica_db = Database(replica.url) if replica is not None else None
+        if replica_db is not None:
+            self.replica_reader = LookupReader(replica_db)
+        self.router = ReplicaRouter(
+            self.db,
+            replica_db,
+            max_lag_seconds=replica.max_lag_seconds if replica else 5.0,
+            check_seconds=replica.check_seconds if replica else 1.0,
+        )
+
+    def lookup_reader(self) -> LookupReader:
+        """The replica's reader while it keeps up, else the primary's."""
+        if self.replica_reader is not None and self.router.reader() is not self.db:
+            return self.replica_reader
+        return self.reader
 
     @classmethod
     def open(
