@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml.xades.xades import XAdESVerifier
 
-from signing import strict_verify, xmldsig
+from signing import strict_verify, xmldsig, xmldsig_signxml
 from signing.errors import SigningError
 from signing.strict_sign import sign_strict
 from signing.xmldsig import ENGINE_ENV, sign_enveloped, verify_enveloped
@@ -111,7 +111,7 @@ def test_the_default_engine_is_strict_and_the_environment_can_pick_signxml(
 ) -> None:
     calls: list[str] = []
     real_check = strict_verify.check_signature
-    real_signxml = xmldsig._check_with_signxml
+    real_signxml = xmldsig_signxml.check_with_signxml
 
     def strict_spy(*args: object) -> object:
         calls.append("strict")
@@ -122,7 +122,7 @@ def test_the_default_engine_is_strict_and_the_environment_can_pick_signxml(
         return real_signxml(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(xmldsig, "check_signature", strict_spy)
-    monkeypatch.setattr(xmldsig, "_check_with_signxml", signxml_spy)
+    monkeypatch.setattr(xmldsig, "check_with_signxml", signxml_spy)
     c = pki.city
     data = etree.tostring(sign_enveloped(sample_document(), c.key, c.cert, (), _when(pki)))
     monkeypatch.delenv(ENGINE_ENV, raising=False)
