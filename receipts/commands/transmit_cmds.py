@@ -124,12 +124,14 @@ def transmit_import(ctx: Context, package: Path, ack_out: Path | None) -> None:
             "added": result.added,
             "known": result.known,
             "written_off": list(result.written_off),
+            "statements": result.statements,
             "ack": str(target),
         },
         lambda: (
             f"{verb}: {package.name} from {m.sender}, events {m.first_seq}-{m.last_seq},"
             f" {result.added} receipt(s) added, {result.known} known;"
             + "".join(f" written off: {label};" for label in result.written_off)
+            + (f" {result.statements} settlement statement(s);" if result.statements else "")
             + f" acknowledgement → {target}"
         ),
     )

@@ -44,10 +44,12 @@ __all__ = [
     "Statement",
     "StatementReceipt",
     "check_period",
+    "check_statement",
     "import_statement",
     "make_statement",
     "period_receipts",
     "read_statement",
+    "record_imported",
 ]
 
 SETTLEMENT_NS = "urn:union-dues-receipt:settlement:1"
@@ -162,25 +164,38 @@ def import_statement(
     db: Database, data: bytes, validator: ChainValidator, signer: ReceiptSigner
 ) -> tuple[Statement, bool]:
     """Verify and record a child's statement sent to this federation; (statement, new)."""
+    statement = check_statement(data, validator, signer.org_code)
+    with db.write() as (session, state):
+        if not record_imported(session, state, statement, data):
+            return statement, False
+        sign_head(session, state, signer)
+    return statement, True
+
+
+def check_statement(data: bytes, validator: ChainValidator, me: str) -> Statement:
+    """A child's signed statement, verified and addressed to ``me`` (refused in one line)."""
     statement = read_statement(data, validator)
-    me = signer.org_code
     if statement.upstream != me or divisions.upstream_of(statement.federation) != me:
         raise InvalidInput(
             f"settlement statement of {statement.federation} is addressed to "
             f"{statement.upstream}, not to {me}"
         )
+    return statement
+
+
+def record_imported(session: Session, state: Any, statement: Statement, data: bytes) -> bool:
+    """Record a checked statement (``settlement.imported``) unless the same file was; True when
+    it was new. The caller signs the chain head."""
     digest = hashlib.sha256(data).hexdigest()
-    with db.write() as (session, state):
-        known = session.scalar(
-            select(SettlementStatementRow.id).where(
-                SettlementStatementRow.direction == "in", SettlementStatementRow.digest == digest
-            )
+    known = session.scalar(
+        select(SettlementStatementRow.id).where(
+            SettlementStatementRow.direction == "in", SettlementStatementRow.digest == digest
         )
-        if known is not None:
-            return statement, False
-        _record(session, state, "in", statement, data)
-        sign_head(session, state, signer)
-    return statement, True
+    )
+    if known is not None:
+        return False
+    _record(session, state, "in", statement, data)
+    return True
 
 
 def latest_statement(

@@ -5,8 +5,8 @@ not yet acknowledged (``events.jsonl``: the chain fragment, whose signed head th
 keeps as its outside copy of the sender's ledger), the signed receipts those events issued or
 imported, and, for a province forwarding its children's receipts, what the national tier needs
 to check them: the children's signed allocations, registry entries and CRLs; and the signed
-allocation of every segment this federation allocated that its events write off
-(docs/formats.md).
+allocation of every segment this federation allocated that its events write off, and the signed
+settlement statements its events made (docs/formats.md, docs/settlement.md).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from receipts.ledger.models import Event, OrganisationRow, ReceiptRow, Segment, 
 from receipts.pki.signer import ReceiptSigner
 from receipts.support.safezip import write_zip
 from receipts.transmission.acknowledgement import ACK_EVENT
+from receipts.transmission.carried_statements import add_statements
 from receipts.transmission.chain_fragment import events_jsonl
 from receipts.transmission.package import (
     ListedReceipt,
@@ -72,6 +73,7 @@ def export_package(
         _add_receipts(session, events, contents)
         _add_children(session, me, contents)
         _add_written_off(session, me, events, contents)
+        add_statements(session, events, contents.members)
     members, listed, totals = contents.members, contents.listed, contents.totals
     if crls_pem:
         members["crls.pem"] = crls_pem

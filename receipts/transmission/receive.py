@@ -31,6 +31,11 @@ from receipts.ledger.models import (
 )
 from receipts.pki.signer import ReceiptSigner
 from receipts.transmission.acknowledgement import build_acknowledgement
+from receipts.transmission.carried_statements import (
+    check_statements,
+    match_statements,
+    record_statements,
+)
 from receipts.transmission.chain_fragment import check_event_fragment
 from receipts.transmission.package import Manifest, RefusedPackage, package_crls, read_package
 from receipts.transmission.received_receipts import (
@@ -80,6 +85,8 @@ class ImportResult:
     merge into the workspace's trust (the same merge, which checks them again)."""
     written_off: tuple[str, ...] = ()
     """Segments (``CODE:FIRST-LAST``) the package's write-offs closed in this ledger."""
+    statements: int = 0
+    """Settlement statements the package carried that this ledger had not imported."""
 
 
 def import_package(
@@ -106,6 +113,7 @@ def import_package(
     allocations = check_allocations(manifest, members, validator, what)
     registry = registry_entries(members, manifest.sender, what)
     crls = package_crls(members, validator, what)
+    statements = check_statements(manifest, members, validator, signer.org_code, what)
     with db.write() as (session, state):
         if (
             session.scalar(select(Transmission.id).where(Transmission.digest == manifest.digest))
@@ -122,6 +130,7 @@ def import_package(
             what,
         )
         match_events(events, manifest, what)
+        match_statements(events, statements, what)
         for allocation, document in allocations:
             record_allocation(session, state, allocation, document, manifest.sender)
         for entry in registry:
@@ -134,12 +143,13 @@ def import_package(
         closed = close_written_off(
             session, state, write_offs, manifest.sender, signer.org_code, what
         )
+        settled = record_statements(session, state, statements)
         now = datetime.now(UTC).replace(microsecond=0)
         _keep_peer_head(session, peer, manifest, sender_cert, now)
         _record_received(session, state, manifest, len(checked), added, now)
         sign_head(session, state, signer)
     ack = build_acknowledgement(signer, manifest)
-    return ImportResult(manifest, True, added, known, ack, crls, closed)
+    return ImportResult(manifest, True, added, known, ack, crls, closed, settled)
 
 
 def _check_sender(manifest: Manifest, sender_cert: x509.Certificate, me: str, what: str) -> None:
