@@ -20,7 +20,7 @@ from receipts.batch.fields import (
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.model import MAX_ITEMS, Item, Payer
 
-__all__ = ["COLUMNS", "REQUIRED_COLUMNS", "read_csv", "read_rows"]
+__all__ = ["ACCEPTED_COLUMNS", "COLUMNS", "REQUIRED_COLUMNS", "read_csv", "read_rows"]
 
 #: Every CSV column, in the documented order.
 COLUMNS = (
@@ -39,6 +39,10 @@ COLUMNS = (
     "reviewer",
     "remark",
 )
+#: Every column a header may name: the above and, added later, the optional payer situation
+#: (分成, docs/formats.md "Batch files"), kept apart so files and tools written against
+#: ``COLUMNS`` stay as they were.
+ACCEPTED_COLUMNS = (*COLUMNS, "situation")
 #: Columns a CSV header must name (and ``amount``, unless it names ``basis`` and ``rate``).
 REQUIRED_COLUMNS = (
     "client_ref",
@@ -58,6 +62,7 @@ _RECEIPT_FIELDS = (
     "handler",
     "reviewer",
     "remark",
+    "situation",
 )
 _NO_HEADER = "no header row: the first row must name the columns"
 
@@ -124,7 +129,9 @@ def read_rows(
                 None, f"row has {len(row)} fields, the header {len(header)}", len(header) + 1
             )
         values = dict(zip(header, row, strict=False))
-        _csv_row({c: values.get(c, "") for c in COLUMNS}, where, receipts, catalogue, before)
+        _csv_row(
+            {c: values.get(c, "") for c in ACCEPTED_COLUMNS}, where, receipts, catalogue, before
+        )
     if not header:
         problems.append(BatchProblem(name, 1, None, _NO_HEADER))
     elif not receipts and not problems:
@@ -142,14 +149,14 @@ def read_rows(
 
 
 def _check_header(header: list[str], name: str, line: int) -> BatchProblem | None:
-    if not set(COLUMNS).intersection(header):
+    if not set(ACCEPTED_COLUMNS).intersection(header):
         return BatchProblem(name, line, None, _NO_HEADER)
     seen: set[str] = set()
     for n, column in enumerate(header, 1):
         if column in seen:
             return BatchProblem(name, line, n, f"column {column} appears twice")
         seen.add(column)
-    unknown = [column for column in header if column not in COLUMNS]
+    unknown = [column for column in header if column not in ACCEPTED_COLUMNS]
     missing = [column for column in REQUIRED_COLUMNS if column not in seen]
     if "amount" not in seen and not {"basis", "rate"} <= seen:
         missing.append("amount (or basis and rate)")

@@ -19,6 +19,7 @@ from receipts.domain.enums import PayerKind
 from receipts.domain.issue_request import IssueRequest
 from receipts.domain.model import Item, Payer
 from receipts.domain.money import compute_amount, parse_amount, parse_rate
+from receipts.domain.sharing import PayerSituation
 from receipts.errors import InvalidInput
 
 __all__ = [
@@ -44,6 +45,7 @@ _FIELD_OF = {
     "client reference": "client_ref",
     "item period": "period",
     "item amount": "amount",
+    "payer situation": "situation",
 }
 T = TypeVar("T")
 
@@ -126,6 +128,9 @@ def payer_from(values: Mapping[str, str], where: Where) -> Payer | None:
     require(values, "reviewer", where)
     if name is None or kind is None:
         return None
+    situation = values.get("situation", "")
+    if situation:  # checked at its row and column, like the payer kind
+        _build(where, lambda: PayerSituation(situation), "situation")
     uscc, other = values.get("payer_uscc") or None, values.get("payer_id") or None
     return _build(where, lambda: Payer(name, PayerKind(kind), uscc, other))
 
@@ -180,4 +185,10 @@ def request_from(
 ) -> IssueRequest | None:
     """The whole receipt, once its payer and items are made; None if it breaks a receipt rule."""
     handler, reviewer, remark = values["handler"], values["reviewer"], values["remark"]
-    return _build(where, lambda: IssueRequest(payer, tuple(items), handler, reviewer, remark, ref))
+    # The payer situation for the sharing rules (分成); empty: from the payer's kind
+    # (docs/settlement.md, "Shares at issue").
+    situation = values.get("situation") or None
+    return _build(
+        where,
+        lambda: IssueRequest(payer, tuple(items), handler, reviewer, remark, ref, situation),
+    )

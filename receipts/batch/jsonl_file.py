@@ -33,6 +33,7 @@ _JSON_TOP = {
     "handler": "handler",
     "reviewer": "reviewer",
     "remark": "remark",
+    "situation": "situation",
 }
 _JSON_PAYER = {
     "name": "payer_name",

@@ -24,6 +24,7 @@ read them, and :mod:`receipts.batch.fields` checks what either finds.
 ``handler``     required   开票人
 ``reviewer``    required   复核人
 ``remark``      optional   at most 200 characters
+``situation``   optional   payer situation for 分成 (``tax_collected`` …); empty: by payer kind
 ==============  =========  ======================================================================
 
 ``amount`` is required unless ``basis`` and ``rate`` are given (its column too); then it is
