@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import stat
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -88,7 +89,8 @@ def read_zip(data: bytes, what: str, limits: ZipLimits | None = None) -> dict[st
                 # Read at most the declared size + 1: a lying header cannot inflate further.
                 with archive.open(info) as member:
                     content = member.read(info.file_size + 1)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            # zlib.error: a damaged deflate stream (a flipped byte) fails before the CRC check.
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
                 raise UnsafeArchive(f"{what}: member {info.filename!r} is damaged: {exc}") from None
             if len(content) != info.file_size:
                 raise UnsafeArchive(f"{what}: member {info.filename!r} is not the size it claims")
