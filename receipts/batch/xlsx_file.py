@@ -45,7 +45,7 @@ from receipts.domain.catalogue import Catalogue
 from receipts.errors import InvalidInput
 from receipts.support.safezip import ZipLimits, read_zip
 
-__all__ = ["XLSX_LIMITS", "XLSX_SHEET", "read_xlsx"]
+__all__ = ["XLSX_LIMITS", "XLSX_SHEET", "read_xlsx", "sheet_rows", "text_rows"]
 
 XLSX_SHEET = "收据"
 """The sheet read from a workbook with several."""
@@ -74,26 +74,31 @@ def read_xlsx(
     """The receipts of the .xlsx batch file ``name`` whose bytes are ``data``; its problems go to
     ``problems`` (a problem with the file as a whole comes alone, at row 1)."""
     try:
-        rows = _sheet_rows(data, name)
+        rows = sheet_rows(data, name)
     except InvalidInput as error:
         message = str(error).removeprefix(f"{name}: ")
         problems.append(BatchProblem(name, 1, None, message))
         return []
     cell_problems: list[BatchProblem] = []
     try:  # openpyxl parses the sheet while its rows are read
-        text_rows = list(_text_rows(rows, name, cell_problems))
+        typed = list(text_rows(rows, name, cell_problems))
     except Exception as error:
         problems.append(BatchProblem(name, 1, None, f"not a readable .xlsx workbook: {error!r}"))
         return []
     if cell_problems:
         problems.extend(cell_problems)
         return []
-    return read_rows(text_rows, name, catalogue, problems)
+    return read_rows(typed, name, catalogue, problems)
 
 
-def _sheet_rows(data: bytes, name: str) -> Iterator[tuple[Any, ...]]:
+def sheet_rows(
+    data: bytes, name: str, sheet_name: str = XLSX_SHEET, verb: str = "issue"
+) -> Iterator[tuple[Any, ...]]:
     """The chosen sheet's rows of values, row 1 first (empty rows included), after the checks on
-    the zip, the sheet and its cells (those that fail raise InvalidInput)."""
+    the zip, the sheet and its cells (those that fail raise InvalidInput). The sheet is the only
+    one, or the one named ``sheet_name`` (``verb`` says what is done with it: "issue", "import").
+    Every workbook the product reads comes through here: batch files, the payer register, wage
+    bills and the tax bureau's records."""
     if not data.startswith(ZIP_MAGIC):
         raise InvalidInput(
             f"{name}: not an .xlsx workbook (an .xlsx file is a zip; save it from Excel)"
@@ -111,12 +116,12 @@ def _sheet_rows(data: bytes, name: str) -> Iterator[tuple[Any, ...]]:
     names = book.sheetnames
     if not names:
         raise InvalidInput(f"{name}: the workbook has no sheet")
-    if len(names) > 1 and XLSX_SHEET not in names:
+    if len(names) > 1 and sheet_name not in names:
         raise InvalidInput(
             f"{name}: the workbook has {len(names)} sheets ({', '.join(names)}); name the one "
-            f"to issue {XLSX_SHEET}"
+            f"to {verb} {sheet_name}"
         )
-    sheet = book[XLSX_SHEET if XLSX_SHEET in names else names[0]]
+    sheet = book[sheet_name if sheet_name in names else names[0]]
     if sheet.sheet_state != "visible":
         raise InvalidInput(f"{name}: sheet {sheet.title} is hidden; show it or remove it")
     path = str(getattr(sheet, "_worksheet_path", "")).lstrip("/")
@@ -170,7 +175,7 @@ def _check_sheet_xml(xml: bytes, name: str) -> None:
         )
 
 
-def _text_rows(
+def text_rows(
     rows: Iterator[tuple[Any, ...]], name: str, problems: list[BatchProblem]
 ) -> Iterator[tuple[int, list[str]]]:
     """Each row as text cells with its Excel row number; a cell that cannot be read as text is

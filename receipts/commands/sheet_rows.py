@@ -18,8 +18,8 @@ from typing import Any
 
 from receipts.batch.fields import BatchProblem
 from receipts.batch.xlsx_file import ZIP_MAGIC
-from receipts.batch.xlsx_file import _sheet_rows as xlsx_sheet_rows
-from receipts.batch.xlsx_file import _text_rows as xlsx_text_rows
+from receipts.batch.xlsx_file import sheet_rows as xlsx_sheet_rows
+from receipts.batch.xlsx_file import text_rows as xlsx_text_rows
 from receipts.commands.spreadsheet import FORMULA_PREFIXES, spreadsheet_csv
 from receipts.errors import InvalidInput
 from receipts.support.sizes import MAX_BATCH_FILE_BYTES, read_bounded
