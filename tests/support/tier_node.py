@@ -138,7 +138,11 @@ def _wait_healthy(url: str, timeout: float = 20.0) -> None:
 
 @contextlib.contextmanager
 def serve_thread(home: Path, db: str | None = None, port: int | None = None) -> Iterator[str]:
-    """Serve ``home``'s node in a thread (on ``port``, else a free one); its base URL."""
+    """Serve ``home``'s node in a thread (on ``port``, else a free one); its base URL. The node
+    reads its key's passphrase from the environment: set for the server's life, then put back,
+    so that no later test in the process finds it set (tests/test_workspace_cli.py relies on
+    its absence)."""
+    saved = os.environ.get("RECEIPTS_KEY_PASSPHRASE")
     os.environ.setdefault("RECEIPTS_KEY_PASSPHRASE", ENV["RECEIPTS_KEY_PASSPHRASE"])
     port = port or free_port()
     server = uvicorn.Server(
@@ -153,6 +157,8 @@ def serve_thread(home: Path, db: str | None = None, port: int | None = None) -> 
     finally:
         server.should_exit = True
         thread.join(10)
+        if saved is None:
+            os.environ.pop("RECEIPTS_KEY_PASSPHRASE", None)
 
 
 _SERVER = """
