@@ -63,9 +63,10 @@ def test_the_rendering_pins_are_admitted_by_pyproject() -> None:
         assert pin in declared[name].specifier, f"{name}=={pin} is outside {declared[name]}"
 
 
-def test_ci_runs_the_suite_at_the_floors_and_with_the_pins() -> None:
+def test_ci_installs_the_pins_and_a_floors_job_exists() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "-c constraints/floors.txt" in ci
+    floors = (ROOT / ".ci" / "floors").read_text(encoding="utf-8")
+    assert "-c constraints/floors.txt" in floors and "pytest" in floors
     assert "-c constraints/rendering.txt" in ci
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "pip install -q -c constraints/rendering.txt -e '.[test]' && .venv/bin/pytest -n 2" in ci
