@@ -4,6 +4,7 @@ each check defends against)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from receipts.verify.many import iter_receipt_files, verify_files
 from receipts.verify.receipt import ReceiptVerification, verify_qr_text
 from receipts.workspace import WorkspaceKind
 from signing.trust import TrustBundle
+from signing.xades_t import DEFAULT_TOLERANCE
 
 __all__ = ["verify"]
 
@@ -28,7 +30,8 @@ Examples:
   receipts verify ./received/ --trust national-trust.pem        (a folder, recursively)
   receipts verify --qr 'UDR1|64710126|0000000042|…' --trust national-trust.pem
   receipts verify --qr 'https://ghzs.example.cn/q?c=64710126&n=…' --trust national-trust.pem
-  receipts verify receipt.xml --online                          (in the issuer's workspace)"""
+  receipts verify receipt.xml --online                          (in the issuer's workspace)
+  receipts verify stamped.xml --trust national-trust.pem --tolerance-hours 72"""
 
 _Checker = Callable[[ReceiptVerification], ReceiptVerification]
 
@@ -47,6 +50,12 @@ _Checker = Callable[[ReceiptVerification], ReceiptVerification]
 )
 @click.option("--online", is_flag=True, help="Also check the ledger (issuer's workspace).")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option(
+    "--tolerance-hours",
+    metavar="HOURS",
+    help="How far a claimed signing time may lie before its time-stamp (default: the "
+    "workspace's [tsa] tolerance_hours, else 1080 = 45 days).",
+)
 @with_context
 def verify(
     ctx: Context,
@@ -55,10 +64,12 @@ def verify(
     trust: Path | None,
     online: bool,
     workers: int,
+    tolerance_hours: str | None,
 ) -> None:
     """Verify receipts: XML, PDF (attachment, page and PAdES), or QR text."""
     if not paths and qr_text is None:
         raise InvalidInput("give files or folders to verify, or --qr TEXT")
+    tolerance = _tolerance(ctx, tolerance_hours)
     bundle = _bundle(ctx, trust)
     results: list[dict[str, Any]] = []
     invalid = 0
@@ -72,7 +83,7 @@ def verify(
     checker = _online_checker(ctx) if online else None
     font = ctx.workspace().config.font if ctx.has_workspace() else None
     with ctx.progress(
-        verify_files(files, bundle, workers=workers, font=font),
+        verify_files(files, bundle, workers=workers, font=font, tolerance=tolerance),
         length=len(files),
         label="verifying",
     ) as bar:
@@ -86,6 +97,18 @@ def verify(
         ctx.echo(f"{len(results) - invalid} valid, {invalid} invalid")
     if invalid:
         fail_with_findings()
+
+
+def _tolerance(ctx: Context, hours: str | None) -> timedelta:
+    """``--tolerance-hours``, else the workspace's ``[tsa] tolerance_hours``, else the default
+    (docs/security.md, "Time-stamps")."""
+    from receipts.tsa.config import tolerance_of, tsa_settings
+
+    if hours is not None:
+        return tolerance_of(hours, "--tolerance-hours")
+    if ctx.has_workspace():
+        return tsa_settings(ctx.workspace()).tolerance
+    return DEFAULT_TOLERANCE
 
 
 def _bundle(ctx: Context, trust: Path | None) -> TrustBundle:

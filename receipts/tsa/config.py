@@ -6,6 +6,8 @@
     policy = "2.25.…"                      # the policy OID this workspace's own authority names
     tolerance_hours = 1080                 # claimed signing time vs. time-stamp (default 45 days)
     timeout_seconds = 10                   # how long to wait for the authority
+    stamp_at_issue = true                  # ask for a time-stamp right after each issue (default
+                                           # false: at the latest when transmitted)
 
     keys/tsa.key    the authority's key, encrypted (RECEIPTS_TSA_PASSPHRASE or a prompt)
     certs/tsa.pem   its time-stamping certificate, then the intermediates (never the root)
@@ -24,12 +26,23 @@ from receipts.workspace import CONFIG_NAME, Workspace
 from signing.timestamps import DEFAULT_POLICY
 from signing.xades_t import DEFAULT_TOLERANCE
 
-__all__ = ["TSA_PASSPHRASE_ENV", "TsaSettings", "tsa_cert_path", "tsa_key_path", "tsa_settings"]
+__all__ = [
+    "MAX_TOLERANCE_HOURS",
+    "TSA_PASSPHRASE_ENV",
+    "TsaSettings",
+    "tolerance_of",
+    "tsa_cert_path",
+    "tsa_key_path",
+    "tsa_settings",
+]
 
 #: The environment variable the authority's key passphrase is read from (a service starts
 #: unattended).
 TSA_PASSPHRASE_ENV = "RECEIPTS_TSA_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
-_KEYS = {"url", "policy", "tolerance_hours", "timeout_seconds"}
+_KEYS = {"url", "policy", "tolerance_hours", "timeout_seconds", "stamp_at_issue"}
+#: The widest tolerance accepted: a year and a day. Wider would let a stolen key backdate by
+#: more than a year unnoticed, which no transmission schedule needs (docs/security.md).
+MAX_TOLERANCE_HOURS = 24 * 366
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,9 @@ class TsaSettings:
     """How far a claimed signing time may lie before its time-stamp before it is reported."""
     timeout: float = 10.0
     """Seconds to wait for the authority."""
+    stamp_at_issue: bool = False
+    """Ask the authority for each receipt's time-stamp right after it is issued (an authority
+    that fails never stops issuing; ``receipts tsa stamp`` catches up)."""
 
 
 def tsa_key_path(workspace: Workspace) -> Path:
@@ -77,12 +93,35 @@ def tsa_settings(workspace: Workspace) -> TsaSettings:
     if not isinstance(policy, str) or not _is_oid(policy):
         raise InvalidInput(f"[tsa] policy {policy!r} is not an object identifier (like 2.25.1)")
     hours = table.get("tolerance_hours", DEFAULT_TOLERANCE.total_seconds() / 3600)
-    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 24 * 366:
-        raise InvalidInput("[tsa] tolerance_hours must be a number of hours, above 0")
+    tolerance = tolerance_of(hours, "[tsa] tolerance_hours")
     timeout = table.get("timeout_seconds", 10)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
         raise InvalidInput("[tsa] timeout_seconds must be a number of seconds, 1 to 300")
-    return TsaSettings(url, policy, timedelta(hours=hours), float(timeout))
+    at_issue = table.get("stamp_at_issue", False)
+    if not isinstance(at_issue, bool):
+        raise InvalidInput("[tsa] stamp_at_issue must be true or false")
+    return TsaSettings(url, policy, tolerance, float(timeout), at_issue)
+
+
+def tolerance_of(hours: object, what: str) -> timedelta:
+    """``hours`` (a number, or the text of one from a command line) as a tolerance: above 0
+    and at most :data:`MAX_TOLERANCE_HOURS`; one clear error naming ``what`` otherwise."""
+    value: object = hours
+    if isinstance(hours, str):
+        try:
+            value = float(hours)
+        except ValueError:
+            value = None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_TOLERANCE_HOURS
+    ):
+        raise InvalidInput(
+            f"{what} must be a number of hours above 0 and at most {MAX_TOLERANCE_HOURS}, "
+            f"not {hours!r}"
+        )
+    return timedelta(hours=value)
 
 
 def _is_oid(text: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 from receipts.domain.signed_documents import chain_validator
@@ -17,12 +18,13 @@ from receipts.support.pools import map_chunks, process_pool
 from receipts.support.sizes import MAX_PDF_BYTES, FileTooLarge, read_bounded
 from receipts.verify.receipt import ReceiptVerification, verify_receipt_xml
 from signing.trust import ChainValidator, TrustBundle
+from signing.xades_t import DEFAULT_TOLERANCE
 
 __all__ = ["iter_receipt_files", "verify_file", "verify_files"]
 
 _CHUNK = 16
 _SUFFIXES = {".xml", ".pdf"}
-_worker: tuple[ChainValidator, str | None] | None = None
+_worker: tuple[ChainValidator, str | None, timedelta] | None = None
 
 
 def iter_receipt_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -40,11 +42,16 @@ def iter_receipt_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def verify_file(
-    path: Path, validator: ChainValidator, font: str | None = None
+    path: Path,
+    validator: ChainValidator,
+    font: str | None = None,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> ReceiptVerification:
     """Verify one file; an unreadable, oversized or empty file is an invalid result, never an
     exception. The size is checked before the file is read (an XML receipt is then refused by
-    the XML parser over 1,000,000 bytes; a PDF may have :data:`MAX_PDF_BYTES`)."""
+    the XML parser over 1,000,000 bytes; a PDF may have :data:`MAX_PDF_BYTES`). ``tolerance``:
+    how far an XML receipt's claimed signing time may lie before its time-stamp
+    (docs/security.md, "Time-stamps")."""
     source = str(path)
     try:
         data = read_bounded(path, MAX_PDF_BYTES, "a receipt")
@@ -62,29 +69,34 @@ def verify_file(
         from receipts.verify.pdf import verify_pdf
 
         return verify_pdf(data, validator, source, font)
-    return verify_receipt_xml(data, validator, source)
+    return verify_receipt_xml(data, validator, source, tolerance=tolerance)
 
 
-def _init(bundle_pem: bytes, font: str | None) -> None:
+def _init(bundle_pem: bytes, font: str | None, tolerance: timedelta) -> None:
     global _worker
-    _worker = (chain_validator(TrustBundle.from_pem(bundle_pem)), font)
+    _worker = (chain_validator(TrustBundle.from_pem(bundle_pem)), font, tolerance)
 
 
 def _verify_chunk(paths: list[Path]) -> list[ReceiptVerification]:
     assert _worker is not None
-    validator, font = _worker
-    return [verify_file(p, validator, font) for p in paths]
+    validator, font, tolerance = _worker
+    return [verify_file(p, validator, font, tolerance) for p in paths]
 
 
 def verify_files(
-    paths: Iterable[Path], bundle: TrustBundle, *, workers: int = 2, font: str | None = None
+    paths: Iterable[Path],
+    bundle: TrustBundle,
+    *,
+    workers: int = 2,
+    font: str | None = None,
+    tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> Iterator[ReceiptVerification]:
     """Verify every file, in order; ``workers`` processes (this one when 1)."""
     files = iter(paths)
     if workers <= 1:
         validator = chain_validator(bundle)
         for path in files:
-            yield verify_file(path, validator, font)
+            yield verify_file(path, validator, font, tolerance)
         return
-    with process_pool(workers, _init, (bundle.to_pem(), font)) as pool:
+    with process_pool(workers, _init, (bundle.to_pem(), font, tolerance)) as pool:
         yield from map_chunks(pool, _verify_chunk, files, _CHUNK, workers * 3)
