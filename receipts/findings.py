@@ -370,6 +370,12 @@ class FindingCode(StrEnum):
         "A settlement statement or transfer row differs from the settlement events that "
         "recorded it (edited, inserted or deleted outside the ledger).",
     )
+    STATS_MISMATCH = (
+        "stats-mismatch",
+        "A row of the statistics' aggregates (stats_receipts, stats_lines) differs from the one "
+        "recomputed from the receipt rows, or one is missing or left over: edited outside the "
+        "ledger.",
+    )
 
     # --- reconciliation between tiers -----------------------------------------------------
     TIER_MISSING = "missing", "A receipt in the other side's file, not in this ledger."

@@ -103,6 +103,7 @@ CODES = [
     "tax-collection-mismatch",
     "share-mismatch",
     "settlement-mismatch",
+    "stats-mismatch",
     # reconciliation: tiers, bank, stock
     "missing",
     "extra",
