@@ -12,12 +12,16 @@ from signing.timestamps import MAX_TOKEN_BYTES, QUERY_TYPE, REPLY_TYPE, TimeStam
 __all__ = ["http_sender"]
 
 
-def http_sender(url: str, timeout: float) -> Callable[[bytes], bytes]:
-    """A transport for :func:`signing.timestamps.request_token` that posts to ``url``."""
+def http_sender(
+    url: str, timeout: float, client: httpx.Client | None = None
+) -> Callable[[bytes], bytes]:
+    """A transport for :func:`signing.timestamps.request_token` that posts to ``url``; through
+    ``client`` when given, so that many requests share its connection (a batch stamped at
+    issue), else each on a connection of its own."""
 
     def send(query: bytes) -> bytes:
         try:
-            response = httpx.post(
+            response = (client.post if client is not None else httpx.post)(
                 url,
                 content=query,
                 headers={"Content-Type": QUERY_TYPE, "Accept": REPLY_TYPE},

@@ -5,7 +5,13 @@ A receipt's row and its digest stay the signed XML as issued; its token is a
 :class:`~receipts.ledger.timestamp_models.ReceiptTimestampRow`, recorded by a
 ``receipt.timestamped`` event (code, number, the token's SHA-256, its time and serial).
 :func:`stamped_xml` gives the XAdES-T file (the same bytes with the time-stamp in the
-signature's unsigned properties), which transmission packages carry.
+signature's unsigned properties), which transmission and archive packages carry.
+
+:func:`stamp_pending` stamps what the next package carries; :func:`stamp_receipts` stamps the
+receipts named (those just issued, when ``[tsa] stamp_at_issue`` is set). Both ask for one token
+per receipt, one after the other, and keep the tokens in a write transaction per
+:data:`KEEP_EVERY` tokens, so that an authority failing half-way through a large batch loses
+none obtained before.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -36,6 +43,7 @@ from signing.trust import ChainValidator
 from signing.xades_t import add_signature_timestamp, signature_timestamp_input
 
 __all__ = [
+    "KEEP_EVERY",
     "TIMESTAMP_EVENT",
     "StampOutcome",
     "Stamper",
@@ -43,6 +51,7 @@ __all__ = [
     "local_stamper",
     "record_token",
     "stamp_pending",
+    "stamp_receipts",
     "stamped_xml",
     "tokens_for",
 ]
@@ -50,6 +59,8 @@ __all__ = [
 #: The event that records a receipt's time-stamp.
 TIMESTAMP_EVENT = "receipt.timestamped"
 _RECEIPT_EVENTS = ("receipt.issued", "receipt.imported")
+#: Tokens kept per write transaction while stamping.
+KEEP_EVERY = 200
 
 #: ``stamper(data)``: an RFC 3161 token (DER) over SHA-256 of ``data``.
 Stamper = Callable[[bytes], bytes]
@@ -57,9 +68,9 @@ Stamper = Callable[[bytes], bytes]
 _Key = tuple[str, int]
 
 
-def http_stamper(url: str, timeout: float) -> Stamper:
-    """Tokens from the authority at ``url`` (``[tsa] url``)."""
-    send = http_sender(url, timeout)
+def http_stamper(url: str, timeout: float, client: httpx.Client | None = None) -> Stamper:
+    """Tokens from the authority at ``url`` (``[tsa] url``), through ``client`` when given."""
+    send = http_sender(url, timeout, client)
     return lambda data: request_token(data, send)
 
 
@@ -166,8 +177,39 @@ def stamp_pending(
     events are signed into the chain head with ``signer``, as every write's."""
     with db.read() as session:
         pending = _pending(session)
+    return _stamp(db, stamper, validator, signer, pending)
+
+
+def stamp_receipts(
+    db: Database,
+    stamper: Stamper,
+    validator: ChainValidator,
+    signer: HeadSigner,
+    keys: Iterable[_Key],
+) -> StampOutcome:
+    """Time-stamp the receipts ``keys`` (code, number) that have none yet, as
+    :func:`stamp_pending` does."""
+    wanted = list(dict.fromkeys(keys))
+    pending: list[tuple[str, int, bytes]] = []
+    with db.read() as session:
+        have = tokens_for(session, wanted)
+        for code, number in wanted:
+            row = session.get(ReceiptRow, (code, number)) if (code, number) not in have else None
+            if row is not None:
+                pending.append((code, number, row.xml))
+    return _stamp(db, stamper, validator, signer, pending)
+
+
+def _stamp(
+    db: Database,
+    stamper: Stamper,
+    validator: ChainValidator,
+    signer: HeadSigner,
+    pending: list[tuple[str, int, bytes]],
+) -> StampOutcome:
     obtained: list[tuple[str, int, bytes, TokenCheck]] = []
     problem: str | None = None
+    kept = 0
     for code, number, xml in pending:
         data = signature_timestamp_input(xml)
         try:
@@ -180,11 +222,23 @@ def stamp_pending(
             problem = f"the authority's token was refused: {checked.message}"
             break
         obtained.append((code, number, token, checked))
+        if len(obtained) == KEEP_EVERY:
+            kept += _keep(db, signer, obtained)
+            obtained = []
     if obtained:
-        with db.write() as (session, state):
-            have = tokens_for(session, [(c, n) for c, n, _, _ in obtained])
-            for code, number, token, checked in obtained:
-                if (code, number) not in have:
-                    record_token(session, state, code, number, token, checked)
-            sign_head(session, state, signer)
-    return StampOutcome(len(obtained), len(pending) - len(obtained), problem)
+        kept += _keep(db, signer, obtained)
+    return StampOutcome(kept, len(pending) - kept, problem)
+
+
+def _keep(
+    db: Database, signer: HeadSigner, obtained: list[tuple[str, int, bytes, TokenCheck]]
+) -> int:
+    """Record ``obtained`` in one write, skipping any a concurrent round kept meanwhile; how
+    many receipts this round stamped."""
+    with db.write() as (session, state):
+        have = tokens_for(session, [(c, n) for c, n, _, _ in obtained])
+        for code, number, token, checked in obtained:
+            if (code, number) not in have:
+                record_token(session, state, code, number, token, checked)
+        sign_head(session, state, signer)
+    return len(obtained)
