@@ -1,7 +1,8 @@
 """Archiving (归档) closed periods for 30 years (docs/formats.md, docs/operations.md).
 
 An archive package (zip) of a closed month, quarter or year holds, for every receipt this
-federation issued in it: the signed XML, its PDF, and a metadata record (``schemas/archive.xsd``,
+federation issued in it: the signed XML (with its signature time-stamp, XAdES-T, when the ledger
+keeps one beside it), its PDF, and a metadata record (``schemas/archive.xsd``,
 after DA/T 95's electronic-bill metadata); plus the trust bundle needed to verify it all later,
 and a manifest with the SHA-256 of every file, signed by the federation. Archived records never
 change: when a later period reverses an archived receipt, that period's archiving also writes a
@@ -34,6 +35,7 @@ from receipts.ledger.events import append_event, sign_head
 from receipts.ledger.models import Archive, PeriodClose, ReceiptRow
 from receipts.pki.signer import ReceiptSigner
 from receipts.support.safezip import write_zip
+from receipts.tsa.stamping import stamped_xml, tokens_for
 from signing.trust import TrustBundle
 
 __all__ = ["ARCHIVE_NS", "RETENTION_YEARS", "ArchivePackage", "create_archives", "metadata_element"]
@@ -86,13 +88,19 @@ def create_archives(
     with db.read() as session:
         _check_archivable(session, months)
         rows, reds, amended = _period_receipts(session, signer.org_code, months)
+        tokens = tokens_for(
+            session,
+            [(r.code, r.number) for r in rows] + [(r.code, r.number) for _, r, _ in amended],
+        )
     files: dict[str, bytes] = {"trust/bundle.pem": trust_pem}
     times: dict[str, datetime] = {}
     total = Decimal("0.00")
     for row in rows:
         receipt = parse_receipt_xml(row.xml)
         stem = f"{row.code}-{row.number:010d}"
-        files[f"receipts/{stem}.xml"] = row.xml
+        # XAdES-T where the receipt has a time-stamp; the PDF and the metadata keep the receipt
+        # as issued (docs/formats.md, "Archives and time-stamps").
+        files[f"receipts/{stem}.xml"] = stamped_xml(row.xml, tokens.get((row.code, row.number)))
         times[f"receipts/{stem}.xml"] = receipt.issued_at
         files[f"pdf/{stem}.pdf"] = render(row.xml)
         files[f"metadata/{stem}.xml"] = _metadata(
@@ -102,7 +110,9 @@ def create_archives(
     files = _with_generic_check(files, times, trust_pem, signer.org_code, label, now)
     packages = [_package(signer, org_name, "main", label, months, now, files, len(rows), total, ())]
     if amended:
-        packages.append(_supplementary(signer, org_name, label, months, now, trust_pem, amended))
+        packages.append(
+            _supplementary(signer, org_name, label, months, now, trust_pem, amended, tokens)
+        )
     _record_archives(db, signer, label, months, now, packages)
     return packages
 
@@ -162,8 +172,10 @@ def _supplementary(
     now: datetime,
     trust_pem: bytes,
     amended: list[tuple[ReceiptRow, ReceiptRow, str]],
+    tokens: dict[tuple[str, int], bytes],
 ) -> ArchivePackage:
-    """The amended metadata of receipts archived before, with the red receipts that amend them."""
+    """The amended metadata of receipts archived before, with the red receipts that amend them
+    (time-stamped where they have a time-stamp)."""
     extra: dict[str, bytes] = {"trust/bundle.pem": trust_pem}
     times: dict[str, datetime] = {}
     for original, red, _ in amended:
@@ -171,7 +183,9 @@ def _supplementary(
         extra[f"metadata/{stem}.xml"] = _metadata(
             parse_receipt_xml(original.xml), original, red, now
         )
-        extra[f"receipts/{red.code}-{red.number:010d}.xml"] = red.xml
+        extra[f"receipts/{red.code}-{red.number:010d}.xml"] = stamped_xml(
+            red.xml, tokens.get((red.code, red.number))
+        )
         times[f"receipts/{red.code}-{red.number:010d}.xml"] = red.issued_at
     extra = _with_generic_check(extra, times, trust_pem, signer.org_code, label, now)
     amends = tuple(sorted({digest for _, _, digest in amended}))

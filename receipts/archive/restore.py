@@ -1,6 +1,8 @@
 """``receipts archive restore``: rebuild a federation's ledger from its archives.
 
-Every archive is verified first (fixity, manifest signature, each receipt's signature); then a
+Every archive is verified first (fixity, manifest signature, each receipt's signature and
+time-stamp), and each time-stamped receipt split into the receipt as issued and its token, the
+token checked over that receipt's signature value (receipts/archive/restore_timestamps.py); then a
 new workspace of the archives' federation is created with the archived trust bundle, and the
 receipts, the archives and the closed periods are recorded as events of the new ledger. Status
 (issued, reversed, archived) and statistics then follow from the same rules as in the original.
@@ -16,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from receipts.archive.restore_timestamps import ArchivedReceipt, archived_receipts, keep_tokens
 from receipts.domain.divisions import tier_of
 from receipts.domain.signed_documents import chain_validator
 from receipts.domain.xmlcodec import parse_receipt_xml
@@ -63,7 +66,7 @@ def restore_archives(
 ) -> RestoreResult:
     """Verify ``archives`` (name, zip bytes) and rebuild their federation's ledger in ``into``."""
     opened = _verified(archives, trust)
-    info0, members0 = opened[0]
+    info0, members0, _ = opened[0]
     org = info0.org_code
     workspace = Workspace.create(
         into, WorkspaceConfig(WorkspaceKind.FEDERATION, info0.org_name, org, tier_of(org))
@@ -80,33 +83,36 @@ def restore_archives(
     now = datetime.now(UTC).replace(microsecond=0)
     with db.write() as (session, state):
         seen: set[tuple[str, int]] = set()
-        for info, members in opened:
-            count = _restore_receipts(session, state, info, members, seen, now)
+        for info, _, archived in opened:
+            count = _restore_receipts(session, state, info, archived, seen, now)
             _record_archive(session, state, info, count, now)
             restored += count
     db.dispose()
     return RestoreResult(into, org, len(opened), restored)
 
 
-def _verified(
-    archives: list[tuple[str, bytes]], trust: TrustBundle | None
-) -> list[tuple[ArchiveInfo, dict[str, bytes]]]:
-    """Each archive's description and members, once every archive verified, all of one
-    federation; the first that does not verify stops the restore before anything is written."""
+_Opened = tuple[ArchiveInfo, dict[str, bytes], dict[str, ArchivedReceipt]]
+
+
+def _verified(archives: list[tuple[str, bytes]], trust: TrustBundle | None) -> list[_Opened]:
+    """Each archive's description, members and receipts (as issued, with their checked tokens),
+    once every archive verified, all of one federation; the first that does not verify stops
+    the restore before anything is written."""
     if not archives:
         raise InvalidInput("give at least one archive to restore")
-    opened: list[tuple[ArchiveInfo, dict[str, bytes]]] = []
+    opened: list[_Opened] = []
     for name, data in archives:
         members = read_zip(data, name)
         bundle = trust or TrustBundle.from_pem(members.get("trust/bundle.pem", b""))
-        check = verify_archive(data, chain_validator(bundle), name)
+        validator = chain_validator(bundle)
+        check = verify_archive(data, validator, name)
         if not check.ok or check.info is None:
             first = check.findings[0]
             raise InvalidInput(
                 f"{name} does not verify ({first.code}: {first.message}); nothing was restored"
             )
-        opened.append((check.info, members))
-    orgs = {info.org_code for info, _ in opened}
+        opened.append((check.info, members, archived_receipts(members, validator, name)))
+    orgs = {info.org_code for info, _, _ in opened}
     if len(orgs) != 1:
         raise InvalidInput(f"the archives belong to several federations: {sorted(orgs)}")
     return opened
@@ -116,21 +122,23 @@ def _restore_receipts(
     session: Session,
     state: LedgerState,
     info: ArchiveInfo,
-    members: dict[str, bytes],
+    archived: dict[str, ArchivedReceipt],
     seen: set[tuple[str, int]],
     now: datetime,
 ) -> int:
     """Insert the archive's receipts not ``seen`` in an earlier archive, each with its
-    ``receipt.restored`` event; return how many."""
+    ``receipt.restored`` event and its time-stamp when it has one; return how many."""
     rows, items, events = [], [], []
-    for path in sorted(p for p in members if p.startswith("receipts/")):
-        xml = members[path]
+    stamped: list[tuple[str, int, ArchivedReceipt]] = []
+    for path in sorted(archived):
+        xml, digest = archived[path].xml, archived[path].digest
         receipt = parse_receipt_xml(xml)
         key = (receipt.code, receipt.number)
         if key in seen:
             continue
         seen.add(key)
-        digest = info.files[path]
+        if archived[path].token is not None:
+            stamped.append((receipt.code, receipt.number, archived[path]))
         rows.append(receipt_columns(receipt, xml, digest))
         items.extend(item_columns(receipt))
         facts = {
@@ -143,6 +151,7 @@ def _restore_receipts(
     for table, values in ((Event, events), (ReceiptRow, rows), (ReceiptItemRow, items)):
         if values:
             session.execute(insert(table), values)
+    keep_tokens(session, state, stamped)
     return len(rows)
 
 

@@ -38,7 +38,8 @@ Example:
 )
 @with_context
 def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None) -> None:
-    """Fixity of every file, the manifest's signature, every receipt's signature."""
+    """Fixity of every file, the manifest's signature, every receipt's signature (and its
+    time-stamp, when it carries one)."""
     if trust is not None:
         bundle = TrustBundle.from_pem(read_bounded(trust, MAX_PEM_BYTES, "a trust bundle"))
     else:
@@ -52,6 +53,7 @@ def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None)
                 "archive": str(path),
                 "ok": check.ok,
                 "receipts": check.receipts,
+                "timestamped": check.timestamped,
                 "kind": check.info.kind if check.info else None,
                 "period": check.info.label if check.info else None,
                 "retain_until": check.info.retain_until if check.info else None,
@@ -70,7 +72,8 @@ def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None)
             head = "OK" if r["ok"] else "PROBLEMS"
             lines.append(
                 f"{head}  {r['archive']}: {r['kind']} archive of {r['period']}, "
-                f"{r['receipts']} receipt(s), keep until {r['retain_until']}"
+                f"{r['receipts']} receipt(s) ({r['timestamped']} time-stamped), "
+                f"keep until {r['retain_until']}"
             )
             lines.extend(f"  {f['code']}: {f['message']}" for f in r["findings"])
         return "\n".join(lines)

@@ -1,5 +1,6 @@
 """Verifying an archive package, offline, decades later (issue 8): fixity of every file, the
-manifest's signature, every receipt's signature as of its signing time, and metadata that
+manifest's signature, every receipt's signature as of its signing time (as of its time-stamp's
+time, and the time-stamp token itself, for a receipt that carries one: XAdES-T), and metadata that
 agrees with the receipt it describes. Every problem is a finding naming the file."""
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class ArchiveCheck:
     """Receipts whose signatures were checked."""
     findings: tuple[Finding, ...]
     """Every problem found, each naming its file."""
+    timestamped: int = 0
+    """Receipts among them carrying a signature time-stamp that verified."""
 
     @property
     def ok(self) -> bool:
@@ -121,10 +124,11 @@ def verify_archive(data: bytes, validator: ChainValidator, what: str) -> Archive
                     FindingCode.FILE_ALTERED, f"{path} does not match its SHA-256 in the manifest"
                 )
             )
-    receipts = 0
+    receipts = timestamped = 0
     for path in sorted(p for p in set(listed) & set(members) if p.startswith("receipts/")):
         receipts += 1
         result = verify_receipt_xml(members[path], validator, path)
+        timestamped += result.timestamped_at is not None
         for finding in result.findings:
             findings.append(Finding(finding.code, f"{path}: {finding.message}"))
         if (
@@ -141,7 +145,7 @@ def verify_archive(data: bytes, validator: ChainValidator, what: str) -> Archive
         meta_path = "metadata/" + path.removeprefix("receipts/")
         if meta_path in members and result.digest is not None:
             findings.extend(_metadata_findings(meta_path, members[meta_path], result.digest))
-    return ArchiveCheck(info, receipts, tuple(findings))
+    return ArchiveCheck(info, receipts, tuple(findings), timestamped)
 
 
 def _metadata_findings(path: str, data: bytes, digest: str) -> list[Finding]:
