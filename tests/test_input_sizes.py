@@ -17,6 +17,7 @@ import pytest
 from receipts.pki.ca import read_request
 from receipts.support.safezip import UnsafeArchive, ZipLimits, read_zip, write_zip
 from receipts.support.sizes import MAX_BANK_STATEMENT_BYTES, FileTooLarge, read_bounded
+from receipts.transmission.import_settings import ImportSettings
 from tests.data.make_bad_corpus import OVERSIZED
 from tests.support.tier_pki import tier_pki
 from tests.support.workspaces import federation, receipts
@@ -134,7 +135,8 @@ def test_read_bounded_stats_files_and_caps_pipes(tmp_path: Path) -> None:
     ("command", "suffix", "limit"),
     [
         (("reconcile", "bank"), ".csv", MAX_BANK_STATEMENT_BYTES),
-        (("transmit", "import"), ".zip", 512 * 1024 * 1024),
+        # Read member by member, never whole: its limit follows [transmission] max_receipts.
+        (("transmit", "import"), ".zip", ImportSettings().max_file_bytes),
         (("pki", "import-cert"), ".pem", 16 * 1024 * 1024),
         (("pki", "import-trust"), ".pem", 16 * 1024 * 1024),
     ],

@@ -19,6 +19,7 @@ from receipts.support.atomic import write_atomic
 from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_XML_FILE_BYTES, read_bounded
 from receipts.transmission.acknowledgement import record_acknowledgement
 from receipts.transmission.export import NothingToSend, export_package
+from receipts.transmission.import_settings import import_settings
 from receipts.transmission.receive import import_package
 from receipts.transmission.stored_ack import stored_acknowledgement
 from receipts.workspace import WorkspaceKind
@@ -103,10 +104,11 @@ def transmit_import(ctx: Context, package: Path, ack_out: Path | None) -> None:
     db = ctx.database(ws)
     result = import_package(
         db,
-        read_bounded(package, MAX_PACKAGE_FILE_BYTES, "a transmission package"),
+        package,  # read member by member: [transmission] bounds its size (docs/operations.md)
         creds.validator,
         creds.signer,
         package.name,
+        settings=import_settings(ws),
         **import_options(creds, db),
     )
     if result.crls:

@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 
 from receipts.errors import InvalidInput
 
-__all__ = ["UnsafeArchive", "ZipLimits", "read_zip", "write_zip"]
+__all__ = ["UnsafeArchive", "ZipLimits", "check_directory", "read_member", "read_zip", "write_zip"]
 
 # A fixed timestamp keeps the same content byte-identical (zip stores local times).
 _EPOCH = (2000, 1, 1, 0, 0, 0)
@@ -81,19 +81,11 @@ def read_zip(data: bytes, what: str, limits: ZipLimits | None = None) -> dict[st
         raise UnsafeArchive(f"{what} is not a readable zip file: {exc}") from None
     with archive:
         infos = archive.infolist()
-        _check_infos(infos, len(data), limits, what)
+        check_directory(infos, len(data), limits, what)
         members: dict[str, bytes] = {}
         total = 0
         for info in infos:
-            try:
-                # Read at most the declared size + 1: a lying header cannot inflate further.
-                with archive.open(info) as member:
-                    content = member.read(info.file_size + 1)
-            # zlib.error: a damaged deflate stream (a flipped byte) fails before the CRC check.
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
-                raise UnsafeArchive(f"{what}: member {info.filename!r} is damaged: {exc}") from None
-            if len(content) != info.file_size:
-                raise UnsafeArchive(f"{what}: member {info.filename!r} is not the size it claims")
+            content = read_member(archive, info, what)
             # The declared sizes were summed above; count what really came out as well.
             total += len(content)
             if total > limits.max_total_bytes:
@@ -102,10 +94,27 @@ def read_zip(data: bytes, what: str, limits: ZipLimits | None = None) -> dict[st
     return members
 
 
-def _check_infos(
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> bytes:
+    """One member of an archive whose directory passed :func:`check_directory`: read at most
+    its declared size + 1 (a lying header cannot inflate further) and refused unless it is
+    exactly that size and undamaged. Readers that stream a large zip member by member (a
+    transmission package, :mod:`receipts.transmission.package_stream`) hold one at a time."""
+    try:
+        with archive.open(info) as member:
+            content = member.read(info.file_size + 1)
+    # zlib.error: a damaged deflate stream (a flipped byte) fails before the CRC check.
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+        raise UnsafeArchive(f"{what}: member {info.filename!r} is damaged: {exc}") from None
+    if len(content) != info.file_size:
+        raise UnsafeArchive(f"{what}: member {info.filename!r} is not the size it claims")
+    return content
+
+
+def check_directory(
     infos: list[zipfile.ZipInfo], zip_bytes: int, limits: ZipLimits, what: str
 ) -> None:
-    """The central directory's checks, before anything is inflated."""
+    """The central directory's checks, before anything is inflated: names, links, duplicates,
+    member count, declared sizes and compression ratios against ``limits``."""
     if len(infos) > limits.max_members:
         raise UnsafeArchive(
             f"{what} has {len(infos):,} members; at most {limits.max_members:,} are accepted"

@@ -33,9 +33,11 @@ __all__ = [
     "ListedReceipt",
     "Manifest",
     "RefusedPackage",
+    "check_member_names",
     "manifest_element",
     "package_crls",
     "read_package",
+    "verify_manifest",
 ]
 
 NS = "urn:union-dues-receipt:transmission:1"
@@ -146,13 +148,28 @@ def read_package(
     manifest_bytes = members.pop("manifest.xml", None)
     if manifest_bytes is None:
         raise RefusedPackage(f"{what} has no manifest.xml")
+    manifest, signer = verify_manifest(manifest_bytes, validator, what, MAX_MANIFEST_BYTES)
+    check_member_names(set(members), manifest, what)
+    for name, content in members.items():
+        if hashlib.sha256(content).hexdigest() != manifest.members[name]:
+            raise RefusedPackage(
+                f"{what}: member {name} was changed (digest differs from the signed manifest)"
+            )
+    return manifest, members, signer
+
+
+def verify_manifest(
+    manifest_bytes: bytes, validator: ChainValidator, what: str, max_bytes: int
+) -> tuple[Manifest, x509.Certificate]:
+    """The manifest's signature, chain and schema verified, and its signer the sender it
+    names; the manifest and the sender's certificate."""
     root, signer = verify_document_signer(
         manifest_bytes,
         validator,
         expected_org=None,
         schema="transmission.xsd",
         what=f"{what} manifest",
-        max_bytes=MAX_MANIFEST_BYTES,
+        max_bytes=max_bytes,
     )
     if root.tag != _T + "Transmission":
         raise RefusedPackage(f"{what}: the signed document is not a transmission manifest")
@@ -162,18 +179,17 @@ def read_package(
         raise RefusedPackage(
             f"{what}: the manifest names sender {manifest.sender} but is signed by {signer_org}"
         )
-    if set(members) != set(manifest.members):
-        extra = sorted(set(members) - set(manifest.members))
-        missing = sorted(set(manifest.members) - set(members))
+    return manifest, signer
+
+
+def check_member_names(names: set[str], manifest: Manifest, what: str) -> None:
+    """The package's members (but the manifest) are exactly those the manifest lists."""
+    if names != set(manifest.members):
+        extra = sorted(names - set(manifest.members))
+        missing = sorted(set(manifest.members) - names)
         raise RefusedPackage(
             f"{what}: members not as listed (unlisted: {extra[:3]}, missing: {missing[:3]})"
         )
-    for name, content in members.items():
-        if hashlib.sha256(content).hexdigest() != manifest.members[name]:
-            raise RefusedPackage(
-                f"{what}: member {name} was changed (digest differs from the signed manifest)"
-            )
-    return manifest, members, signer
 
 
 def _parse_manifest(root: etree._Element, digest: str) -> Manifest:

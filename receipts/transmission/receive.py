@@ -1,19 +1,25 @@
 """The tier above's side of a transmission: import a package all or nothing, and answer with a
 signed acknowledgement (:mod:`receipts.transmission.acknowledgement`).
 
-Everything is checked before anything is written, and written in one transaction: every
-signature and chain, that the sender's upstream is this federation (or, forwarded, that the
-issuers descend from the sender), that numbers lie in segments allocated to their issuer, that
-the digests match, that a write-off the sender's chain carries closes one of its own segments
-and agrees with its receipts (:mod:`receipts.transmission.write_offs`). Importing the same
-package twice changes nothing and says so.
-"""
+Checked: every signature and chain, that the sender's upstream is this federation (or,
+forwarded, that the issuers descend from the sender), that numbers lie in segments allocated to
+their issuer, that the digests match, that a write-off the sender's chain carries closes one of
+its own segments and agrees with its receipts (:mod:`receipts.transmission.write_offs`).
+Importing the same package twice changes nothing and says so.
+
+A package is streamed (docs/operations.md, "Importing large packages"): the manifest and the
+small members are checked before the transaction; the chain fragment and then the receipts, a
+chunk at a time verified in worker processes, are checked and stored inside it. It stays all or
+nothing: the one transaction commits only after the last check, and any refusal, a worker's
+death or an interruption rolls back everything the package wrote."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -36,14 +42,16 @@ from receipts.transmission.carried_statements import (
     match_statements,
     record_statements,
 )
-from receipts.transmission.chain_fragment import check_event_fragment
-from receipts.transmission.package import Manifest, RefusedPackage, package_crls, read_package
+from receipts.transmission.import_settings import ImportSettings
+from receipts.transmission.package import Manifest, RefusedPackage, package_crls
+from receipts.transmission.package_stream import open_package
+from receipts.transmission.received_fragment import match_listed, read_fragment
 from receipts.transmission.received_receipts import (
-    check_receipts,
-    match_events,
-    stamped_here,
-    store_receipts,
-    store_tokens,
+    ListingCheck,
+    ReceiptStore,
+    check_issuers,
+    listed_members,
+    stamp_unstamped,
 )
 from receipts.transmission.received_shares import ReceivedShares
 from receipts.transmission.received_stock import (
@@ -52,6 +60,7 @@ from receipts.transmission.received_stock import (
     register_organisation,
     registry_entries,
 )
+from receipts.transmission.verify_pool import Member, Verified, verified_chunks, verify_chunk
 from receipts.transmission.write_offs import (
     close_written_off,
     write_offs_in,
@@ -91,65 +100,96 @@ class ImportResult:
 
 def import_package(
     db: Database,
-    data: bytes,
+    source: Path | bytes,
     validator: ChainValidator,
     signer: ReceiptSigner,
     what: str,
     *,
     stamper: Stamper | None = None,
     tolerance: timedelta = DEFAULT_TOLERANCE,
+    settings: ImportSettings | None = None,
+    verify: Callable[[list[Member]], list[Verified]] = verify_chunk,
 ) -> ImportResult:
-    """Import a package sent to this federation; refuse it whole on any problem.
+    """Import the package ``source`` (a file, read member by member; or bytes received) sent to
+    this federation; refuse it whole on any problem.
 
     Receipts may travel time-stamped (XAdES-T): the time-stamp is verified with the receipt
     (``tolerance``: how far its claimed signing time may lie before it) and kept beside it.
     ``stamper`` (this tier's own authority) time-stamps those that arrive without one.
+    ``settings``: the package limits, verifying workers and chunk size (``[transmission]``);
+    ``verify`` is what a worker runs on a chunk (a test passes one that crashes).
     """
-    manifest, members, sender_cert = read_package(data, validator, what)
-    _check_sender(manifest, sender_cert, signer.org_code, what)
-    checked = check_receipts(manifest, members, validator, what, tolerance)
-    if stamper is not None:
-        checked = stamped_here(checked, stamper, validator, what)
-    allocations = check_allocations(manifest, members, validator, what)
-    registry = registry_entries(members, manifest.sender, what)
-    crls = package_crls(members, validator, what)
-    statements = check_statements(manifest, members, validator, signer.org_code, what)
-    with db.write() as (session, state):
-        if (
-            session.scalar(select(Transmission.id).where(Transmission.digest == manifest.digest))
-            is not None
-        ):
-            return ImportResult(
-                manifest, False, 0, len(checked), build_acknowledgement(signer, manifest), crls
+    settings = settings or ImportSettings()
+    with open_package(source, validator, what, settings) as package:
+        manifest, members = package.manifest, package.members
+        _check_sender(manifest, package.signer, signer.org_code, what)
+        check_issuers(manifest, what)
+        allocations = check_allocations(manifest, members, validator, what)
+        registry = registry_entries(members, manifest.sender, what)
+        crls = package_crls(members, validator, what)
+        statements = check_statements(manifest, members, validator, signer.org_code, what)
+        with db.read() as session:
+            if _imported_before(session, manifest):
+                return _again(manifest, signer, crls)
+        # Before the transaction: the authority records its serials in a transaction of its own.
+        stamped_here = stamp_unstamped(package, stamper) if stamper is not None else {}
+        with db.write() as (session, state):
+            if _imported_before(session, manifest):
+                return _again(manifest, signer, crls)
+            peer = session.get(PeerHead, manifest.sender)
+            fragment = read_fragment(
+                package.event_lines(),
+                manifest,
+                (peer.event_count, peer.head_hash) if peer else None,
+                what,
             )
-        peer = session.get(PeerHead, manifest.sender)
-        events = check_event_fragment(
-            members["events.jsonl"],
-            manifest,
-            (peer.event_count, peer.head_hash) if peer else None,
-            what,
-        )
-        match_events(events, manifest, what)
-        match_statements(events, statements, what)
-        for allocation, document in allocations:
-            record_allocation(session, state, allocation, document, manifest.sender)
-        for entry in registry:
-            register_organisation(session, state, entry)
-        shared = ReceivedShares(session, events, what)
-        store_tokens(session, state, checked, validator)
-        added, known = store_receipts(session, state, checked, manifest.sender, what, shared)
-        # After the receipts: a write-off is checked against every receipt of its segment.
-        write_offs = write_offs_in(events, what)
-        closed = close_written_off(
-            session, state, write_offs, manifest.sender, signer.org_code, what
-        )
-        settled = record_statements(session, state, statements)
-        now = datetime.now(UTC).replace(microsecond=0)
-        _keep_peer_head(session, peer, manifest, sender_cert, now)
-        _record_received(session, state, manifest, len(checked), added, now)
-        sign_head(session, state, signer)
+            match_listed(fragment, manifest, what)
+            match_statements(fragment.others, statements, what)
+            for allocation, document in allocations:
+                record_allocation(session, state, allocation, document, manifest.sender)
+            for entry in registry:
+                register_organisation(session, state, entry)
+            shared = ReceivedShares(session, fragment.stated, what)
+            store = ReceiptStore(session, state, manifest.sender, what, shared)
+            listing = ListingCheck(manifest, validator, stamped_here, what)
+            # Workers only for more than a chunk: starting them costs more than one chunk.
+            workers = settings.worker_count if len(manifest.receipts) > settings.chunk else 0
+            with verified_chunks(
+                listed_members(package),
+                validator,
+                tolerance,
+                workers=workers,
+                chunk=settings.chunk,
+                verify=verify,
+            ) as chunks:
+                for chunk in chunks:
+                    store.store(listing.check(chunk))
+            listing.finish()
+            # After the receipts: a write-off is checked against every receipt of its segment.
+            write_offs = write_offs_in(fragment.others, what)
+            closed = close_written_off(
+                session, state, write_offs, manifest.sender, signer.org_code, what
+            )
+            settled = record_statements(session, state, statements)
+            now = datetime.now(UTC).replace(microsecond=0)
+            _keep_peer_head(session, peer, manifest, package.signer, now)
+            _record_received(session, state, manifest, len(manifest.receipts), store.added, now)
+            sign_head(session, state, signer)
     ack = build_acknowledgement(signer, manifest)
-    return ImportResult(manifest, True, added, known, ack, crls, closed, settled)
+    return ImportResult(manifest, True, store.added, store.known, ack, crls, closed, settled)
+
+
+def _imported_before(session: Session, manifest: Manifest) -> bool:
+    query = select(Transmission.id).where(Transmission.digest == manifest.digest)
+    return session.scalar(query) is not None
+
+
+def _again(
+    manifest: Manifest, signer: ReceiptSigner, crls: tuple[x509.CertificateRevocationList, ...]
+) -> ImportResult:
+    """A package imported before: nothing changes (its receipts are all known)."""
+    ack = build_acknowledgement(signer, manifest)
+    return ImportResult(manifest, False, 0, len(manifest.receipts), ack, crls)
 
 
 def _check_sender(manifest: Manifest, sender_cert: x509.Certificate, me: str, what: str) -> None:

@@ -1,26 +1,30 @@
-"""The receipts of a received package (docs/formats.md, transmission): each checked against the
-manifest, its signature (and time-stamp) and the sender's events before anything is written, then
-stored with its shares and its ``receipt.imported`` event (:mod:`receipts.transmission.receive`).
+"""The receipts of a received package (docs/formats.md, transmission), a chunk at a time: each
+receipt verified (:mod:`receipts.transmission.verify_pool`) and held against the manifest's
+listing, then stored with its shares, its time-stamp and its ``receipt.imported`` event by COPY
+(:func:`receipts.issuing.receipt_rows.bulk_insert`), in the import's one transaction
+(:mod:`receipts.transmission.receive`).
+
+Per chunk, not per receipt: the receipts this ledger holds already are looked up with one query,
+the segments every number must lie in are loaded once, and the rows go in with one COPY per
+table; a receipt costs its verification (in a worker) and the building of its rows.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from receipts.domain import divisions
 from receipts.domain.model import Receipt
 from receipts.domain.money import to_fen
-from receipts.issuing.receipt_rows import (
-    item_columns,
-    receipt_columns,
-)
-from receipts.ledger.events import next_event
+from receipts.issuing.receipt_rows import bulk_insert, item_columns, receipt_columns
+from receipts.ledger.events import next_event, rfc3339
 from receipts.ledger.models import (
     Event,
     ReceiptItemRow,
@@ -28,29 +32,29 @@ from receipts.ledger.models import (
     ReceiptShareRow,
     Segment,
 )
-from receipts.transmission.package import Manifest, RefusedPackage
+from receipts.ledger.timestamp_models import ReceiptTimestampRow
+from receipts.transmission.package import ListedReceipt, Manifest, RefusedPackage
+from receipts.transmission.package_stream import StreamedPackage, receipt_member
 from receipts.transmission.received_shares import ReceivedShares
+from receipts.transmission.verify_pool import Member, Verified
 from receipts.transmission.write_offs import check_not_written_off
-from receipts.tsa.stamping import Stamper, record_token, tokens_for
-from receipts.verify.receipt import verify_receipt_xml
+from receipts.tsa.stamping import TIMESTAMP_EVENT, Stamper, tokens_for
 from signing.result import Finding
-from signing.timestamps import TimeStampError, check_token
+from signing.timestamps import TimeStampError, TokenCheck, check_token
 from signing.trust import ChainValidator
-from signing.xades_t import (
-    DEFAULT_TOLERANCE,
-    TimestampError,
-    signature_timestamp_input,
-    split_signature_timestamp,
-)
+from signing.xades_t import TimestampError, signature_timestamp_input, split_signature_timestamp
 
 __all__ = [
     "Checked",
-    "check_receipts",
-    "match_events",
-    "stamped_here",
-    "store_receipts",
-    "store_tokens",
+    "ListingCheck",
+    "ReceiptStore",
+    "check_issuers",
+    "listed_members",
+    "stamp_unstamped",
 ]
+
+#: Keys per look-up of the receipts (or time-stamps) a ledger holds already.
+_LOOKUP = 500
 
 
 @dataclass(frozen=True)
@@ -61,29 +65,13 @@ class Checked:
     digest: str
     token: bytes | None = None
     """Its signature time-stamp (verified), from the package or this tier's authority."""
+    token_check: TokenCheck | None = None
+    """What the time-stamp says."""
 
 
-def check_receipts(
-    manifest: Manifest,
-    members: dict[str, bytes],
-    validator: ChainValidator,
-    what: str,
-    tolerance: timedelta = DEFAULT_TOLERANCE,
-) -> list[Checked]:
-    out: list[Checked] = []
-    counts: dict[str, list[int]] = {}
+def check_issuers(manifest: Manifest, what: str) -> None:
+    """Every listed receipt was issued by the sender or one of its city-tier federations."""
     for listed in manifest.receipts:
-        name = f"receipts/{listed.code}-{listed.number:010d}.xml"
-        xml = members.get(name)
-        if xml is None:
-            raise RefusedPackage(f"{what}: {name} is missing")
-        try:
-            # The listed digest is the receipt's as issued: a time-stamp is not part of it.
-            issued, token = split_signature_timestamp(xml)
-        except TimestampError as exc:
-            raise RefusedPackage(f"{what}: {name}: {exc}") from None
-        if hashlib.sha256(issued).hexdigest() != listed.digest:
-            raise RefusedPackage(f"{what}: {name} is not the listed receipt")
         if listed.issuer != manifest.sender and (
             divisions.upstream_of(listed.issuer) != manifest.sender
         ):
@@ -92,142 +80,212 @@ def check_receipts(
                 f"by {listed.issuer}, which is neither {manifest.sender} nor "
                 "one of its city-tier federations"
             )
-        result = verify_receipt_xml(xml, validator, name, tolerance=tolerance)
-        if not result.valid or result.receipt is None:
-            first = result.findings[0]
-            raise RefusedPackage(f"{what}: {name}: {first.code}: {first.message}")
-        receipt = result.receipt
+
+
+def listed_members(package: StreamedPackage) -> Iterator[Member]:
+    """The listed receipts' members in the manifest's order, read as they are consumed."""
+    for listed in package.manifest.receipts:
+        name = receipt_member(listed.code, listed.number)
+        xml = package.receipt(name)
+        if xml is None:
+            raise RefusedPackage(f"{package.what}: {name} is missing")
+        yield name, xml
+
+
+def stamp_unstamped(package: StreamedPackage, stamper: Stamper) -> dict[str, bytes]:
+    """A token from this tier's authority for each listed receipt that came without one, by
+    member name, before the import's transaction (the authority logs its serials in a
+    transaction of its own, which SQLite would have to wait for). The receipts are verified
+    afterwards, with the others; the tokens stay in memory (~3 KB each)."""
+    tokens: dict[str, bytes] = {}
+    for name, xml in listed_members(package):
+        try:
+            issued, token = split_signature_timestamp(xml)
+        except TimestampError as exc:
+            raise RefusedPackage(f"{package.what}: {name}: {exc}") from None
+        if token is not None:
+            continue
+        try:
+            tokens[name] = stamper(signature_timestamp_input(issued))
+        except TimeStampError as exc:
+            message = f"{package.what}: this tier's time-stamp authority failed: {exc}"
+            raise RefusedPackage(message) from None
+    return tokens
+
+
+class ListingCheck:
+    """Verified receipts held against the manifest's listing, in its order; the counts and
+    totals per issuer once every receipt has been seen."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        validator: ChainValidator,
+        stamped_here: dict[str, bytes],
+        what: str,
+    ) -> None:
+        self.manifest, self.validator, self.what = manifest, validator, what
+        self.stamped_here = stamped_here
+        self.position = 0
+        self.counts: dict[str, list[int]] = {}
+
+    def check(self, chunk: list[Verified]) -> list[Checked]:
+        """The next chunk, each receipt the one listed at its place."""
+        out = []
+        for v in chunk:
+            listed = self.manifest.receipts[self.position]
+            self.position += 1
+            out.append(self._one(listed, v))
+        return out
+
+    def finish(self) -> None:
+        """After the last chunk: every listed receipt seen, and the counts and totals per
+        issuer the manifest states are the receipts'."""
+        stated = {k: (c, to_fen(t)) for k, (c, t) in self.manifest.issuers.items()}
+        if self.position != len(self.manifest.receipts) or stated != {
+            k: (v[0], v[1]) for k, v in self.counts.items()
+        }:
+            raise RefusedPackage(
+                f"{self.what}: the counts and totals per issuer do not match the receipts"
+            )
+
+    def _one(self, listed: ListedReceipt, v: Verified) -> Checked:
+        what, name = self.what, v.name
+        if v.problem is not None or v.receipt is None:
+            raise RefusedPackage(f"{what}: {name}: {v.problem}")
+        if v.digest != listed.digest:
+            raise RefusedPackage(f"{what}: {name} is not the listed receipt")
+        receipt = v.receipt
         if (receipt.code, receipt.number, receipt.issuer.code) != (
             listed.code,
             listed.number,
             listed.issuer,
         ):
             raise RefusedPackage(f"{what}: {name} is not the receipt the manifest lists")
-        tally = counts.setdefault(listed.issuer, [0, 0])
+        tally = self.counts.setdefault(listed.issuer, [0, 0])
         tally[0] += 1
         tally[1] += to_fen(receipt.total)
-        out.append(Checked(receipt, issued, listed.digest, token))
-    stated = {k: (c, to_fen(t)) for k, (c, t) in manifest.issuers.items()}
-    if stated != {k: (v[0], v[1]) for k, v in counts.items()}:
-        raise RefusedPackage(f"{what}: the counts and totals per issuer do not match the receipts")
-    return out
+        token, check = v.token, v.token_check
+        if token is None and name in self.stamped_here:
+            token = self.stamped_here.pop(name)
+            found = check_token(token, signature_timestamp_input(v.issued), self.validator)
+            if isinstance(found, Finding):
+                raise RefusedPackage(f"{what}: this tier's time-stamp of {name}: {found.message}")
+            check = found
+        return Checked(receipt, v.issued, listed.digest, token, check)
 
 
-def stamped_here(
-    checked: list[Checked], stamper: Stamper, validator: ChainValidator, what: str
-) -> list[Checked]:
-    """``checked`` with a token from this tier's authority for each receipt that came without
-    one (before the import's transaction: the authority logs its serials on its own)."""
-    out: list[Checked] = []
-    for c in checked:
-        if c.token is None:
-            try:
-                token = stamper(signature_timestamp_input(c.xml))
-            except TimeStampError as exc:
-                message = f"{what}: this tier's time-stamp authority failed: {exc}"
-                raise RefusedPackage(message) from None
-            c = Checked(c.receipt, c.xml, c.digest, token)
-        out.append(c)
-    return out
-
-
-def store_tokens(
-    session: Session, state: Any, checked: list[Checked], validator: ChainValidator
-) -> None:
-    """Keep each receipt's time-stamp beside it, unless this ledger has one already."""
-    stamped = [c for c in checked if c.token is not None]
-    have = tokens_for(session, [(c.receipt.code, c.receipt.number) for c in stamped])
-    for c in stamped:
-        key = (c.receipt.code, c.receipt.number)
-        if key in have or c.token is None:
-            continue
-        result = check_token(c.token, signature_timestamp_input(c.xml), validator)
-        if isinstance(result, Finding):  # verified with the receipt already: cannot happen
-            raise RefusedPackage(f"receipt {c.receipt.ref}: {result.message}")
-        record_token(session, state, *key, c.token, result)
-
-
-def store_receipts(
-    session: Session,
-    state: Any,
-    checked: list[Checked],
-    sender: str,
-    what: str,
-    shared: ReceivedShares,
-) -> tuple[int, int]:
-    """Add the receipts this ledger lacks, each with its shares (recomputed here) and its
-    ``receipt.imported`` event; (added, known). A known number with other content refuses the
+class ReceiptStore:
+    """Stores checked receipts a chunk at a time in the import's transaction: those this ledger
+    lacks with their rows, shares and events; a known number with other content refuses the
     package."""
-    added = known = 0
-    rows: list[dict[str, Any]] = []
-    items: list[dict[str, Any]] = []
-    new_events: list[dict[str, Any]] = []
-    for c in checked:
-        segment = _check_in_segment(session, c.receipt, what)
-        existing = session.get(ReceiptRow, (c.receipt.code, c.receipt.number))
-        if existing is not None:
-            if existing.digest != c.digest:
-                raise RefusedPackage(
-                    f"{what}: receipt {c.receipt.ref} differs from the one "
-                    "this ledger holds (same number, other content)"
-                )
-            known += 1
-            continue
-        check_not_written_off(segment, c.receipt.ref, what)
-        rows.append(receipt_columns(c.receipt, c.xml, c.digest))
-        items.extend(item_columns(c.receipt))
-        new_events.append(
-            next_event(
-                state,
-                "receipt.imported",
-                {
-                    "code": c.receipt.code,
-                    "number": c.receipt.number,
-                    "digest": c.digest,
-                    "issuer": c.receipt.issuer.code,
-                    "from": sender,
-                    "sharing": shared.add(c.receipt),
-                },
+
+    def __init__(
+        self, session: Session, state: Any, sender: str, what: str, shared: ReceivedShares
+    ) -> None:
+        self.session, self.state, self.sender, self.what = session, state, sender, what
+        self.shared = shared
+        self.added = self.known = 0
+        session.flush()  # segments this import recorded count too
+        self.segments: dict[tuple[str, str], list[Segment]] = {}
+        for segment in session.scalars(select(Segment).order_by(Segment.first)):
+            self.segments.setdefault((segment.holder, segment.code), []).append(segment)
+        self.firsts = {key: [s.first for s in found] for key, found in self.segments.items()}
+
+    def store(self, checked: list[Checked]) -> None:
+        """Store one chunk."""
+        held = self._held([(c.receipt.code, c.receipt.number) for c in checked])
+        events: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
+        stamps = self._stamps(checked, events)
+        for c in checked:
+            segment = self._segment(c.receipt)
+            digest = held.get((c.receipt.code, c.receipt.number))
+            if digest is not None:
+                if digest != c.digest:
+                    raise RefusedPackage(
+                        f"{self.what}: receipt {c.receipt.ref} differs from the one "
+                        "this ledger holds (same number, other content)"
+                    )
+                self.known += 1
+                continue
+            check_not_written_off(segment, c.receipt.ref, self.what)
+            rows.append(receipt_columns(c.receipt, c.xml, c.digest))
+            items.extend(item_columns(c.receipt))
+            payload = {
+                "code": c.receipt.code,
+                "number": c.receipt.number,
+                "digest": c.digest,
+                "issuer": c.receipt.issuer.code,
+                "from": self.sender,
+                "sharing": self.shared.add(c.receipt),
+            }
+            events.append(next_event(self.state, "receipt.imported", payload))
+            self.added += 1
+        for table, values in (
+            (Event, events),
+            (ReceiptRow, rows),
+            (ReceiptItemRow, items),
+            (ReceiptShareRow, self.shared.rows),
+            (ReceiptTimestampRow, stamps),
+        ):
+            if values:
+                bulk_insert(self.session, table, values)
+        self.shared.rows.clear()
+
+    def _held(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The digests of the receipts among ``keys`` this ledger holds already."""
+        found: dict[tuple[str, int], str] = {}
+        for start in range(0, len(keys), _LOOKUP):
+            query = select(ReceiptRow.code, ReceiptRow.number, ReceiptRow.digest).where(
+                tuple_(ReceiptRow.code, ReceiptRow.number).in_(keys[start : start + _LOOKUP])
             )
-        )
-        added += 1
-    for table, values in (
-        (Event, new_events),
-        (ReceiptRow, rows),
-        (ReceiptItemRow, items),
-        (ReceiptShareRow, shared.rows),
-    ):
-        if values:
-            session.execute(insert(table), values)
-    return added, known
+            for code, number, digest in self.session.execute(query):
+                found[(code, number)] = digest
+        return found
 
+    def _stamps(self, checked: list[Checked], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The time-stamp rows (and ``receipt.timestamped`` events) of the chunk's receipts
+        this ledger has no time-stamp of."""
+        stamped = [c for c in checked if c.token is not None and c.token_check is not None]
+        have = tokens_for(self.session, [(c.receipt.code, c.receipt.number) for c in stamped])
+        rows = []
+        for c in stamped:
+            key = (c.receipt.code, c.receipt.number)
+            if key in have or c.token is None or c.token_check is None:
+                continue
+            digest = hashlib.sha256(c.token).hexdigest()
+            payload = {
+                "code": key[0],
+                "number": key[1],
+                "token": digest,
+                "time": rfc3339(c.token_check.gen_time),
+                "serial": f"{c.token_check.serial:x}",
+            }
+            event = next_event(self.state, TIMESTAMP_EVENT, payload)
+            events.append(event)
+            rows.append(
+                {
+                    "code": key[0],
+                    "number": key[1],
+                    "token": c.token,
+                    "token_digest": digest,
+                    "gen_time": c.token_check.gen_time,
+                    "event_seq": event["seq"],
+                }
+            )
+        return rows
 
-def match_events(events: list[dict[str, Any]], manifest: Manifest, what: str) -> None:
-    carried = {
-        (e["payload"]["code"], e["payload"]["number"], e["payload"]["digest"])
-        for e in events
-        if e["kind"] in ("receipt.issued", "receipt.imported")
-    }
-    listed = {(r.code, r.number, r.digest) for r in manifest.receipts}
-    if carried != listed:
+    def _segment(self, receipt: Receipt) -> Segment:
+        key = (receipt.issuer.code, receipt.code)
+        firsts = self.firsts.get(key, [])
+        at = bisect.bisect_right(firsts, receipt.number) - 1
+        if at >= 0:
+            segment = self.segments[key][at]
+            if segment.first <= receipt.number <= segment.last:
+                return segment
         raise RefusedPackage(
-            f"{what}: the receipts listed are not the ones the sender's events "
-            f"issued ({len(listed)} listed, {len(carried)} in the events)"
-        )
-
-
-def _check_in_segment(session: Session, receipt: Receipt, what: str) -> Segment:
-    found = session.scalar(
-        select(Segment).where(
-            Segment.holder == receipt.issuer.code,
-            Segment.code == receipt.code,
-            Segment.first <= receipt.number,
-            Segment.last >= receipt.number,
-        )
-    )
-    if found is None:
-        raise RefusedPackage(
-            f"{what}: receipt {receipt.ref} lies outside every segment "
+            f"{self.what}: receipt {receipt.ref} lies outside every segment "
             f"allocated to {receipt.issuer.code}"
         )
-    return found

@@ -24,16 +24,20 @@ class ReceivedShares:
     """Share rows of the receipts a package adds, and what each ``receipt.imported`` event
     records of them."""
 
-    def __init__(self, session: Session, events: list[dict[str, Any]], what: str) -> None:
+    def __init__(
+        self, session: Session, stated: dict[str, tuple[PayerSituation, date]], what: str
+    ) -> None:
         self.what = what
         self.rules, self.digest = sharing_in_force(session)
-        self.stated = _stated(events, what)
+        self.stated = stated
+        """The sharing the sender's events state, by ``CODE-NUMBER``
+        (:class:`receipts.transmission.received_fragment.Fragment`)."""
         self.rows: list[dict[str, Any]] = []
 
     def add(self, receipt: Receipt) -> dict[str, str]:
         """Add ``receipt``'s share rows; the ``sharing`` its event records."""
         situation, on = self.stated.get(
-            (receipt.code, receipt.number),
+            f"{receipt.code}-{receipt.number}",
             (default_situation(receipt.payer.kind), receipt.issued_at.date()),
         )
         try:
@@ -43,20 +47,3 @@ class ReceivedShares:
         except InvalidInput as error:
             raise RefusedPackage(f"{self.what}: receipt {receipt.ref}: {error}") from None
         return {"situation": situation.value, "rules": self.digest, "on": on.isoformat()}
-
-
-def _stated(
-    events: list[dict[str, Any]], what: str
-) -> dict[tuple[str, int], tuple[PayerSituation, date]]:
-    out: dict[tuple[str, int], tuple[PayerSituation, date]] = {}
-    for e in events:
-        stated = e["payload"].get("sharing") if isinstance(e["payload"], dict) else None
-        if e["kind"] not in ("receipt.issued", "receipt.imported") or stated is None:
-            continue
-        try:
-            situation = PayerSituation(stated["situation"])
-            on = date.fromisoformat(stated["on"])
-        except (InvalidInput, KeyError, TypeError, ValueError):
-            raise RefusedPackage(f"{what}: an event states an unreadable sharing") from None
-        out[(e["payload"]["code"], e["payload"]["number"])] = (situation, on)
-    return out

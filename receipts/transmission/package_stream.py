@@ -1,0 +1,159 @@
+"""A transmission package opened for import without holding it in memory (docs/operations.md,
+"Importing large packages"): the zip's central directory is checked first
+(:func:`receipts.support.safezip.check_directory`, with the limits of ``[transmission]``), then
+the signed manifest is verified and the small members (allocations, registry, CRLs, statements)
+are read; the receipts are read one at a time when their chunk is verified, and the chain
+fragment (``events.jsonl``) line by line. Every member is held to its digest in the signed
+manifest as it is read; a package that fails a check after its transaction began rolls it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography import x509
+
+from receipts.support.safezip import UnsafeArchive, check_directory, read_member
+from receipts.support.sizes import FileTooLarge
+from receipts.transmission.import_settings import ImportSettings
+from receipts.transmission.package import (
+    Manifest,
+    RefusedPackage,
+    check_member_names,
+    verify_manifest,
+)
+from signing.trust import ChainValidator
+from signing.xmlparse import MAX_XML_BYTES
+
+__all__ = ["EVENTS", "StreamedPackage", "open_package", "receipt_member"]
+
+EVENTS = "events.jsonl"
+_RECEIPTS = "receipts/"
+#: One event line at most: a receipt's event is ~630 bytes; a settlement's names its lines.
+_MAX_EVENT_LINE = 1024 * 1024
+
+
+def receipt_member(code: str, number: int) -> str:
+    """The member path of a receipt."""
+    return f"{_RECEIPTS}{code}-{number:010d}.xml"
+
+
+@dataclass
+class StreamedPackage:
+    """An opened package: its verified manifest, the sender's certificate, the small members
+    read, and the receipts and events left in the zip until they are asked for."""
+
+    manifest: Manifest
+    signer: x509.Certificate
+    members: dict[str, bytes]
+    """Every member but the manifest, the receipts and the events, digest-checked."""
+    what: str
+    _archive: zipfile.ZipFile
+    _infos: dict[str, zipfile.ZipInfo]
+
+    def receipt(self, name: str) -> bytes | None:
+        """The receipt member ``name`` (digest-checked), None when the package lacks it."""
+        info = self._infos.get(name)
+        if info is None or not name.startswith(_RECEIPTS):
+            return None
+        if info.file_size > MAX_XML_BYTES:
+            raise RefusedPackage(f"{self.what}: {name} is larger than a receipt may be")
+        return self._checked(name, read_member(self._archive, info, self.what))
+
+    def event_lines(self) -> Iterator[bytes]:
+        """The lines of ``events.jsonl``, read as they are consumed; its digest is checked when
+        the last line has been read (the caller refuses the package before committing)."""
+        info = self._infos.get(EVENTS)
+        if info is None:
+            raise RefusedPackage(f"{self.what}: no events")
+        running = hashlib.sha256()
+        try:
+            with self._archive.open(info) as member:
+                while line := member.readline(_MAX_EVENT_LINE + 1):
+                    if len(line) > _MAX_EVENT_LINE:
+                        raise RefusedPackage(f"{self.what}: {EVENTS} has a line over 1 MiB")
+                    running.update(line)
+                    yield line
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+            raise UnsafeArchive(f"{self.what}: member {EVENTS!r} is damaged: {exc}") from None
+        if running.hexdigest() != self.manifest.members.get(EVENTS):
+            raise RefusedPackage(
+                f"{self.what}: member {EVENTS} was changed (digest differs from the signed "
+                "manifest)"
+            )
+
+    def _checked(self, name: str, content: bytes) -> bytes:
+        if hashlib.sha256(content).hexdigest() != self.manifest.members.get(name):
+            raise RefusedPackage(
+                f"{self.what}: member {name} was changed (digest differs from the signed manifest)"
+            )
+        return content
+
+
+@contextmanager
+def open_package(
+    source: Path | bytes, validator: ChainValidator, what: str, settings: ImportSettings
+) -> Iterator[StreamedPackage]:
+    """Open the package ``source`` (a file, read as needed; or bytes already received)."""
+    with _opened(source, settings, what) as (handle, size):
+        try:
+            archive = zipfile.ZipFile(handle)
+        except (zipfile.BadZipFile, ValueError) as exc:
+            raise UnsafeArchive(f"{what} is not a readable zip file: {exc}") from None
+        with archive:
+            infos = archive.infolist()
+            check_directory(infos, size, settings.zip_limits(len(infos)), what)
+            by_name = {info.filename: info for info in infos}
+            manifest_info = by_name.pop("manifest.xml", None)
+            if manifest_info is None:
+                raise RefusedPackage(f"{what} has no manifest.xml")
+            manifest, signer = verify_manifest(
+                read_member(archive, manifest_info, what),
+                validator,
+                what,
+                settings.listing_bytes(len(infos)),
+            )
+            _check_size(manifest, settings, what)
+            check_member_names(set(by_name), manifest, what)
+            package = StreamedPackage(manifest, signer, {}, what, archive, by_name)
+            for name, info in by_name.items():
+                if name != EVENTS and not name.startswith(_RECEIPTS):
+                    package.members[name] = package._checked(name, read_member(archive, info, what))
+            yield package
+
+
+def _check_size(manifest: Manifest, settings: ImportSettings, what: str) -> None:
+    if len(manifest.receipts) > settings.max_receipts:
+        raise RefusedPackage(
+            f"{what} carries {len(manifest.receipts):,} receipts; at most "
+            f"{settings.max_receipts:,} are accepted ([transmission] max_receipts)"
+        )
+
+
+@contextmanager
+def _opened(
+    source: Path | bytes, settings: ImportSettings, what: str
+) -> Iterator[tuple[BinaryIO, int]]:
+    if isinstance(source, bytes):
+        yield io.BytesIO(source), len(source)
+        return
+    with open(source, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise RefusedPackage(f"{what} is not a regular file")
+        if info.st_size > settings.max_file_bytes:
+            raise FileTooLarge(
+                f"{source} is too large for a transmission package: {info.st_size:,} bytes, "
+                f"at most {settings.max_file_bytes:,} are accepted ([transmission] max_receipts)"
+            )
+        yield handle, info.st_size
