@@ -194,7 +194,8 @@ class WorkspaceConfig:
         tables.add("smtp")  # read and validated by receipts.delivery.config (`receipts deliver`)
         # [upstream], [issuers]: the nodes this workspace calls (receipts.transmission.node_urls).
         # [tsa]: read and validated by receipts.tsa.config (the time-stamp authority).
-        unknown |= set(doc) - tables - {"upstream", "issuers", "tsa"}
+        # [transmission]: by receipts.transmission.import_settings (package limits, workers).
+        unknown |= set(doc) - tables - {"upstream", "issuers", "tsa", "transmission"}
         if unknown:
             raise InvalidInput(f"unknown configuration keys: {', '.join(sorted(unknown))}")
         if not isinstance(catalogue, dict) or not all(
