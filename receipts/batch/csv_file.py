@@ -3,9 +3,7 @@ into one receipt (the format is described in :mod:`receipts.batch.reader`)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from receipts.batch.fields import (
@@ -19,6 +17,7 @@ from receipts.batch.fields import (
 )
 from receipts.domain.catalogue import Catalogue
 from receipts.domain.model import MAX_ITEMS, Item, Payer
+from receipts.support.csv_records import MalformedCsv, csv_records
 
 __all__ = ["ACCEPTED_COLUMNS", "COLUMNS", "REQUIRED_COLUMNS", "read_csv", "read_rows"]
 
@@ -85,18 +84,10 @@ def read_csv(
     text: str, name: str, catalogue: Catalogue, problems: list[BatchProblem]
 ) -> list[BatchEntry]:
     """The receipts of a decoded CSV batch file ``name``; its problems go to ``problems``."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    ended = [0]  # the line the last record read ended on
-
-    def numbered() -> Iterator[tuple[int, list[str]]]:
-        for row in reader:
-            yield ended[0] + 1, row
-            ended[0] = reader.line_num
-
     try:
-        return read_rows(numbered(), name, catalogue, problems)
-    except csv.Error as error:  # reported where the record it could not read begins
-        problems[:] = [BatchProblem(name, ended[0] + 1, None, f"not valid CSV: {error}")]
+        return read_rows(csv_records(text), name, catalogue, problems)
+    except MalformedCsv as error:  # reported where the record it could not read begins
+        problems[:] = [BatchProblem(name, error.line, None, str(error))]
         return []
 
 

@@ -10,8 +10,6 @@ Tables go out the other way through :func:`write_sheet`: CSV, or a workbook on a
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from receipts.batch.xlsx_file import sheet_rows as xlsx_sheet_rows
 from receipts.batch.xlsx_file import text_rows as xlsx_text_rows
 from receipts.commands.spreadsheet import FORMULA_PREFIXES, spreadsheet_csv
 from receipts.errors import InvalidInput
+from receipts.support.csv_records import MalformedCsv, csv_records
 from receipts.support.sizes import MAX_BATCH_FILE_BYTES, read_bounded
 from receipts.support.text import decode_text
 
@@ -71,8 +70,10 @@ def read_sheet_rows(
         except Exception as error:  # openpyxl parses the sheet while its rows are read
             raise InvalidInput(f"{name}: not a readable .xlsx workbook: {error!r}") from None
     else:
-        reader = csv.reader(io.StringIO(decode_text(data, name, encoding), newline=""))
-        numbered = [(reader.line_num, row) for row in reader]
+        try:
+            numbered = list(csv_records(decode_text(data, name, encoding)))
+        except MalformedCsv as error:
+            raise InvalidInput(f"{name}:{error.line}: {error}") from None
     numbered = [(n, cells) for n, cells in numbered if any(c.strip() for c in cells)]
     if not numbered:
         raise InvalidInput(f"{name}: the file is empty (a header row is needed)")

@@ -21,8 +21,6 @@ exports, found by trying UTF-8 first, as for every file the product reads):
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +30,7 @@ from pathlib import Path
 from receipts.batch.fields import BatchProblem
 from receipts.domain.money import parse_amount
 from receipts.errors import InvalidInput
+from receipts.support.csv_records import MalformedCsv, csv_records
 from receipts.support.sizes import MAX_BANK_STATEMENT_BYTES, read_bounded
 from receipts.support.text import UndecodableText, decode_text
 
@@ -98,14 +97,12 @@ def read_statement(path: Path) -> Statement:
         text = decode_text(data, name)
     except UndecodableText as error:
         raise UnusableStatement(str(error)) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] = []
     credits: list[Credit] = []
     problems: list[BatchProblem] = []
-    debits = rows = last = 0
+    debits = rows = 0
     try:
-        for row in reader:
-            line, last = last + 1, reader.line_num
+        for line, row in csv_records(text):
             if not any(cell.strip() for cell in row):
                 continue
             if not header:
@@ -120,8 +117,8 @@ def read_statement(path: Path) -> Statement:
                 debits += 1
             elif credit is not None:
                 credits.append(credit)
-    except csv.Error as error:
-        raise UnusableStatement(f"{name}:{last + 1}: not valid CSV: {error}") from None
+    except MalformedCsv as error:
+        raise UnusableStatement(f"{name}:{error.line}: {error}") from None
     if not header:
         raise UnusableStatement(f"{name}:1: no header row: the first row must name the columns")
     if not rows:

@@ -9,14 +9,13 @@ problem whole (:mod:`receipts.tax.importing`).
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from receipts.batch.fields import BatchProblem
 from receipts.domain.catalogue import Catalogue
 from receipts.errors import InvalidInput
+from receipts.support.csv_records import MalformedCsv, csv_records
 from receipts.support.sizes import MAX_BATCH_FILE_BYTES, read_bounded
 from receipts.support.text import UndecodableText, decode_text
 from receipts.tax.layout import REQUIRED, TaxRecord, column_of, record_from
@@ -56,18 +55,10 @@ def read_tax_file(
 def _csv(
     text: str, name: str, catalogue: Catalogue, problems: list[BatchProblem]
 ) -> list[TaxRecord]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    ended = [0]
-
-    def numbered() -> Iterator[tuple[int, list[str]]]:
-        for row in reader:
-            yield ended[0] + 1, row
-            ended[0] = reader.line_num
-
     try:
-        return _records(numbered(), name, catalogue, problems)
-    except csv.Error as error:  # reported where the record it could not read begins
-        problems[:] = [BatchProblem(name, ended[0] + 1, None, f"not valid CSV: {error}")]
+        return _records(csv_records(text), name, catalogue, problems)
+    except MalformedCsv as error:  # reported where the record it could not read begins
+        problems[:] = [BatchProblem(name, error.line, None, str(error))]
         return []
 
 
