@@ -364,6 +364,7 @@ class PayerNameRow(Base):
 
 # The areas' own tables (each module imports Base from here; imported last so that every table is
 # on Base.metadata whenever the ledger's models are).
+from receipts.ledger.aggregate_models import *  # noqa: E402,F403
 from receipts.ledger.delivery_models import *  # noqa: E402,F403
 from receipts.ledger.settlement_models import *  # noqa: E402,F403
 from receipts.ledger.tax_models import *  # noqa: E402,F403
