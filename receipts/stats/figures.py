@@ -1,5 +1,6 @@
 """Statistics of a ledger (统计分析): counts and amounts by tier, issuer, period, item, payer kind
-and status, grouped and summed in SQL as integer fen.
+and status, in integer fen, read from the aggregates the database keeps on every write
+(:mod:`receipts.stats.aggregate_reads`, docs/statistics.md), never from a scan of the receipts.
 
 How red receipts count (the one rule every figure follows, so that every table reconciles):
 
@@ -24,23 +25,28 @@ of issue in the issuer's calendar (``--from``/``--to`` filter on it).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
-from enum import StrEnum
-from typing import Any
+from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, Subquery, and_, case, exists, func, literal, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
 
 from receipts.domain.catalogue import Catalogue
-from receipts.domain.divisions import NATIONAL, known_federation
-from receipts.domain.enums import PayerKind, ReceiptKind, Tier
-from receipts.domain.money import from_fen
+from receipts.domain.divisions import known_federation
+from receipts.domain.enums import PayerKind, Tier
 from receipts.domain.payment_period import parse_payment_period
 from receipts.errors import InvalidInput, ReceiptError
 from receipts.ledger.database import Database
 from receipts.ledger.models import LedgerState, OrganisationRow, ReceiptItemRow, ReceiptRow
+from receipts.stats.aggregate_reads import breakdown_figures, summary_figures
+from receipts.stats.figure_types import (
+    KEY_NAMES,
+    STATUSES,
+    Breakdown,
+    Dimension,
+    Figures,
+    LedgerStats,
+    StatsRow,
+)
 
 __all__ = [
     "KEY_NAMES",
@@ -55,119 +61,6 @@ __all__ = [
 ]
 
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
-_NORMAL = ReceiptKind.NORMAL.value
-_RED = ReceiptKind.REVERSAL.value
-
-
-class Dimension(StrEnum):
-    """What a breakdown groups by (the values of ``receipts stats --by``)."""
-
-    TIER = "tier"
-    ISSUER = "issuer"
-    PERIOD = "period"
-    ITEM = "item"
-    PAYER_KIND = "payer-kind"
-    STATUS = "status"
-    PERIOD_PAID = "period-paid"
-    """所属期: the period an item pays for, beside ``period``, the month of issue."""
-
-
-#: Statuses of the status breakdown: a normal receipt still standing, one reversed, a red one.
-STATUSES = ("issued", "reversed", "red")
-
-#: Readable names of the keys that have no name of their own.
-KEY_NAMES: dict[Dimension, dict[str, str]] = {
-    Dimension.TIER: {
-        Tier.NATIONAL.value: "全国总工会",
-        Tier.PROVINCIAL.value: "省级总工会",
-        Tier.CITY.value: "市、县(区)总工会",
-    },
-    Dimension.PAYER_KIND: {
-        PayerKind.ENTERPRISE.value: "企业",
-        PayerKind.GRASSROOTS_UNION.value: "基层工会",
-        PayerKind.FEDERATION.value: "工会组织",
-        PayerKind.INDIVIDUAL.value: "个人",
-        PayerKind.OTHER.value: "其他",
-    },
-    Dimension.STATUS: {"issued": "正常", "reversed": "已冲红", "red": "红字收据"},
-}
-
-
-@dataclass(frozen=True)
-class Figures:
-    """Counts and amounts (yuan) of one group of receipts, under the module's red-receipt rule."""
-
-    issued_count: int
-    """Normal receipts issued (gross, reversed ones included)."""
-    issued: Decimal
-    """Their amount."""
-    reversed_count: int
-    """Of the issued receipts, those a red receipt cancelled (a subset, not an addition)."""
-    reversed: Decimal
-    """Their amount (positive)."""
-    red_count: int
-    """Red (reversal) receipts."""
-    red: Decimal
-    """Their amount (negative)."""
-
-    @property
-    def net(self) -> Decimal:
-        """``issued + red``: what the group's receipts add up to."""
-        return self.issued + self.red
-
-    @classmethod
-    def from_fen(cls, values: Sequence[Any]) -> Figures:
-        """From the six SQL sums, in field order (PostgreSQL returns ``numeric`` sums)."""
-        ints = [int(v or 0) for v in values]
-        return cls(
-            ints[0], from_fen(ints[1]), ints[2], from_fen(ints[3]), ints[4], from_fen(ints[5])
-        )
-
-
-@dataclass(frozen=True)
-class StatsRow:
-    """One row of a breakdown."""
-
-    key: str
-    """What the row groups by: a tier, an org code, ``YYYY-MM``, an item code, a payer kind,
-    a status, a 所属期 (``2026-10``, ``2026Q4``, ``2026-01~2026-06``, ``2026``)."""
-    name: str
-    """A readable name: the issuer's or item's name (empty where the key says it all)."""
-    figures: Figures
-    """Its counts and amounts."""
-
-
-@dataclass(frozen=True)
-class Breakdown:
-    """The receipts grouped by one dimension, in a natural order."""
-
-    dimension: Dimension
-    """What they are grouped by."""
-    rows: tuple[StatsRow, ...]
-    """One row per group that has receipts."""
-
-
-@dataclass(frozen=True)
-class LedgerStats:
-    """The statistics of one ledger over a range of months."""
-
-    ledger: str
-    """The org code of the ledger's owner."""
-    period_from: str | None
-    """First month included (``YYYY-MM``), None for no lower bound."""
-    period_to: str | None
-    """Last month included, None for no upper bound."""
-    summary: Figures
-    """All receipts in the range."""
-    breakdowns: tuple[Breakdown, ...]
-    """The breakdowns asked for, in the order asked."""
-
-    def breakdown(self, dimension: Dimension) -> Breakdown:
-        """The breakdown by ``dimension`` (a KeyError when it was not asked for)."""
-        for breakdown in self.breakdowns:
-            if breakdown.dimension is dimension:
-                return breakdown
-        raise KeyError(dimension.value)
 
 
 def validate_month(value: str, *, what: str = "month") -> str:
@@ -195,117 +88,29 @@ def ledger_stats(
     if period_from and period_to and period_from > period_to:
         raise InvalidInput(f"--from {period_from} is after --to {period_to}")
     catalogue = catalogue or Catalogue()
-    base = _base(period_from, period_to)
     with db.read() as session:
         ledger = session.scalars(select(LedgerState.org_code)).one()
-        summary = Figures.from_fen(session.execute(select(*_sums(base))).one())
+        summary = summary_figures(session, period_from, period_to)
         breakdowns = tuple(
-            _breakdown(session, base, Dimension(d), catalogue) for d in dict.fromkeys(by)
+            _breakdown(session, Dimension(d), period_from, period_to, catalogue)
+            for d in dict.fromkeys(by)
         )
     return LedgerStats(ledger, period_from, period_to, summary, breakdowns)
 
 
-def _base(period_from: str | None, period_to: str | None) -> Subquery:
-    """One row per receipt in the range, with its tier, status and a reversed flag."""
-    red = aliased(ReceiptRow)
-    is_reversed = exists().where(
-        red.original_code == ReceiptRow.code,
-        red.original_number == ReceiptRow.number,
-        red.kind == _RED,
-    )
-    tier = case(
-        (ReceiptRow.issuer == NATIONAL, literal(Tier.NATIONAL.value)),
-        (func.substr(ReceiptRow.issuer, 3, 4) == "0000", literal(Tier.PROVINCIAL.value)),
-        else_=literal(Tier.CITY.value),
-    )
-    reversed_flag = case((and_(ReceiptRow.kind == _NORMAL, is_reversed), 1), else_=0)
-    status = case(
-        (ReceiptRow.kind == _RED, literal("red")),
-        (is_reversed, literal("reversed")),
-        else_=literal("issued"),
-    )
-    query = select(
-        ReceiptRow.code,
-        ReceiptRow.number,
-        ReceiptRow.kind,
-        ReceiptRow.issuer,
-        ReceiptRow.period,
-        ReceiptRow.payer_kind,
-        ReceiptRow.total_fen.label("fen"),
-        reversed_flag.label("rev"),
-        tier.label("tier"),
-        status.label("status"),
-    )
-    if period_from is not None:
-        query = query.where(ReceiptRow.period >= period_from)
-    if period_to is not None:
-        query = query.where(ReceiptRow.period <= period_to)
-    return query.subquery("r")
-
-
-def _sums(rows: Subquery) -> list[ColumnElement[Any]]:
-    """The six integer sums of :class:`Figures` over ``rows`` (columns kind, rev, fen)."""
-    normal = rows.c.kind == _NORMAL
-    red = rows.c.kind == _RED
-    reversed_ = and_(normal, rows.c.rev == 1)
-
-    def total(expression: ColumnElement[Any]) -> ColumnElement[Any]:
-        return func.coalesce(func.sum(expression), 0)
-
-    return [
-        total(case((normal, 1), else_=0)),
-        total(case((normal, rows.c.fen), else_=0)),
-        total(case((reversed_, 1), else_=0)),
-        total(case((reversed_, rows.c.fen), else_=0)),
-        total(case((red, 1), else_=0)),
-        total(case((red, rows.c.fen), else_=0)),
-    ]
-
-
 def _breakdown(
-    session: Session, base: Subquery, dimension: Dimension, catalogue: Catalogue
+    session: Session,
+    dimension: Dimension,
+    period_from: str | None,
+    period_to: str | None,
+    catalogue: Catalogue,
 ) -> Breakdown:
-    if dimension in _LINE_KEYS:
-        # Sum each receipt's lines per key first, so a receipt counts once under an item (or a
-        # 所属期).
-        line_key = _LINE_KEYS[dimension]
-        lines = (
-            select(
-                base.c.kind,
-                base.c.rev,
-                line_key.label("key"),
-                func.sum(ReceiptItemRow.amount_fen).label("fen"),
-            )
-            .join(
-                ReceiptItemRow,
-                and_(ReceiptItemRow.code == base.c.code, ReceiptItemRow.number == base.c.number),
-            )
-            .group_by(base.c.code, base.c.number, base.c.kind, base.c.rev, line_key)
-            .subquery("lines")
-        )
-        query: Select[Any] = select(lines.c.key, *_sums(lines)).group_by(lines.c.key)
-    else:
-        column = base.c[_COLUMNS[dimension]]
-        query = select(column.label("key"), *_sums(base)).group_by(column)
-    found = {str(row[0]): Figures.from_fen(row[1:]) for row in session.execute(query)}
+    found = breakdown_figures(session, dimension, period_from, period_to)
     names = _names(session, dimension, list(found), catalogue)
     rows = tuple(
         StatsRow(key, names.get(key, ""), found[key]) for key in _ordered(dimension, found)
     )
     return Breakdown(dimension, rows)
-
-
-_LINE_KEYS: dict[Dimension, Any] = {
-    Dimension.ITEM: ReceiptItemRow.item_code,
-    Dimension.PERIOD_PAID: ReceiptItemRow.item_period,
-}
-_COLUMNS = {
-    Dimension.TIER: "tier",
-    Dimension.ISSUER: "issuer",
-    Dimension.PERIOD: "period",
-    Dimension.PAYER_KIND: "payer_kind",
-    Dimension.STATUS: "status",
-}
 
 
 def _ordered(dimension: Dimension, keys: Iterable[str]) -> list[str]:
@@ -331,11 +136,10 @@ def _names(
     stored receipt, for an item a child federation added to its own catalogue)."""
     names = dict(KEY_NAMES.get(dimension, {}))
     if dimension is Dimension.ISSUER and keys:
-        query = select(OrganisationRow.code, OrganisationRow.name)
-        names = {
-            code: name
-            for code, name in session.execute(query.where(OrganisationRow.code.in_(keys)))
-        }
+        # The whole registry (a few thousand rows at most) rather than thousands of parameters.
+        registry = session.execute(select(OrganisationRow.code, OrganisationRow.name))
+        wanted = set(keys)
+        names = {code: name for code, name in registry if code in wanted}
         for code in keys:
             known = known_federation(code) if code not in names else None
             if known is not None:
