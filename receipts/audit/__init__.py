@@ -9,7 +9,8 @@ deleted or re-signed by a key that is not the workspace's own, a forged receipt 
 an edited receipt (its digest against its event, its fields against its XML), a deleted or
 inserted row (rows without events, events without rows). :mod:`receipts.audit.chain` checks the
 chain and its signed heads, :mod:`receipts.audit.signatures` the receipts' signatures,
-:mod:`receipts.audit.anchoring` the anchor, :mod:`receipts.audit.rows` the derived tables.
+:mod:`receipts.audit.anchoring` the anchor, :mod:`receipts.audit.rows` the derived tables,
+:mod:`receipts.audit.aggregates` the statistics' aggregates.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
+from receipts.audit.aggregates import check_aggregates
 from receipts.audit.anchoring import AnchorRead, check_anchor, read_anchor
 from receipts.audit.approvals import check_approvals
 from receipts.audit.chain import HeadKeys, check_chain, check_heads
@@ -133,6 +135,7 @@ def audit(
         findings += check_operators(session, events)
         findings += check_shares(session, events)
         findings += check_settlement(session, events)
+        findings += check_aggregates(session)
         if trust.anchor is not None:
             anchor_findings, anchor_notes = check_anchor(session, trust.anchor, org_code, trust.own)
             findings += anchor_findings
