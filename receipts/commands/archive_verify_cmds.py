@@ -38,8 +38,10 @@ Example:
 )
 @with_context
 def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None) -> None:
-    """Fixity of every file, the manifest's signature, every receipt's signature (and its
-    time-stamp, when it carries one)."""
+    """Fixity of every file, the manifest's signature, every receipt's signature.
+
+    A receipt that carries a signature time-stamp (XAdES-T) has its token verified too.
+    """
     if trust is not None:
         bundle = TrustBundle.from_pem(read_bounded(trust, MAX_PEM_BYTES, "a trust bundle"))
     else:
