@@ -7,6 +7,7 @@ this module reads them, always as one ``GROUP BY`` over ``receipt_shares``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ __all__ = [
     "covered",
     "default_situation",
     "own_party",
+    "own_totals",
     "period_shares",
     "period_totals",
     "shares_for",
@@ -82,6 +84,27 @@ class Totals:
     """Its own share of its own receipts and of those below it."""
     income: int
     """The amount of its own receipts."""
+
+
+def own_totals(shares: Iterable[tuple[Party, int]], federation: str) -> Totals:
+    """What shares of records counted as ``federation``'s own receipts (the tax bureau's
+    collections: ``receipts.tax.income`` and a statement's ``Tax`` lines) add to its settlement:
+    the parties above it are upward (上解), the grassroots union's share is returned (回拨), the
+    parties between are downward, its own share is retained, and every share is income."""
+    mine = PARTY_ORDER.index(own_party(federation))
+    upward = grassroots = downward = retained = income = 0
+    for party, fen in shares:
+        rank = PARTY_ORDER.index(party)
+        income += fen
+        if rank > mine:
+            upward += fen
+        elif rank == mine:
+            retained += fen
+        elif party is Party.GRASSROOTS:
+            grassroots += fen
+        else:
+            downward += fen
+    return Totals(upward, grassroots, downward, retained, income)
 
 
 def period_totals(session: Session, federation: str, period: str) -> Totals:

@@ -21,7 +21,7 @@ from receipts.domain.money import from_fen
 from receipts.domain.sharing import PARTY_ORDER, Party, SharingRules
 from receipts.issuing.tax_check import tax_record_shares
 from receipts.ledger.models import TaxCollectionRow
-from receipts.settlement.shares import Totals, own_party
+from receipts.settlement.shares import Totals, own_totals
 
 __all__ = ["StatementTax", "add_totals", "period_tax_lines", "recomputed_line", "tax_lines_totals"]
 
@@ -86,21 +86,7 @@ def recomputed_line(line: StatementTax, rules: SharingRules, federation: str) ->
 def tax_lines_totals(lines: list[StatementTax], federation: str) -> Totals:
     """What ``lines`` add to ``federation``'s settlement, each counted as one of its own
     receipts (as ``receipts.tax.income.tax_totals``)."""
-    mine = PARTY_ORDER.index(own_party(federation))
-    upward = grassroots = downward = retained = income = 0
-    for line in lines:
-        for party, fen in line.shares.items():
-            rank = PARTY_ORDER.index(party)
-            income += fen
-            if rank > mine:
-                upward += fen
-            elif rank == mine:
-                retained += fen
-            elif party is Party.GRASSROOTS:
-                grassroots += fen
-            else:
-                downward += fen
-    return Totals(upward, grassroots, downward, retained, income)
+    return own_totals((pair for line in lines for pair in line.shares.items()), federation)
 
 
 def add_totals(a: Totals, b: Totals) -> Totals:

@@ -21,7 +21,7 @@ from receipts.domain.payment_period import add_months, parse_payment_period
 from receipts.domain.sharing import PARTY_ORDER, Party
 from receipts.errors import InvalidInput
 from receipts.ledger.models import TaxCollectionRow
-from receipts.settlement.shares import Totals, own_party
+from receipts.settlement.shares import Totals, own_totals
 
 __all__ = ["collection_month", "tax_income", "tax_shares", "tax_totals"]
 
@@ -77,17 +77,5 @@ def tax_totals(session: Session, federation: str, period: str) -> Totals:
     (``receipts.settlement.shares.period_totals``), each record counted as one of its own
     receipts: the parties above it are upward (上解), the grassroots union's share is returned
     (回拨), the parties between are downward, its own share is retained, the amount is income."""
-    mine = PARTY_ORDER.index(own_party(federation))
-    upward = grassroots = downward = retained = income = 0
-    for (_, party), fen in tax_shares(session, federation, period).items():
-        rank = PARTY_ORDER.index(party)
-        income += fen
-        if rank > mine:
-            upward += fen
-        elif rank == mine:
-            retained += fen
-        elif party is Party.GRASSROOTS:
-            grassroots += fen
-        else:
-            downward += fen
-    return Totals(upward, grassroots, downward, retained, income)
+    shares = tax_shares(session, federation, period).items()
+    return own_totals(((party, fen) for (_, party), fen in shares), federation)
