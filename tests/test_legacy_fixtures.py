@@ -11,7 +11,6 @@ import io
 import re
 import zlib
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import pikepdf
@@ -23,6 +22,7 @@ from receipts.render.receipt_pdf import extract_xml, read_layout_version, render
 from receipts.verify.pdf import verify_pdf
 from receipts.verify.receipt import verify_receipt_xml
 from signing.trust import ChainValidator, TrustBundle
+from tests.support.pins import renderers_as_pinned
 from tests.support.skips import skip_or_fail
 
 LEGACY = Path(__file__).resolve().parent / "data" / "legacy"
@@ -96,28 +96,13 @@ def test_a_fresh_render_gives_the_very_bytes(name: str) -> None:
             skip_or_fail(f"{FULLER_FONT} is not installed (Debian: fonts-wqy-zenhei)")
         font = FULLER_FONT
     fresh = render_pdf(extract_xml(data), font_path=font, layout_version=read_layout_version(data))
-    if _renderers_as_pinned():
+    if renderers_as_pinned():
         assert fresh == data
     else:
         # Other library versions (CI's floors job): the bytes may differ, the page may not. The
         # fresh render verifies by content, and so does the fixture by the default method.
         assert verify_pdf(fresh, _validator(), name, method="content").valid
         assert verify_pdf(data, _validator(), name).valid
-
-
-def _renderers_as_pinned() -> bool:
-    """Whether every library constraints/rendering.txt pins is installed at its pinned version
-    (docs/operations.md, "Pinned rendering libraries, and the declared floors")."""
-    pins = (Path(__file__).resolve().parent.parent / "constraints" / "rendering.txt").read_text(
-        encoding="utf-8"
-    )
-    for line in pins.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, pinned = line.partition("==")
-            if metadata.version(name) != pinned:
-                return False
-    return True
 
 
 def _resaved(data: bytes, **options: object) -> bytes:

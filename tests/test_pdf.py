@@ -196,8 +196,8 @@ def test_pdfa3b_structure() -> None:
         assert int(profile.N) == 3
         assert profile.read_bytes() == SRGB_ICC
         assert SRGB_ICC[36:40] == b"acsp" and SRGB_ICC[16:20] == b"RGB "
-        # Every font has its program embedded.
-        for font in pdf.pages[0].Resources.Font.values():
+        # Every font has its program embedded. (items(): Dictionary.values() is pikepdf 10.3's.)
+        for _, font in pdf.pages[0].Resources.Font.items():
             assert "/FontFile2" in font.FontDescriptor
         # The document ID is the XML's: first 16 bytes of its SHA-256.
         first, second = (bytes(part) for part in pdf.trailer.ID)

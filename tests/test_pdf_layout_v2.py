@@ -39,6 +39,7 @@ from tests.support.pdf import (
     reversal_receipt,
     sign_receipt,
 )
+from tests.support.pins import renderers_as_pinned
 from tests.support.pki import build_pki
 
 V1 = Path(__file__).resolve().parent / "data" / "layout_v1"
@@ -226,9 +227,14 @@ def test_a_layout_1_pdf_made_before_layout_2_still_verifies(name: str) -> None:
     assert read_layout_version(data) == 1
     result = verify_pdf(data, _v1_validator(), name)
     assert result.valid, result.findings
-    # Re-rendered as layout 1, its XML gives the very bytes that were handed out.
     plain = (V1 / "normal.pdf").read_bytes()
-    assert render_pdf(extract_xml(data), layout_version=1) == plain
+    fresh = render_pdf(extract_xml(data), layout_version=1)
+    if renderers_as_pinned():
+        # Re-rendered as layout 1, its XML gives the very bytes that were handed out.
+        assert fresh == plain
+    else:
+        # Other library versions (the floors job): the bytes may differ, the page may not.
+        assert verify_pdf(fresh, _v1_validator(), name, method="content").valid
     assert "收据代码" in pdftotext(plain) and "工会经费收入专用收据(电子)" in pdftotext(plain)
 
 
