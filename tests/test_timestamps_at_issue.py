@@ -1,12 +1,13 @@
 """Time-stamps asked for right after issuing, with ``[tsa] stamp_at_issue = true``
 (docs/operations.md, "Running the time-stamp authority"): the product's own authority served on
-a loopback port stamps each receipt of ``receipts issue`` and ``issue --batch``; an authority
-that cannot be reached never stops issuing (a warning, the receipts unstamped) and
+a loopback port stamps each receipt of ``receipts issue``, ``issue --batch`` and ``reverse``;
+an authority that cannot be reached never stops issuing (a warning, the receipts unstamped) and
 ``receipts tsa stamp`` catches up later."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -117,7 +118,7 @@ def _all_stamped_verify(home: Path) -> None:
 def test_issuing_stamps_each_receipt_after_it_committed(city: Path, tmp_path: Path) -> None:
     with tsa_thread(free_port()) as url:
         _configure(city, f'url = "{url}"\nstamp_at_issue = true')
-        one = receipts(city, *ISSUE, "--payer-name", "银川企业甲")
+        one = receipts(city, "--json", *ISSUE, "--payer-name", "银川企业甲")
         assert (one.exit_code, one.stderr) == (0, ""), one.output
         assert _counts(city) == (1, 1)
         batch = tmp_path / "batch.csv"
@@ -133,6 +134,22 @@ def test_issuing_stamps_each_receipt_after_it_committed(city: Path, tmp_path: Pa
         again = receipts(city, "issue", "--batch", str(batch), "--workers", "1")
         assert (again.exit_code, again.stderr) == (0, ""), again.output
         assert _counts(city) == (4, 4)
+        # A red receipt is issued too: it is stamped the same way.
+        first = json.loads(one.stdout)[0]
+        red = receipts(
+            city,
+            "reverse",
+            first["code"],
+            first["number"],
+            "--reason",
+            "开错了",
+            "--handler",
+            "张晓梅",
+            "--reviewer",
+            "李建国",
+        )
+        assert (red.exit_code, red.stderr) == (0, ""), red.output
+        assert _counts(city) == (5, 5)
     _all_stamped_verify(city)
     assert receipts(city, "audit").exit_code == 0
 

@@ -15,9 +15,9 @@ from receipts.batch.rules import payer_problems, rule_problems
 from receipts.commands.batch_gate import require_batch_approval
 from receipts.commands.issuers import issuer_of, print_outcomes
 from receipts.commands.operator_rows import check_batch_operators
-from receipts.commands.pki_options import warn
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
+from receipts.commands.stamp_at_issue import stamp_issued, stamping_of
 from receipts.domain.enums import OperatorRole, PayerKind
 from receipts.domain.finance_rules import RuleViolation
 from receipts.domain.issue_request import IssueRequest
@@ -31,7 +31,6 @@ from receipts.issuing.payer_register import mismatch_check
 from receipts.issuing.tax_check import batch_tax_problems, check_override_reason
 from receipts.pki.operators import check_handler_and_reviewer, require_role
 from receipts.support.interrupts import CommandTerminated, Terminated, sigterm_raises
-from receipts.tsa.issue_switch import stamp_at_issue_set
 from receipts.workspace import Workspace, WorkspaceKind
 
 if TYPE_CHECKING:
@@ -102,7 +101,7 @@ def issue(ctx: Context, **options: Any) -> None:
         options["handler"] = operator.name
     if options["override_tax"] is not None:
         check_override_reason(options["override_tax"])
-    stamping = _stamping(ws)
+    stamping = stamping_of(ws)
     if options["batch"] is not None:
         _issue_batch(ctx, ws, options, stamping)
         return
@@ -114,37 +113,7 @@ def issue(ctx: Context, **options: Any) -> None:
     issuer.tax_override = options["override_tax"]
     outcome = issue_receipt(ctx.database(ws), issuer, request)
     print_outcomes(ctx, [outcome])
-    _stamp_issued(ctx, ws, stamping, [outcome])
-
-
-def _stamping(ws: Workspace) -> TsaSettings | None:
-    """``[tsa]`` when it asks for time-stamps at issue, else None. Read before anything is
-    issued: a wrong table stops the command before a number is taken."""
-    if not stamp_at_issue_set(ws):
-        return None
-    from receipts.tsa.config import tsa_settings
-
-    return tsa_settings(ws)
-
-
-def _stamp_issued(
-    ctx: Context, ws: Workspace, stamping: TsaSettings | None, outcomes: list[IssueOutcome]
-) -> None:
-    """With ``[tsa] stamp_at_issue``: time-stamp the receipts just issued, after they committed;
-    an authority that fails is a warning, never a failed issue (receipts/tsa/at_issue.py)."""
-    if stamping is None or not stamping.stamp_at_issue:
-        return
-    from receipts.tsa.at_issue import stamp_issued
-
-    keys = [(o.ref.code, o.ref.number) for o in outcomes if not o.already_issued]
-    done = stamp_issued(ctx.credentials(ws), ctx.database(ws), stamping, keys)
-    if done is not None and done.left:
-        warn(
-            [
-                f"{done.left} receipt(s) issued without a time-stamp ({done.problem}); "
-                "'receipts tsa stamp' stamps them later"
-            ]
-        )
+    stamp_issued(ctx, ws, stamping, [outcome])
 
 
 def _one_request(ws: Workspace, options: dict[str, Any]) -> IssueRequest:
@@ -249,7 +218,7 @@ def _issue_batch(
     finally:
         issuer.pool.close()
     ctx.emit(*_batch_summary(path, outcomes, len(problems)))
-    _stamp_issued(ctx, ws, stamping, outcomes)
+    stamp_issued(ctx, ws, stamping, outcomes)
     if problems:
         fail_with_findings()
 

@@ -20,6 +20,7 @@ import click
 from receipts.commands.arguments import parse_number
 from receipts.commands.issuers import issuer_of, print_outcomes
 from receipts.commands.runtime import Context, with_context
+from receipts.commands.stamp_at_issue import stamp_issued, stamping_of
 from receipts.commands.tables import format_table
 from receipts.domain.identifiers import validate_receipt_code
 from receipts.domain.model import ReceiptRef
@@ -64,12 +65,14 @@ def reverse(
         if missing:
             raise InvalidInput("missing " + ", ".join(missing))
         assert handler is not None and reviewer is not None
+        stamping = stamping_of(ws)
         issuer = issuer_of(ctx, ws, reversals_only=True)
         try:
             outcome = reverse_in_person(ctx.database(ws), issuer, ref, reason, handler, reviewer)
         finally:
             issuer.pool.close()
         print_outcomes(ctx, [outcome])
+        stamp_issued(ctx, ws, stamping, [outcome])
         return
     if handler or reviewer:
         raise InvalidInput(
@@ -99,12 +102,14 @@ def reversal_approve(ctx: Context, request_id: int) -> None:
     """Approve a request: the red receipt is issued, the requester its handler, you its reviewer."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     operator = _operator(ctx, ws)
+    stamping = stamping_of(ws)
     issuer = issuer_of(ctx, ws, reversals_only=True)
     try:
         outcome = approve_reversal(ctx.database(ws), issuer, request_id, operator.name)
     finally:
         issuer.pool.close()
     print_outcomes(ctx, [outcome])
+    stamp_issued(ctx, ws, stamping, [outcome])
 
 
 @reversal.command(
