@@ -73,6 +73,9 @@ _BACKFILL = [
     GROUP BY period, issuer, status, dimension, key""",  # noqa: S608
 ]
 
+# In the PostgreSQL triggers, ``LATERAL (... OFFSET 0)`` looks each new row's receipt or lines
+# up by its key (an index probe): as a plain join, a batch of 100,000 could be planned as a hash
+# join over every stored receipt, a scan of the whole table on each COPY.
 _PG_RECEIPTS = f"""
 CREATE FUNCTION stats_receipts_inserted() RETURNS trigger LANGUAGE plpgsql
 SET search_path FROM CURRENT SET work_mem = '64MB' AS $$
@@ -91,7 +94,8 @@ BEGIN
         WHERE n.kind IN {_KINDS}
     ), moved AS (  -- normal receipts (new or stored) standing until this statement's reds
         SELECT o.code, o.number, o.period, o.issuer, o.payer_kind, o.total_fen
-        FROM red_of r JOIN receipts o ON o.code = r.code AND o.number = r.number
+        FROM red_of r CROSS JOIN LATERAL (SELECT * FROM receipts o WHERE o.code = r.code
+            AND o.number = r.number OFFSET 0) o
         WHERE o.kind = 'normal'
           AND (SELECT count(*) FROM receipts x WHERE x.original_code = o.code
                AND x.original_number = o.number AND x.kind = 'reversal') = r.reds
@@ -109,7 +113,8 @@ BEGIN
     ), per_receipt AS (  -- lines stored before their receipt, and the moved originals' lines
         SELECT t.period, t.issuer, t.status, k.dimension, k.key, t.sign,
                t.sign * sum(i.amount_fen) AS fen
-        FROM touched t JOIN receipt_items i ON i.code = t.code AND i.number = t.number
+        FROM touched t CROSS JOIN LATERAL (SELECT i.item_code, i.item_period, i.amount_fen
+            FROM receipt_items i WHERE i.code = t.code AND i.number = t.number OFFSET 0) i
         CROSS JOIN LATERAL (VALUES ('item', i.item_code), ('paid', i.item_period))
             AS k(dimension, key)
         GROUP BY t.code, t.number, t.period, t.issuer, t.status, t.sign, k.dimension, k.key
@@ -129,12 +134,14 @@ _PG_ITEMS = f"""
 CREATE FUNCTION stats_items_inserted() RETURNS trigger LANGUAGE plpgsql
 SET search_path FROM CURRENT SET work_mem = '64MB' AS $$
 BEGIN
-    WITH owners AS (  -- the stored receipts of the new lines, with their status
+    -- MATERIALIZED: the status and the count of lines once per receipt, not per key of it
+    WITH owners AS MATERIALIZED (  -- the stored receipts of the new lines, with their status
         SELECT r.code, r.number, r.period, r.issuer, {_STATUS_PROBED.format(r="r")} AS status,
                (SELECT count(*) FROM receipt_items i WHERE i.code = r.code
                 AND i.number = r.number) > n.lines AS earlier
         FROM (SELECT code, number, count(*) AS lines FROM new_items GROUP BY code, number) n
-        JOIN receipts r ON r.code = n.code AND r.number = n.number
+        CROSS JOIN LATERAL (SELECT * FROM receipts r WHERE r.code = n.code
+            AND r.number = n.number OFFSET 0) r
         WHERE r.kind IN {_KINDS}
     ), keyed AS (
         SELECT n.code, n.number, k.dimension, k.key, count(*) AS lines,
