@@ -115,10 +115,17 @@ def _tokens(data: bytes) -> list[tuple[str, list[object]]]:
     string leaves an unbalanced string, which the full tokenizer reports.)"""
     out: list[tuple[str, list[object]]] = []
     for piece in _pieces(data):
-        if _SPECIAL.search(piece):
-            _full(piece, out)
-        else:
-            _plain(piece, out)
+        out += _tokens_of(piece)
+    return out
+
+
+def _tokens_of(piece: bytes) -> list[tuple[str, list[object]]]:
+    """The tokens of one piece of :func:`_pieces`."""
+    out: list[tuple[str, list[object]]] = []
+    if _SPECIAL.search(piece):
+        _full(piece, out)
+    else:
+        _plain(piece, out)
     return out
 
 
@@ -178,61 +185,128 @@ def read_page(content: bytes, fonts: PageFonts) -> PageContent:
     """The graphics and text lines of a page's (decoded) content stream."""
     page = PageContent()
     content = _take_qr(content, page)
-    graphics = page.graphics
-    in_text = closing = False
-    line: ShownLine | None = None
-    state = {"rg": (0.0, 0.0, 0.0), "RG": (0.0, 0.0, 0.0), "Tr": (0.0,), "w": (1.0,)}
-    font: tuple[str, float] | None = None
-    for op, args in _tokens(content):
+    reader = _Reader(page, fonts)
+    for piece in _pieces(content):
+        known = None if reader.in_text else _graphics_piece(piece, reader.closing)
+        if known is None:
+            for op, args in _tokens_of(piece):
+                reader.token(op, args)
+        else:
+            page.graphics.extend(known[0])
+            page.problems.extend(known[1])
+            reader.closing = known[2]
+    if reader.in_text:
+        page.problems.append("a text object that is never closed")
+    return page
+
+
+class _Reader:
+    """The page's state, operator by operator (:func:`read_page`)."""
+
+    def __init__(self, page: PageContent, fonts: PageFonts) -> None:
+        self.page, self.fonts = page, fonts
+        self.in_text = self.closing = False
+        self.line: ShownLine | None = None
+        self.state = {"rg": (0.0, 0.0, 0.0), "RG": (0.0, 0.0, 0.0), "Tr": (0.0,), "w": (1.0,)}
+        self.font: tuple[str, float] | None = None
+
+    def token(self, op: str, args: list[object]) -> None:
+        page = self.page
         if op.startswith("?"):
             page.problems.append(f"content syntax {op[1:]!r} that no layout writes")
-            continue
-        if closing:
-            closing = False
+            return
+        if self.closing:
+            self.closing = False
             if op == "Q":
-                continue
-        if not in_text:
+                return
+        if not self.in_text:
             if op == "BT":
-                in_text = True
-                if graphics and graphics[-1] == ("q", ()):
-                    graphics.pop()
-                continue
-            numbers = _numbers(args)
-            if numbers is None:
-                page.problems.append(f"operator {op} with operands no layout writes")
-            elif op == "cm" and numbers == (1.0, 0.0, 0.0, 1.0, 0.0, 0.0):
-                continue  # the identity: reportlab's canvas starts every page with it
-            else:
-                graphics.append((op, numbers))
-            continue
+                self.in_text = True
+                if page.graphics and page.graphics[-1] == ("q", ()):
+                    page.graphics.pop()
+                return
+            _graphic(op, args, page.graphics, page.problems)
+        else:
+            self._text(op, args)
+
+    def _text(self, op: str, args: list[object]) -> None:
+        page = self.page
         if op == "ET":
-            in_text, closing, line = False, True, None
+            self.in_text, self.closing, self.line = False, True, None
         elif op in _TEXT_STATE:
             numbers = _numbers(args)
             if numbers is None:
                 page.problems.append(f"text operator {op} with operands no layout writes")
             else:
-                state[op] = numbers
+                self.state[op] = numbers
         elif op == "Tm":
             numbers = _numbers(args)
             if numbers is None or len(numbers) != 6 or numbers[:4] != (1.0, 0.0, 0.0, 1.0):
                 page.problems.append("a scaled, rotated or skewed text matrix")
-                line = None
-                continue
-            line = ShownLine(numbers[4], numbers[5])
-            page.lines.append(line)
+                self.line = None
+                return
+            self.line = ShownLine(numbers[4], numbers[5])
+            page.lines.append(self.line)
         elif op == "Tf":
             if len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], float):
                 page.problems.append("a Tf operator no layout writes")
-                continue
-            font = (args[0], args[1])
+                return
+            self.font = (args[0], args[1])
         elif op == "Tj":
-            _show(page, line, font, args, state, fonts)
+            _show(page, self.line, self.font, args, self.state, self.fonts)
         else:
             page.problems.append(f"text operator {op}, which no layout writes")
-    if in_text:
-        page.problems.append("a text object that is never closed")
-    return page
+
+
+def _graphic(op: str, args: list[object], graphics: list[Op], problems: list[str]) -> None:
+    """One operator outside text objects (not ``BT``)."""
+    numbers = _numbers(args)
+    if numbers is None:
+        problems.append(f"operator {op} with operands no layout writes")
+    elif op != "cm" or numbers != (1.0, 0.0, 0.0, 1.0, 0.0, 0.0):
+        graphics.append((op, numbers))
+    # else the identity matrix: reportlab's canvas starts every page with it
+
+
+# Pieces of a page outside its text objects (the layout's lines and frames, the seal) recur
+# on every page of a layout and issuer: read once, kept by their bytes (what a piece reads as
+# is a function of its bytes alone, so no file can change what another's piece reads as).
+# Bounded: at most _KEPT pieces of at most _KEPT_BYTES each.
+_KEPT = 32
+_KEPT_BYTES = 65_536
+
+
+def _graphics_piece(
+    piece: bytes, closing: bool
+) -> tuple[tuple[Op, ...], tuple[str, ...], bool] | None:
+    """The operators and problems of a piece read outside a text object (``closing``: just
+    after one), and whether it still closes one; None when the piece opens a text object (it
+    is then read operator by operator)."""
+    if len(piece) > _KEPT_BYTES:
+        return _read_graphics(piece, closing)
+    return _kept_graphics(piece, closing)
+
+
+def _read_graphics(
+    piece: bytes, closing: bool
+) -> tuple[tuple[Op, ...], tuple[str, ...], bool] | None:
+    graphics: list[Op] = []
+    problems: list[str] = []
+    for op, args in _tokens_of(piece):
+        if op.startswith("?"):
+            problems.append(f"content syntax {op[1:]!r} that no layout writes")
+            continue
+        if op == "BT":
+            return None
+        if closing:
+            closing = False
+            if op == "Q":
+                continue
+        _graphic(op, args, graphics, problems)
+    return tuple(graphics), tuple(problems), closing
+
+
+_kept_graphics = functools.lru_cache(maxsize=_KEPT)(_read_graphics)
 
 
 # The QR code as qr_operators writes it: read with one expression, not operator by operator

@@ -10,6 +10,8 @@ from __future__ import annotations
 __all__ = ["decode_modules"]
 
 _QUIET = 4  # modules of quiet zone around the symbol (ISO/IEC 18004)
+# Eight modules (bit i is module i, left to right) as eight pixels: dark 0, light 255.
+_PIXELS = [bytes(0 if bits >> i & 1 else 255 for i in range(8)) for bits in range(256)]
 
 
 def decode_modules(rects: list[tuple[float, ...]]) -> str | None:
@@ -18,21 +20,33 @@ def decode_modules(rects: list[tuple[float, ...]]) -> str | None:
     module is enough for zxing on a pure, axis-aligned symbol."""
     import zxingcpp
 
-    if any(len(rect) != 4 for rect in rects):
+    modules = _whole_modules(rects)
+    if modules is None:
         return None
-    cells = [(int(x), int(y), int(w), int(h)) for x, y, w, h in rects]
-    if not cells or cells != rects or min(map(min, cells)) < 0:
-        return None  # not whole modules
-    size = max(max(x + w for x, _, w, _ in cells), max(y + h for _, y, _, h in cells))
+    xs, ys, ws, hs = modules
+    size = max(max(map(int.__add__, xs, ws)), max(map(int.__add__, ys, hs)))
     if not 21 <= size <= 177:  # QR versions 1 to 40
         return None
+    # Each row of modules as the bits of an integer (module x is bit x), then eight modules at
+    # a time to pixels: a few operations a rectangle, not a slice of the image each.
+    rows = [0] * size
+    for x, y, w, h in zip(xs, ys, ws, hs, strict=True):
+        run = ((1 << w) - 1) << (x + _QUIET)
+        for row in range(y, y + h):
+            rows[row] |= run
     side = size + 2 * _QUIET
-    image = bytearray(b"\xff" * side * side)
-    dark = b"\x00" * side
-    for x, y, w, h in cells:
-        for row in range(size - y - h, size - y):
-            start = (row + _QUIET) * side + x + _QUIET
-            image[start : start + w] = dark[:w]
+    width = (side + 7) // 8
+    white = b"\xff" * side
+    image = b"".join(
+        [
+            white * _QUIET,
+            *(
+                b"".join([_PIXELS[b] for b in row.to_bytes(width, "little")])[:side]
+                for row in reversed(rows)
+            ),
+            white * _QUIET,
+        ]
+    )
     found = zxingcpp.read_barcodes(
         memoryview(image).cast("B", (side, side)),
         formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
@@ -45,3 +59,23 @@ def decode_modules(rects: list[tuple[float, ...]]) -> str | None:
         return None
     text: str = found[0].text
     return text
+
+
+def _whole_modules(
+    rects: list[tuple[float, ...]],
+) -> tuple[list[int], list[int], list[int], list[int]] | None:
+    """The x, y, width and height of every rectangle as integers; None unless each has four
+    whole, finite, non-negative numbers (then they are modules, not something else drawn)."""
+    try:
+        numbers = list(zip(*rects, strict=True))
+        columns = [list(map(int, column)) for column in numbers]
+    except (ValueError, OverflowError):  # rectangles of different lengths; NaN, infinity
+        return None
+    if len(columns) != 4 or any(
+        ints != list(column) for ints, column in zip(columns, numbers, strict=True)
+    ):
+        return None
+    if min(map(min, columns)) < 0:
+        return None
+    xs, ys, ws, hs = columns
+    return xs, ys, ws, hs
