@@ -30,6 +30,7 @@ def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str
     from receipts.ledger.database import Database, default_url
     from receipts.ledger.migrate import initialise
     from receipts.ledger.models import LedgerState, ReceiptRow
+    from receipts.ledger.years import issue_year
     from tests.support.workspaces import federation
 
     city, province = tmp / "city", tmp / "province"
@@ -42,6 +43,7 @@ def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str
     columns = [
         "code",
         "number",
+        "issue_year",
         "digest",
         "issuer",
         "kind",
@@ -56,6 +58,7 @@ def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str
     rows = select(
         literal(CODE),
         seq.c.x,
+        literal(issue_year(CODE)),
         func.lower(func.hex(func.randomblob(32))),
         literal("640100"),
         literal("normal"),
@@ -171,17 +174,25 @@ def _fill_pg(
 
     from receipts.ledger.database import Database
     from receipts.ledger.models import LedgerState, ReceiptRow
+    from receipts.ledger.years import issue_year
 
     with admin.connect() as conn:
         conn.execute(
             text(
-                f"INSERT INTO {schemas['city']}.receipts (code, number, digest, issuer, kind, "
-                "issued_at, period, check_code, payer_name, payer_kind, total_fen, xml) "
-                "SELECT :code, x, md5(random()::text) || md5(random()::text), '640100', 'normal', "
+                f"INSERT INTO {schemas['city']}.receipts (code, number, issue_year, digest, "
+                "issuer, kind, issued_at, period, check_code, payer_name, payer_kind, total_fen, "
+                "xml) SELECT :code, x, :year, "
+                "md5(random()::text) || md5(random()::text), '640100', 'normal', "
                 ":issued, '2026-10', 'abc123', :payer, 'enterprise', (x * 7919) % 100000 + 100, "
                 "'<Receipt/>'::bytea FROM generate_series(1::bigint, :n) AS x"
             ),
-            {"code": CODE, "issued": ISSUED, "payer": "宁夏贺兰山实业有限公司", "n": n},
+            {
+                "code": CODE,
+                "year": issue_year(CODE),
+                "issued": ISSUED,
+                "payer": "宁夏贺兰山实业有限公司",
+                "n": n,
+            },
         )
         conn.execute(
             text(

@@ -26,6 +26,7 @@ from receipts.issuing.receipt_rows import item_columns, receipt_columns
 from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.ledger.models import Booking, ReceiptItemRow, ReceiptRow
+from receipts.ledger.partitions import ensure_years
 from receipts.verify.receipt import ReceiptVerification
 
 __all__ = [
@@ -233,7 +234,9 @@ def _store(session: Session, receipt: Receipt, xml: bytes, digest: str) -> None:
                 " two receipts with one code and number: report it to the issuer"
             )
         return
-    session.add(ReceiptRow(**receipt_columns(receipt, xml, digest)))
+    columns = receipt_columns(receipt, xml, digest)
+    ensure_years(session, [columns["issue_year"]])
+    session.add(ReceiptRow(**columns))
     session.add_all(ReceiptItemRow(**columns) for columns in item_columns(receipt))
 
 

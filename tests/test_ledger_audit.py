@@ -81,7 +81,8 @@ TAMPERING = {
     "receipt deleted": (sql("DELETE FROM receipts WHERE number = 4"), "receipt-missing"),
     "receipt inserted": (
         sql(
-            "INSERT INTO receipts SELECT code, 99, 'deadbeef' || substr(digest, 9), issuer, kind, "
+            "INSERT INTO receipts SELECT code, 99, issue_year, 'deadbeef' || substr(digest, 9), "
+            "issuer, kind, "
             "issued_at, period, check_code, payer_name, payer_kind, payer_id, total_fen, "
             "original_code, original_number, xml FROM receipts WHERE number = 2"
         ),

@@ -35,6 +35,7 @@ from receipts.ledger.models import (
     ReceiptItemRow,
     ReceiptRow,
 )
+from receipts.ledger.partitions import ensure_years
 from receipts.support.atomic import write_atomic
 from receipts.support.safezip import read_zip
 from receipts.verify.archive import ArchiveInfo, verify_archive
@@ -148,6 +149,7 @@ def _restore_receipts(
             "archive": info.digest,
         }
         events.append(next_event(state, "receipt.restored", facts, now))
+    ensure_years(session, {row["issue_year"] for row in rows})
     for table, values in ((Event, events), (ReceiptRow, rows), (ReceiptItemRow, items)):
         if values:
             session.execute(insert(table), values)

@@ -31,6 +31,8 @@ from receipts.ledger.models import (
     ReceiptRow,
     ReceiptShareRow,
 )
+from receipts.ledger.partitions import ensure_years
+from receipts.ledger.years import issue_year
 
 __all__ = [
     "ReceiptRows",
@@ -183,7 +185,11 @@ class ReceiptRows:
 
 def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` into ``table`` in the session's transaction: PostgreSQL's COPY where it
-    is available (psycopg would otherwise send one INSERT per row), executemany elsewhere."""
+    is available (psycopg would otherwise send one INSERT per row), executemany elsewhere.
+    Receipts' years get their partitions first (receipts.ledger.partitions); their items come
+    after them, in the same years."""
+    if table is ReceiptRow:
+        ensure_years(session, {row["issue_year"] for row in rows})
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         session.execute(insert(table), rows)
@@ -227,6 +233,7 @@ def receipt_columns(receipt: Receipt, xml: bytes, digest: str) -> dict[str, Any]
     return {
         "code": receipt.code,
         "number": receipt.number,
+        "issue_year": issue_year(receipt.code),
         "digest": digest,
         "issuer": receipt.issuer.code,
         "kind": receipt.kind.value,
@@ -250,6 +257,7 @@ def item_columns(receipt: Receipt) -> list[dict[str, Any]]:
             "code": receipt.code,
             "number": receipt.number,
             "line": n,
+            "issue_year": issue_year(receipt.code),
             "item_code": item.code,
             "item_period": item.period,
             "amount_fen": to_fen(item.amount),

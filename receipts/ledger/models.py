@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from receipts.ledger.base import Base, UtcDateTime
+from receipts.ledger.years import YEAR_CHECK, issue_year_of_row
 
 __all__ = [
     "Archive",
@@ -144,7 +146,11 @@ class ReceiptRow(Base):
 
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    issue_year: Mapped[int] = mapped_column(
+        SmallInteger, primary_key=True, default=issue_year_of_row
+    )
+    """The code's year of issue, the partition key on PostgreSQL (receipts.ledger.partitions)."""
+    digest: Mapped[str] = mapped_column(String(64))
     issuer: Mapped[str] = mapped_column(String(6), index=True)
     kind: Mapped[str] = mapped_column(String(10))
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -161,8 +167,17 @@ class ReceiptRow(Base):
     __table_args__ = (
         Index("receipts_original", "original_code", "original_number"),
         # Covering index: reconciliation's block summaries read it alone, not the XML rows.
-        Index("receipts_reconcile", "code", "number", "issuer", "digest", "total_fen"),
+        Index(
+            "receipts_reconcile", "code", "number", "issuer", "digest", "total_fen", "issue_year"
+        ),
+        # PostgreSQL wants the partition key in every unique constraint; the year is a
+        # function of the code and the digest covers the code, so (code, number) and digest
+        # stay unique on their own (docs/operations.md, "Partitions by year of issue").
+        UniqueConstraint("digest", "issue_year", name="receipts_digest_year"),
+        CheckConstraint(YEAR_CHECK, name="receipts_issue_year"),
     )
+    # The ORM identifies a receipt by (code, number), as every caller of session.get does.
+    __mapper_args__ = {"primary_key": [code, number]}  # noqa: RUF012 (SQLAlchemy's own)
 
 
 class ReceiptItemRow(Base):
@@ -173,9 +188,15 @@ class ReceiptItemRow(Base):
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_year: Mapped[int] = mapped_column(
+        SmallInteger, primary_key=True, default=issue_year_of_row
+    )
     item_code: Mapped[str] = mapped_column(String(4))
     item_period: Mapped[str] = mapped_column(String(15))  # 所属期, canonical (0005)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint(YEAR_CHECK, name="receipt_items_issue_year"),)
+    __mapper_args__ = {"primary_key": [code, number, line]}  # noqa: RUF012 (SQLAlchemy's own)
 
 
 class ClientReference(Base):
