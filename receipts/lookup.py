@@ -28,6 +28,7 @@ from receipts.domain.model import ReceiptRef
 from receipts.domain.money import from_fen
 from receipts.ledger.database import Database
 from receipts.ledger.models import LedgerState, OrganisationRow, ReceiptRow
+from receipts.ledger.partitions import year_of
 
 __all__ = ["LookupAnswer", "LookupReader", "answer", "lookup"]
 
@@ -48,6 +49,9 @@ def _receipt_query() -> Select[*tuple[Any, ...]]:
     that every look-up runs the same compiled statement."""
     receipt, red = aliased(ReceiptRow), aliased(ReceiptRow)
     code, number = bindparam("code", type_=String), bindparam("number", type_=BigInteger)
+    # The receipt's year, and the years a red receipt cancelling it can be of (its own or
+    # later), so that PostgreSQL reads those partitions only (receipts.ledger.partitions).
+    year = year_of(code)
     return (
         select(
             LedgerState.org_code,
@@ -62,8 +66,18 @@ def _receipt_query() -> Select[*tuple[Any, ...]]:
             OrganisationRow.name.label("issuer_name"),
         )
         .select_from(LedgerState)
-        .outerjoin(receipt, and_(receipt.code == code, receipt.number == number))
-        .outerjoin(red, and_(red.original_code == code, red.original_number == number))
+        .outerjoin(
+            receipt,
+            and_(receipt.code == code, receipt.number == number, receipt.issue_year == year),
+        )
+        .outerjoin(
+            red,
+            and_(
+                red.original_code == code,
+                red.original_number == number,
+                red.issue_year >= year,
+            ),
+        )
         .outerjoin(OrganisationRow, OrganisationRow.code == receipt.issuer)
     )
 

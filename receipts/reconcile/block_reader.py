@@ -36,6 +36,7 @@ from sqlalchemy import (
 from receipts.errors import EnvironmentFailure, ReceiptError
 from receipts.ledger.database import Database
 from receipts.ledger.models import LedgerState, ReceiptRow
+from receipts.ledger.partitions import year_of
 from receipts.reconcile.blocks import BLOCK_SIZE, Block, BlockKey
 
 __all__ = ["READERS", "LedgerInconsistent", "ledger_blocks", "ledger_issuers"]
@@ -224,13 +225,21 @@ class _BlockReader:
             concat(r.digest, nothing),
             each_total,
         )
-        in_block = (r.code == code, r.number.between(at, at + BLOCK_SIZE - 1))
+        # The code's year: one partition of the receipts table is read (receipts.ledger.partitions)
+        in_block = (
+            r.code == code,
+            r.issue_year == year_of(code),
+            r.number.between(at, at + BLOCK_SIZE - 1),
+        )
         last = bindparam("last", type_=String)
         self._first_code = _Prepared(
             conn, select(func.min(r.code)).where(r.code > code, r.code <= last)
         )
         self._next_number = _Prepared(
-            conn, select(func.min(r.number)).where(r.code == code, r.number >= at)
+            conn,
+            select(func.min(r.number)).where(
+                r.code == code, r.issue_year == year_of(code), r.number >= at
+            ),
         )
         self._whole = _Prepared(
             conn, select(func.min(r.issuer), func.max(r.issuer), *columns).where(*in_block)

@@ -1,0 +1,231 @@
+"""The national ledger's queries use its indexes and read only the years they need (issue 19,
+item 2): on PostgreSQL, a ledger of 120,000 synthetic receipts and their lines over three years
+(made in SQL, ANALYZEd), and ``EXPLAIN (FORMAT JSON)`` of the statements the code itself issues
+(captured as it runs them, never copied): the public look-up (the CLI's session and the node's
+``LookupReader``), reconciliation's block summaries and seeks, and the audit's and archiving's
+reads of one receipt by its key. None may scan a year's partition sequentially; the look-up
+and the block summaries must leave out the years the code does not name.
+
+The audit's whole-ledger passes (every row against its event, every signature) read every row
+by design: a sequential scan is their right plan, and they are not asserted here
+(docs/operations.md, "Partitions by year of issue").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from receipts.domain.model import ReceiptRef
+from receipts.ledger.database import Database
+from receipts.ledger.migrate import initialise
+from receipts.ledger.models import ReceiptRow
+from receipts.lookup import LookupReader, lookup
+from receipts.reconcile import block_reader
+from receipts.reconcile.blocks import BlockKey
+from tests.support.ledger import SHANGHAI
+from tests.support.postgres import PgSchemas
+
+YEAR = datetime.now(SHANGHAI).year
+YEARS = (YEAR - 2, YEAR - 1, YEAR)
+PER_YEAR = 20_000
+"""Receipts per province and year: 2 provinces x 3 years x 20,000 = 120,000 receipts, and as
+many lines. Each receipt's "XML" is 1 KB that does not compress: the heap is as wide as a
+ledger's (signed XML of a few KB, compressed in the row), so a plan that reads the heap where an
+index would do costs here what it costs there."""
+_FILLED = {f"{table}_{year}" for table in ("receipts", "receipt_items") for year in YEARS}
+
+_FILL = """
+INSERT INTO receipts (code, number, issue_year, digest, issuer, kind, issued_at, period,
+    check_code, payer_name, payer_kind, payer_id, total_fen, original_code, original_number, xml)
+SELECT p || '7101' || lpad((y % 100)::text, 2, '0'), n, y,
+    md5(p || y || '-' || n) || md5(n || '-' || y || p), p || '0100',
+    CASE WHEN n % 50 = 0 THEN 'reversal' ELSE 'normal' END,
+    make_timestamptz(y, 1 + n % 12, 1 + n % 28, 2, 0, 0, 'UTC'),
+    y || '-' || lpad((1 + n % 12)::text, 2, '0'), 'abcdef', 'payer ' || n, 'enterprise', NULL,
+    10000 + n,
+    CASE WHEN n % 50 = 0 THEN p || '7101' || lpad((y % 100)::text, 2, '0') END,
+    CASE WHEN n % 50 = 0 THEN n - 1 END,
+    convert_to((SELECT string_agg(md5(p || y || n || i), '') FROM generate_series(1, 32) i),
+        'UTF8')
+FROM unnest(CAST(:years AS int[])) AS y, unnest(ARRAY['64', '11']) AS p,
+    generate_series(1, :per_year) AS n
+"""
+_FILL_ITEMS = """
+INSERT INTO receipt_items (code, number, line, issue_year, item_code, item_period, amount_fen)
+SELECT code, number, 1, issue_year, '01', period, total_fen FROM receipts
+"""
+
+
+@pytest.fixture(scope="module")
+def national() -> Iterator[Database]:
+    """A PostgreSQL ledger of 120,000 receipts and their lines over three years, ANALYZEd."""
+    from tests.support.postgres import pg_url_or_skip
+
+    schemas = PgSchemas(pg_url_or_skip())
+    db = Database(schemas.new())
+    try:
+        initialise(db, "000000")
+        with db.write() as (session, _state):
+            from receipts.ledger.partitions import ensure_years
+
+            ensure_years(session, YEARS)
+            # Plans only: the statistics' triggers (maintaining their aggregates, statement by
+            # statement) are left out of this synthetic fill, which they would slow tenfold.
+            session.execute(text("SET LOCAL session_replication_role = replica"))
+            session.execute(text(_FILL), {"years": list(YEARS), "per_year": PER_YEAR})
+            session.execute(text(_FILL_ITEMS))
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # as autovacuum leaves a ledger: statistics, and the visibility map that lets a
+            # covering index be read alone
+            conn.execute(text("VACUUM ANALYZE receipts"))
+            conn.execute(text("VACUUM ANALYZE receipt_items"))
+        yield db
+    finally:
+        db.dispose()
+        schemas.drop_all()
+
+
+def _middle_code(province: str = "64") -> str:
+    return f"{province}7101{YEARS[1] % 100:02d}"
+
+
+def _plan(db: Database, sql: str, params: Any) -> dict[str, Any]:
+    """``EXPLAIN (FORMAT JSON)`` of ``sql`` with ``params``, on the driver's own cursor."""
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        (document,) = cursor.fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    plan = document if isinstance(document, list) else json.loads(document)
+    return dict(plan[0]["Plan"])
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def _scans(plan: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(node type, relation, index) of every scan of the receipts' tables in ``plan``."""
+    return [
+        (node["Node Type"], node["Relation Name"], node.get("Index Name"))
+        for node in _nodes(plan)
+        if str(node.get("Relation Name", "")).startswith(("receipts", "receipt_items"))
+    ]
+
+
+def _indexed(plan: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """The plan's scans of the receipts' tables, asserting that none of a partition holding
+    receipts is sequential (the empty ones, next year's and DEFAULT, may be read either way)."""
+    scans = _scans(plan)
+    assert scans, plan
+    sequential = [s for s in scans if s[0] == "Seq Scan" and s[1] in _FILLED]
+    assert sequential == [], json.dumps(plan, indent=1)
+    return scans
+
+
+def _captured(db: Database, run: Callable[[], object]) -> list[tuple[str, Any]]:
+    """The statements (and parameters) ``run`` executes through SQLAlchemy on ``db``."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_the_node_look_up_reads_one_year_through_the_indexes(national: Database) -> None:
+    reader = LookupReader(national)
+    statements: list[str] = []
+    reader.trace = statements.append
+    code = _middle_code()
+    assert reader.fetch(ReceiptRef(code, 1234)) is not None
+    reader.close()
+    (sql,) = statements
+    plan = _plan(national, sql, {"code": code, "number": 1234})
+    scans = _indexed(plan)
+    read = {relation for _, relation, _ in scans}
+    # The receipt in its own year only; a red receipt cancelling it in that year or later.
+    assert f"receipts_{YEARS[0]}" not in read
+    assert f"receipts_{YEARS[1]}" in read
+
+
+def test_the_cli_look_up_runs_the_same_plan(national: Database) -> None:
+    code = _middle_code("11")
+    statements = _captured(national, lambda: lookup(national, ReceiptRef(code, 77), "abcdef"))
+    looked_up = [(s, p) for s, p in statements if "FROM ledger_state" in s]
+    assert len(looked_up) == 1
+    plan = _plan(national, *looked_up[0])
+    read = {relation for _, relation, _ in _indexed(plan)}
+    assert f"receipts_{YEARS[0]}" not in read
+
+
+def test_reconciliation_blocks_read_one_year_from_the_covering_index(
+    national: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[tuple[str, dict[str, Any]]] = []
+    original = block_reader._Prepared.run
+
+    def recording(self: Any, **params: object) -> list[Any]:
+        ran.append((self._sql, self._compiled.construct_params(params)))
+        return original(self, **params)
+
+    monkeypatch.setattr(block_reader._Prepared, "run", recording)
+    code = _middle_code()
+    keys = [BlockKey("640100", code, 3)]
+    with block_reader.ledger_blocks(national, ["640100"], keys=keys, readers=1) as (_, blocks):
+        (block,) = list(blocks)
+    assert len(block.numbers) == 1024
+    with block_reader.ledger_blocks(national, ["640100"], readers=1) as (_, blocks):
+        next(iter(blocks))
+    statements = {sql: params for sql, params in ran}
+    assert len(statements) >= 4  # a block of one issuer, a whole block, a seek, the next code
+    for sql, params in statements.items():
+        plan = _plan(national, sql, params)
+        scans = _indexed(plan)
+        if "issue_year" in sql:  # a block or a seek within one code: its year's partition
+            assert len({relation for _, relation, _ in scans}) == 1, scans
+    summaries = [sql for sql in statements if "sum(" in sql.lower()]
+    assert summaries
+    for sql in summaries:
+        # The covering index (receipts_reconcile), read alone where the visibility map allows:
+        # an index-only scan once VACUUM has marked the pages all-visible, which it cannot do
+        # on a shared test server while other transactions are open (a bitmap scan of the
+        # same index then).
+        plan = _plan(national, sql, statements[sql])
+        _indexed(plan)
+        used = {str(node.get("Index Name")) for node in _nodes(plan)}
+        assert any("digest_total_fen" in name for name in used), json.dumps(plan, indent=1)
+
+
+def test_a_receipt_by_its_key_is_an_index_probe(national: Database) -> None:
+    """``session.get(ReceiptRow, (code, number))``: how the audit's share check, archiving,
+    booking and importing read one receipt. Without the year, every partition's primary key is
+    probed once; none is scanned."""
+    code = _middle_code()
+
+    def get() -> None:
+        with national.read() as session:
+            assert session.get(ReceiptRow, (code, 5)) is not None
+
+    ((sql, params),) = [(s, p) for s, p in _captured(national, get) if "FROM receipts" in s]
+    scans = _indexed(_plan(national, sql, params))
+    assert {node for node, relation, _ in scans if relation in _FILLED} <= {
+        "Index Scan",
+        "Bitmap Heap Scan",
+    }
