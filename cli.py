@@ -62,6 +62,10 @@ COMMANDS = {
         _C + "issue_cmds:issue",
         "Issue receipts: one from options or --from-json, many with --batch.",
     ),
+    "ledger": LazyCommand(
+        _C + "ledger_partition_cmds:ledger",
+        "The ledger's receipts by year of issue: partitions, detaching a closed year.",
+    ),
     "lookup": LazyCommand(
         _C + "show_cmds:lookup",
         "Public look-up (查验): the status, only when every detail matches.",

@@ -44,6 +44,7 @@ from receipts.domain.signed_documents import chain_validator
 from receipts.findings import Finding
 from receipts.ledger.database import Database
 from receipts.ledger.models import Event, ReceiptRow
+from receipts.ledger.partitions import detached_receipts
 from receipts.pki.own_certificates import OwnCertificate, own_certificates
 from receipts.workspace import Workspace
 from signing.trust import TrustBundle
@@ -122,7 +123,14 @@ def audit(
         else:
             notes.append("no trust bundle: the receipts' signatures were not verified")
         recorded = recorded_receipts(events)
-        findings += check_receipts(session, recorded)
+        detached = detached_receipts(events)
+        findings += check_receipts(session, recorded, detached)
+        if detached:
+            years = ", ".join(map(str, sorted(set(detached.values()))))
+            notes.append(
+                f"{len(detached)} receipt(s) of detached year(s) {years} not re-derived: their "
+                "rows left the ledger with their year, after their archives were verified"
+            )
         findings += check_segments(session, events)
         findings += check_counters_and_references(session, events)
         findings += check_periods(session, events)
@@ -133,7 +141,7 @@ def audit(
         findings += check_deliveries(session, events)
         findings += check_timestamps(session, events)
         findings += check_operators(session, events)
-        findings += check_shares(session, events)
+        findings += check_shares(session, events, detached)
         findings += check_settlement(session, events)
         findings += check_aggregates(session)
         if trust.anchor is not None:

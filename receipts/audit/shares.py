@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -46,8 +47,12 @@ _SHARE_COLUMNS = (
 )
 
 
-def check_shares(session: Session, events: list[Event]) -> list[Finding]:
-    """Share rows against their recomputation; stored tables against digests and events."""
+def check_shares(
+    session: Session, events: list[Event], detached: Collection[tuple[str, int]] = ()
+) -> list[Finding]:
+    """Share rows against their recomputation; stored tables against digests and events. The
+    shares of a receipt whose year was detached (``detached``) are not recomputed: its row left
+    with its year (receipts.ledger.partitions)."""
     out: list[Finding] = []
     stated: dict[tuple[str, int], dict[str, Any]] = {}
     adopted: set[str] = set()
@@ -75,7 +80,7 @@ def check_shares(session: Session, events: list[Event]) -> list[Finding]:
         stored.setdefault((row.code, row.number), []).append(
             {"line": row.line} | {c: getattr(row, c) for c in _SHARE_COLUMNS}
         )
-    for key in sorted(set(stated) | set(stored)):
+    for key in sorted((set(stated) | set(stored)) - set(detached)):
         label = f"{key[0]}-{key[1]:010d}"
         want = _recomputed(session, key, stated.get(key), tables)
         if want is None:
