@@ -22,12 +22,10 @@ from multiprocessing.context import BaseContext
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from lxml import etree
 
-from signing.result import Finding, VerificationResult
+from signing.result import Finding, SignedDocument, VerificationResult
 from signing.trust import ChainValidator, IssuerRule, TrustBundle
 from signing.xmldsig import verify_enveloped
-from signing.xmlparse import parse_untrusted
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "verify_many"]
 
@@ -63,7 +61,7 @@ def _pack(result: VerificationResult) -> _Packed:
         tuple((f.code, f.message) for f in result.findings),
         None if result.signer is None else result.signer.public_bytes(Encoding.DER),
         result.signing_time,
-        None if result.signed_root is None else etree.tostring(result.signed_root),
+        None if result.signed is None else result.signed.data,
     )
 
 
@@ -79,7 +77,7 @@ def _unpack(packed: _Packed) -> VerificationResult:
         findings=tuple(Finding(code, message) for code, message in findings),
         signer=None if signer is None else _certificate(signer),
         signing_time=signing_time,
-        signed_root=None if signed is None else parse_untrusted(signed),
+        signed=None if signed is None else SignedDocument(data=signed),
     )
 
 

@@ -12,7 +12,9 @@ from enum import StrEnum
 from cryptography import x509
 from lxml import etree
 
-__all__ = ["Finding", "FindingCode", "VerificationResult"]
+from signing.xmlparse import parse_untrusted
+
+__all__ = ["Finding", "FindingCode", "SignedDocument", "VerificationResult"]
 
 
 class FindingCode(StrEnum):
@@ -85,6 +87,44 @@ class Finding:
         return cls(code.value, message)
 
 
+class SignedDocument:
+    """The document a valid signature covers, as its verifier handed it over: either its
+    canonical bytes (the strict verifier's digest input), parsed the first time a caller reads
+    :attr:`root`, or the tree signxml already parsed.
+
+    Parsing on first use, not in the verifier, because many callers never read the tree (a
+    batch or an import that only needs the verdict ships bytes between processes), and the
+    parse cost a sixth of a strict verification (issue 19). The strict verifier refuses before
+    it answers valid whatever would make this parse fail (:mod:`signing.strict_verify`), so
+    :attr:`root` does not raise for a valid result.
+    """
+
+    __slots__ = ("_data", "_root")
+
+    def __init__(self, *, data: bytes | None = None, root: etree._Element | None = None) -> None:
+        if (data is None) == (root is None):
+            raise ValueError("a signed document is given as bytes or as a tree, one of them")
+        self._data = data
+        self._root = root
+
+    @property
+    def root(self) -> etree._Element:
+        """The signed document's root element (no signature, no comments, nothing unsigned);
+        parsed hardened, once."""
+        if self._root is None:
+            assert self._data is not None  # the constructor guarantees one of the two
+            self._root = parse_untrusted(self._data, max_bytes=len(self._data))
+        return self._root
+
+    @property
+    def data(self) -> bytes:
+        """Bytes that parse to :attr:`root`: the canonical form, or the tree serialised."""
+        if self._data is None:
+            assert self._root is not None
+            self._data = etree.tostring(self._root)
+        return self._data
+
+
 @dataclass(frozen=True)
 class VerificationResult:
     """The outcome of verifying one signed XML document."""
@@ -102,9 +142,14 @@ class VerificationResult:
     signing_time: datetime | None
     """The XAdES SigningTime, when one could be read: the signer's own claim."""
 
-    signed_root: etree._Element | None
-    """The document root as signxml verified it (signature removed, canonical form), only when
-    ``valid``: read receipt data from here, never from the bytes handed in."""
+    signed: SignedDocument | None = None
+    """The signed document (signature removed, canonical form), only when ``valid``."""
+
+    @property
+    def signed_root(self) -> etree._Element | None:
+        """The document root as the verifier checked it (signature removed, canonical form),
+        only when ``valid``: read receipt data from here, never from the bytes handed in."""
+        return None if self.signed is None else self.signed.root
 
     @property
     def codes(self) -> tuple[str, ...]:

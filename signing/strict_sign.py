@@ -26,6 +26,7 @@ from signing.errors import SigningError
 from signing.keys import PrivateKey
 from signing.strict_common import (
     C14N_10,
+    ECDSA_WITH_SHA256,
     XML_NS,
     c14n,
     certificate_key,
@@ -42,6 +43,10 @@ __all__ = ["DATA_OBJECT_DESCRIPTION", "DATA_OBJECT_MIME_TYPE", "check_signable",
 DATA_OBJECT_DESCRIPTION = "Signed XML document"
 DATA_OBJECT_MIME_TYPE = "text/xml"
 _NSMAP = {"ds": DS_NS, "xades": XADES_NS}
+
+
+_ID_NAMES = frozenset({"Id", "ID", "id"})
+_XML_ATTRIBUTE = f"{{{XML_NS}}}"
 
 
 def _ds(tag: str) -> str:
@@ -74,10 +79,11 @@ def check_signable(
         raise ValueError("signing_time must carry a UTC offset")
     if signing_time.microsecond:
         raise ValueError("signing_time must be whole seconds (XAdES SigningTime is written as is)")
-    if any(name in root.attrib for name in ("Id", "ID", "id")):
+    names = [str(name) for name in root.attrib]
+    if not _ID_NAMES.isdisjoint(names):
         # signxml would then sign "#id" instead of the whole document (URI="").
         raise SigningError("the document root must not carry an Id attribute")
-    if any(str(name).startswith(f"{{{XML_NS}}}") for name in root.attrib):
+    if any(name.startswith(_XML_ATTRIBUTE) for name in names):
         # C14N 1.0 gives the signature's parts the root's xml: attributes in xmlsec1 but not in
         # lxml or signxml: the signature would verify in one and not the other.
         raise SigningError("the document root must not carry xml: attributes (xml:lang, …)")
@@ -97,7 +103,7 @@ def _key_matches(key: PrivateKey, cert: x509.Certificate) -> bool:
 
 def _sign_value(key: PrivateKey, data: bytes) -> bytes:
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        der = key.sign(data, ec.ECDSA(hashes.SHA256()))
+        der = key.sign(data, ECDSA_WITH_SHA256)
         return ecdsa_raw(der, key.curve.key_size)
     return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
@@ -176,18 +182,20 @@ def sign_strict(
     document = c14n(doc, C14N_10)
     odd = non_ascii_name(doc, document)
     if odd is not None:
-        raise SigningError(f"element and attribute names must be ASCII, not {odd!r}")
+        raise SigningError(
+            f"element and attribute names and processing instructions must be ASCII, not {odd!r}"
+        )
     document_digest = sha256(document)
 
     signature = copy.deepcopy(_template((cert, *intermediates), signature_method_for(key)))
     signed_info, value, key_info, ds_object = signature
     _, _, data_ref, properties_ref, key_info_ref = signed_info
     props = ds_object[0][0]
-    fresh = _Tokens(_RandomTokens() if token is None else token)
-    signature_id = f"SignXMLSignature{fresh()}"
-    key_info_id = f"SignXMLCertificate{fresh()}"
-    properties_id = f"{signature_id}-SignedProperties{fresh()}"
-    reference_id = f"SignXMLReference{fresh()}"
+    signature_part, key_info_part, properties_part, reference_part = _id_parts(token)
+    signature_id = f"SignXMLSignature{signature_part}"
+    key_info_id = f"SignXMLCertificate{key_info_part}"
+    properties_id = f"{signature_id}-SignedProperties{properties_part}"
+    reference_id = f"SignXMLReference{reference_part}"
     signature.set("Id", signature_id)
     data_ref.set("Id", reference_id)
     data_ref[2].text = _b64(document_digest)
@@ -204,6 +212,18 @@ def sign_strict(
     key_info_ref[1].text = _b64(sha256(c14n(key_info, C14N_10)))
     value.text = _b64(_sign_value(key, c14n(signed_info, C14N_10)))
     return doc
+
+
+def _id_parts(token: Callable[[], str] | None) -> list[str]:
+    """The four Ids' random parts, distinct: from one read of the system's randomness unless
+    ``token`` makes them (the general path cost a twentieth of a signature)."""
+    if token is None:
+        hexes = secrets.token_hex(16).upper()
+        parts = [hexes[0:8], hexes[8:16], hexes[16:24], hexes[24:32]]
+        if len(set(parts)) == len(parts):
+            return parts
+    fresh = _Tokens(_RandomTokens() if token is None else token)
+    return [fresh() for _ in range(4)]
 
 
 class _Tokens:

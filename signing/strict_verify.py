@@ -27,7 +27,6 @@ What it refuses beyond the shape check, because a verifier could read it otherwi
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography import x509
@@ -36,10 +35,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from lxml import etree
 
-from signing.result import Finding, FindingCode
+from signing.result import Finding, FindingCode, SignedDocument
 from signing.strict_common import (
     C14N_10,
     ECDSA_SHA256,
+    ECDSA_WITH_SHA256,
     RSA_SHA256,
     XML_NS,
     b64_value,
@@ -49,10 +49,11 @@ from signing.strict_common import (
     non_ascii_name,
     sha256,
 )
-from signing.xmlparse import UnsafeXML, parse_untrusted
+from signing.strict_shape import StrictParts, StrictShape
 from signing.xmlprofile import (
     DIGEST_SHA256,
     DS_NS,
+    ENVELOPED,
     SIGNED_PROPERTIES_TYPE,
     XADES_NS,
     SignatureShape,
@@ -69,6 +70,7 @@ _REFERENCE_PARTS = (
 # whitespace there at most, and signxml fails on text after a referenced element (it copies the
 # element with its tail and cannot parse the copy).
 _MIXED_TEXT = etree.XPath(".//text()[normalize-space()][../*]")
+_DOCTYPE = b"<!DOCTYPE"
 _CERT_DIGEST = [f"{{{DS_NS}}}DigestMethod", f"{{{DS_NS}}}DigestValue"]
 
 
@@ -86,29 +88,18 @@ def _wrapping(message: str) -> _Refused:
     return _Refused(FindingCode.SIGNATURE_WRAPPING, message)
 
 
-@dataclass(frozen=True)
-class _Parts:
-    """The signature's children (inspect_signature admitted exactly these four)."""
-
-    signed_info: etree._Element
-    value: etree._Element
-    key_info: etree._Element
-    ds_object: etree._Element
-    qualifying: etree._Element
-    signed_properties: etree._Element
-
-
 def check_signature(
     root: etree._Element, shape: SignatureShape, leaf: x509.Certificate, source: bytes = b""
-) -> tuple[etree._Element | None, list[Finding]]:
+) -> tuple[SignedDocument | None, list[Finding]]:
     """Check the signature value with ``leaf``'s key (already validated), every reference's
     digest, the signing-certificate digests and the signed SigningTime.
 
     Returns the signed document as signxml does (the canonical form of the root without the
-    signature, parsed again: no comments, nothing unsigned) and no finding, or None and the
-    first finding. ``root`` is given back as it came (the signature is detached while the
-    document is canonicalised, and put back). ``source``, the bytes ``root`` was parsed from,
-    only makes a check faster.
+    signature: no comments, nothing unsigned; parsed when a caller reads its tree) and no
+    finding, or None and the first finding. ``root`` is given back as it came (the signature
+    is detached while the document is canonicalised, and put back). ``source``, the bytes
+    ``root`` was parsed from, only makes a check faster; so does a :class:`StrictShape` (from
+    :func:`signing.strict_shape.inspect_strict`), whose walk made the structural checks.
     """
     encoding = root.getroottree().docinfo.encoding or ""
     utf8 = source if encoding.upper() == "UTF-8" else None
@@ -120,15 +111,21 @@ def check_signature(
 
 def _check(
     root: etree._Element, shape: SignatureShape, leaf: x509.Certificate, utf8: bytes | None
-) -> etree._Element:
+) -> SignedDocument:
     signature = shape.signature
-    parts = _parts(root, signature, utf8)
+    _outside(root, utf8)
+    walked = shape.parts if isinstance(shape, StrictShape) else None
+    parts: StrictParts = _parts(root, signature) if walked is None else walked
     signed_info = parts.signed_info
     algorithm = signed_info[0].get("Algorithm", "")
     _check_value(parts.value, c14n(signed_info, algorithm), leaf, shape.signature_method)
     document: bytes | None = None
     for index, reference in enumerate(list(signed_info)[2:]):
-        transforms, _method, digest_value = _reference_parts(reference)
+        if walked is None:
+            transforms, _method, digest_value = _reference_parts(reference)
+        else:  # the walk found our three references, the document's first
+            transforms = [ENVELOPED, reference[0][1].get("Algorithm", "")] if index == 0 else []
+            digest_value = reference[-1]
         if index == shape.data_reference_index:
             document = _document_c14n(root, signature, transforms[1])
             payload = document
@@ -144,22 +141,36 @@ def _check(
         raise _wrapping("the signed SigningTime is not the one the signature shows")
     if document is None:  # inspect_signature guarantees the data reference
         raise _wrapping('the signature does not cover the whole document (no URI="" reference)')
-    try:
-        return parse_untrusted(document, max_bytes=len(document))
-    except UnsafeXML as exc:
-        raise _malformed(f"the signed document cannot be read back: {exc}") from None
+    if _DOCTYPE in document:
+        # Only a processing instruction inside the root can carry these bytes into the
+        # canonical form; parse_untrusted would refuse it when a caller reads the tree.
+        message = "a DOCTYPE in the canonical form (XML with a DOCTYPE is refused)"
+        raise _malformed(f"the signed document cannot be read back: {message}")
+    return SignedDocument(data=document)
 
 
-def _parts(root: etree._Element, signature: etree._Element, utf8: bytes | None) -> _Parts:
+def _outside(root: etree._Element, utf8: bytes | None) -> None:
+    """What is refused outside the signature: a processing instruction beside the root, xml:
+    attributes on the root, names outside ASCII."""
     for outside in (*root.itersiblings(preceding=True), *root.itersiblings()):
         if isinstance(outside, etree._ProcessingInstruction):
             raise _wrapping(
                 "a processing instruction outside the root element is refused (verifiers "
                 'disagree whether URI="" covers it)'
             )
+    if any(str(name).startswith(_XML_ATTRIBUTE) for name in root.attrib):
+        raise _malformed(
+            f"an xml: attribute on {etree.QName(root).localname} is refused "
+            "(canonicalisation of the signed parts below it differs between verifiers)"
+        )
     odd = non_ascii_name(root, utf8)
     if odd is not None:
-        raise _malformed(f"element and attribute names must be ASCII, not {odd!r}")
+        raise _malformed(
+            f"element and attribute names and processing instructions must be ASCII, not {odd!r}"
+        )
+
+
+def _parts(root: etree._Element, signature: etree._Element) -> StrictParts:
     for text in _MIXED_TEXT(signature):  # type: ignore[union-attr]
         raise _malformed(
             f"text {str(text).strip()[:20]!r} between the signature's elements is refused"
@@ -172,7 +183,6 @@ def _parts(root: etree._Element, signature: etree._Element, utf8: bytes | None) 
     signed_info, value, key_info, ds_object = signature
     qualifying = ds_object[0]
     for holder, allowed in (
-        (root, None),
         (signature, {"Id"}),
         (value, set()),
         (ds_object, set()),
@@ -184,7 +194,7 @@ def _parts(root: etree._Element, signature: etree._Element, utf8: bytes | None) 
                 f"an xml: attribute on {etree.QName(holder).localname} is refused "
                 "(canonicalisation of the signed parts below it differs between verifiers)"
             )
-        if allowed is not None and not names <= allowed:
+        if not names <= allowed:
             raise _malformed(
                 f"{etree.QName(holder).localname} carries attributes we never write: "
                 f"{', '.join(sorted(names - allowed))}"
@@ -192,7 +202,7 @@ def _parts(root: etree._Element, signature: etree._Element, utf8: bytes | None) 
     for method in (signed_info[0], signed_info[1]):
         if len(method):
             raise _malformed(f"{etree.QName(method).localname} must be empty")
-    return _Parts(signed_info, value, key_info, ds_object, qualifying, qualifying[0])
+    return StrictParts(signed_info, value, key_info, qualifying[0])
 
 
 def _check_value(
@@ -208,7 +218,7 @@ def _check_value(
             der = ecdsa_der(raw, key.curve.key_size)
             if der is None:
                 raise _Refused(FindingCode.SIGNATURE_INVALID, f"{bad} (not r and s of the curve)")
-            key.verify(der, signed_info, ec.ECDSA(hashes.SHA256()))
+            key.verify(der, signed_info, ECDSA_WITH_SHA256)
         elif method == RSA_SHA256 and isinstance(key, rsa.RSAPublicKey):
             key.verify(raw, signed_info, padding.PKCS1v15(), hashes.SHA256())
         else:
@@ -235,7 +245,7 @@ def _reference_parts(
     return transforms, digest_method, digest_value
 
 
-def _target(reference: etree._Element, parts: _Parts) -> etree._Element:
+def _target(reference: etree._Element, parts: StrictParts) -> etree._Element:
     uri = reference.get("URI")
     properties = parts.signed_properties
     if reference.get("Type") == SIGNED_PROPERTIES_TYPE and uri == f"#{properties.get('Id')}":

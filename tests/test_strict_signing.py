@@ -164,7 +164,7 @@ def test_verification_leaves_the_parsed_tree_as_it_was(pki: Pki) -> None:
     signed_root, findings = check_signature(root, shape, c.cert)
     assert findings == [] and signed_root is not None
     assert etree.tostring(root) == data
-    assert signed_root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is None
+    assert signed_root.root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is None
 
 
 @pytest.mark.parametrize(
