@@ -194,3 +194,19 @@ def test_ledger_partitions_on_sqlite_counts_the_years(tmp_path: Path) -> None:
     assert json.loads(result.output) == [
         {"year": year, "table": "receipts", "receipts": 2, "items": 2, "bytes": None}
     ]
+
+
+def test_a_year_detached_twice_keeps_both_tables(pg_ledger: Database) -> None:
+    """Receipts of a detached year stored later get a new partition; detaching it again keeps
+    the first table and names the second after it."""
+    year = datetime.now(SHANGHAI).year + 1
+    kept = []
+    for _ in range(2):
+        with pg_ledger.write() as (session, _state):
+            partitions.ensure_years(session, [year])
+            kept.append(partitions.detach_year_tables(session.connection(), year))
+    assert kept == [
+        [f"receipts_{year}_detached", f"receipt_items_{year}_detached"],
+        [f"receipts_{year}_detached_2", f"receipt_items_{year}_detached_2"],
+    ]
+    assert all(partitions.is_partition_name(name) for names in kept for name in names)

@@ -62,7 +62,7 @@ RECEIPT_EVENTS = frozenset(
     }
 )
 
-_PARTITION = re.compile(r"(receipts|receipt_items)_([0-9]{4}(_detached)?|default)")
+_PARTITION = re.compile(r"(receipts|receipt_items)_([0-9]{4}(_detached(_[0-9]+)?)?|default)")
 _FIRST_YEAR, _LAST_YEAR = 2000, 2099
 
 # Years known to have a partition, per database URL (search_path included): filled only from
@@ -216,10 +216,22 @@ def detach_year_tables(connection: Connection, year: int) -> list[str]:
         if exists is None:
             raise InvalidInput(f"the ledger has no partition {partition} to detach")
         connection.execute(text(f"ALTER TABLE {table} DETACH PARTITION {partition}"))
-        connection.execute(text(f"ALTER TABLE {partition} RENAME TO {partition}_detached"))
-        kept.append(f"{partition}_detached")
+        name = _free_name(connection, f"{partition}_detached")
+        connection.execute(text(f"ALTER TABLE {partition} RENAME TO {name}"))
+        kept.append(name)
     forget_years(connection, [year])
     return kept
+
+
+def _free_name(connection: Connection, name: str) -> str:
+    """``name``, or ``name_2``, ``name_3``...: a year detached again (receipts of it stored
+    after it was first detached) keeps its earlier table."""
+    taken = text("SELECT to_regclass(:name) IS NOT NULL")
+    candidate, n = name, 1
+    while connection.execute(taken, {"name": candidate}).scalar_one():
+        n += 1
+        candidate = f"{name}_{n}"
+    return candidate
 
 
 def detached_receipts(events: Iterable[Event]) -> dict[tuple[str, int], int]:
