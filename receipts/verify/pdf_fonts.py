@@ -15,8 +15,10 @@ against it, and is only read through the map.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from struct import error as struct_error
@@ -27,7 +29,15 @@ from receipts.findings import Finding, FindingCode
 from receipts.render.extract import decoded_stream
 from receipts.render.fonts import FontFace, Glyph, glyph_outline, load_face, shipped_font
 
-__all__ = ["CHECKED_GLYPHS", "EmbeddedFace", "PageFonts", "glyph_findings", "read_fonts"]
+__all__ = [
+    "CHECKED_GLYPHS",
+    "EmbeddedFace",
+    "PageFonts",
+    "ProgramFacts",
+    "glyph_findings",
+    "program_facts",
+    "read_fonts",
+]
 
 #: Characters whose embedded glyphs must be the reference font's: the digits, the characters of
 #: amounts in capitals (receipts.domain.capitals writes 零…玖 拾佰仟万亿 元角分 整 负; its parser
@@ -68,7 +78,7 @@ class PageFonts:
     def __init__(self, fonts: dict[str, EmbeddedFont]) -> None:
         self.fonts = fonts
         self._width: dict[str, float] = {}
-        self._programs: dict[str, tuple[Any, dict[int, str]]] = {}
+        self._programs: dict[str, Any] = {}
         # Per font, every one-byte code to its text, for str.translate.
         self._tables = {
             name: {code: font.to_unicode.get(code, _UNMAPPED) for code in range(256)}
@@ -87,12 +97,16 @@ class PageFonts:
         text = codes.decode("latin-1").translate(table)
         return None if _UNMAPPED in text else text
 
-    def program(self, font: EmbeddedFont) -> tuple[Any, dict[int, str]]:
-        """The embedded TrueType program (fontTools, lazy) and its code → glyph name map."""
+    def facts(self, font: EmbeddedFont) -> ProgramFacts:
+        """What the checks read from the embedded TrueType program (:func:`program_facts`)."""
+        return program_facts(font.font_file)
+
+    def program(self, font: EmbeddedFont) -> Any:
+        """The embedded TrueType program (fontTools, lazy), this page's own: only for outlines
+        that are not the reference glyph's very bytes."""
         found = self._programs.get(font.resource)
         if found is None:
-            program = _program(font.font_file)
-            found = self._programs[font.resource] = (program, _code_glyphs(program))
+            found = self._programs[font.resource] = _program(font.font_file)
         return found
 
     def width(self, char: str) -> float:
@@ -155,12 +169,26 @@ def _embedded(name: str, font: Any) -> EmbeddedFont:
 
 
 def _to_unicode(data: bytes) -> dict[int, str]:
-    """The one-byte codes of a ToUnicode CMap (``bfchar`` and ``bfrange``)."""
+    """The one-byte codes of a ToUnicode CMap (``bfchar`` and ``bfrange``): a map is read
+    once per process and kept by its bytes (a page's map is the same for every page of its
+    font subset; what it reads as depends on nothing else), a copy handed out each time."""
+    if len(data) > _KEPT_MAP_BYTES:
+        return _read_to_unicode(data)
+    return dict(_kept_to_unicode(data))
+
+
+_KEPT_MAP_BYTES = 65_536
+
+
+def _read_to_unicode(data: bytes) -> dict[int, str]:
     mapping: dict[int, str] = {}
     for block in _BFCHAR.findall(data):
         values = _HEX.findall(block)
-        for source, target in zip(values[::2], values[1::2], strict=False):
-            mapping[_code(source)] = _text(target)
+        pairs = len(values) // 2
+        sources, targets = values[: 2 * pairs : 2], values[1 : 2 * pairs : 2]
+        if not _bfchar_at_once(sources, targets, mapping):
+            for source, target in zip(sources, targets, strict=True):
+                mapping[_code(source)] = _text(target)
     for block in _BFRANGE.findall(data):
         values = _HEX.findall(block)
         for low, high, start in zip(values[::3], values[1::3], values[2::3], strict=False):
@@ -168,6 +196,31 @@ def _to_unicode(data: bytes) -> dict[int, str]:
             for offset in range(_code(high) - first + 1):
                 mapping[first + offset] = chr(base + offset)
     return mapping
+
+
+_kept_to_unicode = functools.lru_cache(maxsize=32)(_read_to_unicode)
+_SPACE = b" \t\n\r\f\v"  # what the expressions' \s matches
+
+
+def _bfchar_at_once(sources: list[bytes], targets: list[bytes], mapping: dict[int, str]) -> bool:
+    """A ``bfchar`` block as reportlab writes it (two hex digits a code, four a character
+    of the Basic Multilingual Plane, no spaces inside) read in one pass; False, and nothing
+    added, for anything else (read pair by pair then)."""
+    if not sources or set(map(len, sources)) != {2} or set(map(len, targets)) != {4}:
+        return False
+    codes, text = b"".join(sources), b"".join(targets)
+    if len(codes.translate(None, _SPACE)) != len(codes) or len(text.translate(None, _SPACE)) != len(
+        text
+    ):
+        return False
+    try:
+        chars = bytes.fromhex(text.decode("ascii")).decode("utf-16-be")
+    except ValueError:
+        return False  # a surrogate half alone: the pair by pair reading says so
+    if len(chars) != len(sources):
+        return False  # surrogate pairs across targets: not one character a target
+    mapping.update(zip(bytes.fromhex(codes.decode("ascii")), chars, strict=True))
+    return True
 
 
 def _code(hex_digits: bytes) -> int:
@@ -186,41 +239,92 @@ class EmbeddedFace(FontFace):
     issuer's name is printed as text too, so its characters are in the embedded subsets."""
 
     def __init__(self, fonts: PageFonts) -> None:
-        glyphs: dict[str, tuple[Any, str]] = {}
+        glyphs: dict[str, tuple[EmbeddedFont, str]] = {}
         units = 1000
         for font in fonts.fonts.values():
-            program, names = fonts.program(font)
-            units = int(program["head"].unitsPerEm)
+            facts = fonts.facts(font)
+            units = facts.units
             for code, char in font.to_unicode.items():
-                if code in names:
-                    glyphs.setdefault(char, (program, names[code]))
+                if code in facts.names:
+                    glyphs.setdefault(char, (font, facts.names[code]))
         super().__init__(Path("<embedded>"), frozenset(map(ord, glyphs)), units, None)
         object.__setattr__(self, "_glyphs", glyphs)
+        object.__setattr__(self, "_fonts", fonts)
 
     def glyph(self, char: str) -> Glyph:
-        found: dict[str, tuple[Any, str]] = self._glyphs  # type: ignore[attr-defined]
+        found: dict[str, tuple[EmbeddedFont, str]] = self._glyphs  # type: ignore[attr-defined]
+        fonts: PageFonts = self._fonts  # type: ignore[attr-defined]
         if not found:  # a page without fonts: its text check reports what is missing
             return Glyph(0, "")
-        program, name = found.get(char) or next(iter(found.values()))
+        font, name = found.get(char) or next(iter(found.values()))
         name = name if char in found else ".notdef"
-        data = getattr(program["glyf"].glyphs.get(name), "data", None)
-        # A simple glyph (contour count >= 0) is its bytes alone: the same bytes are the same
-        # outline in any subset, so outlines are drawn once per process.
-        if data and data[0] < 0x80:
-            return _simple_outline(data, program, name)
-        return glyph_outline(program, name)
+        facts = fonts.facts(font)
+        data = facts.glyphs.get(name)
+        metrics = facts.metrics.get(name)
+        # A simple glyph (contour count >= 0) is drawn from its bytes and its horizontal
+        # metrics alone (fontTools offsets it by the metrics' left side bearing): the same
+        # three are the same outline in any subset, so outlines are drawn once per process.
+        if data and data[0] < 0x80 and metrics is not None:
+            key = (data, *metrics)
+            outline = _OUTLINES.get(key)
+            if outline is None:
+                outline = glyph_outline(fonts.program(font), name)
+                if len(_OUTLINES) < 4096:
+                    _OUTLINES[key] = outline
+            return outline
+        return glyph_outline(fonts.program(font), name)
 
 
-_OUTLINES: dict[bytes, Glyph] = {}
+_OUTLINES: dict[tuple[bytes, int, int], Glyph] = {}
 
 
-def _simple_outline(data: bytes, program: Any, name: str) -> Glyph:
-    found = _OUTLINES.get(data)
+@dataclass(frozen=True)
+class ProgramFacts:
+    """What the checks read from an embedded TrueType program: a function of its bytes."""
+
+    units: int
+    """Font units per em (``head``)."""
+    names: dict[int, str]
+    """Character code → glyph name, through the program's one character map."""
+    glyphs: dict[str, bytes | None]
+    """Glyph name → the glyph's bytes in ``glyf`` (None for an empty glyph)."""
+    metrics: dict[str, tuple[int, int]]
+    """Glyph name → advance width and left side bearing (``hmtx``)."""
+
+
+def program_facts(data: bytes) -> ProgramFacts:
+    """The :class:`ProgramFacts` of the TrueType program ``data``, kept for the last
+    :data:`_KEPT_PROGRAMS` programs by the SHA-256 of their bytes: pages of one issuer share
+    subsets, and what is kept is plain data read from those very bytes, never a fontTools
+    object another page could find half-read. A program that cannot be read raises (fontTools'
+    errors), each time, and is not kept."""
+    digest = hashlib.sha256(data).digest()
+    with _PROGRAMS_LOCK:
+        found = _PROGRAMS.pop(digest, None)
     if found is None:
-        found = glyph_outline(program, name)
-        if len(_OUTLINES) < 4096:
-            _OUTLINES[data] = found
+        found = _read_facts(data)
+    with _PROGRAMS_LOCK:
+        _PROGRAMS.pop(digest, None)
+        while len(_PROGRAMS) >= _KEPT_PROGRAMS:
+            del _PROGRAMS[next(iter(_PROGRAMS))]  # the least recently used
+        _PROGRAMS[digest] = found
     return found
+
+
+_KEPT_PROGRAMS = 32
+_PROGRAMS: dict[bytes, ProgramFacts] = {}
+_PROGRAMS_LOCK = threading.Lock()
+
+
+def _read_facts(data: bytes) -> ProgramFacts:
+    program = _program(data)
+    units = int(program["head"].unitsPerEm)
+    names = _code_glyphs(program)
+    glyphs = {name: getattr(glyph, "data", None) for name, glyph in program["glyf"].glyphs.items()}
+    metrics = {
+        name: (int(advance), int(lsb)) for name, (advance, lsb) in program["hmtx"].metrics.items()
+    }
+    return ProgramFacts(units, names, glyphs, metrics)
 
 
 def glyph_findings(fonts: PageFonts) -> list[Finding]:
@@ -232,14 +336,12 @@ def glyph_findings(fonts: PageFonts) -> list[Finding]:
     findings: list[Finding] = []
     for font in fonts.fonts.values():
         try:
-            program, names = fonts.program(font)
-            glyf = program["glyf"]
+            facts = fonts.facts(font)
         except (TTLibError, KeyError, ValueError, AssertionError, struct_error) as exc:
             findings.append(
                 _not_embedded(f"the embedded font {font.resource} cannot be read: {exc}")
             )
             continue
-        units = int(program["head"].unitsPerEm)
         for code, char in sorted(font.to_unicode.items()):
             expected = reference.get(char)
             if expected is None:
@@ -250,13 +352,16 @@ def glyph_findings(fonts: PageFonts) -> list[Finding]:
                 continue
             if char not in CHECKED_GLYPHS:
                 continue
-            name = names.get(code)
-            raw = glyf.glyphs.get(name) if name is not None else None
-            if raw is not None and _same_bytes(getattr(raw, "data", None), expected[1]):
+            name = facts.names.get(code)
+            if name is not None and _same_bytes(facts.glyphs.get(name), expected[1]):
                 continue
             try:
-                outline = None if name is None else _outline(glyf, name, units)
-            except (KeyError, ValueError, AssertionError, struct_error) as exc:
+                outline = (
+                    None
+                    if name is None
+                    else _outline(fonts.program(font)["glyf"], name, facts.units)
+                )
+            except (TTLibError, KeyError, ValueError, AssertionError, struct_error) as exc:
                 findings.append(_doctored(font, char, f"has an unreadable glyph ({exc})"))
                 continue
             if outline != expected[2]:
