@@ -253,3 +253,25 @@ def test_a_token_of_another_receipt_is_refused_by_the_restore_itself(
     assert kept.digest == hashlib.sha256(kept.xml).hexdigest()
     plain = archived_receipt(members[u_path], validator, "a.zip", u_path)
     assert (plain.xml, plain.token) == (members[u_path], None)
+
+
+def test_archive_verify_takes_the_tolerance_of_the_workspace_or_the_option(
+    stamped_archive: Stamped,
+) -> None:
+    # The receipt was time-stamped an hour after it claims to have been signed.
+    home, archive = stamped_archive.home, str(stamped_archive.zip)
+    tight = receipts(home, "--json", "archive", "verify", archive, "--tolerance-hours", "0.5")
+    assert tight.exit_code == 1, tight.output
+    codes = [f["code"] for f in json.loads(tight.stdout)[0]["findings"]]
+    assert codes == ["signing-time-backdated"]
+    config = home / "receipts.toml"
+    saved = config.read_text("utf-8")
+    try:
+        config.write_text(saved + "\n[tsa]\ntolerance_hours = 0.5\n", "utf-8")
+        assert receipts(home, "archive", "verify", archive).exit_code == 1
+        wide = receipts(home, "archive", "verify", archive, "--tolerance-hours", "2")
+        assert wide.exit_code == 0, wide.output
+    finally:
+        config.write_text(saved, "utf-8")
+    bad = receipts(home, "archive", "verify", archive, "--tolerance-hours", "-1")
+    assert bad.exit_code == 2 and len(bad.stderr.splitlines()) == 1, bad.output

@@ -3,6 +3,7 @@ trust bundle (docs/security.md says what each check defends against)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import click
 from receipts.commands.archive_cmds import ARCHIVES
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
+from receipts.commands.verify_cmds import tolerance_of_command, tolerance_option
 from receipts.domain.signed_documents import chain_validator
 from receipts.findings import Finding, FindingCode
 from receipts.support.sizes import (
@@ -36,12 +38,16 @@ Example:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Trust bundle (default: the workspace's).",
 )
+@tolerance_option
 @with_context
-def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None) -> None:
+def archive_verify(
+    ctx: Context, archives: tuple[Path, ...], trust: Path | None, tolerance_hours: str | None
+) -> None:
     """Fixity of every file, the manifest's signature, every receipt's signature.
 
     A receipt that carries a signature time-stamp (XAdES-T) has its token verified too.
     """
+    tolerance = tolerance_of_command(ctx, tolerance_hours)
     if trust is not None:
         bundle = TrustBundle.from_pem(read_bounded(trust, MAX_PEM_BYTES, "a trust bundle"))
     else:
@@ -49,7 +55,7 @@ def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None)
     validator = chain_validator(bundle)
     report: list[dict[str, Any]] = []
     for path in archives:
-        check = _verify_one(path, validator)
+        check = _verify_one(path, validator, tolerance)
         report.append(
             {
                 "archive": str(path),
@@ -85,10 +91,10 @@ def archive_verify(ctx: Context, archives: tuple[Path, ...], trust: Path | None)
         fail_with_findings()
 
 
-def _verify_one(path: Path, validator: ChainValidator) -> ArchiveCheck:
+def _verify_one(path: Path, validator: ChainValidator, tolerance: timedelta) -> ArchiveCheck:
     """One archive's check; a file too large to be an archive is an unreadable archive."""
     try:
         data = read_bounded(path, MAX_PACKAGE_FILE_BYTES, "an archive")
     except FileTooLarge as exc:
         return ArchiveCheck(None, 0, (Finding(FindingCode.ARCHIVE_INVALID, str(exc)),))
-    return verify_archive(data, validator, path.name)
+    return verify_archive(data, validator, path.name, tolerance=tolerance)

@@ -22,7 +22,7 @@ from receipts.workspace import WorkspaceKind
 from signing.trust import TrustBundle
 from signing.xades_t import DEFAULT_TOLERANCE
 
-__all__ = ["verify"]
+__all__ = ["tolerance_of_command", "tolerance_option", "verify"]
 
 _VERIFY_EXAMPLES = """\b
 Examples:
@@ -34,6 +34,14 @@ Examples:
   receipts verify stamped.xml --trust national-trust.pem --tolerance-hours 72"""
 
 _Checker = Callable[[ReceiptVerification], ReceiptVerification]
+
+tolerance_option = click.option(
+    "--tolerance-hours",
+    metavar="HOURS",
+    help="How far a claimed signing time may lie before its time-stamp (default: the "
+    "workspace's [tsa] tolerance_hours, else 1080 = 45 days).",
+)
+"""``--tolerance-hours`` of the commands that verify time-stamped receipts."""
 
 
 @click.command("verify", epilog=_VERIFY_EXAMPLES)
@@ -50,12 +58,7 @@ _Checker = Callable[[ReceiptVerification], ReceiptVerification]
 )
 @click.option("--online", is_flag=True, help="Also check the ledger (issuer's workspace).")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
-@click.option(
-    "--tolerance-hours",
-    metavar="HOURS",
-    help="How far a claimed signing time may lie before its time-stamp (default: the "
-    "workspace's [tsa] tolerance_hours, else 1080 = 45 days).",
-)
+@tolerance_option
 @with_context
 def verify(
     ctx: Context,
@@ -69,7 +72,7 @@ def verify(
     """Verify receipts: XML, PDF (attachment, page and PAdES), or QR text."""
     if not paths and qr_text is None:
         raise InvalidInput("give files or folders to verify, or --qr TEXT")
-    tolerance = _tolerance(ctx, tolerance_hours)
+    tolerance = tolerance_of_command(ctx, tolerance_hours)
     bundle = _bundle(ctx, trust)
     results: list[dict[str, Any]] = []
     invalid = 0
@@ -99,7 +102,7 @@ def verify(
         fail_with_findings()
 
 
-def _tolerance(ctx: Context, hours: str | None) -> timedelta:
+def tolerance_of_command(ctx: Context, hours: str | None) -> timedelta:
     """``--tolerance-hours``, else the workspace's ``[tsa] tolerance_hours``, else the default
     (docs/security.md, "Time-stamps")."""
     from receipts.tsa.config import tolerance_of, tsa_settings

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from receipts.domain.signed_documents import InvalidSignedDocument, verify_document
@@ -16,6 +17,7 @@ from receipts.support.safezip import read_zip
 from receipts.support.sizes import MAX_MANIFEST_BYTES
 from receipts.verify.receipt import verify_receipt_xml
 from signing.trust import ChainValidator
+from signing.xades_t import DEFAULT_TOLERANCE
 from signing.xmlparse import UnsafeXML, parse_untrusted
 
 __all__ = ["ArchiveCheck", "ArchiveInfo", "read_archive_manifest", "verify_archive"]
@@ -104,8 +106,11 @@ def read_archive_manifest(
     )
 
 
-def verify_archive(data: bytes, validator: ChainValidator, what: str) -> ArchiveCheck:
-    """Check everything an archive holds; findings name each problem's file."""
+def verify_archive(
+    data: bytes, validator: ChainValidator, what: str, *, tolerance: timedelta = DEFAULT_TOLERANCE
+) -> ArchiveCheck:
+    """Check everything an archive holds; findings name each problem's file. ``tolerance``: how
+    far a time-stamped receipt's claimed signing time may lie before its time-stamp."""
     try:
         members = read_zip(data, what)
         info = read_archive_manifest(members, validator, what)
@@ -127,7 +132,7 @@ def verify_archive(data: bytes, validator: ChainValidator, what: str) -> Archive
     receipts = timestamped = 0
     for path in sorted(p for p in set(listed) & set(members) if p.startswith("receipts/")):
         receipts += 1
-        result = verify_receipt_xml(members[path], validator, path)
+        result = verify_receipt_xml(members[path], validator, path, tolerance=tolerance)
         timestamped += result.timestamped_at is not None
         for finding in result.findings:
             findings.append(Finding(finding.code, f"{path}: {finding.message}"))
