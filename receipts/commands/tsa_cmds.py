@@ -95,7 +95,8 @@ def tsa() -> None:
 
     A CA workspace (national, or a province) runs the authority ('pki issue-tsa', then
     'tsa serve' or 'receipts serve'); a federation names it as [tsa] url in receipts.toml and
-    its receipts are time-stamped when they are transmitted (or by 'tsa stamp').
+    its receipts are time-stamped when they are transmitted (or by 'tsa stamp'), or right after
+    they are issued with [tsa] stamp_at_issue = true.
     """
 
 
