@@ -275,3 +275,14 @@ def test_archive_verify_takes_the_tolerance_of_the_workspace_or_the_option(
         config.write_text(saved, "utf-8")
     bad = receipts(home, "archive", "verify", archive, "--tolerance-hours", "-1")
     assert bad.exit_code == 2 and len(bad.stderr.splitlines()) == 1, bad.output
+
+
+def test_detaching_a_year_compares_the_receipts_as_issued(stamped_archive: Stamped) -> None:
+    # ledger detach-year holds each receipt of the year against the archives: a time-stamped
+    # one by its digest as issued, not by the manifest's hash of the stamped file.
+    from receipts.archive.detach import archived_receipts
+
+    archive = stamped_archive.zip
+    held, _ = archived_receipts([(archive.name, archive.read_bytes())], tier_pki().bundle)
+    expected = {key: hashlib.sha256(xml).hexdigest() for key, xml in stamped_archive.rows.items()}
+    assert held == expected

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from receipts.archive.restore_timestamps import archived_receipts as split_receipts
 from receipts.domain.signed_documents import chain_validator
 from receipts.errors import InvalidInput
 from receipts.ledger.aggregate_upkeep import forget_year
@@ -29,6 +30,7 @@ from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.ledger.models import Event, ReceiptRow
 from receipts.ledger.partitions import DETACHED_EVENT, RECEIPT_EVENTS, detach_year_tables
 from receipts.ledger.years import issue_year
+from receipts.support.safezip import read_zip
 from receipts.verify.archive import verify_archive
 from signing.trust import TrustBundle
 
@@ -65,10 +67,13 @@ def archived_receipts(
             why = f"{first.code}: {first.message}" if first is not None else "unreadable"
             raise InvalidInput(f"archive {name} does not verify ({why}): nothing is detached")
         digests.append(check.info.digest)
-        for path, digest in check.info.files.items():
-            if path.startswith("receipts/") and path.endswith(".xml"):
+        # A time-stamped receipt is archived with its token (XAdES-T): the manifest lists the
+        # stamped file, the ledger the receipt as issued, which is what is compared.
+        issued = split_receipts(read_zip(data, name), validator, name)
+        for path, receipt in issued.items():
+            if path.endswith(".xml"):
                 code, number = path[len("receipts/") : -len(".xml")].split("-")
-                held[(code, int(number))] = digest
+                held[(code, int(number))] = receipt.digest
     return held, tuple(digests)
 
 
