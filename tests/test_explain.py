@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from receipts.domain.model import ReceiptRef
 from receipts.ledger.database import Database
@@ -29,62 +29,25 @@ from receipts.lookup import LookupReader, lookup
 from receipts.reconcile import block_reader
 from receipts.reconcile.blocks import BlockKey
 from tests.support.ledger import SHANGHAI
-from tests.support.postgres import PgSchemas
+from tests.support.national_ledger import code_of, fill_national
+from tests.support.postgres import PgSchemas, pg_url_or_skip
 
 YEAR = datetime.now(SHANGHAI).year
 YEARS = (YEAR - 2, YEAR - 1, YEAR)
 PER_YEAR = 20_000
 """Receipts per province and year: 2 provinces x 3 years x 20,000 = 120,000 receipts, and as
-many lines. Each receipt's "XML" is 1 KB that does not compress: the heap is as wide as a
-ledger's (signed XML of a few KB, compressed in the row), so a plan that reads the heap where an
-index would do costs here what it costs there."""
+many lines (tests/support/national_ledger.py says what they are like)."""
 _FILLED = {f"{table}_{year}" for table in ("receipts", "receipt_items") for year in YEARS}
-
-_FILL = """
-INSERT INTO receipts (code, number, issue_year, digest, issuer, kind, issued_at, period,
-    check_code, payer_name, payer_kind, payer_id, total_fen, original_code, original_number, xml)
-SELECT p || '7101' || lpad((y % 100)::text, 2, '0'), n, y,
-    md5(p || y || '-' || n) || md5(n || '-' || y || p), p || '0100',
-    CASE WHEN n % 50 = 0 THEN 'reversal' ELSE 'normal' END,
-    make_timestamptz(y, 1 + n % 12, 1 + n % 28, 2, 0, 0, 'UTC'),
-    y || '-' || lpad((1 + n % 12)::text, 2, '0'), 'abcdef', 'payer ' || n, 'enterprise', NULL,
-    10000 + n,
-    CASE WHEN n % 50 = 0 THEN p || '7101' || lpad((y % 100)::text, 2, '0') END,
-    CASE WHEN n % 50 = 0 THEN n - 1 END,
-    convert_to((SELECT string_agg(md5(p || y || n || i), '') FROM generate_series(1, 32) i),
-        'UTF8')
-FROM unnest(CAST(:years AS int[])) AS y, unnest(ARRAY['64', '11']) AS p,
-    generate_series(1, :per_year) AS n
-"""
-_FILL_ITEMS = """
-INSERT INTO receipt_items (code, number, line, issue_year, item_code, item_period, amount_fen)
-SELECT code, number, 1, issue_year, '01', period, total_fen FROM receipts
-"""
 
 
 @pytest.fixture(scope="module")
 def national() -> Iterator[Database]:
     """A PostgreSQL ledger of 120,000 receipts and their lines over three years, ANALYZEd."""
-    from tests.support.postgres import pg_url_or_skip
-
     schemas = PgSchemas(pg_url_or_skip())
     db = Database(schemas.new())
     try:
         initialise(db, "000000")
-        with db.write() as (session, _state):
-            from receipts.ledger.partitions import ensure_years
-
-            ensure_years(session, YEARS)
-            # Plans only: the statistics' triggers (maintaining their aggregates, statement by
-            # statement) are left out of this synthetic fill, which they would slow tenfold.
-            session.execute(text("SET LOCAL session_replication_role = replica"))
-            session.execute(text(_FILL), {"years": list(YEARS), "per_year": PER_YEAR})
-            session.execute(text(_FILL_ITEMS))
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            # as autovacuum leaves a ledger: statistics, and the visibility map that lets a
-            # covering index be read alone
-            conn.execute(text("VACUUM ANALYZE receipts"))
-            conn.execute(text("VACUUM ANALYZE receipt_items"))
+        fill_national(db, YEARS, PER_YEAR)
         yield db
     finally:
         db.dispose()
@@ -92,7 +55,7 @@ def national() -> Iterator[Database]:
 
 
 def _middle_code(province: str = "64") -> str:
-    return f"{province}7101{YEARS[1] % 100:02d}"
+    return code_of(province, YEARS[1])
 
 
 def _plan(db: Database, sql: str, params: Any) -> dict[str, Any]:
