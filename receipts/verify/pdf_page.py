@@ -11,6 +11,7 @@ receipt page holds and is reported, not interpreted.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -314,7 +315,9 @@ _kept_graphics = functools.lru_cache(maxsize=_KEPT)(_read_graphics)
 _QR_CODE = re.compile(
     rb"q 0 0 0 rg ((?:[0-9.]+ ){6})cm\n((?:[0-9]+ [0-9]+ [0-9]+ 1 re\n)+)f Q(?=\s)"
 )
-_QR_MODULES = re.compile(rb"([0-9]+) ([0-9]+) ([0-9]+) 1 re")
+# Each module line of the code is "x y w 1 re\n" (the expression above): without its
+# " 1 re\n", the block is x, y, w, x, y, w, ...
+_QR_LINE_END = b" 1 re\n"
 
 
 def _take_qr(content: bytes, page: PageContent) -> bytes:
@@ -325,9 +328,10 @@ def _take_qr(content: bytes, page: PageContent) -> bytes:
     if found is None or _keyword(content[: found.start()], b"BT", 0) >= 0:
         return content
     matrix = tuple(float(v) for v in found.group(1).split())
-    rects: list[tuple[float, ...]] = [
-        (int(x), int(y), int(w), 1) for x, y, w in _QR_MODULES.findall(found.group(2))
-    ]
+    numbers = list(map(int, found.group(2).replace(_QR_LINE_END, b" ").split()))
+    rects: list[tuple[float, ...]] = list(
+        zip(numbers[0::3], numbers[1::3], numbers[2::3], itertools.repeat(1), strict=False)
+    )
     page.qr = matrix, rects
     return content[: found.start()] + b"\n" + content[found.end() :]
 

@@ -32,8 +32,11 @@ def decode_modules(rects: list[tuple[float, ...]]) -> str | None:
     rows = [0] * size
     for x, y, w, h in zip(xs, ys, ws, hs, strict=True):
         run = ((1 << w) - 1) << (x + _QUIET)
-        for row in range(y, y + h):
-            rows[row] |= run
+        if h == 1:  # as the renderer draws them: runs of one row
+            rows[y] |= run
+        else:
+            for row in range(y, y + h):
+                rows[row] |= run
     side = size + 2 * _QUIET
     width = (side + 7) // 8
     white = b"\xff" * side
