@@ -21,8 +21,6 @@ Revises: 0014 (after 0015)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
@@ -30,9 +28,8 @@ revision = "0016"
 down_revision = "0014"
 branch_labels = None
 # 0015 (partitions by year, written beside this one from 0014) rebuilds receipts and
-# receipt_items, which would drop the triggers made on the tables it replaces: it must run
-# first. Until the migrations are put in one line, depend on it where it is present.
-depends_on = "0015" if any(Path(__file__).parent.glob("0015_*.py")) else None
+# receipt_items, which would drop the triggers made on the tables it replaces: it runs first.
+depends_on = "0015"
 
 # A stored receipt's status in the statistics (receipts/stats/figures.py); ``{r}`` names it.
 _STATUS = """CASE WHEN {r}.kind = 'reversal' THEN 'red'
