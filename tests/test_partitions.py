@@ -210,3 +210,20 @@ def test_a_year_detached_twice_keeps_both_tables(pg_ledger: Database) -> None:
         [f"receipts_{year}_detached_2", f"receipt_items_{year}_detached_2"],
     ]
     assert all(partitions.is_partition_name(name) for names in kept for name in names)
+
+
+def test_a_new_year_waits_at_most_two_seconds_for_a_busy_table(
+    pg_ledger: Database, tmp_path: Path
+) -> None:
+    """A long reader holds the receipts table: the first receipt of a year without a partition
+    does not wait for it (and make every look-up queue behind), it goes to DEFAULT."""
+    year = datetime.now(SHANGHAI).year
+    with pg_ledger.engine.begin() as conn:
+        for table in ("receipts", "receipt_items"):
+            conn.execute(text(f"DROP TABLE {table}_{year}"))
+        partitions.forget_years(conn, [year])
+    stock_city(pg_ledger, tmp_path, count=10)
+    with pg_ledger.engine.connect() as reader, reader.begin():
+        reader.execute(text("SELECT count(*) FROM receipts")).scalar_one()
+        (issued,) = issue_batch(pg_ledger, make_issuer(), [request("B1")])
+    assert _partition_of(pg_ledger, issued.ref.code, issued.ref.number) == "receipts_default"

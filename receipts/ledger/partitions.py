@@ -16,6 +16,7 @@ the partition leaves the table and is kept, renamed ``receipts_2025_detached``, 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -24,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Integer, cast, func, literal_column, select, text
 from sqlalchemy import table as sql_table
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from receipts.errors import InvalidInput
@@ -62,6 +64,9 @@ RECEIPT_EVENTS = frozenset(
     }
 )
 
+_LOCK_WAIT = "2s"
+_LOCK_NOT_AVAILABLE = "55P03"
+_log = logging.getLogger(__name__)
 _PARTITION = re.compile(r"(receipts|receipt_items)_([0-9]{4}(_detached(_[0-9]+)?)?|default)")
 _FIRST_YEAR, _LAST_YEAR = 2000, 2099
 
@@ -109,7 +114,23 @@ def ensure_years(session: Session, years: Iterable[int]) -> None:
     with _known_lock:
         _known.setdefault(key, set()).update(existing)
     for year in sorted(missing - existing):
-        _create_year(connection, year)
+        # Creating a partition locks the parent table: a long reader (an audit, a
+        # reconciliation) would make it wait, and every look-up queue behind it. After
+        # _LOCK_WAIT the year's receipts go to the DEFAULT partition instead.
+        try:
+            with connection.begin_nested():
+                connection.execute(text(f"SET LOCAL lock_timeout = '{_LOCK_WAIT}'"))
+                _create_year(connection, year)
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+            _log.warning(
+                "no partition for %s: receipts was busy for %s; its receipts go to "
+                "receipts_default ('receipts ledger partitions')",
+                year,
+                _LOCK_WAIT,
+            )
+        connection.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
 
 
 def forget_years(connection: Connection, years: Iterable[int]) -> None:
