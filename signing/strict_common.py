@@ -13,7 +13,9 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -38,6 +40,7 @@ __all__ = [
     "RSA_SHA256",
     "XML_NS",
     "b64_value",
+    "by_identity",
     "c14n",
     "certificate_key",
     "certificate_text",
@@ -142,9 +145,39 @@ def certificate_text(cert: x509.Certificate) -> str:
 
 
 @lru_cache(maxsize=256)
+def _certificate_key(cert: x509.Certificate) -> CertificatePublicKeyTypes:
+    return cert.public_key()
+
+
 def certificate_key(cert: x509.Certificate) -> CertificatePublicKeyTypes:
     """The certificate's public key, parsed once per certificate (a batch repeats a few)."""
-    return cert.public_key()
+    return by_identity(_certificate_key, cert)
+
+
+_R = TypeVar("_R")
+# (function, ids of the arguments) → (arguments, result): the arguments are held, so their
+# identities are not reused by other objects while the entry lives.
+_BY_IDENTITY: dict[tuple[object, ...], tuple[tuple[object, ...], object]] = {}
+_BY_IDENTITY_MAX = 256
+
+
+def by_identity(function: Callable[..., _R], *arguments: object) -> _R:
+    """``function(*arguments)``, remembered by the arguments' identities before their values.
+
+    For certificates and keys the callers hold and pass again and again: hashing a certificate
+    hashes its DER (a few microseconds, several times a signature), its identity costs nothing.
+    ``function`` may cache by value itself (a certificate parsed again from the same bytes is
+    another object).
+    """
+    key = (function, *map(id, arguments))
+    held = _BY_IDENTITY.get(key)
+    if held is not None and all(a is b for a, b in zip(held[0], arguments, strict=True)):
+        return cast(_R, held[1])
+    result = function(*arguments)
+    if len(_BY_IDENTITY) >= _BY_IDENTITY_MAX:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[key] = (arguments, result)
+    return result
 
 
 def signature_method_for(key: PrivateKey) -> str:

@@ -28,6 +28,7 @@ from signing.strict_common import (
     C14N_10,
     ECDSA_WITH_SHA256,
     XML_NS,
+    by_identity,
     c14n,
     certificate_key,
     certificate_text,
@@ -89,15 +90,13 @@ def check_signable(
         raise SigningError("the document root must not carry xml: attributes (xml:lang, …)")
     if next(root.iter(_ds("Signature")), None) is not None:
         raise SigningError("the document is already signed")
-    if not _key_matches(key, cert):
+    if not by_identity(_key_matches, key, cert):
         raise SigningError("the signing key does not match the signing certificate")
 
 
-@lru_cache(maxsize=16)
 def _key_matches(key: PrivateKey, cert: x509.Certificate) -> bool:
     # Comparing the public keys cost a twentieth of a signature, for the same (key, certificate)
-    # every time: callers load the key once. Keys hash by identity, and the cache holds the few
-    # it saw, so an identity is never reused for another key while it is cached.
+    # every time: callers load the key once, and by_identity remembers the answer.
     return bool(certificate_key(cert) == key.public_key())
 
 
@@ -113,6 +112,12 @@ def _digest_parts(reference: etree._Element, digest: bytes | None) -> None:
     value = etree.SubElement(reference, _ds("DigestValue"), nsmap=_NSMAP)
     if digest is not None:
         value.text = base64.b64encode(digest).decode("ascii")
+
+
+def _template_of(key: PrivateKey, *chain: x509.Certificate) -> etree._Element:
+    # Found by identity first (by_identity): hashing the chain's certificates for the cache
+    # below cost more than the look-up.
+    return _template(chain, signature_method_for(key))
 
 
 @lru_cache(maxsize=16)
@@ -187,7 +192,8 @@ def sign_strict(
         )
     document_digest = sha256(document)
 
-    signature = copy.deepcopy(_template((cert, *intermediates), signature_method_for(key)))
+    template = by_identity(_template_of, key, cert, *intermediates)
+    signature = copy.deepcopy(template)
     signed_info, value, key_info, ds_object = signature
     _, _, data_ref, properties_ref, key_info_ref = signed_info
     props = ds_object[0][0]
