@@ -32,6 +32,7 @@ from receipts.ledger.models import (
     ReceiptShareRow,
     Segment,
 )
+from receipts.ledger.partitions import ensure_years
 from receipts.ledger.timestamp_models import ReceiptTimestampRow
 from receipts.transmission.package import ListedReceipt, Manifest, RefusedPackage
 from receipts.transmission.package_stream import StreamedPackage, receipt_member
@@ -223,6 +224,8 @@ class ReceiptStore:
             }
             events.append(next_event(self.state, "receipt.imported", payload))
             self.added += 1
+        if rows:  # the partitions of the chunk's years (PostgreSQL), as every store path does
+            ensure_years(self.session, {row["issue_year"] for row in rows})
         for table, values in (
             (Event, events),
             (ReceiptRow, rows),
