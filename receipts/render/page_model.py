@@ -83,7 +83,7 @@ class _PageRecorder(PageOps):
         # PageOps.width's sum, kept per text: fitting and aligning measure a text twice.
         found = self._measured.get(text)
         if found is None:
-            found = self._measured[text] = sum(self._widths(char) for char in text)
+            found = self._measured[text] = sum(map(self._widths, text))
         return found * size
 
     def put(
