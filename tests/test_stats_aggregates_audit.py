@@ -22,7 +22,7 @@ from receipts.ledger.models import ReceiptItemRow, ReceiptRow
 from tests.support.ledger import audit_trust, make_issuer, request, stock_city
 from tests.test_stats_aggregates import assert_same_as_the_scan, insert_rows, random_ledger
 
-#: The revision 0016 follows (it depends on 0015, which follows 0014).
+#: The revision 0016 follows.
 _BEFORE_0016 = "0015"
 
 TAMPERING = [

@@ -27,7 +27,7 @@ def upgrade(db: Database) -> None:
     config = _config()
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "heads")
+        command.upgrade(config, "head")
 
 
 def initialise(db: Database, org_code: str) -> None:
