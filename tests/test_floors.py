@@ -63,10 +63,15 @@ def test_the_rendering_pins_are_admitted_by_pyproject() -> None:
         assert pin in declared[name].specifier, f"{name}=={pin} is outside {declared[name]}"
 
 
-def test_ci_installs_the_pins_and_a_floors_job_exists() -> None:
+def test_ci_installs_the_pins_and_runs_the_floors_job() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     floors = (ROOT / ".ci" / "floors").read_text(encoding="utf-8")
     assert "-c constraints/floors.txt" in floors and "pytest" in floors
+    assert "set -euo pipefail" in floors, "a failing floors suite must fail CI"
+    # Every CI run runs the floors job, in a line of its own (not commented out), after the suite.
+    lines = [line.strip() for line in ci.splitlines()]
+    assert "bash .ci/floors" in lines
+    assert ci.index(".venv/bin/pytest -n 2") < ci.index("bash .ci/floors")
     assert "-c constraints/rendering.txt" in ci
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "pip install -q -c constraints/rendering.txt -e '.[test]' && .venv/bin/pytest -n 2" in ci
