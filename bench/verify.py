@@ -1,6 +1,6 @@
 """Receipt verification throughput, against bare signxml, in the same run.
 
-    python -m bench.verify [--n 2000] [--pdf 200] [--workers 2]     (from the repository root)
+    python -m bench.verify [--n 2000] [--pdf 200] [--workers 2] [--same-payer]   (from the root)
 
 Baseline: signxml's ``XAdESVerifier().verify(data, ca_pem_file=root)``, one receipt at a time,
 in one process. Ours: ``receipts verify`` over a folder of the same receipts
@@ -9,15 +9,19 @@ once, the receipt parsed, checked, its QR seal verified). Target for XML: >= 2x.
 extracting the attachment and then either re-rendering the page to compare it byte for byte
 (``method="render"``, the fast path) or reading the page by content (``method="content"``,
 ``receipts.verify.pdf_content``; target >= 150 PDFs/s on 2 cores), both in the same run.
+Payers' names and amounts differ from receipt to receipt, so every PDF embeds a font subset of
+its own, as in a real folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import random
 import tempfile
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from signxml.xades.xades import XAdESVerifier
@@ -33,14 +37,35 @@ from signing.trust import ChainValidator, TrustBundle
 from tests.support.factories import SHANGHAI, make_receipt
 from tests.support.tier_pki import tier_pki
 
+# Places and trades payers' names are drawn from: each PDF then embeds its own font subset, as
+# a real folder's receipts do (receipts differing only by number share one subset, and the
+# content check's font caches would hit on every PDF but the first few).
+_PLACES = (
+    "宁夏银川兴庆金凤西夏永宁贺兰灵武吴忠固原中卫"
+    "石嘴山大武口惠农平罗青铜峡利通盐池同心泾源彭阳隆德海原"
+)
+_TRADES = ("实业有限公司", "建材厂", "商贸有限责任公司", "农业合作社", "物流中心", "机械制造厂")
 
-def receipts(n: int) -> list[bytes]:
-    """``n`` signed receipts of 640100, issued an hour ago."""
+
+def receipts(n: int, *, same_payer: bool = False) -> list[bytes]:
+    """``n`` signed receipts of 640100, issued an hour ago, to payers with names of their own
+    and amounts of their own (``same_payer``: one payer and amount, only the number differs)."""
     signer = tier_pki().signers["640100"]
     when = (datetime.now(SHANGHAI) - timedelta(hours=1)).replace(microsecond=0)
     code = f"647101{when.year % 100:02d}"
     base = make_receipt(issued_at=when, code=code)
-    return [signer.sign_receipt(dataclasses.replace(base, number=i + 1)) for i in range(n)]
+    rng = random.Random(20261203)
+    out = []
+    for i in range(n):
+        receipt = dataclasses.replace(base, number=i + 1)
+        if not same_payer:
+            name = "".join(rng.sample(_PLACES, 4)) + rng.choice(_TRADES)
+            amount = Decimal(rng.randrange(100, 10_000_000)) / 100
+            item = dataclasses.replace(base.items[0], amount=amount, basis=None, rate=None)
+            payer = dataclasses.replace(base.payer, name=name)
+            receipt = dataclasses.replace(receipt, payer=payer, items=(item, *base.items[1:]))
+        out.append(signer.sign_receipt(receipt))
+    return out
 
 
 def main() -> None:
@@ -49,9 +74,14 @@ def main() -> None:
     parser.add_argument("--pdf", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--same-payer",
+        action="store_true",
+        help="Receipts differing only by number (one font subset: the caches always hit).",
+    )
     args = parser.parse_args()
     pki = tier_pki()
-    xmls = receipts(args.n)
+    xmls = receipts(args.n, same_payer=args.same_payer)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         root_pem = folder / "root.pem"
