@@ -83,6 +83,13 @@ class _TokenSigner(DummyTimeStamper):
         )
         self._key = key
         self._policy = policy
+        # The attribute naming the TSA certificate is the same in every token: encoded once,
+        # and each token reads it back from DER. Built per token, its ESSCertIDv2 (a changed
+        # value, with the default hash algorithm left out of DER) made asn1crypto re-encode
+        # it hundreds of times per token, twice more for each level above it.
+        self._signing_certificate = _attribute(
+            "signing_certificate_v2", general.as_signing_certificate_v2(self.tsa_cert, "sha256")
+        ).dump()
         self._record = record
         self._clock = clock
 
@@ -117,10 +124,7 @@ class _TokenSigner(DummyTimeStamper):
             [
                 _attribute("content_type", "tst_info"),
                 _attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
-                _attribute(
-                    "signing_certificate_v2",
-                    general.as_signing_certificate_v2(self.tsa_cert, "sha256"),
-                ),
+                cms.CMSAttribute.load(self._signing_certificate),
                 _attribute("message_digest", hashlib.sha256(tst_info_data).digest()),
             ]
         )

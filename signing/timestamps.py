@@ -119,13 +119,50 @@ class _Transport(TimeStamper):
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> TimeStampReply:
         reply = self._send(req.dump())
         try:
+            # Parse it all now, on a copy of its own: see _read_all. The reply handed on stays
+            # untouched, so its token's DER is the authority's bytes, read, never re-encoded.
+            _read_all(TimeStampReply.load(reply, strict=True))
             response: TimeStampReply = TimeStampReply.load(reply, strict=True)
-            response.native  # noqa: B018 (parse it all now)
         except (ValueError, TypeError, KeyError) as exc:
             raise TimeStampError(
                 f"the authority's reply is not a time-stamp reply: {exc}"
             ) from None
         return response
+
+
+def _read_all(value: Any, depth: int = 5) -> None:
+    """Parse every field of ``value``, as ``.native`` does, but without ``.native`` on the
+    outer values. A token's ESSCertIDv2 leaves out its default hash algorithm (DER), and
+    asn1crypto fills the default in as a changed value; from then on every ``.native`` or
+    ``.dump()`` above it re-encodes all beneath it, twice per level, so the cost doubles with
+    each level above: ``.native`` of a whole reply made tens of thousands of encodings, most of
+    a token's time. Below ``depth`` levels (reply, token, SignedData, its fields, one signer
+    information or certificate) values are read whole with ``.native``."""
+    if depth > 0 and isinstance(value, core.Choice):
+        _read_all(value.chosen, depth - 1)
+    elif depth > 0 and isinstance(value, core.Sequence) and type(value) is not core.Sequence:
+        for name in value:
+            _read_all(value[name], depth - 1)
+    elif (
+        depth > 0
+        and isinstance(value, core.SequenceOf)
+        and type(value) not in (core.SequenceOf, core.SetOf)
+    ):
+        for child in value:
+            _read_all(child, depth - 1)
+    else:
+        value.native  # noqa: B018
+
+
+async def _token_der(transport: _Transport, digest: bytes) -> bytes:
+    """The token's DER, checked to time-stamp ``digest``. Bytes, not the asn1crypto value, are
+    the task's result: ``asyncio.run`` restoring its SIGINT handler formats the task, result
+    included, and an asn1crypto value's repr is its full DER encoding."""
+    token = await transport.async_timestamp(digest, "sha256")
+    tst_info = token["content"]["encap_content_info"]["content"].parsed
+    if bytes(tst_info["message_imprint"]["hashed_message"].native) != digest:
+        raise TimeStampError("the authority time-stamped another imprint than the one sent")
+    return bytes(token.dump())
 
 
 def request_token(data: bytes, send: Callable[[bytes], bytes]) -> bytes:
@@ -134,13 +171,9 @@ def request_token(data: bytes, send: Callable[[bytes], bytes]) -> bytes:
     be granted, echo the nonce and time-stamp exactly this imprint."""
     digest = hashlib.sha256(data).digest()
     try:
-        token = asyncio.run(_Transport(send).async_timestamp(digest, "sha256"))
+        return asyncio.run(_token_der(_Transport(send), digest))
     except TimestampRequestError as exc:
         raise TimeStampError(str(exc)) from None
-    tst_info = token["content"]["encap_content_info"]["content"].parsed
-    if bytes(tst_info["message_imprint"]["hashed_message"].native) != digest:
-        raise TimeStampError("the authority time-stamped another imprint than the one sent")
-    return bytes(token.dump())
 
 
 @dataclass(frozen=True)
