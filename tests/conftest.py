@@ -54,6 +54,16 @@ def pg_schemas() -> Iterator[PgSchemas]:
     schemas.drop_all()
 
 
+@pytest.fixture
+def pg_ledger_db(pg_schemas: PgSchemas) -> Iterator[Database]:
+    """An initialised ledger of 640100 on PostgreSQL only, for what only PostgreSQL has (COPY,
+    partitions by year); skips locally without one, as ``pg_schemas``."""
+    db = Database(pg_schemas.new())
+    initialise(db, "640100")
+    yield db
+    db.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL on each back end."""

@@ -161,13 +161,11 @@ def test_aggregates_equal_the_scan(ledger_db: Database, how: str, seed: int) -> 
     assert stored > 0  # the figures came from somewhere
 
 
-def test_a_batch_by_copy_on_postgresql(ledger_db: Database) -> None:
-    if ledger_db.engine.dialect.name != "postgresql":
-        pytest.skip("COPY is PostgreSQL's")
+def test_a_batch_by_copy_on_postgresql(pg_ledger_db: Database) -> None:
     rng = random.Random(7)
     receipts, items = random_ledger(rng, 200)
-    insert_rows(ledger_db, receipts, items, "copy", rng)
-    assert_same_as_the_scan(ledger_db)
+    insert_rows(pg_ledger_db, receipts, items, "copy", rng)
+    assert_same_as_the_scan(pg_ledger_db)
 
 
 @pytest.mark.parametrize("red_first", [False, True])
