@@ -123,7 +123,7 @@ def test_a_swapped_unicode_map_is_caught(pdf: bytes) -> None:
 
 def test_a_font_that_is_not_embedded_is_caught(pdf: bytes) -> None:
     def strip(doc: pikepdf.Pdf) -> None:
-        for font in doc.pages[0].Resources.Font.values():
+        for _, font in doc.pages[0].Resources.Font.items():  # .values(): pikepdf >= 10.3
             del font.FontDescriptor["/FontFile2"]
 
     assert "pdf-font-not-embedded" in codes(_edit(pdf, strip))
@@ -133,7 +133,7 @@ def test_a_font_remapped_by_an_encoding_is_refused(pdf: bytes) -> None:
     """/Differences would make a reader draw other glyphs for the same codes."""
 
     def remap(doc: pikepdf.Pdf) -> None:
-        for font in doc.pages[0].Resources.Font.values():
+        for _, font in doc.pages[0].Resources.Font.items():  # .values(): pikepdf >= 10.3
             font.Encoding = pikepdf.Dictionary(Differences=pikepdf.Array([49, pikepdf.Name.seven]))
 
     assert codes(_edit(pdf, remap)) == ["pdf-font-not-embedded"]
@@ -286,7 +286,7 @@ def test_damaged_pages_and_fonts_are_findings_never_exceptions(pdf: bytes) -> No
 
     def damage(doc: pikepdf.Pdf, which: str) -> None:
         page = doc.pages[0]
-        font = next(iter(page.Resources.Font.values()))
+        _, font = next(iter(page.Resources.Font.items()))  # .values(): pikepdf >= 10.3
         stream = {
             "page": page.Contents,
             "map": font.ToUnicode,
