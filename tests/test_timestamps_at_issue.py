@@ -26,23 +26,12 @@ from receipts.verify.receipt import verify_receipt_xml
 from signing.keys import generate_key
 from signing.timestamp_authority import TimeStampAuthority
 from signing.tsa_certificate import issue_tsa_certificate
+from tests.support import tier_node
 from tests.support.tier_node import free_port
 from tests.support.tier_pki import tier_pki
 from tests.support.workspaces import federation, ok, receipts
 
-ISSUE = [
-    "issue",
-    "--payer-kind",
-    "enterprise",
-    "--payer-uscc",
-    "91640100MA7600001J",
-    "--handler",
-    "张晓梅",
-    "--reviewer",
-    "李建国",
-    "--item",
-    "01:2026-10:100.00",
-]
+ISSUE = [*tier_node.ISSUE, "--item", "01:2026-10:100.00"]
 HEADER = "client_ref,payer_name,payer_kind,payer_uscc,item_code,period,amount,handler,reviewer\n"
 
 
