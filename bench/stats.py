@@ -5,7 +5,7 @@ same figures before migration 0016 (``tests.support.stats_scan``), in the same r
 Run from the repository root::
 
     python -m bench.stats [--n 10000000] [--pg URL] [--repeat 3] [--scan-repeat N]
-        [--batch 100000]
+        [--batch 100000] [--keep-schema NAME]
 
 A new schema of the PostgreSQL database holds a ledger (every migration, the triggers
 included) and N synthetic receipts of 2026 built in SQL with ``generate_series`` (never signed):
@@ -24,7 +24,11 @@ of a stored receipt) COPYed into the full tables through ``receipt_rows.bulk_ins
 issuing and import path) with the triggers disabled, then enabled, each in a transaction
 rolled back; and on SQLite (row triggers), the same batch inserted into a ledger holding as
 many, with and without the triggers. Target (issue 19): the aggregates >= 100x faster than the
-scan. The schema is dropped at the end.
+scan. The schema is dropped at the end, unless ``--keep-schema NAME`` named it: then it is kept,
+and a later run with the same name and N reuses it without building it again (a quiet re-run
+of the comparison costs no fill). The build drops the receipts' keys and indexes and makes them
+once at the end (``tests.support.national_ledger.indexes_deferred``): the same indexes as the
+ledger's, built in one sort each.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from receipts.audit.aggregates import DERIVED_LINES, DERIVED_RECEIPTS
@@ -43,7 +47,8 @@ from receipts.ledger.database import Database
 from receipts.ledger.migrate import initialise
 from receipts.ledger.models import ReceiptItemRow, ReceiptRow
 from receipts.stats.figures import LedgerStats, ledger_stats
-from tests.support.postgres import PgSchemas
+from tests.support.national_ledger import indexes_deferred
+from tests.support.postgres import PgSchemas, pg_schema_url
 from tests.support.stats_scan import scan_figures
 
 CODE = "64710126"
@@ -105,12 +110,13 @@ def build(db: Database, n: int) -> None:
         for table, trigger in _TRIGGERS:
             conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}"))
     start = time.perf_counter()
-    for lo in range(1, n + 1, CHUNK):
-        hi = min(lo + CHUNK - 1, n)
-        with db.engine.begin() as conn:
-            conn.execute(text(_receipts_sql(_YEARS)), {"lo": lo, "hi": hi})
-            conn.execute(text(_items_sql(_YEARS)), {"lo": lo, "hi": hi})
-        print(f"  rows {hi:,} of {n:,} ({time.perf_counter() - start:.0f} s)", flush=True)
+    with indexes_deferred(db):
+        for lo in range(1, n + 1, CHUNK):
+            hi = min(lo + CHUNK - 1, n)
+            with db.engine.begin() as conn:
+                conn.execute(text(_receipts_sql(_YEARS)), {"lo": lo, "hi": hi})
+                conn.execute(text(_items_sql(_YEARS)), {"lo": lo, "hi": hi})
+            print(f"  rows {hi:,} of {n:,} ({time.perf_counter() - start:.0f} s)", flush=True)
     with db.engine.begin() as conn:
         for table, trigger in _TRIGGERS:
             conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}"))
@@ -262,18 +268,65 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--scan-repeat", type=int, help="Runs of the scan (default: --repeat).")
     parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument(
+        "--keep-schema",
+        metavar="NAME",
+        help="Keep the ledger in schema NAME; reuse it if it already holds N receipts.",
+    )
     args = parser.parse_args()
+    if args.keep_schema:
+        db = Database(kept_schema(args.pg, args.keep_schema))
+        try:
+            if not holds(db, args.n):
+                initialise(db, "000000")
+                build(db, args.n)
+            _measure(db, args)
+        finally:
+            db.dispose()
+        return
     schemas = PgSchemas(args.pg, prefix="bench_stats")
     db = Database(schemas.new())
     try:
         initialise(db, "000000")
         build(db, args.n)
-        compare(db, args.repeat, args.scan_repeat or args.repeat)
-        write_cost(db, args.n, args.batch)
-        write_cost_sqlite(args.batch)
+        _measure(db, args)
     finally:
         db.dispose()
         schemas.drop_all()
+
+
+def _measure(db: Database, args: argparse.Namespace) -> None:
+    compare(db, args.repeat, args.scan_repeat or args.repeat)
+    write_cost(db, args.n, args.batch)
+    write_cost_sqlite(args.batch)
+
+
+def kept_schema(base: str, name: str) -> str:
+    """The URL of schema ``name`` (made if missing) of the database at ``base``."""
+    if not name.isidentifier() or not name.islower():
+        raise SystemExit(f"--keep-schema: {name!r} is not a plain lower-case name")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {name}"))
+    admin.dispose()
+    return pg_schema_url(base, name)
+
+
+def holds(db: Database, n: int) -> bool:
+    """Whether the kept schema already holds this bench's N receipts (False: it is empty);
+    any other content stops the run rather than be mixed with a new fill."""
+    with db.engine.connect() as conn:
+        if conn.execute(text("SELECT to_regclass('stats_receipts')")).scalar() is None:
+            return False
+        counted = conn.execute(text("SELECT sum(receipts) FROM stats_receipts")).scalar()
+        stored = conn.execute(text("SELECT max(number) FROM receipts")).scalar()
+    if counted == n and stored == n:
+        print(f"reusing the kept schema: {n:,} receipts, aggregates filled", flush=True)
+        return True
+    raise SystemExit(
+        f"the kept schema holds {stored or 0:,} receipts ({counted or 0:,} counted), "
+        f"not {n:,}: drop it or name another"
+    )
 
 
 if __name__ == "__main__":
