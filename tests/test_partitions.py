@@ -15,6 +15,7 @@ from alembic import command
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from receipts.audit.aggregates import check_aggregates
 from receipts.issuing.issue import issue_batch
 from receipts.ledger import partitions
 from receipts.ledger.database import Database
@@ -227,3 +228,55 @@ def test_a_new_year_waits_at_most_two_seconds_for_a_busy_table(
         reader.execute(text("SELECT count(*) FROM receipts")).scalar_one()
         (issued,) = issue_batch(pg_ledger, make_issuer(), [request("B1")])
     assert _partition_of(pg_ledger, issued.ref.code, issued.ref.number) == "receipts_default"
+
+
+def _aggregates(db: Database) -> list[list[object]]:
+    with db.engine.connect() as conn:
+        return [
+            [tuple(row) for row in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4"))]
+            for t in ("stats_receipts", "stats_lines")
+        ]
+
+
+def test_rows_waiting_in_default_move_into_their_year_s_new_partition(
+    pg_ledger: Database, tmp_path: Path
+) -> None:
+    """A receipt stored in DEFAULT (its year's partition could not be made behind a busy
+    table): when the year gets its partition, the rows move there in the same transaction, the
+    partition has every index, DEFAULT is empty and the statistics' aggregates are unchanged
+    and what the audit recomputes from the rows."""
+    year = datetime.now(SHANGHAI).year
+    with pg_ledger.engine.begin() as conn:
+        for table in ("receipts", "receipt_items"):
+            conn.execute(text(f"DROP TABLE {table}_{year}"))
+        partitions.forget_years(conn, [year])
+    stock_city(pg_ledger, tmp_path, count=10)
+    with pg_ledger.engine.connect() as reader, reader.begin():
+        reader.execute(text("SELECT count(*) FROM receipts")).scalar_one()
+        (waiting,) = issue_batch(pg_ledger, make_issuer(), [request("W1")])
+    assert _partition_of(pg_ledger, waiting.ref.code, waiting.ref.number) == "receipts_default"
+    before = _aggregates(pg_ledger)
+    assert before[0]
+    with pg_ledger.write() as (session, _state):
+        partitions.ensure_years(session, [year])
+    assert _aggregates(pg_ledger) == before
+    (after,) = issue_batch(pg_ledger, make_issuer(), [request("W2")])
+    for ref in (waiting.ref, after.ref):
+        assert _partition_of(pg_ledger, ref.code, ref.number) == f"receipts_{year}"
+    with pg_ledger.engine.connect() as conn:
+        items = conn.execute(text("SELECT DISTINCT tableoid::regclass::text FROM receipt_items"))
+        assert list(items.scalars()) == [f"receipt_items_{year}"]
+        shown = {p.table: p for p in partitions.list_partitions(conn)}
+        indexes: dict[str, int] = dict(
+            conn.execute(
+                text(
+                    "SELECT tablename, count(*) FROM pg_indexes WHERE schemaname = "
+                    "current_schema() AND tablename IN (:moved, :made) GROUP BY tablename"
+                ),
+                {"moved": f"receipts_{year}", "made": f"receipts_{year + 1}"},
+            ).all()
+        )
+    assert (shown["receipts_default"].receipts, shown["receipts_default"].items) == (0, 0)
+    assert indexes[f"receipts_{year}"] == indexes[f"receipts_{year + 1}"] > 1
+    with pg_ledger.read() as session:
+        assert check_aggregates(session) == []

@@ -7,7 +7,10 @@ code, so a row cannot be filed under another year. Each table has one partition 
 (``receipts_2026``, ``receipt_items_2026``) and a DEFAULT partition (``receipts_default``) that
 catches a year nobody created a partition for: a receipt never fails to store for want of a
 partition. Every path that stores receipts calls :func:`ensure_years` first, so the DEFAULT
-partition stays empty in practice; ``receipts ledger partitions`` shows it when it is not.
+partition stays empty in practice; ``receipts ledger partitions`` shows it when it is not. When
+a year whose rows wait in DEFAULT (its partition could not be made in time, or was detached
+behind a writer's back) gets its partition, :func:`ensure_years` moves them there in the same
+transaction.
 
 A closed year is detached after its archives are verified (:mod:`receipts.archive.detach`):
 the partition leaves the table and is kept, renamed ``receipts_2025_detached``, as a plain table.
@@ -100,7 +103,7 @@ def ensure_years(session: Session, years: Iterable[int]) -> None:
     yet (PostgreSQL; nothing on SQLite). Called by every path that stores receipts, inside its
     write transaction: writers are serialised on the ledger's tip row, so two never create
     the same partition at once. A year whose rows already sit in the DEFAULT partition gets
-    none (PostgreSQL would refuse to create it): they stay there, and are shown."""
+    its partition all the same, and they move into it (:func:`_move_from_default`)."""
     wanted = set(years)
     if not wanted or session.get_bind().dialect.name != "postgresql":
         return
@@ -150,18 +153,59 @@ def _existing_years(connection: Connection) -> set[int]:
 
 
 def _create_year(connection: Connection, year: int) -> None:
-    waiting = connection.execute(
-        text("SELECT 1 FROM receipts_default WHERE issue_year = :year LIMIT 1"), {"year": year}
-    ).first()
-    if waiting is not None:
-        return
     for table in PARTITIONED:
+        waiting = connection.execute(
+            # table: one of PARTITIONED, a constant
+            text(f"SELECT 1 FROM {table}_default WHERE issue_year = :year LIMIT 1"),  # noqa: S608
+            {"year": year},
+        ).first()
+        if waiting is not None:
+            _move_from_default(connection, table, year)
+            continue
         connection.execute(
             text(
                 f"CREATE TABLE IF NOT EXISTS {partition_name(table, year)} PARTITION OF {table} "
                 f"FOR VALUES FROM ({year}) TO ({year + 1})"
             )
         )
+
+
+def _move_from_default(connection: Connection, table: str, year: int) -> None:
+    """Give ``year`` its partition of ``table`` while rows of that year sit in the DEFAULT
+    partition: PostgreSQL refuses to create a partition whose range DEFAULT holds rows of. The
+    partition is made as a plain table of the same columns and CHECKs, the rows move into it
+    (one DELETE ... RETURNING feeding the INSERT), and it is attached; ATTACH builds its
+    indexes and checks that DEFAULT holds nothing of the year any more. The rows are the same
+    rows: neither statement touches the parent table, so no trigger of migration 0016 fires,
+    and the statistics' aggregates stand (``receipts audit`` recomputes them from the rows).
+    ATTACH locks the parent more lightly than CREATE ... PARTITION OF, but DEFAULT fully, like
+    it; the caller's lock timeout bounds the wait."""
+    name = partition_name(table, year)
+    columns = ", ".join(
+        connection.execute(
+            text(
+                "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:table) "
+                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+            ),
+            {"table": table},
+        ).scalars()
+    )
+    connection.execute(
+        text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    )
+    connection.execute(
+        text(
+            f"WITH moved AS (DELETE FROM {table}_default WHERE issue_year = :year "  # noqa: S608
+            f"RETURNING {columns}) INSERT INTO {name} ({columns}) SELECT {columns} FROM moved"
+        ),
+        {"year": year},
+    )
+    connection.execute(
+        text(
+            f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ({year}) TO ({year + 1})"
+        )
+    )
+    _log.info("%s: rows of %s moved out of %s_default into it", name, year, table)
 
 
 @dataclass(frozen=True)
