@@ -280,3 +280,28 @@ def test_rows_waiting_in_default_move_into_their_year_s_new_partition(
     assert indexes[f"receipts_{year}"] == indexes[f"receipts_{year + 1}"] > 1
     with pg_ledger.read() as session:
         assert check_aggregates(session) == []
+
+
+def test_ledger_partitions_move_default_gives_a_waiting_year_its_partition(
+    pg_schemas: PgSchemas, tmp_path: Path
+) -> None:
+    """Rows of a year in DEFAULT with no further receipt of that year to come: ``receipts
+    ledger partitions --move-default`` makes the partition and moves them."""
+    url = pg_schemas.new()
+    home = tmp_path / "yc"
+    federation(home, "640100")
+    db = Database(url)
+    initialise(db, "640100")
+    with db.engine.begin() as conn:
+        conn.execute(insert(ReceiptRow), [_row("64710121", 1) | {"issue_year": 2021}])
+    db.dispose()
+    listed = json.loads(receipts(home, "--json", "ledger", "partitions", db=url).output)
+    assert [(p["year"], p["receipts"]) for p in listed][-1] == (None, 1)
+    result = receipts(home, "--json", "ledger", "partitions", "--move-default", db=url)
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert listed[0]["table"] == "receipts_2021"
+    assert (listed[-1]["year"], listed[-1]["receipts"]) == (None, 0)
+    db = Database(url)
+    assert _partition_of(db, "64710121", 1) == "receipts_2021"
+    db.dispose()

@@ -33,13 +33,23 @@ table); the DEFAULT partition is counted, and should hold nothing."""
 
 
 @ledger.command("partitions", epilog=_PARTITIONS_EXAMPLE)
+@click.option(
+    "--move-default",
+    is_flag=True,
+    help="First give each year found in the DEFAULT partition its own partition and move its "
+    "rows there (admin; PostgreSQL).",
+)
 @with_context
-def ledger_partitions(ctx: Context) -> None:
+def ledger_partitions(ctx: Context, move_default: bool) -> None:
     """The receipts table's years: rows, item rows and size on disk of each."""
-    from receipts.ledger.partitions import list_partitions
+    from receipts.ledger.partitions import list_partitions, move_default_years
 
     ws = ctx.workspace()
     db = ctx.database(ws)
+    if move_default:
+        ctx.require(ws, "admin", action="moving receipts out of the DEFAULT partition")
+        with db.write() as (session, _state):
+            move_default_years(session)
     with db.engine.connect() as connection:
         found = list_partitions(connection)
     data: list[dict[str, Any]] = [

@@ -48,6 +48,7 @@ __all__ = [
     "is_partition_name",
     "issue_year",
     "list_partitions",
+    "move_default_years",
     "partition_name",
     "year_of",
 ]
@@ -134,6 +135,27 @@ def ensure_years(session: Session, years: Iterable[int]) -> None:
                 _LOCK_WAIT,
             )
         connection.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+
+
+def move_default_years(session: Session) -> list[int]:
+    """Give every year with rows in the DEFAULT partition its own partition and move the rows
+    there (:func:`ensure_years`, in the session's transaction, under its lock timeout): what
+    ``receipts ledger partitions --move-default`` does for a year no new receipt will bring
+    back. The years tried, oldest first (PostgreSQL; none on SQLite)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    connection = session.connection()
+    years = set(
+        connection.execute(
+            text(
+                "SELECT DISTINCT issue_year FROM receipts_default "
+                "UNION SELECT DISTINCT issue_year FROM receipt_items_default"
+            )
+        ).scalars()
+    )
+    forget_years(connection, years)  # remembered or not, DEFAULT says they have no partition
+    ensure_years(session, years)
+    return sorted(years)
 
 
 def forget_years(connection: Connection, years: Iterable[int]) -> None:
