@@ -17,44 +17,18 @@ from receipts.ledger.database import Database, default_url
 from receipts.ledger.models import ReceiptRow
 from receipts.ledger.queries import load_receipt
 from receipts.support.safezip import write_zip
-from tests.support.ledger import SHANGHAI, fixed_clock, make_issuer, request
-from tests.support.workspaces import federation, ok, receipts
+from tests.support.ledger import SHANGHAI, fixed_clock, make_issuer, month_start, request
+from tests.support.workspaces import federation, ok, receipts, stocked_city
 
 
-def month_start(months_ago: int) -> datetime:
-    now = datetime.now(SHANGHAI)
-    year, month = now.year, now.month - months_ago
-    while month < 1:
-        year, month = year - 1, month + 12
-    return datetime(year, month, 10, 9, 0, 0, tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def archived(tmp_path: Path) -> dict[str, object]:
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """640100 with two receipts in month A (archived), a reversal of one of them and two more
-    receipts in month B (archived: main + supplement)."""
-    prov, home = tmp_path / "prov", tmp_path / "yc"
-    federation(prov, "640000")
-    federation(home, "640100")
-    ok(prov, "org", "add", "--code", "640100")
+    receipts in month B (archived: main + supplement). Built once for the module: the tests
+    only read the workspace and its archives, and write new files under other names."""
+    tmp_path = tmp_path_factory.mktemp("archived")
     a, b = month_start(2), month_start(1)
-    for when in (a, b):
-        alloc = tmp_path / f"alloc-{when.year}.xml"
-        if not alloc.exists():
-            ok(
-                prov,
-                "stock",
-                "allocate",
-                "--to",
-                "640100",
-                "--count",
-                "20",
-                "--year",
-                str(when.year),
-                "-o",
-                str(alloc),
-            )
-            ok(home, "stock", "import", str(alloc))
+    home = stocked_city(tmp_path, (a.year, b.year))
     db = Database(default_url(home))
     month_a, month_b = a.strftime("%Y-%m"), b.strftime("%Y-%m")
     first = list(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -15,10 +14,9 @@ from lxml import etree
 
 from receipts.issuing.issue import issue_batch, reverse
 from receipts.ledger.database import Database, default_url
-from tests.support.ledger import fixed_clock, make_issuer, request
-from tests.support.skips import need_tool
-from tests.support.workspaces import federation, ok
-from tests.test_archive import month_start
+from tests.support.archive_readme import readme_commands, run_readme, unpack
+from tests.support.ledger import fixed_clock, make_issuer, month_start, request
+from tests.support.workspaces import ok, stocked_city
 
 _A = "{urn:union-dues-receipt:archive:1}"
 
@@ -28,27 +26,8 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A main archive of two receipts (PDFs PAdES-signed) and the supplement a later reversal
     writes."""
     tmp = tmp_path_factory.mktemp("generic")
-    prov, home = tmp / "prov", tmp / "yc"
-    federation(prov, "640000")
-    federation(home, "640100")
-    ok(prov, "org", "add", "--code", "640100")
     a, b = month_start(2), month_start(1)
-    for year in sorted({a.year, b.year}):
-        alloc = tmp / f"alloc-{year}.xml"
-        ok(
-            prov,
-            "stock",
-            "allocate",
-            "--to",
-            "640100",
-            "--count",
-            "20",
-            "--year",
-            str(year),
-            "-o",
-            str(alloc),
-        )
-        ok(home, "stock", "import", str(alloc))
+    home = stocked_city(tmp, (a.year, b.year))
     db = Database(default_url(home))
     first = list(
         issue_batch(
@@ -64,53 +43,15 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"main": tmp / "a.zip", "supplement": tmp / "b-supplement.zip", "home": home}
 
 
-def _unpack(package: Path, into: Path) -> Path:
-    # Python's zipfile stands in for `unzip` here: the member names were checked when written.
-    with zipfile.ZipFile(package) as z:
-        z.extractall(into)
-    return into
-
-
-def _commands(folder: Path) -> list[str]:
-    readme = (folder / "README.txt").read_text(encoding="utf-8")
-    return [line[2:] for line in readme.splitlines() if line.startswith("$ ")]
-
-
-def _run_readme(folder: Path) -> subprocess.CompletedProcess[str]:
-    for tool, package in [
-        ("sha256sum", "coreutils"),
-        ("xmlsec1", "xmlsec1"),
-        ("pdfsig", "poppler-utils"),
-        ("pdfdetach", "poppler-utils"),
-        ("certutil", "libnss3-tools"),
-    ]:
-        need_tool(tool, package)
-    # Each line on its own, as a reader would type it; the first that fails gives the status.
-    out, err, status = [], [], 0
-    for line in _commands(folder):
-        run = subprocess.run(
-            ["bash", "-c", line],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        out.append(run.stdout)
-        err.append(run.stderr)
-        status = status or run.returncode
-    return subprocess.CompletedProcess(["README.txt"], status, "".join(out), "".join(err))
-
-
 def test_the_readme_commands_check_a_genuine_archive(
     packages: dict[str, Path], tmp_path: Path
 ) -> None:
-    folder = _unpack(packages["main"], tmp_path / "main")
-    commands = _commands(folder)
+    folder = unpack(packages["main"], tmp_path / "main")
+    commands = readme_commands(folder)
     assert any(c.startswith("sha256sum -c") for c in commands)
     assert any("xmlsec1 --verify" in c and "manifest.xml" in c for c in commands)
     assert any("pdfsig" in c for c in commands)
-    run = _run_readme(folder)
+    run = run_readme(folder)
     assert run.returncode == 0, run.stdout + run.stderr
     for said in [
         "files: all match SHA256SUMS",
@@ -125,9 +66,9 @@ def test_the_readme_commands_check_a_genuine_archive(
 
 
 def test_the_supplement_without_pdfs_checks_too(packages: dict[str, Path], tmp_path: Path) -> None:
-    folder = _unpack(packages["supplement"], tmp_path / "supplement")
-    assert not any("pdfsig" in c for c in _commands(folder))
-    run = _run_readme(folder)
+    folder = unpack(packages["supplement"], tmp_path / "supplement")
+    assert not any("pdfsig" in c for c in readme_commands(folder))
+    run = run_readme(folder)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "receipts: all signatures verified" in run.stdout
 
@@ -135,7 +76,7 @@ def test_the_supplement_without_pdfs_checks_too(packages: dict[str, Path], tmp_p
 def test_the_readme_is_bilingual_and_gives_the_root_fingerprint(
     packages: dict[str, Path], tmp_path: Path
 ) -> None:
-    folder = _unpack(packages["main"], tmp_path / "main")
+    folder = unpack(packages["main"], tmp_path / "main")
     readme = (folder / "README.txt").read_text(encoding="utf-8")
     assert "【中文】" in readme and "[English]" in readme
     from cryptography import x509
@@ -167,12 +108,12 @@ def _edit(folder: Path, path: str, old: bytes, new: bytes) -> None:
 def test_each_kind_of_tampering_fails_the_readme_commands(
     packages: dict[str, Path], tmp_path: Path
 ) -> None:
-    main = _unpack(packages["main"], tmp_path / "pristine")
+    main = unpack(packages["main"], tmp_path / "pristine")
     receipt = sorted((main / "receipts").iterdir())[0].relative_to(main).as_posix()
     pdf = sorted((main / "pdf").iterdir())[0].relative_to(main).as_posix()
 
     # A receipt's amount changed, and SHA256SUMS "updated" to match: the signature still fails.
-    changed = _unpack(packages["main"], tmp_path / "amount")
+    changed = unpack(packages["main"], tmp_path / "amount")
     _edit(changed, receipt, b"100.00", b"900.00")
     sums = (changed / "SHA256SUMS").read_text()
     digest = hashlib.sha256((changed / receipt).read_bytes()).hexdigest()
@@ -181,22 +122,22 @@ def test_each_kind_of_tampering_fails_the_readme_commands(
         for line in sums.splitlines()
     ]
     (changed / "SHA256SUMS").write_text("\n".join(lines) + "\n")
-    run = _run_readme(changed)
+    run = run_readme(changed)
     assert run.returncode != 0
     assert "SHA256SUMS: named by the signed manifest" not in run.stdout
     assert f"FAILED: {receipt}" in run.stdout
 
     # A PDF with bytes appended (an incremental update after the signature): fixity fails first.
-    appended = _unpack(packages["main"], tmp_path / "appended")
+    appended = unpack(packages["main"], tmp_path / "appended")
     (appended / pdf).write_bytes((appended / pdf).read_bytes() + b"\n% later\n")
-    run = _run_readme(appended)
+    run = run_readme(appended)
     assert run.returncode != 0
     assert f"{pdf}: FAILED" in run.stdout + run.stderr
 
     # The manifest edited: its signature fails.
-    manifest = _unpack(packages["main"], tmp_path / "manifest")
+    manifest = unpack(packages["main"], tmp_path / "manifest")
     _edit(manifest, "manifest.xml", b'<Receipts count="2"', b'<Receipts count="3"')
-    run = _run_readme(manifest)
+    run = run_readme(manifest)
     assert run.returncode != 0
     assert "manifest: signature verified" not in run.stdout
 

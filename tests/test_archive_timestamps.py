@@ -32,11 +32,10 @@ from signing.keys import generate_key
 from signing.timestamp_authority import TimeStampAuthority
 from signing.tsa_certificate import issue_tsa_certificate
 from signing.xades_t import add_signature_timestamp, split_signature_timestamp
-from tests.support.ledger import fixed_clock, make_issuer, request
+from tests.support.archive_readme import run_readme, unpack
+from tests.support.ledger import fixed_clock, make_issuer, month_start, request
 from tests.support.tier_pki import tier_pki
-from tests.support.workspaces import federation, ok, receipts
-from tests.test_archive import month_start
-from tests.test_archive_generic_tools import _run_readme, _unpack
+from tests.support.workspaces import ok, receipts, stocked_city
 
 _A = "{urn:union-dues-receipt:archive:1}"
 
@@ -59,26 +58,8 @@ class Stamped:
 def stamped_archive(tmp_path_factory: pytest.TempPathFactory) -> Stamped:
     """640100's month A archived: S1 time-stamped an hour after it was issued, U1 without."""
     tmp = tmp_path_factory.mktemp("stamped-archive")
-    prov, home = tmp / "prov", tmp / "yc"
-    federation(prov, "640000")
-    federation(home, "640100")
-    ok(prov, "org", "add", "--code", "640100")
     a = month_start(2)
-    alloc = tmp / "alloc.xml"
-    ok(
-        prov,
-        "stock",
-        "allocate",
-        "--to",
-        "640100",
-        "--count",
-        "20",
-        "--year",
-        str(a.year),
-        "-o",
-        str(alloc),
-    )
-    ok(home, "stock", "import", str(alloc))
+    home = stocked_city(tmp, (a.year,))
     db = Database(default_url(home))
     issuer = make_issuer(clock=fixed_clock(a))
     [stamped] = list(issue_batch(db, issuer, [request("S1", "100.00")]))
@@ -142,9 +123,9 @@ def test_the_archive_carries_the_stamped_receipt_and_the_issued_one_elsewhere(
 def test_the_readme_commands_pass_on_a_stamped_archive(
     stamped_archive: Stamped, tmp_path: Path
 ) -> None:
-    folder = _unpack(stamped_archive.zip, tmp_path / "unpacked")
+    folder = unpack(stamped_archive.zip, tmp_path / "unpacked")
     assert b"SignatureTimeStamp" in (folder / _member(stamped_archive.stamped)).read_bytes()
-    run = _run_readme(folder)
+    run = run_readme(folder)
     assert run.returncode == 0, run.stdout + run.stderr
     for said in [
         "files: all match SHA256SUMS",
@@ -156,9 +137,9 @@ def test_the_readme_commands_pass_on_a_stamped_archive(
         assert said in run.stdout, run.stdout + run.stderr
     # The attachment check still catches a PDF that carries another receipt than the file's.
     s_path, u_path = _member(stamped_archive.stamped), _member(stamped_archive.plain)
-    swapped = _unpack(stamped_archive.zip, tmp_path / "swapped")
+    swapped = unpack(stamped_archive.zip, tmp_path / "swapped")
     (swapped / s_path).write_bytes((folder / u_path).read_bytes())
-    run = _run_readme(swapped)
+    run = run_readme(swapped)
     pdf = "pdf/" + s_path.removeprefix("receipts/").replace(".xml", ".pdf")
     assert f"FAILED: {pdf}" in run.stdout, run.stdout
 

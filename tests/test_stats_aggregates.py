@@ -27,7 +27,6 @@ ITEMS = ("01", "02", "0501")
 PAID = ("2026-10", "2026Q4", "2026", "2026-01~2026-06", "2025-12")
 CODES = ("64710125", "64710126")
 RANGES = [(None, None), ("2026-09", "2026-11"), ("2026-10", "2026-10"), (None, "2026-08")]
-_YEARS = "issue_year" in ReceiptRow.__table__.c  # receipts partitioned by year (0015)
 
 Rows = list[dict[str, Any]]
 
@@ -59,6 +58,7 @@ def random_ledger(rng: random.Random, count: int) -> tuple[Rows, Rows]:
             {
                 "code": code,
                 "number": n,
+                "issue_year": 2000 + int(code[6:8]),  # the code's year (partitions, 0015)
                 "digest": f"{n:064d}",
                 "issuer": issuer,
                 "kind": "reversal" if red_of is not None else "normal",
@@ -78,6 +78,7 @@ def random_ledger(rng: random.Random, count: int) -> tuple[Rows, Rows]:
             {
                 "code": code,
                 "number": n,
+                "issue_year": 2000 + int(code[6:8]),
                 "line": line,
                 "item_code": item,
                 "item_period": paid,
@@ -85,9 +86,6 @@ def random_ledger(rng: random.Random, count: int) -> tuple[Rows, Rows]:
             }
             for line, (item, paid, fen) in enumerate(lines, 1)
         ]
-    if _YEARS:
-        for row in receipts + items:
-            row["issue_year"] = 2000 + int(row["code"][6:8])
     return receipts, items
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "audit_trust",
     "fixed_clock",
     "make_issuer",
+    "month_start",
     "request",
     "stock_city",
 ]
@@ -35,6 +36,15 @@ __all__ = [
 YINCHUAN = Organisation("640100", "银川市总工会", Tier.CITY)
 NINGXIA = Organisation("640000", "宁夏回族自治区总工会", Tier.PROVINCIAL)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def month_start(months_ago: int) -> datetime:
+    """The 10th, 09:00 Shanghai, of the month ``months_ago`` months before this one."""
+    now = datetime.now(SHANGHAI)
+    year, month = now.year, now.month - months_ago
+    while month < 1:
+        year, month = year - 1, month + 12
+    return datetime(year, month, 10, 9, 0, 0, tzinfo=SHANGHAI)
 
 
 def stock_city(

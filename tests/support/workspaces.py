@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -17,7 +18,7 @@ from receipts.workspace import Workspace, WorkspaceConfig, WorkspaceKind
 from signing.certificates import certificates_to_pem
 from tests.support.tier_pki import tier_pki
 
-__all__ = ["ENV", "PASSPHRASE", "federation", "ok", "receipts"]
+__all__ = ["ENV", "PASSPHRASE", "federation", "ok", "receipts", "stocked_city"]
 
 PASSPHRASE = "correct horse battery staple"
 ENV = {"RECEIPTS_KEY_PASSPHRASE": PASSPHRASE}
@@ -59,3 +60,20 @@ def ok(home: Path, *args: str) -> str:
     result = receipts(home, *args)
     assert result.exit_code == 0, f"{args}: {result.output}"
     return result.stdout
+
+
+def stocked_city(tmp: Path, years: Iterable[int], count: int = 20, db: str | None = None) -> Path:
+    """银川 (640100) at ``tmp/yc`` under 宁夏 at ``tmp/prov`` (which has 640100 on its register),
+    with ``count`` numbers of each of ``years`` allocated by 宁夏 and imported into 银川's ledger
+    (``db``, else the workspace's own); 银川's home."""
+    prov, home = tmp / "prov", tmp / "yc"
+    federation(prov, "640000")
+    federation(home, "640100")
+    ok(prov, "org", "add", "--code", "640100")
+    for year in sorted(set(years)):
+        alloc = tmp / f"alloc-{year}.xml"
+        ok(prov, "stock", "allocate", "--to", "640100", "--count", str(count), "--year", str(year),
+           "-o", str(alloc))  # fmt: skip
+        imported = receipts(home, "stock", "import", str(alloc), db=db)
+        assert imported.exit_code == 0, imported.output
+    return home
