@@ -5,7 +5,7 @@ kept as plain tables, an event records it, and the audit then holds the ledger i
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,15 +16,23 @@ from sqlalchemy import text
 from receipts.domain.model import Item
 from receipts.issuing.issue import issue_batch
 from receipts.ledger.database import Database
+from signing.certificate_profile import CLOCK_SKEW
 from tests.support.ledger import SHANGHAI, fixed_clock, make_issuer, request
 from tests.support.postgres import PgSchemas
-from tests.support.workspaces import federation, ok, receipts
+from tests.support.tier_pki import tier_pki, tier_pki_start, tier_signer_end
+from tests.support.workspaces import federation, receipts, stocked_city
+
+
+def _last_year(now: datetime) -> tuple[datetime, datetime]:
+    """A day in each of last year's last two months, as of ``now``: inside the tier PKI's
+    certificates on every day of the year (tests/support/tier_pki.py; checked below)."""
+    past = now.astimezone(SHANGHAI).year - 1
+    return datetime(past, 11, 10, 9, tzinfo=SHANGHAI), datetime(past, 12, 10, 9, tzinfo=SHANGHAI)
+
 
 NOW = datetime.now(SHANGHAI).year
 PAST = NOW - 1
-# Last year's last two months: the test PKI's certificates start 400 days back (tests/support/
-# tier_pki.py), so those months are signable until mid-December.
-EARLY, LATE = datetime(PAST, 11, 10, 9, tzinfo=SHANGHAI), datetime(PAST, 12, 10, 9, tzinfo=SHANGHAI)
+EARLY, LATE = _last_year(datetime.now(UTC))
 
 
 def _run(home: Path, url: str, *args: str) -> Any:
@@ -55,18 +63,8 @@ def _archive(home: Path, url: str, month: str, output: Path) -> Path:
 def ledger(pg_schemas: PgSchemas, tmp_path: Path) -> dict[str, Any]:
     """640100 on PostgreSQL: a receipt in November and one in December of last year (November
     archived), and one this year."""
-    if (datetime.now(SHANGHAI) - EARLY).days >= 399:
-        pytest.skip("the test PKI's certificates start after last November (late December)")
     url = pg_schemas.new()
-    prov, home = tmp_path / "prov", tmp_path / "yc"
-    federation(prov, "640000")
-    federation(home, "640100")
-    ok(prov, "org", "add", "--code", "640100")
-    for year in (PAST, NOW):
-        alloc = tmp_path / f"alloc-{year}.xml"
-        ok(prov, "stock", "allocate", "--to", "640100", "--count", "20", "--year", str(year), "-o",
-           str(alloc))  # fmt: skip
-        _run(home, url, "stock", "import", str(alloc))
+    home = stocked_city(tmp_path, (PAST, NOW), db=url)
     db = Database(url)
     early = _issue(db, EARLY, "J1")
     late = _issue(db, LATE, "J2")
@@ -153,6 +151,24 @@ def test_the_audit_still_finds_a_receipt_deleted_before_its_year_was_detached(
         home, url, "ledger", "detach-year", str(PAST), str(ledger["early_zip"]), str(late_zip)
     )
     assert f"receipt {late} of {PAST} (event)" in refused
+
+
+def test_last_years_dates_are_inside_the_tier_pki_on_every_day_of_the_year() -> None:
+    """The PKI once started 400 days back, and from mid-December to the new year the tests above
+    skipped. Every hour of a common and a leap year, both sides of Shanghai's new year: last
+    November and December are inside the receipt signers' certificates, which outlast the run by
+    more than the 90 days of the expiry warnings."""
+    hour = datetime(2027, 1, 1, tzinfo=UTC)
+    while hour < datetime(2029, 1, 1, 1, tzinfo=UTC):
+        early, late = _last_year(hour)
+        start, end = tier_pki_start(hour) - CLOCK_SKEW, tier_signer_end(hour)
+        assert start <= early < late < hour < end - timedelta(days=90), hour
+        hour += timedelta(hours=1)
+    # and they are the PKI the tests sign with
+    certificate = tier_pki().signers["640100"].certificate
+    now = datetime.now(UTC)
+    assert certificate.not_valid_before_utc == tier_pki_start(now) - CLOCK_SKEW
+    assert certificate.not_valid_after_utc == tier_signer_end(now)
 
 
 def test_a_sqlite_ledger_has_no_year_to_detach(tmp_path: Path) -> None:

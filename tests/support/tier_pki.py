@@ -1,22 +1,28 @@
 """A three-tier PKI for ledger, CLI and benchmark runs: a national root, the 宁夏 provincial CA
 under it, and receipt signers of 000000 (under the root), 640000, 640100 and 640104 (under the
-provincial CA). Built once per process."""
+provincial CA). Built once per process.
+
+Its certificates start on 1 December of the year before last (:func:`tier_pki_start`), not a
+fixed number of days back: tests issue receipts dated anywhere in last year (closed periods, a
+detached year), and a window of "N days back" drops last year's early months as the year goes
+on. The receipt signers' three years then end at least 11 months after any day of the year."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from cryptography import x509
 
 from receipts.domain.divisions import issuer_may_certify, upstream_of
 from receipts.pki.signer import ReceiptSigner
+from signing.certificate_profile import DEFAULT_VALIDITY
 from signing.certificates import CertificateRole, create_csr, create_root_ca, issue_certificate
 from signing.keys import PrivateKey, generate_key
 from signing.trust import ChainValidator, TrustBundle
 
-__all__ = ["TierPki", "tier_pki"]
+__all__ = ["TierPki", "tier_pki", "tier_pki_start", "tier_signer_end"]
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,23 @@ class TierPki:
         return ChainValidator(self.bundle, issuer_may_certify=issuer_may_certify)
 
 
+def tier_pki_start(now: datetime) -> datetime:
+    """When the tier PKI built at ``now`` starts: 1 December of the year before last (UTC), a
+    month before last year began in any time zone (Shanghai's 1 January is 16:00 UTC the day
+    before)."""
+    return datetime(now.astimezone(UTC).year - 2, 12, 1, tzinfo=UTC)
+
+
+def tier_signer_end(now: datetime) -> datetime:
+    """When the receipt signers of the tier PKI built at ``now`` expire (their default validity
+    from :func:`tier_pki_start`; the CAs above them last longer)."""
+    return tier_pki_start(now) + DEFAULT_VALIDITY.signing
+
+
 @functools.cache
 def tier_pki() -> TierPki:
     """Build the tier PKI (cached: every test and benchmark in a process shares one)."""
-    # Far enough back that tests can issue receipts dated in earlier months (closed periods).
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
+    start = tier_pki_start(datetime.now(UTC))
     root_key = generate_key()
     root = create_root_ca(root_key, "中华全国总工会", now=start)
 
