@@ -13,6 +13,7 @@ registered up there, for one), 3 when the node could not be reached in time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,6 +25,7 @@ from receipts.commands.runtime import Context, with_context
 from receipts.ledger.database import Database
 from receipts.pki.credentials import Credentials
 from receipts.transmission.http_client import TierClient
+from receipts.transmission.import_settings import import_settings
 from receipts.transmission.push import PushOutcome, push_pending
 from receipts.workspace import Workspace, WorkspaceKind
 from signing.pem import crls_to_pem
@@ -50,11 +52,15 @@ class PushReport:
     """The human line."""
 
 
-def _push(
-    db: Database, creds: Credentials, client: TierClient, package: bytes | None
-) -> PushReport:
+def _push(db: Database, creds: Credentials, client: TierClient, package: Path | None) -> PushReport:
     outcome = push_pending(
-        db, creds.signer, creds.validator, client, crls_to_pem(creds.trust.crls), package
+        db,
+        creds.signer,
+        creds.validator,
+        client,
+        crls_to_pem(creds.trust.crls),
+        package,
+        import_settings(creds.workspace),
     )
     return _push_report(outcome, client)
 
@@ -84,7 +90,7 @@ def _push_report(outcome: PushOutcome | None, client: TierClient) -> PushReport:
 
 
 def push_once(
-    ctx: Context, ws: Workspace, url: str | None, timeout: float | None, package: bytes | None
+    ctx: Context, ws: Workspace, url: str | None, timeout: float | None, package: Path | None
 ) -> PushReport:
     """``transmit push``: one push with its acknowledgement recorded."""
     ctx.require(ws, "clerk", action="transmitting")

@@ -16,7 +16,7 @@ from receipts.domain.money import format_amount, from_fen
 from receipts.errors import InvalidInput
 from receipts.ledger.models import Transmission
 from receipts.support.atomic import write_atomic
-from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_XML_FILE_BYTES, read_bounded
+from receipts.support.sizes import MAX_XML_FILE_BYTES, read_bounded
 from receipts.transmission.acknowledgement import record_acknowledgement
 from receipts.transmission.export import NothingToSend, export_package
 from receipts.transmission.import_settings import import_settings
@@ -193,13 +193,11 @@ def transmit_push(
     from receipts.commands.sync_cmds import push_once
 
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
-    data = (
-        read_bounded(package, MAX_PACKAGE_FILE_BYTES, "a transmission package") if package else None
-    )
-    if data is None:
+    if package is None:
         ctx.require(ws, "clerk", action="transmitting")
         stamp_before_sending(ctx.credentials(ws), ctx.database(ws))
-    report = push_once(ctx, ws, url, timeout, data)
+    # A package file is streamed from disk ([transmission] bounds its size), never read whole.
+    report = push_once(ctx, ws, url, timeout, package)
     ctx.emit(report.data, lambda: report.text)
 
 

@@ -18,12 +18,16 @@ from sqlalchemy.exc import ArgumentError
 
 from receipts.domain.qr_url import canonical_base_url
 from receipts.errors import ConfigurationError, InvalidInput
-from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_PDF_BYTES
+from receipts.support.sizes import MAX_PDF_BYTES
+from receipts.transmission.import_settings import ImportSettings, import_settings
 from receipts.workspace import CONFIG_NAME, Workspace
 
 __all__ = ["RateLimit", "ServeConfig", "load_serve_config", "parse_serve_config"]
 
 _MIB = 1024 * 1024
+_MAX_PUSH_BYTES = 1 << 44
+"""What ``max_push_bytes`` may be set to (16 TiB); what a push may really be is bounded by
+``[transmission]`` too (:attr:`ServeConfig.max_push_bytes`)."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,12 @@ class ServeConfig:
     """Worker processes (several only on PostgreSQL, docs/operations.md)."""
     max_upload_bytes: int = 4 * _MIB
     """The largest upload to verify (a receipt PDF is tens of KB)."""
-    max_push_bytes: int = MAX_PACKAGE_FILE_BYTES
-    """The largest request body of the tier API (a transmission package)."""
+    max_push_bytes: int = ImportSettings().max_file_bytes
+    """The largest request body of the tier API (a transmission package). A push is streamed to
+    a file and imported from it, never held in memory, so this bounds disk and time: by default,
+    and at most, the package file size that ``[transmission]`` accepts (``max_receipts``:
+    ~20 GB for 1,000,000 receipts), lower when ``[serve] max_push_bytes`` says so
+    (:func:`load_serve_config`)."""
     trusted_proxies: int = 0
     """How many reverse proxies in front append to ``X-Forwarded-For``: the client address is
     the one that many hops from the right; 0 trusts the header not at all."""
@@ -86,6 +94,9 @@ class ServeConfig:
     """The per-client token bucket of the public routes."""
     replica: ReplicaConfig | None = None
     """A PostgreSQL streaming replica for the public look-ups (receipts/node/replica.py)."""
+    transmission: ImportSettings = dataclasses.field(default_factory=ImportSettings)
+    """The workspace's ``[transmission]`` table: how a pushed package is imported, as
+    ``transmit import`` imports a file."""
 
     @property
     def tls(self) -> bool:
@@ -131,13 +142,24 @@ _KEYS = {
 def load_serve_config(workspace: Workspace) -> ServeConfig:
     """The ``[serve]`` table of the workspace's ``receipts.toml`` (defaults when absent). Its
     ``public_base_url`` was already validated when the workspace was opened (issuing signs it
-    into receipts: :attr:`receipts.workspace.WorkspaceConfig.public_base_url`)."""
+    into receipts: :attr:`receipts.workspace.WorkspaceConfig.public_base_url`).
+
+    With the ``[transmission]`` table (a bad one refused here, before anything starts): a push
+    is at most the package file that table accepts, whatever ``max_push_bytes`` says."""
     where = f"{workspace.home / CONFIG_NAME} [serve]"
-    return parse_serve_config(workspace.config.serve, workspace.home, where=where)
+    transmission = import_settings(workspace)
+    return parse_serve_config(workspace.config.serve, workspace.home, where, transmission)
 
 
-def parse_serve_config(table: dict[str, Any], home: Path, where: str = "[serve]") -> ServeConfig:
-    """Validate a ``[serve]`` table; every bad key is one line of the error."""
+def parse_serve_config(
+    table: dict[str, Any],
+    home: Path,
+    where: str = "[serve]",
+    transmission: ImportSettings | None = None,
+) -> ServeConfig:
+    """Validate a ``[serve]`` table; every bad key is one line of the error. ``transmission``:
+    the workspace's ``[transmission]`` table (defaults when None), which bounds a push too."""
+    transmission = transmission or ImportSettings()
     problems: list[str] = [f"unknown key {k!r}" for k in sorted(set(table) - _KEYS)]
     get = table.get
     host = _host(get("host", "127.0.0.1"), problems)
@@ -153,8 +175,8 @@ def parse_serve_config(table: dict[str, Any], home: Path, where: str = "[serve]"
     upload = _int(
         get("max_upload_bytes", 4 * _MIB), "max_upload_bytes", 1024, MAX_PDF_BYTES, problems
     )
-    push_limit = get("max_push_bytes", MAX_PACKAGE_FILE_BYTES)
-    push = _int(push_limit, "max_push_bytes", 1024, MAX_PACKAGE_FILE_BYTES, problems)
+    push_limit = get("max_push_bytes", _MAX_PUSH_BYTES)
+    push = _int(push_limit, "max_push_bytes", 1024, _MAX_PUSH_BYTES, problems)
     proxies = _int(get("trusted_proxies", 0), "trusted_proxies", 0, 10, problems)
     log = get("access_log", "-")
     if not isinstance(log, str) or not log:
@@ -166,8 +188,22 @@ def parse_serve_config(table: dict[str, Any], home: Path, where: str = "[serve]"
         raise ConfigurationError("\nerror: ".join(f"{where} {p}" for p in problems))
     if log != "-":
         log = str(home / log)
+    # A push is imported as ``transmit import`` imports a file: never larger than that file.
+    push = min(push, transmission.max_file_bytes)
     return ServeConfig(
-        host, port, cert, key, base, workers, upload, push, proxies, log, rate, replica
+        host,
+        port,
+        cert,
+        key,
+        base,
+        workers,
+        upload,
+        push,
+        proxies,
+        log,
+        rate,
+        replica,
+        transmission,
     )
 
 

@@ -8,20 +8,32 @@ A push is checked exactly as ``receipts transmit import`` checks a file
 authenticated sender's own. Pushing the same package again imports nothing and answers with the
 acknowledgement stored for it the first time, byte for byte, so a client that lost the answer
 simply pushes again.
+
+A pushed package is never held in memory (docs/formats.md, "The tier API"): the body streams to a
+file of its own under the workspace's ``incoming/`` (mode 0600, in a 0700 folder), hashed and
+counted as it comes, and is imported from that file member by member, in a worker thread; the
+file is removed however the request ends. A file left by a killed process is removed by the next
+push (:func:`_sweep`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import tempfile
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from receipts.domain.divisions import upstream_of
 from receipts.errors import EnvironmentFailure, ReceiptError
@@ -32,18 +44,24 @@ from receipts.pki.credentials import Credentials
 from receipts.pki.signer import ReceiptSigner
 from receipts.reconcile.summary_file import read_request
 from receipts.reconcile.tiers import make_summary
-from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_XML_FILE_BYTES
-from receipts.transmission.package import read_package
+from receipts.support.sizes import MAX_XML_FILE_BYTES
+from receipts.transmission.import_settings import ImportSettings
+from receipts.transmission.package_stream import open_package
 from receipts.transmission.receive import ImportResult, import_package
 from receipts.transmission.stored_ack import stored_acknowledgement
 from receipts.tsa.workspace_stamper import import_options
 from signing.errors import SigningError
 
-__all__ = ["tier_router"]
+__all__ = ["INCOMING", "tier_router"]
 
 logger = logging.getLogger("receipts.node")
 
-_CHUNK_SPOOL = 8 * 1024 * 1024
+INCOMING = "incoming"
+"""The workspace folder that pushed packages stream into while they are checked and imported."""
+_PREFIX, _SUFFIX = "push-", ".zip"
+_ABANDONED_SECONDS = 60.0
+"""A file in ``incoming/`` that nobody holds locked and that has not been written for this long
+was left by a process that died (SIGKILL, a crash): the next push removes it."""
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": why}
     for status, why in (
@@ -87,11 +105,19 @@ def tier_router() -> APIRouter:
                 raise TierRefused(
                     403, "not-a-child", f"{peer.org} is this node's parent: only children push"
                 )
-            data = await _read_body(request, peer, _push_limit(state))
-            signer = await run_in_threadpool(_signer, request)
-            ack, result = await run_in_threadpool(_import, state, signer, peer, data)
+            with _incoming_file(state) as (handle, path):
+                with _storing():
+                    digest = await _stream_body(request, state.config.max_push_bytes, handle.write)
+                    handle.flush()
+                _check_signed(peer, digest)
+                signer = await run_in_threadpool(_signer, request)
+                ack, result = await run_in_threadpool(_import, state, signer, peer, path)
         except TierRefused as exc:
             return error_response(request.url.path, exc.status, exc.detail)
+        except ClientDisconnect:
+            # Nobody reads this answer; the file is already gone (_incoming_file).
+            logger.info("a push was cut off by its client")
+            return error_response(request.url.path, 400, "the client went away mid-body")
         except SQLAlchemyError:
             logger.exception("the ledger failed during a push")
             return error_response(request.url.path, 503, "the ledger does not answer; try later")
@@ -117,7 +143,9 @@ def tier_router() -> APIRouter:
         try:
             state, peer = await _authenticated(request)
             issuer = _issuers(request)
-            data = await _read_body(request, peer, MAX_XML_FILE_BYTES)
+            body = bytearray()  # a reconciliation request: 16 MiB at most, read in memory
+            _check_signed(peer, await _stream_body(request, MAX_XML_FILE_BYTES, body.extend))
+            data = bytes(body)
             signer = await run_in_threadpool(_signer, request)
             document = await run_in_threadpool(
                 _summary, state, signer, peer, tuple(issuer or ()), data
@@ -152,10 +180,6 @@ def _issuers(request: Request) -> list[str]:
     return values
 
 
-def _push_limit(state: NodeState) -> int:
-    return min(state.config.max_push_bytes, MAX_PACKAGE_FILE_BYTES)
-
-
 async def _authenticated(request: Request) -> tuple[NodeState, Peer]:
     state: NodeState = request.app.state.node
     me = state.workspace.ledger_owner
@@ -174,23 +198,87 @@ async def _authenticated(request: Request) -> tuple[NodeState, Peer]:
     return state, peer
 
 
-async def _read_body(request: Request, peer: Peer, limit: int) -> bytes:
-    """The body, spooled to a temporary file as it streams in, refused once it passes
-    ``limit`` and unless its SHA-256 is the signed one."""
+async def _stream_body(request: Request, limit: int, write: Callable[[bytes], object]) -> str:
+    """Hand the body to ``write`` as it streams in, refused (413) once it passes ``limit``;
+    its SHA-256, hex."""
     digest, size = hashlib.sha256(), 0
-    with tempfile.SpooledTemporaryFile(max_size=_CHUNK_SPOOL) as spool:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise TierRefused(413, "too-large", f"the body is larger than {limit:,} bytes")
-            digest.update(chunk)
-            spool.write(chunk)
-        if digest.hexdigest() != peer.request.content_sha256:
-            raise TierRefused(
-                401, "body-not-signed", "the body is not the one the request's signature covers"
-            )
-        spool.seek(0)
-        return spool.read()
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TierRefused(413, "too-large", f"the body is larger than {limit:,} bytes")
+        digest.update(chunk)
+        write(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _storing() -> Iterator[None]:
+    """A full disk (or another failure to write the incoming file) answered 503: the node's
+    trouble, not the package's; the client retries later."""
+    try:
+        yield
+    except OSError as exc:
+        logger.error("a push could not be stored under %s/: %s", INCOMING, exc)
+        raise TierRefused(
+            503, "unavailable", f"the node cannot store the package now: {exc.strerror}"
+        ) from None
+
+
+def _check_signed(peer: Peer, digest: str) -> None:
+    """Refuse (401) a body whose SHA-256 is not the one the request's signature covers."""
+    if digest != peer.request.content_sha256:
+        raise TierRefused(
+            401, "body-not-signed", "the body is not the one the request's signature covers"
+        )
+
+
+@contextlib.contextmanager
+def _incoming_file(state: NodeState) -> Iterator[tuple[IO[bytes], Path]]:
+    """A new file under the workspace's ``incoming/`` (mode 0600: ``mkstemp``), locked while it
+    is in use and removed when the block ends, however it ends (a refusal, an error, a client
+    gone, the task cancelled)."""
+    folder = state.workspace.home / INCOMING
+    folder.mkdir(mode=0o700, exist_ok=True)
+    _sweep(folder)
+    fd, name = tempfile.mkstemp(prefix=_PREFIX, suffix=_SUFFIX, dir=folder)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            _lock(handle, blocking=True)
+            yield handle, path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _lock(handle: IO[bytes], *, blocking: bool) -> bool:
+    """An exclusive ``flock`` on ``handle`` (held until it is closed, and released by the kernel
+    when its process dies); False when another holds it. Where there is no ``flock`` (Windows)
+    nothing is locked and nothing swept."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on the platforms the node runs on
+        return not blocking
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _sweep(folder: Path) -> None:
+    """Remove the files of ``incoming/`` that a killed worker left: not locked by any process
+    and not written for :data:`_ABANDONED_SECONDS` (a file just made is locked a moment later)."""
+    now = time.time()
+    for path in folder.glob(f"{_PREFIX}*{_SUFFIX}"):
+        try:
+            with open(path, "rb") as handle:
+                if now - os.fstat(handle.fileno()).st_mtime < _ABANDONED_SECONDS:
+                    continue
+                if _lock(handle, blocking=False):
+                    path.unlink(missing_ok=True)
+                    logger.info("removed %s, left by a push that did not finish", path.name)
+        except OSError:
+            continue  # removed meanwhile by another worker
 
 
 def _validator(state: NodeState) -> Any:
@@ -227,18 +315,24 @@ def _signer(request: Request) -> ReceiptSigner:
 
 
 def _import(
-    state: NodeState, signer: ReceiptSigner, peer: Peer, data: bytes
+    state: NodeState, signer: ReceiptSigner, peer: Peer, path: Path
 ) -> tuple[bytes, ImportResult]:
-    """Import a pushed package as ``transmit import`` does; the acknowledgement stored for it."""
+    """Import the pushed package in the file ``path`` as ``transmit import`` imports a file
+    (``[transmission]``'s limits and workers); the acknowledgement stored for it."""
     what = f"the package pushed by {peer.org}"
     validator = _validator(state)
+    settings: ImportSettings = state.config.transmission
     try:
-        manifest, _, _ = read_package(data, validator, what)
-        if manifest.sender != peer.org:
-            raise TierRefused(403, "not-own-package", f"{what} is {manifest.sender}'s, not its own")
+        # Its manifest is verified here once more than a file's: a child may push only its own.
+        with open_package(path, validator, what, settings) as package:
+            sender = package.manifest.sender
+        if sender != peer.org:
+            raise TierRefused(403, "not-own-package", f"{what} is {sender}'s, not its own")
         # XAdES-T: [tsa]'s tolerance, and this tier's own authority stamps what comes unstamped.
         options = import_options(state.credentials, state.db)
-        result = import_package(state.db, data, validator, signer, what, **options)
+        result = import_package(
+            state.db, path, validator, signer, what, settings=settings, **options
+        )
         if result.crls:
             state.credentials.add_to_trust(crls=result.crls)
     except EnvironmentFailure as exc:

@@ -7,15 +7,20 @@ again, signed again with a new nonce and time, with exponential backoff, until i
 the call's time is used up (:class:`Retry`); then :class:`NetworkFailure` (exit 3). What the node
 refuses is not retried (:class:`TierRequestRefused`). Responses that matter are signed documents
 (acknowledgements, summaries), verified by the caller as files are.
+
+A package file is pushed without being held in memory: read once to hash it (the signature covers
+the body's SHA-256), then streamed from disk by each attempt.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -23,7 +28,7 @@ import httpx
 
 from receipts.errors import EnvironmentFailure, InvalidInput, ReceiptError
 from receipts.pki.signer import ReceiptSigner
-from receipts.transmission.request_signing import sign_request
+from receipts.transmission.request_signing import sign_request_digest
 
 __all__ = [
     "PACKAGES_PATH",
@@ -43,6 +48,8 @@ SUMMARY_PATH = "/api/v1/tier/summary"
 LOOKUP_PATH = "/api/v1/lookup"
 """The public look-up (no authentication)."""
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_FILE_CHUNK = 1024 * 1024
+"""How much of a package file is read at a time, to hash it and to send it."""
 
 
 class NetworkFailure(EnvironmentFailure):
@@ -123,8 +130,9 @@ class TierClient:
         """Close the connections."""
         self._client.close()
 
-    def push(self, package: bytes) -> bytes:
-        """Push a transmission package; the node's signed acknowledgement."""
+    def push(self, package: bytes | Path) -> bytes:
+        """Push a transmission package (its bytes, or a file streamed from disk); the node's
+        signed acknowledgement."""
         return self.post(PACKAGES_PATH, package, (), "application/zip")
 
     def summary(self, issuers: Sequence[str], request: bytes | None = None) -> bytes:
@@ -134,21 +142,33 @@ class TierClient:
         return self.post(SUMMARY_PATH, request or b"", params, "application/xml")
 
     def post(
-        self, path: str, body: bytes, params: Sequence[tuple[str, str]], content_type: str
+        self,
+        path: str,
+        body: bytes | Path,
+        params: Sequence[tuple[str, str]],
+        content_type: str,
     ) -> bytes:
-        """POST a signed request, retrying what the network lost; the response's body."""
+        """POST a signed request, retrying what the network lost; the response's body. A
+        ``Path`` body is hashed in a first pass and streamed from the file by every attempt."""
         start, delay = self._start, self.retry.delays()
         target = urlsplit(self.base_url).path + path
         query = urlencode(list(params))
+        digest, size = _digest(body)
         last = ""
         for n in range(1000):
             self.attempts += 1
-            headers = dict(sign_request(self.signer, self.recipient, "POST", target, query, body))
+            headers = dict(
+                sign_request_digest(self.signer, self.recipient, "POST", target, query, digest)
+            )
             headers["Content-Type"] = content_type
+            # A file's length is sent, not chunked: the node refuses a body too large for it
+            # (413) from its Content-Length, before a byte of it is sent.
+            headers["Content-Length"] = str(size)
+            content = body if isinstance(body, bytes) else _chunks(body)
             try:
                 response = self._client.post(
                     self.base_url + path + (f"?{query}" if query else ""),
-                    content=body,
+                    content=content,
                     headers=headers,
                 )
             except httpx.HTTPError as exc:
@@ -171,6 +191,26 @@ class TierClient:
             f"{self.base_url} did not answer after {n + 1} attempt(s) in "
             f"{self.retry.clock() - start:.0f} s (last: {last}); nothing was lost: run again"
         )
+
+
+def _digest(body: bytes | Path) -> tuple[str, int]:
+    """The SHA-256 (hex) and length of a body, a file read a chunk at a time."""
+    if isinstance(body, bytes):
+        return hashlib.sha256(body).hexdigest(), len(body)
+    digest, size = hashlib.sha256(), 0
+    with body.open("rb") as handle:
+        while chunk := handle.read(_FILE_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    """The file's bytes, a chunk at a time (a file changed since it was hashed is refused by
+    the node: 401, its body is not the one signed)."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(_FILE_CHUNK):
+            yield chunk
 
 
 def _detail(response: httpx.Response) -> str:

@@ -11,13 +11,16 @@ again from the last acknowledged event.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from receipts.ledger.database import Database
 from receipts.pki.signer import ReceiptSigner
 from receipts.transmission.acknowledgement import AckResult, record_acknowledgement
 from receipts.transmission.export import NothingToSend, export_package
 from receipts.transmission.http_client import TierClient
-from receipts.transmission.package import read_package
+from receipts.transmission.import_settings import ImportSettings
+from receipts.transmission.package import Manifest
+from receipts.transmission.package_stream import open_package
 from signing.trust import ChainValidator
 
 __all__ = ["PushOutcome", "push_pending"]
@@ -45,21 +48,32 @@ def push_pending(
     validator: ChainValidator,
     client: TierClient,
     crls_pem: bytes = b"",
-    package: bytes | None = None,
+    package: Path | None = None,
+    settings: ImportSettings | None = None,
 ) -> PushOutcome | None:
-    """Push ``package``, or everything the tier above has not acknowledged; None when there is
-    nothing to send."""
+    """Push the package file ``package`` (streamed from disk, never read whole), or everything
+    the tier above has not acknowledged; None when there is nothing to send. ``settings``: the
+    limits a package file is opened with (``[transmission]``), as ``transmit import`` would."""
+    body: bytes | Path
     if package is None:
         try:
-            package, manifest = export_package(db, signer, client.recipient, crls_pem)
+            body, manifest = export_package(db, signer, client.recipient, crls_pem)
         except NothingToSend:
             return None
     else:
-        manifest, _, _ = read_package(package, validator, "the package")
-    answer = client.push(package)
+        # Its signed manifest, verified, for the report; the receipts stay in the file.
+        with open_package(package, validator, str(package), settings or ImportSettings()) as p:
+            manifest = p.manifest
+        body = package
+    answer = client.push(body)
     ack = record_acknowledgement(
         db, answer, validator, signer, f"the acknowledgement from {client.base_url}"
     )
     return PushOutcome(
-        manifest.digest, manifest.first_seq, manifest.last_seq, len(manifest.receipts), ack
+        manifest.digest, manifest.first_seq, manifest.last_seq, _count(manifest), ack
     )
+
+
+def _count(manifest: Manifest) -> int:
+    """The receipts a package carries: the sum of its signed per-issuer counts."""
+    return sum(count for count, _ in manifest.issuers.values())

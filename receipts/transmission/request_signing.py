@@ -42,6 +42,7 @@ __all__ = [
     "format_date",
     "parse_date",
     "sign_request",
+    "sign_request_digest",
 ]
 
 VERSION = "receipts-tier-request-1"
@@ -155,6 +156,22 @@ def sign_request(
     now: datetime | None = None,
 ) -> Mapping[str, str]:
     """The headers of a signed request (a new nonce each call)."""
+    digest = hashlib.sha256(body).hexdigest()
+    return sign_request_digest(signer, recipient, method, path, query, digest, now=now)
+
+
+def sign_request_digest(
+    signer: ReceiptSigner,
+    recipient: str,
+    method: str,
+    path: str,
+    query: str,
+    content_sha256: str,
+    *,
+    now: datetime | None = None,
+) -> Mapping[str, str]:
+    """:func:`sign_request` for a body known by its SHA-256 (hex): a package file hashed as it
+    is read, never held whole."""
     request = SignedRequest(
         method,
         path,
@@ -163,7 +180,7 @@ def sign_request(
         recipient,
         format_date(now or datetime.now(UTC)),
         secrets.token_hex(16),
-        hashlib.sha256(body).hexdigest(),
+        content_sha256,
     )
     return {
         ORG: request.sender,
