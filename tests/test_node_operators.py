@@ -29,21 +29,33 @@ def _ok(home: Path, operator: str | None, *args: str) -> None:
     assert result.exit_code == 0, result.output
 
 
+def _world(tmp: Path) -> Tiers:
+    province, city = tmp / PROVINCE, tmp / CITY
+    with_operators(province, PROVINCE)
+    t = Tiers({PROVINCE: province, CITY: city})
+    federation(city, CITY)
+    _ok(province, "李静", "org", "add", "--code", CITY)
+    alloc = tmp / "alloc.xml"
+    _ok(province, "李静", "stock", "allocate", "--to", CITY, "--count", "20", "-o", str(alloc))
+    t.ok(CITY, "stock", "import", str(alloc))
+    t.issue(CITY, "银川甲", "100.00")
+    return t
+
+
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tiers:
     """A province with operators (李静 admin, 张晓梅 clerk, 王芳 auditor, …) and a city without,
     registered there and holding its stock, with one receipt issued."""
     monkeypatch.delenv("RECEIPTS_KEY_PASSPHRASE", raising=False)
-    province, city = tmp_path / PROVINCE, tmp_path / CITY
-    with_operators(province, PROVINCE)
-    t = Tiers({PROVINCE: province, CITY: city})
-    federation(city, CITY)
-    _ok(province, "李静", "org", "add", "--code", CITY)
-    alloc = tmp_path / "alloc.xml"
-    _ok(province, "李静", "stock", "allocate", "--to", CITY, "--count", "20", "-o", str(alloc))
-    t.ok(CITY, "stock", "import", str(alloc))
-    t.issue(CITY, "银川甲", "100.00")
-    return t
+    return _world(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def refusing_world(tmp_path_factory: pytest.TempPathFactory) -> Tiers:
+    """``world``, built once for the refusals: a node that does not start changes nothing."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.delenv("RECEIPTS_KEY_PASSPHRASE", raising=False)
+        return _world(tmp_path_factory.mktemp("operators"))
 
 
 def test_the_node_acts_as_its_operator_and_records_them(
@@ -77,12 +89,14 @@ def test_the_node_acts_as_its_operator_and_records_them(
     ],
 )
 def test_the_node_does_not_start_without_a_proved_operator_who_may_write(
-    world: Tiers,
+    refusing_world: Tiers,
     monkeypatch: pytest.MonkeyPatch,
     name: str | None,
     secret: str | None,
     refusal: str,
 ) -> None:
+    world = refusing_world
+    monkeypatch.delenv("RECEIPTS_KEY_PASSPHRASE", raising=False)
     for variable, value in (("RECEIPTS_OPERATOR", name), ("RECEIPTS_OPERATOR_SECRET", secret)):
         if value is None:
             monkeypatch.delenv(variable, raising=False)
