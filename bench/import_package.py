@@ -1,6 +1,8 @@
 """The package ``bench/import.py`` imports: N receipts issued by a city federation through the
 real commands (``stock allocate``, ``issue --batch`` with its signing workers, ``transmit
-export``), cached under the temporary directory by N so a rerun does not sign again.
+export``), cached under the temporary directory by N so a rerun does not sign again; the
+package is cached by format version too (``package-v2.zip``), exported again from the cached
+city workspace when the format changes.
 
     python -m bench.import_package --n 10000      (builds and caches; prints the path)
 """
@@ -12,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from receipts.commands.demo_files import batch_csv
+from receipts.transmission.package import VERSION
 from tests.support.workspaces import federation, ok
 
 __all__ = ["CITY", "PROVINCE", "cached_package"]
@@ -29,11 +32,14 @@ def cache_dir(n: int) -> Path:
 def cached_package(n: int) -> Path:
     """The package of ``n`` receipts, built once."""
     folder = cache_dir(n)
-    package = folder / "package.zip"
+    package = folder / f"package-v{VERSION}.zip"
     if package.exists():
         return package
-    folder.mkdir(parents=True, exist_ok=True)
     province, city = folder / "province", folder / "city"
+    # The receipts are there (a package of another version was exported): export them again.
+    if (folder / "issued").exists() or any(folder.glob("package*.zip")):
+        return _export(city, package)
+    folder.mkdir(parents=True, exist_ok=True)
     federation(province, PROVINCE)
     federation(city, CITY)
     ok(province, "org", "add", "--code", CITY)
@@ -46,7 +52,12 @@ def cached_package(n: int) -> Path:
         batch.write_text(batch_csv(rows, start, f"B{start}-"), encoding="utf-8")
         ok(city, "issue", "--batch", str(batch))
         batch.unlink()
-    partial = folder / "package.zip.part"
+    (folder / "issued").touch()
+    return _export(city, package)
+
+
+def _export(city: Path, package: Path) -> Path:
+    partial = package.with_name(package.name + ".part")
     ok(city, "transmit", "export", "-o", str(partial))
     partial.rename(package)
     return package

@@ -132,7 +132,7 @@ def test_the_division_rule_is_what_issuance_allows() -> None:
 
 
 def _package(signer: ReceiptSigner, recipient: str) -> bytes:
-    members = {"events.jsonl": b'{"seq": 1}\n'}
+    members = {"events.jsonl": b'{"seq": 1}\n', "receipts.csv": b""}
     now = datetime.now(UTC).replace(microsecond=0)
     root = manifest_element(
         signer.org_code, recipient, now, 1, 1, "0" * 64, "c2ln" * 12, {}, [], members

@@ -29,7 +29,10 @@ from receipts.support.safezip import write_zip
 from receipts.transmission.acknowledgement import ACK_EVENT
 from receipts.transmission.carried_statements import add_statements
 from receipts.transmission.chain_fragment import events_jsonl
+from receipts.transmission.listing import listing_csv
 from receipts.transmission.package import (
+    LISTING,
+    VERSION,
     ListedReceipt,
     Manifest,
     RefusedPackage,
@@ -63,9 +66,15 @@ class _Contents:
 
 
 def export_package(
-    db: Database, signer: ReceiptSigner, recipient: str, crls_pem: bytes = b""
+    db: Database,
+    signer: ReceiptSigner,
+    recipient: str,
+    crls_pem: bytes = b"",
+    *,
+    version: int = VERSION,
 ) -> tuple[bytes, Manifest]:
-    """Everything the tier above has not acknowledged, as one package (zip bytes)."""
+    """Everything the tier above has not acknowledged, as one package (zip bytes); ``version``
+    1 lists the receipts in the manifest (what a tier above not yet upgraded reads)."""
     me = signer.org_code
     with db.read() as session:
         events = _unacknowledged_events(session)
@@ -77,6 +86,8 @@ def export_package(
     members, listed, totals = contents.members, contents.listed, contents.totals
     if crls_pem:
         members["crls.pem"] = crls_pem
+    if version != 1:
+        members[LISTING] = listing_csv(listed)
     last = events[-1]
     head_signature = signer.sign(head_message(me, last.seq, last.hash))
     now = datetime.now(UTC).replace(microsecond=0)
@@ -91,6 +102,7 @@ def export_package(
         totals,
         listed,
         members,
+        version,
     )
     manifest = signer.sign_document(root, now)
     members["manifest.xml"] = manifest
@@ -105,8 +117,13 @@ def export_package(
         head_signature,
         {k: (v[0], from_fen(v[1])) for k, v in totals.items()},
         tuple(listed),
-        {k: hashlib.sha256(v).hexdigest() for k, v in members.items()},
+        {
+            k: hashlib.sha256(v).hexdigest()
+            for k, v in members.items()
+            if version == 1 or not k.startswith("receipts/")
+        },
         hashlib.sha256(manifest).hexdigest(),
+        version,
     )
     _record_sent(db, parsed, sum(v[1] for v in totals.values()))
     return package, parsed
@@ -212,7 +229,7 @@ def _record_sent(db: Database, parsed: Manifest, total_fen: int) -> None:
                     first_seq=parsed.first_seq,
                     last_seq=parsed.last_seq,
                     head_hash=parsed.head_hash,
-                    receipts=len(parsed.receipts),
+                    receipts=parsed.receipt_count,
                     total_fen=total_fen,
                 )
             )

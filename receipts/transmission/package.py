@@ -1,6 +1,9 @@
 """The transmission package's format: the signed manifest that names the sender, the recipient,
-the chain fragment's signed head, every receipt with its issuer and digest, the count and total
-per issuer, and the SHA-256 of every member (``schemas/transmission.xsd``, docs/formats.md).
+the chain fragment's signed head, the count and total per issuer, and the SHA-256 of every
+member (``schemas/transmission.xsd``, docs/formats.md). Version 2 lists the receipts (code,
+number, issuer, digest) in a member of their own, ``receipts.csv``
+(:mod:`receipts.transmission.listing`), so the manifest stays small whatever the package
+carries; version 1 (still imported) lists them in the manifest.
 
 Building the manifest element for export, and opening a received package: safe unzip, the
 manifest's signature, its signer against the sender it names, every member's digest, and the
@@ -29,7 +32,10 @@ from signing.errors import SigningError
 from signing.trust import ChainValidator
 
 __all__ = [
+    "LISTING",
     "NS",
+    "RECEIPTS_DIR",
+    "VERSION",
     "ListedReceipt",
     "Manifest",
     "RefusedPackage",
@@ -42,6 +48,12 @@ __all__ = [
 
 NS = "urn:union-dues-receipt:transmission:1"
 _T = f"{{{NS}}}"
+RECEIPTS_DIR = "receipts/"
+"""Where the receipts' members are."""
+VERSION = 2
+"""The version ``transmit export`` writes."""
+LISTING = "receipts.csv"
+"""Version 2's receipt listing member."""
 
 
 class RefusedPackage(ReceiptError):
@@ -85,11 +97,23 @@ class Manifest:
     issuers: dict[str, tuple[int, Decimal]]
     """Receipt count and total per issuer."""
     receipts: tuple[ListedReceipt, ...]
-    """Every receipt the package carries."""
+    """Version 1: every receipt the package carries. Version 2 read from a package: empty (the
+    receipts are listed in the member ``receipts.csv``, read as the import goes); as
+    ``transmit export`` returns it: every receipt, as listed."""
     members: dict[str, str]
-    """SHA-256 of every other member, by path."""
+    """SHA-256 of every other member, by path (version 2: but the receipts)."""
     digest: str
     """SHA-256 of the manifest file: the package's identity."""
+    version: int = 1
+    """The manifest's format version."""
+
+    @property
+    def receipt_count(self) -> int:
+        """How many receipts the package carries (version 2: the issuers' counts, which the
+        import holds to the listing and the receipts)."""
+        if self.version == 1:
+            return len(self.receipts)
+        return sum(count for count, _ in self.issuers.values())
 
 
 def manifest_element(
@@ -103,10 +127,13 @@ def manifest_element(
     totals: dict[str, list[int]],
     listed: list[ListedReceipt],
     members: dict[str, bytes],
+    version: int = VERSION,
 ) -> etree._Element:
-    """The manifest, unsigned; ``totals`` holds count and fen per issuer."""
+    """The manifest, unsigned; ``totals`` holds count and fen per issuer. Version 2: the
+    receipts' listing is the member ``receipts.csv`` (in ``members``), ``listed`` goes unused
+    and the receipts' members are not listed one by one (each is held to its listed digest)."""
     nsmap: Any = {None: NS}
-    root = etree.Element(_T + "Transmission", nsmap=nsmap, version="1")
+    root = etree.Element(_T + "Transmission", nsmap=nsmap, version=str(version))
     etree.SubElement(root, _T + "Sender").text = sender
     etree.SubElement(root, _T + "Recipient").text = recipient
     etree.SubElement(root, _T + "CreatedAt").text = now.isoformat()
@@ -123,7 +150,7 @@ def manifest_element(
         etree.SubElement(
             root, _T + "Issuer", code=issuer, count=str(count), total=format_amount(from_fen(fen))
         )
-    for r in listed:
+    for r in listed if version == 1 else ():
         etree.SubElement(
             root,
             _T + "Receipt",
@@ -133,6 +160,8 @@ def manifest_element(
             digest=r.digest,
         )
     for name in sorted(members):
+        if version != 1 and name.startswith(RECEIPTS_DIR):
+            continue
         etree.SubElement(
             root, _T + "Member", path=name, digest=hashlib.sha256(members[name]).hexdigest()
         )
@@ -151,6 +180,8 @@ def read_package(
     manifest, signer = verify_manifest(manifest_bytes, validator, what, MAX_MANIFEST_BYTES)
     check_member_names(set(members), manifest, what)
     for name, content in members.items():
+        if manifest.version != 1 and name.startswith(RECEIPTS_DIR):
+            continue  # held to its listed digest by the import, once verified
         if hashlib.sha256(content).hexdigest() != manifest.members[name]:
             raise RefusedPackage(
                 f"{what}: member {name} was changed (digest differs from the signed manifest)"
@@ -183,7 +214,16 @@ def verify_manifest(
 
 
 def check_member_names(names: set[str], manifest: Manifest, what: str) -> None:
-    """The package's members (but the manifest) are exactly those the manifest lists."""
+    """The package's members (but the manifest) are exactly those the manifest lists (version
+    2: but the receipts, which the listing names and the import finds one by one)."""
+    if manifest.version != 1:
+        receipts = {name for name in names if name.startswith(RECEIPTS_DIR)}
+        if len(receipts) != manifest.receipt_count:
+            raise RefusedPackage(
+                f"{what}: {len(receipts):,} receipt members, but the manifest states "
+                f"{manifest.receipt_count:,} receipts"
+            )
+        names = names - receipts
     if names != set(manifest.members):
         extra = sorted(names - set(manifest.members))
         missing = sorted(set(manifest.members) - names)
@@ -209,6 +249,13 @@ def _parse_manifest(root: etree._Element, digest: str) -> Manifest:
         for el in root.iterfind(_T + "Receipt")
     )
     members = {el.get("path", ""): el.get("digest", "") for el in root.iterfind(_T + "Member")}
+    version = int(root.get("version", "1"))
+    if version != 1 and (receipts or LISTING not in members):
+        raise RefusedPackage(
+            f"a version {version} manifest lists its receipts in {LISTING}, not in itself"
+        )
+    if version != 1 and any(name.startswith(RECEIPTS_DIR) for name in members):
+        raise RefusedPackage(f"a version {version} manifest lists no receipt members")
     return Manifest(
         sender=root.findtext(_T + "Sender") or "",
         recipient=root.findtext(_T + "Recipient") or "",
@@ -221,6 +268,7 @@ def _parse_manifest(root: etree._Element, digest: str) -> Manifest:
         receipts=receipts,
         members=members,
         digest=digest,
+        version=version,
     )
 
 

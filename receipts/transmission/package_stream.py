@@ -3,7 +3,8 @@
 (:func:`receipts.support.safezip.check_directory`, with the limits of ``[transmission]``), then
 the signed manifest is verified and the small members (allocations, registry, CRLs, statements)
 are read; the receipts are read one at a time when their chunk is verified, and the chain
-fragment (``events.jsonl``) line by line. Every member is held to its digest in the signed
+fragment (``events.jsonl``) and, in a version 2 package, the receipt listing (``receipts.csv``,
+:mod:`receipts.transmission.listing`) line by line. Every member is held to its digest in the signed
 manifest as it is read; a package that fails a check after its transaction began rolls it back.
 """
 
@@ -26,7 +27,11 @@ from cryptography import x509
 from receipts.support.safezip import UnsafeArchive, check_directory, read_member
 from receipts.support.sizes import FileTooLarge
 from receipts.transmission.import_settings import ImportSettings
+from receipts.transmission.listing import LINE_BYTES, read_listing
 from receipts.transmission.package import (
+    LISTING,
+    RECEIPTS_DIR,
+    ListedReceipt,
     Manifest,
     RefusedPackage,
     check_member_names,
@@ -38,7 +43,9 @@ from signing.xmlparse import MAX_XML_BYTES
 __all__ = ["EVENTS", "StreamedPackage", "open_package", "receipt_member"]
 
 EVENTS = "events.jsonl"
-_RECEIPTS = "receipts/"
+_RECEIPTS = RECEIPTS_DIR
+#: Streamed members: read line by line, never whole.
+_STREAMED = (EVENTS, LISTING)
 #: One event line at most: a receipt's event is ~630 bytes; a settlement's names its lines.
 _MAX_EVENT_LINE = 1024 * 1024
 
@@ -68,28 +75,45 @@ class StreamedPackage:
             return None
         if info.file_size > MAX_XML_BYTES:
             raise RefusedPackage(f"{self.what}: {name} is larger than a receipt may be")
-        return self._checked(name, read_member(self._archive, info, self.what))
+        content = read_member(self._archive, info, self.what)
+        if self.manifest.version != 1:
+            return content  # held to its listed digest once verified (the listing is signed)
+        return self._checked(name, content)
+
+    def listed(self) -> Iterator[ListedReceipt]:
+        """The listed receipts in the listing's order: version 1's from the manifest; version
+        2's read from ``receipts.csv`` as they are consumed, each line checked and the
+        member's digest once the last has been read
+        (:func:`receipts.transmission.listing.read_listing`)."""
+        if self.manifest.version == 1:
+            yield from self.manifest.receipts
+            return
+        yield from read_listing(self._lines(LISTING, LINE_BYTES), self.manifest, self.what)
 
     def event_lines(self) -> Iterator[bytes]:
         """The lines of ``events.jsonl``, read as they are consumed; its digest is checked when
         the last line has been read (the caller refuses the package before committing)."""
-        info = self._infos.get(EVENTS)
+        return self._lines(EVENTS, _MAX_EVENT_LINE)
+
+    def _lines(self, name: str, longest: int) -> Iterator[bytes]:
+        info = self._infos.get(name)
         if info is None:
-            raise RefusedPackage(f"{self.what}: no events")
+            raise RefusedPackage(f"{self.what}: no {name}")
         running = hashlib.sha256()
         try:
             with self._archive.open(info) as member:
-                while line := member.readline(_MAX_EVENT_LINE + 1):
-                    if len(line) > _MAX_EVENT_LINE:
-                        raise RefusedPackage(f"{self.what}: {EVENTS} has a line over 1 MiB")
+                while line := member.readline(longest + 1):
+                    if len(line) > longest:
+                        raise RefusedPackage(
+                            f"{self.what}: {name} has a line over {longest:,} bytes"
+                        )
                     running.update(line)
                     yield line
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
-            raise UnsafeArchive(f"{self.what}: member {EVENTS!r} is damaged: {exc}") from None
-        if running.hexdigest() != self.manifest.members.get(EVENTS):
+            raise UnsafeArchive(f"{self.what}: member {name!r} is damaged: {exc}") from None
+        if running.hexdigest() != self.manifest.members.get(name):
             raise RefusedPackage(
-                f"{self.what}: member {EVENTS} was changed (digest differs from the signed "
-                "manifest)"
+                f"{self.what}: member {name} was changed (digest differs from the signed manifest)"
             )
 
     def _checked(self, name: str, content: bytes) -> bytes:
@@ -127,15 +151,15 @@ def open_package(
             check_member_names(set(by_name), manifest, what)
             package = StreamedPackage(manifest, signer, {}, what, archive, by_name)
             for name, info in by_name.items():
-                if name != EVENTS and not name.startswith(_RECEIPTS):
+                if name not in _STREAMED and not name.startswith(_RECEIPTS):
                     package.members[name] = package._checked(name, read_member(archive, info, what))
             yield package
 
 
 def _check_size(manifest: Manifest, settings: ImportSettings, what: str) -> None:
-    if len(manifest.receipts) > settings.max_receipts:
+    if manifest.receipt_count > settings.max_receipts:
         raise RefusedPackage(
-            f"{what} carries {len(manifest.receipts):,} receipts; at most "
+            f"{what} carries {manifest.receipt_count:,} receipts; at most "
             f"{settings.max_receipts:,} are accepted ([transmission] max_receipts)"
         )
 

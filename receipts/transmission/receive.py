@@ -15,6 +15,7 @@ death or an interruption rolls back everything the package wrote."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,13 +44,13 @@ from receipts.transmission.carried_statements import (
     record_statements,
 )
 from receipts.transmission.import_settings import ImportSettings
-from receipts.transmission.package import Manifest, RefusedPackage, package_crls
+from receipts.transmission.package import ListedReceipt, Manifest, RefusedPackage, package_crls
 from receipts.transmission.package_stream import open_package
 from receipts.transmission.received_fragment import match_listed, read_fragment
 from receipts.transmission.received_receipts import (
     ListingCheck,
     ReceiptStore,
-    check_issuers,
+    check_listing,
     listed_members,
     stamp_unstamped,
 )
@@ -123,7 +124,7 @@ def import_package(
     with open_package(source, validator, what, settings) as package:
         manifest, members = package.manifest, package.members
         _check_sender(manifest, package.signer, signer.org_code, what)
-        check_issuers(manifest, what)
+        check_listing(package)
         allocations = check_allocations(manifest, members, validator, what)
         registry = registry_entries(members, manifest.sender, what)
         crls = package_crls(members, validator, what)
@@ -151,11 +152,13 @@ def import_package(
                 register_organisation(session, state, entry)
             shared = ReceivedShares(session, fragment.stated, what)
             store = ReceiptStore(session, state, manifest.sender, what, shared)
-            listing = ListingCheck(manifest, validator, stamped_here, what)
+            pending: deque[ListedReceipt] = deque()
+            carried = fragment.carried if manifest.version != 1 else None
+            listing = ListingCheck(manifest, validator, stamped_here, what, pending, carried)
             # Workers only for more than a chunk: starting them costs more than one chunk.
-            workers = settings.worker_count if len(manifest.receipts) > settings.chunk else 0
+            workers = settings.worker_count if manifest.receipt_count > settings.chunk else 0
             with verified_chunks(
-                listed_members(package),
+                listed_members(package, pending),
                 validator,
                 tolerance,
                 workers=workers,
@@ -173,7 +176,7 @@ def import_package(
             settled = record_statements(session, state, statements)
             now = datetime.now(UTC).replace(microsecond=0)
             _keep_peer_head(session, peer, manifest, package.signer, now)
-            _record_received(session, state, manifest, len(manifest.receipts), store.added, now)
+            _record_received(session, state, manifest, manifest.receipt_count, store.added, now)
             sign_head(session, state, signer)
     ack = build_acknowledgement(signer, manifest)
     return ImportResult(manifest, True, store.added, store.known, ack, crls, closed, settled)
@@ -189,7 +192,7 @@ def _again(
 ) -> ImportResult:
     """A package imported before: nothing changes (its receipts are all known)."""
     ack = build_acknowledgement(signer, manifest)
-    return ImportResult(manifest, False, 0, len(manifest.receipts), ack, crls)
+    return ImportResult(manifest, False, 0, manifest.receipt_count, ack, crls)
 
 
 def _check_sender(manifest: Manifest, sender_cert: x509.Certificate, me: str, what: str) -> None:

@@ -34,8 +34,9 @@ class Fragment:
     """Every event that neither issued nor imported a receipt, in chain order."""
     carried: set[bytes] = field(default_factory=set)
     """:func:`receipt_key` of every receipt the events issued or imported."""
-    stated: dict[str, tuple[PayerSituation, date]] = field(default_factory=dict)
-    """The sharing each receipt event states, by ``CODE-NUMBER`` (none: not stated)."""
+    stated: dict[bytes, tuple[PayerSituation, date]] = field(default_factory=dict)
+    """The sharing each receipt event states, by its :func:`receipt_key` (the same object as
+    in ``carried``: no second key per receipt); none: not stated."""
 
 
 def read_fragment(
@@ -54,20 +55,28 @@ def read_fragment(
         payload = event["payload"]
         try:
             key = f"{payload['code']}-{int(payload['number'])}"
-            fragment.carried.add(
-                receipt_key(str(payload["code"]), int(payload["number"]), str(payload["digest"]))
+            carried = receipt_key(
+                str(payload["code"]), int(payload["number"]), str(payload["digest"])
             )
         except (KeyError, TypeError, ValueError):
             raise RefusedPackage(f"{what}: event {event['seq']} is malformed") from None
+        if carried in fragment.carried:
+            # A receipt is issued or imported once: a second event would count it twice.
+            raise RefusedPackage(f"{what}: event {event['seq']} carries receipt {key} again")
+        fragment.carried.add(carried)
         stated = payload.get("sharing") if isinstance(payload, dict) else None
         if stated is not None:
-            fragment.stated[key] = _sharing(stated, shared, what)
+            fragment.stated[carried] = _sharing(stated, shared, what)
     walk.finish()
     return fragment
 
 
 def match_listed(fragment: Fragment, manifest: Manifest, what: str) -> None:
-    """The receipts the manifest lists are exactly those the sender's events issued."""
+    """The receipts a version 1 manifest lists are exactly those the sender's events issued
+    (version 2's listing is matched as it is read: :class:`ListingCheck
+    <receipts.transmission.received_receipts.ListingCheck>`)."""
+    if manifest.version != 1:
+        return
     listed = {receipt_key(r.code, r.number, r.digest) for r in manifest.receipts}
     if listed != fragment.carried:
         raise RefusedPackage(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ from receipts.ledger.partitions import ensure_years
 from receipts.ledger.timestamp_models import ReceiptTimestampRow
 from receipts.transmission.package import ListedReceipt, Manifest, RefusedPackage
 from receipts.transmission.package_stream import StreamedPackage, receipt_member
+from receipts.transmission.received_fragment import receipt_key
 from receipts.transmission.received_shares import ReceivedShares
 from receipts.transmission.verify_pool import Member, Verified
 from receipts.transmission.write_offs import check_not_written_off
@@ -49,7 +51,7 @@ __all__ = [
     "Checked",
     "ListingCheck",
     "ReceiptStore",
-    "check_issuers",
+    "check_listing",
     "listed_members",
     "stamp_unstamped",
 ]
@@ -70,8 +72,17 @@ class Checked:
     """What the time-stamp says."""
 
 
-def check_issuers(manifest: Manifest, what: str) -> None:
-    """Every listed receipt was issued by the sender or one of its city-tier federations."""
+def check_listing(package: StreamedPackage) -> None:
+    """Before anything is written: every listed receipt was issued by the sender or one of its
+    city-tier federations. Version 2: a first pass over ``receipts.csv`` (~91 bytes a receipt,
+    cheap beside verifying them) that also checks its form, order (no duplicate), digest and
+    counts per issuer, so a bad listing is refused before the transaction; the import's own
+    pass checks it all again (a file could change between the two)."""
+    if package.manifest.version != 1:
+        for _ in package.listed():
+            pass
+        return
+    manifest, what = package.manifest, package.what
     for listed in manifest.receipts:
         if listed.issuer != manifest.sender and (
             divisions.upstream_of(listed.issuer) != manifest.sender
@@ -83,9 +94,15 @@ def check_issuers(manifest: Manifest, what: str) -> None:
             )
 
 
-def listed_members(package: StreamedPackage) -> Iterator[Member]:
-    """The listed receipts' members in the manifest's order, read as they are consumed."""
-    for listed in package.manifest.receipts:
+def listed_members(
+    package: StreamedPackage, pending: deque[ListedReceipt] | None = None
+) -> Iterator[Member]:
+    """The listed receipts' members in the listing's order, read as they are consumed; each
+    listed receipt is appended to ``pending`` (for :class:`ListingCheck`, which takes them in
+    the same order: only the chunks in flight are held)."""
+    for listed in package.listed():
+        if pending is not None:
+            pending.append(listed)
         name = receipt_member(listed.code, listed.number)
         xml = package.receipt(name)
         if xml is None:
@@ -115,8 +132,12 @@ def stamp_unstamped(package: StreamedPackage, stamper: Stamper) -> dict[str, byt
 
 
 class ListingCheck:
-    """Verified receipts held against the manifest's listing, in its order; the counts and
-    totals per issuer once every receipt has been seen."""
+    """Verified receipts held against the listing, in its order (``pending``: the listed
+    receipts :func:`listed_members` has read, in that order); the counts and totals per issuer
+    once every receipt has been seen. Version 2: each listed receipt is one the sender's events
+    issued (``carried``, :func:`receipts.transmission.received_fragment.receipt_key`), and as
+    many are listed as the events carry (the listing has no duplicate: together, the same
+    receipts)."""
 
     def __init__(
         self,
@@ -124,9 +145,12 @@ class ListingCheck:
         validator: ChainValidator,
         stamped_here: dict[str, bytes],
         what: str,
+        pending: deque[ListedReceipt],
+        carried: set[bytes] | None = None,
     ) -> None:
         self.manifest, self.validator, self.what = manifest, validator, what
         self.stamped_here = stamped_here
+        self.pending, self.carried = pending, carried
         self.position = 0
         self.counts: dict[str, list[int]] = {}
 
@@ -134,18 +158,32 @@ class ListingCheck:
         """The next chunk, each receipt the one listed at its place."""
         out = []
         for v in chunk:
-            listed = self.manifest.receipts[self.position]
+            listed = self.pending.popleft()
             self.position += 1
+            if self.carried is not None and (
+                receipt_key(listed.code, listed.number, listed.digest) not in self.carried
+            ):
+                raise RefusedPackage(
+                    f"{self.what}: receipt {listed.code}-{listed.number:010d} is listed but "
+                    "the sender's events did not issue it"
+                )
             out.append(self._one(listed, v))
         return out
 
     def finish(self) -> None:
         """After the last chunk: every listed receipt seen, and the counts and totals per
         issuer the manifest states are the receipts'."""
+        if self.carried is not None and self.position != len(self.carried):
+            raise RefusedPackage(
+                f"{self.what}: the receipts listed are not the ones the sender's events "
+                f"issued ({self.position} listed, {len(self.carried)} in the events)"
+            )
         stated = {k: (c, to_fen(t)) for k, (c, t) in self.manifest.issuers.items()}
-        if self.position != len(self.manifest.receipts) or stated != {
-            k: (v[0], v[1]) for k, v in self.counts.items()
-        }:
+        if (
+            self.pending
+            or self.position != self.manifest.receipt_count
+            or stated != {k: (v[0], v[1]) for k, v in self.counts.items()}
+        ):
             raise RefusedPackage(
                 f"{self.what}: the counts and totals per issuer do not match the receipts"
             )
@@ -220,7 +258,7 @@ class ReceiptStore:
                 "digest": c.digest,
                 "issuer": c.receipt.issuer.code,
                 "from": self.sender,
-                "sharing": self.shared.add(c.receipt),
+                "sharing": self.shared.add(c.receipt, c.digest),
             }
             events.append(next_event(self.state, "receipt.imported", payload))
             self.added += 1

@@ -16,6 +16,7 @@ from receipts.errors import InvalidInput
 from receipts.issuing.effective_rules import sharing_in_force
 from receipts.issuing.receipt_rows import Sharing, default_situation, share_columns
 from receipts.transmission.package import RefusedPackage
+from receipts.transmission.received_fragment import receipt_key
 
 __all__ = ["ReceivedShares"]
 
@@ -25,19 +26,20 @@ class ReceivedShares:
     records of them."""
 
     def __init__(
-        self, session: Session, stated: dict[str, tuple[PayerSituation, date]], what: str
+        self, session: Session, stated: dict[bytes, tuple[PayerSituation, date]], what: str
     ) -> None:
         self.what = what
         self.rules, self.digest = sharing_in_force(session)
         self.stated = stated
-        """The sharing the sender's events state, by ``CODE-NUMBER``
+        """The sharing the sender's events state, by receipt key
         (:class:`receipts.transmission.received_fragment.Fragment`)."""
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, receipt: Receipt) -> dict[str, str]:
-        """Add ``receipt``'s share rows; the ``sharing`` its event records."""
+    def add(self, receipt: Receipt, digest: str) -> dict[str, str]:
+        """Add ``receipt``'s share rows (``digest``: its listed digest, which its event names);
+        the ``sharing`` its event records."""
         situation, on = self.stated.get(
-            f"{receipt.code}-{receipt.number}",
+            receipt_key(receipt.code, receipt.number, digest),
             (default_situation(receipt.payer.kind), receipt.issued_at.date()),
         )
         try:
