@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python -m bench.reconcile [--n 1000000] [--diff 1000] [--repeat 3] [--pg URL]
+    python -m bench.reconcile [--n 1000000] [--diff 1000] [--repeat 3] [--pg URL] [--keep DIR]
 
 Two SQLite ledgers (a city's, 640100, and its province's, 640000) hold the same N synthetic
 receipts (code, number, digest, total, issuer) but for ``--diff`` planted differences: a third
@@ -19,20 +19,30 @@ only imports the libraries is shown. Times exclude the imports (timed apart); ea
 ``--repeat`` times and the fastest run counts, on both sides, because the machine is shared.
 
 Targets: time <= 1.5x the join, peak RSS <= 150 MB, summary file < 2 MB (and every signed file
-<= 1 MB, the limit for XML from outside, ``signing.xmlparse.MAX_XML_BYTES``).
+<= 1 MB, the limit for XML from outside, ``signing.xmlparse.MAX_XML_BYTES``). At ``--n
+10000000``: both rounds <= 60 s and peak RSS <= 300 MB; the summary then takes blocks of 2,048
+numbers (``docs/formats.md``, "Block size") and the block size is printed.
 
 With ``--pg URL`` the two ledgers are two schemas of that PostgreSQL database (dropped at the
 end) and the baseline is PostgreSQL's FULL OUTER JOIN of their receipts tables.
+
+``--keep DIR`` builds the data set in DIR (and, with ``--pg``, in the schemas
+``PREFIX_city`` and ``PREFIX_province``, ``--pg-prefix``, default ``bench_reconcile``) and
+keeps it; a later run with the same ``--keep``, ``--n``, ``--diff`` and ``--seed`` reuses it
+without building (``DIR/built.json`` records what was built; ``--rebuild`` builds anew). The
+commands append their events to the kept ledgers; their receipts do not change.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.reconcile_data import build, build_join_tables, build_pg, drop_pg
 from bench.reconcile_steps import run_step
@@ -43,7 +53,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--diff", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--keep", type=Path, help="Build in this folder and keep it.")
+    parser.add_argument(
+        "--keep", type=Path, help="Build in this folder and keep it; reuse what it holds."
+    )
+    parser.add_argument("--rebuild", action="store_true", help="With --keep: build anew.")
+    parser.add_argument(
+        "--pg-prefix", default="bench_reconcile", help="With --pg and --keep: schema prefix."
+    )
     parser.add_argument(
         "--repeat", type=int, default=3, help="Runs of each step; the fastest counts."
     )
@@ -52,23 +68,56 @@ def main() -> None:
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
+        wanted = {"n": args.n, "diff": args.diff, "seed": args.seed, "pg": args.pg is not None}
+        kept = _kept(tmp, wanted) if args.keep and not args.rebuild else None
         if args.pg:
-            run_pg(args.pg, tmp, args.n, args.diff, args.seed, args.repeat)
+            prefix = args.pg_prefix if args.keep else None
+            run_pg(args.pg, tmp, args, prefix, kept, wanted)
         else:
-            run(tmp, args.n, args.diff, args.seed, args.repeat)
+            run(tmp, args, kept, wanted)
     finally:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(tmp: Path, n: int, diff: int, seed: int, repeat: int) -> None:
+def _kept(tmp: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
+    """What ``tmp`` holds from an earlier ``--keep`` run of the same data set, if anything."""
+    record = tmp / "built.json"
+    if not record.exists():
+        return None
+    built: dict[str, Any] = json.loads(record.read_text())
+    if {k: built.get(k) for k in wanted} != wanted:
+        raise SystemExit(f"{tmp} holds another data set ({record}): give --rebuild or --n etc.")
+    return built
+
+
+def _keep(tmp: Path, wanted: dict[str, Any], planted: dict[str, set[int]], **more: Any) -> None:
+    kinds = {kind: sorted(numbers) for kind, numbers in planted.items()}
+    (tmp / "built.json").write_text(json.dumps({**wanted, "planted": kinds, **more}))
+
+
+def _planted(built: dict[str, Any]) -> dict[str, set[int]]:
+    return {kind: set(numbers) for kind, numbers in built["planted"].items()}
+
+
+def run(tmp: Path, args: Any, kept: dict[str, Any] | None, wanted: dict[str, Any]) -> None:
+    n, diff, repeat = args.n, args.diff, args.repeat
     started = time.perf_counter()
-    city, province, planted = build(tmp, n, diff, seed)
-    join_db = build_join_tables(tmp, city, province)
-    print(
-        f"built two ledgers of {n:,} receipts, {diff:,} differences, in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
+    if kept is None:
+        (tmp / "built.json").unlink(missing_ok=True)
+        for old in ("city", "province"):
+            shutil.rmtree(tmp / old, ignore_errors=True)
+        city, province, planted = build(tmp, n, diff, args.seed)
+        join_db = build_join_tables(tmp, city, province)
+        _keep(tmp, wanted, planted)
+        print(
+            f"built two ledgers of {n:,} receipts, {diff:,} differences, in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+    else:
+        city, province, planted = tmp / "city", tmp / "province", _planted(kept)
+        join_db = tmp / "join.sqlite"
+        print(f"reusing the two ledgers of {n:,} receipts, {diff:,} differences, in {tmp}")
     idle = run_step("idle")
     join = run_step("join", str(join_db), "a", "b", repeat=repeat)
     ledgers = run_step(
@@ -97,14 +146,33 @@ def run(tmp: Path, n: int, diff: int, seed: int, repeat: int) -> None:
     )
 
 
-def run_pg(base: str, tmp: Path, n: int, diff: int, seed: int, repeat: int) -> None:
+def run_pg(
+    base: str,
+    tmp: Path,
+    args: Any,
+    prefix: str | None,
+    kept: dict[str, Any] | None,
+    wanted: dict[str, Any],
+) -> None:
+    n, diff, repeat = args.n, args.diff, args.repeat
     started = time.perf_counter()
-    city, province, planted, urls = build_pg(base, tmp, n, diff, seed)
-    try:
+    if kept is None:
+        (tmp / "built.json").unlink(missing_ok=True)
+        for old in ("city", "province"):
+            shutil.rmtree(tmp / old, ignore_errors=True)
+        if prefix is not None:
+            drop_pg(base, [f"{prefix}_city", f"{prefix}_province"])
+        city, province, planted, urls = build_pg(base, tmp, n, diff, args.seed, prefix)
+        if prefix is not None:
+            _keep(tmp, wanted, planted, urls=urls)
         print(
             f"built two PostgreSQL ledgers of {n:,} receipts, {diff:,} differences, in "
             f"{time.perf_counter() - started:.1f} s"
         )
+    else:
+        city, province, planted, urls = tmp / "city", tmp / "province", _planted(kept), kept["urls"]
+        print(f"reusing the two PostgreSQL ledgers of {n:,} receipts in {urls['city_schema']} …")
+    try:
         join = run_step("pgjoin", base, urls["city_schema"], urls["province_schema"], repeat=repeat)
         assert join["rows"] == diff, join["rows"]
         print(
@@ -115,7 +183,8 @@ def run_pg(base: str, tmp: Path, n: int, diff: int, seed: int, repeat: int) -> N
         total = exchange(tmp, db_args, city, province, planted, repeat)
         print(f"time ratio {total / join['seconds']:.2f}x the join (target <= 1.5x)")
     finally:
-        drop_pg(base, [urls["city_schema"], urls["province_schema"]])
+        if prefix is None:
+            drop_pg(base, [urls["city_schema"], urls["province_schema"]])
 
 
 def exchange(
@@ -150,6 +219,8 @@ def exchange(
         named[finding["kind"]].add(finding["number"])
     assert named == planted, "the exchange did not name exactly the planted differences"
     assert found["request"] is None, "a third round was needed"
+    size = re.search(rb"<BlockSize>(\d+)</BlockSize>", first.read_bytes())
+    print(f"  block size {size[1].decode() if size else '?'} numbers")
     sizes = {
         "summary": first.stat().st_size,
         "request": request.stat().st_size,

@@ -16,6 +16,15 @@ CODE = "64710126"
 ISSUED = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
 
 
+# The statistics' receipt aggregates of the synthetic rows (all normal receipts, no lines, no
+# red ones, so every one is ``issued``), as migration 0016's triggers would have kept them.
+_STATS_FILL = (
+    "INSERT INTO stats_receipts (period, issuer, payer_kind, status, receipts, fen) "
+    "SELECT period, issuer, payer_kind, 'issued', count(*), sum(total_fen) FROM receipts "
+    "GROUP BY period, issuer, payer_kind"
+)
+
+
 def _plant(n: int, diff: int, seed: int) -> dict[str, set[int]]:
     """Which numbers differ, by kind: a third each missing, extra and differing."""
     picks = random.Random(seed).sample(range(1, n + 1), diff)
@@ -24,12 +33,16 @@ def _plant(n: int, diff: int, seed: int) -> dict[str, set[int]]:
 
 def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str, set[int]]]:
     """Two federation workspaces whose ledgers hold N receipts each but for the planted
-    differences; returns their homes and the planted numbers by kind."""
-    from sqlalchemy import delete, func, insert, literal, select, update
+    differences; returns their homes and the planted numbers by kind.
+
+    The rows are synthetic, so the builder takes the bulk path: one ``INSERT … SELECT`` over a
+    recursive sequence with the secondary indexes dropped (rebuilt afterwards by sorting, not
+    by 10^7 random B-tree inserts into the digest index), no journal and no fsync. The ledger
+    is then the one the migrations made, with its indexes re-created from their own DDL."""
+    import sqlite3
 
     from receipts.ledger.database import Database, default_url
     from receipts.ledger.migrate import initialise
-    from receipts.ledger.models import LedgerState, ReceiptRow
     from receipts.ledger.years import issue_year
     from tests.support.workspaces import federation
 
@@ -38,65 +51,106 @@ def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str
     federation(province, "640000")
     db = Database(default_url(city))
     initialise(db, "640100")
-    seq = select(literal(1).label("x")).cte("seq", recursive=True)
-    seq = seq.union_all(select(seq.c.x + 1).where(seq.c.x < n))
-    columns = [
-        "code",
-        "number",
-        "issue_year",
-        "digest",
-        "issuer",
-        "kind",
-        "issued_at",
-        "period",
-        "check_code",
-        "payer_name",
-        "payer_kind",
-        "total_fen",
-        "xml",
-    ]
-    rows = select(
-        literal(CODE),
-        seq.c.x,
-        literal(issue_year(CODE)),
-        func.lower(func.hex(func.randomblob(32))),
-        literal("640100"),
-        literal("normal"),
-        literal(ISSUED, ReceiptRow.issued_at.type),
-        literal("2026-10"),
-        literal("abc123"),
-        literal("宁夏贺兰山实业有限公司"),
-        literal("enterprise"),
-        (seq.c.x * 7919) % 100_000 + 100,
-        literal(b"<Receipt/>"),
-    )
-    with db.engine.begin() as conn:
-        conn.execute(insert(ReceiptRow).from_select(columns, rows))
     db.dispose()
-    shutil.copyfile(city / "ledger.sqlite", province / "ledger.sqlite")
     planted = _plant(n, diff, seed)
-    other = Database(default_url(province))
-    with other.engine.begin() as conn:
-        conn.execute(update(LedgerState).values(org_code="640000"))
-        conn.execute(delete(ReceiptRow).where(ReceiptRow.number.in_(planted["missing"])))
-        changed = sorted(planted["differing"])
+    path = city / "ledger.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA cache_size=-262144")  # 256 MB of page cache for the index builds
+        indexes = _drop_sqlite_indexes(conn)
+        conn.execute("BEGIN")
         conn.execute(
-            update(ReceiptRow)
-            .where(ReceiptRow.number.in_(changed[0::2]))
-            .values(digest=func.lower(func.hex(func.randomblob(32))))
+            "WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < ?) "
+            "INSERT INTO receipts (code, number, issue_year, digest, issuer, kind, issued_at, "
+            "period, check_code, payer_name, payer_kind, total_fen, xml) "
+            "SELECT ?, x, ?, lower(hex(randomblob(32))), '640100', 'normal', ?, '2026-10', "
+            "'abc123', ?, 'enterprise', (x * 7919) % 100000 + 100, CAST('<Receipt/>' AS BLOB) "
+            "FROM seq",
+            (n, CODE, issue_year(CODE), _sqlite_time(), "宁夏贺兰山实业有限公司"),
         )
-        conn.execute(
-            update(ReceiptRow)
-            .where(ReceiptRow.number.in_(changed[1::2]))
-            .values(total_fen=ReceiptRow.total_fen + 1)
-        )
-    other.dispose()
-    db = Database(default_url(city))
-    with db.engine.begin() as conn:
-        conn.execute(delete(ReceiptRow).where(ReceiptRow.number.in_(planted["extra"])))
-    db.dispose()
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    shutil.copyfile(path, province / "ledger.sqlite")
+    changed = sorted(planted["differing"])
     # "missing" = in the city's file, not at the province; "extra" = at the province only
+    _edit_sqlite(
+        province / "ledger.sqlite",
+        indexes,
+        [
+            ("UPDATE ledger_state SET org_code = '640000'", []),
+            ("DELETE FROM receipts WHERE number = ?", [(x,) for x in planted["missing"]]),
+            (
+                "UPDATE receipts SET digest = lower(hex(randomblob(32))) WHERE number = ?",
+                [(x,) for x in changed[0::2]],
+            ),
+            (
+                "UPDATE receipts SET total_fen = total_fen + 1 WHERE number = ?",
+                [(x,) for x in changed[1::2]],
+            ),
+        ],
+    )
+    _edit_sqlite(
+        path, indexes, [("DELETE FROM receipts WHERE number = ?", [(x,) for x in planted["extra"]])]
+    )
     return city, province, planted
+
+
+def _sqlite_time() -> str:
+    """:data:`ISSUED` as the ledger's column type stores it on SQLite (its bound text)."""
+    from sqlalchemy import Column, MetaData, Table, create_engine, insert
+
+    from receipts.ledger.base import UtcDateTime
+
+    engine = create_engine("sqlite://")
+    table = Table("t", MetaData(), Column("at", UtcDateTime()))
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(insert(table).values(at=ISSUED))
+        stored: str = conn.exec_driver_sql("SELECT at FROM t").scalar_one()
+    engine.dispose()
+    return stored
+
+
+def _drop_sqlite_indexes(conn: Any) -> list[str]:
+    """Drop the receipts table's explicit indexes and its triggers; their DDL, to re-create
+    them. The statistics triggers (migration 0016) would probe the dropped index of originals
+    once per row; :func:`_edit_sqlite` fills the aggregates in one ``GROUP BY`` instead."""
+    rows = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+        "AND tbl_name = 'receipts' AND sql IS NOT NULL ORDER BY type"
+    ).fetchall()
+    for kind, name, _ in rows:
+        conn.execute(f'DROP {kind.upper()} "{name}"')
+    return [sql for _, _, sql in rows]
+
+
+def _edit_sqlite(path: Path, indexes: list[str], edits: list[tuple[str, list[Any]]]) -> None:
+    """Apply the planted edits (by primary key), then re-create the dropped indexes."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA cache_size=-262144")
+        conn.execute("BEGIN")
+        for sql, params in edits:
+            if params:
+                conn.executemany(sql, params)
+            else:
+                conn.execute(sql)
+        conn.execute("DELETE FROM stats_receipts")
+        conn.execute(_STATS_FILL)
+        for ddl in indexes:
+            conn.execute(ddl)
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE")
+        conn.execute("PRAGMA journal_mode=WAL")  # as the ledger runs (receipts.ledger.database)
+    finally:
+        conn.close()
 
 
 def build_join_tables(tmp: Path, city: Path, province: Path) -> Path:
@@ -104,6 +158,7 @@ def build_join_tables(tmp: Path, city: Path, province: Path) -> Path:
     from sqlalchemy import BigInteger, Column, MetaData, String, Table, create_engine
 
     path = tmp / "join.sqlite"
+    path.unlink(missing_ok=True)
     engine = create_engine(f"sqlite:///{path}")
     meta = MetaData()
     for name in ("a", "b"):
@@ -120,6 +175,8 @@ def build_join_tables(tmp: Path, city: Path, province: Path) -> Path:
     meta.create_all(engine)
     for name, home in (("a", city), ("b", province)):
         with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=OFF")  # synthetic: no crash safety needed
+            conn.exec_driver_sql("PRAGMA synchronous=OFF")
             conn.exec_driver_sql(f"ATTACH DATABASE ? AS src_{name}", (str(home / "ledger.sqlite"),))
             conn.exec_driver_sql(
                 f"INSERT INTO {name} SELECT code, number, digest, total_fen, issuer "
@@ -131,10 +188,11 @@ def build_join_tables(tmp: Path, city: Path, province: Path) -> Path:
 
 
 def build_pg(
-    base: str, tmp: Path, n: int, diff: int, seed: int
+    base: str, tmp: Path, n: int, diff: int, seed: int, prefix: str | None = None
 ) -> tuple[Path, Path, dict[str, set[int]], dict[str, str]]:
-    """As :func:`build`, with the ledgers in two new schemas of a PostgreSQL database; returns
-    the URL and schema of each side too (``city``, ``city_schema``, …)."""
+    """As :func:`build`, with the ledgers in two new schemas of a PostgreSQL database
+    (``PREFIX_city`` and ``PREFIX_province``, a random prefix without one); returns the URL and
+    schema of each side too (``city``, ``city_schema``, …)."""
     import uuid
 
     from sqlalchemy import create_engine, text
@@ -147,7 +205,10 @@ def build_pg(
     city, province = tmp / "city", tmp / "province"
     federation(city, "640100")
     federation(province, "640000")
-    schemas = {side: f"bench_{side}_{uuid.uuid4().hex[:8]}" for side in ("city", "province")}
+    prefix = prefix or f"bench_{uuid.uuid4().hex[:8]}"
+    if not prefix.isidentifier() or not prefix.isascii():
+        raise SystemExit(f"{prefix!r} is not a plain schema name prefix")
+    schemas = {side: f"{prefix}_{side}" for side in ("city", "province")}
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         for schema in schemas.values():
@@ -170,16 +231,23 @@ def build_pg(
 def _fill_pg(
     admin: Any, schemas: dict[str, str], urls: dict[str, str], n: int, diff: int, seed: int
 ) -> dict[str, set[int]]:
-    from sqlalchemy import String, delete, func, text, update
+    """The bulk path of :func:`build` on PostgreSQL: secondary indexes, unique constraints and
+    triggers dropped, one ``INSERT … SELECT`` over ``generate_series`` per side, the planted
+    edits, the statistics aggregates in one ``GROUP BY``, then everything re-created."""
+    from sqlalchemy import text
 
-    from receipts.ledger.database import Database
-    from receipts.ledger.models import LedgerState, ReceiptRow
     from receipts.ledger.years import issue_year
 
+    planted = _plant(n, diff, seed)
+    changed = sorted(planted["differing"])
+    city, province = schemas["city"], schemas["province"]
     with admin.connect() as conn:
+        conn.execute(text("SET maintenance_work_mem = '512MB'"))
+        conn.execute(text("SET synchronous_commit = off"))
+        saved = {schema: _drop_pg_extras(conn, schema) for schema in schemas.values()}
         conn.execute(
             text(
-                f"INSERT INTO {schemas['city']}.receipts (code, number, issue_year, digest, "
+                f"INSERT INTO {city}.receipts (code, number, issue_year, digest, "
                 "issuer, kind, issued_at, period, check_code, payer_name, payer_kind, total_fen, "
                 "xml) SELECT :code, x, :year, "
                 "md5(random()::text) || md5(random()::text), '640100', 'normal', "
@@ -194,40 +262,81 @@ def _fill_pg(
                 "n": n,
             },
         )
-        conn.execute(
-            text(
-                f"INSERT INTO {schemas['province']}.receipts "
-                f"SELECT * FROM {schemas['city']}.receipts"
+        conn.execute(text(f"INSERT INTO {province}.receipts SELECT * FROM {city}.receipts"))
+        # "missing" = in the city's file, not at the province; "extra" = at the province only
+        edits = [
+            (f"UPDATE {province}.ledger_state SET org_code = '640000'", None),
+            (f"DELETE FROM {province}.receipts WHERE number = ANY(:x)", planted["missing"]),
+            (
+                f"UPDATE {province}.receipts SET digest = "
+                "md5(random()::text) || md5(random()::text) WHERE number = ANY(:x)",
+                changed[0::2],
+            ),
+            (
+                f"UPDATE {province}.receipts SET total_fen = total_fen + 1 WHERE number = ANY(:x)",
+                changed[1::2],
+            ),
+            (f"DELETE FROM {city}.receipts WHERE number = ANY(:x)", planted["extra"]),
+        ]
+        for sql, numbers in edits:
+            conn.execute(text(sql), {} if numbers is None else {"x": sorted(numbers)})
+        for schema, ddl in saved.items():
+            conn.execute(text(f"DELETE FROM {schema}.stats_receipts"))
+            conn.execute(
+                text(
+                    _STATS_FILL.replace("stats_receipts", f"{schema}.stats_receipts").replace(
+                        "FROM receipts", f"FROM {schema}.receipts"
+                    )
+                )
             )
-        )
-    planted = _plant(n, diff, seed)
-    random_digest = func.concat(
-        func.md5(func.random().cast(String)), func.md5(func.random().cast(String))
-    )
-    other = Database(urls["province"])
-    with other.engine.begin() as conn:
-        conn.execute(update(LedgerState).values(org_code="640000"))
-        conn.execute(delete(ReceiptRow).where(ReceiptRow.number.in_(planted["missing"])))
-        changed = sorted(planted["differing"])
-        conn.execute(
-            update(ReceiptRow)
-            .where(ReceiptRow.number.in_(changed[0::2]))
-            .values(digest=random_digest)
-        )
-        conn.execute(
-            update(ReceiptRow)
-            .where(ReceiptRow.number.in_(changed[1::2]))
-            .values(total_fen=ReceiptRow.total_fen + 1)
-        )
-    other.dispose()
-    db = Database(urls["city"])
-    with db.engine.begin() as conn:
-        conn.execute(delete(ReceiptRow).where(ReceiptRow.number.in_(planted["extra"])))
-    db.dispose()
-    with admin.connect() as conn:
-        for schema in schemas.values():
+            for statement in ddl:
+                conn.execute(text(statement))
             conn.execute(text(f"VACUUM ANALYZE {schema}.receipts"))
     return planted
+
+
+def _drop_pg_extras(conn: Any, schema: str) -> list[str]:
+    """Drop the secondary indexes, unique constraints and triggers of ``schema.receipts`` (the
+    primary key stays: rows arrive in its order); the statements that re-create them."""
+    from sqlalchemy import text
+
+    table = {"t": f"{schema}.receipts"}
+    indexes = conn.execute(
+        text(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = CAST(:t AS regclass) "
+            "AND NOT x.indisprimary AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"
+        ),
+        table,
+    ).all()
+    uniques = conn.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = CAST(:t AS regclass) AND contype = 'u'"
+        ),
+        table,
+    ).all()
+    triggers = conn.execute(
+        text(
+            "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+            "WHERE tgrelid = CAST(:t AS regclass) AND NOT tgisinternal"
+        ),
+        table,
+    ).all()
+    for name, _ in triggers:
+        conn.execute(text(f'DROP TRIGGER "{name}" ON {schema}.receipts'))
+    for name, _ in uniques:
+        conn.execute(text(f'ALTER TABLE {schema}.receipts DROP CONSTRAINT "{name}"'))
+    for name, _ in indexes:
+        conn.execute(text(f'DROP INDEX {schema}."{name}"'))
+    # a partitioned index's definition says ON ONLY (the parent alone); re-created on the
+    # parent it is made on every partition again
+    return [
+        *(ddl.replace(" ON ONLY ", " ON ") for _, ddl in indexes),
+        *(f'ALTER TABLE {schema}.receipts ADD CONSTRAINT "{n}" {d}' for n, d in uniques),
+        *(ddl for _, ddl in triggers),
+    ]
 
 
 def drop_pg(base: str, schemas: list[str]) -> None:

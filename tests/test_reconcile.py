@@ -13,10 +13,12 @@ from receipts.findings import FindingCode
 from receipts.reconcile.blocks import (
     BLOCK_SIZE,
     EMPTY_SLOT,
+    MAX_BLOCK_SIZE,
     PART_SIZE,
     Block,
     BlockKey,
     Slot,
+    block_size_for,
     blocks_of,
     merkle_root,
 )
@@ -61,6 +63,15 @@ def exchange(file_side: list[Slot], here: list[Slot]) -> tuple[TierComparison, T
     )
     second = compare_summary(answer, [b for b in ours if b.key in listings])
     return first, second
+
+
+def test_block_size_doubles_until_the_blocks_fit() -> None:
+    def spans(size: int) -> int:
+        return 10_000_000 // size + 1
+
+    assert block_size_for(spans, 7_000) == 2048  # 9,766 blocks of 1,024; 4,883 of 2,048
+    assert block_size_for(spans, 20_000) == BLOCK_SIZE
+    assert block_size_for(spans, 1) == MAX_BLOCK_SIZE  # never beyond; the file check decides
 
 
 def test_block_hash_is_sha256_over_all_1024_slots() -> None:
@@ -136,13 +147,14 @@ def planted(draw: st.DrawFn) -> tuple[list[Slot], list[Slot], set[tuple[str, str
     """Two receipt sets: the file's (base) and this side's (base with planted differences),
     and the differences expected."""
     salt = draw(st.integers(0, 2**32))
+    size = draw(st.sampled_from([BLOCK_SIZE, 2 * BLOCK_SIZE, 4 * BLOCK_SIZE]))  # as chosen
     base: dict[tuple[str, int], Slot] = {}
     for code in CODES:
         for _ in range(draw(st.integers(0, 3))):
             start = draw(st.integers(1, 4 * BLOCK_SIZE))
             for n in range(start, start + draw(st.integers(1, 1500))):
                 total = Decimal((n * 7919 + salt) % 200_001 - 20_000) / 100
-                base[(code, n)] = Slot("640100", code, n, digest(salt, code, n), total)
+                base[(code, n)] = Slot("640100", code, n, digest(salt, code, n), total, size)
     keys = sorted(base)
     picks = st.sets(st.sampled_from(keys), max_size=12) if keys else st.just(set())
     missing, altered = draw(picks), draw(picks)
@@ -152,13 +164,13 @@ def planted(draw: st.DrawFn) -> tuple[list[Slot], list[Slot], set[tuple[str, str
     ) - set(base)
     here = {k: s for k, s in base.items() if k not in missing}
     for code, n in extra:
-        here[(code, n)] = Slot("640100", code, n, digest("extra", code, n), Decimal("1.00"))
+        here[(code, n)] = Slot("640100", code, n, digest("extra", code, n), Decimal(1), size)
     for key in altered:
         old = base[key]
         how = draw(st.sampled_from(["digest", "total", "both"]))
         new_digest = digest("altered", *key) if how != "total" else old.digest
         new_total = old.total + Decimal("0.01") if how != "digest" else old.total
-        here[key] = Slot("640100", key[0], key[1], new_digest, new_total)
+        here[key] = Slot("640100", key[0], key[1], new_digest, new_total, size)
     expected = (
         {("missing", c, n) for c, n in missing}
         | {("extra", c, n) for c, n in extra}

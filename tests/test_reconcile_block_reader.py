@@ -106,5 +106,5 @@ def test_a_consumer_may_stop_early(ledger_db: Database) -> None:
     ],
 )
 def test_block_numbers_from_offsets(offsets: str, numbers: Sequence[int]) -> None:
-    found = _numbers(2048, offsets)
+    found = _numbers(2048, 1024, offsets)
     assert list(found) == list(numbers) and type(found) is type(numbers)

@@ -100,9 +100,10 @@ def test_two_rounds_through_two_ledgers(ledger_db: Database, other_db: Database)
         (FindingCode.TIER_EXTRA, 3100),
     ]
     assert tiers.request is not None
-    to, scope, blocks, _ = read_request(tiers.request)
+    to, scope, blocks, _, size = read_request(tiers.request)
     # blocks 0 and 1 differ; block 3 (3100) is only here: named at once, and asked for too
     assert (to, scope, [b.key.index for b in blocks]) == ("640100", ("640100",), [0, 1, 3])
+    assert size == first.summary.block_size == 1024
     answer = make_summary(ledger_db, city, request=tiers.request)
     assert answer.requested == 3 and len(answer.summary.listings) == 3
     # the answer states only the requested blocks, block 3 empty (count 0)
@@ -125,6 +126,39 @@ def test_two_rounds_through_two_ledgers(ledger_db: Database, other_db: Database)
         conn.execute(update(ReceiptRow).where(ReceiptRow.number == 7).values(total_fen=10_007))
     again = reconcile_tiers(other_db, first.document, pki.validator(), "640000", province)
     assert not again.comparison.discrepancies and again.our_root == first.summary.root
+
+
+def test_the_block_size_grows_with_the_number_space(
+    ledger_db: Database, other_db: Database
+) -> None:
+    """Numbers up to 9,000,000 would make 8,790 blocks of 1,024, over what a signed file holds
+    (about 7,000): the summary takes blocks of 2,048, the request and answer keep them, and the
+    two rounds still name exactly the differing receipts."""
+    pki = tier_pki()
+    city, province = pki.signers["640100"], pki.signers["640000"]
+    far = [9_000_000, 9_000_001, 9_000_002]
+    add_receipts(ledger_db, [row(n) for n in [*range(1, 3000), *far]])
+    add_receipts(other_db, [row(n) for n in [*range(1, 3000), *far] if n != 1500] + [row(3100)])
+    with other_db.engine.begin() as conn:
+        changed = ReceiptRow.number.in_([7, 9_000_001])
+        conn.execute(update(ReceiptRow).where(changed).values(total_fen=1))
+    first = make_summary(ledger_db, city)
+    assert first.summary.block_size == 2048
+    assert [b.key.index for b in first.summary.blocks] == [0, 1, 9_000_000 // 2048]
+    assert b"<BlockSize>2048</BlockSize>" in first.document
+    tiers = reconcile_tiers(other_db, first.document, pki.validator(), "640000", province)
+    assert tiers.request is not None and read_request(tiers.request).block_size == 2048
+    answer = make_summary(ledger_db, city, request=tiers.request)
+    assert answer.summary.block_size == 2048
+    second = reconcile_tiers(other_db, answer.document, pki.validator(), "640000", province)
+    assert [(f.code, f.number) for f in second.comparison.findings] == [
+        (FindingCode.TIER_DIFFERING, 7),
+        (FindingCode.TIER_MISSING, 1500),
+        (FindingCode.TIER_EXTRA, 3100),
+        (FindingCode.TIER_DIFFERING, 9_000_001),
+    ]
+    # parts of 4 slots still: one listed part per difference (3100 only here: none there)
+    assert second.comparison.receipts_listed == 4 + 4 + 3 and second.request is None
 
 
 def test_only_requested_blocks_are_read_and_answered(ledger_db: Database) -> None:

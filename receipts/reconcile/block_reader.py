@@ -1,7 +1,8 @@
 """Reading a ledger's number space block by block, for reconciliation between tiers.
 
-The ledger is read along its primary key (code, number): SQL aggregates each block of 1,024
-numbers (sum, and the concatenated numbers, digests and totals), so no receipt goes through
+The ledger is read along its primary key (code, number): SQL aggregates each block of numbers
+(1,024, or the larger size a summary chose: :func:`receipts.reconcile.blocks.block_size_for`)
+into its sum and the concatenated numbers, digests and totals, so no receipt goes through
 Python one by one, nothing sorts the whole ledger, and memory is bounded by a few blocks.
 
 Two readers share the work, each on its own connection and one thread (blocks with even indexes
@@ -39,7 +40,7 @@ from receipts.ledger.models import LedgerState, ReceiptRow
 from receipts.ledger.partitions import year_of
 from receipts.reconcile.blocks import BLOCK_SIZE, Block, BlockKey
 
-__all__ = ["READERS", "LedgerInconsistent", "ledger_blocks", "ledger_issuers"]
+__all__ = ["READERS", "LedgerInconsistent", "block_count", "ledger_blocks", "ledger_issuers"]
 
 #: Threads (and connections) reading one ledger. Python's share of the work holds the GIL, so
 #: more than two would gain little.
@@ -67,6 +68,28 @@ def ledger_issuers(db: Database, own: str) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def block_count(db: Database, issuers: Sequence[str]) -> Callable[[int], int]:
+    """A bound on the number of non-empty blocks of ``issuers`` a summary would state, as a
+    function of the block size: per receipt code of their provinces, the blocks between its
+    lowest and highest number. Two index seeks per code, not a pass over the receipts."""
+    r, code, last = ReceiptRow, bindparam("code", type_=String), bindparam("last", type_=String)
+    next_code = select(func.min(r.code)).where(r.code > code, r.code <= last)
+    span = select(func.min(r.number), func.max(r.number)).where(
+        r.code == code, r.issue_year == year_of(code)
+    )
+    spans: list[tuple[int, int]] = []
+    with db.read() as session:
+        for province in sorted({issuer[:2] for issuer in issuers}):
+            bounds = {"last": province + "9" * 6}
+            found = session.scalar(next_code, {"code": province, **bounds})
+            while found is not None:
+                low, high = session.execute(span, {"code": found}).one()
+                if low is not None:
+                    spans.append((low, high))
+                found = session.scalar(next_code, {"code": found, **bounds})
+    return lambda size: sum(high // size - low // size + 1 for low, high in spans)
+
+
 @contextmanager
 def ledger_blocks(
     db: Database,
@@ -74,16 +97,21 @@ def ledger_blocks(
     keys: Sequence[BlockKey] | None = None,
     totals: bool = True,
     readers: int = READERS,
+    size: int = BLOCK_SIZE,
 ) -> Iterator[tuple[int, Iterator[Block]]]:
-    """The ledger's event count and its non-empty blocks of ``issuers`` (with ``keys``, only
-    those blocks), read from one consistent snapshot, in no particular order. Without
-    ``totals``, the blocks know their sums but not each receipt's total (enough for their
-    summaries, not for fingerprints or listings)."""
+    """The ledger's event count and its non-empty blocks of ``size`` numbers of ``issuers``
+    (with ``keys``, only those blocks, of their own size), read from one consistent snapshot,
+    in no particular order. Without ``totals``, the blocks know their sums but not each
+    receipt's total (enough for their summaries, not for fingerprints or listings)."""
+    if keys:
+        size = keys[0].size
+        if any(k.size != size for k in keys):
+            raise ValueError("blocks of several sizes")
     with _snapshot(db, max(1, readers)) as (events, conns):
         scope, shares = set(issuers), len(conns)
         work: list[Callable[[], Iterator[Block]]] = []
         for share, conn in enumerate(conns):
-            reader = _BlockReader(conn, totals)
+            reader = _BlockReader(conn, totals, size)
             if keys is None:
                 work.append(functools.partial(reader.walk, scope, share, shares))
             else:
@@ -207,7 +235,8 @@ class _BlockReader:
     """Reads blocks along the primary key (code, number): one aggregate per block (split by
     issuer only where a block has several) and a seek over empty stretches."""
 
-    def __init__(self, conn: Connection, totals: bool) -> None:
+    def __init__(self, conn: Connection, totals: bool, size: int = BLOCK_SIZE) -> None:
+        self._size = size
         r, at = ReceiptRow, bindparam("at", type_=BigInteger)
         code, issuer = bindparam("code", type_=String), bindparam("issuer", type_=String)
         # group_concat / string_agg with constant separators: aggregate_strings() would bind its
@@ -229,7 +258,7 @@ class _BlockReader:
         in_block = (
             r.code == code,
             r.issue_year == year_of(code),
-            r.number.between(at, at + BLOCK_SIZE - 1),
+            r.number.between(at, at + (size - 1)),
         )
         last = bindparam("last", type_=String)
         self._first_code = _Prepared(
@@ -261,24 +290,25 @@ class _BlockReader:
     def _walk_codes(
         self, scope: set[str], share: int, shares: int, province: str
     ) -> Iterator[Block]:
-        last = province + "9" * 6
+        last, size = province + "9" * 6, self._size
         code = self._first_code.value(code=province, last=last)
         while code is not None:
             number = self._next_number.value(code=code, at=0)
             while number is not None:
-                index = number // BLOCK_SIZE
+                index = number // size
                 index += (share - index) % shares  # the first block of this share from here
-                at = index * BLOCK_SIZE
+                at = index * size
                 ((low, high, *rest),) = self._whole.run(code=code, at=at)
                 rows: Sequence[Any] = [(low, *rest)]
                 if low != high:
                     rows = self._by_issuer.run(code=code, at=at)
                 for issuer, total, numbers, digests, totals in rows:
                     if issuer in scope:
-                        yield _block(issuer, code, index, total, numbers, digests, totals)
-                number = (index + shares) * BLOCK_SIZE
+                        key = BlockKey(issuer, code, index, size)
+                        yield _block(key, total, numbers, digests, totals)
+                number = (index + shares) * size
                 if low is None:  # an empty block: seek the next receipt
-                    number = self._next_number.value(code=code, at=at + BLOCK_SIZE)
+                    number = self._next_number.value(code=code, at=at + size)
             code = self._first_code.value(code=code, last=last)
 
     def these(self, keys: Sequence[BlockKey]) -> Iterator[Block]:
@@ -288,36 +318,37 @@ class _BlockReader:
                 code=key.code, at=key.first, issuer=key.issuer
             )
             if numbers is not None:
-                yield _block(key.issuer, key.code, key.index, total, numbers, digests, totals)
+                yield _block(key, total, numbers, digests, totals)
 
 
-def _block(
-    issuer: str, code: str, index: int, total: int, offsets: str, digests: str, totals: str | None
-) -> Block:
-    key = BlockKey(issuer, code, index)
+def _block(key: BlockKey, total: int, offsets: str, digests: str, totals: str | None) -> Block:
     try:
-        return Block(key, _numbers(key.first, offsets), bytes.fromhex(digests), totals, int(total))
+        numbers = _numbers(key.first, key.size, offsets)
+        return Block(key, numbers, bytes.fromhex(digests), totals, int(total))
     except ValueError as error:
         raise LedgerInconsistent(f"ledger {key}: {error} (run 'receipts audit')") from None
 
 
-# "0,1,2,…,1023" and where each offset starts and ends in it
-_ALL_OFFSETS = ",".join(map(str, range(BLOCK_SIZE)))
-_STARTS = [0]
-for _offset in range(BLOCK_SIZE - 1):
-    _STARTS.append(_STARTS[-1] + len(str(_offset)) + 1)
-_ENDS = [start + len(str(offset)) for offset, start in enumerate(_STARTS)]
+@functools.cache
+def _all_offsets(size: int) -> tuple[str, list[int], list[int]]:
+    """ "0,1,2,…,size − 1" and where each offset starts and ends in it."""
+    starts = [0]
+    for offset in range(size - 1):
+        starts.append(starts[-1] + len(str(offset)) + 1)
+    ends = [start + len(str(offset)) for offset, start in enumerate(starts)]
+    return ",".join(map(str, range(size))), starts, ends
 
 
-def _numbers(first: int, offsets: str) -> Sequence[int]:
+def _numbers(first: int, size: int, offsets: str) -> Sequence[int]:
     """A block's numbers from the comma-separated offsets the database concatenated. Most blocks
     are a run of consecutive numbers in order: recognised by comparing the text with a slice of
-    "0,1,…,1023" (no parsing), they become a ``range``, which also proves the digests were
+    "0,1,…,size − 1" (no parsing), they become a ``range``, which also proves the digests were
     concatenated in number order. Others are parsed (and sorted by :class:`Block`)."""
     low = offsets[: offsets.find(",")] if "," in offsets else offsets
     high = offsets[offsets.rfind(",") + 1 :]
     if low.isdigit() and high.isdigit():
         a, b = int(low), int(high)
-        if a <= b < BLOCK_SIZE and offsets == _ALL_OFFSETS[_STARTS[a] : _ENDS[b]]:
+        every, starts, ends = _all_offsets(size)
+        if a <= b < size and offsets == every[starts[a] : ends[b]]:
             return range(first + a, first + b + 1)
     return [first + int(offset) for offset in offsets.split(",")]

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from receipts.domain.money import to_fen
 from receipts.findings import FindingCode
 from receipts.reconcile.blocks import (
+    BLOCK_SIZE,
     FINGERPRINT_BYTES,
-    PARTS,
     Block,
     BlockKey,
     BlockSummary,
@@ -61,7 +61,8 @@ class BlockRequest:
     key: BlockKey
     """Which block."""
     fingerprints: bytes | None
-    """The requester's 256 part fingerprints; None asks for the whole block."""
+    """The requester's part fingerprints (256 for a block of 1,024); None asks for the whole
+    block."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class Summary:
     answering: str | None = None
     """For an answer to a request, the root of the summary the request answered: such a file
     states only the requested blocks (an empty one with count 0), not the whole ledger."""
+    block_size: int = BLOCK_SIZE
+    """Numbers per block (every block key carries it too)."""
 
     @functools.cached_property
     def root(self) -> str:
@@ -99,8 +102,9 @@ def answer_request(block: Block, request: BlockRequest) -> Listing:
     """The listing of ``block`` that answers ``request``: the parts whose fingerprints differ."""
     if request.fingerprints is None:
         return Listing(None, tuple(block.slots()))
-    if len(request.fingerprints) != PARTS * FINGERPRINT_BYTES:
-        raise ValueError(f"{request.key}: fingerprints must be {PARTS * FINGERPRINT_BYTES} bytes")
+    if len(request.fingerprints) != block.key.parts * FINGERPRINT_BYTES:
+        want = block.key.parts * FINGERPRINT_BYTES
+        raise ValueError(f"{request.key}: fingerprints must be {want} bytes")
     ours, theirs = array("I", block.fingerprints()), array("I", request.fingerprints)
     parts = frozenset(p for p, (a, b) in enumerate(zip(ours, theirs, strict=True)) if a != b)
     return Listing(parts, tuple(block.slots(parts)))
@@ -262,7 +266,7 @@ def _rebuild(key: BlockKey, listing: Listing, ours: Block | None) -> Block:
         return Block.from_slots(key, listing.slots)
     listed: dict[int, list[Slot]] = {}
     for slot in sorted(listing.slots, key=lambda s: s.number):
-        listed.setdefault(part_of(slot.number), []).append(slot)
+        listed.setdefault(part_of(slot.number, key.size), []).append(slot)
     numbers: list[int] = []
     digests: list[bytes] = []
     totals: list[int] = []

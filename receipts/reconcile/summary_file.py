@@ -26,7 +26,7 @@ from receipts.errors import InvalidInput
 from receipts.findings import FindingCode
 from receipts.reconcile.blocks import (
     BLOCK_SIZE,
-    PARTS,
+    FINGERPRINT_BYTES,
     BlockKey,
     BlockSummary,
     Slot,
@@ -81,7 +81,7 @@ def summary_element(summary: Summary, moment: datetime, events: int) -> etree._E
         ("Org", summary.org),
         ("CreatedAt", moment.isoformat(timespec="seconds")),
         ("LedgerEvents", str(events)),
-        ("BlockSize", str(BLOCK_SIZE)),
+        ("BlockSize", str(summary.block_size)),
     ):
         _el(root, name, text)
     _el(root, "Root", summary.root, **_sums(summary.blocks))
@@ -147,6 +147,7 @@ def read_summary(data: bytes, validator: ChainValidator) -> tuple[Summary, list[
         if signer not in (issuer, up, up and divisions.upstream_of(up)):
             raise InvalidSignedDocument(f"{signer} may not state {issuer}'s receipts")
     answering = root.findtext(_N + "Answers")
+    size = int(root.findtext(_N + "BlockSize") or "")  # one of the schema's powers of two
     blocks: list[BlockSummary] = []
     listings: dict[BlockKey, Listing] = {}
     problems: list[TierFinding] = []
@@ -156,9 +157,11 @@ def read_summary(data: bytes, validator: ChainValidator) -> tuple[Summary, list[
             raise InvalidInput(f"{what}: series {issuer} {code} lies outside its scope")
         mine = []
         for element in series.iterfind(_N + "Block"):
-            key = BlockKey(issuer, code, int(element.get("index", "")))
+            key = BlockKey(issuer, code, int(element.get("index", "")), size)
             total = parse_amount(element.get("total", ""), allow_negative=True)
             count = int(element.get("count", ""))
+            if count > size:
+                raise InvalidInput(f"{what}: {key} counts {count} receipts in {size} numbers")
             if count == 0 and answering is None:
                 raise InvalidInput(f"{what}: {key} is empty (only an answer states empty blocks)")
             mine.append(BlockSummary(key, count, total, element.get("hash", "")))
@@ -173,10 +176,10 @@ def read_summary(data: bytes, validator: ChainValidator) -> tuple[Summary, list[
         raise InvalidInput(f"{what}: a block is listed twice")
     blocks.sort(key=lambda b: b.key)
     deferred = tuple(
-        BlockKey(e.get("issuer", ""), e.get("code", ""), int(e.get("index", "")))
+        BlockKey(e.get("issuer", ""), e.get("code", ""), int(e.get("index", "")), size)
         for e in root.iterfind(_N + "Deferred")
     )
-    summary = Summary(org, issuers, tuple(blocks), listings, deferred, answering)
+    summary = Summary(org, issuers, tuple(blocks), listings, deferred, answering, size)
     if summary.root != root.findtext(_N + "Root") and blocks:
         detail = "its Merkle root does not match its blocks"
         problems.append(TierFinding(FindingCode.INCONSISTENT_FILE, blocks[0].key, detail=detail))
@@ -185,8 +188,8 @@ def read_summary(data: bytes, validator: ChainValidator) -> tuple[Summary, list[
 
 def _listing(key: BlockKey, listed: str, element: etree._Element) -> Listing:
     parts = None if listed == "all" else frozenset(int(p) for p in listed.split())
-    if parts is not None and not parts <= set(range(PARTS)):
-        raise InvalidInput(f"reconciliation summary: {key} lists parts beyond {PARTS - 1}")
+    if parts is not None and not parts <= set(range(key.parts)):
+        raise InvalidInput(f"reconciliation summary: {key} lists parts beyond {key.parts - 1}")
     slots = tuple(
         Slot(
             key.issuer,
@@ -194,12 +197,14 @@ def _listing(key: BlockKey, listed: str, element: etree._Element) -> Listing:
             int(s.get("number", "")),
             s.get("digest", ""),
             parse_amount(s.get("total", ""), allow_negative=True),
+            key.size,
         )
         for s in element.iterfind(_N + "Slot")
     )
     numbers = [s.number for s in slots]
     if len(set(numbers)) != len(numbers) or any(
-        s.key != key or (parts is not None and part_of(s.number) not in parts) for s in slots
+        s.key != key or (parts is not None and part_of(s.number, key.size) not in parts)
+        for s in slots
     ):
         raise InvalidInput(f"reconciliation summary: {key} lists receipts twice or outside it")
     return Listing(parts, slots)
@@ -217,6 +222,7 @@ def request_document(
         ("To", theirs.org),
         ("CreatedAt", moment.isoformat(timespec="seconds")),
         ("Answering", theirs.root),
+        ("BlockSize", str(theirs.block_size)),
     ):
         _el(root, name, text)
     scope = _el(root, "Scope")
@@ -241,6 +247,8 @@ class RequestFile(NamedTuple):
     """The blocks to list."""
     answering: str
     """That summary's Merkle root."""
+    block_size: int
+    """That summary's block size."""
 
 
 def read_request(data: bytes) -> RequestFile:
@@ -255,11 +263,18 @@ def read_request(data: bytes) -> RequestFile:
         error = schema.error_log.last_error  # type: ignore[attr-defined]
         why = error.message if error is not None else "not a reconciliation request"
         raise InvalidInput(f"reconciliation request: {why}")
+    size = int(root.findtext(_N + "BlockSize") or BLOCK_SIZE)  # absent: the first version's
     blocks = []
     for e in root.iterfind(_N + "Block"):
-        key = BlockKey(e.get("issuer", ""), e.get("code", ""), int(e.get("index", "")))
+        key = BlockKey(e.get("issuer", ""), e.get("code", ""), int(e.get("index", "")), size)
         parts = e.get("parts")
-        blocks.append(BlockRequest(key, None if parts is None else base64.b64decode(parts)))
+        fingerprints = None if parts is None else base64.b64decode(parts)
+        if fingerprints is not None and len(fingerprints) != key.parts * FINGERPRINT_BYTES:
+            raise InvalidInput(
+                f"reconciliation request: {key} carries {len(fingerprints)} bytes of "
+                f"fingerprints, not {key.parts * FINGERPRINT_BYTES}"
+            )
+        blocks.append(BlockRequest(key, fingerprints))
     scope = tuple(e.text or "" for e in root.iterfind(f"{_N}Scope/{_N}Issuer"))
     to, answering = root.findtext(_N + "To") or "", root.findtext(_N + "Answering") or ""
-    return RequestFile(to, scope, blocks, answering)
+    return RequestFile(to, scope, blocks, answering, size)

@@ -16,8 +16,11 @@ The exchange takes two rounds and carries data proportional to the differences:
 Both rounds read each ledger's blocks once in the first round; the second reads only the
 requested blocks, so its cost follows the differences.
 
-A signed file is at most 1 MB (``docs/formats.md``). A listing that would not fit is left for
-another round (the blocks are named in ``Deferred`` and requested again). The files are written
+A signed file is at most 1 MB (``docs/formats.md``). The first summary's block size grows
+with the ledger (1,024 numbers, doubled until the blocks it states fit: ``block_size_for``),
+so the number of blocks, and the file, stay bounded whatever the number of receipts; the
+request and the answer keep that size. A listing that would not fit is left for another round
+(the blocks are named in ``Deferred`` and requested again). The files are written
 and read by :mod:`receipts.reconcile.summary_file`; the ledger is read by
 :mod:`receipts.reconcile.block_reader`, block by block, in one snapshot.
 """
@@ -34,8 +37,13 @@ from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.pki.signer import ReceiptSigner
-from receipts.reconcile.block_reader import LedgerInconsistent, ledger_blocks, ledger_issuers
-from receipts.reconcile.blocks import Block, BlockKey, BlockSummary, merkle_root
+from receipts.reconcile.block_reader import (
+    LedgerInconsistent,
+    block_count,
+    ledger_blocks,
+    ledger_issuers,
+)
+from receipts.reconcile.blocks import Block, BlockKey, BlockSummary, block_size_for, merkle_root
 from receipts.reconcile.exchange import (
     BlockRequest,
     Listing,
@@ -61,8 +69,9 @@ __all__ = [
     "reconcile_tiers",
 ]
 
-# Serialised sizes used to keep a summary under MAX_XML_BYTES while it is being built.
-_BLOCK_BYTES, _SLOT_BYTES, _RESERVE = 140, 130, 16_000
+# Serialised sizes used to keep a summary under MAX_XML_BYTES while it is being built (a block
+# statement is about 125 bytes, a listed slot about 120, a series about 250).
+_BLOCK_BYTES, _SLOT_BYTES, _SERIES_BYTES, _RESERVE = 140, 130, 300, 16_000
 
 
 @dataclass(frozen=True)
@@ -143,16 +152,18 @@ def make_summary(
     """Summarise this ledger (the request's issuers, else ``issuers``, else all) into a signed
     file, listing the blocks ``request`` asks for; the root is recorded in the event log."""
     wanted: dict[BlockKey, BlockRequest] = {}
-    answering = None
+    answering, size = None, None
     if request is not None:
         asked = read_request(request)
         if asked.to != signer.org_code:
             raise InvalidInput(f"the request is addressed to {asked.to}, not to {signer.org_code}")
         wanted, answering = {r.key: r for r in asked.blocks}, asked.answering
-        issuers = issuers or asked.scope
+        issuers, size = issuers or asked.scope, asked.block_size
     scope = tuple(sorted(set(issuers))) if issuers else ledger_issuers(db, signer.org_code)
     for issuer in scope:
         divisions.validate_division_code(issuer, what="issuer")
+    if size is None:
+        size = _block_size(db, scope)
     if outside := sorted({key.issuer for key in wanted} - set(scope)):
         who = ", ".join(outside)
         raise InvalidInput(f"the request asks for blocks of {who}, outside its own scope")
@@ -160,7 +171,10 @@ def make_summary(
     # An answer states only the requested blocks (the rest was settled by the first round), so
     # only they are read; a requested block without receipts here is stated with count 0.
     keys = sorted(wanted) if request is not None else None
-    with ledger_blocks(db, scope, keys, totals=keys is not None) as (events, blocks_here):
+    with ledger_blocks(db, scope, keys, totals=keys is not None, size=size) as (
+        events,
+        blocks_here,
+    ):
         for block in _with_empty(blocks_here, keys) if keys is not None else blocks_here:
             packer.add(block, wanted.get(block.key))
     packer.fit()
@@ -172,6 +186,7 @@ def make_summary(
         packer.listings,
         tuple(sorted(packer.deferred)),
         answering,
+        size,
     )
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
     document = signer.sign_document(summary_element(summary, moment, events), moment)
@@ -196,6 +211,15 @@ def make_summary(
         },
     )
     return SummaryResult(summary, document, receipts, len(wanted))
+
+
+def _block_size(db: Database, scope: Sequence[str]) -> int:
+    """The block size of a first summary: the smallest at which its blocks (bounded by each
+    code's span of numbers) fit in a signed file beside its series (``docs/formats.md``)."""
+    blocks_at = block_count(db, scope)
+    series = len(scope)  # at least one per issuer with receipts, usually one
+    room = (MAX_XML_BYTES - _RESERVE - _SERIES_BYTES * series) // _BLOCK_BYTES
+    return block_size_for(blocks_at, room)
 
 
 def _with_empty(blocks: Iterator[Block], keys: Sequence[BlockKey]) -> Iterator[Block]:
@@ -231,7 +255,7 @@ def reconcile_tiers(
 
     # An answer states only the blocks that were requested: only they are read and compared.
     keys = [b.key for b in theirs.blocks] if theirs.answering is not None else None
-    with ledger_blocks(db, theirs.issuers, keys) as (_, blocks_here):
+    with ledger_blocks(db, theirs.issuers, keys, size=theirs.block_size) as (_, blocks_here):
         comparison = compare_summary(theirs, tee(blocks_here))
     comparison.findings[:0] = problems
     request = None
