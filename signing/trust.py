@@ -146,6 +146,9 @@ class _BuiltChain:
     """For each certificate except the root: its earliest revocation in a CRL of its issuer."""
     crl_known: tuple[bool, ...]
     """For each certificate except the root: whether any CRL of its issuer verified."""
+    windows: tuple[tuple[datetime, datetime], ...] = ()
+    """Each certificate's (not before, not after) in UTC, read once: cryptography builds a new
+    datetime on every read of ``not_valid_before_utc``."""
     usage_problem: str | None = field(default=None)
     tier_problem: str | None = field(default=None)
     """Why a link of the chain breaks the tier policy, if one does."""
@@ -178,6 +181,13 @@ class ChainValidator:
         self.issuer_may_certify = issuer_may_certify
         self._store = Store(list(bundle.roots))
         self._cache: dict[tuple[x509.Certificate, ...], _BuiltChain] = {}
+        # The same chains again by the certificates' identities: a verifier hands in the same
+        # objects again and again (signing.xmldsig_signxml.certificate_from_b64 caches them),
+        # and hashing a certificate hashes its DER. Each entry holds its certificates, so an
+        # identity is not reused by another object while it is remembered.
+        self._by_identity: dict[
+            tuple[int, ...], tuple[tuple[x509.Certificate, ...], _BuiltChain]
+        ] = {}
 
     def validate(
         self,
@@ -198,8 +208,8 @@ class ChainValidator:
             findings.append(Finding.of(FindingCode.CERTIFICATE_OUTSIDE_TIER, built.tier_problem))
         if built.usage_problem is not None:
             findings.append(Finding.of(FindingCode.BAD_KEY_USAGE, built.usage_problem))
-        for cert in built.certs:
-            if moment < cert.not_valid_before_utc:
+        for cert, (not_before, not_after) in zip(built.certs, built.windows, strict=True):
+            if moment < not_before:
                 findings.append(
                     Finding.of(
                         FindingCode.NOT_YET_VALID_AT_SIGNING,
@@ -207,7 +217,7 @@ class ChainValidator:
                         f"after the time {_ts(moment)}",
                     )
                 )
-            elif moment > cert.not_valid_after_utc:
+            elif moment > not_after:
                 findings.append(
                     Finding.of(
                         FindingCode.EXPIRED_AT_SIGNING,
@@ -257,8 +267,13 @@ class ChainValidator:
         moment: datetime,
     ) -> _BuiltChain | Finding:
         key = (leaf, *intermediates)
+        identities = tuple(map(id, key))
+        held = self._by_identity.get(identities)
+        if held is not None and all(a is b for a, b in zip(held[0], key, strict=True)):
+            return held[1]
         cached = self._cache.get(key)
         if cached is not None:
+            self._remember(identities, key, cached)
             return cached
         # Structure (signatures, names, constraints, extensions) does not depend on the time, so
         # build the chain at a moment when the certificates handed in are all valid, then judge
@@ -281,6 +296,7 @@ class ChainValidator:
             crl_known=tuple(
                 any(crl_is_from(crl, issuer) for crl in self.bundle.crls) for _, issuer in links
             ),
+            windows=tuple((c.not_valid_before_utc, c.not_valid_after_utc) for c in certs),
             usage_problem=_usage_problem(leaf),
             tier_problem=_tier_problem(links, self.issuer_may_certify),
         )
@@ -288,7 +304,18 @@ class ChainValidator:
             # Rare (thousands of distinct signers); dropping everything keeps this simple and safe.
             self._cache.clear()
         self._cache[key] = built
+        self._remember(identities, key, built)
         return built
+
+    def _remember(
+        self,
+        identities: tuple[int, ...],
+        key: tuple[x509.Certificate, ...],
+        built: _BuiltChain,
+    ) -> None:
+        if len(self._by_identity) >= self._MAX_CACHED:
+            self._by_identity.clear()
+        self._by_identity[identities] = (key, built)
 
     def _verifier(self, moment: datetime) -> x509.verification.ClientVerifier:
         return (

@@ -183,8 +183,10 @@ def verify_enveloped(
         code = FindingCode.MALFORMED_XML if malformed else FindingCode.UNSAFE_XML
         return _result([Finding.of(code, message)])
     strict = _engine(engine) == "strict"
-    # The strict engine's walk gives inspect_signature's answer, faster for our own shape.
-    shape = inspect_strict(root) if strict else inspect_signature(root)
+    # The strict engine's walk gives inspect_signature's answer, faster for our own shape (and
+    # faster still with the bytes, when they are the UTF-8 its byte filters read).
+    utf8 = data if (root.getroottree().docinfo.encoding or "").upper() == "UTF-8" else None
+    shape = inspect_strict(root, utf8) if strict else inspect_signature(root)
     if isinstance(shape, Finding):
         return _result([shape])
 
