@@ -19,6 +19,19 @@ PAYER_USCC = "91640100MA7600001J"
 
 @pytest.fixture
 def world(tmp_path: Path) -> dict[str, Path]:
+    """宁夏, 银川 (three receipts issued, R1 and R2 to the payer) and the payer's workspace, with
+    the receipts' XML in r1.xml to r3.xml."""
+    return _world(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``world`` built once, for the tests that change nothing in it: one refuses a booking in
+    the payer's workspace, the other looks up in 银川's."""
+    return _world(tmp_path_factory.mktemp("booking"))
+
+
+def _world(tmp_path: Path) -> dict[str, Path]:
     prov, city, payer = tmp_path / "prov", tmp_path / "city", tmp_path / "payer"
     federation(prov, "640000")
     federation(city, "640100")
@@ -112,8 +125,8 @@ def test_booking_once_and_the_red_receipt_rules(world: dict[str, Path]) -> None:
     assert receipts(payer, "audit").exit_code == 0
 
 
-def test_tampered_receipt_is_not_booked(world: dict[str, Path]) -> None:
-    payer, tmp = world["payer"], world["tmp"]
+def test_tampered_receipt_is_not_booked(shared_world: dict[str, Path]) -> None:
+    payer, tmp = shared_world["payer"], shared_world["tmp"]
     data = (tmp / "r2.xml").read_bytes().replace(b">200.00<", b">20.00<")
     (tmp / "bad.xml").write_bytes(data)
     result = receipts(payer, "book", str(tmp / "bad.xml"), "--voucher", "v", "--by", "x")
@@ -121,8 +134,8 @@ def test_tampered_receipt_is_not_booked(world: dict[str, Path]) -> None:
     assert "not booked, the receipt is invalid" in result.stderr
 
 
-def test_lookup_answers_the_same_for_a_wrong_check_code(world: dict[str, Path]) -> None:
-    city, code = world["city"], str(world["code"])
+def test_lookup_answers_the_same_for_a_wrong_check_code(shared_world: dict[str, Path]) -> None:
+    city, code = shared_world["city"], str(shared_world["code"])
     shown = json.loads(ok(city, "--json", "show", code, "2"))
     right = json.loads(
         ok(city, "--json", "lookup", code, "2", shown["check_code"], "--amount", "200.00")
