@@ -8,7 +8,9 @@ run benchmarks as ``python -m bench.NAME`` from the repository root).
 - :mod:`tests.support.receipt_corpus`: signed receipts, good and bad, with expected findings.
 - :mod:`tests.support.ledger`: stocking a city ledger, an issuer, issue requests.
 - :mod:`tests.support.postgres`: throw-away PostgreSQL schemas for ledger tests.
-- :mod:`tests.support.workspaces`: federation workspaces and running the ``receipts`` command.
+- :mod:`tests.support.workspaces`: federation workspaces (a stocked 银川 under 宁夏) and running
+  the ``receipts`` command.
+- :mod:`tests.support.archive_readme`: an archive package checked with its README's commands.
 - :mod:`tests.support.pki_cli`: the three-tier PKI built through ``receipts pki``.
 - :mod:`tests.support.pdf`: receipts, their signed XML and PDFs, outside PDF tools.
 - :mod:`tests.support.reconcile`: synthetic ledger rows for reconciliation tests.
