@@ -247,7 +247,8 @@ def test_a_package_larger_than_the_old_spool_is_pushed_and_imported(
     t.ok(CITY, "transmit", "export", "-o", str(package))
     assert package.stat().st_size > _OLD_SPOOL
     with serve_thread(t.homes[PROVINCE]) as url:  # uvicorn: the body arrives in many reads
-        t.ok(CITY, "transmit", "push", url, "--package", str(package))
+        # The answer waits for the import (minutes under load): the call's time, not 60 s.
+        t.ok(CITY, "transmit", "push", url, "--package", str(package), "--timeout", "1800")
     assert receipt_count(t) == n
     assert incoming(t) == []
 

@@ -118,9 +118,8 @@ class TierClient:
         self.base_url = validate_node_url(base_url)
         self.signer, self.recipient = signer, recipient
         self.retry = retry or Retry()
-        self._client = httpx.Client(
-            timeout=max(5.0, min(timeout, self.retry.total)), transport=transport
-        )
+        self._timeout = max(5.0, min(timeout, self.retry.total))
+        self._client = httpx.Client(timeout=self._timeout, transport=transport)
         self._start = self.retry.clock()
         """Every call of this client shares one deadline: a sync's time is bounded as a whole."""
         self.attempts = 0
@@ -165,11 +164,15 @@ class TierClient:
             # (413) from its Content-Length, before a byte of it is sent.
             headers["Content-Length"] = str(size)
             content = body if isinstance(body, bytes) else _chunks(body)
+            # The answer comes after the node has imported the package (minutes for a large
+            # one): it is waited for as long as the call's time lasts, not resent every minute.
+            left = self.retry.total - (self.retry.clock() - start)
             try:
                 response = self._client.post(
                     self.base_url + path + (f"?{query}" if query else ""),
                     content=content,
                     headers=headers,
+                    timeout=httpx.Timeout(self._timeout, read=max(self._timeout, left)),
                 )
             except httpx.HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}"
