@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,26 +76,29 @@ def build(tmp: Path, n: int, diff: int, seed: int) -> tuple[Path, Path, dict[str
         conn.close()
     shutil.copyfile(path, province / "ledger.sqlite")
     changed = sorted(planted["differing"])
+    year = issue_year(CODE)
+
+    def keyed(numbers: Iterable[int]) -> list[tuple[str, int, int]]:
+        # the whole primary key (code, number, issue_year): a number alone cannot use it, and
+        # each statement would scan the 10^7 rows
+        return [(CODE, x, year) for x in sorted(numbers)]
+
+    by_key = "WHERE code = ? AND number = ? AND issue_year = ?"
     # "missing" = in the city's file, not at the province; "extra" = at the province only
     _edit_sqlite(
         province / "ledger.sqlite",
         indexes,
         [
             ("UPDATE ledger_state SET org_code = '640000'", []),
-            ("DELETE FROM receipts WHERE number = ?", [(x,) for x in planted["missing"]]),
+            (f"DELETE FROM receipts {by_key}", keyed(planted["missing"])),
             (
-                "UPDATE receipts SET digest = lower(hex(randomblob(32))) WHERE number = ?",
-                [(x,) for x in changed[0::2]],
+                f"UPDATE receipts SET digest = lower(hex(randomblob(32))) {by_key}",
+                keyed(changed[0::2]),
             ),
-            (
-                "UPDATE receipts SET total_fen = total_fen + 1 WHERE number = ?",
-                [(x,) for x in changed[1::2]],
-            ),
+            (f"UPDATE receipts SET total_fen = total_fen + 1 {by_key}", keyed(changed[1::2])),
         ],
     )
-    _edit_sqlite(
-        path, indexes, [("DELETE FROM receipts WHERE number = ?", [(x,) for x in planted["extra"]])]
-    )
+    _edit_sqlite(path, indexes, [(f"DELETE FROM receipts {by_key}", keyed(planted["extra"]))])
     return city, province, planted
 
 
@@ -279,7 +283,9 @@ def _fill_pg(
             (f"DELETE FROM {city}.receipts WHERE number = ANY(:x)", planted["extra"]),
         ]
         for sql, numbers in edits:
-            conn.execute(text(sql), {} if numbers is None else {"x": sorted(numbers)})
+            # the primary key's code and year too: the number alone would scan every row
+            keyed = {"x": sorted(numbers or ()), "code": CODE, "year": issue_year(CODE)}
+            conn.execute(text(sql.replace("number = ANY(:x)", _PG_KEY)), keyed)
         for schema, ddl in saved.items():
             conn.execute(text(f"DELETE FROM {schema}.stats_receipts"))
             conn.execute(
@@ -293,6 +299,9 @@ def _fill_pg(
                 conn.execute(text(statement))
             conn.execute(text(f"VACUUM ANALYZE {schema}.receipts"))
     return planted
+
+
+_PG_KEY = "code = :code AND issue_year = :year AND number = ANY(:x)"
 
 
 def _drop_pg_extras(conn: Any, schema: str) -> list[str]:
