@@ -15,7 +15,6 @@ death or an interruption rolls back everything the package wrote."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,7 @@ from receipts.transmission.carried_statements import (
     record_statements,
 )
 from receipts.transmission.import_settings import ImportSettings
-from receipts.transmission.package import ListedReceipt, Manifest, RefusedPackage, package_crls
+from receipts.transmission.package import Manifest, RefusedPackage, package_crls
 from receipts.transmission.package_stream import open_package
 from receipts.transmission.received_fragment import match_listed, read_fragment
 from receipts.transmission.received_receipts import (
@@ -152,13 +151,11 @@ def import_package(
                 register_organisation(session, state, entry)
             shared = ReceivedShares(session, fragment.stated, what)
             store = ReceiptStore(session, state, manifest.sender, what, shared)
-            pending: deque[ListedReceipt] = deque()
-            carried = fragment.carried if manifest.version != 1 else None
-            listing = ListingCheck(manifest, validator, stamped_here, what, pending, carried)
+            listing = ListingCheck(manifest, validator, stamped_here, what, fragment.carried)
             # Workers only for more than a chunk: starting them costs more than one chunk.
             workers = settings.worker_count if manifest.receipt_count > settings.chunk else 0
             with verified_chunks(
-                listed_members(package, pending),
+                listed_members(package, listing.pending),
                 validator,
                 tolerance,
                 workers=workers,

@@ -137,7 +137,8 @@ class ListingCheck:
     once every receipt has been seen. Version 2: each listed receipt is one the sender's events
     issued (``carried``, :func:`receipts.transmission.received_fragment.receipt_key`), and as
     many are listed as the events carry (the listing has no duplicate: together, the same
-    receipts)."""
+    receipts); version 1's listing was matched to the events whole before
+    (:func:`receipts.transmission.received_fragment.match_listed`)."""
 
     def __init__(
         self,
@@ -145,12 +146,12 @@ class ListingCheck:
         validator: ChainValidator,
         stamped_here: dict[str, bytes],
         what: str,
-        pending: deque[ListedReceipt],
-        carried: set[bytes] | None = None,
+        carried: set[bytes],
     ) -> None:
         self.manifest, self.validator, self.what = manifest, validator, what
         self.stamped_here = stamped_here
-        self.pending, self.carried = pending, carried
+        self.pending: deque[ListedReceipt] = deque()
+        self.carried = carried if manifest.version != 1 else None
         self.position = 0
         self.counts: dict[str, list[int]] = {}
 
