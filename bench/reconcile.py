@@ -37,15 +37,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.reconcile_data import build, build_join_tables, build_pg, drop_pg
 from bench.reconcile_steps import run_step
+
+T = TypeVar("T")
 
 
 def main() -> None:
@@ -80,6 +85,16 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _apart(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a fresh process. A child inherits its parent's peak RSS (Linux
+    copies the high-water mark with the address space at fork), so the builders' memory (the
+    SQLite page cache of the index builds) must not be this process's: every step's ru_maxrss
+    would start from it."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return pool.submit(function, *args).result()
+
+
 def _kept(tmp: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
     """What ``tmp`` holds from an earlier ``--keep`` run of the same data set, if anything."""
     record = tmp / "built.json"
@@ -107,8 +122,8 @@ def run(tmp: Path, args: Any, kept: dict[str, Any] | None, wanted: dict[str, Any
         (tmp / "built.json").unlink(missing_ok=True)
         for old in ("city", "province"):
             shutil.rmtree(tmp / old, ignore_errors=True)
-        city, province, planted = build(tmp, n, diff, args.seed)
-        join_db = build_join_tables(tmp, city, province)
+        city, province, planted = _apart(build, tmp, n, diff, args.seed)
+        join_db = _apart(build_join_tables, tmp, city, province)
         _keep(tmp, wanted, planted)
         print(
             f"built two ledgers of {n:,} receipts, {diff:,} differences, in "
@@ -162,7 +177,7 @@ def run_pg(
             shutil.rmtree(tmp / old, ignore_errors=True)
         if prefix is not None:
             drop_pg(base, [f"{prefix}_city", f"{prefix}_province"])
-        city, province, planted, urls = build_pg(base, tmp, n, diff, args.seed, prefix)
+        city, province, planted, urls = _apart(build_pg, base, tmp, n, diff, args.seed, prefix)
         if prefix is not None:
             _keep(tmp, wanted, planted, urls=urls)
         print(
