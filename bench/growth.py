@@ -59,245 +59,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import random
-import resource
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 
-__all__ = ["OFFSET", "fit", "main"]
+from bench.growth_ledger import CITY, PROVINCE, Ledger
+from bench.growth_report import UNIT, report, seconds_text
+from bench.growth_steps import OFFSET, child
 
-#: The first synthetic receipt's number: far above the segments the real commands allocate.
-OFFSET = 5_000_000_000
-#: Rows inserted per transaction while the ledger grows.
-_CHUNK = 1_000_000
+__all__ = ["Ledger", "main"]
+
 _ROOT = Path(__file__).resolve().parent.parent
-_PROVINCE, _CITY = "640000", "640100"
-_YEAR = ("2026-01", "2026-12")
 _OPS = ("issue", "import", "verify", "reconcile", "lookup", "stats")
-#: What each step's time is counted per, and the assumption of its 10^8 line.
-_UNIT = {
-    "issue": "receipt",
-    "import": "receipt",
-    "verify": "receipt",
-    "reconcile": "run",
-    "lookup": "look-up",
-    "stats": "year",
-}
-
-
-def _rss_mb() -> float:
-    """This process's peak RSS since it was started. Not ``ru_maxrss``: Linux carries the
-    parent's peak over ``fork``/``exec`` into the child's (a step started from a parent of
-    400 MB reports 400 MB), where VmHWM is the peak of this program's own memory."""
-    try:
-        status = Path("/proc/self/status").read_text("ascii")
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return int(status.split("VmHWM:")[1].split()[0]) / 1024
-
-
-def step_command(args: list[str]) -> dict[str, Any]:
-    """One ``receipts`` command through the CLI, timed (the imports before it are not)."""
-    from click.testing import CliRunner
-
-    from cli import main
-    from receipts.ledger import migrate  # noqa: F401  (imported lazily by the commands)
-    from receipts.pki.credentials import Credentials  # noqa: F401
-    from tests.support.workspaces import ENV
-
-    runner = CliRunner(env=ENV)
-    start = time.perf_counter()
-    result = runner.invoke(main, args, catch_exceptions=False)
-    seconds = time.perf_counter() - start
-    return {
-        "seconds": seconds,
-        "rss_mb": _rss_mb(),
-        "exit": result.exit_code,
-        "stdout": result.stdout,
-        "stderr": result.stderr,
-    }
 
 
 def _command(*args: str) -> dict[str, Any]:
     """A ``receipts`` command in a fresh process: seconds, peak RSS, exit, output."""
-    return _child({"op": "command", "args": list(args)})
-
-
-# --- the steps, each run in a child process (``python -m bench.growth --step JSON``) ---------
-
-
-def step_lookup(url: str, n: int, rounds: int) -> dict[str, Any]:
-    """``rounds`` look-ups of random synthetic receipts through the reader, each followed by
-    the bare primary-key SELECT of the same receipt."""
-    from bench.stats import CODE
-    from receipts.domain.model import ReceiptRef
-    from receipts.ledger.database import Database
-    from receipts.lookup import LookupReader
-
-    db = Database(url)
-    reader = LookupReader(db)
-    raw = db.engine.raw_connection()
-    cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
-    bare_sql = "SELECT check_code FROM receipts WHERE code = %s AND number = %s AND issue_year = %s"
-    rng = random.Random(19)  # which receipts: reproducible, not secret
-    year = 2000 + int(CODE[6:])
-    reader.fetch(ReceiptRef(CODE, OFFSET))  # the reader's first statement prepared, not timed
-    ours = bare = 0.0
-    for _ in range(rounds):
-        number = OFFSET + rng.randrange(n)
-        first = time.perf_counter()
-        assert reader.fetch(ReceiptRef(CODE, number)) is not None
-        second = time.perf_counter()
-        cursor.execute(bare_sql, (CODE, number, year))
-        assert cursor.fetchone() is not None
-        third = time.perf_counter()
-        ours += second - first
-        bare += third - second
-    cursor.close()
-    raw.close()
-    reader.close()
-    db.dispose()
-    return {"seconds": ours / rounds, "baseline": bare / rounds, "rss_mb": _rss_mb()}
-
-
-def step_stats(url: str, repeat: int) -> dict[str, Any]:
-    """``ledger_stats`` of the year, fastest of ``repeat``; the GROUP BY scan once; they agree."""
-    from receipts.ledger.database import Database
-    from receipts.stats.figures import ledger_stats
-    from tests.support.stats_scan import scan_figures
-
-    db = Database(url)
-    ours = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        stats = ledger_stats(db, period_from=_YEAR[0], period_to=_YEAR[1])
-        ours = min(ours, time.perf_counter() - start)
-    rss = _rss_mb()
-    start = time.perf_counter()
-    with db.read() as session:
-        summary, breakdowns = scan_figures(session, *_YEAR)
-    bare = time.perf_counter() - start
-    db.dispose()
-    same = stats.summary == summary and all(
-        {r.key: r.figures for r in b.rows} == breakdowns[b.dimension] for b in stats.breakdowns
-    )
-    if not same:
-        raise SystemExit("the aggregates and the scan disagree")
-    return {"seconds": ours, "baseline": bare, "rss_mb": rss}
-
-
-def _child(spec: dict[str, Any]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.growth", "--step", json.dumps(spec)],
-        cwd=_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"step {spec} failed:\n{done.stdout}\n{done.stderr[-3000:]}")
-    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return found
-
-
-# --- the ledger and the workspaces -----------------------------------------------------------
-
-
-class Ledger:
-    """The province's ledger in schema ``name`` and the two workspaces beside it (in ``state``;
-    not made when ``workspaces`` is false)."""
-
-    def __init__(self, base: str, name: str, state: Path, workspaces: bool = True) -> None:
-        from sqlalchemy import create_engine, text
-
-        from receipts.ledger.database import Database
-        from receipts.ledger.migrate import initialise
-        from tests.support.postgres import pg_schema_url
-        from tests.support.workspaces import federation, receipts
-
-        self.base, self.name, self.state = base, name, state
-        self.url = pg_schema_url(base, name)
-        self.province, self.city = state / "province", state / "city"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            fresh = not conn.execute(
-                text("SELECT 1 FROM pg_namespace WHERE nspname = :name"), {"name": name}
-            ).first()
-            if fresh:
-                conn.execute(text(f"CREATE SCHEMA {name}"))
-        admin.dispose()
-        self.db = Database(self.url)
-        if fresh:
-            initialise(self.db, _PROVINCE)
-        if not workspaces:  # only the steps in this process, which take the URL alone
-            return
-        if not self.province.exists():
-            if not fresh:
-                # the kept ledger's receipts were signed with the keys of the workspaces
-                # made with it (each process's test PKI is its own): keep them together
-                raise SystemExit(f"schema {name} is kept but its workspaces ({state}) are gone")
-            state.mkdir(parents=True, exist_ok=True)
-            federation(self.province, _PROVINCE)
-            federation(self.city, _CITY)
-            result = receipts(self.province, "org", "add", "--code", _CITY, db=self.url)
-            assert result.exit_code == 0, result.output
-
-    def held(self) -> int:
-        with self.db.engine.connect() as conn:
-            found = conn.execute(
-                text("SELECT count(*) FROM receipts WHERE number >= :first"), {"first": OFFSET}
-            ).scalar_one()
-        return int(found)
-
-    def grow(self, n: int) -> float:
-        """Synthetic receipts until the ledger holds ``n`` of them; the seconds it took."""
-
-        from bench.stats import _YEARS, _items_sql, _receipts_sql
-
-        start = time.perf_counter()
-        held = self.held()
-        for lo in range(OFFSET + held, OFFSET + n, _CHUNK):
-            hi = min(lo + _CHUNK, OFFSET + n) - 1
-            with self.db.engine.begin() as conn:
-                conn.execute(text(_receipts_sql(_YEARS)), {"lo": lo, "hi": hi})
-                conn.execute(text(_items_sql(_YEARS)), {"lo": lo, "hi": hi})
-        with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in ("receipts", "receipt_items", "stats_receipts", "stats_lines"):
-                conn.execute(text(f"VACUUM ANALYZE {table}"))
-        return time.perf_counter() - start
-
-    def size_mb(self) -> float:
-
-        with self.db.engine.connect() as conn:
-            found = conn.execute(
-                text(
-                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
-                    "JOIN pg_namespace s ON s.oid = c.relnamespace "
-                    "WHERE s.nspname = :name AND c.relkind IN ('r', 'm')"
-                ),
-                {"name": self.name},
-            ).scalar_one()
-        return float(found or 0) / 1e6
-
-    def drop(self) -> None:
-        from sqlalchemy import create_engine, text
-
-        self.db.dispose()
-        admin = create_engine(self.base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {self.name} CASCADE"))
-        admin.dispose()
-        shutil.rmtree(self.state, ignore_errors=True)
+    return child({"op": "command", "args": list(args)})
 
 
 def measure_issue(ledger: Ledger, count: int, tmp: Path, folder: Path) -> dict[str, Any]:
@@ -311,12 +93,12 @@ def measure_issue(ledger: Ledger, count: int, tmp: Path, folder: Path) -> dict[s
     allocation, batch = tmp / "own.xml", tmp / "own.csv"
     result = receipts(
         ledger.province,
-        *("stock", "allocate", "--to", _PROVINCE, "--count", str(count), "-o", str(allocation)),
+        *("stock", "allocate", "--to", PROVINCE, "--count", str(count), "-o", str(allocation)),
         db=ledger.url,
     )
     assert result.exit_code == 0, result.output
     batch.write_text(batch_csv(count, 0, f"G{uuid.uuid4().hex[:8]}-"), encoding="utf-8")
-    before = _max_number(ledger, _PROVINCE)
+    before = _max_number(ledger, PROVINCE)
     args = ["--home", str(ledger.province), "--db", ledger.url, "issue", "--batch", str(batch)]
     step = _command(*args)
     if step["exit"] != 0:
@@ -328,7 +110,7 @@ def measure_issue(ledger: Ledger, count: int, tmp: Path, folder: Path) -> dict[s
                 "SELECT code, number, xml FROM receipts "
                 "WHERE issuer = :issuer AND number > :after AND number < :first"
             ),
-            {"issuer": _PROVINCE, "after": before, "first": OFFSET},
+            {"issuer": PROVINCE, "after": before, "first": OFFSET},
         ).all()
     for code, number, xml in rows:
         (folder / f"{code}-{number}.xml").write_bytes(xml)
@@ -347,7 +129,7 @@ def measure_import(ledger: Ledger, count: int, tmp: Path) -> dict[str, Any]:
     allocation, package, ack = tmp / "allocation.xml", tmp / "package.zip", tmp / "ack.xml"
     result = receipts(
         ledger.province,
-        *("stock", "allocate", "--to", _CITY, "--count", str(count), "-o", str(allocation)),
+        *("stock", "allocate", "--to", CITY, "--count", str(count), "-o", str(allocation)),
         db=ledger.url,
     )
     assert result.exit_code == 0, result.output
@@ -356,7 +138,7 @@ def measure_import(ledger: Ledger, count: int, tmp: Path) -> dict[str, Any]:
     batch.write_text(batch_csv(count, count, f"I{uuid.uuid4().hex[:8]}-"), encoding="utf-8")
     ok(ledger.city, "issue", "--batch", str(batch))
     ok(ledger.city, "transmit", "export", "-o", str(package))
-    before = _max_number(ledger, _CITY)
+    before = _max_number(ledger, CITY)
     args = ["--home", str(ledger.province), "--db", ledger.url, "transmit", "import"]
     step = _command(*args, str(package), "-o", str(ack))
     if step["exit"] != 0:
@@ -387,7 +169,7 @@ def _bare_copy(ledger: Ledger, after: int) -> tuple[int, float]:
 
     dsn = ledger.url.replace("postgresql+psycopg://", "postgresql://")
     where = "r.issuer = %(city)s AND r.number > %(after)s AND r.number < %(first)s"
-    params = {"city": _CITY, "after": after, "first": OFFSET}
+    params = {"city": CITY, "after": after, "first": OFFSET}
     queries = {
         "receipts": f"SELECT r.* FROM receipts r WHERE {where}",
         "receipt_items": (
@@ -478,72 +260,6 @@ def measure_reconcile(base: str, n: int, tmp: Path) -> dict[str, Any]:
     }
 
 
-# --- the table and the fit --------------------------------------------------------------------
-
-
-def fit(sizes: list[int], values: list[float]) -> float:
-    """The exponent k of values ~ sizes^k, least squares on log-log (0 for one size)."""
-    if len(sizes) < 2:
-        return math.nan
-    xs = [math.log(s) for s in sizes]
-    ys = [math.log(max(v, 1e-12)) for v in values]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
-        (x - mx) ** 2 for x in xs
-    )
-
-
-def _time(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.0f} us"
-
-
-def report(results: dict[str, dict[int, dict[str, Any]]], target: int = 10**8) -> None:
-    print()
-    print(
-        f"{'step':<10} {'N':>11} {'ours':>10} {'per':<8} {'baseline':>10} {'ratio':>7} {'RSS':>8}"
-    )
-    for op, by_size in results.items():
-        for n, m in sorted(by_size.items()):
-            print(
-                f"{op:<10} {n:>11,} {_time(m['seconds']):>10} {_UNIT[op]:<8} "
-                f"{_time(m['baseline']):>10} {m['seconds'] / m['baseline']:>6.2f}x "
-                f"{m['rss_mb']:>5.0f} MB"
-            )
-    print()
-    print(
-        f"fitted growth (time ~ N^k: least squares on log-log over all sizes; and between the "
-        f"two largest, which the {target:,} line uses: small sizes are mostly fixed costs)"
-    )
-    for op, by_size in results.items():
-        sizes = sorted(by_size)
-        if len(sizes) < 2:
-            print(f"  {op:<10} one size measured: no fit")
-            continue
-        k_all = fit(sizes, [by_size[n]["seconds"] for n in sizes])
-        k_time = fit(sizes[-2:], [by_size[n]["seconds"] for n in sizes[-2:]])
-        k_base = fit(sizes[-2:], [by_size[n]["baseline"] for n in sizes[-2:]])
-        k_rss = fit(sizes[-2:], [by_size[n]["rss_mb"] for n in sizes[-2:]])
-        last = by_size[sizes[-1]]
-        scale = target / sizes[-1]
-        print(
-            f"  {op:<10} time k={k_all:+.2f} (all), {k_time:+.2f} (two largest; baseline "
-            f"{k_base:+.2f}), RSS k={k_rss:+.2f}: at {target:,} ~ "
-            f"{_time(last['seconds'] * scale ** max(k_time, 0.0))} a {_UNIT[op]}, "
-            f"~ {last['rss_mb'] * scale ** max(k_rss, 0.0):.0f} MB"
-        )
-    print(
-        "  assumption: the growth between the two largest sizes measured goes on to "
-        f"{target:,} (never shrinking): the ledger keeps its shape (one year's partition, B-tree "
-        "depth up by one level at most, the same share of it in memory); partitioned by year, "
-        "a 10^8 ledger's current year stays near 10^7, so the per-receipt lines are if anything "
-        "pessimistic; reconcile reads the whole ledger (O(N))."
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000,10000000")
@@ -552,17 +268,7 @@ def main() -> None:
     parser.add_argument("--ops", default=",".join(_OPS))
     parser.add_argument("--count", type=int, default=1000, help="Receipts issued and imported.")
     parser.add_argument("--lookups", type=int, default=5000)
-    parser.add_argument("--step", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.step:
-        spec = json.loads(args.step)
-        handlers: dict[str, Callable[..., dict[str, Any]]] = {
-            "command": step_command,
-            "lookup": step_lookup,
-            "stats": step_stats,
-        }
-        print(json.dumps(handlers[spec.pop("op")](**spec)))
-        return
     sizes = sorted(int(s) for s in args.sizes.split(","))
     ops = [op for op in _OPS if op in args.ops.split(",")]
     name = args.keep_schema or f"bench_growth_{uuid.uuid4().hex[:8]}"
@@ -597,14 +303,14 @@ def main() -> None:
                         results[op][n] = measure_reconcile(args.pg, n, tmp / "reconcile")
                     elif op == "lookup":
                         spec = {"op": "lookup", "url": ledger.url, "n": n, "rounds": args.lookups}
-                        results[op][n] = _child(spec)
+                        results[op][n] = child(spec)
                     elif op == "stats":
-                        results[op][n] = _child({"op": "stats", "url": ledger.url, "repeat": 3})
+                        results[op][n] = child({"op": "stats", "url": ledger.url, "repeat": 3})
                     if n in results[op]:
                         m = results[op][n]
                         print(
-                            f"  {op:<10} {_time(m['seconds'])} a {_UNIT[op]}, baseline "
-                            f"{_time(m['baseline'])}, peak RSS {m['rss_mb']:.0f} MB",
+                            f"  {op:<10} {seconds_text(m['seconds'])} a {UNIT[op]}, baseline "
+                            f"{seconds_text(m['baseline'])}, peak RSS {m['rss_mb']:.0f} MB",
                             flush=True,
                         )
         report({op: r for op, r in results.items() if r})

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,16 +29,13 @@ from cryptography import x509
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 from signing.certificate_profile import CertificateRole, key_id, org_code_of, role_of
+from signing.chain_policy import IssuerRule, describe, tier_problem, usage_problem
 from signing.crl import Revocation, crl_is_from, crls_from_pem, crls_to_pem, find_revocation
 from signing.errors import RevokedCertificate, SigningError, UntrustedCertificate
 from signing.pem import certificates_from_pem, certificates_to_pem
 from signing.result import Finding, FindingCode
 
 __all__ = ["ChainValidation", "ChainValidator", "IssuerRule", "TrustBundle"]
-
-#: ``issuer_may_certify(issuer_org_code, subject_org_code)``: whether the organisation of an
-#: issuing CA may certify the subject's organisation (its own signing certificate included).
-IssuerRule = Callable[[str, str], bool]
 
 
 @dataclass(frozen=True)
@@ -213,7 +210,7 @@ class ChainValidator:
                 findings.append(
                     Finding.of(
                         FindingCode.NOT_YET_VALID_AT_SIGNING,
-                        f"{_describe(cert)} is valid only from {_ts(cert.not_valid_before_utc)}, "
+                        f"{describe(cert)} is valid only from {_ts(cert.not_valid_before_utc)}, "
                         f"after the time {_ts(moment)}",
                     )
                 )
@@ -221,7 +218,7 @@ class ChainValidator:
                 findings.append(
                     Finding.of(
                         FindingCode.EXPIRED_AT_SIGNING,
-                        f"{_describe(cert)} expired on {_ts(cert.not_valid_after_utc)}, "
+                        f"{describe(cert)} expired on {_ts(cert.not_valid_after_utc)}, "
                         f"before the time {_ts(moment)}",
                     )
                 )
@@ -232,7 +229,7 @@ class ChainValidator:
                 findings.append(
                     Finding.of(
                         FindingCode.REVOKED,
-                        f"{_describe(cert)} was revoked ({revocation.reason.value}) as of "
+                        f"{describe(cert)} was revoked ({revocation.reason.value}) as of "
                         f"{_ts(revocation.effective_from)}, at or before the time {_ts(moment)}",
                     )
                 )
@@ -240,7 +237,7 @@ class ChainValidator:
                 findings.append(
                     Finding.of(
                         FindingCode.REVOCATION_UNKNOWN,
-                        f"no CRL from the issuer of {_describe(cert)} is in the trust bundle",
+                        f"no CRL from the issuer of {describe(cert)} is in the trust bundle",
                     )
                 )
         return ChainValidation(built.certs, tuple(findings))
@@ -286,7 +283,7 @@ class ChainValidator:
             # Failures are not cached: they are rare, and their probe time depends on `moment`.
             return Finding.of(
                 FindingCode.UNTRUSTED_CERTIFICATE,
-                f"{_describe(leaf)} does not chain to a trusted root: {exc}",
+                f"{describe(leaf)} does not chain to a trusted root: {exc}",
             )
         certs = tuple(verified.chain)
         links = list(itertools.pairwise(certs))
@@ -297,8 +294,8 @@ class ChainValidator:
                 any(crl_is_from(crl, issuer) for crl in self.bundle.crls) for _, issuer in links
             ),
             windows=tuple((c.not_valid_before_utc, c.not_valid_after_utc) for c in certs),
-            usage_problem=_usage_problem(leaf),
-            tier_problem=_tier_problem(links, self.issuer_may_certify),
+            usage_problem=usage_problem(leaf),
+            tier_problem=tier_problem(links, self.issuer_may_certify),
         )
         if len(self._cache) >= self._MAX_CACHED:
             # Rare (thousands of distinct signers); dropping everything keeps this simple and safe.
@@ -340,65 +337,6 @@ def _probe_time(certs: Sequence[x509.Certificate], moment: datetime) -> datetime
         # No common moment: build at the leaf's own window so the time findings say what is wrong.
         low, high = certs[0].not_valid_before_utc, certs[0].not_valid_after_utc
     return min(max(moment, low), high)
-
-
-def _usage_problem(leaf: x509.Certificate) -> str | None:
-    try:
-        constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
-        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return f"{_describe(leaf)} lacks BasicConstraints or KeyUsage: it is not for signing"
-    if constraints.ca:
-        return f"{_describe(leaf)} is a CA certificate: CAs never sign documents"
-    if not (usage.digital_signature and usage.content_commitment):
-        return f"{_describe(leaf)} does not allow digitalSignature and nonRepudiation"
-    return None
-
-
-def _tier_problem(
-    links: Sequence[tuple[x509.Certificate, x509.Certificate]], rule: IssuerRule | None
-) -> str | None:
-    """The first link (certificate, issuer) that breaks the tier policy, described; else None.
-
-    The roles are those :func:`signing.certificates.issue_certificate` grants: a CA certifies
-    its own organisation only with a signing certificate, and a root certifies other
-    organisations only with CA certificates. Checking them and ``rule`` here, not only at
-    issuance, means a CA key used outside its tier vouches for nothing.
-    """
-    for cert, issuer in links:
-        try:
-            subject_org, issuer_org = org_code_of(cert), org_code_of(issuer)
-        except SigningError as exc:
-            return f"{_describe(cert)}: its tier cannot be checked: {exc}"
-        role = role_of(cert)
-        if subject_org == issuer_org and role is not CertificateRole.SIGNING:
-            return f"{_describe(cert)} is a CA certificate its own organisation's CA certified"
-        if (
-            subject_org != issuer_org
-            and role_of(issuer) is CertificateRole.ROOT_CA
-            and role is CertificateRole.SIGNING
-        ):
-            return (
-                f"{_describe(cert)} is certified directly by the root CA of {issuer_org}, "
-                "which certifies other organisations only with CA certificates"
-            )
-        if rule is not None and not rule(issuer_org, subject_org):
-            return (
-                f"{_describe(cert)} is certified by the CA of {issuer_org}, which may not "
-                f"certify {subject_org}: it lies outside that CA's tier"
-            )
-    return None
-
-
-def _describe(cert: x509.Certificate) -> str:
-    try:
-        org = org_code_of(cert)
-    except SigningError:
-        org = cert.subject.rfc4514_string()
-    try:
-        return f"certificate of {org} (key {key_id(cert)}, serial {cert.serial_number:x})"
-    except SigningError:
-        return f"certificate of {org} (serial {cert.serial_number:x})"
 
 
 def _ts(moment: datetime) -> str:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.growth import Ledger, fit, report, step_lookup, step_stats
+from bench.growth_ledger import Ledger
+from bench.growth_report import fit, report
+from bench.growth_steps import step_lookup, step_stats
 from tests.support.postgres import pg_url_or_skip
 
 
