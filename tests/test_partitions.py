@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from receipts.audit.aggregates import check_aggregates
-from receipts.issuing.issue import issue_batch
+from receipts.issuing.issue import IssueOutcome, issue_batch
 from receipts.ledger import partitions
 from receipts.ledger.database import Database
 from receipts.ledger.migrate import _config, initialise
@@ -218,16 +218,22 @@ def test_a_new_year_waits_at_most_two_seconds_for_a_busy_table(
 ) -> None:
     """A long reader holds the receipts table: the first receipt of a year without a partition
     does not wait for it (and make every look-up queue behind), it goes to DEFAULT."""
+    issued = _issued_behind_a_busy_reader(pg_ledger, tmp_path, "B1")
+    assert _partition_of(pg_ledger, issued.ref.code, issued.ref.number) == "receipts_default"
+
+
+def _issued_behind_a_busy_reader(db: Database, tmp_path: Path, payer: str) -> IssueOutcome:
+    """This year's partition dropped, then one receipt issued while a reader holds the table."""
     year = datetime.now(SHANGHAI).year
-    with pg_ledger.engine.begin() as conn:
+    with db.engine.begin() as conn:
         for table in ("receipts", "receipt_items"):
             conn.execute(text(f"DROP TABLE {table}_{year}"))
         partitions.forget_years(conn, [year])
-    stock_city(pg_ledger, tmp_path, count=10)
-    with pg_ledger.engine.connect() as reader, reader.begin():
+    stock_city(db, tmp_path, count=10)
+    with db.engine.connect() as reader, reader.begin():
         reader.execute(text("SELECT count(*) FROM receipts")).scalar_one()
-        (issued,) = issue_batch(pg_ledger, make_issuer(), [request("B1")])
-    assert _partition_of(pg_ledger, issued.ref.code, issued.ref.number) == "receipts_default"
+        (issued,) = issue_batch(db, make_issuer(), [request(payer)])
+    return issued
 
 
 def _aggregates(db: Database) -> list[list[object]]:
@@ -246,14 +252,7 @@ def test_rows_waiting_in_default_move_into_their_year_s_new_partition(
     partition has every index, DEFAULT is empty and the statistics' aggregates are unchanged
     and what the audit recomputes from the rows."""
     year = datetime.now(SHANGHAI).year
-    with pg_ledger.engine.begin() as conn:
-        for table in ("receipts", "receipt_items"):
-            conn.execute(text(f"DROP TABLE {table}_{year}"))
-        partitions.forget_years(conn, [year])
-    stock_city(pg_ledger, tmp_path, count=10)
-    with pg_ledger.engine.connect() as reader, reader.begin():
-        reader.execute(text("SELECT count(*) FROM receipts")).scalar_one()
-        (waiting,) = issue_batch(pg_ledger, make_issuer(), [request("W1")])
+    waiting = _issued_behind_a_busy_reader(pg_ledger, tmp_path, "W1")
     assert _partition_of(pg_ledger, waiting.ref.code, waiting.ref.number) == "receipts_default"
     before = _aggregates(pg_ledger)
     assert before[0]
