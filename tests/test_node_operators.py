@@ -16,10 +16,10 @@ from receipts.ledger.models import Event
 from receipts.node.state import NodeState
 from receipts.transmission.http_client import PACKAGES_PATH
 from tests.support.operators import SECRETS, as_operator, with_operators
-from tests.support.tier_node import Tiers, node_app
+from tests.support.tier_node import Tiers, node_app, package_of
 from tests.support.tier_pki import tier_pki
 from tests.support.workspaces import federation
-from tests.test_tier_api import PROVINCE, package_of, signed
+from tests.test_tier_api import PROVINCE, signed
 
 CITY = "640100"
 

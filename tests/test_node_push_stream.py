@@ -20,21 +20,26 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from receipts.commands.demo_files import batch_csv
 from receipts.errors import InvalidInput
-from receipts.ledger.models import ReceiptRow
 from receipts.node import tier
 from receipts.node.config import load_serve_config
 from receipts.node.state import NodeState
 from receipts.transmission import request_signing as rs
-from receipts.transmission.export import export_package
 from receipts.transmission.http_client import PACKAGES_PATH, Retry, TierClient
 from receipts.transmission.import_settings import ImportSettings
 from receipts.transmission.receive import import_package
 from receipts.workspace import Workspace
-from tests.support.tier_node import Tiers, node_app, register, serve_thread, tiers
+from tests.support.tier_node import (
+    Tiers,
+    node_app,
+    package_of,
+    receipt_count,
+    register,
+    serve_thread,
+    tiers,
+)
 from tests.support.tier_pki import tier_pki
 from tests.support.workspaces import ENV
 
@@ -52,26 +57,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tiers:
     return t
 
 
-def package_of(t: Tiers, org: str = CITY) -> bytes:
-    db = t.database(org)
-    try:
-        package, _ = export_package(db, tier_pki().signers[org], PROVINCE)
-    finally:
-        db.dispose()
-    return package
-
-
 def signed(body: bytes, org: str = CITY) -> dict[str, str]:
     return dict(rs.sign_request(tier_pki().signers[org], PROVINCE, "POST", PACKAGES_PATH, "", body))
-
-
-def receipt_count(t: Tiers, org: str = PROVINCE) -> int:
-    db = t.database(org)
-    try:
-        with db.read() as session:
-            return int(session.scalar(select(func.count()).select_from(ReceiptRow)) or 0)
-    finally:
-        db.dispose()
 
 
 def incoming(t: Tiers) -> list[str]:
@@ -112,11 +99,11 @@ def test_a_push_is_imported_from_a_private_file_that_is_then_removed(
         return import_package(db, source, *args, **kwargs)
 
     monkeypatch.setattr(tier, "import_package", spy)
-    package = package_of(world)
+    package = package_of(world, CITY)
     with client_for(world) as client:
         response = client.post(PACKAGES_PATH, content=chunks(package), headers=signed(package))
     assert response.status_code == 200, response.text
-    assert receipt_count(world) == 2
+    assert receipt_count(world, PROVINCE) == 2
     [(source, mode, folder, with_settings)] = seen
     # A file under the workspace, not bytes in memory; [transmission]'s settings passed on.
     assert isinstance(source, Path) and source.parent == world.homes[PROVINCE] / tier.INCOMING
@@ -125,28 +112,28 @@ def test_a_push_is_imported_from_a_private_file_that_is_then_removed(
 
 
 def test_an_oversized_body_is_413_and_leaves_no_file(world: Tiers) -> None:
-    package = package_of(world)
+    package = package_of(world, CITY)
     with client_for(world, max_push=len(package) - 1) as client:
         declared = client.post(PACKAGES_PATH, content=package, headers=signed(package))
         streamed = client.post(PACKAGES_PATH, content=chunks(package), headers=signed(package))
     limit = f"larger than {len(package) - 1:,} bytes"
     problem(declared, 413, limit)
     problem(streamed, 413, limit)
-    assert incoming(world) == [] and receipt_count(world) == 0
+    assert incoming(world) == [] and receipt_count(world, PROVINCE) == 0
 
 
 def test_a_body_the_signature_does_not_cover_is_401_and_leaves_nothing(world: Tiers) -> None:
-    package = package_of(world)
+    package = package_of(world, CITY)
     with client_for(world) as client:
         swapped = client.post(
             PACKAGES_PATH, content=chunks(package + b"x"), headers=signed(package)
         )
     problem(swapped, 401, "not the one the request's signature covers")
-    assert incoming(world) == [] and receipt_count(world) == 0
+    assert incoming(world) == [] and receipt_count(world, PROVINCE) == 0
 
 
 def test_a_refused_package_leaves_no_file(world: Tiers, tmp_path: Path) -> None:
-    tampered = bytearray(package_of(world))
+    tampered = bytearray(package_of(world, CITY))
     tampered[len(tampered) // 2] ^= 0x01
     register(world, COUNTY, tmp_path)
     world.issue(COUNTY, "兴庆区甲", "7.00")
@@ -158,11 +145,11 @@ def test_a_refused_package_leaves_no_file(world: Tiers, tmp_path: Path) -> None:
         # Another child's package, pushed by this one: its sender is checked from the file.
         theirs = client.post(PACKAGES_PATH, content=siblings, headers=signed(siblings))
         problem(theirs, 403, "is 640104's, not its own")
-    assert incoming(world) == [] and receipt_count(world) == 0
+    assert incoming(world) == [] and receipt_count(world, PROVINCE) == 0
 
 
 def test_a_client_gone_mid_body_leaves_no_file(world: Tiers) -> None:
-    package = package_of(world)
+    package = package_of(world, CITY)
     with serve_thread(world.homes[PROVINCE], world.dbs.get(PROVINCE)) as url:
         parts = urlsplit(url)
         head = [f"POST {PACKAGES_PATH} HTTP/1.1", f"Host: {parts.netloc}"]
@@ -179,7 +166,7 @@ def test_a_client_gone_mid_body_leaves_no_file(world: Tiers) -> None:
         while incoming(world) and time.monotonic() < deadline:
             time.sleep(0.02)  # ...and gone once the connection closed
         assert incoming(world) == []
-    assert receipt_count(world) == 0
+    assert receipt_count(world, PROVINCE) == 0
 
 
 def test_a_file_left_by_a_killed_worker_is_swept_but_one_in_use_is_not(world: Tiers) -> None:
@@ -191,7 +178,7 @@ def test_a_file_left_by_a_killed_worker_is_swept_but_one_in_use_is_not(world: Ti
     old = time.time() - 3600
     os.utime(abandoned, (old, old))
     os.utime(in_use, (old, old))
-    package = package_of(world)
+    package = package_of(world, CITY)
     with in_use.open("rb") as handle:
         assert tier._lock(handle, blocking=False)  # another worker is importing it
         with client_for(world) as client:
@@ -202,7 +189,7 @@ def test_a_file_left_by_a_killed_worker_is_swept_but_one_in_use_is_not(world: Ti
 
 def test_the_client_streams_a_package_file(world: Tiers, tmp_path: Path) -> None:
     package = tmp_path / "city.zip"
-    package.write_bytes(package_of(world))
+    package.write_bytes(package_of(world, CITY))
     sent: list[tuple[httpx.Request, bool]] = []
 
     class Node(httpx.BaseTransport):
@@ -249,7 +236,7 @@ def test_a_package_larger_than_the_old_spool_is_pushed_and_imported(
     with serve_thread(t.homes[PROVINCE]) as url:  # uvicorn: the body arrives in many reads
         # The answer waits for the import (minutes under load): the call's time, not 60 s.
         t.ok(CITY, "transmit", "push", url, "--package", str(package), "--timeout", "1800")
-    assert receipt_count(t) == n
+    assert receipt_count(t, PROVINCE) == n
     assert incoming(t) == []
 
 

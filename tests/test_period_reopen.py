@@ -16,16 +16,8 @@ from receipts.issuing.issue import PeriodClosed, issue_batch
 from receipts.ledger.database import Database, default_url
 from receipts.ledger.events import append_event
 from receipts.ledger.models import Event, PeriodClose
-from tests.support.ledger import SHANGHAI, fixed_clock, make_issuer, request
+from tests.support.ledger import SHANGHAI, fixed_clock, make_issuer, month_start, request
 from tests.support.workspaces import federation, ok, receipts
-
-
-def months_ago(count: int) -> datetime:
-    now = datetime.now(SHANGHAI)
-    year, month = now.year, now.month - count
-    while month < 1:
-        year, month = year - 1, month + 12
-    return datetime(year, month, 10, 9, 0, 0, tzinfo=SHANGHAI)
 
 
 def event_count(home: Path) -> int:
@@ -43,7 +35,7 @@ def city(tmp_path: Path) -> Path:
     federation(prov, "640000")
     federation(home, "640100")
     ok(prov, "org", "add", "--code", "640100")
-    year = str(months_ago(2).year)
+    year = str(month_start(2).year)
     alloc = tmp_path / "alloc.xml"
     ok(
         prov,
@@ -60,7 +52,7 @@ def city(tmp_path: Path) -> Path:
     )
     ok(home, "stock", "import", str(alloc))
     db = Database(default_url(home))
-    list(issue_batch(db, make_issuer(clock=fixed_clock(months_ago(2))), [request("A1", "100.00")]))
+    list(issue_batch(db, make_issuer(clock=fixed_clock(month_start(2))), [request("A1", "100.00")]))
     db.dispose()
     return home
 
@@ -84,10 +76,10 @@ def test_close_refuses_the_running_month_unless_forced(tmp_path: Path) -> None:
 
 
 def test_reopen_is_an_event_then_issue_close_and_archive(city: Path, tmp_path: Path) -> None:
-    month = months_ago(2).strftime("%Y-%m")
+    month = month_start(2).strftime("%Y-%m")
     ok(city, "period", "close", month)
     db = Database(default_url(city))
-    late = make_issuer(clock=fixed_clock(months_ago(2)))
+    late = make_issuer(clock=fixed_clock(month_start(2)))
     with pytest.raises(PeriodClosed):
         list(issue_batch(db, late, [request("A2", "200.00")]))
     out = ok(city, "period", "reopen", month, "--reason", "补开漏开收据")
@@ -117,7 +109,7 @@ def test_reopen_is_an_event_then_issue_close_and_archive(city: Path, tmp_path: P
 
 
 def test_reopen_refused_once_archived(city: Path, tmp_path: Path) -> None:
-    month = months_ago(2).strftime("%Y-%m")
+    month = month_start(2).strftime("%Y-%m")
     ok(city, "period", "close", month)
     ok(city, "archive", "create", "--period", month, "-o", str(tmp_path / "a.zip"))
     before = event_count(city)
@@ -160,7 +152,7 @@ def test_reopen_refused_once_archived(city: Path, tmp_path: Path) -> None:
     ],
 )
 def test_reopen_refusals(city: Path, args: list[str], message: str) -> None:
-    closed, open_ = months_ago(2).strftime("%Y-%m"), months_ago(1).strftime("%Y-%m")
+    closed, open_ = month_start(2).strftime("%Y-%m"), month_start(1).strftime("%Y-%m")
     ok(city, "period", "close", closed)
     before = event_count(city)
     filled = [a.format(open=open_, closed=closed) for a in args]
@@ -170,7 +162,7 @@ def test_reopen_refusals(city: Path, args: list[str], message: str) -> None:
 
 
 def test_reopen_needs_a_reason(city: Path) -> None:
-    result = receipts(city, "period", "reopen", months_ago(2).strftime("%Y-%m"))
+    result = receipts(city, "period", "reopen", month_start(2).strftime("%Y-%m"))
     assert result.exit_code == 2 and "Missing option '--reason'" in result.output
 
 
@@ -181,7 +173,7 @@ def audit_codes(home: Path) -> list[tuple[str, str]]:
 
 
 def test_audit_replays_closes_and_reopens(city: Path) -> None:
-    month = months_ago(2).strftime("%Y-%m")
+    month = month_start(2).strftime("%Y-%m")
     ok(city, "period", "close", month)
     ok(city, "period", "reopen", month, "--reason", "补开")
     assert audit_codes(city) == []
@@ -211,7 +203,7 @@ def test_audit_replays_closes_and_reopens(city: Path) -> None:
 
 
 def test_audit_reports_a_reopen_of_an_archived_month(city: Path, tmp_path: Path) -> None:
-    month = months_ago(2).strftime("%Y-%m")
+    month = month_start(2).strftime("%Y-%m")
     ok(city, "period", "close", month)
     ok(city, "archive", "create", "--period", month, "-o", str(tmp_path / "a.zip"))
     db = Database(default_url(city))

@@ -22,13 +22,20 @@ from receipts.node.config import load_serve_config
 from receipts.node.state import NodeState
 from receipts.pki.signer import ReceiptSigner
 from receipts.transmission import request_signing as rs
-from receipts.transmission.export import export_package
 from receipts.transmission.http_client import PACKAGES_PATH, SUMMARY_PATH
 from receipts.workspace import Workspace
 from signing.certificates import CertificateRole, create_csr, issue_certificate
 from signing.keys import generate_key
 from tests.support.postgres import PgSchemas, pg_url_or_skip
-from tests.support.tier_node import Tiers, node_app, register, serve_thread, tiers
+from tests.support.tier_node import (
+    Tiers,
+    node_app,
+    package_of,
+    receipt_count,
+    register,
+    serve_thread,
+    tiers,
+)
 from tests.support.tier_pki import tier_pki
 from tests.support.workspaces import ENV, federation
 
@@ -65,15 +72,6 @@ def client_for(t: Tiers, max_push: int | None = None) -> TestClient:
     return TestClient(app)
 
 
-def package_of(t: Tiers, org: str) -> bytes:
-    db = t.database(org)
-    try:
-        package, _ = export_package(db, tier_pki().signers[org], PROVINCE)
-    finally:
-        db.dispose()
-    return package
-
-
 def signed(
     signer: ReceiptSigner,
     body: bytes,
@@ -84,15 +82,6 @@ def signed(
     now: datetime | None = None,
 ) -> dict[str, str]:
     return dict(rs.sign_request(signer, to, "POST", path, query, body, now=now))
-
-
-def receipt_count(t: Tiers, org: str) -> int:
-    db = t.database(org)
-    try:
-        with db.read() as session:
-            return int(session.scalar(select(func.count()).select_from(ReceiptRow)) or 0)
-    finally:
-        db.dispose()
 
 
 def refused(response: Any, status: int, phrase: str) -> None:

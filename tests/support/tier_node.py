@@ -191,3 +191,30 @@ def serve_process(
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+
+
+def package_of(t: Tiers, org: str, recipient: str = "640000") -> bytes:
+    """``org``'s pending transmission package to ``recipient``, as ``transmit export`` builds it."""
+    from receipts.transmission.export import export_package
+    from tests.support.tier_pki import tier_pki
+
+    db = t.database(org)
+    try:
+        package, _ = export_package(db, tier_pki().signers[org], recipient)
+    finally:
+        db.dispose()
+    return package
+
+
+def receipt_count(t: Tiers, org: str) -> int:
+    """The receipts ``org``'s ledger holds."""
+    from sqlalchemy import func, select
+
+    from receipts.ledger.models import ReceiptRow
+
+    db = t.database(org)
+    try:
+        with db.read() as session:
+            return int(session.scalar(select(func.count()).select_from(ReceiptRow)) or 0)
+    finally:
+        db.dispose()
