@@ -27,6 +27,7 @@ from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.ledger.models import Booking, ReceiptItemRow, ReceiptRow
 from receipts.ledger.partitions import ensure_years
+from receipts.ledger.receipt_key import receipt_row
 from receipts.verify.receipt import ReceiptVerification
 
 __all__ = [
@@ -179,7 +180,7 @@ def receive_red(
             f"receipt {receipt.ref} is not a red receipt: book it with --voucher and --by"
         )
     with db.write() as (session, state):
-        held = session.get(ReceiptRow, (receipt.code, receipt.number)) is not None
+        held = receipt_row(session, receipt.code, receipt.number) is not None
         _store(session, receipt, xml, verification.digest or "")
         if not held:
             payload = {
@@ -226,7 +227,7 @@ def _check_reversal_rules(session: Session, receipt: Receipt) -> None:
 
 
 def _store(session: Session, receipt: Receipt, xml: bytes, digest: str) -> None:
-    row = session.get(ReceiptRow, (receipt.code, receipt.number))
+    row = receipt_row(session, receipt.code, receipt.number)
     if row is not None:
         if row.digest != digest:
             raise RefusedBooking(

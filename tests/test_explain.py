@@ -2,9 +2,10 @@
 item 2): on PostgreSQL, a ledger of 120,000 synthetic receipts and their lines over three years
 (made in SQL, ANALYZEd), and ``EXPLAIN (FORMAT JSON)`` of the statements the code itself issues
 (captured as it runs them, never copied): the public look-up (the CLI's session and the node's
-``LookupReader``), reconciliation's block summaries and seeks, and the audit's and archiving's
-reads of one receipt by its key. None may scan a year's partition sequentially; the look-up
-and the block summaries must leave out the years the code does not name.
+``LookupReader``), reconciliation's block summaries and seeks, and the reads of one receipt by
+its key. None may scan a year's partition sequentially; the look-up, the block summaries and
+the reads by key (receipts.ledger.receipt_key: booking's, ``receipts show``'s) must leave out
+the years the code does not name.
 
 The audit's whole-ledger passes (every row against its event, every signature) read every row
 by design: a sequential scan is their right plan, and they are not asserted here
@@ -14,19 +15,26 @@ by design: a sequential scan is their right plan, and they are not asserted here
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from receipts import booking
+from receipts.booking import RefusedBooking
 from receipts.domain.model import ReceiptRef
+from receipts.errors import ReceiptError
 from receipts.ledger.database import Database
 from receipts.ledger.migrate import initialise
 from receipts.ledger.models import ReceiptRow
+from receipts.ledger.queries import load_receipt
+from receipts.ledger.receipt_key import receipt_key, receipt_row
 from receipts.lookup import LookupReader, lookup
 from receipts.reconcile import block_reader
 from receipts.reconcile.blocks import BlockKey
+from tests.support.factories import make_receipt
 from tests.support.ledger import SHANGHAI
 from tests.support.national_ledger import (
     all_visible,
@@ -134,9 +142,9 @@ def test_reconciliation_blocks_read_one_year_from_the_covering_index(national: D
 
 
 def test_a_receipt_by_its_key_is_an_index_probe(national: Database) -> None:
-    """``session.get(ReceiptRow, (code, number))``: how the audit's share check, archiving,
-    booking and importing read one receipt. Without the year, every partition's primary key is
-    probed once; none is scanned."""
+    """``session.get(ReceiptRow, (code, number))``, the read by (code, number) alone that
+    receipts.ledger.receipt_key replaces and that a malformed code still gets: every
+    partition's primary key is probed once; none is scanned."""
     code = _middle_code()
 
     def get() -> None:
@@ -149,3 +157,56 @@ def test_a_receipt_by_its_key_is_an_index_probe(national: Database) -> None:
         "Index Scan",
         "Bitmap Heap Scan",
     }
+
+
+def _one_year_by_key(db: Database, run: Callable[[], object], year: int) -> None:
+    """Every statement ``run`` issues reading receipts by their code reads ``year``'s receipts
+    partition alone, through an index: pruned when planned, so there is no Append over
+    the years (nor a DEFAULT probe) left in the plan."""
+    statements = [(s, p) for s, p in captured(db, run) if "receipts.code = " in s]
+    assert statements
+    for sql, params in statements:
+        plan = _plan(db, sql, params)
+        assert "Append" not in {node["Node Type"] for node in plan_nodes(plan)}, plan
+        scans = _indexed(plan)  # an index (the key's or the covering one), never a scan
+        assert {relation for _, relation, _ in scans} == {f"receipts_{year}"}, plan
+
+
+def test_the_key_helper_reads_one_year(national: Database) -> None:
+    code = _middle_code()
+
+    def read() -> None:
+        with national.read() as session:
+            row = receipt_row(session, code, 5)
+            assert row is not None and (row.code, row.number) == (code, 5)
+            assert receipt_row(session, code, PER_YEAR + 1) is None
+            digest = session.scalar(select(ReceiptRow.digest).where(*receipt_key(code, 5)))
+            assert digest == row.digest
+
+    _one_year_by_key(national, read, YEARS[1])
+
+
+def test_bookings_read_of_a_held_receipt_reads_one_year(national: Database) -> None:
+    """Booking (and receiving a red receipt) first reads the receipt the ledger may hold: here
+    one with another digest, which booking refuses, so the read did find it."""
+    code = _middle_code()
+    receipt = make_receipt(code=code, number=7, issued_at=datetime(YEARS[1], 6, 1, tzinfo=SHANGHAI))
+
+    def store() -> None:
+        with national.read() as session, pytest.raises(RefusedBooking, match="different"):
+            booking._store(session, receipt, b"<x/>", "0" * 64)
+
+    _one_year_by_key(national, store, YEARS[1])
+
+
+def test_the_cli_show_reads_one_year(national: Database) -> None:
+    """``receipts show``'s read (receipts.ledger.queries.load_receipt) of the receipt by its
+    key; the synthetic XML is not a receipt, so it fails once read. (Its look-up of a red
+    receipt by original code and number is no read by key: every year's receipts_original.)"""
+    code = _middle_code()
+
+    def show() -> None:
+        with pytest.raises(ReceiptError):
+            load_receipt(national, ReceiptRef(code, 9))
+
+    _one_year_by_key(national, show, YEARS[1])

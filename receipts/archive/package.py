@@ -33,6 +33,7 @@ from receipts.issuing.periods import periods_of
 from receipts.ledger.database import Database
 from receipts.ledger.events import append_event, sign_head
 from receipts.ledger.models import Archive, PeriodClose, ReceiptRow
+from receipts.ledger.receipt_key import receipt_row
 from receipts.pki.signer import ReceiptSigner
 from receipts.support.safezip import write_zip
 from receipts.tsa.stamping import stamped_xml, tokens_for
@@ -158,7 +159,7 @@ def _period_receipts(
     for red in rows:
         if red.original_code is None or red.original_number is None:
             continue
-        original = session.get(ReceiptRow, (red.original_code, red.original_number))
+        original = receipt_row(session, red.original_code, red.original_number)
         if original is not None and original.period in archived_in:
             amended.append((original, red, archived_in[original.period]))
     return rows, reds, amended

@@ -22,12 +22,12 @@ from receipts.findings import Finding, FindingCode
 from receipts.issuing.receipt_rows import share_columns
 from receipts.ledger.models import (
     Event,
-    ReceiptRow,
     ReceiptShareRow,
     SettlementStatementRow,
     SettlementTransferRow,
     SharingTableRow,
 )
+from receipts.ledger.receipt_key import receipt_row
 from receipts.settlement.shares import Sharing, sharing_rules_of
 
 __all__ = ["check_settlement", "check_shares"]
@@ -100,7 +100,7 @@ def _recomputed(
 ) -> list[dict[str, Any]] | str | None:
     if sharing is None:
         return None
-    row = session.get(ReceiptRow, key)
+    row = receipt_row(session, *key)
     table = tables.get(sharing.get("rules", ""))
     if row is None:
         return "shared by an event, but the receipt is gone"

@@ -22,6 +22,7 @@ from receipts.ledger.database import Database
 from receipts.ledger.delivery_models import DeliveryRow
 from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.ledger.models import Event, PayerRow, ReceiptRow
+from receipts.ledger.receipt_key import receipt_key
 
 __all__ = [
     "PAYER_EVENTS",
@@ -97,7 +98,7 @@ def due_receipts(
     if since is not None:
         query = query.where(ReceiptRow.issued_at >= since)
     if ref is not None:
-        query = query.where(ReceiptRow.code == ref.code, ReceiptRow.number == ref.number)
+        query = query.where(*receipt_key(ref.code, ref.number))
     if limit is not None:
         query = query.limit(limit)
     rows = session.execute(query).all()

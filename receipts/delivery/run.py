@@ -38,6 +38,7 @@ from receipts.ledger.database import Database
 from receipts.ledger.delivery_models import DeliveryRow
 from receipts.ledger.events import HeadSigner
 from receipts.ledger.models import PayerRow, ReceiptRow
+from receipts.ledger.receipt_key import receipt_key, receipt_row
 
 __all__ = ["DeliveryLine", "DeliveryReport", "DeliveryRequest", "deliver"]
 
@@ -165,9 +166,7 @@ def _deliver_one(
 ) -> tuple[DeliveryLine | None, str | None]:
     with db.read() as session:
         xml = session.scalars(
-            select(ReceiptRow.xml).where(
-                ReceiptRow.code == item.code, ReceiptRow.number == item.number
-            )
+            select(ReceiptRow.xml).where(*receipt_key(item.code, item.number))
         ).one()
     ident = message_id(item.code, item.number, item.digest, item.address, config.sender_domain)
     try:
@@ -239,9 +238,7 @@ def _open(smtp: SmtpSession, config: SmtpConfig, sleep: Callable[[float], None])
 def _digest(db: Database, row: DeliveryRow) -> str:
     with db.read() as session:
         found = session.scalars(
-            select(ReceiptRow.digest).where(
-                ReceiptRow.code == row.code, ReceiptRow.number == row.number
-            )
+            select(ReceiptRow.digest).where(*receipt_key(row.code, row.number))
         ).one()
     return str(found)
 
@@ -249,7 +246,7 @@ def _digest(db: Database, row: DeliveryRow) -> str:
 def _why_not_due(session: Session, issuer: str, ref: ReceiptRef) -> str:
     """Why ``ref`` is not due: a note when it is done, an error when it cannot be."""
     label = f"{ref.code}-{ref.number:010d}"
-    row = session.get(ReceiptRow, (ref.code, ref.number))
+    row = receipt_row(session, ref.code, ref.number)
     if row is None:
         raise InvalidInput(f"receipt {label} is not in this ledger")
     if row.issuer != issuer:

@@ -44,6 +44,7 @@ from receipts.ledger.models import (
     PeriodClose,
     ReceiptRow,
 )
+from receipts.ledger.receipt_key import receipt_row
 from signing.trust import ChainValidator
 
 __all__ = [
@@ -283,7 +284,7 @@ def _already_issued(
             f"client reference {earlier.reference} was issued as {earlier.code}-"
             f"{earlier.number:010d} with different content: {diffs}"
         )
-    row = session.get(ReceiptRow, (earlier.code, earlier.number))
+    row = receipt_row(session, earlier.code, earlier.number)
     assert row is not None
     return IssueOutcome(
         ReceiptRef(row.code, row.number),
@@ -303,7 +304,7 @@ def _refuse_closed_period(session: Session, issued_at: datetime) -> None:
 def reversible(session: Session, org: str, ref: ReceiptRef) -> ReceiptRow:
     """The row of ``ref`` when ``org`` may reverse it: its own normal receipt, not reversed yet
     (refused otherwise, in one line)."""
-    row = session.get(ReceiptRow, (ref.code, ref.number))
+    row = receipt_row(session, ref.code, ref.number)
     if row is None or row.issuer != org:
         raise InvalidInput(f"receipt {ref} was not issued by {org}")
     if row.kind != ReceiptKind.NORMAL.value:

@@ -14,6 +14,7 @@ from receipts.domain.xmlcodec import parse_receipt_xml
 from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
 from receipts.ledger.models import Archive, Booking, LedgerState, ReceiptRow
+from receipts.ledger.receipt_key import receipt_row
 
 __all__ = ["StoredReceipt", "here_of", "load_receipt", "status_of"]
 
@@ -39,7 +40,7 @@ class StoredReceipt:
 def load_receipt(db: Database, ref: ReceiptRef) -> StoredReceipt:
     """The receipt ``ref`` from this ledger; an unknown one is an input error."""
     with db.read() as session:
-        row = session.get(ReceiptRow, (ref.code, ref.number))
+        row = receipt_row(session, ref.code, ref.number)
         if row is None:
             raise InvalidInput(f"no receipt {ref} in this ledger")
         status, reversed_by = status_of(session, row)

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, rfc3339, sign_head
-from receipts.ledger.models import Event, ReceiptRow, Transmission
+from receipts.ledger.models import Event, Transmission
+from receipts.ledger.receipt_key import receipt_row
 from receipts.ledger.timestamp_models import ReceiptTimestampRow
 from receipts.tsa.client import http_sender
 from signing.result import Finding
@@ -162,7 +163,7 @@ def _pending(session: Session) -> list[tuple[str, int, bytes]]:
     for code, number in keys:
         if (code, number) in have:
             continue
-        row = session.get(ReceiptRow, (code, number))
+        row = receipt_row(session, code, number)
         if row is not None:
             out.append((code, number, row.xml))
     return out
@@ -194,7 +195,7 @@ def stamp_receipts(
     with db.read() as session:
         have = tokens_for(session, wanted)
         for code, number in wanted:
-            row = session.get(ReceiptRow, (code, number)) if (code, number) not in have else None
+            row = receipt_row(session, code, number) if (code, number) not in have else None
             if row is not None:
                 pending.append((code, number, row.xml))
     return _stamp(db, stamper, validator, signer, pending)
