@@ -4,7 +4,7 @@ the signed form, and the issuer refusing before a number is taken."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from receipts.ledger.database import Database
 from receipts.ledger.models import ReceiptRow
 from schemas import load_schema
 from tests.support.ledger import SHANGHAI, fixed_clock, make_issuer, stock_city
+from tests.support.tier_pki import tier_pki_start
 
 TODAY = date(2026, 12, 3)
 ACME = Payer("宁夏贺兰山实业有限公司", PayerKind.ENTERPRISE, uscc="91640100MA7600001J")
@@ -293,19 +294,24 @@ def test_allocation_schema_takes_rules_and_old_allocations_without() -> None:
 
 
 def test_the_issuer_refuses_before_a_number_is_taken(ledger_db: Database, tmp_path: Path) -> None:
-    stock_city(ledger_db, tmp_path, count=5, year=2026)
-    issuer = make_issuer(clock=fixed_clock(datetime(2026, 12, 3, 10, tzinfo=SHANGHAI)))
+    # Last year's 3 December, paying its October: always past, and inside the tier PKI's
+    # validity (its certificates start on 1 December of the year before last), whatever today is.
+    year = tier_pki_start(datetime.now(UTC)).year + 1
+    october = f"{year}-10"
+    stock_city(ledger_db, tmp_path, count=5, year=year)
+    issuer = make_issuer(clock=fixed_clock(datetime(year, 12, 3, 10, tzinfo=SHANGHAI)))
     with pytest.raises(RuleViolation, match=r"^item 1: 工会经费\(拨缴\) is not paid by an "):
-        issue(ledger_db, issuer, req(line(), payer=INDIVIDUAL))
+        issue(ledger_db, issuer, req(line("01", october), payer=INDIVIDUAL))
     with pytest.raises(RuleViolation, match="rate 3% is outside the allowed 2%"):
-        issue(ledger_db, issuer, req(line("01", "2026-10", "100000.00", "0.03")))
+        issue(ledger_db, issuer, req(line("01", october, "100000.00", "0.03")))
     with ledger_db.read() as session:
         assert session.scalar(select(func.count()).select_from(ReceiptRow)) == 0
-    assert issue(ledger_db, issuer, req()).ref.number == 1  # no number was lost
+    assert issue(ledger_db, issuer, req(line("01", october))).ref.number == 1  # none was lost
     # The issuer applies the rules it is given: a province's 3 % allows it.
     loose = DEFAULT_RULES.overridden(overrides_from_toml({"items": {"01": {"rate": "3%"}}}))
     issuer = dataclasses.replace(issuer, rules=loose)
-    assert issue(ledger_db, issuer, req(line("01", "2026-10", "100000.00", "0.03"))).ref.number == 2
+    rated = req(line("01", october, "100000.00", "0.03"))
+    assert issue(ledger_db, issuer, rated).ref.number == 2
 
 
 def test_a_city_with_only_old_allocations_applies_the_defaults(

@@ -35,6 +35,7 @@ from tests.support.ledger import (
     request,
     stock_city,
 )
+from tests.support.tier_pki import tier_pki_start
 
 _FIELDS = ("grassroots", "county", "city", "province", "national")
 
@@ -120,8 +121,8 @@ _NEW_RULES = """
 effective_from = 2000-01-01
 {default_rows}
 [[sharing.versions]]
-effective_from = 2026-11-01
-source = "宁夏 2026 年 11 月起"
+effective_from = {year}-11-01
+source = "宁夏 {year} 年 11 月起"
 [[sharing.versions.rows]]
 item = "01"
 situation = "enterprise_full"
@@ -145,17 +146,21 @@ def _default_rows() -> str:
 
 
 def test_a_rule_change_applies_from_its_date_only(ledger_db: Database, tmp_path: Path) -> None:
-    stock_city(ledger_db, tmp_path, count=10, year=2026)
+    # Last year's October and November: always past, and inside the tier PKI's validity (its
+    # certificates start on 1 December of the year before last), whatever today is.
+    year = tier_pki_start(datetime.now(UTC)).year + 1
+    stock_city(ledger_db, tmp_path, count=10, year=year)
     import tomllib
 
-    new = rules_from_toml(tomllib.loads(_NEW_RULES.format(default_rows=_default_rows()))["sharing"])
-    october = make_issuer(clock=fixed_clock(datetime(2026, 10, 31, 15, 0, tzinfo=UTC)))
-    before = issue(ledger_db, october, request(amount="1000.00"))
+    rules = _NEW_RULES.format(default_rows=_default_rows(), year=year)
+    new = rules_from_toml(tomllib.loads(rules)["sharing"])
+    october = make_issuer(clock=fixed_clock(datetime(year, 10, 31, 15, 0, tzinfo=UTC)))
+    before = issue(ledger_db, october, _dues(f"{year}-10"))
     # The province (a city may not adopt its own) is played by the same ledger's table: adopt
     # needs a non-city org, and the check is the ledger's last issue day either way.
     adopt_own_table(ledger_db, NINGXIA.code, new, SHANGHAI, None)
-    november = make_issuer(clock=fixed_clock(datetime(2026, 11, 1, 1, 0, tzinfo=UTC)))
-    after = issue(ledger_db, november, request(amount="1000.00"))
+    november = make_issuer(clock=fixed_clock(datetime(year, 11, 1, 1, 0, tzinfo=UTC)))
+    after = issue(ledger_db, november, _dues(f"{year}-10"))
     stored = _shares(ledger_db)
     assert _fen(stored[(before.ref.code, before.ref.number)][0]) == {
         "grassroots": 60000,
@@ -172,14 +177,20 @@ def test_a_rule_change_applies_from_its_date_only(ledger_db: Database, tmp_path:
         "national": 5000,
     }
     # A table whose change would reach back to a day receipts were issued on is refused.
-    back = _NEW_RULES.replace("2026-11-01", "2026-10-31").format(default_rows=_default_rows())
+    back = rules.replace(f"{year}-11-01", f"{year}-10-31")
     late = rules_from_toml(tomllib.loads(back)["sharing"])
     with pytest.raises(InvalidInput, match=r"drop or change|would change"):
         adopt_own_table(ledger_db, NINGXIA.code, late, SHANGHAI, None)
     with ledger_db.read() as session:
-        assert period_shares(session, "640100", "2026-10")[("01", Party.CITY)] == 28000
-        assert period_shares(session, "640100", "2026-11")[("01", Party.CITY)] == 20000
+        assert period_shares(session, "640100", f"{year}-10")[("01", Party.CITY)] == 28000
+        assert period_shares(session, "640100", f"{year}-11")[("01", Party.CITY)] == 20000
     assert audit(ledger_db, "640100", audit_trust()).ok
+
+
+def _dues(period: str) -> IssueRequest:
+    """1,000.00 of union dues for ``period`` (a month not after the issue's, as the finance
+    rules want)."""
+    return request(items=(Item("01", "工会经费(拨缴)", period, Decimal("1000.00")),))
 
 
 def test_audit_catches_a_rewritten_share_row(ledger_db: Database, tmp_path: Path) -> None:
