@@ -376,12 +376,15 @@ def test_a_city_applies_the_newest_signed_rules_on_each_back_end(
     initialise(prov_db, "640000")
     tight = DEFAULT_RULES.overridden(overrides_from_toml({"items": {"01": {"rate": "2%"}}}))
     tight = dataclasses.replace(tight, period_past_years=2)
+    # Allocated last year: inside the tier PKI's validity (from 1 December of the year before
+    # last), whatever today is.
+    year = tier_pki_start(datetime.now(UTC)).year + 1
     documents = [
-        allocate(prov_db, pki.signers["640000"], city, "64710126", 5, when, rules)[1]
+        allocate(prov_db, pki.signers["640000"], city, f"647101{year % 100:02d}", 5, when, rules)[1]
         for when, rules in (
-            (datetime(2026, 1, 5, tzinfo=SHANGHAI), DEFAULT_RULES),
-            (datetime(2026, 6, 5, tzinfo=SHANGHAI), tight),
-            (datetime(2026, 9, 5, tzinfo=SHANGHAI), None),  # made the old way: no rules
+            (datetime(year, 1, 5, tzinfo=SHANGHAI), DEFAULT_RULES),
+            (datetime(year, 6, 5, tzinfo=SHANGHAI), tight),
+            (datetime(year, 9, 5, tzinfo=SHANGHAI), None),  # made the old way: no rules
         )
     ]
     prov_db.dispose()
