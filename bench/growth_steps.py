@@ -16,7 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OFFSET", "YEAR", "child", "step_command", "step_lookup", "step_stats"]
+__all__ = [
+    "OFFSET",
+    "YEAR",
+    "child",
+    "peak_rss_mb",
+    "step_command",
+    "step_lookup",
+    "step_stats",
+]
 
 #: The first synthetic receipt's number: far above the segments the real commands allocate.
 OFFSET = 5_000_000_000
@@ -25,7 +33,7 @@ YEAR = ("2026-01", "2026-12")
 _ROOT = Path(__file__).resolve().parent.parent
 
 
-def _rss_mb() -> float:
+def peak_rss_mb() -> float:
     """This process's peak RSS since it was started. Not ``ru_maxrss``: Linux carries the
     parent's peak over ``fork``/``exec`` into the child's (a step started from a parent of
     400 MB reports 400 MB), where VmHWM is the peak of this program's own memory."""
@@ -51,7 +59,9 @@ def step_command(args: list[str]) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
-        "rss_mb": _rss_mb(),
+        "rss_mb": peak_rss_mb(),
+        # The largest child's ru_maxrss (the verifying workers): what it inherited included.
+        "children_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "exit": result.exit_code,
         "stdout": result.stdout,
         "stderr": result.stderr,
@@ -89,7 +99,7 @@ def step_lookup(url: str, n: int, rounds: int) -> dict[str, Any]:
     raw.close()
     reader.close()
     db.dispose()
-    return {"seconds": ours / rounds, "baseline": bare / rounds, "rss_mb": _rss_mb()}
+    return {"seconds": ours / rounds, "baseline": bare / rounds, "rss_mb": peak_rss_mb()}
 
 
 def step_stats(url: str, repeat: int) -> dict[str, Any]:
@@ -104,7 +114,7 @@ def step_stats(url: str, repeat: int) -> dict[str, Any]:
         start = time.perf_counter()
         stats = ledger_stats(db, period_from=YEAR[0], period_to=YEAR[1])
         ours = min(ours, time.perf_counter() - start)
-    rss = _rss_mb()
+    rss = peak_rss_mb()
     start = time.perf_counter()
     with db.read() as session:
         summary, breakdowns = scan_figures(session, *YEAR)

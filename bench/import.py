@@ -2,19 +2,28 @@
 COPY of the same rows in the same run.
 
     python -m bench.import --pg URL [--n 1000000] [--workers N] [--chunk 2000]
+    python -m bench.import --directory [--n N | --synthetic N]
+    python -m bench.import --export [--n N]
 
 The package (N receipts issued by a city federation through the real commands, exported) is
 built once and cached by N (:mod:`bench.import_package`). Ours: ``receipts transmit import``
-through the command, into a fresh schema, in a child process whose peak RSS (``ru_maxrss``) is
-read; the verifying workers' largest peak is reported beside it. Baseline: the receipts and
+through the command, into a fresh schema, in a child process (:func:`bench.growth_steps.child`)
+whose peak RSS is its own VmHWM (``ru_maxrss`` would carry the parent's peak over the fork); the
+verifying workers' largest ``ru_maxrss`` is reported beside it. Baseline: the receipts and
 their items the import stored, copied out to a file and then COPYed into plain tables (no
 indexes, no constraints) in the same database. Target: >= 0.3x the COPY rate, peak RSS <= 500 MB.
+
+``--directory``: the peak RSS of reading the package's central directory alone, zipfile's
+``infolist()`` (what the import kept before) against :mod:`receipts.support.zip_directory`, each
+in a process of its own; ``--synthetic N`` measures it on a zip of N tiny receipt members
+written by :class:`receipts.support.zip_writer.ZipWriter` (no signing: a million in a minute).
+``--export``: ``transmit export`` of the cached package's N receipts from a copy of the city's
+workspace (SQLite), in a child process: seconds and peak RSS (VmHWM).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -25,25 +34,29 @@ from pathlib import Path
 
 import psycopg
 
+from bench.growth_steps import child
 from bench.import_package import CITY, cache_dir, cached_package
+from receipts.support.zip_writer import ZipWriter
 from tests.support.postgres import PgSchemas
-from tests.support.workspaces import ENV, receipts
+from tests.support.workspaces import receipts
 
-_CHILD = """
-import json, resource, sys, time
-from click.testing import CliRunner
-from cli import main
-args = json.loads(sys.argv[1])
-start = time.perf_counter()
-result = CliRunner().invoke(main, args, catch_exceptions=False)
-elapsed = time.perf_counter() - start
-assert result.exit_code == 0, result.output
-print(json.dumps({
-    "seconds": elapsed,
-    "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    "workers_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    "output": result.stdout,
-}))
+_DIRECTORY_CHILD = """
+import sys, zipfile
+from bench.growth_steps import peak_rss_mb
+from receipts.support.zip_directory import read_directory
+from receipts.transmission.import_settings import ImportSettings
+from receipts.transmission.package_stream import _ReceiptNames
+path, how = sys.argv[1], sys.argv[2]
+before = peak_rss_mb()
+if how == "zipfile":
+    with zipfile.ZipFile(path) as archive:
+        members = len(archive.infolist())
+else:
+    with open(path, "rb") as handle:
+        size = handle.seek(0, 2)
+        found = read_directory(handle, size, ImportSettings().zip_limits, _ReceiptNames(), path)
+        members = found.keyed_count + len(found.others)
+print(members, before, peak_rss_mb())
 """
 
 
@@ -73,17 +86,70 @@ def ours(n: int, tmp: Path, url: str, workers: int | None, chunk: int) -> dict[s
     config.write_text(config.read_text("utf-8") + "\n" + "\n".join(table) + "\n", "utf-8")
     args = ["--home", str(home), "--db", url, "transmit", "import", str(package)]
     args += ["-o", str(tmp / "ack.xml")]
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(args)],
-        env={**os.environ, **ENV},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"transmit import failed:\n{done.stdout}\n{done.stderr[-3000:]}")
-    found: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    found = child({"op": "command", "args": args})
+    if found["exit"] != 0:
+        raise SystemExit(f"transmit import failed:\n{found['stdout']}\n{found['stderr'][-3000:]}")
     return found
+
+
+def directory_rss(package: Path) -> dict[str, tuple[int, float, float]]:
+    """Members, VmHWM before reading and after, of zipfile's directory and of ours."""
+    found = {}
+    for how in ("zipfile", "compact"):
+        done = subprocess.run(
+            [sys.executable, "-c", _DIRECTORY_CHILD, str(package), how],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        members, before, after = done.stdout.split()
+        found[how] = (int(members), float(before), float(after))
+    return found
+
+
+def synthetic_package(n: int, folder: Path) -> Path:
+    """A zip of ``n`` receipt members of a few bytes each and a manifest, as export names
+    them (directory measurements only: nothing in it is signed)."""
+    path = folder / f"synthetic-{n}.zip"
+    if path.exists():
+        return path
+    with open(path.with_suffix(".part"), "wb") as out:
+        writer = ZipWriter(out)
+        writer.add("events.jsonl", b"{}\n")
+        for number in range(n):
+            writer.add(f"receipts/64710126-{number:010d}.xml", b"<Receipt/>")
+        writer.add("manifest.xml", b"<Transmission/>")
+        writer.close()
+    path.with_suffix(".part").rename(path)
+    return path
+
+
+def export_rss(n: int) -> None:
+    """``transmit export`` of the cached city's receipts, from a copy of its workspace."""
+    cached_package(n)
+    with tempfile.TemporaryDirectory(dir=cache_dir(n)) as tmp:
+        city = Path(tmp) / "city"
+        shutil.copytree(cache_dir(n) / "city", city)
+        out = Path(tmp) / "export.zip"
+        found = child(
+            {"op": "command", "args": ["--home", str(city), "transmit", "export", "-o", str(out)]}
+        )
+        if found["exit"] != 0:
+            raise SystemExit(f"transmit export failed:\n{found['stdout']}\n{found['stderr']}")
+        size = out.stat().st_size
+    print(
+        f"transmit export of {n:,} receipts: {found['seconds']:.1f} s, {n / found['seconds']:.0f}"
+        f" receipts/s, peak RSS {found['rss_mb']:.0f} MB VmHWM, {size / 2**20:.0f} MiB written"
+    )
+
+
+def print_directory(package: Path) -> None:
+    for how, (members, before, after) in directory_rss(package).items():
+        print(
+            f"{how:8} central directory of {members:,} members: peak RSS {after:.0f} MB "
+            f"({before:.0f} MB before reading; {(after - before) * 2**20 / members:.0f} B/member)"
+        )
 
 
 def bare_copy(url: str, tmp: Path) -> tuple[int, float]:
@@ -123,7 +189,19 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("RECEIPTS_TEST_PG_URL"))
     parser.add_argument("--workers", type=int, default=None, help="default: the CPU count")
     parser.add_argument("--chunk", type=int, default=2000)
+    parser.add_argument("--directory", action="store_true", help="the central directory alone")
+    parser.add_argument("--export", action="store_true", help="transmit export, not import")
+    parser.add_argument("--synthetic", type=int, help="with --directory: a zip of N members")
     args = parser.parse_args()
+    if args.export:
+        export_rss(args.n)
+        return
+    if args.directory:
+        if args.synthetic:
+            print_directory(synthetic_package(args.synthetic, cache_dir(args.synthetic).parent))
+        else:
+            print_directory(cached_package(args.n))
+        return
     if not args.pg:
         parser.error("--pg URL (or RECEIPTS_TEST_PG_URL) is needed: the target is PostgreSQL")
     cached_package(args.n)
@@ -145,8 +223,9 @@ def main() -> None:
         f"ratio {rate / baseline:.3f}x (target >= 0.3x)"
     )
     print(
-        f"peak RSS: importer {measured['rss_kib'] / 1024:.0f} MB (target <= 500 MB), "
-        f"largest worker {measured['workers_rss_kib'] / 1024:.0f} MB; {args.n:,} receipts"
+        f"peak RSS: importer {measured['rss_mb']:.0f} MB VmHWM (target <= 500 MB), "
+        f"largest worker {measured['children_rss_mb']:.0f} MB; {args.n:,} receipts; "
+        f"{measured['seconds']:.1f} s"
     )
 
 

@@ -61,6 +61,7 @@ def _push(db: Database, creds: Credentials, client: TierClient, package: Path | 
         crls_to_pem(creds.trust.crls),
         package,
         import_settings(creds.workspace),
+        spool=creds.workspace.home,  # beside the ledger: /tmp may be memory (tmpfs)
     )
     return _push_report(outcome, client)
 

@@ -15,10 +15,10 @@ from receipts.domain.divisions import upstream_of
 from receipts.domain.money import format_amount, from_fen
 from receipts.errors import InvalidInput
 from receipts.ledger.models import Transmission
-from receipts.support.atomic import write_atomic
+from receipts.support.atomic import atomic_writer, write_atomic
 from receipts.support.sizes import MAX_XML_FILE_BYTES, read_bounded
 from receipts.transmission.acknowledgement import record_acknowledgement
-from receipts.transmission.export import NothingToSend, export_package
+from receipts.transmission.export import NothingToSend, write_package
 from receipts.transmission.import_settings import import_settings
 from receipts.transmission.receive import import_package
 from receipts.transmission.stored_ack import stored_acknowledgement
@@ -63,12 +63,14 @@ def transmit_export(ctx: Context, output: Path) -> None:
     crls = crls_to_pem(creds.trust.crls)
     stamp_before_sending(creds, ctx.database(ws))  # XAdES-T, when an authority is configured
     try:
-        package, manifest = export_package(ctx.database(ws), creds.signer, recipient, crls)
+        # Written as it is read (a million receipts are gigabytes): the file appears whole at
+        # the end, or not at all.
+        with atomic_writer(output) as handle:
+            manifest = write_package(handle, ctx.database(ws), creds.signer, recipient, crls)
     except NothingToSend as exc:
         message = str(exc)
         ctx.emit({"file": None, "receipts": 0}, lambda: message)
         return
-    write_atomic(output, package)
     count = sum(c for c, _ in manifest.issuers.values())
     ctx.emit(
         {

@@ -21,7 +21,16 @@ from pathlib import PurePosixPath
 
 from receipts.errors import InvalidInput
 
-__all__ = ["UnsafeArchive", "ZipLimits", "check_directory", "read_member", "read_zip", "write_zip"]
+__all__ = [
+    "DirectoryCheck",
+    "UnsafeArchive",
+    "ZipLimits",
+    "check_directory",
+    "check_name",
+    "read_member",
+    "read_zip",
+    "write_zip",
+]
 
 # A fixed timestamp keeps the same content byte-identical (zip stores local times).
 _EPOCH = (2000, 1, 1, 0, 0, 0)
@@ -63,7 +72,7 @@ def write_zip(members: Mapping[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(members):
-            _check_name(name)
+            check_name(name)
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (stat.S_IFREG | 0o644) << 16
@@ -115,43 +124,61 @@ def check_directory(
 ) -> None:
     """The central directory's checks, before anything is inflated: names, links, duplicates,
     member count, declared sizes and compression ratios against ``limits``."""
-    if len(infos) > limits.max_members:
-        raise UnsafeArchive(
-            f"{what} has {len(infos):,} members; at most {limits.max_members:,} are accepted"
-        )
+    check = DirectoryCheck(len(infos), zip_bytes, limits, what)
     seen: set[str] = set()
-    total = 0
     for info in infos:
-        name = info.filename
-        _check_name(name, what)
-        if name in seen:
-            raise UnsafeArchive(f"{what}: member {name!r} appears twice")
-        seen.add(name)
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode) or info.is_dir():
-            raise UnsafeArchive(f"{what}: member {name!r} is a link or a folder")
-        if info.file_size > limits.max_member_bytes:
+        if info.filename in seen:  # its name was checked the first time
+            raise UnsafeArchive(f"{what}: member {info.filename!r} appears twice")
+        seen.add(info.filename)
+        check.member(info.filename, info.external_attr >> 16, info.file_size, info.compress_size)
+    check.finish()
+
+
+class DirectoryCheck:
+    """:func:`check_directory`'s checks one central directory entry at a time, for a reader
+    that keeps no object per member (:mod:`receipts.support.zip_directory`); duplicates are
+    the caller's to find."""
+
+    def __init__(self, members: int, zip_bytes: int, limits: ZipLimits, what: str) -> None:
+        if members > limits.max_members:
             raise UnsafeArchive(
-                f"{what}: member {name!r} is {info.file_size:,} bytes; at "
+                f"{what} has {members:,} members; at most {limits.max_members:,} are accepted"
+            )
+        self.zip_bytes, self.limits, self.what = zip_bytes, limits, what
+        self.total = 0
+
+    def member(self, name: str, mode: int, file_size: int, compress_size: int) -> None:
+        """One member's name, kind (``mode``: the external attributes' upper 16 bits), declared
+        size and compression ratio; the running total."""
+        what, limits = self.what, self.limits
+        check_name(name, what)
+        if stat.S_ISLNK(mode) or name.endswith("/"):
+            raise UnsafeArchive(f"{what}: member {name!r} is a link or a folder")
+        if file_size > limits.max_member_bytes:
+            raise UnsafeArchive(
+                f"{what}: member {name!r} is {file_size:,} bytes; at "
                 f"most {limits.max_member_bytes:,} are accepted"
             )
-        if info.file_size > 65536 and info.file_size > limits.max_ratio * max(
-            info.compress_size, 1
-        ):
+        if file_size > 65536 and file_size > limits.max_ratio * max(compress_size, 1):
             raise UnsafeArchive(
-                f"{what}: member {name!r} inflates {info.file_size:,} "
-                f"bytes from {info.compress_size:,} (a compression bomb?)"
+                f"{what}: member {name!r} inflates {file_size:,} "
+                f"bytes from {compress_size:,} (a compression bomb?)"
             )
-        total += info.file_size
-        if total > limits.max_total_bytes:
+        self.total += file_size
+        if self.total > limits.max_total_bytes:
             raise UnsafeArchive(f"{what} inflates beyond {limits.max_total_bytes:,} bytes")
-    if total > _MIB and total > limits.max_ratio_total * max(zip_bytes, 1):
-        raise UnsafeArchive(
-            f"{what} inflates to {total:,} bytes from {zip_bytes:,} (a compression bomb?)"
-        )
+
+    def finish(self) -> None:
+        """After the last entry: the whole zip's compression ratio."""
+        total, zip_bytes = self.total, self.zip_bytes
+        if total > _MIB and total > self.limits.max_ratio_total * max(zip_bytes, 1):
+            raise UnsafeArchive(
+                f"{self.what} inflates to {total:,} bytes from {zip_bytes:,} (a compression bomb?)"
+            )
 
 
-def _check_name(name: str, what: str = "package") -> None:
+def check_name(name: str, what: str = "package") -> None:
+    """A member path a reader may use: relative, without '..', drive letters, backslashes."""
     path = PurePosixPath(name)
     if (
         not name

@@ -18,19 +18,11 @@ from collections.abc import Iterable, Iterator
 from receipts.domain import divisions
 from receipts.transmission.package import LISTING, ListedReceipt, Manifest, RefusedPackage
 
-__all__ = ["LINE_BYTES", "listing_csv", "read_listing"]
+__all__ = ["LINE_BYTES", "read_listing"]
 
 _LINE = re.compile(rb"([0-9]{8}),([0-9]{10}),([0-9]{6}),([0-9a-f]{64})\n")
 LINE_BYTES = 8 + 1 + 10 + 1 + 6 + 1 + 64 + 1
 """Every line's length."""
-
-
-def listing_csv(listed: Iterable[ListedReceipt]) -> bytes:
-    """The listing of ``listed``, sorted by code and number."""
-    return b"".join(
-        f"{r.code},{r.number:010d},{r.issuer},{r.digest}\n".encode("ascii")
-        for r in sorted(listed, key=lambda r: (r.code, r.number))
-    )
 
 
 def read_listing(lines: Iterable[bytes], manifest: Manifest, what: str) -> Iterator[ListedReceipt]:

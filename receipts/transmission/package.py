@@ -13,6 +13,7 @@ CRLs it carries against the CAs this workspace trusts.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -97,9 +98,8 @@ class Manifest:
     issuers: dict[str, tuple[int, Decimal]]
     """Receipt count and total per issuer."""
     receipts: tuple[ListedReceipt, ...]
-    """Version 1: every receipt the package carries. Version 2 read from a package: empty (the
-    receipts are listed in the member ``receipts.csv``, read as the import goes); as
-    ``transmit export`` returns it: every receipt, as listed."""
+    """Version 1: every receipt the package carries. Version 2: empty (the receipts are listed
+    in the member ``receipts.csv``, written and read a line at a time)."""
     members: dict[str, str]
     """SHA-256 of every other member, by path (version 2: but the receipts)."""
     digest: str
@@ -126,12 +126,17 @@ def manifest_element(
     head_signature: str,
     totals: dict[str, list[int]],
     listed: list[ListedReceipt],
-    members: dict[str, bytes],
+    members: Mapping[str, bytes],
     version: int = VERSION,
+    *,
+    digests: Mapping[str, str] | None = None,
 ) -> etree._Element:
     """The manifest, unsigned; ``totals`` holds count and fen per issuer. Version 2: the
     receipts' listing is the member ``receipts.csv`` (in ``members``), ``listed`` goes unused
-    and the receipts' members are not listed one by one (each is held to its listed digest)."""
+    and the receipts' members are not listed one by one (each is held to its listed digest).
+    ``digests``: members given by their SHA-256 (hex) instead (written as they were made)."""
+    named = {name: hashlib.sha256(content).hexdigest() for name, content in members.items()}
+    named.update(digests or {})
     nsmap: Any = {None: NS}
     root = etree.Element(_T + "Transmission", nsmap=nsmap, version=str(version))
     etree.SubElement(root, _T + "Sender").text = sender
@@ -159,12 +164,10 @@ def manifest_element(
             issuer=r.issuer,
             digest=r.digest,
         )
-    for name in sorted(members):
+    for name in sorted(named):
         if version != 1 and name.startswith(RECEIPTS_DIR):
             continue
-        etree.SubElement(
-            root, _T + "Member", path=name, digest=hashlib.sha256(members[name]).hexdigest()
-        )
+        etree.SubElement(root, _T + "Member", path=name, digest=named[name])
     return root
 
 
@@ -213,14 +216,19 @@ def verify_manifest(
     return manifest, signer
 
 
-def check_member_names(names: set[str], manifest: Manifest, what: str) -> None:
+def check_member_names(
+    names: set[str], manifest: Manifest, what: str, more_receipts: int = 0
+) -> None:
     """The package's members (but the manifest) are exactly those the manifest lists (version
-    2: but the receipts, which the listing names and the import finds one by one)."""
+    2: but the receipts, which the listing names and the import finds one by one);
+    ``more_receipts``: receipt members left out of ``names`` (a reader that keeps no name per
+    receipt, :mod:`receipts.transmission.package_stream`)."""
     if manifest.version != 1:
         receipts = {name for name in names if name.startswith(RECEIPTS_DIR)}
-        if len(receipts) != manifest.receipt_count:
+        found = len(receipts) + more_receipts
+        if found != manifest.receipt_count:
             raise RefusedPackage(
-                f"{what}: {len(receipts):,} receipt members, but the manifest states "
+                f"{what}: {found:,} receipt members, but the manifest states "
                 f"{manifest.receipt_count:,} receipts"
             )
         names = names - receipts

@@ -1,6 +1,7 @@
 """A transmission package opened for import without holding it in memory (docs/operations.md,
-"Importing large packages"): the zip's central directory is checked first
-(:func:`receipts.support.safezip.check_directory`, with the limits of ``[transmission]``), then
+"Importing large packages"): the zip's central directory is checked first, in one streaming
+pass that keeps ~37 bytes per receipt member (:mod:`receipts.support.zip_directory`, with the
+limits of ``[transmission]``), then
 the signed manifest is verified and the small members (allocations, registry, CRLs, statements)
 are read; the receipts are read one at a time when their chunk is verified, and the chain
 fragment (``events.jsonl``) and, in a version 2 package, the receipt listing (``receipts.csv``,
@@ -13,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import stat
-import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +25,9 @@ from typing import BinaryIO
 
 from cryptography import x509
 
-from receipts.support.safezip import UnsafeArchive, check_directory, read_member
+from receipts.support.safezip import UnsafeArchive
 from receipts.support.sizes import FileTooLarge
+from receipts.support.zip_directory import ZipDirectory, read_directory
 from receipts.transmission.import_settings import ImportSettings
 from receipts.transmission.listing import LINE_BYTES, read_listing
 from receipts.transmission.package import (
@@ -48,11 +50,26 @@ _RECEIPTS = RECEIPTS_DIR
 _STREAMED = (EVENTS, LISTING)
 #: One event line at most: a receipt's event is ~630 bytes; a settlement's names its lines.
 _MAX_EVENT_LINE = 1024 * 1024
+_RECEIPT_NAME = re.compile(r"receipts/([0-9]{8})-([0-9]{10})\.xml")
+_NUMBERS = 10**10
 
 
 def receipt_member(code: str, number: int) -> str:
     """The member path of a receipt."""
     return f"{_RECEIPTS}{code}-{number:010d}.xml"
+
+
+class _ReceiptNames:
+    """Receipt members by a number, code and number side by side (``CODE * 10^10 + NUMBER``,
+    under 2^63): the zip directory keeps them in arrays. A member under ``receipts/`` named
+    otherwise is kept by name, and counted as a receipt member like the others."""
+
+    def key(self, name: str) -> int | None:
+        found = _RECEIPT_NAME.fullmatch(name)
+        return None if found is None else int(found[1]) * _NUMBERS + int(found[2])
+
+    def name(self, key: int) -> str:
+        return receipt_member(f"{key // _NUMBERS:08d}", key % _NUMBERS)
 
 
 @dataclass
@@ -65,17 +82,16 @@ class StreamedPackage:
     members: dict[str, bytes]
     """Every member but the manifest, the receipts and the events, digest-checked."""
     what: str
-    _archive: zipfile.ZipFile
-    _infos: dict[str, zipfile.ZipInfo]
+    _zip: ZipDirectory
 
     def receipt(self, name: str) -> bytes | None:
         """The receipt member ``name`` (digest-checked), None when the package lacks it."""
-        info = self._infos.get(name)
-        if info is None or not name.startswith(_RECEIPTS):
+        entry = self._zip.find(name)
+        if entry is None or not name.startswith(_RECEIPTS):
             return None
-        if info.file_size > MAX_XML_BYTES:
+        if entry.file_size > MAX_XML_BYTES:
             raise RefusedPackage(f"{self.what}: {name} is larger than a receipt may be")
-        content = read_member(self._archive, info, self.what)
+        content = self._zip.read(entry)
         if self.manifest.version != 1:
             return content  # held to its listed digest once verified (the listing is signed)
         return self._checked(name, content)
@@ -96,12 +112,12 @@ class StreamedPackage:
         return self._lines(EVENTS, _MAX_EVENT_LINE)
 
     def _lines(self, name: str, longest: int) -> Iterator[bytes]:
-        info = self._infos.get(name)
-        if info is None:
+        entry = self._zip.others.get(name)
+        if entry is None:
             raise RefusedPackage(f"{self.what}: no {name}")
         running = hashlib.sha256()
         try:
-            with self._archive.open(info) as member:
+            with self._zip.open(entry) as member:
                 while line := member.readline(longest + 1):
                     if len(line) > longest:
                         raise RefusedPackage(
@@ -109,7 +125,7 @@ class StreamedPackage:
                         )
                     running.update(line)
                     yield line
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
             raise UnsafeArchive(f"{self.what}: member {name!r} is damaged: {exc}") from None
         if running.hexdigest() != self.manifest.members.get(name):
             raise RefusedPackage(
@@ -130,30 +146,25 @@ def open_package(
 ) -> Iterator[StreamedPackage]:
     """Open the package ``source`` (a file, read as needed; or bytes already received)."""
     with _opened(source, settings, what) as (handle, size):
-        try:
-            archive = zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, ValueError) as exc:
-            raise UnsafeArchive(f"{what} is not a readable zip file: {exc}") from None
-        with archive:
-            infos = archive.infolist()
-            check_directory(infos, size, settings.zip_limits(len(infos)), what)
-            by_name = {info.filename: info for info in infos}
-            manifest_info = by_name.pop("manifest.xml", None)
-            if manifest_info is None:
-                raise RefusedPackage(f"{what} has no manifest.xml")
-            manifest, signer = verify_manifest(
-                read_member(archive, manifest_info, what),
-                validator,
-                what,
-                settings.listing_bytes(len(infos)),
-            )
-            _check_size(manifest, settings, what)
-            check_member_names(set(by_name), manifest, what)
-            package = StreamedPackage(manifest, signer, {}, what, archive, by_name)
-            for name, info in by_name.items():
-                if name not in _STREAMED and not name.startswith(_RECEIPTS):
-                    package.members[name] = package._checked(name, read_member(archive, info, what))
-            yield package
+        directory = read_directory(handle, size, settings.zip_limits, _ReceiptNames(), what)
+        members = directory.keyed_count + len(directory.others)
+        others = directory.others
+        manifest_entry = others.pop("manifest.xml", None)
+        if manifest_entry is None:
+            raise RefusedPackage(f"{what} has no manifest.xml")
+        manifest, signer = verify_manifest(
+            directory.read(manifest_entry), validator, what, settings.listing_bytes(members)
+        )
+        _check_size(manifest, settings, what)
+        if manifest.version == 1:  # every member is in its manifest: names for a small package
+            check_member_names(set(others) | set(directory.keyed_names()), manifest, what)
+        else:
+            check_member_names(set(others), manifest, what, directory.keyed_count)
+        package = StreamedPackage(manifest, signer, {}, what, directory)
+        for name, entry in others.items():
+            if name not in _STREAMED and not name.startswith(_RECEIPTS):
+                package.members[name] = package._checked(name, directory.read(entry))
+        yield package
 
 
 def _check_size(manifest: Manifest, settings: ImportSettings, what: str) -> None:

@@ -10,13 +10,14 @@ again from the last acknowledged event.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from receipts.ledger.database import Database
 from receipts.pki.signer import ReceiptSigner
 from receipts.transmission.acknowledgement import AckResult, record_acknowledgement
-from receipts.transmission.export import NothingToSend, export_package
+from receipts.transmission.export import NothingToSend, write_package
 from receipts.transmission.http_client import TierClient
 from receipts.transmission.import_settings import ImportSettings
 from receipts.transmission.package import Manifest
@@ -50,22 +51,27 @@ def push_pending(
     crls_pem: bytes = b"",
     package: Path | None = None,
     settings: ImportSettings | None = None,
+    spool: Path | None = None,
 ) -> PushOutcome | None:
     """Push the package file ``package`` (streamed from disk, never read whole), or everything
     the tier above has not acknowledged; None when there is nothing to send. ``settings``: the
-    limits a package file is opened with (``[transmission]``), as ``transmit import`` would."""
-    body: bytes | Path
+    limits a package file is opened with (``[transmission]``), as ``transmit import`` would.
+    An export is written to a temporary file in ``spool`` (default: the system's temporary
+    folder) and streamed from it, never held in memory."""
     if package is None:
-        try:
-            body, manifest = export_package(db, signer, client.recipient, crls_pem)
-        except NothingToSend:
-            return None
+        with tempfile.TemporaryDirectory(prefix=".push-", dir=spool) as folder:
+            exported = Path(folder) / "package.zip"
+            try:
+                with open(exported, "wb") as handle:
+                    manifest = write_package(handle, db, signer, client.recipient, crls_pem)
+            except NothingToSend:
+                return None
+            answer = client.push(exported)
     else:
         # Its signed manifest, verified, for the report; the receipts stay in the file.
         with open_package(package, validator, str(package), settings or ImportSettings()) as p:
             manifest = p.manifest
-        body = package
-    answer = client.push(body)
+        answer = client.push(package)
     ack = record_acknowledgement(
         db, answer, validator, signer, f"the acknowledgement from {client.base_url}"
     )
