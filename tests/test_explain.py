@@ -20,12 +20,13 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from receipts import booking
 from receipts.booking import RefusedBooking
 from receipts.domain.model import ReceiptRef
 from receipts.errors import ReceiptError
+from receipts.ledger import aggregate_upkeep
 from receipts.ledger.database import Database
 from receipts.ledger.migrate import initialise
 from receipts.ledger.models import ReceiptRow
@@ -210,3 +211,19 @@ def test_the_cli_show_reads_one_year(national: Database) -> None:
             load_receipt(national, ReceiptRef(code, 9))
 
     _one_year_by_key(national, show, YEARS[1])
+
+
+def test_forgetting_a_year_probes_each_originals_year_only(national: Database) -> None:
+    """Detaching a year (receipts.ledger.aggregate_upkeep) looks each of its red receipts'
+    originals up in the original's year: PostgreSQL prunes the other years as it runs (the
+    partitions it never executes report no loops)."""
+    sql = f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM {aggregate_upkeep._ONLY_REDS_IN_YEAR} b"
+    with national.engine.connect() as conn:
+        document = conn.execute(text(sql), {"year": YEARS[1]}).scalar_one()
+    plan = document[0]["Plan"]
+    probed = {
+        str(node["Relation Name"])
+        for node in plan_nodes(plan)
+        if str(node.get("Alias", "")).split("_")[0] == "o" and node.get("Actual Loops", 0) > 0
+    }
+    assert probed == {f"receipts_{YEARS[1]}"}, json.dumps(plan, indent=1)
