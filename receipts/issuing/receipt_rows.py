@@ -9,6 +9,7 @@ backup and the audit derive the same columns with :func:`receipt_columns` and
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, date
 from typing import Any
@@ -197,14 +198,45 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
     from psycopg import sql
 
     columns = list(rows[0])
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table.__tablename__), sql.SQL(", ").join(map(sql.Identifier, columns))
+    types = _binary_types(connection.dialect, table, columns)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
+        sql.Identifier(table.__tablename__),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(" (FORMAT BINARY)" if types else ""),
     )
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        if types:
+            copy.set_types(types)
         for row in rows:
             copy.write_row([row[column] for column in columns])
+
+
+#: PostgreSQL type names of a table's columns for a binary COPY, by (table, columns).
+_COPY_TYPES: dict[tuple[str, tuple[str, ...]], list[str] | None] = {}
+
+
+def _binary_types(dialect: Any, table: Any, columns: list[str]) -> list[str] | None:
+    """The columns' PostgreSQL types, for a COPY in binary format: a receipt's XML goes as its
+    bytes, not as text twice its size that the server decodes again (a COPY of 10,000 receipts
+    took ~35% less time on the server, docs/operations.md, "Importing large packages"); the
+    server checks each value against its column's type and length as for text. None (text
+    format) when a type is one psycopg has no binary form of by that name."""
+    key = (table.__tablename__, tuple(columns))
+    if key not in _COPY_TYPES:
+        import psycopg
+
+        names: list[str] | None = []
+        for column in columns:
+            compiled = table.__table__.columns[column].type.compile(dialect=dialect)
+            info = psycopg.adapters.types.get(re.sub(r"\(.*?\)", "", compiled).strip().lower())
+            if info is None or names is None:
+                names = None
+                continue
+            names.append(info.name)
+        _COPY_TYPES[key] = names
+    return _COPY_TYPES[key]
 
 
 def receipt_event_payload(
