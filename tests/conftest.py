@@ -10,8 +10,8 @@ import pytest
 from hypothesis import settings
 
 from receipts.ledger.database import Database
-from receipts.ledger.migrate import initialise
 from tests.support.hypothesis_profiles import chosen_profile, register_profiles
+from tests.support.ledger_template import LedgerTemplates
 from tests.support.pki import Pki, build_pki
 from tests.support.pki_cli import Tiers, build_tiers
 from tests.support.postgres import PgSchemas, pg_url_or_skip
@@ -54,19 +54,25 @@ def pg_schemas() -> Iterator[PgSchemas]:
     schemas.drop_all()
 
 
+@pytest.fixture(scope="session")
+def ledger_templates(tmp_path_factory: pytest.TempPathFactory) -> LedgerTemplates:
+    """Initialised ledgers, made once per test process; ``ledger_db`` and ``pg_ledger_db`` copy
+    them into each test's own database (see :mod:`tests.support.ledger_template`)."""
+    return LedgerTemplates(tmp_path_factory.mktemp("ledger-templates"))
+
+
 @pytest.fixture
-def pg_ledger_db(pg_schemas: PgSchemas) -> Iterator[Database]:
+def pg_ledger_db(pg_schemas: PgSchemas, ledger_templates: LedgerTemplates) -> Iterator[Database]:
     """An initialised ledger of 640100 on PostgreSQL only, for what only PostgreSQL has (COPY,
     partitions by year); skips locally without one, as ``pg_schemas``."""
-    db = Database(pg_schemas.new())
-    initialise(db, "640100")
+    db = ledger_templates.fill(pg_schemas.new())
     yield db
     db.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL on each back end."""
+    """A fresh, empty database URL on each back end (for a test that migrates it itself)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
         return
@@ -78,9 +84,9 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def ledger_db(ledger_url: str) -> Iterator[Database]:
-    """An initialised ledger of 640100 on each back end."""
-    db = Database(ledger_url)
-    initialise(db, "640100")
+def ledger_db(ledger_url: str, ledger_templates: LedgerTemplates) -> Iterator[Database]:
+    """An initialised ledger of 640100 on each back end (a copy of the template's: the
+    migrations run once per test process, and in the tests that take ``ledger_url``)."""
+    db = ledger_templates.fill(ledger_url)
     yield db
     db.dispose()
