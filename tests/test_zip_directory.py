@@ -190,3 +190,21 @@ def test_the_readers_own_refusals() -> None:
     for at in (smaller.index(b"PK\x03\x04") + 22, smaller.index(b"PK\x01\x02") + 24):
         struct.pack_into("<L", smaller, at, size - 5)
     _refused(bytes(smaller), "'r/000001' is not the size it claims")
+
+
+def test_a_member_past_4_gib_is_found_through_zip64(tmp_path: Path) -> None:
+    gap = (1 << 32) + 4096  # a sparse hole: no disk space, and no member describes it
+    path = tmp_path / "far.zip"
+    with open(path, "wb") as out:
+        out.seek(gap)
+        writer = ZipWriter(out)
+        writer._pos = gap
+        writer.add("r/000001", b"far away " * 100)
+        writer.close()
+    with zipfile.ZipFile(path) as z:
+        assert z.getinfo("r/000001").header_offset == gap
+        assert z.read("r/000001") == b"far away " * 100
+    with open(path, "rb") as handle:
+        size = path.stat().st_size
+        directory = read_directory(handle, size, lambda _: ZipLimits(), Numbered(), "far.zip")
+        assert contents(directory, ["r/000001"]) == {"r/000001": b"far away " * 100}
