@@ -216,7 +216,7 @@ def _end_record(handle: BinaryIO, size: int, what: str) -> tuple[int, int, int]:
         _, disk64, end64_at, _ = _END64_LOCATOR.unpack(
             _read_at(handle, locator_at, _END64_LOCATOR.size)
         )
-        record = _read_at(handle, end64_at, _END64.size)
+        record = _read_at(handle, end64_at, _END64.size) if end64_at < locator_at else b""
         if disk64 or len(record) != _END64.size or record[:4] != b"PK\x06\x06":
             raise UnsafeArchive(f"{what} is not a readable zip file: bad zip64 end record")
         _, _, _, _, disk, cd_disk, _, count, cd_size, cd_offset = _END64.unpack(record)
