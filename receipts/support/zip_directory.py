@@ -62,7 +62,7 @@ class _Keyed:
     offsets: array[int] = field(default_factory=lambda: array("Q"))
     compress_sizes: array[int] = field(default_factory=lambda: array("Q"))
     file_sizes: array[int] = field(default_factory=lambda: array("Q"))
-    crcs: array[int] = field(default_factory=lambda: array("L"))
+    crcs: array[int] = field(default_factory=lambda: array("I"))  # 4 bytes
     methods: bytearray = field(default_factory=bytearray)
 
     def append(self, key: int, e: Entry) -> None:
