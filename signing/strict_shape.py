@@ -54,6 +54,13 @@ _ID_VALUES = etree.XPath(
 # no other, and _ID_VALUES' walk over every attribute (a third of the shape check) is not
 # needed. (The digests' and signature value's base64 never end in d or D before their '='.)
 _ID_ENDINGS = (b"d=", b"D=", b" =", b"\t=", b"\n=", b"\r=")
+# The same endings as the bytes before an '=': the count is taken in one pass over the '='
+# signs (found with memchr) instead of six scans of the whole document (those cost about
+# 130,000 instructions a receipt, a twentieth of a verification; the pass a tenth of that).
+_ID_LAST = frozenset(ending[0] for ending in _ID_ENDINGS)
+# More '=' signs than this and the pass stops: the XPath walk answers instead (a document of
+# '=' signs must not cost a Python step each).
+_MAX_EQUALS = 256
 # XML's whitespace (normalize-space's), not Python's: U+3000 is text to XPath.
 _XML_SPACE = " \t\r\n"
 
@@ -217,7 +224,7 @@ def _shape(
         )
     ):
         return None
-    texts = tuple("".join((n.text or "").split()) for n in nodes[_X509_DATA + 1 : after + 1])
+    texts = tuple(_packed(n.text or "") for n in nodes[_X509_DATA + 1 : after + 1])
     signing_time = (nodes[after + 5].text or "").strip()
     if not all(texts) or not signing_time:
         return None
@@ -230,6 +237,13 @@ def _shape(
         signing_time_text=signing_time,
         parts=StrictParts(nodes[_SIGNED_INFO], nodes[_VALUE], key_info, props),
     )
+
+
+@lru_cache(maxsize=64)
+def _packed(text: str) -> str:
+    """A certificate's base64 text without its whitespace (Python's, as inspect_signature
+    reads it): a batch repeats the same few texts, and splitting one cost more than finding it."""
+    return "".join(text.split())
 
 
 def _algorithms(signature: etree._Element) -> list[str]:
@@ -268,7 +282,24 @@ def _found_once(
     where absent); ``source``: the document's UTF-8 bytes. When the bytes hold no more Id-like
     attributes than ``own`` has values, those are all the document's Ids."""
     present = [value for value in own if value is not None]
-    if source is not None and sum(map(source.count, _ID_ENDINGS)) <= len(present):
+    if source is not None and _id_like_count(source, len(present)) <= len(present):
         return all(present.count(target) == 1 for target in target_ids)
     found = _ID_VALUES(root)
     return isinstance(found, list) and all(found.count(target) == 1 for target in target_ids)
+
+
+def _id_like_count(source: bytes, enough: int) -> int:
+    """How many of _ID_ENDINGS ``source`` holds (``sum(map(source.count, _ID_ENDINGS))``: no
+    two of them can overlap, each ending in the '=' none starts with), or more than ``enough``
+    once it is known to be more, or when the '=' signs are too many to look at one by one."""
+    count = 0
+    at = source.find(b"=")
+    for _ in range(_MAX_EQUALS):
+        if at == -1:
+            return count
+        if at and source[at - 1] in _ID_LAST:
+            count += 1
+            if count > enough:
+                return count
+        at = source.find(b"=", at + 1)
+    return enough + 1
