@@ -55,10 +55,10 @@ def pg_schemas() -> Iterator[PgSchemas]:
 
 
 @pytest.fixture(scope="session")
-def ledger_templates(tmp_path_factory: pytest.TempPathFactory) -> LedgerTemplates:
+def ledger_templates() -> LedgerTemplates:
     """Initialised ledgers, made once per test process; ``ledger_db`` and ``pg_ledger_db`` copy
     them into each test's own database (see :mod:`tests.support.ledger_template`)."""
-    return LedgerTemplates(tmp_path_factory.mktemp("ledger-templates"))
+    return LedgerTemplates()
 
 
 @pytest.fixture

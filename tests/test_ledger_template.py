@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from receipts.ledger.database import Database
@@ -114,13 +115,14 @@ def test_a_copy_is_the_ledger_the_migrations_make_on_postgresql(
     assert _pg_description(copied.url) == expected
 
 
+@pytest.mark.parametrize("org", [ORG, "640000"])
 def test_a_copy_is_the_ledger_the_migrations_make_on_sqlite(
-    tmp_path: Path, ledger_templates: LedgerTemplates
+    tmp_path: Path, ledger_templates: LedgerTemplates, org: str
 ) -> None:
     migrated = Database(f"sqlite:///{tmp_path / 'migrated.sqlite'}")
-    initialise(migrated, ORG)
+    initialise(migrated, org)
     migrated.dispose()
-    copied = ledger_templates.fill(f"sqlite:///{tmp_path / 'copied.sqlite'}")
+    copied = ledger_templates.fill(f"sqlite:///{tmp_path / 'copied.sqlite'}", org)
     copied.dispose()
     expected = _sqlite_description(migrated.url)
     assert expected["rows"]["ledger_state"] and expected["rows"]["alembic_version"]

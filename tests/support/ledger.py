@@ -17,8 +17,8 @@ from receipts.issuing.issue import Issuer
 from receipts.issuing.signing_pool import SigningPool
 from receipts.issuing.stock_allocation import allocate, import_allocation
 from receipts.ledger.database import Database
-from receipts.ledger.migrate import initialise
 from receipts.pki.own_certificates import OwnCertificate
+from tests.support.ledger_template import sqlite_ledger
 from tests.support.tier_pki import tier_pki
 
 __all__ = [
@@ -56,8 +56,9 @@ def stock_city(
 ) -> bytes:
     """Allocate ``count`` numbers of this year's 6471 code from a province ledger to ``org``."""
     pki = tier_pki()
+    # A copy of this process's initialised province ledger (tests.support.ledger_template).
+    sqlite_ledger(tmp / "province.sqlite", "640000")
     prov_db = Database(f"sqlite:///{tmp / 'province.sqlite'}")
-    initialise(prov_db, "640000")
     year = year or datetime.now(SHANGHAI).year
     _, document = allocate(prov_db, pki.signers["640000"], org, f"647101{year % 100:02d}", count)
     prov_db.dispose()

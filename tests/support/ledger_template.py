@@ -2,8 +2,9 @@
 
 Running the Alembic migrations (``receipts.ledger.migrate.initialise``) costs about a second on
 SQLite and two to three on PostgreSQL (loading and running every revision), and about 500 tests
-start from a new initialised ledger. So each test process initialises one ledger per back end and
-fills each test's own new, empty database with a copy of it:
+start from a new initialised ledger (and about 45 stock a city from a new province ledger). So each
+test process initialises one ledger per back end and organisation and fills each test's own new,
+empty database with a copy of it:
 
 - SQLite: the file, copied byte for byte (mode 0600, as the product creates it).
 - PostgreSQL: the schema, dumped once with ``pg_dump`` (every table, partition, index, trigger,
@@ -16,9 +17,11 @@ object; the migrations themselves stay tested by the tests that run them (``ledg
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -28,7 +31,7 @@ from receipts.ledger.database import Database
 from receipts.ledger.migrate import initialise
 from tests.support.postgres import PgSchemas, pg_url_or_skip
 
-__all__ = ["ORG", "LedgerTemplates", "schema_of"]
+__all__ = ["ORG", "LedgerTemplates", "schema_of", "sqlite_ledger"]
 
 #: The organisation every template ledger belongs to (as ``ledger_db`` always had).
 ORG = "640100"
@@ -44,24 +47,22 @@ def schema_of(url: str) -> str:
 class LedgerTemplates:
     """The template ledgers of one test process, each made on first use."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._sqlite: Path | None = None
-        self._pg: dict[str, tuple[str, str] | None] = {}
+    def __init__(self) -> None:
+        self._pg: dict[tuple[str, str], tuple[str, str] | None] = {}
 
-    def fill(self, url: str) -> Database:
+    def fill(self, url: str, org: str = ORG) -> Database:
         """``url``'s new, empty database (SQLite: a file not yet there; PostgreSQL: a schema of
-        :class:`PgSchemas`) as a copy of the initialised ledger of 640100; opened."""
+        :class:`PgSchemas`) as a copy of an initialised ledger of ``org``; opened."""
         if make_url(url).get_backend_name() == "sqlite":
-            self._copy_sqlite(Path(str(make_url(url).database)))
+            sqlite_ledger(Path(str(make_url(url).database)), org)
             return Database(url)
         db = Database(url)
-        base = pg_url_or_skip()
-        if base not in self._pg:
-            self._pg[base] = _pg_template(base)
-        template = self._pg[base]
+        key = (pg_url_or_skip(), org)
+        if key not in self._pg:
+            self._pg[key] = _pg_template(*key)
+        template = self._pg[key]
         if template is None:  # no pg_dump here: migrate, as before
-            initialise(db, ORG)
+            initialise(db, org)
             return db
         schema, sql = template
         raw = db.engine.raw_connection()
@@ -76,24 +77,37 @@ class LedgerTemplates:
             raw.invalidate()
         return db
 
-    def _copy_sqlite(self, target: Path) -> None:
-        if self._sqlite is None:
-            folder = self.folder / "sqlite"
-            folder.mkdir()
-            path = folder / "template.sqlite"
-            db = Database(f"sqlite:///{path}")
-            initialise(db, ORG)
-            # The last connection closing checkpoints the WAL into the file and removes it.
-            db.dispose()
-            leftovers = sorted(p.name for p in folder.iterdir() if p != path)
-            assert not leftovers, f"SQLite left {leftovers} beside the template"
-            self._sqlite = path
+
+#: This process's SQLite templates, one per organisation (removed when the process ends).
+_SQLITE_FOLDER = tempfile.TemporaryDirectory(prefix="ledger-templates-")
+
+
+@functools.cache
+def _sqlite_template(org: str) -> Path:
+    folder = Path(_SQLITE_FOLDER.name) / org
+    folder.mkdir()
+    path = folder / "template.sqlite"
+    db = Database(f"sqlite:///{path}")
+    initialise(db, org)
+    # The last connection closing checkpoints the WAL into the file and removes it.
+    db.dispose()
+    leftovers = sorted(p.name for p in folder.iterdir() if p != path)
+    assert not leftovers, f"SQLite left {leftovers} beside the template"
+    return path
+
+
+def sqlite_ledger(target: Path, org: str = ORG) -> None:
+    """An initialised SQLite ledger of ``org`` at ``target`` (left alone if it exists, as
+    ``initialise`` leaves an existing ledger): a copy of this process's template, mode 0600."""
+    try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out, self._sqlite.open("rb") as source:
-            shutil.copyfileobj(source, out)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as out, _sqlite_template(org).open("rb") as source:
+        shutil.copyfileobj(source, out)
 
 
-def _pg_template(base: str) -> tuple[str, str] | None:
+def _pg_template(base: str, org: str) -> tuple[str, str] | None:
     """(schema, SQL) of an initialised ledger dumped from a throw-away schema, or None without
     ``pg_dump``."""
     tool = shutil.which("pg_dump")
@@ -104,7 +118,7 @@ def _pg_template(base: str) -> tuple[str, str] | None:
         url = schemas.new()
         schema = schemas.created[-1]
         db = Database(url)
-        initialise(db, ORG)
+        initialise(db, org)
         db.dispose()
         return schema, _dump(tool, base, schema)
     finally:
