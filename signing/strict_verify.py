@@ -141,7 +141,7 @@ def _check(
         raise _wrapping("the signed SigningTime is not the one the signature shows")
     if document is None:  # inspect_signature guarantees the data reference
         raise _wrapping('the signature does not cover the whole document (no URI="" reference)')
-    if _DOCTYPE in document:
+    if document.find(_DOCTYPE) != -1:  # find: see signing.strict_common.non_ascii_name
         # Only a processing instruction inside the root can carry these bytes into the
         # canonical form; parse_untrusted would refuse it when a caller reads the tree.
         message = "a DOCTYPE in the canonical form (XML with a DOCTYPE is refused)"
