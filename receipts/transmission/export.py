@@ -35,6 +35,7 @@ from receipts.errors import ReceiptError
 from receipts.ledger.database import Database
 from receipts.ledger.events import canonical_json, head_message
 from receipts.ledger.models import Event, OrganisationRow, ReceiptRow, Segment, Transmission
+from receipts.ledger.receipt_key import year_of_code
 from receipts.pki.signer import ReceiptSigner
 from receipts.support.zip_writer import ZipWriter
 from receipts.transmission.acknowledgement import ACK_EVENT
@@ -243,8 +244,9 @@ def _write_receipts(
             (f"{n // _NUMBERS:08d}", n % _NUMBERS) for n in ordered[start : start + _RECEIPT_CHUNK]
         ]
         tokens = tokens_for(session, keys)
+        rows = _rows_of(session, keys)
         for code, number in keys:
-            row = session.get(ReceiptRow, (code, number))
+            row = rows.get((code, number))
             if row is None:
                 raise RefusedPackage(
                     f"receipt {code}-{number:010d}, which an event to send issued or imported, "
@@ -332,3 +334,21 @@ def _record_sent(db: Database, parsed: Manifest, total_fen: int) -> None:
                     total_fen=total_fen,
                 )
             )
+
+
+def _rows_of(session: Session, keys: list[tuple[str, int]]) -> dict[tuple[str, int], ReceiptRow]:
+    """The ledger's rows of a chunk of keys: one SELECT a code, its year named so PostgreSQL
+    reads that year's partition only (docs/operations.md, reads by key), instead of one
+    primary-key read a receipt."""
+    by_code: dict[str, list[int]] = {}
+    for code, number in keys:
+        by_code.setdefault(code, []).append(number)
+    found: dict[tuple[str, int], ReceiptRow] = {}
+    for code, numbers in by_code.items():
+        query = select(ReceiptRow).where(ReceiptRow.code == code, ReceiptRow.number.in_(numbers))
+        year = year_of_code(code)
+        if year is not None:
+            query = query.where(ReceiptRow.issue_year == year)
+        for row in session.scalars(query):
+            found[(row.code, row.number)] = row
+    return found
