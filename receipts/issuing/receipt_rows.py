@@ -222,21 +222,39 @@ def _binary_types(dialect: Any, table: Any, columns: list[str]) -> list[str] | N
     bytes, not as text twice its size that the server decodes again (a COPY of 10,000 receipts
     took ~35% less time on the server, docs/operations.md, "Importing large packages"); the
     server checks each value against its column's type and length as for text. None (text
-    format) when a type is one psycopg has no binary form of by that name."""
+    format) when a type is one psycopg has no binary dumper for.
+
+    VARCHAR and CHAR columns are sent with psycopg's binary text dumper: the binary forms of
+    text, varchar and bpchar are the same bytes (the server's varchar_recv and bpchar_recv read
+    them as textrecv does, then check the column's length), and psycopg 3.1.4 (the
+    floor, constraints/floors.txt) has no binary dumper registered under varchar itself."""
     key = (table.__tablename__, tuple(columns))
     if key not in _COPY_TYPES:
-        import psycopg
-
-        names: list[str] | None = []
-        for column in columns:
-            compiled = table.__table__.columns[column].type.compile(dialect=dialect)
-            info = psycopg.adapters.types.get(re.sub(r"\(.*?\)", "", compiled).strip().lower())
-            if info is None or names is None:
-                names = None
-                continue
-            names.append(info.name)
-        _COPY_TYPES[key] = names
+        _COPY_TYPES[key] = _binary_type_names(dialect, table, columns)
     return _COPY_TYPES[key]
+
+
+#: Text-like PostgreSQL types whose binary form is text's.
+_SENT_AS_TEXT = {"varchar": "text", "character varying": "text", "bpchar": "text", "char": "text"}
+
+
+def _binary_type_names(dialect: Any, table: Any, columns: list[str]) -> list[str] | None:
+    import psycopg
+    from psycopg import pq
+
+    names: list[str] = []
+    for column in columns:
+        compiled = table.__table__.columns[column].type.compile(dialect=dialect)
+        name = re.sub(r"\(.*?\)", "", compiled).strip().lower()
+        info = psycopg.adapters.types.get(_SENT_AS_TEXT.get(name, name))
+        if info is None:
+            return None
+        try:
+            psycopg.adapters.get_dumper_by_oid(info.oid, pq.Format.BINARY)
+        except psycopg.ProgrammingError:
+            return None
+        names.append(info.name)
+    return names
 
 
 def receipt_event_payload(
