@@ -11,7 +11,7 @@ from fractions import Fraction
 from itertools import pairwise
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -24,6 +24,7 @@ from receipts.domain.sharing import (
     ShareRow,
     SharingRules,
     shares_of,
+    split_fen,
     supersede,
 )
 from receipts.domain.sharing_codec import (
@@ -307,3 +308,36 @@ def test_a_party_stated_twice_in_xml_is_refused() -> None:
     load_schema("sharing.xsd").assertValid(element)
     with pytest.raises(InvalidInput, match="party city stated twice"):
         rules_from_element(element)
+
+
+def _hamilton(fen: int, shares: list[Fraction]) -> list[int]:
+    # The rational reference split_fen replaced: floors, then a fen each to the largest
+    # remainders, ties to the party earlier in PARTY_ORDER.
+    exact = [fen * share for share in shares]
+    whole = [value.numerator // value.denominator for value in exact]
+    ranked = sorted(range(len(shares)), key=lambda i: (-(exact[i] - whole[i]), i))
+    for i in ranked[: fen - sum(whole)]:
+        whole[i] += 1
+    return whole
+
+
+@st.composite
+def _decimal_splits(draw: st.DrawFn) -> list[Decimal]:
+    # Shares of up to 20 places (ShareRow sums them in the decimal context's 28 digits), each
+    # scaled by its own power of ten, the last one what makes them sum to 1.
+    places = draw(st.integers(0, 20))
+    unit = 10**places
+    cuts = sorted(draw(st.lists(st.integers(0, unit), min_size=4, max_size=4)))
+    edges = [0, *cuts, unit]
+    return [Decimal(b - a).scaleb(-places) for a, b in pairwise(edges)]
+
+
+@given(shares=_decimal_splits(), fen=st.integers(0, int(MAX_AMOUNT * 100)))
+@example(shares=[Decimal("0.2")] * 5, fen=3)  # a five-way tie for three fen
+@example(
+    shares=[Decimal("0.10"), Decimal("3E-1"), Decimal("0.3"), Decimal("0.300"), Decimal(0)], fen=1
+)
+def test_the_integer_split_is_the_rational_one(shares: list[Decimal], fen: int) -> None:
+    row = ShareRow("01", FULL, dict(zip(PARTY_ORDER, shares, strict=True)))
+    expected = _hamilton(fen, [Fraction(share) for share in shares])
+    assert list(split_fen(fen, row).values()) == expected

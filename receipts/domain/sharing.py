@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from fractions import Fraction
 from itertools import pairwise
 from types import MappingProxyType
 
@@ -89,6 +88,10 @@ class ShareRow:
     """How the money was paid."""
     shares: Mapping[Party, Decimal]
     """Each party's exact fraction of the amount, in [0, 1]; all five present, summing to 1."""
+    scaled: tuple[tuple[int, ...], int] = field(init=False, repr=False, compare=False)
+    """The shares as integers over one power of ten, in :data:`PARTY_ORDER`: exact, so
+    :func:`split_fen` needs no rational arithmetic (a receipt line is split on every issue and
+    import; Fractions made it about 30% of an import's own CPU, docs/operations.md)."""
 
     def __post_init__(self) -> None:
         validate_item_code(self.item)
@@ -108,6 +111,7 @@ class ShareRow:
             raise InvalidInput(f"{where}: shares sum to {total.normalize():f}, not 1")
         ordered = {p: self.shares[p] for p in PARTY_ORDER}
         object.__setattr__(self, "shares", MappingProxyType(ordered))
+        object.__setattr__(self, "scaled", _scaled(ordered))
 
 
 @dataclass(frozen=True)
@@ -216,18 +220,37 @@ def shares_of(
         raise InvalidAmount(f"amount {amount} has a fraction of a fen")
     row = rules.version_on(on).row(validate_item_code(item), situation)
     fen = int((abs(amount) / FEN).to_integral_value())
-    split = _largest_remainder(fen, row.shares)
+    split = split_fen(fen, row)
     sign = -1 if amount < 0 else 1
     return {party: (Decimal(sign * split[party]) * FEN) + Decimal("0.00") for party in PARTY_ORDER}
 
 
-def _largest_remainder(fen: int, shares: Mapping[Party, Decimal]) -> dict[Party, int]:
-    """Hamilton's method: each party's floor, then one fen each to the largest remainders,
-    ties in :data:`PARTY_ORDER`; exact rational arithmetic throughout."""
-    exact = {party: fen * Fraction(shares[party]) for party in PARTY_ORDER}
-    whole = {party: value.numerator // value.denominator for party, value in exact.items()}
-    left = fen - sum(whole.values())
-    ranked = sorted(PARTY_ORDER, key=lambda p: (-(exact[p] - whole[p]), PARTY_ORDER.index(p)))
-    for party in ranked[:left]:
-        whole[party] += 1
-    return whole
+def split_fen(fen: int, row: ShareRow) -> dict[Party, int]:
+    """Hamilton's method over ``fen`` (a whole number of fen, >= 0): each party's floor, then
+    one fen each to the largest remainders, ties in :data:`PARTY_ORDER`. Exact: the shares are
+    integers over one power of ten, so floors and remainders are integer divisions."""
+    numerators, denominator = row.scaled
+    whole: list[int] = []
+    remainders: list[int] = []
+    for numerator in numerators:
+        floor, remainder = divmod(fen * numerator, denominator)
+        whole.append(floor)
+        remainders.append(remainder)
+    left = fen - sum(whole)
+    if left:
+        ranked = sorted(range(len(whole)), key=lambda i: (-remainders[i], i))
+        for i in ranked[:left]:
+            whole[i] += 1
+    return dict(zip(PARTY_ORDER, whole, strict=True))
+
+
+def _scaled(shares: Mapping[Party, Decimal]) -> tuple[tuple[int, ...], int]:
+    """``shares`` (finite, in [0, 1]) as integer numerators over ``10**places``."""
+    # From the digits, not Decimal arithmetic: scaleb would round a share of more digits than
+    # the context's precision (28).
+    parts = [shares[p].as_tuple() for p in PARTY_ORDER]
+    places = max(max(0, -int(part.exponent)) for part in parts)
+    numerators = tuple(
+        int("".join(map(str, part.digits))) * 10 ** (places + int(part.exponent)) for part in parts
+    )
+    return numerators, 10**places

@@ -22,7 +22,7 @@ from receipts.domain.enums import PayerKind, Tier
 from receipts.domain.issue_request import IssueRequest
 from receipts.domain.model import Receipt
 from receipts.domain.money import format_amount, to_fen
-from receipts.domain.sharing import PARTY_ORDER, Party, PayerSituation, SharingRules, shares_of
+from receipts.domain.sharing import PARTY_ORDER, Party, PayerSituation, SharingRules, split_fen
 from receipts.ledger.events import canonical_json, next_event
 from receipts.ledger.models import (
     ClientReference,
@@ -91,8 +91,9 @@ def shares_for(receipt: Receipt, sharing: Sharing) -> list[dict[Party, int]]:
             whole[own_party(receipt.issuer.code)] = to_fen(item.amount)
             out.append(whole)
             continue
-        split = shares_of(item.amount, item.code, sharing.situation, sharing.on, sharing.rules)
-        out.append({party: to_fen(value) for party, value in split.items()})
+        fen = to_fen(item.amount)  # a receipt's amounts are whole fen (the model checks)
+        split = split_fen(abs(fen), version.row(item.code, sharing.situation))
+        out.append(split if fen >= 0 else {party: -value for party, value in split.items()})
     return out
 
 
