@@ -10,12 +10,15 @@ import os
 import random
 import struct
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from receipts.support import zip_directory
 from receipts.support.safezip import UnsafeArchive, ZipLimits, write_zip
 from receipts.support.zip_directory import ZipDirectory, read_directory
+from receipts.support.zip_member import WHOLE_READ_LIMIT, Entry, read_whole
 from receipts.support.zip_writer import ZipWriter
 
 
@@ -235,3 +238,52 @@ def test_any_damage_is_a_refusal_never_another_error() -> None:
             contents(directory, [*directory.others, *directory.keyed_names()])
         except UnsafeArchive:
             pass
+
+
+def _outcome(
+    read: Callable[[ZipDirectory, Entry], bytes], d: ZipDirectory, e: Entry
+) -> bytes | str:
+    try:
+        return read(d, e)
+    except UnsafeArchive as exc:
+        return str(exc)
+
+
+def _streamed(directory: ZipDirectory, entry: Entry) -> bytes:
+    with directory.open(entry) as member:
+        return member.read(entry.file_size + 1)
+
+
+def test_a_small_member_read_whole_is_what_the_stream_gives() -> None:
+    """ZipDirectory.read takes a small member in one read and one inflate
+    (zip_member.read_whole); the streamed reader is the reference: the same bytes, or the same
+    refusal, for every damage of the members' headers and data, stored and deflated."""
+    rng = random.Random(4)
+    for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
+        good = _zip({"r/000001": b"receipt " * 40, "r/000002": bytes(range(256))}, method)
+        compared = 0
+        for _ in range(1500):
+            damaged = bytearray(good)
+            damaged[rng.randrange(damaged.index(b"PK\x01\x02"))] = rng.randrange(256)
+            try:
+                directory = opened(bytes(damaged))
+            except UnsafeArchive:
+                continue
+            for entry in map(directory.find, directory.keyed_names()):
+                assert entry is not None
+                whole = _outcome(ZipDirectory.read, directory, entry)
+                assert whole == _outcome(_streamed, directory, entry), entry
+                compared += 1
+        assert compared > 1000  # most damages leave the directory readable
+
+
+def test_a_large_member_is_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = os.urandom(5000)
+    directory = opened(_zip({"r/000001": data}, zipfile.ZIP_DEFLATED))
+    entry = directory.find("r/000001")
+    assert entry is not None
+    with pytest.raises(ValueError, match="too large to be read whole"):
+        read_whole(directory.handle, 0, entry._replace(file_size=WHOLE_READ_LIMIT + 1), "p")
+    monkeypatch.setattr(zip_directory, "WHOLE_READ_LIMIT", 100)
+    monkeypatch.setattr(zip_directory, "read_whole", None)  # would fail if called
+    assert directory.read(entry) == data

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from receipts.support.safezip import DirectoryCheck, UnsafeArchive, ZipLimits
-from receipts.support.zip_member import Entry, MemberReader, Window
+from receipts.support.zip_member import WHOLE_READ_LIMIT, Entry, MemberReader, Window, read_whole
 
 __all__ = ["Entry", "KeyedNames", "ZipDirectory", "read_directory"]
 
@@ -129,7 +129,10 @@ class ZipDirectory:
         return io.BufferedReader(MemberReader(self.handle, start, entry, self.what), _CHUNK)
 
     def read(self, entry: Entry) -> bytes:
-        """The member ``entry``'s content, checked."""
+        """The member ``entry``'s content, checked (a small one in one read, a large one
+        through :meth:`open`)."""
+        if max(entry.compress_size, entry.file_size) <= WHOLE_READ_LIMIT:
+            return read_whole(self.handle, self._data_start(entry), entry, self.what)
         with self.open(entry) as member:
             return member.read(entry.file_size + 1)
 

@@ -12,9 +12,12 @@ from typing import BinaryIO, NamedTuple
 
 from receipts.support.safezip import UnsafeArchive
 
-__all__ = ["Entry", "MemberReader", "Window"]
+__all__ = ["WHOLE_READ_LIMIT", "Entry", "MemberReader", "Window", "read_whole"]
 
 _CHUNK = 64 * 1024
+
+#: Members up to this size (compressed and inflated) are read by :func:`read_whole`.
+WHOLE_READ_LIMIT = 1 << 20
 
 
 class Entry(NamedTuple):
@@ -118,3 +121,39 @@ class MemberReader(io.RawIOBase):
 
     def _damaged(self, why: str) -> UnsafeArchive:
         return UnsafeArchive(f"{self._what}: member {self._entry.name!r} is damaged: {why}")
+
+
+def read_whole(handle: BinaryIO, start: int, entry: Entry, what: str) -> bytes:
+    """A small member's content (``compress_size`` and ``file_size`` at most
+    :data:`WHOLE_READ_LIMIT`) read in one read and inflated in one call, with the checks
+    :class:`MemberReader` makes as it streams: never more than its size + 1 inflated, refused
+    unless exactly its size with its CRC-32, trailing bytes after the deflate stream's end
+    ignored as the stream ignores them. A receipt member is read this way: through the
+    buffered stream, the reads, copies and calls of its few chunks cost about as much as the
+    inflating (docs/operations.md, "Importing large packages")."""
+    if max(entry.compress_size, entry.file_size) > WHOLE_READ_LIMIT:
+        raise ValueError(f"member {entry.name!r} is too large to be read whole")
+    handle.seek(start)
+    raw = handle.read(entry.compress_size)
+    size_error = UnsafeArchive(f"{what}: member {entry.name!r} is not the size it claims")
+    if entry.method:
+        inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            data = inflate.decompress(raw, entry.file_size + 1)
+        except zlib.error as exc:
+            raise _damaged(entry, what, str(exc)) from None
+        if len(data) > entry.file_size:
+            raise size_error
+        if not inflate.eof:
+            raise _damaged(entry, what, "the deflate stream is cut short")
+    else:
+        data = raw[: entry.file_size + 1]
+    if len(data) != entry.file_size:
+        raise size_error
+    if zlib.crc32(data) != entry.crc:
+        raise _damaged(entry, what, "Bad CRC-32")
+    return data
+
+
+def _damaged(entry: Entry, what: str, why: str) -> UnsafeArchive:
+    return UnsafeArchive(f"{what}: member {entry.name!r} is damaged: {why}")
