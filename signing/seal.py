@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
@@ -33,7 +34,7 @@ def _b64url(raw: bytes) -> str:
 
 
 def _unb64url(text: str) -> bytes:
-    if not text or any(c not in _ALPHABET for c in text):
+    if _ALPHABET.fullmatch(text) is None:
         raise ValueError("not base64url text")
     raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     if _b64url(raw) != text:
@@ -42,7 +43,9 @@ def _unb64url(text: str) -> bytes:
     return raw
 
 
-_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+#: base64url's alphabet, one character or more (a regular expression: a check per character
+#: in Python cost a tenth of a seal's verification).
+_ALPHABET = re.compile("[A-Za-z0-9_-]+")
 
 
 def sign_seal(key: PrivateKey, payload: bytes) -> str:

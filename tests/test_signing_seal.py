@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -54,3 +55,18 @@ def test_non_canonical_spelling_is_refused(pki: Pki) -> None:
     raw = base64.urlsafe_b64decode(seal + "=" * (-len(seal) % 4))
     assert base64.urlsafe_b64encode(raw).decode().rstrip("=") == seal
     assert not verify_seal(pki.city.cert, PAYLOAD, seal + "==")
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda s: s + "\n",  # the base64 decoder skips it; the alphabet check does not
+        lambda s: "\n" + s,
+        lambda s: s.replace("-", "+").replace("_", "/") if ("-" in s or "_" in s) else s + "+",
+        lambda s: s[:10] + "Ａ" + s[11:],  # a full-width letter
+        lambda s: s[:10] + " " + s[10:],
+    ],
+)
+def test_text_outside_base64url_is_refused(pki: Pki, spoil: Callable[[str], str]) -> None:
+    seal = sign_seal(pki.city.key, PAYLOAD)
+    assert not verify_seal(pki.city.cert, PAYLOAD, spoil(seal))
