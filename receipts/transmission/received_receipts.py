@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, any_, bindparam, select
+from sqlalchemy import ARRAY, BigInteger, Select, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
 from receipts.domain import divisions
@@ -220,9 +220,8 @@ class ListingCheck:
 def held_digests(session: Session, keys: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
     """The digests of the receipts among ``keys`` (codes of verified receipts) the ledger
     holds already. Per code, with its year named, so PostgreSQL reads that year's partition
-    only; on PostgreSQL the code's numbers go as one array (``number = ANY``, one index scan):
-    500 (code, number) pairs a statement cost ~0.2 s each to send and plan, as much as the
-    rest of storing the chunk (docs/operations.md, "Importing large packages")."""
+    only; on SQLite in batches of :data:`_LOOKUP` numbers (``IN``), on PostgreSQL the code's
+    numbers as one array, each probed through the primary key (:func:`_probes`)."""
     numbers: dict[str, list[int]] = {}
     for code, number in keys:
         numbers.setdefault(code, []).append(number)
@@ -232,17 +231,44 @@ def held_digests(session: Session, keys: list[tuple[str, int]]) -> dict[tuple[st
         step = len(wanted) if postgres else _LOOKUP
         for start in range(0, len(wanted), step):
             some = wanted[start : start + step]
-            among = (
-                ReceiptRow.number == any_(bindparam("numbers", some, ARRAY(BigInteger)))
+            query = (
+                _probes(code, some)
                 if postgres
-                else ReceiptRow.number.in_(some)
-            )
-            query = select(ReceiptRow.number, ReceiptRow.digest).where(
-                ReceiptRow.issue_year == issue_year(code), ReceiptRow.code == code, among
+                else select(ReceiptRow.number, ReceiptRow.digest).where(
+                    ReceiptRow.issue_year == issue_year(code),
+                    ReceiptRow.code == code,
+                    ReceiptRow.number.in_(some),
+                )
             )
             for number, digest in session.execute(query):
                 found[(code, number)] = digest
     return found
+
+
+def _probes(code: str, numbers: list[int]) -> Select[tuple[int, str]]:
+    """One primary-key probe per number, whatever the planner knows of the partition:
+    ``unnest(numbers)`` joined LATERAL to a one-row read by (code, number), the read fenced
+    with ``OFFSET 0`` so PostgreSQL cannot flatten it into a scan of the code's rows.
+
+    An import writes its receipts in one transaction, often into a partition it created, which
+    nobody has analysed: the planner took the code's rows to be a few and read them all (a
+    bitmap scan of the code, ``number = ANY`` checked row by row against the 2,000 numbers).
+    The chunks after 500,000 receipts of a million-receipt package then took ~9 s each, and
+    the import never finished (docs/operations.md, "Importing large packages");
+    tests/test_received_held.py asserts the probes on such a partition."""
+    numbers_array = bindparam("numbers", numbers, ARRAY(BigInteger))
+    wanted = func.unnest(numbers_array).table_valued("n").render_derived(name="wanted")
+    one = (
+        select(ReceiptRow.number, ReceiptRow.digest)
+        .where(
+            ReceiptRow.issue_year == issue_year(code),
+            ReceiptRow.code == code,
+            ReceiptRow.number == wanted.c.n,
+        )
+        .offset(0)
+        .lateral("held")
+    )
+    return select(one.c.number, one.c.digest).select_from(wanted).join(one, true())
 
 
 class ReceiptStore:
