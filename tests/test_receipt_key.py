@@ -26,12 +26,17 @@ def test_a_code_names_its_year_only_with_two_ascii_digits() -> None:
     assert [year_of_code(code) for code in _MALFORMED] == [None] * len(_MALFORMED)
 
 
-def test_the_key_read_answers_as_session_get(ledger_db: Database) -> None:
-    receipt = make_receipt(code="64710127", number=3, issued_at=_IN_2027)
+def _store_2027(ledger_db: Database, number: int, digest: str) -> None:
+    """A receipt of code 64710127 stored through the ORM, its year's partition made first."""
+    receipt = make_receipt(code="64710127", number=number, issued_at=_IN_2027)
     with ledger_db.write() as (session, _):
-        columns = receipt_columns(receipt, b"<r/>", "d" * 64)
+        columns = receipt_columns(receipt, b"<r/>", digest)
         ensure_years(session, [columns["issue_year"]])
         session.add(ReceiptRow(**columns))
+
+
+def test_the_key_read_answers_as_session_get(ledger_db: Database) -> None:
+    _store_2027(ledger_db, 3, "d" * 64)
     with ledger_db.read() as session:
         row = receipt_row(session, "64710127", 3)
         assert row is not None and row.digest == "d" * 64 and row.issue_year == 2027
@@ -46,11 +51,7 @@ def test_the_key_read_answers_as_session_get(ledger_db: Database) -> None:
 
 
 def test_a_row_the_session_holds_costs_no_query(ledger_db: Database) -> None:
-    receipt = make_receipt(code="64710127", number=5, issued_at=_IN_2027)
-    with ledger_db.write() as (session, _):
-        columns = receipt_columns(receipt, b"<r/>", "e" * 64)
-        ensure_years(session, [columns["issue_year"]])
-        session.add(ReceiptRow(**columns))
+    _store_2027(ledger_db, 5, "e" * 64)
     statements: list[str] = []
 
     def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:

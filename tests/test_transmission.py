@@ -34,6 +34,23 @@ def issue(home: Path, payer: str, amount: str) -> None:
     ok(home, *ISSUE, "--payer-name", payer, "--item", f"01:2026-10:{amount}")
 
 
+def exported_city(tmp_path: Path, count: int) -> tuple[Path, Path, Path]:
+    """A city with ``count`` receipts exported (what ``transmit export`` writes), and its
+    province ready to import them: (city, province, package)."""
+    city, prov = tmp_path / "640100", tmp_path / "640000"
+    federation(city, "640100")
+    federation(prov, "640000")
+    ok(prov, "org", "add", "--code", "640100")
+    alloc = tmp_path / "alloc.xml"
+    ok(prov, "stock", "allocate", "--to", "640100", "--count", "50", "-o", str(alloc))
+    ok(city, "stock", "import", str(alloc))
+    for n in range(count):
+        issue(city, f"企业{n}", f"{10 + n}.00")
+    package = tmp_path / "city.zip"
+    ok(city, "transmit", "export", "-o", str(package))
+    return city, prov, package
+
+
 @pytest.fixture
 def tiers(tmp_path: Path) -> dict[str, Path]:
     homes = {org: tmp_path / org for org in ("000000", "640000", "640100", "640104")}

@@ -19,8 +19,8 @@ from receipts.support.safezip import write_zip
 from receipts.transmission.export import export_package
 from receipts.transmission.package import LISTING, NS
 from tests.support.tier_pki import tier_pki
-from tests.support.workspaces import federation, ok, receipts
-from tests.test_transmission import issue, receipts_in
+from tests.support.workspaces import ok, receipts
+from tests.test_transmission import exported_city, receipts_in
 
 _DS = "http://www.w3.org/2000/09/xmldsig#"
 
@@ -28,18 +28,7 @@ _DS = "http://www.w3.org/2000/09/xmldsig#"
 @pytest.fixture
 def city_and_province(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A city with three receipts exported (version 2) and its province ready to import."""
-    city, prov = tmp_path / "640100", tmp_path / "640000"
-    federation(city, "640100")
-    federation(prov, "640000")
-    ok(prov, "org", "add", "--code", "640100")
-    alloc = tmp_path / "alloc.xml"
-    ok(prov, "stock", "allocate", "--to", "640100", "--count", "50", "-o", str(alloc))
-    ok(city, "stock", "import", str(alloc))
-    for n in range(3):
-        issue(city, f"企业{n}", f"{10 + n}.00")
-    package = tmp_path / "city.zip"
-    ok(city, "transmit", "export", "-o", str(package))
-    return city, prov, package
+    return exported_city(tmp_path, 3)
 
 
 def _members(package: Path) -> dict[str, bytes]:

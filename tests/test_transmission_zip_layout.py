@@ -14,24 +14,14 @@ import pytest
 from lxml import etree
 
 from receipts.transmission.package import LISTING, NS
-from tests.support.workspaces import federation, ok, receipts
-from tests.test_transmission import issue, receipts_in
+from tests.support.workspaces import ok, receipts
+from tests.test_transmission import exported_city, receipts_in
 
 
 @pytest.fixture
 def exported(tmp_path: Path) -> tuple[Path, Path]:
     """A province ready to import, and its city's package of four receipts."""
-    city, prov = tmp_path / "640100", tmp_path / "640000"
-    federation(city, "640100")
-    federation(prov, "640000")
-    ok(prov, "org", "add", "--code", "640100")
-    alloc = tmp_path / "alloc.xml"
-    ok(prov, "stock", "allocate", "--to", "640100", "--count", "50", "-o", str(alloc))
-    ok(city, "stock", "import", str(alloc))
-    for n in range(4):
-        issue(city, f"企业{n}", f"{10 + n}.00")
-    package = tmp_path / "city.zip"
-    ok(city, "transmit", "export", "-o", str(package))
+    _, prov, package = exported_city(tmp_path, 4)
     return prov, package
 
 
