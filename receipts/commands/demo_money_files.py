@@ -64,8 +64,10 @@ def wages_csv(home: Path) -> str:
     arrears report shows a payer paid in full, one in arrears, one overpaid, one undeclared)."""
     db = Database(default_url(home))
     with db.read() as session:
-        paid: dict[str | None, int] = dict(
-            session.execute(
+        # Rows unpack as tuples (Result.tuples() is deprecated from SQLAlchemy 2.1).
+        paid: dict[str | None, int] = {
+            payer: int(fen or 0)
+            for payer, fen in session.execute(
                 select(ReceiptRow.payer_id, func.sum(ReceiptItemRow.amount_fen))
                 .join(
                     ReceiptItemRow,
@@ -75,9 +77,7 @@ def wages_csv(home: Path) -> str:
                 .where(ReceiptItemRow.item_code == "01", ReceiptItemRow.item_period == "2026-10")
                 .group_by(ReceiptRow.payer_id)
             )
-            .tuples()
-            .all()
-        )
+        }
     db.dispose()
     out = io.StringIO()
     writer = csv.writer(out)
