@@ -91,7 +91,8 @@ class ShareRow:
     scaled: tuple[tuple[int, ...], int] = field(init=False, repr=False, compare=False)
     """The shares as integers over one power of ten, in :data:`PARTY_ORDER`: exact, so
     :func:`split_fen` needs no rational arithmetic (a receipt line is split on every issue and
-    import; Fractions made it about 30% of an import's own CPU, docs/operations.md)."""
+    import; with a Fraction per party per line a split cost ~5x as much, docs/operations.md
+    "Importing large packages")."""
 
     def __post_init__(self) -> None:
         validate_item_code(self.item)

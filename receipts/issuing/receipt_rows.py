@@ -236,7 +236,7 @@ def _binary_types(dialect: Any, table: Any, columns: list[str]) -> list[str] | N
 
 
 #: Text-like PostgreSQL types whose binary form is text's.
-_SENT_AS_TEXT = {"varchar": "text", "character varying": "text", "bpchar": "text", "char": "text"}
+_SENT_AS_TEXT = {"varchar": "text", "bpchar": "text", "char": "text"}
 
 
 def _binary_type_names(dialect: Any, table: Any, columns: list[str]) -> list[str] | None:

@@ -120,7 +120,7 @@ class MemberReader(io.RawIOBase):
             raise self._damaged("Bad CRC-32")
 
     def _damaged(self, why: str) -> UnsafeArchive:
-        return UnsafeArchive(f"{self._what}: member {self._entry.name!r} is damaged: {why}")
+        return _damaged(self._entry, self._what, why)
 
 
 def read_whole(handle: BinaryIO, start: int, entry: Entry, what: str) -> bytes:
