@@ -88,9 +88,10 @@ class Finding:
 
 
 class SignedDocument:
-    """The document a valid signature covers, as its verifier handed it over: either its
-    canonical bytes (the strict verifier's digest input), parsed the first time a caller reads
-    :attr:`root`, or the tree signxml already parsed.
+    """The document a valid signature covers, as its verifier handed it over: its canonical
+    bytes (the strict verifier's digest input), parsed the first time a caller reads
+    :attr:`root`; or the tree signxml already parsed; or both, the bytes and the verified tree
+    they are the canonical form of (:func:`signing.strict_verify.detached_document`).
 
     Parsing on first use, not in the verifier, because many callers never read the tree (a
     batch or an import that only needs the verdict ships bytes between processes), and the
@@ -102,15 +103,15 @@ class SignedDocument:
     __slots__ = ("_data", "_root")
 
     def __init__(self, *, data: bytes | None = None, root: etree._Element | None = None) -> None:
-        if (data is None) == (root is None):
-            raise ValueError("a signed document is given as bytes or as a tree, one of them")
+        if data is None and root is None:
+            raise ValueError("a signed document is given as bytes, as a tree, or as both")
         self._data = data
         self._root = root
 
     @property
     def root(self) -> etree._Element:
-        """The signed document's root element (no signature, no comments, nothing unsigned);
-        parsed hardened, once."""
+        """The signed document's root element (no signature, no comments, nothing unsigned):
+        the verifier's tree when it handed it over, else the bytes parsed hardened, once."""
         if self._root is None:
             assert self._data is not None  # the constructor guarantees one of the two
             self._root = parse_untrusted(self._data, max_bytes=len(self._data))

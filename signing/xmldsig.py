@@ -49,7 +49,7 @@ from signing.keys import PrivateKey
 from signing.result import Finding, FindingCode, SignedDocument, VerificationResult
 from signing.strict_shape import inspect_strict
 from signing.strict_sign import check_signable, sign_strict
-from signing.strict_verify import check_signature
+from signing.strict_verify import check_signature, detached_document
 from signing.trust import ChainValidator
 from signing.xmldsig_signxml import (
     C14N_METHOD,
@@ -216,6 +216,11 @@ def verify_enveloped(
     signed: SignedDocument | None
     if strict:
         signed, crypto = check_signature(root, shape, leaf, data)
+        if signed is not None:
+            # The tree is this function's own and done with: handed over, it spares a caller
+            # that reads the document parsing the canonical bytes again.
+            tree = detached_document(root, shape.signature)
+            signed = SignedDocument(data=signed.data, root=tree)
     else:
         signed_root, crypto = check_with_signxml(root, shape, leaf, signing_time)
         signed = None if signed_root is None else SignedDocument(root=signed_root)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from receipts.domain.money import (
     MAX_AMOUNT,
+    _parse_general,
     compute_amount,
     format_amount,
     from_fen,
@@ -60,6 +61,34 @@ def test_accepted_amounts(text: str, expected: str) -> None:
 def test_refused_amounts(value: object, message: str) -> None:
     with pytest.raises(InvalidAmount, match=message):
         parse_amount(value)  # type: ignore[arg-type]
+
+
+def _written(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+_AMOUNT_TEXT = st.one_of(
+    st.integers(-(10**16), 10**16).map(_written),
+    st.sampled_from(["-0.00", "0.00", "00.00", "9999999999999.99", "10000000000000.00"]),
+    st.from_regex(r"\A[-+ 0]?[0-9]{0,15}(\.[0-9]{0,3})?\s?\Z"),
+    st.text(alphabet="-+0123456789.,e \n１", max_size=20),
+)
+
+
+@given(_AMOUNT_TEXT, st.booleans())
+def test_fast_path_answers_as_the_general_path(text: str, allow_negative: bool) -> None:
+    """The canonical texts parse_amount reads without Decimal arithmetic give the amount,
+    or the refusal, that the general path gives."""
+    try:
+        expected: Decimal | str = _parse_general(text, allow_negative)
+    except InvalidAmount as exc:
+        expected = str(exc)
+    try:
+        found: Decimal | str = parse_amount(text, allow_negative=allow_negative)
+    except InvalidAmount as exc:
+        found = str(exc)
+    assert str(found) == str(expected)
 
 
 def test_negative_only_when_allowed() -> None:

@@ -20,8 +20,8 @@ from signing.strict_shape import StrictShape, _walk, inspect_strict
 from signing.strict_sign import sign_strict
 from signing.strict_verify import _parts
 from signing.xmlparse import UnsafeXML, parse_untrusted
-from signing.xmlprofile import SignatureShape, inspect_signature
-from tests.support.pki import Pki
+from signing.xmlprofile import DS_NS, SignatureShape, inspect_signature
+from tests.support.pki import Pki, sample_document
 from tests.support.strict_differential import (
     Xmlsec1,
     both,
@@ -126,17 +126,62 @@ def test_names_outside_ascii_the_byte_filter_missed_are_refused(
 # The signed document, parsed when read --------------------------------------------------------
 
 
-def test_the_signed_document_is_the_canonical_form_parsed_on_demand(pki: Pki) -> None:
+def _no_parse(data: bytes, *, max_bytes: int) -> etree._Element:
+    raise AssertionError("the signed document was parsed again")
+
+
+def test_the_verified_tree_is_handed_over_not_parsed_again(
+    pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
     verdicts = both(receipt(pki), pki.validator, "640100", pki.now)
     assert verdicts.strict.valid and verdicts.strict.signed is not None
     data = verdicts.strict.signed.data
     assert b"Signature" not in data and data.startswith(b"<")
+    monkeypatch.setattr("signing.result.parse_untrusted", _no_parse)
     root = verdicts.strict.signed_root
-    assert root is not None and root is verdicts.strict.signed_root  # parsed once
+    assert root is not None and root is verdicts.strict.signed_root
+    assert etree.tostring(root, method="c14n", with_comments=True) == data
     assert verdicts.signxml.signed_root is not None
     assert etree.tostring(root, method="c14n") == etree.tostring(
         verdicts.signxml.signed_root, method="c14n"
     )
+
+
+def test_the_signature_leaves_its_tail_text_where_it_was(pki: Pki) -> None:
+    # The enveloped transform removes the element, not the text after it: moved to follow
+    # <Amount>, the signature carries the whitespace that stood there, and the signed document
+    # is the same without it.
+    doc = sample_document()
+    etree.indent(doc)
+    data = signed(pki, doc)
+    start = data.index(b"<ds:Signature")
+    end = data.index(b"</ds:Signature>") + len(b"</ds:Signature>")
+    signature, rest = data[start:end], data[:start] + data[end:]
+    at = rest.index(b"</Amount>") + len(b"</Amount>")
+    moved = rest[:at] + signature + rest[at:]
+    verdicts = both(moved, pki.validator, "640100", pki.now)
+    assert verdicts.strict.valid and verdicts.strict.signed is not None
+    root = verdicts.strict.signed_root
+    assert root is not None and root.find(f"{{{DS_NS}}}Signature") is None
+    assert root[0].tail == "\n  "
+    assert etree.tostring(root, method="c14n") == verdicts.strict.signed.data
+
+
+@pytest.mark.parametrize("where", ["inside", "before", "after"])
+def test_a_comment_makes_the_canonical_bytes_parsed(pki: Pki, where: str) -> None:
+    # lxml's .text stops at a comment, which the canonical form drops: "12<!-- -->.50" is
+    # 12.50 signed, "12" in the verified tree. Such a tree is not handed over.
+    data = receipt(pki)
+    if where == "inside":
+        data = data.replace(b"<Amount>12", b"<Amount>12<!-- 99 -->", 1)
+    elif where == "before":
+        data = data.replace(b"?>\n", b"?>\n<!-- 99 -->", 1)
+    else:
+        data += b"<!-- 99 -->"
+    result = both(data, pki.validator, "640100", pki.now).strict
+    assert result.valid and result.signed_root is not None
+    assert result.signed_root.findtext("{urn:test}Amount") == "12.50"
+    assert "<!--" not in etree.tostring(result.signed_root.getroottree(), encoding="unicode")
 
 
 def test_what_could_not_be_read_back_is_refused_when_verifying(pki: Pki) -> None:

@@ -274,9 +274,9 @@ class _Children:
     def __init__(self, el: etree._Element) -> None:
         self.el = el
         self._by_tag: dict[str, etree._Element] = {}
-        for child in el:
-            if isinstance(child.tag, str):
-                self._by_tag.setdefault(child.tag, child)
+        add = self._by_tag.setdefault
+        for child in el.iterchildren(etree.Element):  # elements only: filtered in C
+            add(child.tag, child)
 
     def get(self, name: str) -> etree._Element | None:
         return self._by_tag.get(_R + name)

@@ -120,6 +120,12 @@ def judge(
     verdicts = both(data, validator, org, now)
     if verdicts.strict.valid:
         assert verdicts.signxml.valid, f"signxml refuses: {verdicts.signxml.findings}"
+        # What a caller reads is what was digested, whether the verifier handed its own tree
+        # over or the canonical bytes were parsed (comments would show here: none may be left).
+        read = verdicts.strict.signed_root
+        assert verdicts.strict.signed is not None and read is not None
+        canonical = etree.tostring(read, method="c14n", with_comments=True)
+        assert canonical == verdicts.strict.signed.data
         refusal = xmlsec.refusal(data, verdicts.strict.signing_time)
         assert refusal is None, f"xmlsec1 refuses: {refusal}"
     return verdicts
