@@ -4,7 +4,7 @@ audit, a receiving tier and the operator checks recompute from the stored payloa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import example, given
@@ -14,6 +14,7 @@ from receipts.ledger.events import (
     _hash_of_canonical,
     canonical_json,
     event_hash,
+    month_of,
     next_event,
     rfc3339,
 )
@@ -74,3 +75,18 @@ def test_next_event_chains_with_event_hash() -> None:
         first["hash"], 43, rfc3339(at), "receipt.imported", '{"number":7}'
     )
     assert (state.event_count, state.head_hash) == (43, second["hash"])
+
+
+_ZONES = st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-11))])
+
+
+@given(
+    st.datetimes(timezones=_ZONES, min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
+)
+@example(datetime(999, 3, 1, 4, 5, 6, 789, tzinfo=UTC))
+def test_times_are_written_as_strftime_writes_them(moment: datetime) -> None:
+    # rfc3339 and month_of write their fields themselves; events hashed before them wrote
+    # strftime's text, and must keep their hashes.
+    in_utc = moment.astimezone(UTC).replace(microsecond=0)
+    assert rfc3339(moment) == in_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert month_of(moment) == moment.strftime("%Y-%m")

@@ -23,7 +23,7 @@ from receipts.domain.issue_request import IssueRequest
 from receipts.domain.model import Receipt
 from receipts.domain.money import format_amount, to_fen
 from receipts.domain.sharing import PARTY_ORDER, Party, PayerSituation, SharingRules, split_fen
-from receipts.ledger.events import canonical_json, next_event
+from receipts.ledger.events import canonical_json, month_of, next_event
 from receipts.ledger.models import (
     ClientReference,
     Event,
@@ -99,7 +99,7 @@ def shares_for(receipt: Receipt, sharing: Sharing) -> list[dict[Party, int]]:
 
 def share_columns(receipt: Receipt, sharing: Sharing) -> list[dict[str, Any]]:
     """The ``receipt_shares`` rows of a receipt: a row per line, a column per party."""
-    period = receipt.issued_at.strftime("%Y-%m")
+    period = month_of(receipt.issued_at)
     rows = []
     for n, (item, split) in enumerate(
         zip(receipt.items, shares_for(receipt, sharing), strict=True), 1
@@ -289,7 +289,7 @@ def receipt_columns(receipt: Receipt, xml: bytes, digest: str) -> dict[str, Any]
         "issuer": receipt.issuer.code,
         "kind": receipt.kind.value,
         "issued_at": receipt.issued_at.astimezone(UTC),
-        "period": receipt.issued_at.strftime("%Y-%m"),
+        "period": month_of(receipt.issued_at),
         "check_code": receipt.check_code,
         "payer_name": payer.name,
         "payer_kind": payer.kind.value,

@@ -36,6 +36,7 @@ __all__ = [
     "current_operator",
     "event_hash",
     "head_message",
+    "month_of",
     "next_event",
     "rfc3339",
     "sign_head",
@@ -84,8 +85,21 @@ def canonical_json(value: Mapping[str, Any]) -> str:
 
 
 def rfc3339(moment: datetime) -> str:
-    """UTC, whole seconds, ``Z`` suffix: the one time format inside hashed events."""
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC, whole seconds, ``Z`` suffix: the one time format inside hashed events.
+
+    Written field by field, as ``strftime("%Y-%m-%dT%H:%M:%SZ")`` writes it here (the year
+    unpadded, as glibc's %Y; tests/test_event_hash.py holds the two equal): ~5.4 µs with
+    strftime, ~3.2 µs so, for every event an import or a batch writes."""
+    u = moment.astimezone(UTC)
+    return f"{u.year}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
+
+
+def month_of(moment: datetime) -> str:
+    """``YYYY-MM`` of ``moment`` in its own time zone: a receipt's period (issue month).
+
+    As ``strftime("%Y-%m")`` (~3 µs; this ~1 µs), for every receipt stored
+    (tests/test_event_hash.py)."""
+    return f"{moment.year}-{moment.month:02d}"
 
 
 def event_hash(
