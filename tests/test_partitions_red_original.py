@@ -7,9 +7,6 @@ look-up of the original probes its year's partition and never executes any other
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +18,9 @@ from receipts.ledger.database import Database
 from receipts.ledger.migrate import _config
 from receipts.ledger.models import ReceiptItemRow, ReceiptRow
 from tests.support.ledger import SHANGHAI
+from tests.support.trigger_plans import scans_of_partitions, trigger_plans
 
 YEAR = datetime.now(SHANGHAI).year
-_ORIGINAL_SCAN = re.compile(r"o(_[0-9]+)?")  # the trigger's alias of the original's row
 
 
 def _receipt(year: int, number: int, original: int | None = None) -> dict[str, Any]:
@@ -48,41 +45,11 @@ def _receipt(year: int, number: int, original: int | None = None) -> dict[str, A
     }
 
 
-def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _nodes(child)
-
-
 def _original_probes(conn: Connection, red: dict[str, Any]) -> dict[str, int]:
     """Insert ``red`` with auto_explain on; the loops of the trigger's scans of the original,
     by partition."""
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    notices: list[str] = []
-    driver.add_notice_handler(lambda diagnostic: notices.append(diagnostic.message_primary))
-    for setting in (
-        "LOAD 'auto_explain'",
-        "SET auto_explain.log_min_duration = 0",
-        "SET auto_explain.log_nested_statements = on",
-        "SET auto_explain.log_analyze = on",
-        "SET auto_explain.log_format = 'json'",
-        "SET auto_explain.log_level = 'notice'",
-    ):
-        conn.execute(text(setting))
-    conn.execute(insert(ReceiptRow), [red])
-    conn.execute(text("RESET ALL"))
-    loops: dict[str, int] = {}
-    for notice in notices:
-        if "red_of" not in notice:
-            continue
-        document = json.loads(notice[notice.index("{") :])
-        for node in _nodes(document["Plan"]):
-            if _ORIGINAL_SCAN.fullmatch(str(node.get("Alias", ""))) and str(
-                node.get("Relation Name", "")
-            ).startswith("receipts_"):
-                loops[node["Relation Name"]] = int(node.get("Actual Loops", 0))
-    return loops
+    plans = trigger_plans(conn, lambda: conn.execute(insert(ReceiptRow), [red]), "red_of")
+    return scans_of_partitions(plans, "o", "receipts")
 
 
 def test_the_trigger_reads_the_original_in_its_year_s_partition(pg_ledger_db: Database) -> None:

@@ -53,9 +53,14 @@ def _function_of_0016() -> str:
     return function.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
+def _upgraded_receipts_function() -> str:
+    """The function this migration makes (migration 0018 builds on it)."""
+    return _function_of_0016().replace(_BY_KEY, _BY_KEY_AND_YEAR)
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_function_of_0016().replace(_BY_KEY, _BY_KEY_AND_YEAR))
+        op.execute(_upgraded_receipts_function())
 
 
 def downgrade() -> None:
