@@ -24,6 +24,7 @@ from receipts.ledger.models import ReceiptItemRow, ReceiptRow
 from tests.support.ledger import SHANGHAI, make_issuer, request, stock_city
 from tests.support.postgres import PgSchemas
 from tests.support.workspaces import federation, receipts
+from tests.test_partitions_compression import xml_compression
 
 
 @pytest.fixture
@@ -266,6 +267,7 @@ def test_rows_waiting_in_default_move_into_their_year_s_new_partition(
         items = conn.execute(text("SELECT DISTINCT tableoid::regclass::text FROM receipt_items"))
         assert list(items.scalars()) == [f"receipt_items_{year}"]
         shown = {p.table: p for p in partitions.list_partitions(conn)}
+        methods = xml_compression(conn)  # made from DEFAULT's rows: the XML's LZ4 too (0019)
         indexes: dict[str, int] = dict(
             conn.execute(
                 text(
@@ -277,6 +279,7 @@ def test_rows_waiting_in_default_move_into_their_year_s_new_partition(
         )
     assert (shown["receipts_default"].receipts, shown["receipts_default"].items) == (0, 0)
     assert indexes[f"receipts_{year}"] == indexes[f"receipts_{year + 1}"] > 1
+    assert methods[f"receipts_{year}"] == methods["receipts"] == methods["receipts_default"]
     with pg_ledger.read() as session:
         assert check_aggregates(session) == []
 

@@ -213,7 +213,10 @@ def _move_from_default(connection: Connection, table: str, year: int) -> None:
         ).scalars()
     )
     connection.execute(
-        text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+        text(
+            f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+            "INCLUDING COMPRESSION)"  # the XML's LZ4 (migration 0019), as PARTITION OF gives
+        )
     )
     connection.execute(
         text(
