@@ -51,8 +51,7 @@ def lz4_available(connection: Connection) -> bool:
     """Whether this PostgreSQL server was built with LZ4 (default_toast_compression offers it)."""
     offered = connection.execute(
         text(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-            "WHERE name = 'default_toast_compression'"
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
         )
     ).scalar()
     return bool(offered)
