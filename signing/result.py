@@ -5,6 +5,7 @@ Finding codes are stable: callers, tests and ``--json`` output match on them, ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -90,31 +91,45 @@ class Finding:
 class SignedDocument:
     """The document a valid signature covers, as its verifier handed it over: its canonical
     bytes (the strict verifier's digest input), parsed the first time a caller reads
-    :attr:`root`; or the tree signxml already parsed; or both, the bytes and the verified tree
-    they are the canonical form of (:func:`signing.strict_verify.detached_document`).
+    :attr:`root`, or the tree signxml already parsed. The strict verifier may hand over, with
+    the bytes, a way to its own verified tree (``tree``: called once, on the first read of
+    :attr:`root`; None when that tree cannot stand for the bytes, which are then parsed):
+    :func:`signing.strict_verify.detached_document`.
 
     Parsing on first use, not in the verifier, because many callers never read the tree (a
     batch or an import that only needs the verdict ships bytes between processes), and the
-    parse cost a sixth of a strict verification (issue 19). The strict verifier refuses before
-    it answers valid whatever would make this parse fail (:mod:`signing.strict_verify`), so
-    :attr:`root` does not raise for a valid result.
+    parse cost a sixth of a strict verification (issue 19); so is the verified tree detached on
+    first use only. The strict verifier refuses before it answers valid whatever would make
+    this parse fail (:mod:`signing.strict_verify`), so :attr:`root` does not raise for a valid
+    result.
     """
 
-    __slots__ = ("_data", "_root")
+    __slots__ = ("_data", "_root", "_tree")
 
-    def __init__(self, *, data: bytes | None = None, root: etree._Element | None = None) -> None:
-        if data is None and root is None:
-            raise ValueError("a signed document is given as bytes, as a tree, or as both")
+    def __init__(
+        self,
+        *,
+        data: bytes | None = None,
+        root: etree._Element | None = None,
+        tree: Callable[[], etree._Element | None] | None = None,
+    ) -> None:
+        if (data is None) == (root is None) or (tree is not None and data is None):
+            raise ValueError("a signed document is given as bytes (and its tree) or as a tree")
         self._data = data
         self._root = root
+        self._tree = tree
 
     @property
     def root(self) -> etree._Element:
         """The signed document's root element (no signature, no comments, nothing unsigned):
-        the verifier's tree when it handed it over, else the bytes parsed hardened, once."""
+        the verifier's tree when it can be handed over, else the bytes parsed hardened, once."""
         if self._root is None:
             assert self._data is not None  # the constructor guarantees one of the two
-            self._root = parse_untrusted(self._data, max_bytes=len(self._data))
+            tree, self._tree = self._tree, None
+            handed = None if tree is None else tree()
+            self._root = (
+                parse_untrusted(self._data, max_bytes=len(self._data)) if handed is None else handed
+            )
         return self._root
 
     @property

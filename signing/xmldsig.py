@@ -219,8 +219,10 @@ def verify_enveloped(
         if signed is not None:
             # The tree is this function's own and done with: handed over, it spares a caller
             # that reads the document parsing the canonical bytes again.
-            tree = detached_document(root, shape.signature)
-            signed = SignedDocument(data=signed.data, root=tree)
+            signature = shape.signature
+            signed = SignedDocument(
+                data=signed.data, tree=lambda: detached_document(root, signature)
+            )
     else:
         signed_root, crypto = check_with_signxml(root, shape, leaf, signing_time)
         signed = None if signed_root is None else SignedDocument(root=signed_root)
