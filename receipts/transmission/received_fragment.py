@@ -1,11 +1,11 @@
 """The sender's chain fragment as an import uses it, gathered while ``events.jsonl`` is read and
-checked line by line (:class:`receipts.transmission.chain_fragment.ChainWalk`): what each receipt
-event says compactly (which receipt with which digest; the sharing it states), and every other
-event whole (write-offs, settlements and the like are few)."""
+checked line by line (:class:`receipts.transmission.chain_fragment.ChainWalk`): each receipt
+event's receipt and the sharing it states, kept on disk in the listing's order
+(:class:`receipts.transmission.carried_receipts.CarriedReceipts`), and every other event whole
+(write-offs, settlements and the like are few)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -13,17 +13,13 @@ from typing import Any
 
 from receipts.domain.sharing import PayerSituation
 from receipts.errors import InvalidInput
+from receipts.transmission.carried_receipts import CarriedReceipts, Sharing
 from receipts.transmission.chain_fragment import ChainWalk
 from receipts.transmission.package import Manifest, RefusedPackage
 
-__all__ = ["Fragment", "match_listed", "read_fragment", "receipt_key"]
+__all__ = ["Fragment", "match_listed", "read_fragment"]
 
 _RECEIPT_EVENTS = ("receipt.issued", "receipt.imported")
-
-
-def receipt_key(code: str, number: int, digest: str) -> bytes:
-    """A receipt event's identity in 16 bytes (a set of a million takes ~70 MB, not ~300)."""
-    return hashlib.sha256(f"{code}\n{number}\n{digest}".encode()).digest()[:16]
 
 
 @dataclass
@@ -32,11 +28,8 @@ class Fragment:
 
     others: list[dict[str, Any]] = field(default_factory=list)
     """Every event that neither issued nor imported a receipt, in chain order."""
-    carried: set[bytes] = field(default_factory=set)
-    """:func:`receipt_key` of every receipt the events issued or imported."""
-    stated: dict[bytes, tuple[PayerSituation, date]] = field(default_factory=dict)
-    """The sharing each receipt event states, by its :func:`receipt_key` (the same object as
-    in ``carried``: no second key per receipt); none: not stated."""
+    receipts: CarriedReceipts = field(default_factory=CarriedReceipts)
+    """The receipt every other event issued or imported, and the sharing it states."""
 
 
 def read_fragment(
@@ -46,43 +39,46 @@ def read_fragment(
     gather what the import needs of it."""
     walk = ChainWalk(manifest, previous, what)
     fragment = Fragment()
-    shared: dict[tuple[str, str], tuple[PayerSituation, date]] = {}
+    shared: dict[tuple[str, str], Sharing] = {}
     for line in lines:
         event = walk.step(line)
         if event["kind"] not in _RECEIPT_EVENTS:
             fragment.others.append(event)
             continue
         payload = event["payload"]
+        stated = payload.get("sharing") if isinstance(payload, dict) else None
+        sharing = None if stated is None else _sharing(stated, shared, what)
         try:
-            key = f"{payload['code']}-{int(payload['number'])}"
-            carried = receipt_key(
-                str(payload["code"]), int(payload["number"]), str(payload["digest"])
+            fragment.receipts.add(
+                str(payload["code"]),
+                int(payload["number"]),
+                str(payload["digest"]),
+                sharing,
+                int(event["seq"]),
             )
         except (KeyError, TypeError, ValueError):
             raise RefusedPackage(f"{what}: event {event['seq']} is malformed") from None
-        if carried in fragment.carried:
-            # A receipt is issued or imported once: a second event would count it twice.
-            raise RefusedPackage(f"{what}: event {event['seq']} carries receipt {key} again")
-        fragment.carried.add(carried)
-        stated = payload.get("sharing") if isinstance(payload, dict) else None
-        if stated is not None:
-            fragment.stated[carried] = _sharing(stated, shared, what)
     walk.finish()
     return fragment
 
 
-def match_listed(fragment: Fragment, manifest: Manifest, what: str) -> None:
-    """The receipts a version 1 manifest lists are exactly those the sender's events issued
-    (version 2's listing is matched as it is read: :class:`ListingCheck
-    <receipts.transmission.received_receipts.ListingCheck>`)."""
+def match_listed(
+    fragment: Fragment, manifest: Manifest, what: str
+) -> dict[tuple[str, int], Sharing]:
+    """The receipts a version 1 manifest lists are exactly those the sender's events issued;
+    the sharing each event states, by (code, number). Version 2's listing is matched as it is
+    read (:class:`ListingCheck <receipts.transmission.received_receipts.ListingCheck>`), and
+    this returns nothing."""
     if manifest.version != 1:
-        return
-    listed = {receipt_key(r.code, r.number, r.digest) for r in manifest.receipts}
-    if listed != fragment.carried:
+        return {}
+    listed = sorted((r.code, r.number, r.digest) for r in manifest.receipts)
+    carried = list(fragment.receipts.in_order(what))
+    if listed != [(c.code, c.number, c.digest) for c in carried]:
         raise RefusedPackage(
             f"{what}: the receipts listed are not the ones the sender's events "
-            f"issued ({len(listed)} listed, {len(fragment.carried)} in the events)"
+            f"issued ({len(listed)} listed, {len(carried)} in the events)"
         )
+    return {(c.code, c.number): c.sharing for c in carried if c.sharing is not None}
 
 
 def _sharing(

@@ -36,9 +36,9 @@ from receipts.ledger.models import (
 from receipts.ledger.partitions import ensure_years
 from receipts.ledger.timestamp_models import ReceiptTimestampRow
 from receipts.ledger.years import issue_year
+from receipts.transmission.carried_receipts import CarriedReceipts, Sharing
 from receipts.transmission.package import ListedReceipt, Manifest, RefusedPackage
 from receipts.transmission.package_stream import StreamedPackage, receipt_member
-from receipts.transmission.received_fragment import receipt_key
 from receipts.transmission.received_shares import ReceivedShares
 from receipts.transmission.verify_pool import Member, Verified
 from receipts.transmission.write_offs import check_not_written_off
@@ -72,6 +72,8 @@ class Checked:
     """Its signature time-stamp (verified), from the package or this tier's authority."""
     token_check: TokenCheck | None = None
     """What the time-stamp says."""
+    sharing: Sharing | None = None
+    """The payer situation and sharing day the sender's event of it states, if it states any."""
 
 
 def check_listing(package: StreamedPackage) -> None:
@@ -136,11 +138,12 @@ def stamp_unstamped(package: StreamedPackage, stamper: Stamper) -> dict[str, byt
 class ListingCheck:
     """Verified receipts held against the listing, in its order (``pending``: the listed
     receipts :func:`listed_members` has read, in that order); the counts and totals per issuer
-    once every receipt has been seen. Version 2: each listed receipt is one the sender's events
-    issued (``carried``, :func:`receipts.transmission.received_fragment.receipt_key`), and as
-    many are listed as the events carry (the listing has no duplicate: together, the same
-    receipts); version 1's listing was matched to the events whole before
-    (:func:`receipts.transmission.received_fragment.match_listed`)."""
+    once every receipt has been seen. Version 2: the listed receipts are exactly the ones the
+    sender's events issued, walked side by side with them in the same (code, number) order
+    (``carried``, :class:`receipts.transmission.carried_receipts.CarriedReceipts`), and each
+    takes the sharing its event states. Version 1's listing was matched to the events whole
+    before (:func:`receipts.transmission.received_fragment.match_listed`), which gave the
+    sharings by receipt (``v1_sharing``)."""
 
     def __init__(
         self,
@@ -148,12 +151,15 @@ class ListingCheck:
         validator: ChainValidator,
         stamped_here: dict[str, bytes],
         what: str,
-        carried: set[bytes],
+        carried: CarriedReceipts,
+        v1_sharing: dict[tuple[str, int], Sharing],
     ) -> None:
         self.manifest, self.validator, self.what = manifest, validator, what
         self.stamped_here = stamped_here
         self.pending: deque[ListedReceipt] = deque()
-        self.carried = carried if manifest.version != 1 else None
+        self.carried_count = len(carried)
+        self.carried = carried.in_order(what) if manifest.version != 1 else None
+        self.v1_sharing = v1_sharing
         self.position = 0
         self.counts: dict[str, list[int]] = {}
 
@@ -162,24 +168,39 @@ class ListingCheck:
         out = []
         for v in chunk:
             listed = self.pending.popleft()
-            self.position += 1
-            if self.carried is not None and (
-                receipt_key(listed.code, listed.number, listed.digest) not in self.carried
-            ):
-                raise RefusedPackage(
-                    f"{self.what}: receipt {listed.code}-{listed.number:010d} is listed but "
-                    "the sender's events did not issue it"
-                )
-            out.append(self._one(listed, v))
+            out.append(self._one(listed, v, self._event_of(listed)))
         return out
+
+    def _event_of(self, listed: ListedReceipt) -> Sharing | None:
+        """The sharing the event of ``listed`` states; refused unless the next receipt the
+        events carry, in (code, number) order, is ``listed`` itself."""
+        self.position += 1
+        if self.carried is None:
+            return self.v1_sharing.get((listed.code, listed.number))
+        carried = next(self.carried, None)
+        label = f"{listed.code}-{listed.number:010d}"
+        if carried is not None and (carried.code, carried.number) < (listed.code, listed.number):
+            raise RefusedPackage(
+                f"{self.what}: the sender's events issued receipt {carried.code}-"
+                f"{carried.number:010d} (event {carried.seq}), which is not listed"
+            )
+        if carried is None or (carried.code, carried.number, carried.digest) != (
+            listed.code,
+            listed.number,
+            listed.digest,
+        ):
+            raise RefusedPackage(
+                f"{self.what}: receipt {label} is listed but the sender's events did not issue it"
+            )
+        return carried.sharing
 
     def finish(self) -> None:
         """After the last chunk: every listed receipt seen, and the counts and totals per
         issuer the manifest states are the receipts'."""
-        if self.carried is not None and self.position != len(self.carried):
+        if self.carried is not None and next(self.carried, None) is not None:
             raise RefusedPackage(
                 f"{self.what}: the receipts listed are not the ones the sender's events "
-                f"issued ({self.position} listed, {len(self.carried)} in the events)"
+                f"issued ({self.position} listed, {self.carried_count} in the events)"
             )
         stated = {k: (c, to_fen(t)) for k, (c, t) in self.manifest.issuers.items()}
         if (
@@ -191,7 +212,7 @@ class ListingCheck:
                 f"{self.what}: the counts and totals per issuer do not match the receipts"
             )
 
-    def _one(self, listed: ListedReceipt, v: Verified) -> Checked:
+    def _one(self, listed: ListedReceipt, v: Verified, sharing: Sharing | None) -> Checked:
         what, name = self.what, v.name
         if v.problem is not None or v.receipt is None:
             raise RefusedPackage(f"{what}: {name}: {v.problem}")
@@ -214,7 +235,7 @@ class ListingCheck:
             if isinstance(found, Finding):
                 raise RefusedPackage(f"{what}: this tier's time-stamp of {name}: {found.message}")
             check = found
-        return Checked(receipt, v.issued, listed.digest, token, check)
+        return Checked(receipt, v.issued, listed.digest, token, check, sharing)
 
 
 def held_digests(session: Session, keys: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
@@ -315,7 +336,7 @@ class ReceiptStore:
                 "digest": c.digest,
                 "issuer": c.receipt.issuer.code,
                 "from": self.sender,
-                "sharing": self.shared.add(c.receipt, c.digest),
+                "sharing": self.shared.add(c.receipt, c.sharing),
             }
             events.append(next_event(self.state, "receipt.imported", payload))
             self.added += 1

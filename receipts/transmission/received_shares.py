@@ -16,7 +16,6 @@ from receipts.errors import InvalidInput
 from receipts.issuing.effective_rules import sharing_in_force
 from receipts.issuing.receipt_rows import Sharing, default_situation, share_columns
 from receipts.transmission.package import RefusedPackage
-from receipts.transmission.received_fragment import receipt_key
 
 __all__ = ["ReceivedShares"]
 
@@ -25,23 +24,16 @@ class ReceivedShares:
     """Share rows of the receipts a package adds, and what each ``receipt.imported`` event
     records of them."""
 
-    def __init__(
-        self, session: Session, stated: dict[bytes, tuple[PayerSituation, date]], what: str
-    ) -> None:
+    def __init__(self, session: Session, what: str) -> None:
         self.what = what
         self.rules, self.digest = sharing_in_force(session)
-        self.stated = stated
-        """The sharing the sender's events state, by receipt key
-        (:class:`receipts.transmission.received_fragment.Fragment`)."""
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, receipt: Receipt, digest: str) -> dict[str, str]:
-        """Add ``receipt``'s share rows (``digest``: its listed digest, which its event names);
-        the ``sharing`` its event records."""
-        situation, on = self.stated.get(
-            receipt_key(receipt.code, receipt.number, digest),
-            (default_situation(receipt.payer.kind), receipt.issued_at.date()),
-        )
+    def add(self, receipt: Receipt, stated: tuple[PayerSituation, date] | None) -> dict[str, str]:
+        """Add ``receipt``'s share rows under the sharing its sender's event ``stated`` (its
+        payer kind's default situation and its issue day when the event states none); the
+        ``sharing`` its event here records."""
+        situation, on = stated or (default_situation(receipt.payer.kind), receipt.issued_at.date())
         try:
             self.rows.extend(
                 share_columns(receipt, Sharing(situation, self.rules, self.digest, on))
