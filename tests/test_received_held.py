@@ -1,5 +1,5 @@
 """An import looks up which of a chunk's receipts the ledger holds already
-(receipts.transmission.received_receipts.held_digests): by code with its year named, the
+(receipts.transmission.received_held.held_digests): by code with its year named, the
 numbers as one array on PostgreSQL, in batches on SQLite. The same answer on both back ends,
 whatever the mix of codes, years and numbers held or not."""
 
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from receipts.issuing.receipt_rows import bulk_insert
 from receipts.ledger.database import Database
 from receipts.ledger.models import ReceiptRow
-from receipts.transmission.received_receipts import _probes, held_digests
+from receipts.transmission.received_held import _probes, held_digests
 from tests.support.national_ledger import plan_nodes
 from tests.support.reconcile import CODE, add_receipts, row
 

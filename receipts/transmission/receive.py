@@ -143,7 +143,7 @@ def import_package(
                 (peer.event_count, peer.head_hash) if peer else None,
                 what,
             )
-            v1_sharing = match_listed(fragment, manifest, what)
+            match_listed(fragment, manifest, what)
             match_statements(fragment.others, statements, what)
             for allocation, document in allocations:
                 record_allocation(session, state, allocation, document, manifest.sender)
@@ -151,9 +151,7 @@ def import_package(
                 register_organisation(session, state, entry)
             shared = ReceivedShares(session, what)
             store = ReceiptStore(session, state, manifest.sender, what, shared)
-            listing = ListingCheck(
-                manifest, validator, stamped_here, what, fragment.receipts, v1_sharing
-            )
+            listing = ListingCheck(manifest, validator, stamped_here, what, fragment)
             # Workers only for more than a chunk: starting them costs more than one chunk.
             workers = settings.worker_count if manifest.receipt_count > settings.chunk else 0
             with verified_chunks(
@@ -167,7 +165,6 @@ def import_package(
                 for chunk in chunks:
                     store.store(listing.check(chunk))
             listing.finish()
-            fragment.receipts.close()
             # After the receipts: a write-off is checked against every receipt of its segment.
             write_offs = write_offs_in(fragment.others, what)
             closed = close_written_off(

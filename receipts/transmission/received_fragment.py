@@ -30,6 +30,9 @@ class Fragment:
     """Every event that neither issued nor imported a receipt, in chain order."""
     receipts: CarriedReceipts = field(default_factory=CarriedReceipts)
     """The receipt every other event issued or imported, and the sharing it states."""
+    v1_sharing: dict[tuple[str, int], Sharing] = field(default_factory=dict)
+    """Version 1: the sharing each receipt's event states, by (code, number)
+    (:func:`match_listed`)."""
 
 
 def read_fragment(
@@ -62,15 +65,13 @@ def read_fragment(
     return fragment
 
 
-def match_listed(
-    fragment: Fragment, manifest: Manifest, what: str
-) -> dict[tuple[str, int], Sharing]:
+def match_listed(fragment: Fragment, manifest: Manifest, what: str) -> None:
     """The receipts a version 1 manifest lists are exactly those the sender's events issued;
-    the sharing each event states, by (code, number). Version 2's listing is matched as it is
-    read (:class:`ListingCheck <receipts.transmission.received_receipts.ListingCheck>`), and
-    this returns nothing."""
+    the sharing each event states goes to ``fragment.v1_sharing``. Version 2's listing is
+    matched as it is read (:class:`ListingCheck
+    <receipts.transmission.received_receipts.ListingCheck>`)."""
     if manifest.version != 1:
-        return {}
+        return
     listed = sorted((r.code, r.number, r.digest) for r in manifest.receipts)
     carried = list(fragment.receipts.in_order(what))
     if listed != [(c.code, c.number, c.digest) for c in carried]:
@@ -78,7 +79,7 @@ def match_listed(
             f"{what}: the receipts listed are not the ones the sender's events "
             f"issued ({len(listed)} listed, {len(carried)} in the events)"
         )
-    return {(c.code, c.number): c.sharing for c in carried if c.sharing is not None}
+    fragment.v1_sharing = {(c.code, c.number): c.sharing for c in carried if c.sharing}
 
 
 def _sharing(

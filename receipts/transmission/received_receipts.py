@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Select, bindparam, func, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from receipts.domain import divisions
@@ -35,10 +35,11 @@ from receipts.ledger.models import (
 )
 from receipts.ledger.partitions import ensure_years
 from receipts.ledger.timestamp_models import ReceiptTimestampRow
-from receipts.ledger.years import issue_year
-from receipts.transmission.carried_receipts import CarriedReceipts, Sharing
+from receipts.transmission.carried_receipts import Sharing
 from receipts.transmission.package import ListedReceipt, Manifest, RefusedPackage
 from receipts.transmission.package_stream import StreamedPackage, receipt_member
+from receipts.transmission.received_fragment import Fragment
+from receipts.transmission.received_held import held_digests
 from receipts.transmission.received_shares import ReceivedShares
 from receipts.transmission.verify_pool import Member, Verified
 from receipts.transmission.write_offs import check_not_written_off
@@ -57,9 +58,6 @@ __all__ = [
     "listed_members",
     "stamp_unstamped",
 ]
-
-#: Keys per look-up of the receipts (or time-stamps) a ledger holds already.
-_LOOKUP = 500
 
 
 @dataclass(frozen=True)
@@ -143,7 +141,7 @@ class ListingCheck:
     (``carried``, :class:`receipts.transmission.carried_receipts.CarriedReceipts`), and each
     takes the sharing its event states. Version 1's listing was matched to the events whole
     before (:func:`receipts.transmission.received_fragment.match_listed`), which gave the
-    sharings by receipt (``v1_sharing``)."""
+    sharings by receipt (``fragment.v1_sharing``)."""
 
     def __init__(
         self,
@@ -151,15 +149,15 @@ class ListingCheck:
         validator: ChainValidator,
         stamped_here: dict[str, bytes],
         what: str,
-        carried: CarriedReceipts,
-        v1_sharing: dict[tuple[str, int], Sharing],
+        fragment: Fragment,
     ) -> None:
         self.manifest, self.validator, self.what = manifest, validator, what
         self.stamped_here = stamped_here
         self.pending: deque[ListedReceipt] = deque()
-        self.carried_count = len(carried)
-        self.carried = carried.in_order(what) if manifest.version != 1 else None
-        self.v1_sharing = v1_sharing
+        self.receipts = fragment.receipts
+        self.carried_count = len(fragment.receipts)
+        self.carried = fragment.receipts.in_order(what) if manifest.version != 1 else None
+        self.v1_sharing = fragment.v1_sharing
         self.position = 0
         self.counts: dict[str, list[int]] = {}
 
@@ -197,7 +195,9 @@ class ListingCheck:
     def finish(self) -> None:
         """After the last chunk: every listed receipt seen, and the counts and totals per
         issuer the manifest states are the receipts'."""
-        if self.carried is not None and next(self.carried, None) is not None:
+        extra = None if self.carried is None else next(self.carried, None)
+        self.receipts.close()  # the walk is over: its temporary file goes
+        if extra is not None:
             raise RefusedPackage(
                 f"{self.what}: the receipts listed are not the ones the sender's events "
                 f"issued ({self.position} listed, {self.carried_count} in the events)"
@@ -236,60 +236,6 @@ class ListingCheck:
                 raise RefusedPackage(f"{what}: this tier's time-stamp of {name}: {found.message}")
             check = found
         return Checked(receipt, v.issued, listed.digest, token, check, sharing)
-
-
-def held_digests(session: Session, keys: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """The digests of the receipts among ``keys`` (codes of verified receipts) the ledger
-    holds already. Per code, with its year named, so PostgreSQL reads that year's partition
-    only; on SQLite in batches of :data:`_LOOKUP` numbers (``IN``), on PostgreSQL the code's
-    numbers as one array, each probed through the primary key (:func:`_probes`)."""
-    numbers: dict[str, list[int]] = {}
-    for code, number in keys:
-        numbers.setdefault(code, []).append(number)
-    postgres = session.connection().dialect.name == "postgresql"
-    found: dict[tuple[str, int], str] = {}
-    for code, wanted in numbers.items():
-        step = len(wanted) if postgres else _LOOKUP
-        for start in range(0, len(wanted), step):
-            some = wanted[start : start + step]
-            query = (
-                _probes(code, some)
-                if postgres
-                else select(ReceiptRow.number, ReceiptRow.digest).where(
-                    ReceiptRow.issue_year == issue_year(code),
-                    ReceiptRow.code == code,
-                    ReceiptRow.number.in_(some),
-                )
-            )
-            for number, digest in session.execute(query):
-                found[(code, number)] = digest
-    return found
-
-
-def _probes(code: str, numbers: list[int]) -> Select[tuple[int, str]]:
-    """One primary-key probe per number, whatever the planner knows of the partition:
-    ``unnest(numbers)`` joined LATERAL to a one-row read by (code, number), the read fenced
-    with ``OFFSET 0`` so PostgreSQL cannot flatten it into a scan of the code's rows.
-
-    An import writes its receipts in one transaction, often into a partition it created, which
-    nobody has analysed: the planner took the code's rows to be a few and read them all (a
-    bitmap scan of the code, ``number = ANY`` checked row by row against the 2,000 numbers).
-    Thirteen minutes into a million-receipt import each chunk's look-up took ~9 s, growing
-    with the rows written, and the import did not finish (docs/operations.md, "Importing
-    large packages"); tests/test_received_held.py asserts the probes on such a partition."""
-    numbers_array = bindparam("numbers", numbers, ARRAY(BigInteger))
-    wanted = func.unnest(numbers_array).table_valued("n").render_derived(name="wanted")
-    one = (
-        select(ReceiptRow.number, ReceiptRow.digest)
-        .where(
-            ReceiptRow.issue_year == issue_year(code),
-            ReceiptRow.code == code,
-            ReceiptRow.number == wanted.c.n,
-        )
-        .offset(0)
-        .lateral("held")
-    )
-    return select(one.c.number, one.c.digest).select_from(wanted).join(one, true())
 
 
 class ReceiptStore:
