@@ -291,8 +291,9 @@ def detached_document(root: etree._Element, signature: etree._Element) -> etree.
     with it: the signature taken out as the enveloped-signature transform takes it (its tail
     text stays where it was, as in :func:`_document_c14n`). Its tree is then the canonical
     form's, parsed, but for what C14N rewrites and no reader sees (attribute order, where
-    namespaces are declared, character references): a receipt is read from it without parsing
-    its canonical bytes again (a twentieth of an import's verification, issue 19).
+    namespaces are declared, character references; its elements keep the lines of the file
+    they were read from): a receipt is read from it without parsing its canonical bytes again
+    (~25 µs a receipt, 3% of an import worker's verification; issue 19).
 
     None, and ``root`` untouched, when the tree holds what the canonical form leaves out: a
     comment inside the root (it splits an element's text, which lxml's ``.text`` stops at) or

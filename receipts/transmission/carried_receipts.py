@@ -36,7 +36,7 @@ Sharing = tuple[PayerSituation, date]
 # Code, number, digest, sharing (1 + its index among the distinct ones; 0: none), event seq.
 # Big-endian, so the records' byte order is (code, number) order, the listing's.
 _RECORD = struct.Struct(">IQ32sIQ")
-#: Records sorted in memory at a time (~3.5 MB of them as Python bytes).
+#: Records sorted in memory at a time (~6 MB of them as Python bytes objects).
 RUN = 65_536
 #: Bytes read from a run at a time while merging.
 _BLOCK = _RECORD.size * 1024

@@ -176,7 +176,6 @@ class ListingCheck:
         if self.carried is None:
             return self.v1_sharing.get((listed.code, listed.number))
         carried = next(self.carried, None)
-        label = f"{listed.code}-{listed.number:010d}"
         if carried is not None and (carried.code, carried.number) < (listed.code, listed.number):
             raise RefusedPackage(
                 f"{self.what}: the sender's events issued receipt {carried.code}-"
@@ -188,7 +187,8 @@ class ListingCheck:
             listed.digest,
         ):
             raise RefusedPackage(
-                f"{self.what}: receipt {label} is listed but the sender's events did not issue it"
+                f"{self.what}: receipt {listed.code}-{listed.number:010d} is listed but the "
+                "sender's events did not issue it"
             )
         return carried.sharing
 
