@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import tracemalloc
 from datetime import date
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +17,10 @@ from hypothesis import strategies as st
 
 from receipts.domain.sharing import PayerSituation
 from receipts.transmission.carried_receipts import Carried, CarriedReceipts
-from receipts.transmission.package import RefusedPackage
+from receipts.transmission.package import ListedReceipt, Manifest, RefusedPackage
+from receipts.transmission.received_fragment import Fragment
+from receipts.transmission.received_receipts import ListingCheck
+from signing.trust import ChainValidator
 
 _SHARINGS = [
     None,
@@ -103,3 +108,43 @@ def test_memory_does_not_grow_with_the_receipts() -> None:
         carried.close()
     assert count == 60_000
     assert peak < 2_500_000, peak
+
+
+# The walk beside the listing (ListingCheck): each refusal where it is met ---------------------
+
+
+def _walk(carried: list[int], listed: list[int]) -> str:
+    """Receipts 64710126-N carried by events 1, 2, ... and listed; the refusal, or ''."""
+    fragment = Fragment()
+    for seq, number in enumerate(carried, 1):
+        fragment.receipts.add("64710126", number, _digest("64710126", number), None, seq)
+    manifest = cast(Manifest, SimpleNamespace(version=2, issuers={}, receipt_count=len(listed)))
+    check = ListingCheck(manifest, cast(ChainValidator, None), {}, "p.zip", fragment)
+    try:
+        for number in listed:
+            check._event_of(
+                ListedReceipt("64710126", number, "640100", _digest("64710126", number))
+            )
+        check.finish()
+    except RefusedPackage as refused:
+        return str(refused)
+    return ""
+
+
+def test_the_walk_refuses_where_listing_and_events_part() -> None:
+    assert _walk([3, 1, 2], [1, 2, 3]) == ""
+    assert _walk([1, 2, 3], [1, 3]) == (
+        "p.zip: the sender's events issued receipt 64710126-0000000002 (event 2), which is not "
+        "listed"
+    )
+    assert _walk([1, 3], [1, 2, 3]) == (
+        "p.zip: receipt 64710126-0000000002 is listed but the sender's events did not issue it"
+    )
+    assert _walk([1, 2], [1, 2, 3]).endswith(
+        "64710126-0000000003 is listed but the sender's events did not issue it"
+    )
+    assert _walk([1, 2, 3], [1, 2]) == (
+        "p.zip: the receipts listed are not the ones the sender's events issued (2 listed, 3 in "
+        "the events)"
+    )
+    assert "events 1 and 3 carry receipt 64710126-0000000002" in _walk([2, 1, 2], [1, 2])

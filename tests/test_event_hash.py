@@ -14,11 +14,11 @@ from receipts.ledger.events import (
     _hash_of_canonical,
     canonical_json,
     event_hash,
-    month_of,
     next_event,
     rfc3339,
 )
 from receipts.ledger.models import LedgerState
+from receipts.ledger.years import month_of
 
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # controls, quotes, CJK, astral
 _JSON: st.SearchStrategy[Any] = st.recursive(

@@ -45,6 +45,7 @@ from receipts.ledger.models import (
     ReceiptRow,
 )
 from receipts.ledger.receipt_key import receipt_row
+from receipts.ledger.years import month_of
 from signing.trust import ChainValidator
 
 __all__ = [
@@ -296,7 +297,7 @@ def _already_issued(
 
 
 def _refuse_closed_period(session: Session, issued_at: datetime) -> None:
-    period = issued_at.strftime("%Y-%m")
+    period = month_of(issued_at)
     if session.get(PeriodClose, period) is not None:
         raise PeriodClosed(f"period {period} is closed; nothing can be issued into it")
 

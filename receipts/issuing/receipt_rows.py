@@ -23,7 +23,7 @@ from receipts.domain.issue_request import IssueRequest
 from receipts.domain.model import Receipt
 from receipts.domain.money import format_amount, to_fen
 from receipts.domain.sharing import PARTY_ORDER, Party, PayerSituation, SharingRules, split_fen
-from receipts.ledger.events import canonical_json, month_of, next_event
+from receipts.ledger.events import canonical_json, next_event
 from receipts.ledger.models import (
     ClientReference,
     Event,
@@ -33,7 +33,7 @@ from receipts.ledger.models import (
     ReceiptShareRow,
 )
 from receipts.ledger.partitions import ensure_years
-from receipts.ledger.years import issue_year
+from receipts.ledger.years import issue_year, month_of
 
 __all__ = [
     "ReceiptRows",

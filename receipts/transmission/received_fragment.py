@@ -29,7 +29,7 @@ class Fragment:
     others: list[dict[str, Any]] = field(default_factory=list)
     """Every event that neither issued nor imported a receipt, in chain order."""
     receipts: CarriedReceipts = field(default_factory=CarriedReceipts)
-    """The receipt every other event issued or imported, and the sharing it states."""
+    """The receipt each receipt event issued or imported, and the sharing it states."""
     v1_sharing: dict[tuple[str, int], Sharing] = field(default_factory=dict)
     """Version 1: the sharing each receipt's event states, by (code, number)
     (:func:`match_listed`)."""
