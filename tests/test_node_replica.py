@@ -88,9 +88,7 @@ def test_look_ups_read_from_the_caught_up_standby(standby: _Standby) -> None:
 def test_a_lagging_standby_sends_reads_to_the_primary(
     standby: _Standby, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with standby.replica.engine.connect() as connection:
-        connection.execute(text("SELECT pg_wal_replay_pause()"))
-        connection.commit()
+    _pause_replay(standby.replica)
     try:
         outcome = next(iter(issue_batch(standby.primary, make_issuer(), [request("R2", "3.00")])))
         time.sleep(0.3)
@@ -104,10 +102,65 @@ def test_a_lagging_standby_sends_reads_to_the_primary(
         assert lookup(router.reader(), outcome.ref, check).found
         assert not lookup(standby.replica, outcome.ref, check).found
     finally:
-        with standby.replica.engine.connect() as connection:
-            connection.execute(text("SELECT pg_wal_replay_resume()"))
-            connection.commit()
+        _resume_replay(standby.replica)
     standby.wait_caught_up()
+
+
+def test_wal_written_without_a_commit_is_not_taken_for_lag(standby: _Standby) -> None:
+    """On a quiet primary the WAL still moves (here a checkpoint) while the last commit grows old:
+    the standby is then behind in bytes, and the age of its last replayed commit says nothing of
+    what it misses. The router bounds the lag by when the primary stood where the standby is."""
+    standby.wait_caught_up()
+    clock = [100.0]
+    router = ReplicaRouter(
+        standby.primary, standby.replica, max_lag_seconds=0.2, clock=lambda: clock[0]
+    )
+    # Notes where the primary stands at 100.0 (other tests write to the same cluster meanwhile).
+    deadline = time.monotonic() + 30
+    while router.check().reason != "caught up":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    _pause_replay(standby.replica)
+    try:
+        with standby.primary.engine.connect() as connection:
+            connection.execute(text("CHECKPOINT"))
+        time.sleep(0.3)  # the standby's last commit is now older than max_lag_seconds
+        clock[0] += 0.1
+        health = router.check()
+        assert health.usable and health.reason == "behind by 0.1 s", health.reason
+        # A router that never saw the primary where the standby stands can only go by the last
+        # commit replayed, and errs towards the primary.
+        fresh = ReplicaRouter(standby.primary, standby.replica, max_lag_seconds=0.2)
+        assert not fresh.check().usable
+        # Replay stays paused: the bound grows with the router's clock, and a commit on the
+        # primary changes nothing of it.
+        list(issue_batch(standby.primary, make_issuer(), [request("R3", "1.00")]))
+        clock[0] += 1.0
+        health = router.check()
+        assert not health.usable and health.reason == "replica lags by 1.1 s", health.reason
+    finally:
+        _resume_replay(standby.replica)
+    standby.wait_caught_up()
+    clock[0] += 1.0
+    assert router.check().reason == "caught up"
+
+
+def _pause_replay(replica: Database) -> None:
+    with replica.engine.connect() as connection:
+        connection.execute(text("SELECT pg_wal_replay_pause()"))
+        connection.commit()
+        deadline = time.monotonic() + 10
+        while connection.execute(text("SELECT pg_get_wal_replay_pause_state()")).scalar() != (
+            "paused"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+
+def _resume_replay(replica: Database) -> None:
+    with replica.engine.connect() as connection:
+        connection.execute(text("SELECT pg_wal_replay_resume()"))
+        connection.commit()
 
 
 def test_an_unreachable_standby_sends_reads_to_the_primary(
@@ -168,7 +221,14 @@ def test_the_node_answers_look_ups_from_the_replica(
     city, standby_url = replicated_city
     assert city.db is not None
     _Standby(Database(city.db), Database(standby_url)).wait_caught_up()
-    state = node_state(city, replica=ReplicaConfig(standby_url))
+    state = node_state(city, replica=ReplicaConfig(standby_url, check_seconds=0.1))
+    # The node's router judges the standby by itself: its first check can find it a few WAL
+    # bytes behind (the primary writes WAL on other schemas, or without commits) and go by the
+    # last commit replayed; a check later it has a position of its own to go by.
+    deadline = time.monotonic() + 30
+    while state.router.reader() is state.db:
+        assert time.monotonic() < deadline, state.router.health.reason
+        time.sleep(0.05)
     served = _traced(state)
     with node_client(state) as client:
         valid = client.get("/api/v1/lookup", params=city.query(2))

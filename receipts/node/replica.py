@@ -5,9 +5,18 @@ The public look-up is most of a node's traffic and only reads, so a province can
 standby (``[serve] replica_url``). A standby can lag or be down: every ``check_seconds`` the node
 compares the standby's replayed WAL position with the primary's current one, and uses the standby
 only while it is reachable, still in recovery (a promoted standby has its own history now) and
-either caught up or behind by less than ``max_lag_seconds`` of replay. Otherwise reads go to the
-primary, and the change is logged once, not per request. The check costs two tiny queries a
-second, not one per request.
+either caught up or behind by at most ``max_lag_seconds``. Otherwise reads go to the primary, and
+the change is logged once, not per request. The check costs two tiny queries a second, not one
+per request.
+
+How far behind is measured with the router's own clock, not with the time of the last commit
+the standby replayed: each check notes when the primary's WAL stood where. A standby that has
+replayed the position the primary held at time ``t`` holds every commit made before ``t``, so it
+is behind by at most ``now - t``. The time of the last replayed commit alone overstates the lag of
+a standby on a quiet primary without bound: the primary writes WAL without committing (checkpoints,
+page pruning on reads), so a standby a millisecond behind in bytes looked hours behind when the
+last commit was hours ago. It is still the measure when no noted position has been replayed yet
+(the first check), where it errs on the side of the primary.
 
 A standby that is behind can still answer "not found" for a receipt issued a moment ago, or the
 old status of one reversed since: callers ask the primary again whenever the replica's answer is
@@ -20,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +41,11 @@ from receipts.ledger.database import Database
 __all__ = ["ReplicaHealth", "ReplicaRouter", "lsn_value"]
 
 log = logging.getLogger("receipts.node.replica")
+
+_SAMPLES_KEPT = 4096
+"""Noted primary positions kept (one a check while the primary writes, one while it is idle):
+at the shortest check interval, 0.1 s, they reach ~7 minutes back, past any sensible
+``max_lag_seconds``; a standby further behind than the oldest is judged by its last commit."""
 
 
 def lsn_value(lsn: str) -> int:
@@ -69,6 +84,7 @@ class ReplicaRouter:
         self._lock = threading.Lock()
         self._checked_at: float | None = None
         self._health = ReplicaHealth(False, "not checked yet")
+        self._positions = _PrimaryPositions()
 
     def reader(self) -> Database:
         """The replica when it is healthy (checked at most every ``check_seconds``), else the
@@ -92,12 +108,17 @@ class ReplicaRouter:
         """Ask the primary and the replica where their WAL stands."""
         if self.replica is None:
             return ReplicaHealth(False, "no replica configured")
+        # The clock is read before the primary's position: every commit made before ``asked``
+        # ends at or before that position.
+        asked = self._clock()
         try:
             with self.primary.engine.connect() as connection:
                 primary_lsn = connection.execute(text("SELECT pg_current_wal_lsn()::text")).scalar()
         except SQLAlchemyError as exc:
             # The primary itself is failing: nothing to compare with; the writes will say so.
             return ReplicaHealth(False, f"primary unreachable ({type(exc).__name__})")
+        if primary_lsn is not None:
+            self._positions.note(asked, lsn_value(primary_lsn))
         try:
             with self.replica.engine.connect() as connection:
                 row = connection.execute(
@@ -113,9 +134,14 @@ class ReplicaRouter:
             return ReplicaHealth(False, "replica is not in recovery (promoted?)")
         if replay_lsn is None or primary_lsn is None:
             return ReplicaHealth(False, "replica has replayed nothing yet")
-        if lsn_value(replay_lsn) >= lsn_value(primary_lsn):
+        replayed = lsn_value(replay_lsn)
+        if replayed >= lsn_value(primary_lsn):
             return ReplicaHealth(True, "caught up")
-        behind = float(replay_age) if replay_age is not None else float("inf")
+        since = self._positions.replayed_since(replayed)
+        if since is not None:
+            behind = max(0.0, self._clock() - since)
+        else:
+            behind = float(replay_age) if replay_age is not None else float("inf")
         if behind <= self.max_lag_seconds:
             return ReplicaHealth(True, f"behind by {behind:.1f} s")
         return ReplicaHealth(False, f"replica lags by {behind:.1f} s")
@@ -127,3 +153,29 @@ class ReplicaRouter:
             else:
                 log.warning("public reads from the primary: %s", health.reason)
         self._health = health
+
+
+class _PrimaryPositions:
+    """When the primary's WAL stood where, as the checks found it (oldest first)."""
+
+    def __init__(self) -> None:
+        self._seen: deque[tuple[float, int]] = deque(maxlen=_SAMPLES_KEPT)
+
+    def note(self, at: float, lsn: int) -> None:
+        """The primary's WAL ended at ``lsn`` at time ``at``."""
+        if self._seen and lsn < self._seen[-1][1]:
+            # WAL never moves back on one primary: this is another one (a restore, a failover),
+            # and what was noted of the old one says nothing about the standby's lag now.
+            self._seen.clear()
+        if self._seen and self._seen[-1][1] == lsn:
+            # Still there: a standby at ``lsn`` holds every commit up to the later time.
+            self._seen.pop()
+        self._seen.append((at, lsn))
+
+    def replayed_since(self, replayed: int) -> float | None:
+        """The latest noted time whose position a standby at ``replayed`` has replayed (it holds
+        every commit made before then); None when it has replayed none of them."""
+        for at, lsn in reversed(self._seen):
+            if lsn <= replayed:
+                return at
+        return None
