@@ -20,6 +20,7 @@ from receipts.transmission.carried_receipts import Carried, CarriedReceipts
 from receipts.transmission.package import ListedReceipt, Manifest, RefusedPackage
 from receipts.transmission.received_fragment import Fragment
 from receipts.transmission.received_receipts import ListingCheck
+from receipts.transmission.stamped_here import StampedHere
 from signing.trust import ChainValidator
 
 _SHARINGS = [
@@ -119,7 +120,7 @@ def _walk(carried: list[int], listed: list[int]) -> str:
     for seq, number in enumerate(carried, 1):
         fragment.receipts.add("64710126", number, _digest("64710126", number), None, seq)
     manifest = cast(Manifest, SimpleNamespace(version=2, issuers={}, receipt_count=len(listed)))
-    check = ListingCheck(manifest, cast(ChainValidator, None), {}, "p.zip", fragment)
+    check = ListingCheck(manifest, cast(ChainValidator, None), StampedHere(), "p.zip", fragment)
     try:
         for number in listed:
             check._event_of(

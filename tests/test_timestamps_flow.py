@@ -236,6 +236,32 @@ def test_the_tier_above_stamps_what_arrives_unstamped(
     assert (_tokens(prov), _stamp_events(prov)) == (1, 1)
 
 
+def test_the_tier_above_stamps_each_receipt_that_came_without_its_stamp(
+    homes: dict[str, Path], node: str, tmp_path: Path
+) -> None:
+    """A package where some receipts carry a time-stamp and others do not (the city's authority
+    failed for them): the province's own tokens go to the unstamped ones, each to its own."""
+    prov, city = homes["640000"], homes["640100"]
+    with (city / "receipts.toml").open("a", encoding="utf-8") as fh:
+        fh.write(f'\n[tsa]\nurl = "{node}/tsa"\ntolerance_hours = 2\n')
+    for n, payer in enumerate(("银川企业戊", "银川企业己", "银川企业庚", "银川企业辛")):
+        _issue(city, payer, f"{n + 1}0.00")
+    package = tmp_path / "city-1.zip"
+    ok(city, "transmit", "export", "-o", str(package))
+    members = _members(package)
+    names = sorted(n for n in members if n.startswith("receipts/"))
+    for name in (names[0], names[2]):  # the listing names them as issued: it still holds
+        members[name] = split_signature_timestamp(members[name])[0]
+    mixed = tmp_path / "city-1-mixed.zip"
+    with zipfile.ZipFile(mixed, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in _members(package):
+            z.writestr(name, members[name])
+    ok(prov, "transmit", "import", str(mixed))
+    assert (_tokens(prov), _stamp_events(prov)) == (4, 4)
+    audit = receipts(prov, "audit")
+    assert audit.exit_code == 0, audit.output
+
+
 def test_a_receipt_stamped_beyond_the_tolerance_is_refused_on_import(
     homes: dict[str, Path], node: str, tmp_path: Path
 ) -> None:

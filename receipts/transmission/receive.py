@@ -60,6 +60,7 @@ from receipts.transmission.received_stock import (
     register_organisation,
     registry_entries,
 )
+from receipts.transmission.stamped_here import StampedHere
 from receipts.transmission.verify_pool import Member, Verified, verified_chunks, verify_chunk
 from receipts.transmission.write_offs import (
     close_written_off,
@@ -132,7 +133,7 @@ def import_package(
             if _imported_before(session, manifest):
                 return _again(manifest, signer, crls)
         # Before the transaction: the authority records its serials in a transaction of its own.
-        stamped_here = stamp_unstamped(package, stamper) if stamper is not None else {}
+        stamped_here = stamp_unstamped(package, stamper) if stamper is not None else StampedHere()
         with db.write() as (session, state):
             if _imported_before(session, manifest):
                 return _again(manifest, signer, crls)

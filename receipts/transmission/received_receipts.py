@@ -41,6 +41,7 @@ from receipts.transmission.package_stream import StreamedPackage, receipt_member
 from receipts.transmission.received_fragment import Fragment
 from receipts.transmission.received_held import held_digests
 from receipts.transmission.received_shares import ReceivedShares
+from receipts.transmission.stamped_here import StampedHere
 from receipts.transmission.verify_pool import Member, Verified
 from receipts.transmission.write_offs import check_not_written_off
 from receipts.tsa.stamping import TIMESTAMP_EVENT, Stamper, tokens_for
@@ -112,12 +113,12 @@ def listed_members(
         yield name, xml
 
 
-def stamp_unstamped(package: StreamedPackage, stamper: Stamper) -> dict[str, bytes]:
+def stamp_unstamped(package: StreamedPackage, stamper: Stamper) -> StampedHere:
     """A token from this tier's authority for each listed receipt that came without one, by
     member name, before the import's transaction (the authority logs its serials in a
     transaction of its own, which SQLite would have to wait for). The receipts are verified
-    afterwards, with the others; the tokens stay in memory (~3 KB each)."""
-    tokens: dict[str, bytes] = {}
+    afterwards, with the others; the tokens wait on disk, in the listing's order."""
+    tokens = StampedHere()
     for name, xml in listed_members(package):
         try:
             issued, token = split_signature_timestamp(xml)
@@ -126,7 +127,7 @@ def stamp_unstamped(package: StreamedPackage, stamper: Stamper) -> dict[str, byt
         if token is not None:
             continue
         try:
-            tokens[name] = stamper(signature_timestamp_input(issued))
+            tokens.add(name, stamper(signature_timestamp_input(issued)))
         except TimeStampError as exc:
             message = f"{package.what}: this tier's time-stamp authority failed: {exc}"
             raise RefusedPackage(message) from None
@@ -147,7 +148,7 @@ class ListingCheck:
         self,
         manifest: Manifest,
         validator: ChainValidator,
-        stamped_here: dict[str, bytes],
+        stamped_here: StampedHere,
         what: str,
         fragment: Fragment,
     ) -> None:
@@ -197,6 +198,15 @@ class ListingCheck:
         issuer the manifest states are the receipts'."""
         extra = None if self.carried is None else next(self.carried, None)
         self.receipts.close()  # the walk is over: its temporary file goes
+        unused = len(self.stamped_here)
+        self.stamped_here.close()
+        if unused:
+            # The same bytes read twice (their digests are the listing's) cannot disagree on
+            # carrying a time-stamp, unless the package changed under the import.
+            raise RefusedPackage(
+                f"{self.what}: {unused} receipt(s) this tier time-stamped as unstamped carried "
+                "a time-stamp when verified"
+            )
         if extra is not None:
             raise RefusedPackage(
                 f"{self.what}: the receipts listed are not the ones the sender's events "
@@ -229,8 +239,9 @@ class ListingCheck:
         tally[0] += 1
         tally[1] += to_fen(receipt.total)
         token, check = v.token, v.token_check
-        if token is None and name in self.stamped_here:
-            token = self.stamped_here.pop(name)
+        stamped = self.stamped_here.take(name) if token is None else None
+        if stamped is not None:
+            token = stamped
             found = check_token(token, signature_timestamp_input(v.issued), self.validator)
             if isinstance(found, Finding):
                 raise RefusedPackage(f"{what}: this tier's time-stamp of {name}: {found.message}")
