@@ -140,9 +140,12 @@ def test_wal_written_without_a_commit_is_not_taken_for_lag(standby: _Standby) ->
         assert not health.usable and health.reason == "replica lags by 1.1 s", health.reason
     finally:
         _resume_replay(standby.replica)
-    standby.wait_caught_up()
-    clock[0] += 1.0
-    assert router.check().reason == "caught up"
+    # Replaying again, it catches up (other tests' writes may keep it a moment behind).
+    deadline = time.monotonic() + 30
+    while (reason := router.check().reason) != "caught up":
+        assert time.monotonic() < deadline, reason
+        clock[0] += 0.01
+        time.sleep(0.05)
 
 
 def _pause_replay(replica: Database) -> None:
