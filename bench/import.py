@@ -13,7 +13,9 @@ verifying workers' largest ``ru_maxrss`` is reported beside it. Baseline: the re
 their items the import stored, copied out to a file and then COPYed into plain tables (no
 indexes, no constraints) in the same database, with the server's default compression (pglz:
 the ratio's baseline, as before migration 0019) and again with the ledger's own (the XML's LZ4),
-both printed. Target: >= 0.3x the COPY rate, peak RSS <= 500 MB.
+both printed. Target: >= 0.3x the COPY rate, peak RSS <= 500 MB. Beside them, for what the
+import must do whatever it stores: the package opened and every receipt read and verified as the
+import does it (same workers and chunks), the results dropped; the import's rate as a share of it.
 
 ``--directory``: the peak RSS of reading the package's central directory alone, zipfile's
 ``infolist()`` (what the import kept before) against :mod:`receipts.support.zip_directory`, each
@@ -26,6 +28,7 @@ workspace (SQLite), in a child process: seconds and peak RSS (VmHWM).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -60,6 +63,54 @@ else:
         members = found.keyed_count + len(found.others)
 print(members, before, peak_rss_mb())
 """
+
+# The import's own reading and verification, and nothing else: the package opened as the import
+# opens it (manifest verified), every listed receipt read and verified in the same workers and
+# chunks, the results dropped. No ledger, no listing check, no events.
+_VERIFY_CHILD = """
+import json, sys, time
+from datetime import timedelta
+from pathlib import Path
+from signing.trust import TrustBundle
+from receipts.domain.signed_documents import chain_validator
+from receipts.transmission.import_settings import ImportSettings
+from receipts.transmission.package_stream import open_package
+from receipts.transmission.received_receipts import listed_members
+from receipts.transmission.verify_pool import verified_chunks
+from signing.xades_t import DEFAULT_TOLERANCE
+package, bundle, workers, chunk = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+validator = chain_validator(TrustBundle.load(bundle))
+start = time.perf_counter()
+count = 0
+with open_package(package, validator, package.name, ImportSettings()) as opened:
+    members = listed_members(opened)
+    with verified_chunks(
+        members, validator, DEFAULT_TOLERANCE, workers=workers, chunk=chunk
+    ) as chunks:
+        for verified in chunks:
+            bad = [v for v in verified if v.problem is not None]
+            assert not bad, bad[0].problem
+            count += len(verified)
+print(json.dumps({"count": count, "seconds": time.perf_counter() - start}))
+"""
+
+
+def verification_alone(n: int, tmp: Path, workers: int, chunk: int) -> float:
+    """Seconds the import's reading and verification of the package take by themselves."""
+    bundle = tmp / "province" / "trust" / "bundle.pem"
+    args = [str(cached_package(n)), str(bundle), str(workers), str(chunk)]
+    done = subprocess.run(
+        [sys.executable, "-c", _VERIFY_CHILD, *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"verification alone failed:\n{done.stderr[-3000:]}")
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["count"] == n, found
+    return float(found["seconds"])
 
 
 def province_home(n: int, tmp: Path, url: str) -> Path:
@@ -218,19 +269,25 @@ def main() -> None:
             url = schemas.new()
             measured = ours(args.n, Path(tmp), url, args.workers, args.chunk)
             count, copy_seconds = bare_copy(url, Path(tmp))
+            workers = args.workers if args.workers is not None else os.cpu_count() or 1
+            verify_seconds = verification_alone(args.n, Path(tmp), workers, args.chunk)
     finally:
         schemas.drop_all()
     assert count == args.n, f"{count} receipts stored, {args.n} expected"
     rate = args.n / measured["seconds"]
     baseline = args.n / copy_seconds["default"]
     stored_alike = args.n / copy_seconds["ledger"]
-    workers = args.workers if args.workers is not None else os.cpu_count()
+    verify_rate = args.n / verify_seconds
     print(f"bare COPY of receipts + items into plain tables: {baseline:10.0f} receipts/s")
     print(f"  the same, the XML compressed as the ledger does: {stored_alike:8.0f} receipts/s")
     print(
         f"transmit import ({workers} workers, chunk {args.chunk}): {rate:10.0f} receipts/s  "
         f"ratio {rate / baseline:.3f}x (target >= 0.3x); "
         f"{rate / stored_alike:.3f}x the second"
+    )
+    print(
+        f"the import's reading and verification alone, same workers: {verify_rate:8.0f} "
+        f"receipts/s; the import runs at {rate / verify_rate:.3f}x of it"
     )
     print(
         f"peak RSS: importer {measured['rss_mb']:.0f} MB VmHWM (target <= 500 MB), "
