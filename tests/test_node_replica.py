@@ -148,6 +148,34 @@ def test_wal_written_without_a_commit_is_not_taken_for_lag(standby: _Standby) ->
         time.sleep(0.05)
 
 
+def test_a_standby_read_in_another_ledger_is_not_used(standby: _Standby, tmp_path: Path) -> None:
+    """replica_url naming the right standby but another schema (or database) of it: however well
+    it keeps up, it holds another ledger, and the router says so instead of serving from it."""
+    schemas = PgSchemas(pg_url_or_skip())
+    try:
+        other = Database(schemas.new())
+        initialise(other, "640100")
+        stock_city(other, tmp_path, count=5)  # its own first event
+        other_query = make_url(other.url).query
+        other.dispose()
+        # The standby, read with the other schema's search_path.
+        replica_url = make_url(standby.replica.url)
+        elsewhere = Database(str(replica_url.set(query={**replica_url.query, **other_query})))
+        router = ReplicaRouter(standby.primary, elsewhere)
+        # Until the other ledger reaches the standby, its tables are not there to read.
+        deadline = time.monotonic() + 30
+        while (health := router.check()).reason != _ANOTHER_LEDGER:
+            assert time.monotonic() < deadline, health.reason
+            time.sleep(0.05)
+        assert not health.usable
+        elsewhere.dispose()
+    finally:
+        schemas.drop_all()
+
+
+_ANOTHER_LEDGER = "replica holds another ledger (its first event differs)"
+
+
 def _pause_replay(replica: Database) -> None:
     with replica.engine.connect() as connection:
         connection.execute(text("SELECT pg_wal_replay_pause()"))

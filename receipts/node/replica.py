@@ -4,10 +4,11 @@ replica for the public"; issue 19, item 3).
 The public look-up is most of a node's traffic and only reads, so a province can point it at a hot
 standby (``[serve] replica_url``). A standby can lag or be down: every ``check_seconds`` the node
 compares the standby's replayed WAL position with the primary's current one, and uses the standby
-only while it is reachable, still in recovery (a promoted standby has its own history now) and
-either caught up or behind by at most ``max_lag_seconds``. Otherwise reads go to the primary, and
-the change is logged once, not per request. The check costs two tiny queries a second, not one
-per request.
+only while it is reachable, still in recovery (a promoted standby has its own history now),
+holds the same ledger (the same first event: not another database, schema or cluster named by
+mistake) and is either caught up or behind by at most ``max_lag_seconds``. Otherwise reads go
+to the primary, and the change is logged once, not per request. The check costs two tiny queries
+a second, not one per request.
 
 How far behind is measured with the router's own clock, not with the time of the last commit
 the standby replayed: each check notes when the primary's WAL stood where. A standby that has
@@ -41,6 +42,16 @@ from receipts.ledger.database import Database
 __all__ = ["ReplicaHealth", "ReplicaRouter", "lsn_value"]
 
 log = logging.getLogger("receipts.node.replica")
+
+# Each side's WAL position, and the hash of its ledger's first event (chained from the genesis,
+# over its time and payload): which ledger a database holds. A hot standby of the primary's
+# cluster, read with the same database and search_path, holds the same one.
+_PRIMARY_SQL = text("SELECT pg_current_wal_lsn()::text, (SELECT hash FROM events WHERE seq = 1)")
+_REPLICA_SQL = text(
+    "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,"
+    " EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()),"
+    " (SELECT hash FROM events WHERE seq = 1)"
+)
 
 _SAMPLES_KEPT = 4096
 """Noted primary positions kept (one a check while the primary writes, one while it is idle):
@@ -105,7 +116,7 @@ class ReplicaRouter:
         return self._health
 
     def check(self) -> ReplicaHealth:
-        """Ask the primary and the replica where their WAL stands."""
+        """Ask the primary and the replica where their WAL stands, and which ledger each holds."""
         if self.replica is None:
             return ReplicaHealth(False, "no replica configured")
         # The clock is read before the primary's position: every commit made before ``asked``
@@ -113,7 +124,7 @@ class ReplicaRouter:
         asked = self._clock()
         try:
             with self.primary.engine.connect() as connection:
-                primary_lsn = connection.execute(text("SELECT pg_current_wal_lsn()::text")).scalar()
+                primary_lsn, primary_first = connection.execute(_PRIMARY_SQL).one()
         except SQLAlchemyError as exc:
             # The primary itself is failing: nothing to compare with; the writes will say so.
             return ReplicaHealth(False, f"primary unreachable ({type(exc).__name__})")
@@ -121,17 +132,17 @@ class ReplicaRouter:
             self._positions.note(asked, lsn_value(primary_lsn))
         try:
             with self.replica.engine.connect() as connection:
-                row = connection.execute(
-                    text(
-                        "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,"
-                        " EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
-                    )
-                ).one()
+                row = connection.execute(_REPLICA_SQL).one()
         except SQLAlchemyError as exc:
             return ReplicaHealth(False, f"replica unreachable ({type(exc).__name__})")
-        in_recovery, replay_lsn, replay_age = row
+        in_recovery, replay_lsn, replay_age, replica_first = row
         if not in_recovery:
             return ReplicaHealth(False, "replica is not in recovery (promoted?)")
+        if replica_first is not None and replica_first != primary_first:
+            # Another ledger (another database or schema, another cluster's standby): its
+            # answers would be about other receipts, however well it keeps up. (None: it has
+            # not replayed this ledger's first event yet, which its WAL position tells.)
+            return ReplicaHealth(False, "replica holds another ledger (its first event differs)")
         if replay_lsn is None or primary_lsn is None:
             return ReplicaHealth(False, "replica has replayed nothing yet")
         replayed = lsn_value(replay_lsn)
