@@ -69,7 +69,6 @@ print(members, before, peak_rss_mb())
 # chunks, the results dropped. No ledger, no listing check, no events.
 _VERIFY_CHILD = """
 import json, sys, time
-from datetime import timedelta
 from pathlib import Path
 from signing.trust import TrustBundle
 from receipts.domain.signed_documents import chain_validator
