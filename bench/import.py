@@ -42,6 +42,7 @@ import psycopg
 from bench.growth_steps import child
 from bench.import_package import CITY, cache_dir, cached_package
 from receipts.support.zip_writer import ZipWriter
+from receipts.transmission.import_settings import ImportSettings
 from tests.support.postgres import PgSchemas
 from tests.support.workspaces import receipts
 
@@ -97,19 +98,25 @@ print(json.dumps({"count": count, "seconds": time.perf_counter() - start}))
 def verification_alone(n: int, tmp: Path, workers: int, chunk: int) -> float:
     """Seconds the import's reading and verification of the package take by themselves."""
     bundle = tmp / "province" / "trust" / "bundle.pem"
-    args = [str(cached_package(n)), str(bundle), str(workers), str(chunk)]
+    printed = _script(_VERIFY_CHILD, str(cached_package(n)), str(bundle), str(workers), str(chunk))
+    found = json.loads(printed.strip().splitlines()[-1])
+    assert found["count"] == n, found
+    return float(found["seconds"])
+
+
+def _script(script: str, *args: str) -> str:
+    """What ``script`` prints, run by this Python in a process of its own from the repository
+    root (its peak RSS and its workers are its own)."""
     done = subprocess.run(
-        [sys.executable, "-c", _VERIFY_CHILD, *args],
+        [sys.executable, "-c", script, *args],
         cwd=Path(__file__).resolve().parent.parent,
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"verification alone failed:\n{done.stderr[-3000:]}")
-    found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found["count"] == n, found
-    return float(found["seconds"])
+        raise SystemExit(f"a measuring child failed:\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 def province_home(n: int, tmp: Path, url: str) -> Path:
@@ -148,14 +155,7 @@ def directory_rss(package: Path) -> dict[str, tuple[int, float, float]]:
     """Members, VmHWM before reading and after, of zipfile's directory and of ours."""
     found = {}
     for how in ("zipfile", "compact"):
-        done = subprocess.run(
-            [sys.executable, "-c", _DIRECTORY_CHILD, str(package), how],
-            cwd=Path(__file__).resolve().parent.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        members, before, after = done.stdout.split()
+        members, before, after = _script(_DIRECTORY_CHILD, str(package), how).split()
         found[how] = (int(members), float(before), float(after))
     return found
 
@@ -268,7 +268,7 @@ def main() -> None:
             url = schemas.new()
             measured = ours(args.n, Path(tmp), url, args.workers, args.chunk)
             count, copy_seconds = bare_copy(url, Path(tmp))
-            workers = args.workers if args.workers is not None else os.cpu_count() or 1
+            workers = ImportSettings(workers=args.workers).worker_count  # as the import's
             verify_seconds = verification_alone(args.n, Path(tmp), workers, args.chunk)
     finally:
         schemas.drop_all()
