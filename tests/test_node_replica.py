@@ -176,6 +176,76 @@ def test_a_standby_read_in_another_ledger_is_not_used(standby: _Standby, tmp_pat
 _ANOTHER_LEDGER = "replica holds another ledger (its first event differs)"
 
 
+def test_a_standby_with_another_history_of_the_ledger_is_not_used(standby: _Standby) -> None:
+    """After a failover, a standby left following the old primary holds the same ledger (the
+    same first event) but another history: the transactions the new primary lost, then events
+    of the same numbers with other contents. Here the router's primary is a copy of the ledger's
+    events taken as the new primary, while the standby follows the old one, which goes on."""
+    standby.wait_caught_up()
+    schemas = PgSchemas(pg_url_or_skip())
+    try:
+        copy_url = schemas.new()
+        with standby.primary.engine.begin() as connection:
+            old = connection.execute(text("SELECT current_schema()")).scalar()
+            options = make_url(copy_url).query["options"]
+            assert isinstance(options, str)
+            new_schema = options.rpartition("=")[2]
+            connection.execute(
+                text(f"CREATE TABLE {new_schema}.events (LIKE {old}.events INCLUDING ALL)")
+            )
+            connection.execute(text(f"INSERT INTO {new_schema}.events SELECT * FROM events"))
+            last = connection.execute(text("SELECT max(seq) FROM events")).scalar_one()
+        new_primary = Database(copy_url)
+        router = ReplicaRouter(new_primary, standby.replica)
+        _until_usable(router)  # one history so far
+        # The old primary goes on: the standby replays events the new primary never had.
+        list(issue_batch(standby.primary, make_issuer(), [request("R4", "2.00")]))
+        standby.wait_caught_up()
+        with standby.replica.engine.connect() as connection:
+            replayed = connection.execute(text("SELECT max(seq) FROM events")).scalar_one()
+        assert replayed > last
+        health = router.check()
+        assert not health.usable
+        assert health.reason == (
+            f"replica holds event {replayed}, which the primary does not (another history)"
+        )
+        # The new primary writes events of the same numbers, the last one its own.
+        with new_primary.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO events (seq, at, kind, payload, prev_hash, hash, operator)"
+                    " SELECT seq, at, kind, payload, prev_hash,"
+                    " CASE WHEN seq = :last THEN md5(hash) || md5(hash) ELSE hash END, operator"
+                    f" FROM {old}.events WHERE seq > :first AND seq <= :last"
+                ),
+                {"first": last, "last": replayed},
+            )
+        health = router.check()
+        assert not health.usable
+        assert health.reason == f"replica's event {replayed} is not the primary's (another history)"
+        # The same events again: one history, and the standby is taken back.
+        with new_primary.engine.begin() as connection:
+            connection.execute(
+                text(
+                    f"UPDATE events SET hash = (SELECT hash FROM {old}.events WHERE seq = :s)"
+                    " WHERE seq = :s"
+                ),
+                {"s": replayed},
+            )
+        _until_usable(router)
+        new_primary.dispose()
+    finally:
+        schemas.drop_all()
+
+
+def _until_usable(router: ReplicaRouter) -> None:
+    # The copy's own writes are WAL the standby replays a moment later.
+    deadline = time.monotonic() + 30
+    while not (health := router.check()).usable:
+        assert time.monotonic() < deadline, health.reason
+        time.sleep(0.05)
+
+
 def _pause_replay(replica: Database) -> None:
     with replica.engine.connect() as connection:
         connection.execute(text("SELECT pg_wal_replay_pause()"))

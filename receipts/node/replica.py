@@ -6,9 +6,11 @@ standby (``[serve] replica_url``). A standby can lag or be down: every ``check_s
 compares the standby's replayed WAL position with the primary's current one, and uses the standby
 only while it is reachable, still in recovery (a promoted standby has its own history now),
 holds the same ledger (the same first event: not another database, schema or cluster named by
-mistake) and is either caught up or behind by at most ``max_lag_seconds``. Otherwise reads go
+mistake) with the same history (its last event is the primary's: not a standby left following
+another primary after a failover) and is either caught up or behind by at most
+``max_lag_seconds``. Otherwise reads go
 to the primary, and the change is logged once, not per request. The check costs two tiny queries
-a second, not one per request.
+a second (three when the replica holds events), not one per request.
 
 How far behind is measured with the router's own clock, not with the time of the last commit
 the standby replayed: each check notes when the primary's WAL stood where. A standby that has
@@ -50,8 +52,13 @@ _PRIMARY_SQL = text("SELECT pg_current_wal_lsn()::text, (SELECT hash FROM events
 _REPLICA_SQL = text(
     "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,"
     " EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()),"
-    " (SELECT hash FROM events WHERE seq = 1)"
+    " (SELECT hash FROM events WHERE seq = 1), last.seq, last.hash"
+    " FROM (SELECT 1) AS here"
+    " LEFT JOIN LATERAL (SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1) AS last ON true"
 )
+# The primary's event at the replica's last one: each event's hash chains its predecessor's, so
+# one equal hash means the same history up to there.
+_PRIMARY_EVENT_SQL = text("SELECT hash FROM events WHERE seq = :seq")
 
 _SAMPLES_KEPT = 4096
 """Noted primary positions kept (one a check while the primary writes, one while it is idle):
@@ -135,7 +142,7 @@ class ReplicaRouter:
                 row = connection.execute(_REPLICA_SQL).one()
         except SQLAlchemyError as exc:
             return ReplicaHealth(False, f"replica unreachable ({type(exc).__name__})")
-        in_recovery, replay_lsn, replay_age, replica_first = row
+        in_recovery, replay_lsn, replay_age, replica_first, last_seq, last_hash = row
         if not in_recovery:
             return ReplicaHealth(False, "replica is not in recovery (promoted?)")
         if replica_first is not None and replica_first != primary_first:
@@ -143,6 +150,10 @@ class ReplicaRouter:
             # answers would be about other receipts, however well it keeps up. (None: it has
             # not replayed this ledger's first event yet, which its WAL position tells.)
             return ReplicaHealth(False, "replica holds another ledger (its first event differs)")
+        if last_seq is not None:
+            departed = self._departure(int(last_seq), str(last_hash))
+            if departed is not None:
+                return ReplicaHealth(False, departed)
         if replay_lsn is None or primary_lsn is None:
             return ReplicaHealth(False, "replica has replayed nothing yet")
         replayed = lsn_value(replay_lsn)
@@ -156,6 +167,27 @@ class ReplicaRouter:
         if behind <= self.max_lag_seconds:
             return ReplicaHealth(True, f"behind by {behind:.1f} s")
         return ReplicaHealth(False, f"replica lags by {behind:.1f} s")
+
+    def _departure(self, seq: int, replica_hash: str) -> str | None:
+        """Why the replica's history is not the primary's up to its last event ``seq``, if not.
+
+        The same ledger can still have two histories: a standby left following the old primary
+        after a failover (or a split brain) holds the transactions the new primary lost, or
+        misses the ones it made since, while its WAL position, in the other primary's
+        numbering, can look caught up. Asked after the replica: an event the replica has
+        replayed was committed on the primary before, so the primary shows it now. (A
+        synchronous standby can show a commit a moment before its primary does; then this
+        check alone sends reads to the primary, and the next one takes the replica back.)"""
+        try:
+            with self.primary.engine.connect() as connection:
+                primary_hash = connection.execute(_PRIMARY_EVENT_SQL, {"seq": seq}).scalar()
+        except SQLAlchemyError as exc:
+            return f"primary unreachable ({type(exc).__name__})"
+        if primary_hash is None:
+            return f"replica holds event {seq}, which the primary does not (another history)"
+        if primary_hash != replica_hash:
+            return f"replica's event {seq} is not the primary's (another history)"
+        return None
 
     def _update(self, health: ReplicaHealth) -> None:
         if health.usable != self._health.usable or self._checked_at is None:
