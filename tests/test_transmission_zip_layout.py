@@ -82,3 +82,29 @@ def test_a_receipt_stored_twice_or_a_lying_header_is_refused(
     data[30] ^= 0x20  # "Events.jsonl" there, "events.jsonl" in the central directory
     (tmp_path / "header.zip").write_bytes(bytes(data))
     _refused(prov, tmp_path / "header.zip", "local header differs from the central directory")
+
+
+def test_the_manifest_bound_does_not_grow_past_its_cap_with_an_unsigned_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The central directory's member count (unsigned) raises the manifest's allowance, 2 KiB a
+    member: extra directory entries must not lift it past MAX_MANIFEST_BYTES, where a manifest
+    would be read and parsed before its signature is checked (here the cap is lowered to 1 MiB)."""
+    import receipts.transmission.package_stream as package_stream
+    from receipts.transmission.import_settings import ImportSettings
+    from receipts.transmission.package import RefusedPackage
+    from tests.support.tier_pki import tier_pki
+
+    monkeypatch.setattr(package_stream, "MAX_MANIFEST_BYTES", 1024 * 1024)
+    path = tmp_path / "big-manifest.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("manifest.xml", b"<m>" + b" " * (1024 * 1024) + b"</m>")
+        for i in range(1, 600):  # 600 members allow 16 MiB by count
+            z.writestr(f"receipts/64710126-{i:010d}.xml", b"<r/>")
+    settings = ImportSettings()
+    assert settings.listing_bytes(600) > 1024 * 1024
+    with (
+        pytest.raises(RefusedPackage, match=r"manifest.xml is 1,048,583 bytes; at most 1,048,576"),
+        package_stream.open_package(path, tier_pki().validator(), "big.zip", settings),
+    ):
+        pass

@@ -16,7 +16,7 @@ from receipts.domain.enums import PayerKind
 from receipts.domain.model import Item, Payer, QRSeal, Receipt
 from receipts.domain.xmlcodec import parse_receipt_xml, qr_payload, receipt_to_element, serialize
 from receipts.errors import InvalidReceipt
-from signing.xmlparse import MAX_XML_BYTES, UnsafeXML, parse_untrusted
+from signing.xmlparse import MAX_XML_BYTES, MIN_BYTES_PER_TAG, UnsafeXML, parse_untrusted
 from tests.data.generate_samples import samples
 from tests.support.factories import make_receipt, make_reversal
 from tests.support.skips import need_tool
@@ -62,6 +62,22 @@ def test_oversize_xml_is_refused() -> None:
         parse_untrusted(data)
     with pytest.raises(InvalidReceipt, match="at most 1,000,000"):
         parse_receipt_xml(data)
+
+
+def test_a_large_document_dense_in_tags_is_refused_before_it_is_parsed() -> None:
+    """Over MAX_XML_BYTES (a manifest's allowance), tags are held to one in MIN_BYTES_PER_TAG
+    bytes: 16 MiB of empty elements took ~0.5 GB of lxml's memory before any signature check."""
+    tags = MAX_XML_BYTES // 4
+    dense = b"<m>" + b"<a/>" * tags + b"</m>"
+    with pytest.raises(UnsafeXML, match=f"{tags + 2:,} tags is refused"):
+        parse_untrusted(dense, max_bytes=2 * MAX_XML_BYTES)
+    # What our manifests are made of (~115 bytes a tag) parses at any allowed size.
+    entry = b'<Member path="receipts/64710126-0000000001.xml" digest="' + b"0" * 64 + b'"/>\n'
+    listing = b"<m>" + entry * (2 * MAX_XML_BYTES // len(entry)) + b"</m>"
+    assert len(parse_untrusted(listing, max_bytes=3 * MAX_XML_BYTES)) > 10_000
+    # At MAX_XML_BYTES and below the size alone bounds the memory.
+    assert len(parse_untrusted(b"<m>" + b"<a/>" * 249_990 + b"</m>")) == 249_990
+    assert MIN_BYTES_PER_TAG <= len(entry) // 2
 
 
 def test_utf16_doctype_is_refused() -> None:

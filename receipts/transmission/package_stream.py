@@ -26,7 +26,7 @@ from typing import BinaryIO
 from cryptography import x509
 
 from receipts.support.safezip import UnsafeArchive
-from receipts.support.sizes import FileTooLarge
+from receipts.support.sizes import MAX_MANIFEST_BYTES, FileTooLarge
 from receipts.support.zip_directory import ZipDirectory, read_directory
 from receipts.transmission.import_settings import ImportSettings
 from receipts.transmission.listing import LINE_BYTES, read_listing
@@ -152,9 +152,15 @@ def open_package(
         manifest_entry = others.pop("manifest.xml", None)
         if manifest_entry is None:
             raise RefusedPackage(f"{what} has no manifest.xml")
-        manifest, signer = verify_manifest(
-            directory.read(manifest_entry), validator, what, settings.listing_bytes(members)
-        )
+        # The count is the unsigned central directory's: it may raise the bound, never past
+        # MAX_MANIFEST_BYTES (a version 1 manifest of ~250,000 receipts; version 2 stays small).
+        limit = min(settings.listing_bytes(members), MAX_MANIFEST_BYTES)
+        if manifest_entry.file_size > limit:
+            raise RefusedPackage(
+                f"{what}: manifest.xml is {manifest_entry.file_size:,} bytes; at most "
+                f"{limit:,} are accepted"
+            )
+        manifest, signer = verify_manifest(directory.read(manifest_entry), validator, what, limit)
         _check_size(manifest, settings, what)
         if manifest.version == 1:  # every member is in its manifest: names for a small package
             check_member_names(set(others) | set(directory.keyed_names()), manifest, what)
