@@ -14,6 +14,7 @@ import re
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -66,11 +67,14 @@ def verify_seal(cert_or_public_key: x509.Certificate | PublicKey, payload: bytes
 
     Any malformed signature text is simply not valid; this never raises for bad input.
     """
-    public_key = (
-        cert_or_public_key.public_key()
-        if isinstance(cert_or_public_key, x509.Certificate)
-        else cert_or_public_key
-    )
+    try:
+        public_key = (
+            cert_or_public_key.public_key()
+            if isinstance(cert_or_public_key, x509.Certificate)
+            else cert_or_public_key
+        )
+    except (UnsupportedAlgorithm, ValueError):
+        return False  # a certificate whose key cryptography cannot read seals nothing
     try:
         raw = _unb64url(sig)
     except (ValueError, binascii.Error):

@@ -345,3 +345,44 @@ def test_serve_refuses_to_start_without_trust(tmp_path: Path) -> None:
     result = receipts(home, "serve")
     assert result.exit_code == 2
     assert "trusts nothing yet" in result.output
+
+
+def test_a_guesser_who_paces_the_tries_pays_the_failed_cost_each_time(city: SeededCity) -> None:
+    """A failed look-up's extra cost goes into debt: waiting for one token between tries (one a
+    second here) buys one try in five seconds, not one a second."""
+    clock = Clock()
+    client = node_client(node_state(city, clock, rate=TIGHT))
+    wrong = city.query(2, check="zzzzzz")
+    tries = 0
+    for _ in range(60):  # a minute, one request a second
+        if client.get("/api/v1/lookup", params=wrong).status_code == 200:
+            tries += 1
+        clock.advance(1)
+    assert tries <= 2 + 60 // 5  # the burst's two, then one every five seconds
+    refused = client.get("/api/v1/lookup", params=wrong)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+
+
+def test_a_path_with_a_trailing_slash_is_not_redirected(city: SeededCity) -> None:
+    """A redirect would be built from the Host header and the node's own scheme: behind a TLS
+    proxy, an http:// URL with the check code in it."""
+    client = node_client(node_state(city, Clock(), rate=TIGHT))
+    answer = client.get("/api/v1/lookup/", params=city.query(2), follow_redirects=False)
+    assert answer.status_code == 404 and "location" not in answer.headers
+    assert client.get("/q/", follow_redirects=False).status_code == 404
+
+
+def test_one_ipv6_network_shares_a_bucket() -> None:
+    """A subscriber's /64 holds 2^64 addresses: keyed by address, each would be a fresh bucket."""
+    from receipts.node.ratelimit import RateLimiter, bucket_of
+
+    assert bucket_of("2001:db8:1:2::1") == bucket_of("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert bucket_of("2001:db8:1:3::1") != bucket_of("2001:db8:1:2::1")
+    assert bucket_of("::ffff:203.0.113.7") == bucket_of("203.0.113.7") == "203.0.113.7"
+    assert bucket_of("unknown") == "unknown"
+    limiter = RateLimiter(TIGHT, Clock())
+    for n in range(2):
+        assert limiter.take(f"2001:db8:1:2::{n:x}", 1).allowed
+        limiter.charge(f"2001:db8:1:2::{n:x}", 4)
+    assert not limiter.take("2001:db8:1:2::99", 1).allowed
+    assert limiter.take("2001:db8:1:3::99", 1).allowed

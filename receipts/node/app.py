@@ -94,6 +94,10 @@ def create_app(state: NodeState, *, fast: bool = True) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.node = state
+    # Starlette answers "/route/" with a redirect built from the Host header and the scheme the
+    # node sees: behind a TLS proxy, an http:// URL carrying the check code. No route ends in
+    # "/" but the root, so such a path is simply not found.
+    app.router.redirect_slashes = False
     for router in _routers(state):
         app.include_router(router)
     install_handlers(app)
