@@ -124,6 +124,24 @@ def test_restore_gives_the_same_records(archived: dict[str, object]) -> None:
     assert again.exit_code == 2 and "already a workspace" in again.stderr
 
 
+def test_restore_trusts_only_a_bundle_the_user_holds(archived: dict[str, object]) -> None:
+    """The bundle an archive carries proves nothing on its own (anyone can write an archive under
+    a root of their own naming itself the national federation): outside a workspace, restore
+    needs --trust, and the restored workspace trusts what it was given."""
+    home, tmp = archived["home"], archived["tmp"]
+    assert isinstance(home, Path) and isinstance(tmp, Path)
+    nowhere = tmp / "not-a-workspace"
+    nowhere.mkdir(exist_ok=True)
+    target = tmp / "restored-with-trust"
+    refused = receipts(nowhere, "archive", "restore", str(tmp / "a.zip"), "--into", str(target))
+    assert refused.exit_code == 2 and "give --trust FILE" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1 and not target.exists()
+    bundle = home / "trust" / "bundle.pem"
+    args = ("archive", "restore", str(tmp / "a.zip"), "--into", str(target), "--trust", str(bundle))
+    assert ok(nowhere, *args).startswith("restored 2 receipt(s) of 640100")
+    assert (target / "trust" / "bundle.pem").read_bytes() == bundle.read_bytes()
+
+
 def _tampered(source: Path, target: Path, change: dict[str, bytes | None]) -> Path:
     with zipfile.ZipFile(source) as z:
         members = {n: z.read(n) for n in z.namelist()}

@@ -149,7 +149,7 @@ def test_restore_keeps_the_receipts_as_issued_and_the_tokens_beside_them(
 ) -> None:
     archive = stamped_archive.zip
     result = restore_archives(
-        [(archive.name, archive.read_bytes())], tmp_path / "r", None, ledger_url
+        [(archive.name, archive.read_bytes())], tmp_path / "r", tier_pki().bundle, ledger_url
     )
     assert result.receipts == 2
     db = Database(ledger_url)

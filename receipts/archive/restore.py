@@ -3,7 +3,8 @@
 Every archive is verified first (fixity, manifest signature, each receipt's signature and
 time-stamp), and each time-stamped receipt split into the receipt as issued and its token, the
 token checked over that receipt's signature value (receipts/archive/restore_timestamps.py); then a
-new workspace of the archives' federation is created with the archived trust bundle, and the
+new workspace of the archives' federation is created with the trust bundle the restore was given
+(never the one an archive carries: it proves nothing on its own), and the
 receipts, the archives and the closed periods are recorded as events of the new ledger. Status
 (issued, reversed, archived) and statistics then follow from the same rules as in the original.
 The restored ledger has no signing key: its chain is hashed but not anchored by signed heads.
@@ -62,20 +63,19 @@ class RestoreResult:
 def restore_archives(
     archives: list[tuple[str, bytes]],
     into: Path,
-    trust: TrustBundle | None = None,
+    trust: TrustBundle,
     db_url: str | None = None,
 ) -> RestoreResult:
-    """Verify ``archives`` (name, zip bytes) and rebuild their federation's ledger in ``into``."""
+    """Verify ``archives`` (name, zip bytes) against ``trust`` and rebuild their federation's
+    ledger in ``into``, whose trust bundle ``trust`` becomes. Never the bundle an archive
+    carries: anyone can write an archive under a root of their own."""
     opened = _verified(archives, trust)
-    info0, members0, _ = opened[0]
+    info0 = opened[0][0]
     org = info0.org_code
     workspace = Workspace.create(
         into, WorkspaceConfig(WorkspaceKind.FEDERATION, info0.org_name, org, tier_of(org))
     )
-    write_atomic(
-        workspace.trust_dir / "bundle.pem",
-        trust.to_pem() if trust else members0["trust/bundle.pem"],
-    )
+    write_atomic(workspace.trust_dir / "bundle.pem", trust.to_pem())
     db = Database(db_url or default_url(into))
     initialise(db, org)
     # Main archives first, oldest period first; supplements after what they amend.
@@ -95,7 +95,7 @@ def restore_archives(
 _Opened = tuple[ArchiveInfo, dict[str, bytes], dict[str, ArchivedReceipt]]
 
 
-def _verified(archives: list[tuple[str, bytes]], trust: TrustBundle | None) -> list[_Opened]:
+def _verified(archives: list[tuple[str, bytes]], trust: TrustBundle) -> list[_Opened]:
     """Each archive's description, members and receipts (as issued, with their checked tokens),
     once every archive verified, all of one federation; the first that does not verify stops
     the restore before anything is written."""
@@ -104,8 +104,7 @@ def _verified(archives: list[tuple[str, bytes]], trust: TrustBundle | None) -> l
     opened: list[_Opened] = []
     for name, data in archives:
         members = read_zip(data, name)
-        bundle = trust or TrustBundle.from_pem(members.get("trust/bundle.pem", b""))
-        validator = chain_validator(bundle)
+        validator = chain_validator(trust)
         check = verify_archive(data, validator, name)
         if not check.ok or check.info is None:
             first = check.findings[0]

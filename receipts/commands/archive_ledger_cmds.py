@@ -12,7 +12,7 @@ from receipts.archive.package import ArchivePackage, create_archives
 from receipts.archive.restore import restore_archives
 from receipts.commands.archive_cmds import ARCHIVES
 from receipts.commands.runtime import Context, with_context
-from receipts.errors import InvalidInput
+from receipts.errors import InvalidInput, WorkspaceError
 from receipts.render.receipt_pdf import pdf_signer, render_pdf
 from receipts.support.atomic import write_atomic
 from receipts.support.sizes import MAX_PACKAGE_FILE_BYTES, MAX_PEM_BYTES, read_bounded
@@ -27,7 +27,8 @@ Examples:
   receipts archive create --period 2026-Q3 -o 640100-2026-Q3.zip"""
 _RESTORE_EXAMPLE = """\b
 Example:
-  receipts archive restore 640100-2026-*.zip --into ./restored-640100"""
+  receipts archive restore 640100-2026-*.zip --into ./restored-640100 \\
+      --trust national-trust.pem"""
 
 
 @click.command("create", epilog=_CREATE_EXAMPLES)
@@ -92,16 +93,26 @@ def _write_package(package: ArchivePackage, output: Path) -> dict[str, Any]:
 @click.option(
     "--trust",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Verify with this trust bundle instead of the archived one.",
+    help="Verify with this trust bundle (default: the workspace's); never the archived one.",
 )
 @with_context
 def archive_restore(
     ctx: Context, archives: tuple[Path, ...], into: Path, trust: Path | None
 ) -> None:
     """Rebuild a federation's ledger from its archives (main and supplementary)."""
-    bundle = None
     if trust is not None:
         bundle = TrustBundle.from_pem(read_bounded(trust, MAX_PEM_BYTES, "a trust bundle"))
+    else:
+        try:
+            workspace = ctx.workspace()
+        except WorkspaceError:
+            # The bundle an archive carries proves nothing on its own: anyone can write an
+            # archive with a root of their own naming itself the national federation.
+            raise InvalidInput(
+                "archive restore needs a trust bundle you hold: give --trust FILE (the national "
+                "federation's, from `pki export-trust`) or run it in a workspace"
+            ) from None
+        bundle = ctx.credentials(workspace).trust
     files = [(p.name, read_bounded(p, MAX_PACKAGE_FILE_BYTES, "an archive")) for p in archives]
     result = restore_archives(files, into, bundle, ctx.db_url)
     ctx.emit(
