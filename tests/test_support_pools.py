@@ -25,6 +25,7 @@ from receipts.support.pools import (
     pool_context,
     process_pool,
     start_method,
+    take_chunk,
 )
 from tests.support.processes import alive, descendants, kill_all, linux_proc, wait_until
 
@@ -218,3 +219,23 @@ def test_map_chunks_keeps_order_and_reads_ahead_only_so_far() -> None:
         assert next(results) == 0
         assert len(consumed) <= 7 * 2  # two chunks in flight, no more
         assert [0, *results] == [2 * n for n in range(100)]
+
+
+def test_a_chunk_ends_at_its_byte_budget_too() -> None:
+    """Items an outsider sizes (receipt members of up to 1,000,000 bytes each) are chunked by
+    bytes as well as by count, so what is in flight is bounded in bytes."""
+    items = [b"x" * 4] * 10 + [b"y" * 100] + [b"z"] * 3
+    sizes: list[int] = []
+
+    def lengths(chunk: list[bytes]) -> list[int]:
+        sizes.append(sum(map(len, chunk)))
+        return [len(item) for item in chunk]
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(map_chunks(pool, lengths, iter(items), 5, 2, size=len, max_bytes=10))
+    assert results == [len(item) for item in items]  # every item, in order
+    # 4+4+4 reaches 10; the 100-byte item is a chunk of its own; the count still ends one.
+    assert sizes == [12, 12, 12, 4 + 100, 3]
+    assert take_chunk(iter([b"a" * 50]), 5, len, 10) == [b"a" * 50]  # never empty
+    assert take_chunk(iter([]), 5, len, 10) == []
+    assert take_chunk(iter(range(9)), 4) == [0, 1, 2, 3]

@@ -138,3 +138,26 @@ def test_the_settings_come_from_transmission_and_bad_ones_are_named(tmp_path: Pa
     config.write_text(base + "\n[transmission]\nimport_chunk = 0\n")
     with pytest.raises(InvalidInput, match=r"\[transmission\] import_chunk must be a whole number"):
         import_settings(workspace)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_chunks_of_padded_receipts_are_bounded_in_bytes(workers: int) -> None:
+    """Receipt members are not verified until a worker has them, and each may have up to
+    1,000,000 bytes: chunks end at CHUNK_BYTES as well as at their count."""
+    from datetime import timedelta
+
+    from receipts.transmission.verify_pool import CHUNK_BYTES, verified_chunks
+
+    padded = [(f"receipts/{n:02d}.xml", b" " * 900_000) for n in range(30)]
+    validator = tier_pki().validator()
+    verify = import_faults.chunk_bytes
+    with verified_chunks(
+        iter(padded), validator, timedelta(0), workers=workers, chunk=2000, verify=verify
+    ) as chunks:
+        verified = [v for chunk in chunks for v in chunk]
+    assert [v.name for v in verified] == [name for name, _ in padded]
+    if workers:  # the in-process path verifies for real: each receipt refused on its own
+        held = {int(str(v.problem).split()[2]) for v in verified}
+        assert max(held) <= CHUNK_BYTES + 900_000  # not the 27 MB of one chunk of 2,000
+    else:
+        assert all(v.problem for v in verified)

@@ -58,6 +58,7 @@ __all__ = [
     "pool_context",
     "process_pool",
     "start_method",
+    "take_chunk",
 ]
 
 #: Environment variable that forces a start method (``fork``, ``forkserver`` or ``spawn``).
@@ -202,18 +203,40 @@ def map_chunks(
     items: Iterable[_In],
     chunk: int,
     in_flight: int,
+    *,
+    size: Callable[[_In], int] | None = None,
+    max_bytes: int = 0,
 ) -> Iterator[_Out]:
     """``func`` over ``items`` in chunks of ``chunk`` on ``pool``, results in input order, with
     at most ``in_flight`` chunks submitted at a time: memory stays bounded however many items
-    there are, and the workers never wait for the consumer's next submission."""
+    there are, and the workers never wait for the consumer's next submission. With ``size``, a
+    chunk also ends once its items' sizes reach ``max_bytes`` (items whose size an outsider
+    chooses: a count alone bounds nothing)."""
     source = iter(items)
     pending: deque[Future[list[_Out]]] = deque()
     while True:
         while len(pending) < in_flight:
-            batch = list(islice(source, chunk))
+            batch = take_chunk(source, chunk, size, max_bytes)
             if not batch:
                 break
             pending.append(pool.submit(func, batch))
         if not pending:
             return
         yield from pending.popleft().result()
+
+
+def take_chunk(
+    source: Iterator[_In], chunk: int, size: Callable[[_In], int] | None = None, max_bytes: int = 0
+) -> list[_In]:
+    """The next ``chunk`` items of ``source``, fewer once their ``size`` reaches ``max_bytes``
+    (with ``size``; at least one item); empty when ``source`` is done."""
+    if size is None:
+        return list(islice(source, chunk))
+    batch: list[_In] = []
+    total = 0
+    for item in source:
+        batch.append(item)
+        total += size(item)
+        if len(batch) >= chunk or total >= max_bytes:
+            break
+    return batch

@@ -20,7 +20,7 @@ from itertools import islice
 from receipts.domain.model import Receipt
 from receipts.domain.signed_documents import chain_validator
 from receipts.errors import EnvironmentFailure
-from receipts.support.pools import map_chunks, process_pool
+from receipts.support.pools import map_chunks, process_pool, take_chunk
 from receipts.verify.receipt import verify_receipt_xml
 from signing.result import Finding
 from signing.timestamps import TokenCheck, check_token
@@ -31,6 +31,15 @@ __all__ = ["Verified", "verified_chunks", "verify_chunk"]
 
 Member = tuple[str, bytes]
 """A receipt member: its path in the package and its bytes."""
+
+CHUNK_BYTES = 8 * 1024 * 1024
+"""A chunk also ends at this many bytes of receipts: a receipt member may have up to 1,000,000
+bytes before it is verified, and chunks are counted in receipts (2,000 of ~6 KB are 12 MB), so a
+package of padded receipts held workers + 1 chunks of 2 GB in memory."""
+
+
+def _member_size(member: Member) -> int:
+    return len(member[1])
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,9 @@ def verified_chunks(
     initargs = (validator.bundle.to_pem(), validator.require_crl, tolerance.total_seconds())
     pool = process_pool(workers, _start, initargs, preload=[__name__])
     try:
-        results = map_chunks(pool, verify, members, chunk, workers + 1)
+        results = map_chunks(
+            pool, verify, members, chunk, workers + 1, size=_member_size, max_bytes=CHUNK_BYTES
+        )
         yield _regrouped(results, chunk)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -118,7 +129,7 @@ def _in_process(
     members: Iterable[Member], validator: ChainValidator, tolerance: timedelta, chunk: int
 ) -> Iterator[list[Verified]]:
     source = iter(members)
-    while batch := list(islice(source, chunk)):
+    while batch := take_chunk(source, chunk, _member_size, CHUNK_BYTES):
         yield [verify_one(name, xml, validator, tolerance) for name, xml in batch]
 
 
