@@ -262,6 +262,29 @@ def test_the_tier_above_stamps_each_receipt_that_came_without_its_stamp(
     assert audit.exit_code == 0, audit.output
 
 
+def test_a_receipt_changed_on_the_way_is_refused_before_the_authority_signs_it(
+    homes: dict[str, Path], tmp_path: Path
+) -> None:
+    """Receipt members are not signed (the listing is): a receipt altered on the way must not
+    get this tier's authority to sign, and log, a time-stamp over what was put there."""
+    prov, city = homes["640000"], homes["640100"]
+    _issue(city, "银川企业壬", "70.00")
+    package = tmp_path / "city-1.zip"
+    ok(city, "transmit", "export", "-o", str(package))
+    members = _members(package)
+    [name] = [n for n in members if n.startswith("receipts/")]
+    members[name] = members[name].replace("银川企业壬".encode(), "银川企业癸".encode())
+    changed = tmp_path / "city-1-changed.zip"
+    with zipfile.ZipFile(changed, "w", zipfile.ZIP_DEFLATED) as z:
+        for member, content in members.items():
+            z.writestr(member, content)
+    refused = receipts(prov, "transmit", "import", str(changed))
+    assert refused.exit_code != 0
+    assert "is not the listed receipt (refused before this tier's time-stamp" in refused.stderr
+    assert _count(prov, select(func.count()).select_from(TsaSerialRow)) == 0
+    assert _tokens(prov) == 0
+
+
 def test_a_receipt_stamped_beyond_the_tolerance_is_refused_on_import(
     homes: dict[str, Path], node: str, tmp_path: Path
 ) -> None:

@@ -117,15 +117,27 @@ def stamp_unstamped(package: StreamedPackage, stamper: Stamper) -> StampedHere:
     """A token from this tier's authority for each listed receipt that came without one, by
     member name, before the import's transaction (the authority logs its serials in a
     transaction of its own, which SQLite would have to wait for). The receipts are verified
-    afterwards, with the others; the tokens wait on disk, in the listing's order."""
+    afterwards, with the others; the tokens wait on disk, in the listing's order.
+
+    Only the receipt the signed listing names is stamped: a receipt member's bytes are held to
+    their listed digest here, or the package is refused before the authority signs them (the
+    members themselves are not signed, so anybody on the way could otherwise have this tier's
+    authority sign, and log, whatever they put there, one signature a receipt)."""
     tokens = StampedHere()
-    for name, xml in listed_members(package):
+    pending: deque[ListedReceipt] = deque()
+    for name, xml in listed_members(package, pending):
+        listed = pending.popleft()
         try:
             issued, token = split_signature_timestamp(xml)
         except TimestampError as exc:
             raise RefusedPackage(f"{package.what}: {name}: {exc}") from None
         if token is not None:
             continue
+        if hashlib.sha256(issued).hexdigest() != listed.digest:
+            raise RefusedPackage(
+                f"{package.what}: {name} is not the listed receipt (refused before this tier's "
+                "time-stamp authority signs it)"
+            )
         try:
             tokens.add(name, stamper(signature_timestamp_input(issued)))
         except TimeStampError as exc:
