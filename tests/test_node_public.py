@@ -12,6 +12,7 @@ from receipts.node.config import RateLimit
 from tests.support.node import (
     CITY_PAYER,
     PUBLIC_BASE_URL,
+    Clock,
     SeededCity,
     node_client,
     node_state,
@@ -87,6 +88,21 @@ def test_health_is_unavailable_without_a_ledger(city: SeededCity, tmp_path: Path
     answer = node_client(state).get("/healthz")
     assert answer.status_code == 503
     assert answer.json()["status"] == "unavailable"
+
+
+def test_health_asks_the_ledger_at_most_once_a_second(city: SeededCity, tmp_path: Path) -> None:
+    """/healthz has no rate limit (a load balancer must never be refused): a flood of it costs
+    one ledger read a second, the answers in between are the last one."""
+    from receipts.ledger.database import Database
+
+    clock = Clock()
+    state = node_state(city, clock)
+    client = node_client(state)
+    assert client.get("/healthz").status_code == 200
+    state.db = Database(f"sqlite:///{tmp_path / 'empty.sqlite'}")  # the ledger goes away
+    assert client.get("/healthz").status_code == 200  # within the second: not asked
+    clock.advance(1)
+    assert client.get("/healthz").status_code == 503
 
 
 # --- the 查验 pages -------------------------------------------------------------------------

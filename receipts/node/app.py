@@ -36,7 +36,7 @@ def _routers(state: NodeState) -> list[APIRouter]:
     """Every router the node serves. The tier API (authenticated, ``/api/v1/tier/…``) adds its
     router here, and the time-stamp authority (``POST /tsa``) when the workspace runs one."""
     routers = [
-        health_router(),
+        health_router(state.clock),
         api_router(),
         pages_router(),
         tier_router(),
