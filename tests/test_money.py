@@ -53,6 +53,11 @@ def test_accepted_amounts(text: str, expected: str) -> None:
         ("１２.00", "not an amount"),
         ("-5.00", "is negative"),
         ("10000000000000.00", "exceeds the largest amount"),
+        # Beyond the decimal context's 28 digits once quantised to the fen (InvalidOperation).
+        ("1" * 28, "exceeds the largest amount"),
+        ("1" * 40 + ".5", "exceeds the largest amount"),
+        (Decimal("1E+30"), "exceeds the largest amount"),
+        ("-" + "9" * 30, "exceeds the largest amount"),
         (12.5, "amount must be text or Decimal, not float"),
         (True, "amount must be text or Decimal, not bool"),
         (Decimal("sNaN"), "not a finite amount"),

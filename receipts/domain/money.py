@@ -66,13 +66,15 @@ def _parse_general(value: str | int | Decimal, allow_negative: bool) -> Decimal:
         amount = Decimal(value)
     if not amount.is_finite():
         raise InvalidAmount(f"not a finite amount: {value!r}")
+    # The range first: quantising 27 digits or more to the fen exceeds the context's precision
+    # (InvalidOperation, which no reader of a file expects).
+    if abs(amount) > MAX_AMOUNT:
+        raise InvalidAmount(f"amount {value} exceeds the largest amount {MAX_AMOUNT:,}")
     if amount != amount.quantize(FEN, rounding=ROUND_HALF_UP):
         raise InvalidAmount(f"amount {value} has a fraction of a fen")
     amount = amount.quantize(FEN)
     if amount < 0 and not allow_negative:
         raise InvalidAmount(f"amount {value} is negative")
-    if abs(amount) > MAX_AMOUNT:
-        raise InvalidAmount(f"amount {value} exceeds the largest amount {MAX_AMOUNT:,}")
     return amount + _ZERO  # normalises -0.00 to 0.00
 
 
