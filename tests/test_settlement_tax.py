@@ -84,3 +84,19 @@ def test_tax_income_is_stated_and_a_wrong_tax_share_is_named(tiers: Tiers) -> No
     ]
     assert found[0][2].startswith("city share stated ")
     assert found[1][2].startswith("province share stated ")
+
+
+def test_the_balance_owes_what_the_statement_states_tax_income_included(
+    tiers: Tiers,  # noqa: F811
+) -> None:
+    """settle balance owed only the receipts' shares: after paying exactly the statement's 上解
+    (which counts the tax-collected income), it showed an overpayment, and the 回拨 of the tax
+    income was never owed. A month with tax records and no receipt is owed on too."""
+    tiers.ok("640100", *ISSUE, "--payer-name", "甲企业", "--item", "01:2026-10:100.00")
+    with tiers.db("640100").read() as session:
+        period = session.scalars(select(ReceiptRow.period)).one()
+    _import_tax(tiers, f"{period}-01")
+    made = _statement(tiers, period, "city-balance.xml")
+    balance = json.loads(tiers.ok("640100", "--json", "settle", "balance", "--period", period))
+    owed = {row["payee"]: row["owed"] for row in balance}
+    assert owed == {"640000": made["upward"], "grassroots": made["grassroots"]}

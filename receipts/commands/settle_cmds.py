@@ -263,7 +263,8 @@ def settle_transfer(
 @click.option("--period", help="One month, YYYY-MM (default: every month).")
 @with_context
 def settle_balance(ctx: Context, period: str | None) -> None:
-    """What this federation owes per month (from its stored shares), paid and unpaid."""
+    """What this federation owes per month (its receipts' and tax records' shares), paid and
+    unpaid."""
     ws = ctx.workspace().require(WorkspaceKind.FEDERATION)
     rows = [
         {

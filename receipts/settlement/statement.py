@@ -29,13 +29,8 @@ from receipts.ledger.database import Database
 from receipts.ledger.events import append_event, sign_head
 from receipts.ledger.models import ReceiptShareRow, SettlementStatementRow, SettlementTransferRow
 from receipts.pki.signer import ReceiptSigner
-from receipts.settlement.shares import PARTY_COLUMNS, Totals, covered, period_totals
-from receipts.settlement.tax_lines import (
-    StatementTax,
-    add_totals,
-    period_tax_lines,
-    tax_lines_totals,
-)
+from receipts.settlement.shares import PARTY_COLUMNS, Totals, covered
+from receipts.settlement.tax_lines import StatementTax, period_tax_lines, settled_totals
 from receipts.support.sizes import MAX_MANIFEST_BYTES
 from signing.trust import ChainValidator
 
@@ -129,9 +124,7 @@ def make_statement(db: Database, signer: ReceiptSigner, period: str) -> tuple[St
     now = datetime.now(UTC).replace(microsecond=0)
     with db.write() as (session, state):
         taxes = period_tax_lines(session, federation, period)
-        totals = add_totals(
-            period_totals(session, federation, period), tax_lines_totals(taxes, federation)
-        )
+        totals = settled_totals(session, federation, period, taxes)
         receipts = period_receipts(session, federation, period)
         transfers = tuple(
             (t.payee, t.paid_on, t.amount_fen, t.reference)

@@ -21,9 +21,17 @@ from receipts.domain.money import from_fen
 from receipts.domain.sharing import PARTY_ORDER, Party, SharingRules
 from receipts.issuing.tax_check import tax_record_shares
 from receipts.ledger.models import TaxCollectionRow
-from receipts.settlement.shares import Totals, own_totals
+from receipts.settlement.shares import Totals, own_totals, period_totals
 
-__all__ = ["StatementTax", "add_totals", "period_tax_lines", "recomputed_line", "tax_lines_totals"]
+__all__ = [
+    "StatementTax",
+    "add_totals",
+    "period_tax_lines",
+    "recomputed_line",
+    "settled_totals",
+    "tax_lines_totals",
+    "tax_months",
+]
 
 
 @dataclass(frozen=True)
@@ -98,3 +106,25 @@ def add_totals(a: Totals, b: Totals) -> Totals:
         a.retained + b.retained,
         a.income + b.income,
     )
+
+
+def settled_totals(
+    session: Session, federation: str, period: str, taxes: list[StatementTax] | None = None
+) -> Totals:
+    """What ``federation`` settles for ``period``: its receipts' shares (``period_totals``) and
+    its tax records' (``taxes``, read when not given), the figures of its statement and of
+    ``settle balance`` alike."""
+    lines = period_tax_lines(session, federation, period) if taxes is None else taxes
+    return add_totals(
+        period_totals(session, federation, period), tax_lines_totals(lines, federation)
+    )
+
+
+def tax_months(session: Session, federation: str) -> set[str]:
+    """The months (``YYYY-MM``) in which ``federation`` collected tax records."""
+    days = session.scalars(
+        select(TaxCollectionRow.collected_on)
+        .where(TaxCollectionRow.issuer == federation)
+        .distinct()
+    )
+    return {f"{day.year:04d}-{day.month:02d}" for day in days}

@@ -15,8 +15,8 @@ from receipts.errors import InvalidInput
 from receipts.ledger.database import Database
 from receipts.ledger.events import HeadSigner, append_event, sign_head
 from receipts.ledger.models import ReceiptShareRow, SettlementTransferRow
-from receipts.settlement.shares import period_totals
 from receipts.settlement.statement import check_period
+from receipts.settlement.tax_lines import settled_totals, tax_months
 
 __all__ = ["GRASSROOTS", "Balance", "balances", "record_transfer"]
 
@@ -99,8 +99,9 @@ class Balance:
 
 
 def balances(db: Database, federation: str, period: str | None = None) -> list[Balance]:
-    """Per period with shares or transfers (or just ``period``): the upward and grassroots
-    balances, from the stored shares (recomputed now, not from a statement) and the transfers."""
+    """Per period with shares, tax records or transfers (or just ``period``): the upward and
+    grassroots balances, from the stored shares of the receipts and tax records (recomputed now,
+    not from a statement: the figures ``settle statement`` states) and the transfers."""
     upstream = divisions.upstream_of(federation)
     with db.read() as session:
         periods = set(
@@ -110,6 +111,7 @@ def balances(db: Database, federation: str, period: str | None = None) -> list[B
                 .distinct()
             )
         )
+        periods |= tax_months(session, federation)  # tax-collected income is owed on too
         paid: dict[tuple[str, str], int] = {}
         for p, payee, fen in session.execute(
             select(
@@ -126,7 +128,7 @@ def balances(db: Database, federation: str, period: str | None = None) -> list[B
             periods = {check_period(period)}
         out = []
         for p in sorted(periods):
-            totals = period_totals(session, federation, p)
+            totals = settled_totals(session, federation, p)
             if upstream is not None:
                 out.append(Balance(p, upstream, totals.upward, paid.get((p, upstream), 0)))
             out.append(Balance(p, GRASSROOTS, totals.grassroots, paid.get((p, GRASSROOTS), 0)))
