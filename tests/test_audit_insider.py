@@ -152,6 +152,48 @@ def test_deleting_every_signed_head_is_a_finding(city: tuple[Path, str | None]) 
     assert "events-unanchored" in codes
 
 
+def test_a_self_made_certificate_in_the_workspace_folder_signs_nothing(
+    city: tuple[Path, str | None], tmp_path: Path
+) -> None:
+    """The insider writes the folder too: a self-signed lookalike recorded as one of the
+    workspace's own certificates (and dropped in as certs/ledger.pem) re-signs the heads and the
+    anchor after the tail is cut. A federation's heads and anchor must chain to its CA: the
+    audit and the next write refuse them (before, the audit passed and a number was issued
+    twice)."""
+    from receipts.ledger.anchor import SignedAnchor, anchor_message
+    from receipts.pki.anchor_file import WorkspaceAnchor
+    from receipts.workspace import Workspace
+
+    home, db = city
+    lookalike = create_ledger_key(
+        tmp_path / "fake.key", tmp_path / "fake.pem", "640100", "银川市总工会", "insider passphrase"
+    )
+    workspace = Workspace.open(home)
+    record_own_certificate(workspace, lookalike.certificate, datetime.now(UTC))
+    (home / "certs" / "ledger.pem").write_bytes(lookalike.certificate_pem)
+    database = open_ledger(home, db)
+    truncate_last_receipt(database)
+    rechain(database, lookalike)
+    with database.read() as session:
+        state = session.get(LedgerState, 1)
+        assert state is not None
+        facts = ledger_facts(session, state)
+    database.dispose()
+    (home / ANCHOR_FILE).unlink()
+    message = anchor_message("640100", facts)
+    WorkspaceAnchor(workspace).record(
+        SignedAnchor(
+            "640100", facts, datetime.now(UTC), lookalike.certificate_pem, lookalike.sign(message)
+        )
+    )
+    report = receipts(home, "--json", "audit", db=db)
+    assert report.exit_code == 1, report.output
+    findings = json.loads(report.stdout)["findings"]
+    assert {"head-invalid", "anchor-invalid"} <= {f["code"] for f in findings}, findings
+    refused = issue(home, db, "另一家公司")
+    assert refused.exit_code == 1 and "not to be trusted" in refused.stderr
+
+
 def truncate_last_receipt(database: Database) -> int:
     """Delete the last receipt, its event and everything after it, its heads, its derived rows,
     and rewind the counter and the tip: a clean tail truncation. Returns the deleted number."""

@@ -145,7 +145,9 @@ def audit(
         findings += check_settlement(session, events)
         findings += check_aggregates(session)
         if trust.anchor is not None:
-            anchor_findings, anchor_notes = check_anchor(session, trust.anchor, org_code, trust.own)
+            anchor_findings, anchor_notes = check_anchor(
+                session, trust.anchor, org_code, trust.own, validator
+            )
             findings += anchor_findings
             notes += anchor_notes
         return AuditReport(

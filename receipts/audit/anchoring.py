@@ -14,6 +14,7 @@ from receipts.ledger.anchor import SignedAnchor, ledger_behind, ledger_facts
 from receipts.ledger.models import LedgerState
 from receipts.pki.anchor_file import ANCHOR_FILE, AnchorUnreadable, anchor_problem, load_anchor
 from receipts.pki.own_certificates import OwnCertificate
+from signing.trust import ChainValidator
 
 __all__ = ["AnchorRead", "check_anchor", "read_anchor"]
 
@@ -44,6 +45,7 @@ def check_anchor(
     read: AnchorRead,
     org_code: str,
     own: tuple[OwnCertificate, ...],
+    validator: ChainValidator | None,
 ) -> tuple[list[Finding], list[str]]:
     """Findings (an untrustworthy anchor, a ledger behind it) and notes (no anchor yet, an
     anchor behind the ledger: a crash between a commit and the anchor's update)."""
@@ -52,7 +54,7 @@ def check_anchor(
     anchor = read.anchor
     if anchor is None:
         return [], [f"no ledger anchor ({read.path.name}) yet: the next signed write makes it"]
-    problem = anchor_problem(anchor, org_code, own)
+    problem = anchor_problem(anchor, org_code, own, validator)
     if problem is not None:
         return [Finding(FindingCode.ANCHOR_INVALID, f"{read.path}: {problem}")], []
     state = session.get(LedgerState, 1)

@@ -20,7 +20,7 @@ from receipts.findings import Finding, FindingCode
 from receipts.ledger.events import event_hash, head_message, rfc3339
 from receipts.ledger.migrate import GENESIS_HASH
 from receipts.ledger.models import ChainHead, Event, LedgerState
-from receipts.pki.own_certificates import OwnCertificate
+from receipts.pki.own_certificates import OwnCertificate, own_signer_problem
 from signing.seal import verify_seal
 from signing.trust import ChainValidator
 
@@ -131,18 +131,11 @@ def _head_signature_problem(head: ChainHead, org_code: str, keys: HeadKeys) -> s
         cert = x509.load_pem_x509_certificate(head.certificate)
     except ValueError:
         return "its certificate is unreadable"
-    own = next((mine for mine in keys.own if mine.certificate == cert), None)
-    if own is None:
-        return "its certificate is not one of this workspace's own signing certificates"
+    problem = own_signer_problem(cert, keys.own, org_code, keys.validator, head.signed_at)
+    if problem is not None:
+        return problem
     if not verify_seal(
         cert, head_message(org_code, head.event_count, head.head_hash), head.signature
     ):
         return "its signature does not verify"
-    if own.self_signed:
-        return None  # a payer's ledger key: trusted as recorded, no CA behind it
-    if keys.validator is None:
-        return "this workspace has no trust bundle to check its certificate against"
-    result = keys.validator.validate(cert, at=head.signed_at)
-    if not result.ok:
-        return f"its certificate was not valid then ({result.findings[0].message})"
     return None

@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography import x509
 from sqlalchemy.orm import Session
 
+from receipts.domain.signed_documents import chain_validator
 from receipts.errors import ReceiptError, WorkspaceError
 from receipts.ledger.anchor import (
     LedgerFacts,
@@ -31,10 +32,11 @@ from receipts.ledger.anchor import (
     ledger_facts,
 )
 from receipts.ledger.models import LedgerState
-from receipts.pki.own_certificates import OwnCertificate, own_certificates
+from receipts.pki.own_certificates import OwnCertificate, own_certificates, own_signer_problem
 from receipts.support.atomic import write_atomic
 from receipts.workspace import Workspace
 from signing.seal import verify_seal
+from signing.trust import ChainValidator, TrustBundle
 
 __all__ = [
     "ANCHOR_FILE",
@@ -83,18 +85,23 @@ def load_anchor(path: Path) -> SignedAnchor | None:
 
 
 def anchor_problem(
-    anchor: SignedAnchor, org_code: str, own: tuple[OwnCertificate, ...]
+    anchor: SignedAnchor,
+    org_code: str,
+    own: tuple[OwnCertificate, ...],
+    validator: ChainValidator | None,
 ) -> str | None:
     """Why ``anchor`` is not to be trusted, or None: it must be ``org_code``'s and signed by a key
-    of one of the workspace's own certificates."""
+    of one of the workspace's own certificates, which (but for a payer's ledger key) chains to
+    ``validator``'s trust as of the anchor's time and names ``org_code``."""
     if anchor.org_code != org_code:
         return f"it anchors the ledger of {anchor.org_code}, not {org_code}"
     try:
         cert = x509.load_pem_x509_certificate(anchor.certificate_pem)
     except ValueError:
         return "its certificate is unreadable"
-    if all(cert != mine.certificate for mine in own):
-        return "it is signed by a certificate that is not one of this workspace's own"
+    problem = own_signer_problem(cert, own, org_code, validator, anchor.signed_at)
+    if problem is not None:
+        return problem.replace("its certificate", "it is signed by a certificate that", 1)
     if not verify_seal(cert, anchor_message(anchor.org_code, anchor.facts), anchor.signature):
         return "its signature does not verify"
     return None
@@ -113,7 +120,9 @@ class WorkspaceAnchor:
         if anchor is None:
             return
         owner = self.workspace.ledger_owner
-        problem = anchor_problem(anchor, owner, own_certificates(self.workspace))
+        problem = anchor_problem(
+            anchor, owner, own_certificates(self.workspace), _workspace_validator(self.workspace)
+        )
         if problem is not None:
             raise LedgerBehindAnchor(
                 f"refusing to write: the ledger anchor {self.path} is not to be trusted "
@@ -161,3 +170,9 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _workspace_validator(workspace: Workspace) -> ChainValidator | None:
+    """The workspace's own trust (the audit takes an auditor's bundle instead, when given)."""
+    bundle = workspace.trust_dir / "bundle.pem"
+    return chain_validator(TrustBundle.load(bundle)) if bundle.is_file() else None
