@@ -320,6 +320,11 @@ class FindingCode(StrEnum):
         "The closed periods differ from the period-close and -reopen events, or a month was "
         "reopened when not closed or once archived.",
     )
+    ARCHIVE_MISMATCH = (
+        "archive-mismatch",
+        "An archive row (label, months, kind, digest, receipt count) differs from its "
+        "archive.created event, or one of the two is missing.",
+    )
     BOOKING_MISMATCH = (
         "booking-mismatch",
         "A booking row, or its undo status, differs from its events.",

@@ -142,6 +142,33 @@ def test_restore_trusts_only_a_bundle_the_user_holds(archived: dict[str, object]
     assert (target / "trust" / "bundle.pem").read_bytes() == bundle.read_bytes()
 
 
+def test_the_archives_table_is_held_to_its_events(archived: dict[str, object]) -> None:
+    """The rows say which months are archived (a receipt shows "archived", a month may not be
+    reopened): an insider's edit of a row, or its deletion, is a finding."""
+    import shutil
+
+    from sqlalchemy import text
+
+    home, tmp = archived["home"], archived["tmp"]
+    assert isinstance(home, Path) and isinstance(tmp, Path)
+    copy = tmp / "archives-edited"
+    shutil.copytree(home, copy)
+    db = Database(default_url(copy))
+    with db.write() as (session, _):
+        first = session.execute(text("SELECT min(id) FROM archives")).scalar_one()
+        session.execute(text("UPDATE archives SET months = '2000-01' WHERE id = :i"), {"i": first})
+    report = receipts(copy, "--json", "audit")
+    assert report.exit_code == 1, report.output
+    found = [f for f in json.loads(report.stdout)["findings"] if f["code"] == "archive-mismatch"]
+    assert len(found) == 1 and "differs from its event" in found[0]["message"]
+    with db.write() as (session, _):
+        session.execute(text("DELETE FROM archives WHERE id = :i"), {"i": first})
+    report = receipts(copy, "--json", "audit")
+    found = [f for f in json.loads(report.stdout)["findings"] if f["code"] == "archive-mismatch"]
+    assert len(found) == 1 and "which has no row" in found[0]["message"]
+    db.dispose()
+
+
 def _tampered(source: Path, target: Path, change: dict[str, bytes | None]) -> Path:
     with zipfile.ZipFile(source) as z:
         members = {n: z.read(n) for n in z.namelist()}

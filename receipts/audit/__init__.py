@@ -29,6 +29,7 @@ from receipts.audit.operators import check_operators, per_operator
 from receipts.audit.payers import check_payers
 from receipts.audit.rows import (
     RECEIPT_EVENTS,
+    check_archives,
     check_bookings,
     check_counters_and_references,
     check_periods,
@@ -134,6 +135,7 @@ def audit(
         findings += check_segments(session, events)
         findings += check_counters_and_references(session, events)
         findings += check_periods(session, events)
+        findings += check_archives(session, events)
         findings += check_bookings(session, events)
         findings += check_approvals(session, events)
         findings += check_payers(session, events)

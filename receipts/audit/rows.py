@@ -17,6 +17,7 @@ from receipts.errors import ReceiptError
 from receipts.findings import Finding, FindingCode
 from receipts.issuing.receipt_rows import item_columns, receipt_columns
 from receipts.ledger.models import (
+    Archive,
     Booking,
     ClientReference,
     Event,
@@ -30,6 +31,7 @@ from receipts.ledger.partitions import RECEIPT_EVENTS as ENTRY_EVENTS
 
 __all__ = [
     "RECEIPT_EVENTS",
+    "check_archives",
     "check_bookings",
     "check_counters_and_references",
     "check_periods",
@@ -238,6 +240,26 @@ def check_periods(session: Session, events: list[Event]) -> list[Finding]:
         if set(rows) == set(closes):
             differ = f"closed periods {sorted(rows)} name other close events than the log's"
         out.append(Finding(FindingCode.PERIOD_MISMATCH, differ))
+    return out
+
+
+def check_archives(session: Session, events: list[Event]) -> list[Finding]:
+    """Every archive row against its ``archive.created`` event, and no event without its row:
+    the rows say which months are archived (a receipt's "archived", a month that may not be
+    reopened), so an edited row changed both with nothing in the log to show."""
+    recorded = {
+        e.seq: (p["label"], ",".join(p["months"]), p["kind"], p["digest"], int(p["receipts"]))
+        for e, p in _payloads(events, "archive.created")
+    }
+    out: list[Finding] = []
+    for row in session.scalars(select(Archive).order_by(Archive.event_seq)):
+        facts = (row.label, row.months, row.kind, row.digest, row.receipts)
+        if recorded.pop(row.event_seq, None) != facts:
+            differs = f"archive {row.label} ({row.kind}) differs from its event {row.event_seq}"
+            out.append(Finding(FindingCode.ARCHIVE_MISMATCH, differs))
+    for seq, (label, _months, kind, _digest, _count) in sorted(recorded.items()):
+        gone = f"event {seq} records archive {label} ({kind}), which has no row"
+        out.append(Finding(FindingCode.ARCHIVE_MISMATCH, gone))
     return out
 
 
