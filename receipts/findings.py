@@ -282,6 +282,11 @@ class FindingCode(StrEnum):
         "anchor-invalid",
         "The ledger anchor file is unreadable, or not signed by one of the workspace's own keys.",
     )
+    ANCHOR_MISSING = (
+        "anchor-missing",
+        "There is no ledger anchor file, yet the ledger holds receipts issued here (each issue "
+        "writes it): it was deleted, perhaps with a rollback of the ledger.",
+    )
 
     # --- the ledger audit: rows re-derived from the signed XML and the events ------------
     RECEIPT_UNRECORDED = (

@@ -194,6 +194,41 @@ def test_a_self_made_certificate_in_the_workspace_folder_signs_nothing(
     assert refused.exit_code == 1 and "not to be trusted" in refused.stderr
 
 
+def test_a_deleted_anchor_is_a_finding_and_stops_writes_until_renewed(
+    city: tuple[Path, str | None],
+) -> None:
+    """Deleted with a rollback, the anchor left the audit a note and the next write a fresh
+    anchor over the rolled-back ledger (a number issued twice, anchored). A ledger holding
+    receipts issued here must have one: without it the audit says anchor-missing and writes
+    stop; the key's holder renews it once the audit finds nothing else."""
+    home, db = city
+    database = open_ledger(home, db)
+    truncate_last_receipt(database)  # the rollback
+    database.dispose()
+    (home / ANCHOR_FILE).unlink()
+    report = receipts(home, "--json", "audit", db=db)
+    assert report.exit_code == 1, report.output
+    assert "anchor-missing" in {f["code"] for f in json.loads(report.stdout)["findings"]}
+    refused = issue(home, db, "另一家公司")
+    assert refused.exit_code == 1 and "there is no ledger anchor" in refused.stderr
+    assert "--renew-anchor" in refused.stderr
+    # The cut ledger's other findings (its rows) stop a renewal too.
+    renewal = receipts(home, "audit", "--renew-anchor", db=db)
+    assert renewal.exit_code == 2 and "refusing to renew" in renewal.stderr
+    assert not (home / ANCHOR_FILE).exists()
+
+
+def test_a_lost_anchor_is_renewed_by_the_keys_holder(city: tuple[Path, str | None]) -> None:
+    home, db = city
+    (home / ANCHOR_FILE).unlink()  # lost, nothing else changed
+    assert receipts(home, "audit", db=db).exit_code == 1
+    renewal = receipts(home, "audit", "--renew-anchor", db=db)
+    assert renewal.exit_code == 0 and "renewed the ledger anchor at" in renewal.stdout
+    assert receipts(home, "audit", "--renew-anchor", db=db).exit_code == 2  # not missing now
+    assert receipts(home, "audit", db=db).exit_code == 0
+    assert issue(home, db, "另一家公司").exit_code == 0
+
+
 def truncate_last_receipt(database: Database) -> int:
     """Delete the last receipt, its event and everything after it, its heads, its derived rows,
     and rewind the counter and the tip: a clean tail truncation. Returns the deleted number."""

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 from receipts.findings import Finding, FindingCode
 from receipts.ledger.anchor import SignedAnchor, ledger_behind, ledger_facts
 from receipts.ledger.models import LedgerState
-from receipts.pki.anchor_file import ANCHOR_FILE, AnchorUnreadable, anchor_problem, load_anchor
+from receipts.pki.anchor_file import (
+    ANCHOR_FILE,
+    AnchorUnreadable,
+    anchor_problem,
+    load_anchor,
+    missing_anchor_problem,
+)
 from receipts.pki.own_certificates import OwnCertificate
 from signing.trust import ChainValidator
 
@@ -53,6 +59,9 @@ def check_anchor(
         return [Finding(FindingCode.ANCHOR_INVALID, read.error)], []
     anchor = read.anchor
     if anchor is None:
+        missing = missing_anchor_problem(session)
+        if missing is not None:
+            return [Finding(FindingCode.ANCHOR_MISSING, missing)], []
         return [], [f"no ledger anchor ({read.path.name}) yet: the next signed write makes it"]
     problem = anchor_problem(anchor, org_code, own, validator)
     if problem is not None:

@@ -11,7 +11,11 @@ from receipts.audit import audit as audit_ledger
 from receipts.audit import workspace_trust
 from receipts.commands.root import fail_with_findings
 from receipts.commands.runtime import Context, with_context
+from receipts.errors import InvalidInput
+from receipts.findings import Finding, FindingCode
+from receipts.pki.anchor_file import renew_anchor as renew_anchor_file
 from receipts.support.sizes import MAX_PEM_BYTES, read_bounded
+from receipts.workspace import Workspace
 from signing.trust import TrustBundle
 
 __all__ = ["audit", "backup"]
@@ -27,8 +31,14 @@ __all__ = ["audit", "backup"]
     type=click.Path(dir_okay=False, path_type=Path),
     help="An auditor's own trust bundle, used instead of the workspace's trust/bundle.pem.",
 )
+@click.option(
+    "--renew-anchor",
+    is_flag=True,
+    help="Sign a new ledger anchor when the file was lost and the audit finds nothing else "
+    "(needs the workspace's key).",
+)
 @with_context
-def audit(ctx: Context, trust_file: Path | None) -> None:
+def audit(ctx: Context, trust_file: Path | None, renew_anchor: bool) -> None:
     """Recompute the event chain, check signed heads, re-derive every table."""
     ws = ctx.workspace()
     bundle = None
@@ -66,9 +76,32 @@ def audit(ctx: Context, trust_file: Path | None) -> None:
             ]
         return "\n".join([("OK: " if report.ok else "PROBLEMS: ") + head, *lines])
 
+    if renew_anchor:
+        _renew_anchor(ctx, ws, report.findings)
+        return
     ctx.emit(data, human)
     if not report.ok:
         fail_with_findings()
+
+
+def _renew_anchor(ctx: Context, ws: Workspace, findings: tuple[Finding, ...]) -> None:
+    """Sign a new anchor: only for a lost anchor file, and only when it is the one finding."""
+    lost = [f for f in findings if f.code == FindingCode.ANCHOR_MISSING]
+    if not lost or len(findings) != len(lost):
+        others = "; ".join(f"{f.code}: {f.message}" for f in findings if f not in lost)
+        raise InvalidInput(
+            "refusing to renew the ledger anchor: "
+            + (others or "it is not missing (restore or remove it knowingly first)")
+        )
+    signer = ctx.credentials(ws).signer_if_any()
+    if signer is None:
+        raise InvalidInput("refusing to renew the ledger anchor: this workspace has no key")
+    with ctx.database(ws).read() as session:
+        anchor = renew_anchor_file(ws, session, signer)
+    ctx.emit(
+        {"renewed": True, "events": anchor.facts.event_count},
+        lambda: f"renewed the ledger anchor at {anchor.facts.event_count} events",
+    )
 
 
 @click.command("backup", epilog="\b\nExample:\n  receipts backup -o /mnt/backups/yc.tar.gz")

@@ -16,10 +16,11 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from receipts.domain.signed_documents import chain_validator
@@ -31,7 +32,8 @@ from receipts.ledger.anchor import (
     ledger_behind,
     ledger_facts,
 )
-from receipts.ledger.models import LedgerState
+from receipts.ledger.events import HeadSigner
+from receipts.ledger.models import Event, LedgerState
 from receipts.pki.own_certificates import OwnCertificate, own_certificates, own_signer_problem
 from receipts.support.atomic import write_atomic
 from receipts.workspace import Workspace
@@ -45,6 +47,8 @@ __all__ = [
     "WorkspaceAnchor",
     "anchor_problem",
     "load_anchor",
+    "missing_anchor_problem",
+    "renew_anchor",
 ]
 
 #: The anchor's file name in the workspace folder.
@@ -107,6 +111,24 @@ def anchor_problem(
     return None
 
 
+def missing_anchor_problem(session: Session) -> str | None:
+    """Why a ledger without an anchor file must have had one, or None: it holds receipts issued
+    here, and issuing signs with the workspace's key, which writes the anchor in the same step.
+    (A ledger restored from archives, or a workspace before its first issue, has none to lose.)
+    Without this, deleting the file with a rollback left the audit a note and the next write a
+    fresh anchor over the rolled-back ledger: a number issued twice, anchored."""
+    seq = session.scalar(
+        select(Event.seq).where(Event.kind == "receipt.issued").order_by(Event.seq).limit(1)
+    )
+    if seq is None:
+        return None
+    return (
+        f"there is no ledger anchor ({ANCHOR_FILE}), yet the ledger holds receipts issued here "
+        f"(event {seq} on), and each issue writes it: it was deleted, perhaps with a rollback "
+        "of the ledger"
+    )
+
+
 class WorkspaceAnchor:
     """The :class:`receipts.ledger.anchor.LedgerAnchor` of a workspace: its anchor file."""
 
@@ -118,6 +140,13 @@ class WorkspaceAnchor:
         """Refuse to write to a ledger behind its anchor (a number could be issued twice)."""
         anchor = load_anchor(self.path)
         if anchor is None:
+            missing = missing_anchor_problem(session)
+            if missing is not None:
+                raise LedgerBehindAnchor(
+                    f"refusing to write: {missing}. Restore {self.path} from a backup; if it is "
+                    "lost and 'receipts audit' finds nothing else, 'receipts audit "
+                    "--renew-anchor' signs a new one"
+                )
             return
         owner = self.workspace.ledger_owner
         problem = anchor_problem(
@@ -176,3 +205,23 @@ def _workspace_validator(workspace: Workspace) -> ChainValidator | None:
     """The workspace's own trust (the audit takes an auditor's bundle instead, when given)."""
     bundle = workspace.trust_dir / "bundle.pem"
     return chain_validator(TrustBundle.load(bundle)) if bundle.is_file() else None
+
+
+def renew_anchor(workspace: Workspace, session: Session, signer: HeadSigner) -> SignedAnchor:
+    """Sign the ledger's facts as they are now with ``signer`` (the workspace's own key) and write
+    them as its anchor: for an anchor file that was lost, once an audit found nothing else. Only
+    the key's holder can: an insider without it cannot anchor a ledger they rolled back."""
+    state = session.get(LedgerState, 1)
+    if state is None:
+        raise WorkspaceError("the ledger has no state row: it was never initialised")
+    facts = ledger_facts(session, state)
+    owner = workspace.ledger_owner
+    anchor = SignedAnchor(
+        owner,
+        facts,
+        datetime.now(UTC).replace(microsecond=0),
+        signer.certificate_pem,
+        signer.sign(anchor_message(owner, facts)),
+    )
+    WorkspaceAnchor(workspace).record(anchor)
+    return anchor
