@@ -325,6 +325,11 @@ class FindingCode(StrEnum):
         "The closed periods differ from the period-close and -reopen events, or a month was "
         "reopened when not closed or once archived.",
     )
+    TRANSMISSION_MISMATCH = (
+        "transmission-mismatch",
+        "A held head of a tier below (peer_heads) or an incoming transmission row differs from "
+        "the transmission.imported events, or one of them is missing.",
+    )
     ARCHIVE_MISMATCH = (
         "archive-mismatch",
         "An archive row (label, months, kind, digest, receipt count) differs from its "

@@ -187,3 +187,42 @@ def test_bad_packages_are_refused_whole(tiers: dict[str, Path], tmp_path: Path) 
         session.commit()
     db.dispose()
     refused(prov, package, "lies outside every segment allocated to 640100")
+
+
+def test_the_held_head_of_a_tier_below_is_its_imports_not_an_editable_row(
+    tiers: dict[str, Path], tmp_path: Path
+) -> None:
+    """The tier above's copy of a sender's chain is the one defence left against the sender's
+    rollback. An insider who deleted the peer_heads row had the next package (here any) taken as
+    a first one; the held head is the furthest the import events record, and the row is held to
+    it: the import refuses, the audit names it."""
+    city, prov = tiers["640100"], tiers["640000"]
+    issue(city, "甲", "10.00")
+    send(city, prov, tmp_path / "city-1.zip")
+    db = Database(default_url(prov))
+    with db.write() as (session, _):
+        session.execute(text("DELETE FROM peer_heads"))
+    db.dispose()
+    report = receipts(prov, "--json", "audit")
+    assert report.exit_code == 1, report.output
+    codes = [f["code"] for f in json.loads(report.stdout)["findings"]]
+    assert codes == ["transmission-mismatch"]
+    issue(city, "乙", "20.00")
+    ok(city, "transmit", "export", "-o", str(tmp_path / "city-2.zip"))
+    refused(prov, tmp_path / "city-2.zip", "the head held for 640100 (None) is not the one")
+
+
+def test_a_first_package_from_a_sender_starts_at_its_genesis(
+    tiers: dict[str, Path], tmp_path: Path
+) -> None:
+    """With nothing held from a sender, a package starting mid-chain would be taken on its
+    word (a rewritten chain's tail): refused."""
+    prov, nation = tiers["640000"], tiers["000000"]
+    issue(prov, "自治区直属企业", "10.00")
+    send(prov, nation, tmp_path / "prov-1.zip")
+    issue(prov, "自治区直属企业乙", "20.00")
+    ok(prov, "transmit", "export", "-o", str(tmp_path / "prov-2.zip"))  # starts after the ack
+    elsewhere = tmp_path / "another-national"
+    federation(elsewhere, "000000")
+    ok(elsewhere, "stock", "allocate", "--to", "000000", "--count", "5")  # its ledger made
+    refused(elsewhere, tmp_path / "prov-2.zip", "the first package from 640000 must start at")

@@ -41,6 +41,7 @@ from receipts.audit.shares import check_settlement, check_shares
 from receipts.audit.signatures import check_signatures
 from receipts.audit.tax import check_tax_collections
 from receipts.audit.timestamps import check_timestamps
+from receipts.audit.transmissions import check_transmissions
 from receipts.domain.signed_documents import chain_validator
 from receipts.findings import Finding
 from receipts.ledger.database import Database
@@ -136,6 +137,7 @@ def audit(
         findings += check_counters_and_references(session, events)
         findings += check_periods(session, events)
         findings += check_archives(session, events)
+        findings += check_transmissions(session, events)
         findings += check_bookings(session, events)
         findings += check_approvals(session, events)
         findings += check_payers(session, events)

@@ -122,6 +122,13 @@ class ChainWalk:
         if manifest.first_seq == 1 and first.get("prev") != GENESIS_HASH:
             raise RefusedPackage(f"{what}: the sender's first event does not start its chain")
         if self.previous is None:
+            if manifest.first_seq != 1:
+                # Nothing held from this sender yet: its chain must come whole, from its genesis,
+                # or a rewritten chain's tail would be taken on its word.
+                raise RefusedPackage(
+                    f"{what}: the first package from {manifest.sender} must start at its event 1, "
+                    f"not {manifest.first_seq}"
+                )
             return
         count, head = self.previous
         if manifest.last_seq < count:

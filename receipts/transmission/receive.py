@@ -42,6 +42,7 @@ from receipts.transmission.carried_statements import (
     match_statements,
     record_statements,
 )
+from receipts.transmission.held_heads import held_head
 from receipts.transmission.import_settings import ImportSettings
 from receipts.transmission.package import Manifest, RefusedPackage, package_crls
 from receipts.transmission.package_stream import open_package
@@ -139,10 +140,7 @@ def import_package(
                 return _again(manifest, signer, crls)
             peer = session.get(PeerHead, manifest.sender)
             fragment = read_fragment(
-                package.event_lines(),
-                manifest,
-                (peer.event_count, peer.head_hash) if peer else None,
-                what,
+                package.event_lines(), manifest, held_head(session, manifest.sender, what), what
             )
             match_listed(fragment, manifest, what)
             match_statements(fragment.others, statements, what)
