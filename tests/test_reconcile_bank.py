@@ -167,6 +167,24 @@ def test_statement_gbk_with_bad_rows(tmp_path: Path) -> None:
     ]
 
 
+def test_a_serial_given_twice_is_a_bad_row_not_a_second_credit(tmp_path: Path) -> None:
+    """The same transaction twice (an export run twice, a copy-paste) made a match ambiguous,
+    or would be a second credit: the repeat is refused at its line, the first one is used."""
+    path = tmp_path / "statement.csv"
+    path.write_text(
+        STATEMENT
+        + f"2026-10-08,2000.00,{ACME},,,S001\n"
+        + "2026-10-09,30.00,乙,,,S002\n"
+        + f"2026-10-08,2000.00,{ACME},,,S001\n",
+        encoding="utf-8",
+    )
+    statement = read_statement(path)
+    assert [c.serial for c in statement.credits] == ["S001", "S002"]
+    assert [str(p) for p in statement.problems] == [
+        f"{path}:4:6: serial S001 again (first on line 2)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -15,7 +15,8 @@ exports, found by trying UTF-8 first, as for every file the product reads):
                               number never matches a receipt, it is only echoed)
 ``reference``      optional   附言/用途: a receipt (``64710126-0000000012``, the 10-digit number)
                               or a batch client reference named here is a strong match
-``serial``         optional   the bank's transaction serial (流水号), echoed in the report
+``serial``         optional   the bank's transaction serial (流水号), echoed in the report; given
+                              again, the row is refused (the first one is used)
 =================  =========  =================================================================
 """
 
@@ -100,6 +101,7 @@ def read_statement(path: Path) -> Statement:
     header: list[str] = []
     credits: list[Credit] = []
     problems: list[BatchProblem] = []
+    serials: dict[str, int] = {}
     debits = rows = 0
     try:
         for line, row in csv_records(text):
@@ -113,6 +115,15 @@ def read_statement(path: Path) -> Statement:
                 continue
             rows += 1
             credit = _credit(header, row, name, line, problems)
+            if credit is not None and credit.serial:
+                first = serials.setdefault(credit.serial, line)
+                if first != line:
+                    # A serial names one transaction: the row again (an export run twice, a
+                    # copy-paste) would otherwise be a second credit, or make a match ambiguous.
+                    column = header.index("serial") + 1
+                    again = f"serial {credit.serial} again (first on line {first})"
+                    problems.append(BatchProblem(name, line, column, again))
+                    continue
             if credit is not None and credit.amount <= 0:
                 debits += 1
             elif credit is not None:
