@@ -120,7 +120,10 @@ def test_round_trip_names_the_wrong_share_and_the_unpaid_transfer(tiers: Tiers) 
     details = [d["detail"] for d in report["differences"]]
     assert details[0] == "city share stated 57.00, recomputed 56.00"
     assert details[1] == "province share stated 19.00, recomputed 20.00"
-    assert details[4] == "owes 72.00 upward (recomputed), 50.00 credited, 22.00 unpaid"
+    assert details[4] == (
+        "owes 72.00 upward (recomputed), 50.00 credited for the transfers the statement lists, "
+        "22.00 unpaid"
+    )
     # The city's own audit names the rewritten row too.
     audit = tiers.run("640100", "--json", "audit")
     assert audit.exit_code == 1 and "share-mismatch" in audit.stdout

@@ -243,8 +243,8 @@ def _payment_differences(
             Difference(
                 DifferenceKind.UNPAID_BALANCE,
                 f"{statement.federation} {statement.period}",
-                f"owes {_yuan(owed)} upward (recomputed), {_yuan(credited)} credited, "
-                f"{_yuan(owed - credited)} unpaid",
+                f"owes {_yuan(owed)} upward (recomputed), {_yuan(credited)} credited for the "
+                f"transfers the statement lists, {_yuan(owed - credited)} unpaid",
             )
         )
     return credited
