@@ -7,21 +7,36 @@ these once per chain it builds and caches.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from signing.certificate_profile import CertificateRole, key_id, org_code_of, role_of
 from signing.errors import SigningError
 
-__all__ = ["IssuerRule", "describe", "tier_problem", "usage_problem"]
+__all__ = ["IssuerRule", "Purpose", "describe", "tier_problem", "usage_problem"]
 
 #: ``issuer_may_certify(issuer_org_code, subject_org_code)``: whether the organisation of an
 #: issuing CA may certify the subject's organisation (its own signing certificate included).
 IssuerRule = Callable[[str, str], bool]
 
 
-def usage_problem(leaf: x509.Certificate) -> str | None:
-    """Why ``leaf`` may not sign documents, if it may not."""
+_EKU_NAMES = {ExtendedKeyUsageOID.TIME_STAMPING: "id-kp-timeStamping"}
+
+Purpose = Literal["document", "time-stamp"]
+"""What a leaf signs: documents (receipts, packages, statements, allocations, seals, tier
+requests), or RFC 3161 time-stamps (whose own profile ``signing.timestamps`` checks)."""
+
+
+def usage_problem(leaf: x509.Certificate, purpose: Purpose = "document") -> str | None:
+    """Why ``leaf`` may not sign for ``purpose``, if it may not.
+
+    A document signer carries no extended key usage: our signing certificates have none, and
+    the one that does, a time-stamp authority's (id-kp-timeStamping, on a network service), is
+    for time-stamps only. Without this its key signed allocations, statements, manifests and
+    tier requests as its CA's organisation (found by an adversarial review).
+    """
     try:
         constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
         usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -31,6 +46,13 @@ def usage_problem(leaf: x509.Certificate) -> str | None:
         return f"{describe(leaf)} is a CA certificate: CAs never sign documents"
     if not (usage.digital_signature and usage.content_commitment):
         return f"{describe(leaf)} does not allow digitalSignature and nonRepudiation"
+    if purpose == "document":
+        try:
+            extended = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            return None
+        names = ", ".join(_EKU_NAMES.get(oid, oid.dotted_string) for oid in extended)
+        return f"{describe(leaf)} is for {names} only (extended key usage): it signs no documents"
     return None
 
 

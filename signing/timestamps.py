@@ -236,7 +236,7 @@ def check_token(token: bytes, data: bytes, validator: ChainValidator) -> TokenCh
     if usage is not None:
         return _invalid(usage)
     others = [c for c in certs if c != checked]
-    chain = validator.validate(checked, others, at=gen_time)
+    chain = validator.validate(checked, others, at=gen_time, purpose="time-stamp")
     if chain.findings:
         first = chain.findings[0]
         return _invalid(f"the time-stamp authority's certificate is refused: {first.message}")

@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 from signing.certificate_profile import CertificateRole, key_id, org_code_of, role_of
-from signing.chain_policy import IssuerRule, describe, tier_problem, usage_problem
+from signing.chain_policy import IssuerRule, Purpose, describe, tier_problem, usage_problem
 from signing.crl import Revocation, crl_is_from, crls_from_pem, crls_to_pem, find_revocation
 from signing.errors import RevokedCertificate, SigningError, UntrustedCertificate
 from signing.pem import certificates_from_pem, certificates_to_pem
@@ -147,6 +147,9 @@ class _BuiltChain:
     """Each certificate's (not before, not after) in UTC, read once: cryptography builds a new
     datetime on every read of ``not_valid_before_utc``."""
     usage_problem: str | None = field(default=None)
+    """Why the leaf may not sign documents, if it may not."""
+    stamp_usage_problem: str | None = field(default=None)
+    """Why the leaf may not sign time-stamps (beyond its extended key usage), if it may not."""
     tier_problem: str | None = field(default=None)
     """Why a link of the chain breaks the tier policy, if one does."""
 
@@ -192,8 +195,10 @@ class ChainValidator:
         intermediates: Sequence[x509.Certificate] = (),
         *,
         at: datetime,
+        purpose: Purpose = "document",
     ) -> ChainValidation:
-        """Validate ``leaf`` (with ``intermediates``) as of ``at``; problems come back as data."""
+        """Validate ``leaf`` (with ``intermediates``) as of ``at`` for signing ``purpose``;
+        problems come back as data."""
         if at.tzinfo is None:
             raise ValueError("the validation time must carry a UTC offset")
         moment = at.astimezone(UTC)
@@ -203,8 +208,9 @@ class ChainValidator:
         findings: list[Finding] = []
         if built.tier_problem is not None:
             findings.append(Finding.of(FindingCode.CERTIFICATE_OUTSIDE_TIER, built.tier_problem))
-        if built.usage_problem is not None:
-            findings.append(Finding.of(FindingCode.BAD_KEY_USAGE, built.usage_problem))
+        usage = built.usage_problem if purpose == "document" else built.stamp_usage_problem
+        if usage is not None:
+            findings.append(Finding.of(FindingCode.BAD_KEY_USAGE, usage))
         for cert, (not_before, not_after) in zip(built.certs, built.windows, strict=True):
             if moment < not_before:
                 findings.append(
@@ -295,6 +301,7 @@ class ChainValidator:
             ),
             windows=tuple((c.not_valid_before_utc, c.not_valid_after_utc) for c in certs),
             usage_problem=usage_problem(leaf),
+            stamp_usage_problem=usage_problem(leaf, "time-stamp"),
             tier_problem=tier_problem(links, self.issuer_may_certify),
         )
         if len(self._cache) >= self._MAX_CACHED:

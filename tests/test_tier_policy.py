@@ -192,3 +192,27 @@ def test_receipts_builds_every_chain_validator_in_one_place() -> None:
         if "ChainValidator(" in path.read_text(encoding="utf-8")
     ]
     assert sites == ["receipts/domain/signed_documents.py"]
+
+
+def test_a_time_stamping_key_signs_time_stamps_and_nothing_else() -> None:
+    """The province's time-stamp authority holds its key on a network service. Its certificate
+    names 640000 and allows digitalSignature: without a check of its extended key usage it
+    signed acknowledgements (allocations, statements, manifests, tier requests) as 640000."""
+    from signing.tsa_certificate import issue_tsa_certificate
+
+    pki = tier_pki()
+    validator = chain_validator(pki.bundle)
+    tsa_key = generate_key()
+    now = datetime.now(UTC)
+    tsa_cert = issue_tsa_certificate(
+        pki.prov_ca, pki.prov_ca_key, tsa_key.public_key(), now=now - timedelta(days=1)
+    )
+    for_documents = validator.validate(tsa_cert, (pki.prov_ca,), at=now)
+    assert [f.code for f in for_documents.findings] == ["bad-key-usage"]
+    assert "id-kp-timeStamping only" in for_documents.findings[0].message
+    for_stamps = validator.validate(tsa_cert, (pki.prov_ca,), at=now, purpose="time-stamp")
+    assert for_stamps.findings == ()
+    manifest, _, _ = read_package(_package(pki.signers["640100"], "640000"), validator, "p.zip")
+    ack = build_acknowledgement(ReceiptSigner(tsa_key, tsa_cert, (pki.prov_ca,)), manifest)
+    with pytest.raises(InvalidSignedDocument, match="bad-key-usage"):
+        verify_document(ack, validator, expected_org="640000", schema="transmission.xsd", what="a")
