@@ -186,6 +186,29 @@ def test_a_white_box_drawn_over_the_page_is_an_overlay(pdf: bytes) -> None:
     assert codes(_edit(pdf, cover)) == ["pdf-overlay"]
 
 
+def test_a_page_content_listed_again_and_again_inflates_to_a_bounded_size(pdf: bytes) -> None:
+    """Each stream of a /Contents array was capped on its own: one compressed stream of spaces
+    listed a thousand times inflated to gigabytes from a 45 KB upload."""
+    import zlib
+
+    def padded(doc: pikepdf.Pdf) -> None:
+        page = doc.pages[0]
+        spaces = pikepdf.Stream(doc, zlib.compress(b" " * 900_000))
+        spaces.Filter = pikepdf.Name.FlateDecode
+        page.Contents = pikepdf.Array([page.Contents, *([spaces] * 1000)])
+
+    forged = _edit(pdf, padded)
+    assert len(forged) < 100_000
+    result = verify_pdf(forged, build_pki().validator, "x.pdf", method="content")
+    assert [(f.code, f.message) for f in result.findings] == [
+        (
+            "pdf-overlay",
+            "the page cannot be read: the page's content inflates to more than 1,000,000 bytes "
+            "in all",
+        )
+    ]
+
+
 def _updated(pdf: bytes, objects: dict[int, bytes]) -> bytes:
     """``pdf`` with an incremental update (PDF 32000 §7.5.6) holding ``objects`` by number."""
     with pikepdf.open(io.BytesIO(pdf)) as doc:

@@ -17,7 +17,8 @@ from typing import Any
 from receipts.domain.model import Receipt
 from receipts.errors import ReceiptError
 from receipts.findings import Finding, FindingCode
-from receipts.render.extract import decoded_stream, open_pdf
+from receipts.render.errors import InvalidPDF
+from receipts.render.extract import MAX_STREAM_BYTES, decoded_stream, open_pdf
 from receipts.render.layout import get_layout
 from receipts.render.page import Layout
 from receipts.render.page_model import PageModel, TextLine, expected_page
@@ -85,11 +86,26 @@ def content_findings(data: bytes, receipt: Receipt, layout_version: int) -> list
 
 
 def _content(page: Any) -> bytes:
+    """The page's content, at most MAX_STREAM_BYTES inflated in all: each stream of a
+    ``/Contents`` array had its own cap, and one stream listed a thousand times inflated to
+    gigabytes from a 45 KB upload (found by an adversarial review)."""
     import pikepdf
 
     contents = page.get("/Contents")
     streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents]
-    return b"\n".join(decoded_stream(s, "the page's content") for s in streams if s is not None)
+    parts: list[bytes] = []
+    left = MAX_STREAM_BYTES
+    for stream in streams:
+        if stream is None:
+            continue
+        part = decoded_stream(stream, "the page's content")
+        left -= len(part) + 1
+        if left < 0:
+            raise InvalidPDF(
+                f"the page's content inflates to more than {MAX_STREAM_BYTES:,} bytes in all"
+            )
+        parts.append(part)
+    return b"\n".join(parts)
 
 
 def _drawing_findings(
