@@ -121,6 +121,35 @@ def test_a_swapped_unicode_map_is_caught(pdf: bytes) -> None:
     assert "pdf-font-glyph-mismatch" in codes(_edit(pdf, swap))
 
 
+def test_a_code_mapped_to_a_whole_line_is_refused(pdf: bytes) -> None:
+    """One code read as "¥3409.50" matched no character of the reference font, so its glyph
+    and width went unjudged: one glyph could draw any amount over the right text."""
+
+    def whole_line(doc: pikepdf.Pdf) -> None:
+        resource, _ = _codes_of(doc)["1"]
+        font = doc.pages[0].Resources.Font[resource]
+        line = TOTAL.encode("utf-16-be").hex().upper().encode()
+        font.ToUnicode.write(font.ToUnicode.read_bytes().replace(b"<0031>", b"<" + line + b">"))
+
+    assert "pdf-font-not-embedded" in codes(_edit(pdf, whole_line), "content")
+
+
+def test_a_symbolic_windows_character_map_is_refused(pdf: bytes) -> None:
+    """A (3,0) map is read at 0xF000 + code as well, where the check did not look: a glyph
+    there is what a reader draws."""
+
+    def windows_map(doc: pikepdf.Pdf) -> None:
+        for _, font in doc.pages[0].Resources.Font.items():
+            program = TTFont(io.BytesIO(font.FontDescriptor.FontFile2.read_bytes()))
+            table = program["cmap"].tables[0]
+            table.platformID, table.platEncID = 3, 0
+            out = io.BytesIO()
+            program.save(out)
+            font.FontDescriptor.FontFile2.write(out.getvalue())
+
+    assert "pdf-font-not-embedded" in codes(_edit(pdf, windows_map), "content")
+
+
 def test_a_font_that_is_not_embedded_is_caught(pdf: bytes) -> None:
     def strip(doc: pikepdf.Pdf) -> None:
         for _, font in doc.pages[0].Resources.Font.items():  # .values(): pikepdf >= 10.3

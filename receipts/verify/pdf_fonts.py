@@ -333,7 +333,13 @@ def _code_glyphs(program: Any) -> dict[int, str]:
     if len(tables) != 1:
         # With several, readers differ in which they use; the check must judge the one used.
         raise ValueError(f"the embedded font has {len(tables)} character maps, not one")
-    return dict(tables[0].cmap)
+    table = tables[0]
+    if (table.platformID, table.platEncID) != (1, 0):
+        # A symbolic font's (3,0) map is read at 0xF000 + code too (PDF 32000 §9.6.6.4): a
+        # glyph there, unjudged here, is what readers drew (found by an adversarial review).
+        where = f"({table.platformID},{table.platEncID})"
+        raise ValueError(f"the embedded font's character map is {where}, not (1,0) as a subset's")
+    return dict(table.cmap)
 
 
 def _outline(glyf: Any, name: str, units: int) -> tuple[object, ...]:
