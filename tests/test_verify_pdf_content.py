@@ -16,7 +16,7 @@ from receipts.domain.model import Payer
 from receipts.render.errors import FontCoverageError
 from receipts.render.receipt_pdf import check_printable, render_pdf
 from receipts.verify.pdf import Method, verify_pdf
-from receipts.verify.pdf_fonts import read_fonts
+from receipts.verify.pdf_fonts import CHECKED_GLYPHS, read_fonts
 from tests.support.pdf import normal_receipt, sign_receipt
 from tests.support.pki import build_pki
 from tests.support.receipt_corpus import good_xml
@@ -95,6 +95,27 @@ def test_a_doctored_glyph_is_a_font_glyph_mismatch(pdf: bytes) -> None:
         font.FontDescriptor.FontFile2.write(out.getvalue())
 
     assert codes(_edit(pdf, doctor)) == ["pdf-font-glyph-mismatch"]
+
+
+def test_a_payers_name_redrawn_with_other_glyphs_is_a_font_glyph_mismatch(pdf: bytes) -> None:
+    """Only the characters of amounts had their shapes compared: the payer's name redrawn with
+    the glyphs of other characters of the same width read as the genuine name."""
+
+    def redraw(doc: pikepdf.Pdf) -> None:
+        codes = _codes_of(doc)
+        chinese = sorted(c for c in codes if "\u4e00" <= c <= "\u9fff" and c not in CHECKED_GLYPHS)
+        first, second = chinese[0], chinese[1]
+        resource, one = codes[first]
+        _, other = codes[second]
+        font = doc.pages[0].Resources.Font[resource]
+        program = TTFont(io.BytesIO(font.FontDescriptor.FontFile2.read_bytes()))
+        glyphs = program["cmap"].tables[0].cmap
+        program["glyf"][glyphs[one]] = program["glyf"][glyphs[other]]
+        out = io.BytesIO()
+        program.save(out)
+        font.FontDescriptor.FontFile2.write(out.getvalue())
+
+    assert codes(_edit(pdf, redraw), "content") == ["pdf-font-glyph-mismatch"]
 
 
 def test_a_doctored_width_is_a_font_glyph_mismatch(pdf: bytes) -> None:
