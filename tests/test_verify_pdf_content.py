@@ -259,6 +259,23 @@ def test_a_page_content_listed_again_and_again_inflates_to_a_bounded_size(pdf: b
     ]
 
 
+def test_a_text_object_inside_another_graphics_state_is_an_overlay(pdf: bytes) -> None:
+    """A line moved into a text object inside the seal's state is drawn with that state's
+    matrix and colour (0.75 % of its size, rotated, red): the lines, compared by position,
+    read the same, and the row was gone from the page."""
+
+    def nest(doc: pikepdf.Pdf) -> None:
+        page = doc.pages[0]
+        content = page.Contents.read_bytes()
+        frame = b"538.58 238.00 re S Q"
+        assert frame in content
+        page.Contents.write(content.replace(frame, b"538.58 238.00 re S q BT ET Q Q"))
+
+    result = verify_pdf(_edit(pdf, nest), build_pki().validator, "x.pdf", method="content")
+    messages = [f.message for f in result.findings if f.code == "pdf-overlay"]
+    assert "the page has a text object inside a graphics state of the page's" in messages
+
+
 def _updated(pdf: bytes, objects: dict[int, bytes]) -> bytes:
     """``pdf`` with an incremental update (PDF 32000 §7.5.6) holding ``objects`` by number."""
     with pikepdf.open(io.BytesIO(pdf)) as doc:

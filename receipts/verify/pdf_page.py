@@ -35,6 +35,8 @@ _TOKEN = re.compile(
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 _ESCAPE = re.compile(rb"\\([0-7]{1,3}|\r\n|.)", re.S)
 _TEXT_STATE = frozenset({"rg", "RG", "Tr", "w"})
+_BLACK: tuple[float, ...] = (0.0, 0.0, 0.0)
+_DEFAULT_STATE = {"rg": _BLACK, "RG": _BLACK, "Tr": (0.0,), "w": (1.0,)}
 
 
 @dataclass
@@ -208,8 +210,15 @@ class _Reader:
         self.page, self.fonts = page, fonts
         self.in_text = self.closing = False
         self.line: ShownLine | None = None
-        self.state = {"rg": (0.0, 0.0, 0.0), "RG": (0.0, 0.0, 0.0), "Tr": (0.0,), "w": (1.0,)}
+        self.state = dict(_DEFAULT_STATE)
         self.font: tuple[str, float] | None = None
+        self.depth = self.counted = 0  # states open (q less Q) in page.graphics[: counted]
+
+    def _open_states(self) -> int:
+        for op, _ in self.page.graphics[self.counted :]:
+            self.depth += 1 if op == "q" else -1 if op == "Q" else 0
+        self.counted = len(self.page.graphics)
+        return self.depth
 
     def token(self, op: str, args: list[object]) -> None:
         page = self.page
@@ -225,6 +234,9 @@ class _Reader:
                 self.in_text = True
                 if page.graphics and page.graphics[-1] == ("q", ()):
                     page.graphics.pop()
+                if self._open_states():  # it would take that state's matrix and colours
+                    page.problems.append("a text object inside a graphics state of the page's")
+                self.state = dict(_DEFAULT_STATE)  # the page's, not the last object's
                 return
             _graphic(op, args, page.graphics, page.problems)
         else:
