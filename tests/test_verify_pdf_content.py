@@ -276,6 +276,23 @@ def test_a_text_object_inside_another_graphics_state_is_an_overlay(pdf: bytes) -
     assert "the page has a text object inside a graphics state of the page's" in messages
 
 
+def test_a_second_attachment_is_refused(pdf: bytes) -> None:
+    """Another receipt's XML attached beside the verified one: a viewer, or pdfdetach, may
+    show that one first."""
+
+    def attach(doc: pikepdf.Pdf) -> None:
+        doc.attachments["../../receipt.xml"] = pikepdf.AttachedFileSpec(doc, b"<other/>")
+
+    result = verify_pdf(_edit(pdf, attach), build_pki().validator, "x.pdf", method="content")
+    assert [(f.code, f.message) for f in result.findings] == [
+        (
+            "invalid-pdf",
+            "the PDF's attached files are '../../receipt.xml', 'receipt.xml'; a receipt carries "
+            "one, receipt.xml",
+        )
+    ]
+
+
 def _updated(pdf: bytes, objects: dict[int, bytes]) -> bytes:
     """``pdf`` with an incremental update (PDF 32000 §7.5.6) holding ``objects`` by number."""
     with pikepdf.open(io.BytesIO(pdf)) as doc:

@@ -14,6 +14,7 @@ from typing import Any
 
 from receipts.findings import Finding, FindingCode
 from receipts.render.page import Layout
+from receipts.render.pdfa import ATTACHMENT_NAME
 
 __all__ = ["structure_findings"]
 
@@ -77,6 +78,7 @@ def structure_findings(pdf: Any, layout: Layout) -> list[Finding]:
                     "names no receipt has)",
                 )
             )
+    findings.extend(_attachment_findings(root))
     pages = pdf.pages
     if len(pages) != 1:
         findings.append(
@@ -85,6 +87,53 @@ def structure_findings(pdf: Any, layout: Layout) -> list[Finding]:
     if len(pages):
         findings.extend(_page_findings(pages[0].obj, layout))
     return findings
+
+
+def _attachment_findings(root: Any) -> list[Finding]:
+    """One attached file, ``receipt.xml``, and the catalog's associated files that one alone:
+    a second attachment (another genuine receipt's XML), or the name twice, left what a viewer
+    or ``pdfdetach`` extracts first to be another receipt than the one verified."""
+    names = root.get("/Names")
+    tree = names.get("/EmbeddedFiles") if names is not None else None
+    entries = _name_tree_entries(tree, 0) if tree is not None else []
+    if [name for name, _ in entries] != [ATTACHMENT_NAME]:
+        shown = ", ".join(repr(name) for name, _ in entries[:3]) or "none"
+        many = f" and {len(entries) - 3} more" if len(entries) > 3 else ""
+        return [
+            Finding(
+                FindingCode.INVALID_PDF,
+                f"the PDF's attached files are {shown}{many}; a receipt carries one, "
+                f"{ATTACHMENT_NAME}",
+            )
+        ]
+    associated = root.get("/AF")
+    spec = entries[0][1]
+    if associated is not None and (
+        len(associated) != 1 or associated[0].objgen != spec.objgen or spec.objgen == (0, 0)
+    ):
+        return [
+            Finding(
+                FindingCode.INVALID_PDF,
+                f"the PDF's associated files (/AF) are not its one attachment, {ATTACHMENT_NAME}",
+            )
+        ]
+    return []
+
+
+def _name_tree_entries(node: Any, depth: int) -> list[tuple[str, Any]]:
+    """Every (name, value) of a name tree as stored, a name given twice twice (a reader's
+    look-up finds one of them; which one differs between readers)."""
+    if depth > _NAME_TREE_DEPTH:
+        return [("(a name tree deeper than a receipt's)", None)] * 2
+    stored = node.get("/Names")
+    pairs = list(stored) if stored is not None else []
+    entries = [(str(key), value) for key, value in zip(pairs[::2], pairs[1::2], strict=False)]
+    for kid in node.get("/Kids") or []:
+        entries.extend(_name_tree_entries(kid, depth + 1))
+    return entries
+
+
+_NAME_TREE_DEPTH = 4
 
 
 def _page_findings(page: Any, layout: Layout) -> list[Finding]:
