@@ -130,16 +130,37 @@ def test_renewed_ca_keeps_the_old_keys_crl_beside_the_new_one(pki_tiers_copy: Ti
     new_ca = certs_in(t.prov / "certs" / "ca.pem")[0]
     assert new_ca.subject == old_ca.subject and new_ca.public_key() != old_ca.public_key()
     ok(t.prov, "pki", "crl", "-o", str(t.file("new.crl")), CA)
-    [new] = crls_from_pem(t.file("new.crl").read_bytes())
-    assert new.issuer == old2.issuer
-    # The old key's CRL stays: it is what revokes the certificates the old key issued.
-    assert sorted_crls(TrustBundle.load(bundle_path).crls) == sorted_crls([old2, new])
-    assert old2.is_signature_valid(old_ca.public_key())  # type: ignore[arg-type]
+    # One CRL by the new key and one by the old key, which still vouches for what it issued.
+    [new, old3] = crls_from_pem(t.file("new.crl").read_bytes())
+    assert new.issuer == old2.issuer == old3.issuer
     assert new.is_signature_valid(new_ca.public_key())  # type: ignore[arg-type]
+    assert old3.is_signature_valid(old_ca.public_key())  # type: ignore[arg-type]
+    # The old key's newer CRL replaces its older one beside the new key's.
+    assert sorted_crls(TrustBundle.load(bundle_path).crls) == sorted_crls([old3, new])
     # A city merging the province's bundle keeps both as well.
     ok(t.prov, "pki", "export-trust", "-o", str(t.file("prov-renewed.pem")))
     result = ok(t.city, "--json", "pki", "import-trust", str(t.file("prov-renewed.pem")))
     assert json.loads(result.stdout)["new_crls"] == 2
     assert sorted_crls(TrustBundle.load(t.city / "trust" / "bundle.pem").crls) == sorted_crls(
-        [old2, new]
+        [old3, new]
     )
+
+
+def test_a_certificate_the_renewed_cas_old_key_issued_is_revoked(pki_tiers_copy: Tiers) -> None:
+    """Revoked after the CA's renewal, the city's certificate (issued by the old key) must be
+    revoked by a CRL of the old key: with the new key's alone, the city revoked for key
+    compromise went on issuing receipts that verified everywhere."""
+    t = pki_tiers_copy
+    city = certs_in(t.city / "certs" / "signing.pem")[0]
+    old_ca = certs_in(t.prov / "certs" / "ca.pem")[0]
+    ok(t.prov, "pki", "csr", "--ca", "--renew", "-o", str(t.file("ca2.csr")), CA)
+    ok(t.nat, "pki", "issue-cert", str(t.file("ca2.csr")), "-o", str(t.file("ca2.pem")), CA)
+    ok(t.prov, "pki", "import-cert", str(t.file("ca2.pem")))
+    ok(t.prov, "pki", "revoke", f"{city.serial_number:x}", "--reason", "key_compromise")
+    result = ok(t.prov, "pki", "crl", "-o", str(t.file("after-renewal.crl")), CA)
+    assert "signed by the current key and 1 retired key" in result.stdout
+    ok(t.prov, "pki", "export-trust", "-o", str(t.file("renewed-trust.pem")))
+    bundle = TrustBundle.load(t.file("renewed-trust.pem"))
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    found = chain_validator(bundle).validate(city, [old_ca], at=later)
+    assert [f.code for f in found.findings] == ["revoked"]

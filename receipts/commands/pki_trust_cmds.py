@@ -81,24 +81,31 @@ def revoke(
 def crl(ctx: Context, output: Path, next_update_days: int, allow_env_passphrase: bool) -> None:
     """Sign and write this CA's CRL of every revocation it recorded."""
     creds = federation_credentials(ctx)
-    new = ca.publish_crl(
+    crls = ca.publish_crl(
         creds,
         ca_passphrase(creds, allow_env_passphrase),
         now=utc_now(),
         next_update=timedelta(days=next_update_days),
     )
-    write_atomic(output, crls_to_pem([new]))
+    new = crls[0]
+    write_atomic(output, crls_to_pem(crls))
     data = {
         "crl": str(output),
         "revoked": len(new),
         "this_update": new.last_update_utc,
         "next_update": new.next_update_utc,
+        "retired_keys": len(crls) - 1,
     }
     ctx.emit(
         data,
         lambda: (
             f"wrote {output}: {_count(len(new), 'revoked certificate')}, "
             f"next update {new.next_update_utc:%Y-%m-%d %H:%M} UTC"
+            + (
+                f"; signed by the current key and {_count(len(crls) - 1, 'retired key')}"
+                if len(crls) > 1
+                else ""
+            )
         ),
     )
 

@@ -293,8 +293,14 @@ def revoke(
 
 def publish_crl(
     creds: Credentials, passphrase: Passphrase, *, now: datetime, next_update: timedelta
-) -> x509.CertificateRevocationList:
-    """Sign this CA's CRL of every recorded revocation, keep it, and trust it here too."""
+) -> list[x509.CertificateRevocationList]:
+    """Sign this CA's CRL of every recorded revocation, keep it, and trust it here too: one by
+    the current key, then one by each retired CA key whose certificate has not expired.
+
+    A verifier reads a certificate's revocation only from CRLs its issuer's key signed (RFC
+    5280), so after a renewal the certificates the old key issued are revoked only by a CRL of
+    the old key: with the current key's alone, a city revoked for key compromise went on
+    issuing receipts that verified everywhere (found by an adversarial review)."""
     ca_cert, _ = ca_identity(creds)
     registry = CaRegistry(creds.workspace.home)
     revoked = registry.revocations()
@@ -302,9 +308,33 @@ def publish_crl(
     start = _second(now)
     number = registry.next_crl_number(start)
     crl = build_crl(ca_cert, key, revoked, start, start + next_update, number=number)
+    crls = [crl]
+    for old_cert, old_key_path in _retired_ca_keys(creds, ca_cert, start):
+        old_key = creds.load_key(old_key_path, lambda: passphrase(False))
+        crls.append(
+            build_crl(old_cert, old_key, revoked, start, start + next_update, number=number)
+        )
     registry.record_crl(crl)
-    creds.add_to_trust(crls=[crl])
-    return crl
+    creds.add_to_trust(crls=crls)
+    return crls
+
+
+def _retired_ca_keys(
+    creds: Credentials, current: x509.Certificate, now: datetime
+) -> list[tuple[x509.Certificate, Path]]:
+    """Each retired CA certificate (``certs/ca.pem.DATE.old``) still valid at ``now``, with the
+    key retired beside it (``keys/ca.key.DATE.old``): what the certificates it issued need."""
+    found: list[tuple[x509.Certificate, Path]] = []
+    for cert_path in sorted(creds.workspace.certs_dir.glob("ca.pem.*.old")):
+        suffix = cert_path.name.removeprefix("ca.pem.")
+        key_path = creds.workspace.keys_dir / f"ca.key.{suffix}"
+        certs = load_certificates(cert_path)
+        if not certs or not key_path.is_file():
+            continue
+        old = certs[0]
+        if old.public_key() != current.public_key() and old.not_valid_after_utc > now:
+            found.append((old, key_path))
+    return found
 
 
 def format_utc(moment: datetime) -> str:
