@@ -59,6 +59,20 @@ def _encoded(doc: pikepdf.Pdf, text: str) -> bytes:
     return bytes(codes[char][1] for char in text)
 
 
+def copy_glyph(doc: pikepdf.Pdf, source: str, target: str) -> None:
+    """The embedded font draws ``source``'s glyph for the code its map calls ``target``."""
+    codes = _codes_of(doc)
+    resource, one = codes[target]
+    _, other = codes[source]
+    font = doc.pages[0].Resources.Font[resource]
+    program = TTFont(io.BytesIO(font.FontDescriptor.FontFile2.read_bytes()))
+    glyphs = program["cmap"].tables[0].cmap
+    program["glyf"][glyphs[one]] = program["glyf"][glyphs[other]]
+    out = io.BytesIO()
+    program.save(out)
+    font.FontDescriptor.FontFile2.write(out.getvalue())
+
+
 def test_the_genuine_pdf_verifies_by_content_and_by_rendering(pdf: bytes) -> None:
     assert codes(pdf, "content") == [] and codes(pdf, "render") == [] and codes(pdf) == []
 
@@ -83,16 +97,7 @@ def test_a_doctored_glyph_is_a_font_glyph_mismatch(pdf: bytes) -> None:
     the page shows another amount."""
 
     def doctor(doc: pikepdf.Pdf) -> None:
-        codes = _codes_of(doc)
-        resource, one = codes["1"]
-        _, seven = codes["7"]
-        font = doc.pages[0].Resources.Font[resource]
-        program = TTFont(io.BytesIO(font.FontDescriptor.FontFile2.read_bytes()))
-        glyphs = program["cmap"].tables[0].cmap
-        program["glyf"][glyphs[one]] = program["glyf"][glyphs[seven]]
-        out = io.BytesIO()
-        program.save(out)
-        font.FontDescriptor.FontFile2.write(out.getvalue())
+        copy_glyph(doc, "7", "1")
 
     assert codes(_edit(pdf, doctor)) == ["pdf-font-glyph-mismatch"]
 

@@ -15,7 +15,7 @@ from receipts.verify.pdf import verify_pdf
 from receipts.verify.pdf_fonts import CHECKED_GLYPHS
 from tests.support.pki import build_pki
 from tests.support.receipt_corpus import good_xml
-from tests.test_verify_pdf_content import TOTAL, _codes_of, _edit, codes
+from tests.test_verify_pdf_content import TOTAL, _codes_of, _edit, codes, copy_glyph
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +30,7 @@ def test_a_payers_name_redrawn_with_other_glyphs_is_a_font_glyph_mismatch(pdf: b
     def redraw(doc: pikepdf.Pdf) -> None:
         codes = _codes_of(doc)
         chinese = sorted(c for c in codes if "\u4e00" <= c <= "\u9fff" and c not in CHECKED_GLYPHS)
-        first, second = chinese[0], chinese[1]
-        resource, one = codes[first]
-        _, other = codes[second]
-        font = doc.pages[0].Resources.Font[resource]
-        program = TTFont(io.BytesIO(font.FontDescriptor.FontFile2.read_bytes()))
-        glyphs = program["cmap"].tables[0].cmap
-        program["glyf"][glyphs[one]] = program["glyf"][glyphs[other]]
-        out = io.BytesIO()
-        program.save(out)
-        font.FontDescriptor.FontFile2.write(out.getvalue())
+        copy_glyph(doc, chinese[1], chinese[0])
 
     assert codes(_edit(pdf, redraw), "content") == ["pdf-font-glyph-mismatch"]
 
