@@ -88,7 +88,9 @@ def _renew_anchor(ctx: Context, ws: Workspace, findings: tuple[Finding, ...]) ->
     """Sign a new anchor: only for a lost anchor file, and only when it is the one finding."""
     lost = [f for f in findings if f.code == FindingCode.ANCHOR_MISSING]
     if not lost or len(findings) != len(lost):
-        others = "; ".join(f"{f.code}: {f.message}" for f in findings if f not in lost)
+        rest = [f for f in findings if f not in lost]
+        others = "; ".join(f"{f.code}: {f.message}" for f in rest[:3])
+        others += f" (and {len(rest) - 3} more)" if len(rest) > 3 else ""
         raise InvalidInput(
             "refusing to renew the ledger anchor: "
             + (others or "it is not missing (restore or remove it knowingly first)")
