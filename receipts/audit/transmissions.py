@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from receipts.findings import Finding, FindingCode
 from receipts.ledger.models import Event, PeerHead, Transmission
-from receipts.ledger.peer_heads import IMPORTED, recorded_heads
+from receipts.ledger.peer_heads import IMPORTED, heads_of
 
 __all__ = ["check_transmissions"]
 
@@ -22,7 +22,9 @@ def check_transmissions(session: Session, events: list[Event]) -> list[Finding]:
     """Each sender's held head is the furthest its imports recorded; each incoming transmission
     row is one import event's, and each import event has its row."""
     out: list[Finding] = []
-    recorded = recorded_heads(session)
+    # The import events, parsed once from the events the audit already read.
+    imports = [(e.seq, json.loads(e.payload)) for e in events if e.kind == IMPORTED]
+    recorded = heads_of(imports)
     held = {
         row.org_code: (row.event_count, row.head_hash) for row in session.scalars(select(PeerHead))
     }
@@ -35,12 +37,10 @@ def check_transmissions(session: Session, events: list[Event]) -> list[Finding]:
                 f"recorded ({expected})"
             )
             out.append(Finding(FindingCode.TRANSMISSION_MISMATCH, differs))
-    imported = {}
-    for event in events:
-        if event.kind == IMPORTED:
-            facts = json.loads(event.payload)
-            key = str(facts["package"])
-            imported[key] = (str(facts["from"]), facts["first"], facts["last"], facts["head"])
+    imported = {
+        str(facts["package"]): (str(facts["from"]), facts["first"], facts["last"], facts["head"])
+        for _, facts in imports
+    }
     rows = session.scalars(select(Transmission).where(Transmission.direction == "in"))
     for row in rows:
         facts = (row.peer, row.first_seq, row.last_seq, row.head_hash)

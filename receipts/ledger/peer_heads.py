@@ -7,14 +7,16 @@ edit; the import (``receipts.transmission.held_heads``) and the audit
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from receipts.ledger.models import Event
 
-__all__ = ["IMPORTED", "RecordedHead", "recorded_heads"]
+__all__ = ["IMPORTED", "RecordedHead", "heads_of", "recorded_heads"]
 
 IMPORTED = "transmission.imported"
 """The event kind that records an imported package."""
@@ -31,13 +33,18 @@ class RecordedHead:
 
 
 def recorded_heads(session: Session) -> dict[str, RecordedHead]:
-    """Per sender, the furthest head its imports recorded."""
-    out: dict[str, RecordedHead] = {}
+    """Per sender, the furthest head its imports recorded (read from the ledger)."""
     query = select(Event.seq, Event.payload).where(Event.kind == IMPORTED).order_by(Event.seq)
-    for seq, payload in session.execute(query):
-        facts = json.loads(payload)
+    return heads_of((int(seq), json.loads(payload)) for seq, payload in session.execute(query))
+
+
+def heads_of(imports: Iterable[tuple[int, dict[str, Any]]]) -> dict[str, RecordedHead]:
+    """Per sender, the furthest head of ``imports`` (each import event's seq and payload, in
+    chain order): for a caller that holds the events already (the audit)."""
+    out: dict[str, RecordedHead] = {}
+    for seq, facts in imports:
         sender, last = str(facts["from"]), int(facts["last"])
         known = out.get(sender)
         if known is None or last >= known.event_count:
-            out[sender] = RecordedHead(last, str(facts["head"]), int(seq))
+            out[sender] = RecordedHead(last, str(facts["head"]), seq)
     return out

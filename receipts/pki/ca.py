@@ -304,13 +304,20 @@ def publish_crl(
     ca_cert, _ = ca_identity(creds)
     registry = CaRegistry(creds.workspace.home)
     revoked = registry.revocations()
-    key = creds.load_key(creds.ca_key_path, lambda: passphrase(False))
+    typed: list[str] = []  # asked once, for the current key and the retired ones alike
+
+    def once() -> str:
+        if not typed:
+            typed.append(passphrase(False))
+        return typed[0]
+
+    key = creds.load_key(creds.ca_key_path, once)
     start = _second(now)
     number = registry.next_crl_number(start)
     crl = build_crl(ca_cert, key, revoked, start, start + next_update, number=number)
     crls = [crl]
     for old_cert, old_key_path in _retired_ca_keys(creds, ca_cert, start):
-        old_key = creds.load_key(old_key_path, lambda: passphrase(False))
+        old_key = creds.load_key(old_key_path, once)
         crls.append(
             build_crl(old_cert, old_key, revoked, start, start + next_update, number=number)
         )
